@@ -1,0 +1,63 @@
+#pragma once
+// Benchmark plumbing: suites register with LAI_BENCH_SUITE, measure the thing and its reference
+// in the same run, and report records {name, value, unit, reference, ratio} (DESIGN.md).
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace liteai::bench {
+
+struct Record {
+  std::string name;
+  double value = 0;
+  std::string unit;
+  std::string reference;  // empty when there is none
+  double ratio = 0;       // this / reference, oriented so that higher is better (0 if none)
+};
+
+class Report {
+ public:
+  // Prints one line and keeps the record for --json.
+  void add(const Record& r);
+  void note(const std::string& line);  // a free-form line (skips, breakdowns)
+  const std::vector<Record>& records() const { return records_; }
+  void write_json(const std::string& path) const;
+
+ private:
+  std::vector<Record> records_;
+};
+
+struct SuiteArgs {
+  int threads = 0;      // 0 = every configured count (1 and 2 here)
+  int repeats = 5;      // median of this many runs
+  bool quick = false;   // smaller problems (CI smoke runs)
+};
+
+using SuiteFn = std::function<void(const SuiteArgs&, Report&)>;
+std::map<std::string, std::pair<std::string, SuiteFn>>& suites();
+struct SuiteRegistrar {
+  SuiteRegistrar(const std::string& name, const std::string& summary, SuiteFn fn) {
+    suites()[name] = {summary, std::move(fn)};
+  }
+};
+
+// Median wall seconds of `repeats` calls of fn (after one warm-up call).
+double median_seconds(int repeats, const std::function<void()>& fn);
+double now_seconds();
+// Peak resident set size of this process in MB (VmHWM), and a reset where the kernel allows it.
+double peak_rss_mb();
+double current_rss_mb();
+void reset_peak_rss();
+// Runs /usr/bin/python3 with a script; returns false (and a reason) when python3-torch is absent.
+bool torch_available(std::string* why = nullptr);
+
+}  // namespace liteai::bench
+
+#define LAI_BENCH_CAT2(a, b) a##b
+#define LAI_BENCH_CAT(a, b) LAI_BENCH_CAT2(a, b)
+#define LAI_BENCH_SUITE(name, summary)                                                      \
+  static void LAI_BENCH_CAT(suite_, name)(const ::liteai::bench::SuiteArgs&, ::liteai::bench::Report&); \
+  static ::liteai::bench::SuiteRegistrar LAI_BENCH_CAT(breg_, name)(#name, summary, LAI_BENCH_CAT(suite_, name)); \
+  static void LAI_BENCH_CAT(suite_, name)(const ::liteai::bench::SuiteArgs& args, ::liteai::bench::Report& report)

@@ -1,0 +1,77 @@
+#pragma once
+// Raw-pointer compute kernels behind the ops. They never see Tensors or autograd.
+// Each entry point dispatches at run time to the best ISA the CPU has (see isa.hpp);
+// LITEAI_ISA=avx512|avx2|sse|scalar forces one.
+#include <cstdint>
+
+namespace liteai::kernels {
+
+enum class Isa : int { scalar = 0, sse = 1, avx2 = 2, avx512 = 3 };
+const char* isa_name(Isa isa);
+bool isa_supported(Isa isa);  // by this CPU (and this build)
+Isa active_isa();             // what the kernels use now
+void set_isa(Isa isa);        // throws liteai::Error if the CPU lacks it
+
+// ---- GEMM ----
+// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, row-major with leading dimensions.
+// op(X) = X or X^T. beta == 0 ignores C's previous contents (NaN-safe). Parallel inside.
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc);
+
+// ---- convolution (NCHW, weight [K, C, R, S]) ----
+enum class Act : int { none = 0, relu = 1, swish = 2 };
+struct Conv2dShape {
+  int64_t N, C, H, W;  // input
+  int64_t K, R, S;     // output channels, kernel height, width
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  int64_t OH() const { return (H + 2 * pad_h - dil_h * (R - 1) - 1) / stride_h + 1; }
+  int64_t OW() const { return (W + 2 * pad_w - dil_w * (S - 1) - 1) / stride_w + 1; }
+};
+// y[N,K,OH,OW] = act(conv(x, w) + bias); bias may be null. Extra memory is bounded per tile.
+void conv2d_forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
+                    float* y, Act act = Act::none);
+// dx[N,C,H,W] = conv2d input gradient of dy[N,K,OH,OW] (overwrites dx).
+void conv2d_backward_data(const Conv2dShape& p, const float* dy, const float* w, float* dx);
+// dw[K,C,R,S] (and dbias[K] when not null) = gradients (overwrite, not accumulate).
+void conv2d_backward_weight(const Conv2dShape& p, const float* x, const float* dy, float* dw,
+                            float* dbias);
+
+// ---- pooling (NCHW; window kh x kw, stride sh x sw, no padding) ----
+struct Pool2dShape {
+  int64_t N, C, H, W, kh, kw, sh, sw;
+  int64_t OH() const { return (H - kh) / sh + 1; }
+  int64_t OW() const { return (W - kw) / sw + 1; }
+};
+void avg_pool2d_forward(const Pool2dShape& p, const float* x, float* y);
+void avg_pool2d_backward(const Pool2dShape& p, const float* dy, float* dx);  // overwrites dx
+// argmax (may be null) receives the flat index within each input plane of the chosen element.
+void max_pool2d_forward(const Pool2dShape& p, const float* x, float* y, int32_t* argmax);
+void max_pool2d_backward(const Pool2dShape& p, const float* dy, const int32_t* argmax, float* dx);
+
+// ---- element-wise on contiguous arrays of n floats ----
+void vadd(int64_t n, const float* a, const float* b, float* y);
+void vsub(int64_t n, const float* a, const float* b, float* y);
+void vmul(int64_t n, const float* a, const float* b, float* y);
+void vdiv(int64_t n, const float* a, const float* b, float* y);
+void vscale(int64_t n, float alpha, const float* x, float* y);   // y = alpha x
+void vaxpy(int64_t n, float alpha, const float* x, float* y);    // y += alpha x
+void vexp(int64_t n, const float* x, float* y);
+void vlog(int64_t n, const float* x, float* y);
+void vsigmoid(int64_t n, const float* x, float* y);
+void vtanh(int64_t n, const float* x, float* y);
+void vrelu(int64_t n, const float* x, float* y);
+void vswish(int64_t n, const float* x, float* y);
+// dx = dy * swish'(x)
+void vswish_backward(int64_t n, const float* x, const float* dy, float* dx);
+double vsum(int64_t n, const float* x);  // accurate (pairwise / double) sum
+float vdot(int64_t n, const float* a, const float* b);
+// Row-wise over a [rows, cols] contiguous matrix, numerically stable.
+void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);
+void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);
+
+// ---- bf16 ----
+void f32_to_bf16(int64_t n, const float* x, uint16_t* y);
+void bf16_to_f32(int64_t n, const uint16_t* x, float* y);
+
+}  // namespace liteai::kernels
