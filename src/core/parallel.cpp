@@ -1,0 +1,81 @@
+#include "liteai/core/parallel.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace liteai {
+
+namespace {
+std::mutex g_mu;
+std::unique_ptr<tbb::task_arena> g_arena;
+int g_threads = 0;
+
+int default_threads() {
+  if (const char* env = std::getenv("LITEAI_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+tbb::task_arena& arena() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_arena) {
+    if (g_threads <= 0) g_threads = default_threads();
+    g_arena = std::make_unique<tbb::task_arena>(g_threads);
+  }
+  return *g_arena;
+}
+}  // namespace
+
+void set_num_threads(int n) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  int want = n > 0 ? n : default_threads();
+  if (g_arena && want == g_threads) return;
+  g_threads = want;
+  g_arena.reset();  // re-created lazily with the new count
+}
+
+int num_threads() {
+  arena();
+  return g_threads;
+}
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+  if (end <= begin) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t n = end - begin;
+  const int threads = num_threads();
+  // Few items or one thread: run inline (no task overhead, trivially deterministic).
+  if (threads == 1 || n <= grain) {
+    fn(begin, end);
+    return;
+  }
+  // A fixed chunking: at most 4 chunks per thread, each >= grain.
+  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t(threads) * 4);
+  int64_t step = (n + chunks - 1) / chunks;
+  chunks = (n + step - 1) / step;
+  arena().execute([&] {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1),
+                      [&](const tbb::blocked_range<int64_t>& r) {
+                        for (int64_t c = r.begin(); c != r.end(); ++c) {
+                          int64_t b = begin + c * step;
+                          fn(b, std::min(end, b + step));
+                        }
+                      },
+                      tbb::simple_partitioner());
+  });
+}
+
+void run_in_arena(const std::function<void()>& fn) { arena().execute(fn); }
+
+}  // namespace liteai
