@@ -56,11 +56,32 @@ Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, Backward
   if (!needs_grad(inputs)) return out;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->inputs = std::move(inputs);
+  node->next.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& in = inputs[i];
+    Edge& e = node->next[i];
+    e.shape = in.shape();
+    if (!in.requires_grad()) continue;
+    if (in.grad_fn())
+      e.node = in.grad_fn();
+    else
+      e.leaf = in.impl_ptr();
+  }
   node->backward = std::move(backward);
   out.set_grad_fn(std::move(node));
   return out;
 }
+
+namespace {
+void deliver_to_leaf(TensorImpl* impl, const Tensor& g) {
+  if (impl->grad_hook)
+    impl->grad_hook(g);
+  else if (!impl->grad)
+    impl->grad = own(g).impl_ptr();
+  else
+    impl->grad = accumulate(Tensor(impl->grad), g).impl_ptr();
+}
+}  // namespace
 
 void run_backward(const Tensor& root, const Tensor& grad_output, bool keep_graph) {
   LAI_CHECK(root.defined(), "backward: tensor is undefined");
@@ -75,73 +96,58 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool keep_graph
   LAI_CHECK(seed.shape() == root.shape(), "backward: grad_output shape ", to_string(seed.shape()),
             " does not match tensor shape ", to_string(root.shape()));
   NoGrad no_grad;
-
-  // Topological order (iterative DFS, post-order) over tensors that have a grad_fn.
-  std::vector<std::shared_ptr<TensorImpl>> order;
-  std::unordered_set<TensorImpl*> seen;
-  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack;
-  if (root.grad_fn()) {
-    stack.push_back({root.impl_ptr(), 0});
-    seen.insert(root.impl());
+  if (!root.grad_fn()) {  // backward on a leaf itself
+    deliver_to_leaf(root.impl(), seed);
+    return;
   }
+
+  // Topological order of the nodes (iterative DFS, post-order).
+  std::vector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*> seen{root.grad_fn().get()};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root.grad_fn(), 0}};
   while (!stack.empty()) {
-    auto& [impl, next] = stack.back();
-    Node* node = impl->grad_fn.get();
-    if (next < node->inputs.size()) {
-      const Tensor& in = node->inputs[next++];
-      if (in.grad_fn() && seen.insert(in.impl()).second) stack.push_back({in.impl_ptr(), 0});
+    auto& [node, next] = stack.back();
+    if (next < node->next.size()) {
+      const Edge& e = node->next[next++];
+      if (e.node && seen.insert(e.node.get()).second) stack.push_back({e.node, 0});
     } else {
-      order.push_back(impl);
+      order.push_back(node);
       stack.pop_back();
     }
   }
 
-  std::unordered_map<TensorImpl*, Tensor> grads;
-  auto deliver_to_leaf = [](const Tensor& leaf, const Tensor& g) {
-    TensorImpl* impl = leaf.impl();
-    if (!impl->grad)
-      impl->grad = own(g).impl_ptr();
-    else
-      impl->grad = accumulate(Tensor(impl->grad), g).impl_ptr();
-  };
-  if (!root.grad_fn()) {  // backward on a leaf itself
-    deliver_to_leaf(root, seed);
-    return;
-  }
-  grads[root.impl()] = seed;
-
+  std::unordered_map<Node*, Tensor> grads{{root.grad_fn().get(), seed}};
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    TensorImpl* impl = it->get();
-    auto found = grads.find(impl);
+    Node& node = **it;
+    auto found = grads.find(&node);
     if (found == grads.end()) continue;
     Tensor g = std::move(found->second);
     grads.erase(found);
-    Node& node = *impl->grad_fn;
     LAI_CHECK(node.backward, "backward: trying to go through the graph of '", node.name,
               "' a second time; its buffers were freed (use backward(grad, /*keep_graph=*/true))");
     std::vector<Tensor> in_grads = node.backward(g);
     g = Tensor();
-    LAI_CHECK(in_grads.size() == node.inputs.size(), "backward of '", node.name, "' returned ", in_grads.size(),
-              " gradients for ", node.inputs.size(), " inputs");
+    LAI_CHECK(in_grads.size() == node.next.size(), "backward of '", node.name, "' returned ", in_grads.size(),
+              " gradients for ", node.next.size(), " inputs");
     for (size_t i = 0; i < in_grads.size(); ++i) {
-      const Tensor& in = node.inputs[i];
+      const Edge& e = node.next[i];
       Tensor gi = std::move(in_grads[i]);
-      if (!gi.defined() || !in.requires_grad()) continue;
-      LAI_CHECK(gi.shape() == in.shape(), "backward of '", node.name, "': gradient shape ",
-                to_string(gi.shape()), " does not match input ", i, " shape ", to_string(in.shape()));
-      if (!in.grad_fn()) {
-        deliver_to_leaf(in, gi);
+      if (!gi.defined() || !e.active()) continue;
+      LAI_CHECK(gi.shape() == e.shape, "backward of '", node.name, "': gradient shape ", to_string(gi.shape()),
+                " does not match input ", i, " shape ", to_string(e.shape));
+      if (e.leaf) {
+        deliver_to_leaf(e.leaf.get(), gi);
       } else {
-        auto slot = grads.find(in.impl());
+        auto slot = grads.find(e.node.get());
         if (slot == grads.end())
-          grads.emplace(in.impl(), std::move(gi));
+          grads.emplace(e.node.get(), std::move(gi));
         else
           slot->second = accumulate(std::move(slot->second), gi);
       }
     }
-    if (!keep_graph) {  // free saved tensors now: memory is the scarce resource here
+    if (!keep_graph) {  // free what the closure saved now: memory is the scarce resource here
       node.backward = nullptr;
-      node.inputs.clear();
+      node.next.clear();
     }
   }
 }

@@ -1,6 +1,9 @@
 #pragma once
 // Define-by-run reverse mode. Each differentiable op that sees an input requiring grad creates a
-// Node holding its inputs and a closure that maps the output gradient to input gradients.
+// Node: a closure mapping the output gradient to input gradients, and one Edge per input telling
+// where each input gradient goes (the producer's Node, or a leaf tensor). Nodes do not hold their
+// inputs' data: only what a closure captures stays alive, so activations are freed as soon as
+// nothing needs them (training memory is the scarce resource on a clinic's machine).
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,10 +15,19 @@ namespace liteai::autograd {
 
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
+struct Node;
+
+struct Edge {
+  std::shared_ptr<Node> node;        // producer of the input (non-leaf), or
+  std::shared_ptr<TensorImpl> leaf;  // the input itself when it is a leaf that requires grad
+  Shape shape;                       // the input's shape (checked against its gradient)
+  bool active() const { return node || leaf; }
+};
+
 struct Node {
-  std::string name;            // op name, for error messages and graph dumps
-  std::vector<Tensor> inputs;  // one gradient per input comes back from backward
-  BackwardFn backward;         // returns undefined tensors for inputs that need no gradient
+  std::string name;         // op name, for error messages
+  std::vector<Edge> next;   // one per input; inactive when that input needs no gradient
+  BackwardFn backward;      // returns one gradient per input (undefined = none)
 };
 
 // True unless a NoGrad guard is active on this thread.

@@ -1,6 +1,7 @@
 #pragma once
 // Tensor: a shared handle to a strided view of aligned storage, plus the autograd fields.
 // Copying a Tensor copies the handle (like torch.Tensor); clone() copies the data.
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -105,6 +106,10 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<autograd::Node> grad_fn;
+  // Optional: called with each gradient arriving at this leaf instead of accumulating it into
+  // `grad` (lets an optimizer update a huge weight the moment its gradient exists, so the
+  // gradient never has to be stored).
+  std::function<void(const Tensor&)> grad_hook;
 };
 
 // Arithmetic operators (recorded by autograd; broadcasting as NumPy).
