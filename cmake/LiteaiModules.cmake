@@ -22,7 +22,7 @@ function(liteai_module name dirs)
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC ${M_DEPS} Threads::Threads)
-  target_link_libraries(${name} PRIVATE xsimd Eigen3::Eigen stb::stb)
+  target_link_libraries(${name} PRIVATE liteai_xsimd Eigen3::Eigen stb::stb)
   foreach(f IN LISTS srcs)
     foreach(isa avx512 avx2 sse)
       if(f MATCHES "_${isa}\\.cpp$")
