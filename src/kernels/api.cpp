@@ -1,60 +1,256 @@
-// Public entry points of kernels.hpp: argument checks, then the implementation.
-// (First version: the reference kernels, sgemm split over rows.)
+// Public entry points of kernels.hpp: argument checks, splitting of large element-wise work
+// over threads, then the table of the active ISA (detail.hpp).
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
+#include "kernels/detail.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/ref.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
 namespace liteai::kernels {
+namespace detail {
+
+const Table& table_for(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return table_avx512();
+    case Isa::avx2: return table_avx2();
+    case Isa::sse: return table_sse();
+    default: return table_scalar();
+  }
+}
+
+float* scratch(int slot, size_t floats) {
+  struct Buf {
+    float* p = nullptr;
+    size_t n = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf bufs[4];
+  Buf& b = bufs[slot];
+  if (b.n < floats) {
+    std::free(b.p);
+    const size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
+    b.p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!b.p) throw std::bad_alloc();
+    b.n = floats;
+  }
+  return b.p;
+}
+
+}  // namespace detail
+
+using detail::active_table;
+
+namespace {
+// Element-wise work below this many floats stays on the calling thread.
+constexpr int64_t kEltGrain = 1 << 15;
+
+template <class F>
+void split(int64_t n, F f) {
+  if (n <= kEltGrain) {
+    if (n > 0) f(int64_t(0), n);
+    return;
+  }
+  parallel_for(0, n, kEltGrain, [&](int64_t b, int64_t e) { f(b, e); });
+}
+
+void check_conv(const Conv2dShape& p, const char* op) {
+  LAI_CHECK(p.N >= 0 && p.C >= 0 && p.H >= 0 && p.W >= 0 && p.K >= 0, op, ": negative size N=", p.N,
+            " C=", p.C, " H=", p.H, " W=", p.W, " K=", p.K);
+  LAI_CHECK(p.R > 0 && p.S > 0, op, ": kernel must be at least 1x1, got ", p.R, "x", p.S);
+  LAI_CHECK(p.stride_h > 0 && p.stride_w > 0, op, ": stride must be positive, got ", p.stride_h, "x",
+            p.stride_w);
+  LAI_CHECK(p.dil_h > 0 && p.dil_w > 0, op, ": dilation must be positive, got ", p.dil_h, "x", p.dil_w);
+  LAI_CHECK(p.pad_h >= 0 && p.pad_w >= 0, op, ": padding must be >= 0, got ", p.pad_h, "x", p.pad_w);
+  LAI_CHECK(p.OH() > 0 && p.OW() > 0, op, ": kernel ", p.R, "x", p.S, " (dilation ", p.dil_h, "x",
+            p.dil_w, ") does not fit input ", p.H, "x", p.W, " with padding ", p.pad_h, "x", p.pad_w);
+}
+
+void check_pool(const Pool2dShape& p, const char* op) {
+  LAI_CHECK(p.N >= 0 && p.C >= 0 && p.H >= 0 && p.W >= 0, op, ": negative size");
+  LAI_CHECK(p.kh > 0 && p.kw > 0 && p.sh > 0 && p.sw > 0, op, ": window ", p.kh, "x", p.kw,
+            " and stride ", p.sh, "x", p.sw, " must be positive");
+  LAI_CHECK(p.kh <= p.H && p.kw <= p.W, op, ": window ", p.kh, "x", p.kw, " larger than input ", p.H,
+            "x", p.W);
+  LAI_CHECK(p.H * p.W <= INT32_MAX, op, ": plane of ", p.H, "x", p.W, " too large for int32 argmax");
+}
+}  // namespace
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   LAI_CHECK(M >= 0 && N >= 0 && K >= 0, "sgemm: negative size M=", M, " N=", N, " K=", K);
   if (M == 0 || N == 0) return;
-  parallel_for(0, M, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, N)), [&](int64_t b, int64_t e) {
-    ref::sgemm(ta, tb, e - b, N, K, alpha, ta ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
-  });
+  LAI_CHECK(ldc >= N, "sgemm: ldc=", ldc, " < N=", N);
+  LAI_CHECK(lda >= (ta ? M : K) && ldb >= (tb ? K : N), "sgemm: lda=", lda, " or ldb=", ldb,
+            " too small for M=", M, " N=", N, " K=", K);
+  active_table().sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void conv2d_forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
                     float* y, Act act) {
-  ref::conv2d_forward(p, x, w, bias, y, act);
+  check_conv(p, "conv2d_forward");
+  if (p.N == 0 || p.K == 0) return;
+  active_table().conv2d_forward(p, x, w, bias, y, act);
 }
 void conv2d_backward_data(const Conv2dShape& p, const float* dy, const float* w, float* dx) {
-  ref::conv2d_backward_data(p, dy, w, dx);
+  check_conv(p, "conv2d_backward_data");
+  if (p.N * p.C * p.H * p.W == 0) return;
+  active_table().conv2d_backward_data(p, dy, w, dx);
 }
 void conv2d_backward_weight(const Conv2dShape& p, const float* x, const float* dy, float* dw,
                             float* dbias) {
-  ref::conv2d_backward_weight(p, x, dy, dw, dbias);
+  check_conv(p, "conv2d_backward_weight");
+  if (p.K == 0) return;
+  active_table().conv2d_backward_weight(p, x, dy, dw, dbias);
 }
-void avg_pool2d_forward(const Pool2dShape& p, const float* x, float* y) { ref::avg_pool2d_forward(p, x, y); }
-void avg_pool2d_backward(const Pool2dShape& p, const float* dy, float* dx) { ref::avg_pool2d_backward(p, dy, dx); }
+
+// ---- pooling: memory bound; plain loops split over planes ----
+void avg_pool2d_forward(const Pool2dShape& p, const float* x, float* y) {
+  check_pool(p, "avg_pool2d_forward");
+  const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
+  const float inv = 1.f / float(p.kh * p.kw);
+  parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* xp = x + nc * HW;
+      float* yp = y + nc * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        float* yr = yp + oh * OW;
+        std::fill(yr, yr + OW, 0.f);
+        for (int64_t i = 0; i < p.kh; ++i) {
+          const float* xr = xp + (oh * p.sh + i) * p.W;
+          for (int64_t j = 0; j < p.kw; ++j)
+            for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += xr[ow * p.sw + j];
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) yr[ow] *= inv;
+      }
+    }
+  });
+}
+
+void avg_pool2d_backward(const Pool2dShape& p, const float* dy, float* dx) {
+  check_pool(p, "avg_pool2d_backward");
+  const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
+  const float inv = 1.f / float(p.kh * p.kw);
+  parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      float* xp = dx + nc * HW;
+      const float* yp = dy + nc * OH * OW;
+      std::fill(xp, xp + HW, 0.f);
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t i = 0; i < p.kh; ++i) {
+          float* xr = xp + (oh * p.sh + i) * p.W;
+          for (int64_t j = 0; j < p.kw; ++j)
+            for (int64_t ow = 0; ow < OW; ++ow) xr[ow * p.sw + j] += yp[oh * OW + ow] * inv;
+        }
+    }
+  });
+}
+
 void max_pool2d_forward(const Pool2dShape& p, const float* x, float* y, int32_t* argmax) {
-  ref::max_pool2d_forward(p, x, y, argmax);
+  check_pool(p, "max_pool2d_forward");
+  const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
+  parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* xp = x + nc * HW;
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t bi = oh * p.sh * p.W + ow * p.sw;
+          float best = xp[bi];
+          for (int64_t i = 0; i < p.kh; ++i)
+            for (int64_t j = 0; j < p.kw; ++j) {
+              const int64_t idx = (oh * p.sh + i) * p.W + ow * p.sw + j;
+              const float v = xp[idx];
+              // First maximum wins; a NaN is taken and kept so it propagates.
+              if (v > best || (v != v && best == best)) best = v, bi = idx;
+            }
+          y[nc * OH * OW + oh * OW + ow] = best;
+          if (argmax) argmax[nc * OH * OW + oh * OW + ow] = static_cast<int32_t>(bi);
+        }
+    }
+  });
 }
+
 void max_pool2d_backward(const Pool2dShape& p, const float* dy, const int32_t* argmax, float* dx) {
-  ref::max_pool2d_backward(p, dy, argmax, dx);
+  check_pool(p, "max_pool2d_backward");
+  LAI_CHECK(argmax != nullptr, "max_pool2d_backward: argmax is null");
+  const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
+  parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      float* xp = dx + nc * HW;
+      std::fill(xp, xp + HW, 0.f);
+      const int32_t* am = argmax + nc * OH * OW;
+      const float* g = dy + nc * OH * OW;
+      for (int64_t o = 0; o < OH * OW; ++o) {
+        LAI_CHECK(am[o] >= 0 && am[o] < HW, "max_pool2d_backward: argmax ", am[o], " outside plane of ", HW);
+        xp[am[o]] += g[o];
+      }
+    }
+  });
 }
-void vadd(int64_t n, const float* a, const float* b, float* y) { ref::vadd(n, a, b, y); }
-void vsub(int64_t n, const float* a, const float* b, float* y) { ref::vsub(n, a, b, y); }
-void vmul(int64_t n, const float* a, const float* b, float* y) { ref::vmul(n, a, b, y); }
-void vdiv(int64_t n, const float* a, const float* b, float* y) { ref::vdiv(n, a, b, y); }
-void vscale(int64_t n, float alpha, const float* x, float* y) { ref::vscale(n, alpha, x, y); }
-void vaxpy(int64_t n, float alpha, const float* x, float* y) { ref::vaxpy(n, alpha, x, y); }
-void vexp(int64_t n, const float* x, float* y) { ref::vexp(n, x, y); }
-void vlog(int64_t n, const float* x, float* y) { ref::vlog(n, x, y); }
-void vsigmoid(int64_t n, const float* x, float* y) { ref::vsigmoid(n, x, y); }
-void vtanh(int64_t n, const float* x, float* y) { ref::vtanh(n, x, y); }
-void vrelu(int64_t n, const float* x, float* y) { ref::vrelu(n, x, y); }
-void vswish(int64_t n, const float* x, float* y) { ref::vswish(n, x, y); }
-void vswish_backward(int64_t n, const float* x, const float* dy, float* dx) { ref::vswish_backward(n, x, dy, dx); }
-double vsum(int64_t n, const float* x) { return ref::vsum(n, x); }
-float vdot(int64_t n, const float* a, const float* b) { return ref::vdot(n, a, b); }
-void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) { ref::softmax_rows(rows, cols, x, y); }
-void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) { ref::log_softmax_rows(rows, cols, x, y); }
-void f32_to_bf16(int64_t n, const float* x, uint16_t* y) { ref::f32_to_bf16(n, x, y); }
-void bf16_to_f32(int64_t n, const uint16_t* x, float* y) { ref::bf16_to_f32(n, x, y); }
+
+// ---- element-wise ----
+#define LAI_ELT2(name)                                                               \
+  void name(int64_t n, const float* a, const float* b, float* y) {                   \
+    const auto f = active_table().name;                                              \
+    split(n, [&](int64_t s, int64_t e) { f(e - s, a + s, b + s, y + s); });          \
+  }
+#define LAI_ELT1(name)                                                               \
+  void name(int64_t n, const float* x, float* y) {                                   \
+    const auto f = active_table().name;                                              \
+    split(n, [&](int64_t s, int64_t e) { f(e - s, x + s, y + s); });                 \
+  }
+LAI_ELT2(vadd)
+LAI_ELT2(vsub)
+LAI_ELT2(vmul)
+LAI_ELT2(vdiv)
+LAI_ELT1(vexp)
+LAI_ELT1(vlog)
+LAI_ELT1(vsigmoid)
+LAI_ELT1(vtanh)
+LAI_ELT1(vrelu)
+LAI_ELT1(vswish)
+#undef LAI_ELT1
+#undef LAI_ELT2
+
+void vscale(int64_t n, float alpha, const float* x, float* y) {
+  const auto f = active_table().vscale;
+  split(n, [&](int64_t s, int64_t e) { f(e - s, alpha, x + s, y + s); });
+}
+void vaxpy(int64_t n, float alpha, const float* x, float* y) {
+  const auto f = active_table().vaxpy;
+  split(n, [&](int64_t s, int64_t e) { f(e - s, alpha, x + s, y + s); });
+}
+void vswish_backward(int64_t n, const float* x, const float* dy, float* dx) {
+  const auto f = active_table().vswish_backward;
+  split(n, [&](int64_t s, int64_t e) { f(e - s, x + s, dy + s, dx + s); });
+}
+// Reductions stay on one thread: their result must not depend on the thread count.
+double vsum(int64_t n, const float* x) { return n > 0 ? active_table().vsum(n, x) : 0.0; }
+float vdot(int64_t n, const float* a, const float* b) {
+  return n > 0 ? static_cast<float>(active_table().vdot(n, a, b)) : 0.f;
+}
+void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) {
+  LAI_CHECK(rows >= 0 && cols >= 0, "softmax_rows: negative size ", rows, "x", cols);
+  const auto f = active_table().softmax_rows;
+  parallel_for(0, rows, std::max<int64_t>(1, kEltGrain / std::max<int64_t>(1, cols)),
+               [&](int64_t b, int64_t e) { f(e - b, cols, x + b * cols, y + b * cols); });
+}
+void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) {
+  LAI_CHECK(rows >= 0 && cols >= 0, "log_softmax_rows: negative size ", rows, "x", cols);
+  const auto f = active_table().log_softmax_rows;
+  parallel_for(0, rows, std::max<int64_t>(1, kEltGrain / std::max<int64_t>(1, cols)),
+               [&](int64_t b, int64_t e) { f(e - b, cols, x + b * cols, y + b * cols); });
+}
+void f32_to_bf16(int64_t n, const float* x, uint16_t* y) {
+  const auto f = active_table().f32_to_bf16;
+  split(n, [&](int64_t s, int64_t e) { f(e - s, x + s, y + s); });
+}
+void bf16_to_f32(int64_t n, const uint16_t* x, float* y) {
+  const auto f = active_table().bf16_to_f32;
+  split(n, [&](int64_t s, int64_t e) { f(e - s, x + s, y + s); });
+}
 
 }  // namespace liteai::kernels

@@ -1,0 +1,53 @@
+#pragma once
+// Internal plumbing of the kernels: the per-ISA function table and scratch buffers.
+// Each ISA's translation unit (kernels_<isa>.cpp) fills one Table with the same templates
+// compiled under its own flags; api.cpp picks the table of active_isa() per call.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.hpp"
+
+namespace liteai::kernels::detail {
+
+struct Table {
+  Isa isa;
+  int mr, nr;  // GEMM micro-tile (for tests and benches)
+  void (*sgemm)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                int64_t, float, float*, int64_t);
+  void (*conv2d_forward)(const Conv2dShape&, const float*, const float*, const float*, float*, Act);
+  void (*conv2d_backward_data)(const Conv2dShape&, const float*, const float*, float*);
+  void (*conv2d_backward_weight)(const Conv2dShape&, const float*, const float*, float*, float*);
+  // Element-wise on a contiguous chunk (api.cpp splits large arrays over threads).
+  void (*vadd)(int64_t, const float*, const float*, float*);
+  void (*vsub)(int64_t, const float*, const float*, float*);
+  void (*vmul)(int64_t, const float*, const float*, float*);
+  void (*vdiv)(int64_t, const float*, const float*, float*);
+  void (*vscale)(int64_t, float, const float*, float*);
+  void (*vaxpy)(int64_t, float, const float*, float*);
+  void (*vexp)(int64_t, const float*, float*);
+  void (*vlog)(int64_t, const float*, float*);
+  void (*vsigmoid)(int64_t, const float*, float*);
+  void (*vtanh)(int64_t, const float*, float*);
+  void (*vrelu)(int64_t, const float*, float*);
+  void (*vswish)(int64_t, const float*, float*);
+  void (*vswish_backward)(int64_t, const float*, const float*, float*);
+  double (*vsum)(int64_t, const float*);
+  double (*vdot)(int64_t, const float*, const float*);
+  void (*softmax_rows)(int64_t, int64_t, const float*, float*);
+  void (*log_softmax_rows)(int64_t, int64_t, const float*, float*);
+  void (*f32_to_bf16)(int64_t, const float*, uint16_t*);
+  void (*bf16_to_f32)(int64_t, const uint16_t*, float*);
+};
+
+const Table& table_scalar();
+const Table& table_sse();
+const Table& table_avx2();
+const Table& table_avx512();
+const Table& table_for(Isa isa);
+inline const Table& active_table() { return table_for(active_isa()); }
+
+// A per-thread, 64-byte aligned scratch area that only grows (packing panels, tiles).
+// slot selects one of a few independent buffers so nested users do not collide.
+float* scratch(int slot, size_t floats);
+
+}  // namespace liteai::kernels::detail

@@ -1,0 +1,185 @@
+#pragma once
+// GEMM and convolution templates, compiled once per ISA (included by kernels_<isa>.cpp, whose
+// flags decide the instructions). UK supplies the register-blocked micro-kernel:
+//   UK::MR, UK::NR, UK::full(kc, Apanel, Bpanel, C, ldc, accumulate)  C[MR x NR] (+)= A*B
+//   UK::act_row(row, n, bias, act)   row[j] = act(row[j] + bias)
+// Packed layouts: A panels [k][MR], B panels [k][NR], zero padded, 64-byte aligned.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/detail.hpp"
+#include "kernels/ref.hpp"
+#include "liteai/core/error.hpp"
+#include "liteai/core/parallel.hpp"
+
+namespace liteai::kernels::detail {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// op(A) as an M x K view: element (i, k) at p[i*rs + k*cs], scaled by alpha when packed.
+struct MatA {
+  const float* p;
+  int64_t rs, cs;
+  float alpha;
+};
+// op(B) as a K x N view: element (k, j) at p[k*rs + j*cs].
+struct MatB {
+  const float* p;
+  int64_t rs, cs;
+};
+
+struct NoEpilogue {
+  void operator()(int64_t, int64_t, int64_t, int64_t, float*, int64_t) const {}
+};
+
+template <class UK>
+struct GemmDriver {
+  static constexpr int MR = UK::MR, NR = UK::NR;
+  static constexpr int64_t KC = 256;
+  static constexpr int64_t MC = (144 / MR) * MR;
+  static constexpr int64_t NC = (1536 / NR) * NR;
+
+  // Packs rows [i0, i0+mc) x k [k0, k0+kc) of A into MR-row panels.
+  static void pack_a(const MatA& a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
+    for (int64_t i = 0; i < mc; i += MR) {
+      const int64_t m = std::min<int64_t>(MR, mc - i);
+      const float* src = a.p + (i0 + i) * a.rs + k0 * a.cs;
+      if (a.rs == 1 && m == MR) {  // column-major A: MR contiguous floats per k
+        for (int64_t k = 0; k < kc; ++k)
+          for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * src[k * a.cs + ii];
+      } else if (m == MR) {
+        for (int ii = 0; ii < MR; ++ii) {
+          const float* row = src + ii * a.rs;
+          for (int64_t k = 0; k < kc; ++k) dst[k * MR + ii] = a.alpha * row[k * a.cs];
+        }
+      } else {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int ii = 0; ii < MR; ++ii)
+            dst[k * MR + ii] = ii < m ? a.alpha * src[ii * a.rs + k * a.cs] : 0.f;
+      }
+      dst += kc * MR;
+    }
+  }
+
+  struct PackB {
+    MatB b;
+    void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* dst) const {
+      for (int64_t j = 0; j < nc; j += NR) {
+        const int64_t n = std::min<int64_t>(NR, nc - j);
+        const float* src = b.p + k0 * b.rs + (j0 + j) * b.cs;
+        if (b.cs == 1 && n == NR) {
+          for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * b.rs, NR * sizeof(float));
+        } else if (b.rs == 1) {  // transposed B: each column is contiguous over k
+          for (int jj = 0; jj < NR; ++jj) {
+            if (jj < n) {
+              const float* col = src + jj * b.cs;
+              for (int64_t k = 0; k < kc; ++k) dst[k * NR + jj] = col[k];
+            } else {
+              for (int64_t k = 0; k < kc; ++k) dst[k * NR + jj] = 0.f;
+            }
+          }
+        } else {
+          for (int64_t k = 0; k < kc; ++k)
+            for (int jj = 0; jj < NR; ++jj) dst[k * NR + jj] = jj < n ? src[k * b.rs + jj * b.cs] : 0.f;
+        }
+        dst += kc * NR;
+      }
+    }
+  };
+
+  struct PackA {
+    MatA a;
+    void operator()(int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) const {
+      pack_a(a, i0, mc, k0, kc, dst);
+    }
+  };
+
+  // Single-threaded C[M,N] (+)= A[M,K] B[K,N] through packers (K > 0). accumulate=false
+  // overwrites C (its old contents are never read). epi(i, j, m, n, Ctile, ldc) runs on each
+  // finished tile while it is still in cache.
+  template <class PA, class PB, class Epi = NoEpilogue>
+  static void run(int64_t M, int64_t N, int64_t K, const PA& pa, const PB& pb, float* C,
+                  int64_t ldc, bool accumulate, const Epi& epi = Epi()) {
+    const int64_t kc_max = std::min(K, KC);
+    float* bbuf = scratch(0, size_t(kc_max * round_up(std::min(N, NC), NR)));
+    float* abuf = scratch(1, size_t(kc_max * round_up(std::min(M, MC), MR)));
+    alignas(64) float tmp[MR * NR];
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t nc = std::min(NC, N - jc);
+      for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = std::min(KC, K - pc);
+        const bool acc = accumulate || pc > 0, last = pc + kc >= K;
+        pb(pc, kc, jc, nc, bbuf);
+        for (int64_t ic = 0; ic < M; ic += MC) {
+          const int64_t mc = std::min(MC, M - ic);
+          pa(ic, mc, pc, kc, abuf);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mc - ir);
+            const float* ap = abuf + ir * kc;
+            for (int64_t jr = 0; jr < nc; jr += NR) {
+              const int64_t nr = std::min<int64_t>(NR, nc - jr);
+              float* c = C + (ic + ir) * ldc + jc + jr;
+              if (mr == MR && nr == NR) {
+                UK::full(kc, ap, bbuf + jr * kc, c, ldc, acc);
+              } else {
+                UK::full(kc, ap, bbuf + jr * kc, tmp, NR, false);
+                for (int64_t ii = 0; ii < mr; ++ii)
+                  for (int64_t jj = 0; jj < nr; ++jj)
+                    c[ii * ldc + jj] = (acc ? c[ii * ldc + jj] : 0.f) + tmp[ii * NR + jj];
+              }
+              if (last) epi(ic + ir, jc + jr, mr, nr, c, ldc);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  static void scale_block(int64_t m, int64_t n, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < m; ++i) {
+      float* r = C + i * ldc;
+      if (beta == 0.f)
+        std::fill(r, r + n, 0.f);
+      else
+        for (int64_t j = 0; j < n; ++j) r[j] *= beta;
+    }
+  }
+
+  static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                    int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K == 0 || alpha == 0.f) {
+      if (beta != 1.f) scale_block(M, N, beta, C, ldc);
+      return;
+    }
+    const MatA a{A, ta ? 1 : lda, ta ? lda : 1, alpha};
+    const MatB b{B, tb ? 1 : ldb, tb ? ldb : 1};
+    // Tasks are blocks of C; every element is summed in the same k order whatever the thread
+    // count, so results do not depend on it.
+    const int threads = num_threads();
+    int64_t nT = ceil_div(N, NC), mT = 1;
+    const int64_t want = threads > 1 ? 2 * threads : 1;
+    while (nT * mT < want && ceil_div(M, mT * 2) >= 2 * MR) mT *= 2;
+    while (nT * mT < want && ceil_div(N, nT + 1) >= 2 * NR) ++nT;
+    const int64_t mstep = round_up(ceil_div(M, mT), MR), nstep = round_up(ceil_div(N, nT), NR);
+    mT = ceil_div(M, mstep), nT = ceil_div(N, nstep);
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    const int64_t grain = flops < 4e6 ? mT * nT : 1;
+    parallel_for(0, mT * nT, grain, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t i0 = (t / nT) * mstep, j0 = (t % nT) * nstep;
+        const int64_t m = std::min(mstep, M - i0), n = std::min(nstep, N - j0);
+        float* c = C + i0 * ldc + j0;
+        if (beta != 0.f && beta != 1.f) scale_block(m, n, beta, c, ldc);
+        const MatA as{a.p + i0 * a.rs, a.rs, a.cs, a.alpha};
+        const MatB bs{b.p + j0 * b.cs, b.rs, b.cs};
+        run(m, n, K, PackA{as}, PackB{bs}, c, ldc, beta != 0.f);
+      }
+    });
+  }
+};
+
+}  // namespace liteai::kernels::detail

@@ -1,0 +1,255 @@
+#pragma once
+// xsimd templates shared by the SIMD translation units (kernels_sse/avx2/avx512.cpp): the GEMM
+// micro-kernel, element-wise kernels, reductions, softmax. Arch is the xsimd architecture the
+// including file is compiled for.
+#include <xsimd/xsimd.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels/conv_impl.hpp"
+
+namespace liteai::kernels::detail {
+
+template <class Arch>
+struct Vec {
+  using B = xsimd::batch<float, Arch>;
+  static constexpr int W = static_cast<int>(B::size);
+  static B load(const float* p) { return B::load_unaligned(p); }
+  static void store(float* p, const B& v) { v.store_unaligned(p); }
+  static B sigmoid(const B& x) { return B(1.f) / (B(1.f) + xsimd::exp(-x)); }
+};
+
+// Register-blocked micro-kernel: MR rows x NV vectors, accumulators live in registers.
+template <class Arch, int MR_, int NV>
+struct XsimdUK {
+  using V = Vec<Arch>;
+  using B = typename V::B;
+  static constexpr int W = V::W, MR = MR_, NR = NV * W;
+
+  static void full(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                   int64_t ldc, bool accumulate) {
+    B acc[MR][NV];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = B(0.f);
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < kc; ++k) {
+      B bv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) bv[v] = B::load_aligned(b + k * NR + v * W);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) {
+        const B av(a[k * MR + i]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[i][v] = xsimd::fma(av, bv[v], acc[i][v]);
+      }
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + i * ldc + v * W;
+        if (accumulate) V::store(p, acc[i][v] + V::load(p));
+        else V::store(p, acc[i][v]);
+      }
+  }
+
+  static void act_row(float* row, int64_t n, float bias, Act act) {
+    const B bb(bias), zero(0.f);
+    int64_t j = 0;
+    for (; j + W <= n; j += W) {
+      B v = V::load(row + j) + bb;
+      if (act == Act::relu) v = xsimd::max(v, zero);
+      else if (act == Act::swish) v = v * V::sigmoid(v);
+      V::store(row + j, v);
+    }
+    for (; j < n; ++j) row[j] = ref::apply_act(row[j] + bias, act);
+  }
+
+  static double sum(int64_t n, const float* x);
+};
+
+// Sum in float vectors over blocks of 1024, blocks added in double: accurate and fast.
+template <class Arch>
+double vsum_impl(int64_t n, const float* x) {
+  using V = Vec<Arch>;
+  using B = typename V::B;
+  double total = 0;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = std::min(n, i + 1024);
+    B a0(0.f), a1(0.f);
+    for (; i + 2 * V::W <= end; i += 2 * V::W) a0 += V::load(x + i), a1 += V::load(x + i + V::W);
+    float s = xsimd::hadd(a0 + a1);
+    for (; i < end; ++i) s += x[i];
+    total += s;
+  }
+  return total;
+}
+
+template <class Arch, int MR_, int NV>
+double XsimdUK<Arch, MR_, NV>::sum(int64_t n, const float* x) { return vsum_impl<Arch>(n, x); }
+
+template <class Arch>
+double vdot_impl(int64_t n, const float* a, const float* b) {
+  using V = Vec<Arch>;
+  using B = typename V::B;
+  double total = 0;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = std::min(n, i + 1024);
+    B a0(0.f), a1(0.f);
+    for (; i + 2 * V::W <= end; i += 2 * V::W) {
+      a0 = xsimd::fma(V::load(a + i), V::load(b + i), a0);
+      a1 = xsimd::fma(V::load(a + i + V::W), V::load(b + i + V::W), a1);
+    }
+    float s = xsimd::hadd(a0 + a1);
+    for (; i < end; ++i) s += a[i] * b[i];
+    total += s;
+  }
+  return total;
+}
+
+// y[i] = f(vector) on full vectors, the tail through a padded vector (same math everywhere).
+template <class Arch, class F>
+inline void map1(int64_t n, const float* x, float* y, F f) {
+  using V = Vec<Arch>;
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(y + i, f(V::load(x + i)));
+  if (i < n) {
+    alignas(64) float buf[V::W] = {};
+    std::memcpy(buf, x + i, sizeof(float) * (n - i));
+    V::store(buf, f(V::load(buf)));
+    std::memcpy(y + i, buf, sizeof(float) * (n - i));
+  }
+}
+template <class Arch, class F>
+inline void map2(int64_t n, const float* a, const float* b, float* y, F f) {
+  using V = Vec<Arch>;
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(y + i, f(V::load(a + i), V::load(b + i)));
+  if (i < n) {
+    alignas(64) float ba[V::W] = {}, bb[V::W] = {};
+    for (int t = 0; t < V::W; ++t) bb[t] = 1.f;  // keeps padding lanes finite (vdiv)
+    std::memcpy(ba, a + i, sizeof(float) * (n - i));
+    std::memcpy(bb, b + i, sizeof(float) * (n - i));
+    V::store(ba, f(V::load(ba), V::load(bb)));
+    std::memcpy(y + i, ba, sizeof(float) * (n - i));
+  }
+}
+
+template <class Arch>
+struct Elt {
+  using V = Vec<Arch>;
+  using B = typename V::B;
+  static void vadd(int64_t n, const float* a, const float* b, float* y) { map2<Arch>(n, a, b, y, [](B u, B v) { return u + v; }); }
+  static void vsub(int64_t n, const float* a, const float* b, float* y) { map2<Arch>(n, a, b, y, [](B u, B v) { return u - v; }); }
+  static void vmul(int64_t n, const float* a, const float* b, float* y) { map2<Arch>(n, a, b, y, [](B u, B v) { return u * v; }); }
+  static void vdiv(int64_t n, const float* a, const float* b, float* y) { map2<Arch>(n, a, b, y, [](B u, B v) { return u / v; }); }
+  static void vscale(int64_t n, float alpha, const float* x, float* y) {
+    const B al(alpha);
+    map1<Arch>(n, x, y, [al](B u) { return al * u; });
+  }
+  static void vaxpy(int64_t n, float alpha, const float* x, float* y) {
+    const B al(alpha);
+    map2<Arch>(n, x, y, y, [al](B u, B v) { return xsimd::fma(al, u, v); });
+  }
+  static void vexp(int64_t n, const float* x, float* y) { map1<Arch>(n, x, y, [](B u) { return xsimd::exp(u); }); }
+  static void vlog(int64_t n, const float* x, float* y) { map1<Arch>(n, x, y, [](B u) { return xsimd::log(u); }); }
+  static void vtanh(int64_t n, const float* x, float* y) { map1<Arch>(n, x, y, [](B u) { return xsimd::tanh(u); }); }
+  static void vsigmoid(int64_t n, const float* x, float* y) { map1<Arch>(n, x, y, [](B u) { return V::sigmoid(u); }); }
+  static void vrelu(int64_t n, const float* x, float* y) {
+    map1<Arch>(n, x, y, [](B u) { return xsimd::select(u > B(0.f), u, B(0.f)); });
+  }
+  static void vswish(int64_t n, const float* x, float* y) { map1<Arch>(n, x, y, [](B u) { return u * V::sigmoid(u); }); }
+  static void vswish_backward(int64_t n, const float* x, const float* dy, float* dx) {
+    map2<Arch>(n, x, dy, dx, [](B u, B g) {
+      const B s = V::sigmoid(u);
+      return g * (s + u * s * (B(1.f) - s));
+    });
+  }
+  static double vsum(int64_t n, const float* x) { return vsum_impl<Arch>(n, x); }
+  static double vdot(int64_t n, const float* a, const float* b) { return vdot_impl<Arch>(n, a, b); }
+
+  static float row_max(int64_t n, const float* x) {
+    int64_t i = 0;
+    float m = -std::numeric_limits<float>::infinity();
+    if (n >= V::W) {
+      B mv = V::load(x);
+      for (i = V::W; i + V::W <= n; i += V::W) mv = xsimd::max(mv, V::load(x + i));
+      alignas(64) float buf[V::W];
+      V::store(buf, mv);
+      for (int t = 0; t < V::W; ++t) m = std::max(m, buf[t]);
+    }
+    for (; i < n; ++i) m = std::max(m, x[i]);
+    return m;
+  }
+  // y = exp(x - mx); returns the sum (double over blocks).
+  static double exp_shift(int64_t n, const float* x, float mx, float* y) {
+    const B mb(mx);
+    map1<Arch>(n, x, y, [mb](B u) { return xsimd::exp(u - mb); });
+    return vsum_impl<Arch>(n, y);
+  }
+  static void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+      const float mx = row_max(cols, xr);
+      const double s = exp_shift(cols, xr, mx, yr);
+      vscale(cols, static_cast<float>(1.0 / s), yr, yr);
+    }
+  }
+  static void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+      const float mx = row_max(cols, xr);
+      const double s = exp_shift(cols, xr, mx, yr);  // y as scratch
+      const B lse(static_cast<float>(std::log(s) + mx));
+      map1<Arch>(cols, xr, yr, [lse](B u) { return u - lse; });
+    }
+  }
+};
+
+// Branch-free so the compiler vectorizes it under the unit's flags.
+inline void f32_to_bf16_loop(int64_t n, const float* x, uint16_t* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    const uint32_t quiet = (u >> 16) | 0x40u;
+    y[i] = static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
+  }
+}
+inline void bf16_to_f32_loop(int64_t n, const uint16_t* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = uint32_t(x[i]) << 16;
+    std::memcpy(y + i, &u, 4);
+  }
+}
+
+template <class Arch, class UK>
+Table make_table(Isa isa) {
+  using E = Elt<Arch>;
+  using C = ConvImpl<UK>;
+  Table t{};
+  t.isa = isa;
+  t.mr = UK::MR, t.nr = UK::NR;
+  t.sgemm = &GemmDriver<UK>::sgemm;
+  t.conv2d_forward = &C::forward;
+  t.conv2d_backward_data = &C::backward_data;
+  t.conv2d_backward_weight = &C::backward_weight;
+  t.vadd = &E::vadd, t.vsub = &E::vsub, t.vmul = &E::vmul, t.vdiv = &E::vdiv;
+  t.vscale = &E::vscale, t.vaxpy = &E::vaxpy;
+  t.vexp = &E::vexp, t.vlog = &E::vlog, t.vsigmoid = &E::vsigmoid, t.vtanh = &E::vtanh;
+  t.vrelu = &E::vrelu, t.vswish = &E::vswish, t.vswish_backward = &E::vswish_backward;
+  t.vsum = &E::vsum, t.vdot = &E::vdot;
+  t.softmax_rows = &E::softmax_rows, t.log_softmax_rows = &E::log_softmax_rows;
+  t.f32_to_bf16 = &f32_to_bf16_loop, t.bf16_to_f32 = &bf16_to_f32_loop;
+  return t;
+}
+
+}  // namespace liteai::kernels::detail

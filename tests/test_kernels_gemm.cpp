@@ -1,0 +1,106 @@
+// SGEMM of every ISA against the double-accumulating reference: transposes, leading dimensions,
+// alpha/beta, odd and degenerate sizes, thread-count independence.
+#include "kernels/ref.hpp"
+#include "kernels_test_util.hpp"
+#include "liteai/core/error.hpp"
+#include "liteai/core/parallel.hpp"
+
+using namespace liteai::kernels;
+
+namespace {
+
+void check_gemm(liteai::Generator& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                float beta, int64_t pad) {
+  const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+  auto A = kt::random_vec(g, (ta ? K : M) * lda);
+  auto B = kt::random_vec(g, (tb ? N : K) * ldb);
+  auto C0 = kt::random_vec(g, M * ldc);
+  auto want = C0;
+  ref::sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, want.data(), ldc);
+  auto got = C0;
+  sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, got.data(), ldc);
+  // float accumulation over K terms of size <= 1: error grows like sqrt(K) ulps.
+  const double tol = 1e-5 * (1 + std::sqrt(double(K))) * (std::fabs(alpha) + 1);
+  INFO("isa " << isa_name(active_isa()) << " ta " << ta << " tb " << tb << " M " << M << " N " << N
+              << " K " << K << " alpha " << alpha << " beta " << beta << " pad " << pad);
+  kt::require_close(got, want, tol, 1e-5, "sgemm");
+}
+
+}  // namespace
+
+TEST_CASE("sgemm matches the reference on odd shapes for every ISA", "[kernels][gemm]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(42);
+  const int64_t sizes[] = {1, 3, 7, 17, 48, 65};
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    for (int64_t M : sizes)
+      for (int64_t N : sizes)
+        for (int64_t K : {1, 5, 33}) {
+          const int t = int((M * 7 + N * 3 + K) % 4);
+          check_gemm(g, t & 1, t & 2, M, N, K, 1.f, 0.f, (M + N) % 3);
+        }
+  }
+}
+
+TEST_CASE("sgemm: all transposes, alpha, beta, strides, sizes past the cache blocks", "[kernels][gemm]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(7);
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    for (int t = 0; t < 4; ++t) {
+      check_gemm(g, t & 1, t & 2, 161, 1601, 300, 0.5f, 0.f, 3);   // several NC/KC blocks on N, K
+      check_gemm(g, t & 1, t & 2, 300, 97, 511, -1.25f, 1.f, 0);   // several MC blocks, beta 1
+      check_gemm(g, t & 1, t & 2, 33, 65, 17, 2.f, -0.5f, 1);      // general beta
+    }
+  }
+}
+
+TEST_CASE("sgemm: degenerate sizes and beta == 0 ignores NaN", "[kernels][gemm]") {
+  kt::IsaGuard guard;
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    std::vector<float> C(12, std::nanf(""));
+    std::vector<float> A(12, 1.f), B(12, 2.f);
+    sgemm(false, false, 3, 4, 0, 1.f, A.data(), 1, B.data(), 4, 0.f, C.data(), 4);  // K == 0
+    for (float v : C) REQUIRE(v == 0.f);
+    std::fill(C.begin(), C.end(), std::nanf(""));
+    sgemm(false, false, 3, 4, 2, 1.f, A.data(), 2, B.data(), 4, 0.f, C.data(), 4);
+    for (float v : C) REQUIRE(v == 4.f);
+    sgemm(false, false, 3, 4, 2, 1.f, A.data(), 2, B.data(), 4, 1.f, C.data(), 4);
+    for (float v : C) REQUIRE(v == 8.f);
+    sgemm(false, false, 0, 4, 2, 1.f, A.data(), 2, B.data(), 4, 0.f, C.data(), 4);  // M == 0: no-op
+    for (float v : C) REQUIRE(v == 8.f);
+  }
+  std::vector<float> X(4);
+  REQUIRE_THROWS_AS(sgemm(false, false, -1, 2, 2, 1.f, X.data(), 2, X.data(), 2, 0.f, X.data(), 2),
+                    liteai::Error);
+  REQUIRE_THROWS_AS(sgemm(false, false, 2, 2, 2, 1.f, X.data(), 1, X.data(), 2, 0.f, X.data(), 2),
+                    liteai::Error);
+}
+
+TEST_CASE("sgemm gives the same bits for 1 and 2 threads", "[kernels][gemm]") {
+  liteai::Generator g(3);
+  const int64_t M = 200, N = 700, K = 300;
+  auto A = kt::random_vec(g, M * K), B = kt::random_vec(g, K * N);
+  std::vector<float> C1(M * N), C2(M * N);
+  liteai::set_num_threads(1);
+  sgemm(false, false, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C1.data(), N);
+  liteai::set_num_threads(2);
+  sgemm(false, false, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C2.data(), N);
+  liteai::set_num_threads(0);
+  REQUIRE(C1 == C2);
+}
+
+TEST_CASE("ISA selection", "[kernels][isa]") {
+  kt::IsaGuard guard;
+  REQUIRE(isa_supported(Isa::scalar));
+  REQUIRE(isa_supported(active_isa()));
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    REQUIRE(active_isa() == isa);
+  }
+  for (Isa isa : {Isa::sse, Isa::avx2, Isa::avx512})
+    if (!isa_supported(isa)) REQUIRE_THROWS_AS(set_isa(isa), liteai::Error);
+  REQUIRE(std::string(isa_name(Isa::avx2)) == "avx2");
+}
