@@ -1,0 +1,171 @@
+// Convolution forward / backward-data / backward-weight and pooling of every ISA against the
+// double-accumulating references, on odd shapes, strides, paddings, dilations.
+#include "kernels/ref.hpp"
+#include "kernels_test_util.hpp"
+#include "liteai/core/error.hpp"
+#include "liteai/core/parallel.hpp"
+
+using namespace liteai::kernels;
+
+namespace {
+
+struct Case {
+  int64_t N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw;
+};
+
+Conv2dShape shape_of(const Case& c) {
+  Conv2dShape p{c.N, c.C, c.H, c.W, c.K, c.R, c.S};
+  p.stride_h = c.sh, p.stride_w = c.sw, p.pad_h = c.ph, p.pad_w = c.pw, p.dil_h = c.dh, p.dil_w = c.dw;
+  return p;
+}
+
+const Case kCases[] = {
+    {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1},      // everything 1
+    {2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1},     // odd, same padding
+    {1, 1, 17, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1},   // the compact net's first layer, small
+    {2, 8, 13, 7, 17, 3, 3, 2, 2, 1, 1, 1, 1},    // stride 2
+    {1, 4, 12, 15, 6, 3, 5, 1, 2, 2, 0, 2, 1},    // dilation, mixed stride/pad
+    {1, 5, 6, 6, 3, 1, 1, 1, 1, 0, 0, 1, 1},      // 1x1
+    {1, 2, 5, 5, 4, 5, 5, 1, 1, 0, 0, 1, 1},      // kernel as large as the input
+    {1, 3, 8, 8, 2, 2, 2, 3, 3, 3, 3, 1, 1},      // padding larger than the kernel reach
+    {2, 16, 23, 50, 24, 3, 3, 1, 1, 1, 1, 1, 1},  // more channels, several packed panels
+};
+
+// Conv sums C*R*S terms: tolerance in proportion.
+double tol_for(int64_t terms) { return 2e-6 * (4 + std::sqrt(double(terms))); }
+
+}  // namespace
+
+TEST_CASE("conv2d forward (with bias and activations) matches the reference", "[kernels][conv]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(11);
+  for (const Case& c : kCases) {
+    const Conv2dShape p = shape_of(c);
+    auto x = kt::random_vec(g, p.N * p.C * p.H * p.W);
+    auto w = kt::random_vec(g, p.K * p.C * p.R * p.S);
+    auto b = kt::random_vec(g, p.K);
+    for (Act act : {Act::none, Act::relu, Act::swish}) {
+      std::vector<float> want(size_t(p.N * p.K * p.OH() * p.OW()));
+      ref::conv2d_forward(p, x.data(), w.data(), act == Act::none ? nullptr : b.data(), want.data(), act);
+      for (Isa isa : kt::isas()) {
+        set_isa(isa);
+        std::vector<float> got(want.size(), std::nanf(""));
+        conv2d_forward(p, x.data(), w.data(), act == Act::none ? nullptr : b.data(), got.data(), act);
+        INFO("isa " << isa_name(isa) << " act " << int(act) << " C " << c.C << " H " << c.H << " K " << c.K);
+        kt::require_close(got, want, tol_for(p.C * p.R * p.S), 1e-5, "conv2d_forward");
+      }
+    }
+  }
+}
+
+TEST_CASE("conv2d backward data matches the reference", "[kernels][conv]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(12);
+  for (const Case& c : kCases) {
+    const Conv2dShape p = shape_of(c);
+    auto dy = kt::random_vec(g, p.N * p.K * p.OH() * p.OW());
+    auto w = kt::random_vec(g, p.K * p.C * p.R * p.S);
+    std::vector<float> want(size_t(p.N * p.C * p.H * p.W));
+    ref::conv2d_backward_data(p, dy.data(), w.data(), want.data());
+    for (Isa isa : kt::isas()) {
+      set_isa(isa);
+      std::vector<float> got(want.size(), std::nanf(""));
+      conv2d_backward_data(p, dy.data(), w.data(), got.data());
+      INFO("isa " << isa_name(isa) << " C " << c.C << " H " << c.H << " K " << c.K << " stride " << c.sh);
+      kt::require_close(got, want, tol_for(p.K * p.R * p.S), 1e-5, "conv2d_backward_data");
+    }
+  }
+}
+
+TEST_CASE("conv2d backward weight and bias match the reference", "[kernels][conv]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(13);
+  for (const Case& c : kCases) {
+    const Conv2dShape p = shape_of(c);
+    auto x = kt::random_vec(g, p.N * p.C * p.H * p.W);
+    auto dy = kt::random_vec(g, p.N * p.K * p.OH() * p.OW());
+    std::vector<float> want_w(size_t(p.K * p.C * p.R * p.S)), want_b(size_t(p.K));
+    ref::conv2d_backward_weight(p, x.data(), dy.data(), want_w.data(), want_b.data());
+    const int64_t terms = p.N * p.OH() * p.OW();
+    for (Isa isa : kt::isas()) {
+      set_isa(isa);
+      std::vector<float> got_w(want_w.size(), std::nanf("")), got_b(want_b.size(), std::nanf(""));
+      conv2d_backward_weight(p, x.data(), dy.data(), got_w.data(), got_b.data());
+      INFO("isa " << isa_name(isa) << " C " << c.C << " H " << c.H << " K " << c.K);
+      kt::require_close(got_w, want_w, tol_for(terms), 1e-5, "dw");
+      kt::require_close(got_b, want_b, tol_for(terms), 1e-5, "dbias");
+      conv2d_backward_weight(p, x.data(), dy.data(), got_w.data(), nullptr);  // bias optional
+      kt::require_close(got_w, want_w, tol_for(terms), 1e-5, "dw without bias");
+    }
+  }
+}
+
+TEST_CASE("conv2d on a larger image: many tiles, several weight-gradient groups, thread counts",
+          "[kernels][conv]") {
+  liteai::Generator g(14);
+  Conv2dShape p{3, 4, 70, 130, 8, 3, 3};
+  p.pad_h = p.pad_w = 1;
+  auto x = kt::random_vec(g, p.N * p.C * p.H * p.W);
+  auto w = kt::random_vec(g, p.K * p.C * 9);
+  auto dy = kt::random_vec(g, p.N * p.K * p.OH() * p.OW());
+  std::vector<float> y_ref(size_t(p.N * p.K * p.OH() * p.OW())), dw_ref(w.size()), db_ref(size_t(p.K));
+  ref::conv2d_forward(p, x.data(), w.data(), nullptr, y_ref.data(), Act::none);
+  ref::conv2d_backward_weight(p, x.data(), dy.data(), dw_ref.data(), db_ref.data());
+  std::vector<float> y(y_ref.size()), dw1(w.size()), dw2(w.size()), db(size_t(p.K));
+  conv2d_forward(p, x.data(), w.data(), nullptr, y.data(), Act::none);
+  kt::require_close(y, y_ref, tol_for(36), 1e-5, "forward");
+  liteai::set_num_threads(1);
+  conv2d_backward_weight(p, x.data(), dy.data(), dw1.data(), db.data());
+  liteai::set_num_threads(2);
+  conv2d_backward_weight(p, x.data(), dy.data(), dw2.data(), db.data());
+  liteai::set_num_threads(0);
+  kt::require_close(dw1, dw_ref, tol_for(p.N * p.OH() * p.OW()), 1e-5, "dw");
+  REQUIRE(dw1 == dw2);  // deterministic whatever the thread count
+}
+
+TEST_CASE("conv2d rejects bad shapes", "[kernels][conv]") {
+  std::vector<float> buf(64);
+  Conv2dShape p{1, 1, 2, 2, 1, 3, 3};  // 3x3 kernel on 2x2 input, no padding
+  REQUIRE_THROWS_AS(conv2d_forward(p, buf.data(), buf.data(), nullptr, buf.data()), liteai::Error);
+  Conv2dShape q{1, 1, 4, 4, 1, 3, 3};
+  q.stride_h = 0;
+  REQUIRE_THROWS_AS(conv2d_backward_data(q, buf.data(), buf.data(), buf.data()), liteai::Error);
+}
+
+TEST_CASE("pooling matches the reference", "[kernels][pool]") {
+  liteai::Generator g(15);
+  const Pool2dShape shapes[] = {{2, 3, 8, 8, 2, 2, 2, 2}, {1, 2, 7, 9, 3, 2, 2, 3}, {1, 1, 1, 1, 1, 1, 1, 1},
+                                {2, 2, 5, 6, 2, 3, 1, 1}};
+  for (const Pool2dShape& p : shapes) {
+    const size_t in = size_t(p.N * p.C * p.H * p.W), out = size_t(p.N * p.C * p.OH() * p.OW());
+    auto x = kt::random_vec(g, int64_t(in)), dy = kt::random_vec(g, int64_t(out));
+    std::vector<float> y(out), y_ref(out), dx(in), dx_ref(in);
+    std::vector<int32_t> am(out), am_ref(out);
+    avg_pool2d_forward(p, x.data(), y.data());
+    ref::avg_pool2d_forward(p, x.data(), y_ref.data());
+    kt::require_close(y, y_ref, 1e-6, 1e-6, "avg fwd");
+    avg_pool2d_backward(p, dy.data(), dx.data());
+    ref::avg_pool2d_backward(p, dy.data(), dx_ref.data());
+    kt::require_close(dx, dx_ref, 1e-6, 1e-6, "avg bwd");
+    max_pool2d_forward(p, x.data(), y.data(), am.data());
+    ref::max_pool2d_forward(p, x.data(), y_ref.data(), am_ref.data());
+    REQUIRE(y == y_ref);
+    REQUIRE(am == am_ref);
+    max_pool2d_backward(p, dy.data(), am.data(), dx.data());
+    ref::max_pool2d_backward(p, dy.data(), am_ref.data(), dx_ref.data());
+    kt::require_close(dx, dx_ref, 1e-6, 1e-6, "max bwd");
+  }
+  // Ties pick the first element; NaN propagates.
+  const Pool2dShape p{1, 1, 2, 2, 2, 2, 2, 2};
+  float x[4] = {1.f, 3.f, 3.f, 0.f}, y;
+  int32_t am;
+  max_pool2d_forward(p, x, &y, &am);
+  REQUIRE(y == 3.f);
+  REQUIRE(am == 1);
+  x[2] = std::nanf("");
+  max_pool2d_forward(p, x, &y, &am);
+  REQUIRE(std::isnan(y));
+  REQUIRE(am == 2);
+  std::vector<float> buf(4);
+  REQUIRE_THROWS_AS(avg_pool2d_forward(Pool2dShape{1, 1, 2, 2, 3, 3, 1, 1}, buf.data(), buf.data()), liteai::Error);
+}
