@@ -1,0 +1,93 @@
+// Register-only FMA micro-kernels (no memory traffic): 12 independent accumulator chains hide
+// the FMA latency, so the loop runs at the core's FMA throughput.
+#include "fma_peak.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bench.hpp"
+
+namespace liteai::bench {
+namespace {
+
+constexpr long kIters = 20'000'000;
+
+__attribute__((target("avx512f,fma"), noinline)) float fma_loop_avx512(long iters) {
+  // Distinct start values: identical chains would be merged by the compiler.
+  __m512 a0 = _mm512_set1_ps(1.00f), a1 = _mm512_set1_ps(1.01f), a2 = _mm512_set1_ps(1.02f),
+         a3 = _mm512_set1_ps(1.03f), a4 = _mm512_set1_ps(1.04f), a5 = _mm512_set1_ps(1.05f),
+         a6 = _mm512_set1_ps(1.06f), a7 = _mm512_set1_ps(1.07f), a8 = _mm512_set1_ps(1.08f),
+         a9 = _mm512_set1_ps(1.09f), a10 = _mm512_set1_ps(1.10f), a11 = _mm512_set1_ps(1.11f);
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i) {
+    a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c), a2 = _mm512_fmadd_ps(a2, m, c);
+    a3 = _mm512_fmadd_ps(a3, m, c), a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
+    a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c), a8 = _mm512_fmadd_ps(a8, m, c);
+    a9 = _mm512_fmadd_ps(a9, m, c), a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
+  }
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  return _mm512_reduce_add_ps(s);
+}
+constexpr double kFlopsAvx512 = 12.0 * 16 * 2;
+
+__attribute__((target("avx2,fma"), noinline)) float fma_loop_avx2(long iters) {
+  __m256 a0 = _mm256_set1_ps(1.00f), a1 = _mm256_set1_ps(1.01f), a2 = _mm256_set1_ps(1.02f),
+         a3 = _mm256_set1_ps(1.03f), a4 = _mm256_set1_ps(1.04f), a5 = _mm256_set1_ps(1.05f),
+         a6 = _mm256_set1_ps(1.06f), a7 = _mm256_set1_ps(1.07f), a8 = _mm256_set1_ps(1.08f),
+         a9 = _mm256_set1_ps(1.09f), a10 = _mm256_set1_ps(1.10f), a11 = _mm256_set1_ps(1.11f);
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i) {
+    a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c), a2 = _mm256_fmadd_ps(a2, m, c);
+    a3 = _mm256_fmadd_ps(a3, m, c), a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
+    a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c), a8 = _mm256_fmadd_ps(a8, m, c);
+    a9 = _mm256_fmadd_ps(a9, m, c), a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  alignas(32) float v[8];
+  _mm256_store_ps(v, s);
+  return v[0] + v[7];
+}
+constexpr double kFlopsAvx2 = 12.0 * 8 * 2;
+
+volatile float g_sink;
+
+}  // namespace
+
+double fma_peak_gflops(int threads, int repeats) {
+  static std::mutex mu;
+  static std::map<int, double> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(threads); it != cache.end()) return it->second;
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!avx512 && !avx2) return 0;
+  const double per_iter = avx512 ? kFlopsAvx512 : kFlopsAvx2;
+  auto run = [&] {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&] { g_sink = avx512 ? fma_loop_avx512(kIters) : fma_loop_avx2(kIters); });
+    for (auto& th : pool) th.join();
+  };
+  const double sec = median_seconds(repeats, run);
+  const double gflops = per_iter * kIters * threads / sec / 1e9;
+  cache[threads] = gflops;
+  return gflops;
+}
+
+}  // namespace liteai::bench
+
+LAI_BENCH_SUITE(peak, "measured FMA peak of this machine (register-only micro-kernel)") {
+  const std::vector<int> counts = args.threads > 0 ? std::vector<int>{args.threads} : std::vector<int>{1, 2};
+  for (int t : counts)
+    report.add({"fma_peak_t" + std::to_string(t), liteai::bench::fma_peak_gflops(t, args.repeats), "GFLOP/s", "", 0});
+}
