@@ -10,8 +10,9 @@
 // Compact forms (memory = cells x bins x count bytes):
 //   bins 256/128/64/32; counts uint32 or uint16; scale s >= 1 (a cell pools an s x s block).
 //   512x512, 256 bins, uint32 = 256 MB; 64 bins, uint16, scale 2 = 8 MB.
-// uint16 counts never wrap: when a bin would overflow, that cell's histogram is halved (its shape,
-// which is all finalize uses, is kept; `shift` records how many halvings so sample counts stay right).
+// Counts never wrap: when a bin would overflow (65535 for uint16), that cell's histogram is halved
+// (its shape, which is all finalize uses, is kept) and from then on the cell counts one sample in
+// 2^shift, so earlier and later samples keep equal weight; histogram() multiplies back by 2^shift.
 //
 // Alignment tolerance t: a cell also counts the pixels within t image pixels around its block,
 // which absorbs small misregistration between images (at the price of a blurrier model).
@@ -23,6 +24,7 @@
 // is zero, and normalized to sum 1. The result (ProbTable) stores, per cell and bin,
 // -log(p / max p) quantized to uint16 (1/4096 nat steps) plus log(max p): half the size of floats,
 // and lookups for the WPM are a gather.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -124,7 +126,8 @@ class ProbMat {
   uint64_t images_ = 0;
   std::vector<uint32_t> c32_;  // cells x bins, when count_bits == 32
   std::vector<uint16_t> c16_;  // cells x bins, when count_bits == 16
-  std::vector<uint8_t> shift_; // cells, halvings applied (uint16 only)
+  std::vector<uint8_t> shift_;   // cells: halvings applied to the cell's counts
+  std::vector<uint32_t> phase_;  // cells: sample counter used once a cell has been halved
 };
 
 }  // namespace liteai::anomaly

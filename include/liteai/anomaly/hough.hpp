@@ -1,0 +1,52 @@
+#pragma once
+// Gradient-based circle Hough transform (on a WPM or on the raw image).
+//
+// 1. Optional Gaussian blur, Sobel gradients.
+// 2. Canny-like edges: non-maximum suppression across the gradient direction, then hysteresis
+//    between a low and a high threshold (given as fractions of the largest gradient magnitude).
+// 3. Every edge pixel votes for centres along its gradient direction, at each distance in
+//    [min_radius, max_radius] (towards the darker side for bright discs, the other way for dark
+//    ones, both for Polarity::Both), into an accumulator the size of the image (lightly smoothed).
+// 4. Accumulator peaks above `min_votes` are taken in decreasing order, skipping any closer than
+//    min_dist to one already taken. For each, the radius is the distance that most edge pixels
+//    (whose gradient points along the centre-to-pixel line) lie at; `support` is the fraction of
+//    that circumference covered by such edge pixels, and circles below `min_support` are dropped.
+#include <cstddef>
+#include <vector>
+
+#include "liteai/data/image.hpp"
+
+namespace liteai::anomaly {
+
+enum class Polarity { Bright, Dark, Both };
+
+struct HoughOptions {
+  float min_radius = 3.f;
+  float max_radius = 30.f;
+  float min_dist = 0.f;        // minimum distance between centres (0: min_radius)
+  float blur_sigma = 1.f;      // Gaussian blur before the gradients (0 = none)
+  float low_threshold = 0.1f;  // hysteresis thresholds as fractions of the max gradient magnitude
+  float high_threshold = 0.25f;
+  float min_votes = 10.f;      // accumulator peak threshold
+  float min_support = 0.35f;   // fraction of the circumference backed by edge pixels
+  Polarity polarity = Polarity::Bright;
+  int max_circles = 100;
+};
+
+struct Circle {
+  float x = 0, y = 0, radius = 0;
+  float votes = 0;    // accumulator value at the centre
+  float support = 0;  // fraction of the circumference with edge pixels
+};
+
+std::vector<Circle> hough_circles(const data::Image& image, const HoughOptions& options = {});
+
+// The Canny-like edge map used above (1 = edge) and gradients, exposed for inspection and tests.
+struct EdgeMap {
+  int width = 0, height = 0;
+  std::vector<float> gx, gy, magnitude;
+  std::vector<uint8_t> edge;
+};
+EdgeMap canny_edges(const data::Image& image, float blur_sigma, float low_fraction, float high_fraction);
+
+}  // namespace liteai::anomaly

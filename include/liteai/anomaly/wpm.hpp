@@ -1,0 +1,78 @@
+#pragma once
+// WPM (weighted probability map): how improbable each pixel's intensity is at its location under
+// a ProbMat, image scores, thresholds chosen on normal images, connected regions, AUROC, and the
+// heatmap / overlay PNGs people look at.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "liteai/anomaly/probmat.hpp"
+#include "liteai/data/image.hpp"
+
+namespace liteai::anomaly {
+
+enum class WpmKind {
+  NegLog,       // -log(p(I(x,y)) + eps): nats, 0 for certain intensities, up to -log(floor/bins)
+  OneMinusRel,  // 1 - p / max p at that location: in [0, 1]
+};
+
+struct WpmOptions {
+  WpmKind kind = WpmKind::NegLog;
+  float eps = 0.f;           // added to p before the log (0: the ProbMat floor already bounds it)
+  float smooth_sigma = 0.f;  // Gaussian smoothing of the map in pixels (0 = none)
+};
+
+// The map at the image's size (which must be the ProbMat's width x height); each pixel reads its
+// cell (reduced-resolution ProbMats are looked up, not upsampled). Parallel over rows.
+data::Image wpm(const ProbTable& table, const data::Image& image, const WpmOptions& options = {});
+
+// Separable Gaussian blur (edges clamped); sigma <= 0 returns a copy.
+data::Image gaussian_blur(const data::Image& image, float sigma);
+
+enum class ScoreMethod { Percentile, TopKMean, Max, Mean };
+struct ScoreOptions {
+  ScoreMethod method = ScoreMethod::TopKMean;
+  double percentile = 99.9;  // for Percentile
+  double top_fraction = 0.001;  // for TopKMean: mean of the top max(1, fraction * N) values
+};
+// A robust high statistic of the map (its image-level anomaly score).
+double image_score(const data::Image& map, const ScoreOptions& options = {});
+
+// The threshold that a fraction `fpr` of the normal values exceed: the (1 - fpr) quantile
+// (pass image scores of normal images, or the pixels of normal maps).
+double threshold_for_fpr(std::vector<double> normal_values, double fpr);
+// Pixel-level version: pools (a deterministic stride sample of) the pixels of normal maps.
+double pixel_threshold_for_fpr(const std::vector<data::Image>& normal_maps, double fpr,
+                               size_t max_samples = 4'000'000);
+
+struct Region {
+  int64_t area = 0;
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive bounding box
+  float peak = 0;                      // largest map value in the region
+  int peak_x = 0, peak_y = 0;
+  double mean = 0;                     // mean map value in the region
+  double cx = 0, cy = 0;               // centroid
+};
+// 8-connected regions of map > threshold with at least min_area pixels, largest peak first.
+std::vector<Region> find_regions(const data::Image& map, float threshold, int64_t min_area = 1);
+
+// Area under the ROC curve of scores for label 1 vs label 0 (ties count half; Mann-Whitney).
+double auroc(const std::vector<double>& scores, const std::vector<int>& labels);
+// Pixel-level AUROC of maps against binary masks (mask > 0.5 is positive); pixels pooled over
+// all images, optionally on a deterministic stride sample of at most max_pixels.
+double pixel_auroc(const std::vector<data::Image>& maps, const std::vector<data::Image>& masks,
+                   size_t max_pixels = 8'000'000);
+
+// PNG outputs (8-bit). The heatmap maps [lo, hi] through a perceptual dark-to-bright colour ramp
+// (lo >= hi: the map's own min..max). The overlay shows the radiograph in gray (its own range) with
+// the colour ramp blended in where the map exceeds `threshold`, opacity growing with the value.
+void write_heatmap_png(const std::string& path, const data::Image& map, float lo = 0.f, float hi = -1.f);
+void write_overlay_png(const std::string& path, const data::Image& image, const data::Image& map,
+                       float threshold, float hi = -1.f, float max_alpha = 0.7f);
+// Gray PNG of an image scaled from [lo, hi] (lo >= hi: its own range) to 0..255.
+void write_gray_png(const std::string& path, const data::Image& image, float lo = 0.f, float hi = -1.f);
+// The colour ramp used above: t in [0, 1] -> RGB.
+void colormap(float t, uint8_t rgb[3]);
+
+}  // namespace liteai::anomaly
