@@ -1,0 +1,87 @@
+#pragma once
+// Loader: batches of preprocessed images from a Dataset, decoded in parallel (the library's
+// oneTBB arena) by a producer thread that keeps at most `prefetch` ready batches in a bounded
+// queue, so decoding overlaps training and memory is O(batch_size x prefetch), never O(data set).
+//
+//   data::Loader loader(ds, {.batch_size = 16, .width = 512, .height = 512, .seed = 7});
+//   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+//     loader.reset(epoch);                      // reshuffles with (seed, epoch)
+//     while (auto batch = loader.next()) train_step(batch->images, batch->targets);
+//   }
+//
+// Determinism: the sample order depends only on (seed, epoch); each sample's augmentation only
+// on (seed, epoch, sample index). Thread count and timing change neither.
+// A Loader is used from one thread at a time (the producer is internal).
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "liteai/core/tensor.hpp"
+#include "liteai/data/dataset.hpp"
+#include "liteai/data/transforms.hpp"
+
+namespace liteai::data {
+
+struct LoaderOptions {
+  int batch_size = 16;
+  int width = 512;   // every image is resized to width x height
+  int height = 512;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  bool drop_last = false;  // drop a final batch smaller than batch_size
+  int prefetch = 2;        // ready batches queued ahead of the consumer (>= 1)
+  bool standardize = true; // per-image standardization; false: scale to [0, 1]
+  AugmentOptions augment;  // off by default
+  // Bad files (corrupt, truncated, empty, unsupported, missing): false = next() throws an Error
+  // naming the file; true = skip it, count it, log the first one to stderr.
+  bool skip_bad = false;
+  // 0: decode with liteai::parallel_for in the library arena; 1: in the producer thread only.
+  int decode_threads = 0;
+};
+
+struct Batch {
+  Tensor images;   // [N, 1, H, W] float32
+  Tensor labels;   // [N] float32 class index (the first label; -1 when a sample has none)
+  Tensor targets;  // [N, C] float32 multi-hot (one-hot for single-label data)
+  std::vector<std::string> paths;
+  std::vector<size_t> indices;  // data-set indices of the rows
+  int64_t epoch = 0;
+  int64_t number = 0;  // position of this batch in its epoch
+  int64_t size() const { return static_cast<int64_t>(paths.size()); }
+};
+
+class Loader {
+ public:
+  explicit Loader(DatasetPtr dataset, LoaderOptions options = {});
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Starts (or restarts) epoch `epoch`: drops queued batches and begins producing anew.
+  void reset(int64_t epoch = 0);
+  // The next batch of the current epoch, or nullopt at its end (call reset for the next one).
+  // Starts epoch 0 if reset was never called. Rethrows a decoding error (naming the file).
+  std::optional<Batch> next();
+
+  // Batches in a full epoch (with skip_bad, an upper bound).
+  int64_t batches_per_epoch() const;
+  // The order in which data-set indices are visited in `epoch`.
+  std::vector<size_t> epoch_order(int64_t epoch) const;
+  size_t skipped() const;                 // bad files skipped so far
+  std::string first_skipped_error() const;
+  const Dataset& dataset() const;
+  const LoaderOptions& options() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// Decodes and preprocesses one sample exactly as the loader does (for inference and tests).
+// `out` receives width*height floats.
+void load_sample_into(const Dataset& ds, size_t index, const LoaderOptions& opt, int64_t epoch, float* out,
+                      std::vector<int>* labels = nullptr);
+
+}  // namespace liteai::data

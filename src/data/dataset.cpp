@@ -1,0 +1,476 @@
+#include "liteai/data/dataset.hpp"
+
+#include <stb/stb_image.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <unordered_set>
+
+#include "liteai/core/error.hpp"
+#include "liteai/core/random.hpp"
+#include "liteai/data/codec.hpp"
+
+namespace fs = std::filesystem;
+
+namespace liteai::data {
+
+// ------------------------------------------------------------------ FileDataset
+
+FileDataset::FileDataset(const std::vector<std::string>& paths, const std::vector<std::vector<int>>& labels,
+                         std::vector<std::string> class_names, bool multi_label)
+    : class_names_(std::move(class_names)), multi_label_(multi_label) {
+  LAI_CHECK(paths.size() == labels.size(), "FileDataset: ", paths.size(), " paths but ", labels.size(), " label lists");
+  LAI_CHECK(class_names_.size() <= 65535, "FileDataset: too many classes (", class_names_.size(), ")");
+  for (size_t i = 0; i < paths.size(); ++i) {
+    for (int l : labels[i])
+      LAI_CHECK(l >= 0 && size_t(l) < class_names_.size(), "FileDataset: ", paths[i], ": label ", l,
+                " out of range for ", class_names_.size(), " classes");
+    LAI_CHECK(multi_label_ || labels[i].size() == 1, "FileDataset: ", paths[i], ": single-label data set needs exactly one label, got ",
+              labels[i].size());
+    add(paths[i], labels[i]);
+  }
+}
+
+void FileDataset::add(const std::string& path, const std::vector<int>& labels) {
+  path_blob_ += path;
+  path_end_.push_back(path_blob_.size());
+  for (int l : labels) label_blob_.push_back(uint16_t(l));
+  label_end_.push_back(uint32_t(label_blob_.size()));
+}
+
+std::string FileDataset::path(size_t i) const {
+  LAI_CHECK(i < size(), "FileDataset: index ", i, " out of range (size ", size(), ")");
+  const size_t b = i ? path_end_[i - 1] : 0;
+  return path_blob_.substr(b, path_end_[i] - b);
+}
+
+std::vector<int> FileDataset::labels(size_t i) const {
+  LAI_CHECK(i < size(), "FileDataset: index ", i, " out of range (size ", size(), ")");
+  const size_t b = i ? label_end_[i - 1] : 0;
+  return std::vector<int>(label_blob_.begin() + b, label_blob_.begin() + label_end_[i]);
+}
+
+Sample FileDataset::get(size_t i) const {
+  Sample s;
+  s.path = path(i);
+  s.labels = labels(i);
+  s.image = decode_image(s.path);
+  return s;
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = char(std::tolower(uint8_t(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(uint8_t(s[b]))) ++b;
+  while (e > b && std::isspace(uint8_t(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+// One CSV record (RFC 4180: quotes, doubled quotes, commas and newlines inside quotes).
+bool read_csv_record(std::istream& in, std::vector<std::string>& fields, size_t& line_no, const std::string& name) {
+  fields.clear();
+  std::string field;
+  bool quoted = false, any = false;
+  const size_t start_line = line_no + 1;
+  int c;
+  while ((c = in.get()) != EOF) {
+    any = true;
+    if (quoted) {
+      if (c == '"') {
+        if (in.peek() == '"') {
+          field.push_back('"');
+          in.get();
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line_no;
+        field.push_back(char(c));
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      ++line_no;
+      if (!field.empty() && field.back() == '\r') field.pop_back();
+      fields.push_back(field);
+      return true;
+    } else {
+      field.push_back(char(c));
+    }
+  }
+  LAI_CHECK(!quoted, name, " line ", start_line, ": unterminated quoted field");
+  if (!any) return false;
+  ++line_no;
+  if (!field.empty() && field.back() == '\r') field.pop_back();
+  fields.push_back(field);
+  return true;
+}
+
+std::vector<std::string> split_labels(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (true) {
+    size_t e = s.find(sep, b);
+    std::string t = trim(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (!t.empty()) out.push_back(t);
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ", size_t max = 20) {
+  std::string s;
+  for (size_t i = 0; i < v.size() && i < max; ++i) s += (i ? sep : "") + v[i];
+  if (v.size() > max) s += str_cat(sep, "... (", v.size(), " in all)");
+  return s;
+}
+
+}  // namespace
+
+std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, const FolderOptions& opt) {
+  std::error_code ec;
+  LAI_CHECK(fs::is_directory(dir, ec), dir, ": not a directory (a data set folder has one sub-folder per class)");
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec))
+    if (e.is_directory() && e.path().filename().string()[0] != '.') found.push_back(e.path().filename().string());
+  LAI_CHECK(!ec, dir, ": cannot list (", ec.message(), ")");
+  std::sort(found.begin(), found.end());
+  std::shared_ptr<FileDataset> ds(new FileDataset());
+  ds->class_names_ = opt.class_names.empty() ? found : opt.class_names;
+  LAI_CHECK(!ds->class_names_.empty(), dir, ": no class sub-folders");
+  for (const auto& f : found)
+    LAI_CHECK(std::find(ds->class_names_.begin(), ds->class_names_.end(), f) != ds->class_names_.end(), dir,
+              ": sub-folder '", f, "' is not one of the given classes (", join(ds->class_names_), ")");
+  for (size_t c = 0; c < ds->class_names_.size(); ++c) {
+    const fs::path sub = fs::path(dir) / ds->class_names_[c];
+    LAI_CHECK(fs::is_directory(sub, ec), dir, ": class folder '", ds->class_names_[c], "' does not exist");
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(sub, fs::directory_options::follow_directory_symlink, ec)) {
+      const std::string fname = e.path().filename().string();
+      if (fname.empty() || fname[0] == '.' || !e.is_regular_file()) continue;
+      const std::string ext = lower(e.path().extension().string());
+      if (std::find(opt.extensions.begin(), opt.extensions.end(), ext) == opt.extensions.end()) continue;
+      files.push_back(e.path().string());
+    }
+    LAI_CHECK(!ec, sub.string(), ": cannot list (", ec.message(), ")");
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) ds->add(f, {int(c)});
+  }
+  LAI_CHECK(ds->size() > 0, dir, ": no images found (extensions ", join(opt.extensions), ")");
+  return ds;
+}
+
+std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, const CsvOptions& opt) {
+  std::ifstream in(csv_path, std::ios::binary);
+  LAI_CHECK(in.good(), csv_path, ": cannot open (", std::strerror(errno), ")");
+  size_t line = 0;
+  std::vector<std::string> header, row;
+  LAI_CHECK(read_csv_record(in, header, line, csv_path), csv_path, ": empty manifest (no header line)");
+  if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // UTF-8 BOM
+  for (auto& h : header) h = trim(h);
+  auto column = [&](const std::string& want) -> size_t {
+    for (size_t i = 0; i < header.size(); ++i)
+      if (header[i] == want) return i;
+    for (size_t i = 0; i < header.size(); ++i)
+      if (lower(header[i]) == lower(want)) return i;
+    throw_error(str_cat(csv_path, ": no column '", want, "' (columns: ", join(header), ")"));
+  };
+  const size_t pcol = column(opt.path_column), lcol = column(opt.label_column);
+
+  fs::path base = fs::path(csv_path).parent_path();
+  if (!opt.image_root.empty()) base = fs::path(opt.image_root).is_absolute() ? fs::path(opt.image_root) : base / opt.image_root;
+
+  struct Row {
+    std::string path;
+    std::vector<std::string> labels;
+    size_t line;
+  };
+  std::vector<Row> rows;
+  bool any_multi = false;
+  while (true) {
+    size_t first = line + 1;
+    if (!read_csv_record(in, row, line, csv_path)) break;
+    if (row.size() == 1 && trim(row[0]).empty()) continue;  // blank line
+    LAI_CHECK(row.size() > std::max(pcol, lcol), csv_path, " line ", first, ": ", row.size(),
+              " fields, the header has ", header.size());
+    Row r;
+    r.line = first;
+    std::string p = trim(row[pcol]);
+    LAI_CHECK(!p.empty(), csv_path, " line ", first, ": empty path in column '", header[pcol], "'");
+    r.path = fs::path(p).is_absolute() ? p : (base / p).string();
+    const std::string lab = trim(row[lcol]);
+    if (lab.find(opt.label_separator) != std::string::npos) any_multi = true;
+    r.labels = split_labels(lab, opt.label_separator);
+    rows.push_back(std::move(r));
+  }
+  LAI_CHECK(!rows.empty(), csv_path, ": manifest has a header but no rows");
+  bool multi = opt.multi_label == "yes" || (opt.multi_label == "auto" && (any_multi || !opt.no_finding.empty()));
+  LAI_CHECK(opt.multi_label == "yes" || opt.multi_label == "no" || opt.multi_label == "auto", csv_path,
+            ": multi_label must be auto, yes or no, got '", opt.multi_label, "'");
+
+  std::shared_ptr<FileDataset> ds(new FileDataset());
+  ds->multi_label_ = multi;
+  std::map<std::string, int> index;
+  if (!opt.class_names.empty()) {
+    ds->class_names_ = opt.class_names;
+  } else {
+    std::set<std::string> names;
+    for (const auto& r : rows)
+      for (const auto& l : r.labels)
+        if (!(multi && l == opt.no_finding)) names.insert(l);
+    ds->class_names_.assign(names.begin(), names.end());
+  }
+  for (size_t i = 0; i < ds->class_names_.size(); ++i) index[ds->class_names_[i]] = int(i);
+  LAI_CHECK(ds->class_names_.size() <= 65535, csv_path, ": too many classes (", ds->class_names_.size(), ")");
+  ds->path_end_.reserve(rows.size());
+  for (const auto& r : rows) {
+    std::vector<int> ids;
+    for (const auto& l : r.labels) {
+      if (multi && !opt.no_finding.empty() && l == opt.no_finding) continue;
+      auto it = index.find(l);
+      LAI_CHECK(it != index.end(), csv_path, " line ", r.line, ": unknown label '", l, "' (known: ",
+                join(ds->class_names_), ")");
+      if (std::find(ids.begin(), ids.end(), it->second) == ids.end()) ids.push_back(it->second);
+    }
+    std::sort(ids.begin(), ids.end());
+    if (!multi) {
+      LAI_CHECK(!ids.empty(), csv_path, " line ", r.line, ": empty label in column '", header[lcol], "'");
+      LAI_CHECK(ids.size() == 1, csv_path, " line ", r.line, ": ", ids.size(),
+                " labels in a single-label manifest (set multi_label)");
+    }
+    if (opt.check_paths) {
+      std::error_code ec;
+      LAI_CHECK(fs::is_regular_file(r.path, ec), csv_path, " line ", r.line, ": image '", r.path,
+                "' does not exist");
+    }
+    ds->add(r.path, ids);
+  }
+  ds->path_blob_.shrink_to_fit();
+  return ds;
+}
+
+std::shared_ptr<FileDataset> open_dataset(const std::string& spec, const CsvOptions& csv, const FolderOptions& folder) {
+  std::error_code ec;
+  if (fs::is_directory(spec, ec)) return FileDataset::from_folder(spec, folder);
+  LAI_CHECK(fs::exists(spec, ec), spec, ": no such data set (expected a folder with one sub-folder per class, or a .csv manifest)");
+  return FileDataset::from_csv(spec, csv);
+}
+
+// ------------------------------------------------------------------ MemoryDataset
+
+MemoryDataset::MemoryDataset(std::vector<Image> images, std::vector<std::vector<int>> labels,
+                             std::vector<std::string> class_names, std::string name, bool multi_label)
+    : images_(std::move(images)), labels_(std::move(labels)), class_names_(std::move(class_names)),
+      name_(std::move(name)), multi_label_(multi_label) {
+  LAI_CHECK(images_.size() == labels_.size(), "MemoryDataset: ", images_.size(), " images but ", labels_.size(), " label lists");
+}
+
+Sample MemoryDataset::get(size_t i) const {
+  LAI_CHECK(i < size(), "MemoryDataset: index ", i, " out of range (size ", size(), ")");
+  return Sample{images_[i], labels_[i], path(i)};
+}
+std::string MemoryDataset::path(size_t i) const { return str_cat(name_, "#", i); }
+std::vector<int> MemoryDataset::labels(size_t i) const {
+  LAI_CHECK(i < size(), "MemoryDataset: index ", i, " out of range (size ", size(), ")");
+  return labels_[i];
+}
+
+// ------------------------------------------------------------------ IDX (Fashion-MNIST)
+
+std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+  std::vector<uint8_t> b = read_file_bytes(path);
+  if (b.size() < 2 || b[0] != 0x1f || b[1] != 0x8b) return b;
+  // gzip member: 10-byte header, optional fields, raw deflate, CRC32, ISIZE (RFC 1952).
+  LAI_CHECK(b.size() >= 18 && b[2] == 8, path, ": corrupt gzip header");
+  const uint8_t flags = b[3];
+  size_t pos = 10;
+  if (flags & 4) {
+    LAI_CHECK(pos + 2 <= b.size(), path, ": truncated gzip header");
+    pos += 2 + (b[pos] | (size_t(b[pos + 1]) << 8));
+  }
+  for (int bit : {8, 16})
+    if (flags & bit) {
+      while (pos < b.size() && b[pos] != 0) ++pos;
+      ++pos;
+    }
+  if (flags & 2) pos += 2;
+  LAI_CHECK(pos + 8 <= b.size(), path, ": truncated gzip file");
+  const size_t n = b.size();
+  const uint32_t isize = uint32_t(b[n - 4]) | uint32_t(b[n - 3]) << 8 | uint32_t(b[n - 2]) << 16 | uint32_t(b[n - 1]) << 24;
+  std::vector<uint8_t> out(size_t(isize) + 1);  // +1 so a longer stream shows up as a mismatch
+  // stb_image's inflater (libstb is already a dependency; zlib is not linked into this module).
+  int got = stbi_zlib_decode_noheader_buffer(reinterpret_cast<char*>(out.data()), int(out.size()),
+                                             reinterpret_cast<const char*>(b.data() + pos), int(n - 8 - pos));
+  LAI_CHECK(got >= 0, path, ": corrupt gzip data (", stbi_failure_reason() ? stbi_failure_reason() : "inflate failed", ")");
+  LAI_CHECK(uint32_t(got) == isize, path, ": gzip size mismatch (", got, " bytes inflated, trailer says ", isize, ")");
+  out.resize(size_t(got));
+  return out;
+}
+
+namespace {
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  std::vector<uint8_t> b = read_maybe_gzip(path);
+  LAI_CHECK(b.size() >= 16 && be32(b.data()) == 0x00000803, path, ": not an IDX3 ubyte image file");
+  IdxImages r;
+  r.count = int(be32(b.data() + 4));
+  r.rows = int(be32(b.data() + 8));
+  r.cols = int(be32(b.data() + 12));
+  const size_t need = size_t(r.count) * r.rows * r.cols;
+  LAI_CHECK(r.count >= 0 && r.rows > 0 && r.cols > 0 && b.size() - 16 == need, path, ": IDX size mismatch (",
+            b.size() - 16, " bytes for ", r.count, "x", r.rows, "x", r.cols, ")");
+  r.pixels.assign(b.begin() + 16, b.end());
+  return r;
+}
+
+std::vector<uint8_t> read_idx_labels(const std::string& path) {
+  std::vector<uint8_t> b = read_maybe_gzip(path);
+  LAI_CHECK(b.size() >= 8 && be32(b.data()) == 0x00000801, path, ": not an IDX1 ubyte label file");
+  const size_t n = be32(b.data() + 4);
+  LAI_CHECK(b.size() - 8 == n, path, ": IDX size mismatch (", b.size() - 8, " labels, header says ", n, ")");
+  return std::vector<uint8_t>(b.begin() + 8, b.end());
+}
+
+namespace {
+class IdxDataset : public Dataset {
+ public:
+  IdxDataset(IdxImages images, std::vector<uint8_t> labels, std::vector<std::string> names, std::string name)
+      : img_(std::move(images)), lab_(std::move(labels)), names_(std::move(names)), name_(std::move(name)) {}
+  size_t size() const override { return size_t(img_.count); }
+  Sample get(size_t i) const override {
+    LAI_CHECK(i < size(), name_, ": index ", i, " out of range (size ", size(), ")");
+    Sample s;
+    s.image = Image(img_.cols, img_.rows);
+    const uint8_t* p = img_.pixels.data() + i * size_t(img_.rows) * img_.cols;
+    for (size_t k = 0; k < s.image.pixels.size(); ++k) s.image.pixels[k] = p[k];
+    s.labels = {lab_[i]};
+    s.path = path(i);
+    return s;
+  }
+  std::string path(size_t i) const override { return str_cat(name_, "#", i); }
+  std::vector<int> labels(size_t i) const override { return {lab_.at(i)}; }
+  const std::vector<std::string>& class_names() const override { return names_; }
+
+ private:
+  IdxImages img_;
+  std::vector<uint8_t> lab_;
+  std::vector<std::string> names_;
+  std::string name_;
+};
+
+std::string find_idx(const std::string& dir, const std::string& stem) {
+  for (const char* ext : {".gz", ""}) {
+    std::string p = (fs::path(dir) / (stem + ext)).string();
+    std::error_code ec;
+    if (fs::exists(p, ec)) return p;
+  }
+  throw_error(str_cat(dir, ": no ", stem, "[.gz] (install Debian's dataset-fashion-mnist)"));
+}
+}  // namespace
+
+DatasetPtr load_fashion_mnist(const std::string& dir, bool train, size_t limit) {
+  const std::string prefix = train ? "train" : "t10k";
+  IdxImages img = read_idx_images(find_idx(dir, prefix + "-images-idx3-ubyte"));
+  std::vector<uint8_t> lab = read_idx_labels(find_idx(dir, prefix + "-labels-idx1-ubyte"));
+  LAI_CHECK(size_t(img.count) == lab.size(), dir, ": ", img.count, " images but ", lab.size(), " labels");
+  for (uint8_t l : lab) LAI_CHECK(l < 10, dir, ": label ", int(l), " out of range 0..9");
+  if (limit > 0 && limit < lab.size()) {
+    img.count = int(limit);
+    img.pixels.resize(limit * size_t(img.rows) * img.cols);
+    img.pixels.shrink_to_fit();
+    lab.resize(limit);
+  }
+  std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  return std::make_shared<IdxDataset>(std::move(img), std::move(lab), std::move(names), "fashion-mnist/" + prefix);
+}
+
+// ------------------------------------------------------------------ subsets and splits
+
+namespace {
+class SubsetDataset : public Dataset {
+ public:
+  SubsetDataset(DatasetPtr base, std::vector<size_t> idx) : base_(std::move(base)), idx_(std::move(idx)) {
+    for (size_t i : idx_) LAI_CHECK(i < base_->size(), "subset: index ", i, " out of range (size ", base_->size(), ")");
+  }
+  size_t size() const override { return idx_.size(); }
+  Sample get(size_t i) const override { return base_->get(at(i)); }
+  std::string path(size_t i) const override { return base_->path(at(i)); }
+  std::vector<int> labels(size_t i) const override { return base_->labels(at(i)); }
+  const std::vector<std::string>& class_names() const override { return base_->class_names(); }
+  bool multi_label() const override { return base_->multi_label(); }
+
+ private:
+  size_t at(size_t i) const {
+    LAI_CHECK(i < idx_.size(), "subset: index ", i, " out of range (size ", idx_.size(), ")");
+    return idx_[i];
+  }
+  DatasetPtr base_;
+  std::vector<size_t> idx_;
+};
+}  // namespace
+
+DatasetPtr subset(DatasetPtr base, std::vector<size_t> indices) {
+  LAI_CHECK(base != nullptr, "subset: null data set");
+  return std::make_shared<SubsetDataset>(std::move(base), std::move(indices));
+}
+
+Split split_random(DatasetPtr ds, double validation_fraction, uint64_t seed) {
+  LAI_CHECK(ds != nullptr, "split_random: null data set");
+  LAI_CHECK(validation_fraction >= 0 && validation_fraction < 1, "split_random: validation fraction must be in [0, 1), got ",
+            validation_fraction);
+  std::vector<size_t> order(ds->size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  Generator g(seed);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+  const size_t nval = size_t(std::llround(validation_fraction * double(order.size())));
+  std::vector<size_t> val(order.begin(), order.begin() + nval), train(order.begin() + nval, order.end());
+  std::sort(val.begin(), val.end());  // keep the source order inside each part
+  std::sort(train.begin(), train.end());
+  return Split{subset(ds, std::move(train)), subset(ds, std::move(val))};
+}
+
+Split split_by_list(DatasetPtr ds, const std::vector<std::string>& validation_names) {
+  LAI_CHECK(ds != nullptr, "split_by_list: null data set");
+  std::unordered_set<std::string> names(validation_names.begin(), validation_names.end());
+  std::vector<size_t> train, val;
+  for (size_t i = 0; i < ds->size(); ++i) {
+    const std::string p = ds->path(i);
+    const bool in = names.count(p) || names.count(fs::path(p).filename().string());
+    (in ? val : train).push_back(i);
+  }
+  return Split{subset(ds, std::move(train)), subset(ds, std::move(val))};
+}
+
+std::vector<std::string> read_name_list(const std::string& path) {
+  std::ifstream in(path);
+  LAI_CHECK(in.good(), path, ": cannot open (", std::strerror(errno), ")");
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace liteai::data
