@@ -68,8 +68,11 @@ bool looks_truncated(const std::string& fmt, const uint8_t* p, size_t n) {
   return false;
 }
 
-// ASCII gray PNM (P2), which stb does not read. Values scaled to max_value.
-Image decode_p2(const uint8_t* p, size_t n, const std::string& name) {
+// PNM: ASCII gray (P2), binary gray (P5) and RGB (P6), 8 or 16 bits. Ours, not stb's: stb 2.27
+// reads 16-bit samples little-endian (the format is big-endian) and doesn't read P2.
+// Values are scaled from maxval to 255 or 65535.
+Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
+  const char kind = char(p[1]);
   size_t i = 2;
   auto next_int = [&](long& out) -> bool {
     while (i < n) {
@@ -98,11 +101,32 @@ Image decode_p2(const uint8_t* p, size_t n, const std::string& name) {
   Image img{int(w), int(h)};
   img.max_value = maxv > 255 ? 65535.f : 255.f;
   const float scale = img.max_value / float(maxv);
-  for (auto& px : img.pixels) {
-    long v = 0;
-    LAI_CHECK(next_int(v), name, ": truncated file (PGM has fewer than ", w * h, " values)");
-    LAI_CHECK(v <= maxv, name, ": corrupt data (PGM value ", v, " above maxval ", maxv, ")");
-    px = float(v) * scale;
+  if (kind == '2') {
+    for (auto& px : img.pixels) {
+      long v = 0;
+      LAI_CHECK(next_int(v), name, ": truncated file (PGM has fewer than ", w * h, " values)");
+      LAI_CHECK(v <= maxv, name, ": corrupt data (PGM value ", v, " above maxval ", maxv, ")");
+      px = float(v) * scale;
+    }
+    return img;
+  }
+  // Binary: exactly one whitespace byte after maxval, then samples (big-endian when 16-bit).
+  LAI_CHECK(i < n && std::isspace(p[i]), name, ": truncated file (PNM header)");
+  ++i;
+  const size_t bps = maxv > 255 ? 2 : 1, ch = kind == '6' ? 3 : 1;
+  const size_t need = size_t(w) * size_t(h) * ch * bps;
+  LAI_CHECK(n - i >= need, name, ": truncated file (", n - i, " pixel bytes, ", w, "x", h, " needs ", need, ")");
+  const uint8_t* d = p + i;
+  auto sample = [&](size_t k) -> float {
+    const float v = bps == 2 ? float((d[2 * k] << 8) | d[2 * k + 1]) : float(d[k]);
+    return std::min(v, float(maxv)) * scale;
+  };
+  for (size_t k = 0; k < img.pixels.size(); ++k) {
+    if (ch == 1) {
+      img.pixels[k] = sample(k);
+    } else {  // same luminance weights as stb uses for RGB sources
+      img.pixels[k] = (77.f * sample(3 * k) + 150.f * sample(3 * k + 1) + 29.f * sample(3 * k + 2)) / 256.f;
+    }
   }
   return img;
 }
@@ -136,16 +160,16 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
   ImageInfo info;
   info.format = sniff_format(p, size);
   LAI_CHECK(!info.format.empty(), name, ": unsupported format (", describe_unsupported(p, size), ")");
-  if (info.format == "pnm" && p[1] == '2') {
-    Image img = decode_p2(p, size, name);
+  if (info.format == "pnm") {
+    LAI_CHECK(p[1] == '2' || p[1] == '5' || p[1] == '6', name,
+              ": unsupported format (PNM variant P", char(p[1]), "; P2, P5 and P6 are read)");
+    Image img = decode_pnm(p, size, name);
     info.width = img.width;
     info.height = img.height;
-    info.channels = 1;
+    info.channels = p[1] == '6' ? 3 : 1;
     info.bit_depth = img.max_value > 255.f ? 16 : 8;
     return info;
   }
-  LAI_CHECK(info.format != "pnm" || p[1] == '5' || p[1] == '6', name,
-            ": unsupported format (PNM variant P", char(p[1]), "; P2, P5 and P6 are read)");
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(p, int(size), &w, &h, &c)) {
     const char* why = stbi_failure_reason();
@@ -161,8 +185,9 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
 
 Image decode_image_memory(const void* bytes, size_t size, const std::string& name) {
   const auto* p = static_cast<const uint8_t*>(bytes);
+  const std::string fmt = size > 0 ? sniff_format(p, size) : "";
+  if (fmt == "pnm" && (p[1] == '2' || p[1] == '5' || p[1] == '6')) return decode_pnm(p, size, name);
   ImageInfo info = probe_image_memory(bytes, size, name);
-  if (info.format == "pnm" && p[1] == '2') return decode_p2(p, size, name);
   // A PNG/JPEG that stops early can still decode (stb pads); refuse it so bad data is noticed.
   LAI_CHECK(!looks_truncated(info.format, p, size), name, ": truncated file (", info.format,
             " ends before its end marker)");

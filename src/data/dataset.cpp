@@ -1,6 +1,6 @@
 #include "liteai/data/dataset.hpp"
 
-#include <stb/stb_image.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -295,32 +295,34 @@ std::vector<int> MemoryDataset::labels(size_t i) const {
 // ------------------------------------------------------------------ IDX (Fashion-MNIST)
 
 std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
-  std::vector<uint8_t> b = read_file_bytes(path);
-  if (b.size() < 2 || b[0] != 0x1f || b[1] != 0x8b) return b;
-  // gzip member: 10-byte header, optional fields, raw deflate, CRC32, ISIZE (RFC 1952).
-  LAI_CHECK(b.size() >= 18 && b[2] == 8, path, ": corrupt gzip header");
-  const uint8_t flags = b[3];
-  size_t pos = 10;
-  if (flags & 4) {
-    LAI_CHECK(pos + 2 <= b.size(), path, ": truncated gzip header");
-    pos += 2 + (b[pos] | (size_t(b[pos + 1]) << 8));
+  std::vector<uint8_t> in = read_file_bytes(path);
+  if (in.size() < 2 || in[0] != 0x1f || in[1] != 0x8b) return in;
+  LAI_CHECK(in.size() >= 18, path, ": truncated gzip file");
+  // The trailer's ISIZE (size mod 2^32) sizes the first guess; the loop grows past it if needed.
+  const size_t n = in.size();
+  const size_t isize = size_t(in[n - 4]) | size_t(in[n - 3]) << 8 | size_t(in[n - 2]) << 16 | size_t(in[n - 1]) << 24;
+  std::vector<uint8_t> out(std::max<size_t>(isize, 1024));
+  z_stream zs{};
+  LAI_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path, ": zlib init failed");
+  zs.next_in = in.data();
+  zs.avail_in = uInt(in.size());
+  size_t produced = 0;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (produced == out.size()) out.resize(out.size() * 2);
+    zs.next_out = out.data() + produced;
+    zs.avail_out = uInt(std::min<size_t>(out.size() - produced, 1u << 30));
+    const uInt before = zs.avail_out;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    produced += before - zs.avail_out;
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
   }
-  for (int bit : {8, 16})
-    if (flags & bit) {
-      while (pos < b.size() && b[pos] != 0) ++pos;
-      ++pos;
-    }
-  if (flags & 2) pos += 2;
-  LAI_CHECK(pos + 8 <= b.size(), path, ": truncated gzip file");
-  const size_t n = b.size();
-  const uint32_t isize = uint32_t(b[n - 4]) | uint32_t(b[n - 3]) << 8 | uint32_t(b[n - 2]) << 16 | uint32_t(b[n - 1]) << 24;
-  std::vector<uint8_t> out(size_t(isize) + 1);  // +1 so a longer stream shows up as a mismatch
-  // stb_image's inflater (libstb is already a dependency; zlib is not linked into this module).
-  int got = stbi_zlib_decode_noheader_buffer(reinterpret_cast<char*>(out.data()), int(out.size()),
-                                             reinterpret_cast<const char*>(b.data() + pos), int(n - 8 - pos));
-  LAI_CHECK(got >= 0, path, ": corrupt gzip data (", stbi_failure_reason() ? stbi_failure_reason() : "inflate failed", ")");
-  LAI_CHECK(uint32_t(got) == isize, path, ": gzip size mismatch (", got, " bytes inflated, trailer says ", isize, ")");
-  out.resize(size_t(got));
+  const std::string msg = zs.msg ? zs.msg : "";
+  inflateEnd(&zs);
+  LAI_CHECK(rc == Z_STREAM_END, path, rc == Z_BUF_ERROR ? ": truncated gzip data" : ": corrupt gzip data",
+            msg.empty() ? "" : " (" + msg + ")");
+  out.resize(produced);
   return out;
 }
 
