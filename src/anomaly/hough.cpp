@@ -11,7 +11,8 @@ namespace liteai::anomaly {
 
 using data::Image;
 
-EdgeMap canny_edges(const Image& image, float blur_sigma, float low_fraction, float high_fraction) {
+EdgeMap canny_edges(const Image& image, float blur_sigma, float low_fraction, float high_fraction,
+                    float noise_factor) {
   LAI_CHECK(!image.empty() && image.pixels.size() == size_t(image.width) * size_t(image.height),
             "hough: empty or inconsistent image (", image.width, "x", image.height, ")");
   LAI_CHECK(low_fraction >= 0 && high_fraction > 0 && low_fraction <= high_fraction && high_fraction <= 1,
@@ -43,7 +44,16 @@ EdgeMap canny_edges(const Image& image, float blur_sigma, float low_fraction, fl
   float mx = 0;
   for (float m : e.magnitude) mx = std::max(mx, m);
   if (!(mx > 0)) return e;
-  const float lo = low_fraction * mx, hi = high_fraction * mx;
+  float lo = low_fraction * mx, hi = high_fraction * mx;
+  if (noise_factor > 0.f) {
+    // Floor from the typical gradient (mostly noise and smooth shading): the median magnitude.
+    std::vector<float> tmp(e.magnitude);
+    std::nth_element(tmp.begin(), tmp.begin() + long(tmp.size() / 2), tmp.end());
+    const float med = tmp[tmp.size() / 2];
+    hi = std::max(hi, noise_factor * med);
+    lo = std::max(lo, 0.5f * noise_factor * med);
+    lo = std::min(lo, hi);
+  }
   // Non-maximum suppression across the edge: keep pixels whose magnitude is a maximum along
   // the gradient direction (quantized to 0/45/90/135 degrees).
   std::vector<uint8_t> cand(n, 0);  // 1 = weak, 2 = strong
@@ -93,7 +103,7 @@ std::vector<Circle> hough_circles(const Image& image, const HoughOptions& o) {
             o.max_radius, "] is invalid (need 1 <= min <= max)");
   LAI_CHECK(o.max_radius <= 4096, "hough: max radius ", o.max_radius, " is too large");
   LAI_CHECK(o.max_circles >= 1, "hough: max_circles must be >= 1");
-  const EdgeMap e = canny_edges(image, o.blur_sigma, o.low_threshold, o.high_threshold);
+  const EdgeMap e = canny_edges(image, o.blur_sigma, o.low_threshold, o.high_threshold, o.noise_factor);
   const int W = e.width, H = e.height;
   // Edge list with unit gradient directions.
   struct EdgePx { int x, y; float ux, uy; };

@@ -291,7 +291,7 @@ void Som::train_online(const float* data, int64_t n, const SomTrainOptions& o, f
         for (int64_t u = u0; u < u1; ++u) {
           const float dist = grid_distance(b, int(u));
           if (dist > 4.f * rad + 1.f) continue;
-          const float a = lr * neighborhood(dist, rad);
+          const float a = lr * std::max(0.f, neighborhood(dist, rad));  // see som.hpp on the hat
           if (a == 0.f) continue;
           float* w = w_.data() + size_t(u) * size_t(d);
           for (int j = 0; j < d; ++j) w[j] += a * (x[j] - w[j]);
@@ -338,7 +338,7 @@ void Som::train_batch(const float* data, int64_t n, const SomTrainOptions& o, fl
       }
     });
     for (int a = 0; a < U; ++a)
-      for (int c = 0; c < U; ++c) H(a, c) = neighborhood(grid_distance(a, c), rad);
+      for (int c = 0; c < U; ++c) H(a, c) = std::max(0.f, neighborhood(grid_distance(a, c), rad));
     // New weights: (H S) / (H n), a matrix product; units with no (or negative) support keep theirs.
     const RowMat num = (H.cast<float>() * S);
     Eigen::Map<const Eigen::VectorXd> cv(cnt.data(), U);

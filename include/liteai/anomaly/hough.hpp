@@ -3,7 +3,8 @@
 //
 // 1. Optional Gaussian blur, Sobel gradients.
 // 2. Canny-like edges: non-maximum suppression across the gradient direction, then hysteresis
-//    between a low and a high threshold (given as fractions of the largest gradient magnitude).
+//    between a low and a high threshold (fractions of the largest gradient magnitude, floored
+//    by a multiple of the median magnitude so noise alone makes no edges).
 // 3. Every edge pixel votes for centres along its gradient direction, at each distance in
 //    [min_radius, max_radius] (towards the darker side for bright discs, the other way for dark
 //    ones, both for Polarity::Both), into an accumulator the size of the image (lightly smoothed).
@@ -27,6 +28,9 @@ struct HoughOptions {
   float blur_sigma = 1.f;      // Gaussian blur before the gradients (0 = none)
   float low_threshold = 0.1f;  // hysteresis thresholds as fractions of the max gradient magnitude
   float high_threshold = 0.25f;
+  // The thresholds are also at least noise_factor (high) and noise_factor / 2 (low) times the
+  // median gradient magnitude, so a featureless noisy image yields no edges (0 = off).
+  float noise_factor = 5.f;
   float min_votes = 10.f;      // accumulator peak threshold
   float min_support = 0.35f;   // fraction of the circumference backed by edge pixels
   Polarity polarity = Polarity::Bright;
@@ -47,6 +51,7 @@ struct EdgeMap {
   std::vector<float> gx, gy, magnitude;
   std::vector<uint8_t> edge;
 };
-EdgeMap canny_edges(const data::Image& image, float blur_sigma, float low_fraction, float high_fraction);
+EdgeMap canny_edges(const data::Image& image, float blur_sigma, float low_fraction, float high_fraction,
+                    float noise_factor = 0.f);
 
 }  // namespace liteai::anomaly

@@ -11,6 +11,10 @@
 //   batch:  per epoch, every sample's best-matching unit (BMU) is found (distances as
 //           ||x||^2 - 2 x.w + ||w||^2, the middle term a matrix product, in parallel over sample
 //           chunks), then w_j = sum_i h(j, bmu_i) x_i / sum_i h(j, bmu_i)  (no learning rate).
+//   The Mexican hat's negative lobe (lateral inhibition) is clipped to 0 in both updates: pushed
+//   away again and again by the same data, a unit's weights grow without bound (online) and a
+//   weighted sum with negative weights is no longer an average (batch). What remains is a
+//   compact kernel that vanishes at d = radius; neighborhood() still returns the true hat.
 //   lr and radius follow linear or exponential schedules from start to end values.
 // Init: random (uniform in the data's bounding box) or PCA (the grid spans +-1 standard
 // deviation along the two leading principal components; the longer grid side takes the first).
