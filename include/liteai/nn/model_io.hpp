@@ -1,0 +1,53 @@
+#pragma once
+// Whole-model files (.lai, io/model_file.hpp): architecture (ArchSpec), weights and buffers,
+// class names, preprocessing, and optionally the optimizer state and training progress so
+// training can resume. Saving is atomic; loading rebuilds the network from the architecture
+// and checks every tensor's name and shape against it (errors name the tensor).
+//
+// Header (JSON):
+//   {"kind": "liteai-model", "architecture": {"name": "compact_cxr", "size": 512, ...},
+//    "class_names": [...], "preprocessing": {"width", "height", "channels", "standardize"},
+//    "parameters": 134,...,
+//    "optimizer": {"name": "adam", "meta": {"steps": .., "lr": .., ...}}   (optional)
+//    "training": {...}}                                                    (optional, free-form)
+// Tensors: the module's state() names ("conv1.weight", "stage1.bn1.running_mean"), then the
+// optimizer's state under "optimizer/<param>.<slot>".
+#include <map>
+#include <memory>
+#include <string>
+
+#include "liteai/io/json.hpp"
+#include "liteai/nn/zoo.hpp"
+
+namespace liteai::nn {
+
+struct OptimizerState {
+  std::string name;  // "" = none
+  NamedTensors tensors;
+  std::map<std::string, double> meta;
+};
+
+struct SavedModel {
+  std::shared_ptr<Model> model;
+  OptimizerState optimizer;  // empty name when the file has none
+  io::Json training;         // what the trainer stored (epoch, best loss, ...), null if none
+  io::Json header;           // the whole header
+};
+
+// Writes `model` (and the optional optimizer state / training info) to `path` atomically.
+void save_model(const std::string& path, const Model& model, const OptimizerState* optimizer = nullptr,
+                const io::Json& training = io::Json());
+// Same, into memory (C API).
+std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerState* optimizer = nullptr,
+                                         const io::Json& training = io::Json());
+
+// Loads a model file: rebuilds the architecture and copies the weights. Errors name the file
+// and the problem (missing tensor, shape mismatch, unknown architecture, corrupt file).
+SavedModel load_model(const std::string& path, bool with_optimizer = true);
+SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name = "model.lai",
+                                 bool with_optimizer = true);
+
+// The header as JSON for a model (what save_model writes, without tensors).
+io::Json model_header(const Model& model);
+
+}  // namespace liteai::nn

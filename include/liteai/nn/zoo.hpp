@@ -1,0 +1,93 @@
+#pragma once
+// Model zoo and the architecture description that lets a model file rebuild a network:
+// a name plus flat hyper-parameters, e.g. {"name": "compact_cxr", "size": 512, "classes": 14,
+// "head": "sigmoid", "l2": 0.01}.
+//
+// Networks output logits; the head (softmax / sigmoid) is applied by Model::predict and folded
+// into the loss for training (fused, numerically stable). This is the intent of SPEC.md section
+// 2 (softmax on the Dense(classes) output) in the form every framework trains it.
+//
+//   compact_cxr  SPEC.md section 2. Hyper-parameters: size (512), channels (1), classes (2),
+//                head ("softmax" | "sigmoid"), l2 (0.01, on every kernel).
+//                conv3x3 same 32/64/128 -> swish -> avgpool2 (x3), flatten, Dense 256 -> swish,
+//                residual [Dense 128 -> swish -> Dense 256] added -> swish -> Dense(classes).
+//                Parameters: 158,848 + (size/8)^2*32,768 + 257*classes (1-channel input)
+//                (134,217,728 weights in the first Dense at 512x512).
+//   teacher_cxr  a deeper, wider distillation teacher: 4 stages of [conv-BN-swish x2, avgpool2]
+//                with width w, 2w, 4w, 8w (w = "width", 32), global average pool, Dense 256 ->
+//                swish -> Dropout(0.2) -> Dense(classes). Hyper-parameters: size, channels,
+//                classes, head, width, l2 (0).
+//   small_cnn    for 28x28: conv32 3x3 same-relu-maxpool2, conv64 3x3 same-relu-maxpool2,
+//                Dense 128 relu, Dense 10. Hyper-parameters: size (28), channels (1), classes (10).
+//   autoencoder  convolutional autoencoder for anomaly maps (reconstruction error): encoder
+//                conv(w)-relu-maxpool2, conv(2w)-relu-maxpool2, conv(4w)-relu; decoder
+//                convT(2w, 2x2, s2)-relu, convT(w, 2x2, s2)-relu, conv(channels, 3x3). Output has
+//                the input's shape. Hyper-parameters: size (64, divisible by 4), channels (1),
+//                width (16), head "none".
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "liteai/nn/layers.hpp"
+
+namespace liteai::nn {
+
+struct ArchSpec {
+  std::string name;
+  std::map<std::string, std::string> params;  // values kept as text: numbers or words
+
+  int64_t get_int(const std::string& key, int64_t def) const;
+  double get_double(const std::string& key, double def) const;
+  std::string get(const std::string& key, const std::string& def) const;
+  ArchSpec& set(const std::string& key, const std::string& value);
+  ArchSpec& set(const std::string& key, double value);
+
+  // A flat JSON object: {"name": "...", "key": value, ...}; numbers unquoted.
+  std::string to_json() const;
+  // Parses what to_json writes (any flat object of strings, numbers and booleans).
+  static ArchSpec from_json(const std::string& json);
+};
+
+// How raw images become the network's input (stored in the model file).
+struct Preprocessing {
+  int64_t width = 0, height = 0;  // input size the network expects
+  int64_t channels = 1;
+  bool standardize = true;  // per-image standardization (TF); false: scale to [0, 1]
+};
+
+// A network plus what is needed to use it: architecture, class names, preprocessing.
+class Model {
+ public:
+  ArchSpec arch;
+  ModulePtr net;
+  std::vector<std::string> class_names;
+  Preprocessing preprocessing;
+
+  // "softmax" (single label), "sigmoid" (multi-label), "none" (regression / autoencoder).
+  std::string head() const { return arch.get("head", "softmax"); }
+  int64_t num_classes() const { return arch.get_int("classes", 0); }
+  Tensor forward(const Tensor& x) { return net->forward(x); }  // logits (recorded)
+  // Probabilities (softmax or sigmoid of the logits; raw output for head "none"), in eval mode
+  // without autograd. Restores the previous mode afterwards.
+  Tensor predict(const Tensor& x);
+};
+
+// Names accepted by build_model.
+std::vector<std::string> zoo_names();
+// Builds a freshly initialized model (weights from `seed`). Unknown names or bad
+// hyper-parameters throw an Error that lists what is accepted.
+std::shared_ptr<Model> build_model(const ArchSpec& spec, uint64_t seed = 42);
+// Convenience: build_model({name, {size, classes}}).
+std::shared_ptr<Model> build_model(const std::string& name, int64_t size, int64_t classes, uint64_t seed = 42);
+
+// The network alone for each zoo entry (what build_model uses).
+ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g);
+ModulePtr teacher_cxr(int64_t size, int64_t channels, int64_t classes, int64_t width, float l2, Generator& g);
+ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& g);
+ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& g);
+// Parameter count of compact_cxr, by formula (for reports and tests).
+int64_t compact_cxr_parameter_count(int64_t size, int64_t channels, int64_t classes);
+
+}  // namespace liteai::nn

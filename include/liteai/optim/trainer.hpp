@@ -1,0 +1,155 @@
+#pragma once
+// The training loop: epochs over a BatchSource, loss for the model's head (softmax -> cross
+// entropy, sigmoid -> binary cross entropy, none -> MSE against the targets), Keras-style kernel
+// L2, optimizer + LR schedule + optional gradient clipping, validation, early stopping,
+// per-epoch checkpoints with optimizer state, resume, a metrics CSV, progress on stderr and a
+// progress callback that can cancel.
+//
+//   optim::TrainOptions o;
+//   o.epochs = 2; o.optimizer = "adam"; o.optim.lr = 1e-3f;
+//   optim::Trainer trainer(model, o);
+//   optim::TensorSource train(images, labels, {}, /*batch=*/64, /*seed=*/1);
+//   optim::TrainResult r = trainer.fit(train);
+//
+// Determinism: for a fixed seed (model init, shuffling, dropout) and thread count the weights
+// after fit() are the same bits on every run.
+// Thread-safety: a Trainer is used from one thread; the callback runs on that thread.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "liteai/io/json.hpp"
+#include "liteai/nn/zoo.hpp"
+#include "liteai/optim/optimizer.hpp"
+
+namespace liteai::optim {
+
+struct TrainBatch {
+  Tensor images;   // [N, C, H, W]
+  Tensor labels;   // [N] class indices as f32 (softmax heads)
+  Tensor targets;  // [N, K] multi-hot (sigmoid heads) or regression targets; may be undefined
+};
+
+// Where batches come from (an in-memory tensor set, the data layer's Loader, a C callback...).
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual void reset(int64_t epoch) = 0;  // starts epoch `epoch` (reshuffles)
+  virtual std::optional<TrainBatch> next() = 0;
+  virtual int64_t batches_per_epoch() const = 0;  // -1 when unknown
+};
+
+// Batches from tensors already in memory, shuffled per epoch with (seed, epoch).
+class TensorSource : public BatchSource {
+ public:
+  // images [N, ...]; labels [N] or undefined; targets [N, ...] or undefined.
+  TensorSource(Tensor images, Tensor labels, Tensor targets, int64_t batch_size, uint64_t seed, bool shuffle = true);
+  void reset(int64_t epoch) override;
+  std::optional<TrainBatch> next() override;
+  int64_t batches_per_epoch() const override;
+  int64_t size() const { return n_; }
+
+ private:
+  Tensor images_, labels_, targets_;
+  int64_t n_, batch_;
+  uint64_t seed_;
+  bool shuffle_;
+  std::vector<int64_t> order_;
+  int64_t pos_ = 0;
+};
+
+struct Progress {
+  std::string phase;  // "train" (during an epoch), "validate", "epoch" (an epoch ended)
+  int64_t epoch = 0, epochs = 0;            // 1-based epoch
+  int64_t step = 0, steps_per_epoch = 0;    // step within the epoch (1-based), -1 when unknown
+  int64_t global_step = 0;
+  double loss = 0, metric = 0;              // running means over the epoch so far
+  double val_loss = -1, val_metric = -1;    // at "epoch" when a validation source was given
+  double images_per_second = 0, eta_seconds = -1, lr = 0;
+};
+// Return false to stop training (after the current step); fit() then reports cancelled = true.
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+struct TrainOptions {
+  int64_t epochs = 1;
+  std::string optimizer = "adam";  // sgd, adam, adamw
+  OptimizerOptions optim;
+  ScheduleOptions schedule;        // kind constant | step | cosine (+ warm-up); cosine needs total_steps
+  double clip_norm = 0;            // > 0: clip the global gradient norm (streamed parameters excluded)
+  // Parameters with at least this many elements get their update streamed from the gradient
+  // hook (the gradient is never stored; see optimizer.hpp). 0 = never.
+  int64_t stream_min_elements = 0;
+  std::string checkpoint;          // path: model + optimizer state saved after every epoch
+  std::string metrics_csv;         // path: one row per epoch
+  int64_t early_stopping_patience = 0;  // epochs without validation-loss improvement; 0 = off
+  double early_stopping_min_delta = 0;
+  int progress = -1;               // stderr progress: -1 auto (only on a terminal), 0 off, 1 on
+  double progress_interval = 1.0;  // seconds between progress updates
+  ProgressCallback callback;
+  int64_t max_steps_per_epoch = 0;  // 0 = the whole source (benchmarks and smoke tests use fewer)
+};
+
+struct EpochStats {
+  int64_t epoch = 0;
+  double loss = 0, metric = 0;     // training, running means (metric: accuracy; NaN for "none" heads)
+  double val_loss = -1, val_metric = -1;
+  double seconds = 0, images_per_second = 0, lr = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochStats> history;
+  int64_t steps = 0;
+  bool cancelled = false, early_stopped = false;
+  double seconds = 0, images_per_second = 0;
+  double best_val_loss = -1;
+};
+
+struct EvalResult {
+  double loss = 0, metric = 0;  // mean loss (without regularization), accuracy
+  int64_t samples = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<nn::Model> model, TrainOptions options);
+  ~Trainer();
+
+  TrainResult fit(BatchSource& train, BatchSource* validation = nullptr);
+
+  struct StepResult {
+    double loss = 0;      // data loss + regularization
+    int64_t correct = 0;  // for accuracy (softmax: argmax == label; sigmoid: per label at 0.5)
+    int64_t counted = 0;
+  };
+  // One optimization step (forward, backward, clipping, update).
+  StepResult train_step(const TrainBatch& batch);
+  EvalResult evaluate(BatchSource& source);
+
+  // Loads weights, optimizer state and the epoch counter from a checkpoint written by fit();
+  // the next fit() continues after that epoch.
+  void resume(const std::string& checkpoint_path);
+  // Saves model + optimizer state (+ training progress) to `path`.
+  void save_checkpoint(const std::string& path) const;
+
+  Optimizer& optimizer() { return *opt_; }
+  nn::Model& model() { return *model_; }
+  int64_t epochs_done() const { return epochs_done_; }
+
+ private:
+  double regularization_value() const;
+  io::Json training_json() const;
+  std::shared_ptr<nn::Model> model_;
+  TrainOptions o_;
+  std::unique_ptr<Optimizer> opt_;
+  std::unique_ptr<LRSchedule> schedule_;
+  std::vector<std::pair<Tensor, float>> l2_kernels_;  // for the reported loss
+  int64_t epochs_done_ = 0;
+  int64_t global_step_ = 0;
+  double best_val_loss_ = -1;
+  int64_t bad_epochs_ = 0;
+};
+
+}  // namespace liteai::optim

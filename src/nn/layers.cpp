@@ -1,0 +1,219 @@
+#include "liteai/nn/layers.hpp"
+
+#include <cmath>
+
+#include "liteai/autograd/autograd.hpp"
+
+namespace liteai::nn {
+
+Activation activation_from_string(const std::string& s) {
+  if (s == "none" || s == "linear" || s.empty()) return Activation::none;
+  if (s == "relu") return Activation::relu;
+  if (s == "sigmoid") return Activation::sigmoid;
+  if (s == "swish" || s == "silu") return Activation::swish;
+  if (s == "softmax") return Activation::softmax;
+  throw_error(str_cat("activation: unknown name '", s, "' (use none, relu, sigmoid, swish or softmax)"));
+}
+
+const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::none: return "none";
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::swish: return "swish";
+    case Activation::softmax: return "softmax";
+  }
+  return "?";
+}
+
+Tensor apply_activation(Activation a, const Tensor& x) {
+  switch (a) {
+    case Activation::none: return x;
+    case Activation::relu: return ops::relu(x);
+    case Activation::sigmoid: return ops::sigmoid(x);
+    case Activation::swish: return ops::swish(x);
+    case Activation::softmax: return ops::softmax(x, -1);
+  }
+  return x;
+}
+
+namespace {
+Tensor init_kernel(Init init, const Shape& shape, Generator& g) {
+  switch (init) {
+    case Init::glorot_uniform: return glorot_uniform(shape, g);
+    case Init::kaiming_uniform: return kaiming_uniform(shape, g);
+    case Init::kaiming_normal: return kaiming_normal(shape, g);
+  }
+  return glorot_uniform(shape, g);
+}
+}  // namespace
+
+// ---------------- Conv2d ----------------
+Conv2d::Conv2d(int64_t in_c, int64_t out_c, int64_t k, const Conv2dOptions& o, Generator& g)
+    : in_channels(in_c), out_channels(out_c), kernel(k), options(o) {
+  LAI_CHECK(in_c > 0 && out_c > 0 && k > 0, "Conv2d: channels and kernel must be positive, got in=", in_c,
+            " out=", out_c, " kernel=", k);
+  LAI_CHECK(!o.same || (k % 2 == 1 && o.stride == 1), "Conv2d: 'same' padding needs an odd kernel and stride 1");
+  weight = register_parameter("weight", init_kernel(o.init, {out_c, in_c, k, k}, g), true, o.l2);
+  if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_c}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  ops::Conv2dOptions co;
+  co.stride = options.stride;
+  co.padding = options.padding;
+  co.same = options.same;
+  if (options.activation == Activation::swish) return ops::conv2d_swish(x, weight, bias, co);
+  return apply_activation(options.activation, ops::conv2d(x, weight, bias, co));
+}
+
+std::string Conv2d::describe() const {
+  return str_cat("Conv2d(", in_channels, "->", out_channels, ", ", kernel, "x", kernel,
+                 options.same ? ", same" : "", options.stride != 1 ? str_cat(", stride ", options.stride) : "",
+                 options.activation != Activation::none ? str_cat(", ", to_string(options.activation)) : "",
+                 options.l2 != 0.f ? str_cat(", l2 ", options.l2) : "", ")");
+}
+
+// ---------------- Dense ----------------
+Dense::Dense(int64_t in_f, int64_t out_f, const DenseOptions& o, Generator& g)
+    : in_features(in_f), out_features(out_f), options(o) {
+  LAI_CHECK(in_f > 0 && out_f > 0, "Dense: feature counts must be positive, got in=", in_f, " out=", out_f);
+  weight = register_parameter("weight", init_kernel(o.init, {in_f, out_f}, g), true, o.l2);
+  if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_f}));
+}
+
+Tensor Dense::forward(const Tensor& x_in) {
+  Tensor x = x_in.dim() == 2 ? x_in : x_in.reshape({x_in.size(0), -1});
+  LAI_CHECK(x.size(1) == in_features, "Dense: input has ", x.size(1), " features, the layer expects ", in_features,
+            " (input ", to_string(x_in.shape()), ")");
+  return apply_activation(options.activation, ops::linear(x, weight, bias));
+}
+
+std::string Dense::describe() const {
+  return str_cat("Dense(", in_features, "->", out_features,
+                 options.activation != Activation::none ? str_cat(", ", to_string(options.activation)) : "",
+                 options.l2 != 0.f ? str_cat(", l2 ", options.l2) : "", ")");
+}
+
+std::string AvgPool2d::describe() const { return str_cat("AvgPool2d(", kernel, ", stride ", stride, ")"); }
+std::string MaxPool2d::describe() const { return str_cat("MaxPool2d(", kernel, ", stride ", stride, ")"); }
+std::string Upsample::describe() const { return str_cat("Upsample(nearest, x", scale, ")"); }
+
+Tensor Flatten::forward(const Tensor& x) {
+  LAI_CHECK(x.dim() >= 1, "Flatten: input must have a batch dimension");
+  return x.dim() == 2 ? x : x.reshape({x.size(0), -1});
+}
+
+// ---------------- Dropout ----------------
+Dropout::Dropout(float p_, uint64_t seed) : p(p_), gen_(seed) {
+  LAI_CHECK(p_ >= 0.f && p_ < 1.f, "Dropout: p must be in [0, 1), got ", p_);
+}
+
+Tensor Dropout::forward(const Tensor& x) {
+  if (!is_training() || p == 0.f) return x;
+  Tensor mask = Tensor::empty(x.shape());
+  float* m = mask.data();
+  const float keep = 1.f / (1.f - p);
+  for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen_.uniform() < p ? 0.f : keep;
+  return ops::mul(x, mask);
+}
+
+std::string Dropout::describe() const { return str_cat("Dropout(", p, ")"); }
+
+// ---------------- BatchNorm2d ----------------
+BatchNorm2d::BatchNorm2d(int64_t c, float m, float e) : channels(c), momentum(m), eps(e) {
+  LAI_CHECK(c > 0, "BatchNorm2d: channels must be positive, got ", c);
+  gamma = register_parameter("gamma", Tensor::ones({c}));
+  beta = register_parameter("beta", Tensor::zeros({c}));
+  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
+  running_var = register_buffer("running_var", Tensor::ones({c}));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  LAI_CHECK(x.dim() == 4 && x.size(1) == channels, "BatchNorm2d: expects [N, ", channels, ", H, W], got ",
+            to_string(x.shape()));
+  const Shape cshape{1, channels, 1, 1};
+  Tensor g = gamma.reshape(cshape), b = beta.reshape(cshape);
+  if (!is_training()) {
+    Tensor scale, shift;
+    {
+      autograd::NoGrad ng;
+      scale = ops::div(Tensor::ones({channels}), ops::sqrt(ops::add_scalar(running_var, eps))).reshape(cshape);
+      shift = ops::neg(ops::mul(running_mean.reshape(cshape), scale));
+    }
+    // y = gamma * (x - mean) / sqrt(var + eps) + beta, with the statistics constant.
+    return ops::add(ops::mul(ops::add(ops::mul(x, scale), shift), g), b);
+  }
+  const int64_t count = x.size(0) * x.size(2) * x.size(3);
+  LAI_CHECK(count > 1, "BatchNorm2d: training needs more than one value per channel, got ", to_string(x.shape()));
+  Tensor mean = ops::mean(x, {0, 2, 3}, true);
+  Tensor centered = ops::sub(x, mean);
+  Tensor var = ops::mean(ops::mul(centered, centered), {0, 2, 3}, true);
+  Tensor inv = ops::pow(ops::add_scalar(var, eps), -0.5f);
+  {
+    autograd::NoGrad ng;
+    const float unbias = static_cast<float>(count) / static_cast<float>(count - 1);
+    std::vector<float> m = mean.to_vector(), v = var.to_vector();
+    float* rm = running_mean.data();
+    float* rv = running_var.data();
+    for (int64_t c = 0; c < channels; ++c) {
+      rm[c] = (1.f - momentum) * rm[c] + momentum * m[static_cast<size_t>(c)];
+      rv[c] = (1.f - momentum) * rv[c] + momentum * v[static_cast<size_t>(c)] * unbias;
+    }
+  }
+  return ops::add(ops::mul(ops::mul(centered, inv), g), b);
+}
+
+std::string BatchNorm2d::describe() const { return str_cat("BatchNorm2d(", channels, ")"); }
+
+// ---------------- ConvTranspose2d ----------------
+ConvTranspose2d::ConvTranspose2d(int64_t in_c, int64_t out_c, int64_t k, const ConvTranspose2dOptions& o,
+                                 Generator& g)
+    : in_channels(in_c), out_channels(out_c), kernel(k), options(o) {
+  LAI_CHECK(in_c > 0 && out_c > 0 && k > 0, "ConvTranspose2d: channels and kernel must be positive");
+  // fan_in_out reads [out, in, k, k]; the transposed layout [in, out, k, k] has the fans swapped,
+  // which Glorot does not care about.
+  weight = register_parameter("weight", glorot_uniform({in_c, out_c, k, k}, g), true, o.l2);
+  if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_c}));
+}
+
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  return apply_activation(options.activation,
+                          ops::conv_transpose2d(x, weight, bias, options.stride, options.padding));
+}
+
+std::string ConvTranspose2d::describe() const {
+  return str_cat("ConvTranspose2d(", in_channels, "->", out_channels, ", ", kernel, "x", kernel, ", stride ",
+                 options.stride,
+                 options.activation != Activation::none ? str_cat(", ", to_string(options.activation)) : "", ")");
+}
+
+// ---------------- containers ----------------
+Sequential& Sequential::add(const std::string& name, ModulePtr m) {
+  add_child(name, std::move(m));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor y = x;
+  for (const auto& [name, m] : children()) y = m->forward(y);
+  return y;
+}
+
+Residual::Residual(ModulePtr b) : body(std::move(b)) { add_child("body", body); }
+
+Tensor Residual::forward(const Tensor& x) {
+  Tensor r = body->forward(x);
+  LAI_CHECK(r.shape() == x.shape(), "Residual: body output ", to_string(r.shape()), " does not match input ",
+            to_string(x.shape()));
+  return ops::add(x, r);
+}
+
+}  // namespace liteai::nn
+
+namespace liteai::nn {
+Tensor GlobalAvgPool2d::forward(const Tensor& x) {
+  LAI_CHECK(x.dim() == 4, "GlobalAvgPool2d: expects [N, C, H, W], got ", to_string(x.shape()));
+  return ops::mean(x, {2, 3}, false);
+}
+}  // namespace liteai::nn

@@ -1,0 +1,141 @@
+#include "liteai/nn/model_io.hpp"
+
+#include <set>
+
+#include "liteai/io/model_file.hpp"
+
+namespace liteai::nn {
+
+namespace {
+const char* kOptPrefix = "optimizer/";
+
+io::Json arch_json(const ArchSpec& a) { return io::Json::parse(a.to_json(), "architecture"); }
+
+ArchSpec arch_from_json(const io::Json& j, const std::string& what) {
+  LAI_CHECK(j.is_object(), what, ": 'architecture' must be an object (found ", j.type_name(), ")");
+  // ArchSpec is flat: nested values are refused by its parser with a clear message.
+  return ArchSpec::from_json(j.dump());
+}
+
+io::NamedTensors all_tensors(const Model& model, const OptimizerState* opt) {
+  io::NamedTensors t;
+  for (auto& [n, v] : model.net->state()) t.emplace_back(n, v.is_contiguous() ? v : v.contiguous());
+  if (opt && !opt->name.empty())
+    for (auto& [n, v] : opt->tensors) t.emplace_back(kOptPrefix + n, v);
+  return t;
+}
+
+io::Json full_header(const Model& model, const OptimizerState* opt, const io::Json& training) {
+  io::Json h = model_header(model);
+  if (opt && !opt->name.empty()) {
+    io::Json o = io::Json::object();
+    o.set("name", opt->name);
+    io::Json meta = io::Json::object();
+    for (auto& [k, v] : opt->meta) meta.set(k, v);
+    o.set("meta", meta);
+    h.set("optimizer", o);
+  }
+  if (!training.is_null()) h.set("training", training);
+  return h;
+}
+
+SavedModel from_file(io::ModelFile f, bool with_optimizer) {
+  const std::string what = f.source + " header";
+  const io::Json& h = f.header;
+  LAI_CHECK(h.is_object(), what, ": must be a JSON object");
+  LAI_CHECK(h.get_string_or("kind", "", what) == "liteai-model", what, ": not a liteai model (kind '",
+            h.get_string_or("kind", "", what), "'); was it written by another tool?");
+  SavedModel out;
+  out.header = h;
+  ArchSpec arch = arch_from_json(h.at("architecture", what), what);
+  out.model = build_model(arch, 0);
+  Model& m = *out.model;
+  if (h.contains("class_names")) {
+    auto names = h.get_string_array("class_names", what);
+    const int64_t classes = m.num_classes();
+    LAI_CHECK(classes == 0 || static_cast<int64_t>(names.size()) == classes, what, ": ", names.size(),
+              " class names for ", classes, " classes");
+    m.class_names = names;
+  }
+  if (const io::Json* p = h.find("preprocessing")) {
+    m.preprocessing.width = p->get_int_or("width", m.preprocessing.width, what);
+    m.preprocessing.height = p->get_int_or("height", m.preprocessing.height, what);
+    m.preprocessing.channels = p->get_int_or("channels", m.preprocessing.channels, what);
+    m.preprocessing.standardize = p->get_bool_or("standardize", m.preprocessing.standardize, what);
+  }
+  // Adopt the file's tensors as the parameters' storage (no second copy of a 537 MB layer).
+  std::set<std::string> seen;
+  for (auto& [name, t] : m.net->state()) {
+    const Tensor* src = f.find(name);
+    LAI_CHECK(src, f.source, ": tensor '", name, "' of architecture '", arch.name, "' is missing");
+    LAI_CHECK(src->shape() == t.shape(), f.source, ": tensor '", name, "' has shape ", to_string(src->shape()),
+              ", architecture '", arch.name, "' expects ", to_string(t.shape()));
+    Tensor s = src->dtype() == DType::f32 ? *src : src->to(DType::f32);
+    if (s.is_contiguous() && t.is_contiguous()) {
+      TensorImpl* dst = t.impl();
+      dst->storage = s.storage();
+      dst->offset = s.offset();
+      dst->strides = s.strides();
+    } else {
+      t.copy_from(s);
+    }
+    seen.insert(name);
+  }
+  for (auto& [name, t] : f.tensors) {
+    if (name.rfind(kOptPrefix, 0) == 0) {
+      if (with_optimizer) out.optimizer.tensors.emplace_back(name.substr(std::string(kOptPrefix).size()), t);
+      continue;
+    }
+    LAI_CHECK(seen.count(name), f.source, ": tensor '", name, "' does not belong to architecture '", arch.name,
+              "'");
+  }
+  if (const io::Json* o = h.find("optimizer"); o && with_optimizer) {
+    out.optimizer.name = o->get_string("name", what);
+    if (const io::Json* meta = o->find("meta"))
+      for (auto& [k, v] : meta->as_object(what)) out.optimizer.meta[k] = v.as_number(what);
+  } else {
+    out.optimizer.tensors.clear();
+  }
+  if (const io::Json* t = h.find("training")) out.training = *t;
+  m.net->eval();
+  return out;
+}
+}  // namespace
+
+io::Json model_header(const Model& model) {
+  io::Json h = io::Json::object();
+  h.set("kind", "liteai-model");
+  h.set("architecture", arch_json(model.arch));
+  h.set("class_names", io::Json::array_of(model.class_names));
+  io::Json p = io::Json::object();
+  p.set("width", model.preprocessing.width);
+  p.set("height", model.preprocessing.height);
+  p.set("channels", model.preprocessing.channels);
+  p.set("standardize", model.preprocessing.standardize);
+  h.set("preprocessing", p);
+  h.set("parameters", model.net->parameter_count());
+  h.set("library", "liteai 0.1");
+  return h;
+}
+
+void save_model(const std::string& path, const Model& model, const OptimizerState* optimizer,
+                const io::Json& training) {
+  LAI_CHECK(model.net != nullptr, "save_model: the model has no network");
+  io::save_model_file(path, full_header(model, optimizer, training), all_tensors(model, optimizer));
+}
+
+std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerState* optimizer,
+                                         const io::Json& training) {
+  LAI_CHECK(model.net != nullptr, "save_model: the model has no network");
+  return io::model_file_to_bytes(full_header(model, optimizer, training), all_tensors(model, optimizer));
+}
+
+SavedModel load_model(const std::string& path, bool with_optimizer) {
+  return from_file(io::load_model_file(path), with_optimizer);
+}
+
+SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {
+  return from_file(io::model_file_from_bytes(data, size, name), with_optimizer);
+}
+
+}  // namespace liteai::nn

@@ -1,0 +1,344 @@
+#include "liteai/nn/zoo.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "liteai/autograd/autograd.hpp"
+#include "liteai/ops/ops.hpp"
+
+namespace liteai::nn {
+
+// ---------------- ArchSpec ----------------
+namespace {
+bool parse_number(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size()) return false;
+  if (out) *out = v;
+  return true;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+    } else {
+      o += c;
+    }
+  }
+  return o;
+}
+
+// A tiny parser for flat JSON objects (strings, numbers, booleans, null).
+struct FlatJson {
+  const std::string& s;
+  size_t i = 0;
+  void ws() {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  }
+  [[noreturn]] void fail(const char* what) {
+    throw_error(str_cat("architecture JSON: ", what, " at offset ", i, " in '", s.substr(0, 200), "'"));
+  }
+  void expect(char c) {
+    ws();
+    if (i >= s.size() || s[i] != c) fail(str_cat("expected '", c, "'").c_str());
+    ++i;
+  }
+  std::string string() {
+    expect('"');
+    std::string o;
+    while (i < s.size() && s[i] != '"') {
+      if (s[i] == '\\') {
+        if (++i >= s.size()) fail("unterminated escape");
+        const char e = s[i];
+        if (e == 'u') {
+          if (i + 4 >= s.size()) fail("bad \\u escape");
+          o += static_cast<char>(std::strtol(s.substr(i + 1, 4).c_str(), nullptr, 16));
+          i += 4;
+        } else {
+          o += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+        }
+        ++i;
+      } else {
+        o += s[i++];
+      }
+    }
+    if (i >= s.size()) fail("unterminated string");
+    ++i;
+    return o;
+  }
+  std::string scalar() {
+    ws();
+    if (i < s.size() && s[i] == '"') return string();
+    const size_t b = i;
+    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
+                            s[i] == '.'))
+      ++i;
+    if (b == i) fail("expected a string, number or boolean (nested values are not allowed)");
+    return s.substr(b, i - b);
+  }
+};
+}  // namespace
+
+int64_t ArchSpec::get_int(const std::string& key, int64_t def) const {
+  auto it = params.find(key);
+  if (it == params.end()) return def;
+  double v = 0;
+  LAI_CHECK(parse_number(it->second, &v) && v == std::floor(v), "architecture '", name, "': '", key,
+            "' must be an integer, got '", it->second, "'");
+  return static_cast<int64_t>(v);
+}
+
+double ArchSpec::get_double(const std::string& key, double def) const {
+  auto it = params.find(key);
+  if (it == params.end()) return def;
+  double v = 0;
+  LAI_CHECK(parse_number(it->second, &v), "architecture '", name, "': '", key, "' must be a number, got '",
+            it->second, "'");
+  return v;
+}
+
+std::string ArchSpec::get(const std::string& key, const std::string& def) const {
+  auto it = params.find(key);
+  return it == params.end() ? def : it->second;
+}
+
+ArchSpec& ArchSpec::set(const std::string& key, const std::string& value) {
+  params[key] = value;
+  return *this;
+}
+
+ArchSpec& ArchSpec::set(const std::string& key, double value) {
+  char buf[64];
+  if (value == std::floor(value) && std::fabs(value) < 1e15)
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));
+  else
+    std::snprintf(buf, sizeof buf, "%.9g", value);
+  params[key] = buf;
+  return *this;
+}
+
+std::string ArchSpec::to_json() const {
+  std::string o = "{\"name\": \"" + json_escape(name) + "\"";
+  for (const auto& [k, v] : params) {
+    o += ", \"" + json_escape(k) + "\": ";
+    if (parse_number(v, nullptr) || v == "true" || v == "false")
+      o += v;
+    else
+      o += "\"" + json_escape(v) + "\"";
+  }
+  return o + "}";
+}
+
+ArchSpec ArchSpec::from_json(const std::string& json) {
+  ArchSpec spec;
+  FlatJson p{json};
+  p.expect('{');
+  p.ws();
+  if (p.i < json.size() && json[p.i] == '}') {
+    ++p.i;
+  } else {
+    for (;;) {
+      std::string key = p.string();
+      p.expect(':');
+      std::string value = p.scalar();
+      if (key == "name")
+        spec.name = value;
+      else
+        spec.params[key] = value;
+      p.ws();
+      if (p.i < json.size() && json[p.i] == ',') {
+        ++p.i;
+        continue;
+      }
+      p.expect('}');
+      break;
+    }
+  }
+  LAI_CHECK(!spec.name.empty(), "architecture JSON: no \"name\" in '", json.substr(0, 200), "'");
+  return spec;
+}
+
+// ---------------- Model ----------------
+Tensor Model::predict(const Tensor& x) {
+  autograd::NoGrad ng;
+  const bool was = net->is_training();
+  net->eval();
+  Tensor y;
+  try {
+    y = net->forward(x);
+  } catch (...) {
+    net->train(was);
+    throw;
+  }
+  net->train(was);
+  const std::string h = head();
+  if (h == "softmax") return ops::softmax(y, -1);
+  if (h == "sigmoid") return ops::sigmoid(y);
+  return y;
+}
+
+// ---------------- zoo ----------------
+namespace {
+std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, Activation act, float l2, Generator& g, bool bias = true) {
+  Conv2dOptions o;
+  o.same = true;
+  o.activation = act;
+  o.l2 = l2;
+  o.bias = bias;
+  return std::make_shared<Conv2d>(in, out, 3, o, g);
+}
+std::shared_ptr<Dense> dense(int64_t in, int64_t out, Activation act, float l2, Generator& g) {
+  DenseOptions o;
+  o.activation = act;
+  o.l2 = l2;
+  return std::make_shared<Dense>(in, out, o, g);
+}
+void check_size(const char* model, int64_t size, int64_t multiple, int64_t channels, int64_t classes) {
+  LAI_CHECK(size >= multiple && size % multiple == 0, model, ": size ", size, " must be a positive multiple of ",
+            multiple);
+  LAI_CHECK(channels >= 1 && channels <= 16, model, ": channels must be in 1..16, got ", channels);
+  LAI_CHECK(classes >= 1 && classes <= 100000, model, ": classes must be >= 1, got ", classes);
+}
+}  // namespace
+
+ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
+  check_size("compact_cxr", size, 8, channels, classes);
+  auto net = std::make_shared<Sequential>();
+  net->add("conv1", conv(channels, 32, Activation::swish, l2, g)).add("pool1", std::make_shared<AvgPool2d>(2));
+  net->add("conv2", conv(32, 64, Activation::swish, l2, g)).add("pool2", std::make_shared<AvgPool2d>(2));
+  net->add("conv3", conv(64, 128, Activation::swish, l2, g)).add("pool3", std::make_shared<AvgPool2d>(2));
+  net->add("flatten", std::make_shared<Flatten>());
+  const int64_t s8 = size / 8;
+  net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g));
+  auto bottleneck = std::make_shared<Sequential>();
+  bottleneck->add("fc2", dense(256, 128, Activation::swish, l2, g)).add("fc3", dense(128, 256, Activation::none, l2, g));
+  net->add("res", std::make_shared<Residual>(bottleneck));
+  net->add("act", std::make_shared<ActivationLayer>(Activation::swish));
+  net->add("out", dense(256, classes, Activation::none, l2, g));
+  return net;
+}
+
+int64_t compact_cxr_parameter_count(int64_t size, int64_t channels, int64_t classes) {
+  const int64_t s8 = size / 8;
+  return (channels * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 128 * 9 + 128) + (s8 * s8 * 128 * 256 + 256) +
+         (256 * 128 + 128) + (128 * 256 + 256) + (256 * classes + classes);
+}
+
+ModulePtr teacher_cxr(int64_t size, int64_t channels, int64_t classes, int64_t width, float l2, Generator& g) {
+  check_size("teacher_cxr", size, 16, channels, classes);
+  LAI_CHECK(width >= 1 && width <= 512, "teacher_cxr: width must be in 1..512, got ", width);
+  auto net = std::make_shared<Sequential>();
+  int64_t in = channels;
+  for (int stage = 1; stage <= 4; ++stage) {
+    const int64_t out = width << (stage - 1);
+    auto block = std::make_shared<Sequential>();
+    block->add("conv1", conv(in, out, Activation::none, l2, g, false))
+        .add("bn1", std::make_shared<BatchNorm2d>(out))
+        .add("act1", std::make_shared<ActivationLayer>(Activation::swish))
+        .add("conv2", conv(out, out, Activation::none, l2, g, false))
+        .add("bn2", std::make_shared<BatchNorm2d>(out))
+        .add("act2", std::make_shared<ActivationLayer>(Activation::swish))
+        .add("pool", std::make_shared<AvgPool2d>(2));
+    net->add(str_cat("stage", stage), block);
+    in = out;
+  }
+  net->add("gap", std::make_shared<GlobalAvgPool2d>());
+  net->add("fc1", dense(in, 256, Activation::swish, l2, g));
+  net->add("drop", std::make_shared<Dropout>(0.2f, g.next_u64()));
+  net->add("out", dense(256, classes, Activation::none, l2, g));
+  return net;
+}
+
+ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& g) {
+  check_size("small_cnn", size, 4, channels, classes);
+  auto net = std::make_shared<Sequential>();
+  net->add("conv1", conv(channels, 32, Activation::relu, 0.f, g)).add("pool1", std::make_shared<MaxPool2d>(2));
+  net->add("conv2", conv(32, 64, Activation::relu, 0.f, g)).add("pool2", std::make_shared<MaxPool2d>(2));
+  net->add("flatten", std::make_shared<Flatten>());
+  const int64_t s4 = size / 4;
+  net->add("fc1", dense(s4 * s4 * 64, 128, Activation::relu, 0.f, g));
+  net->add("out", dense(128, classes, Activation::none, 0.f, g));
+  return net;
+}
+
+ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& g) {
+  check_size("autoencoder", size, 4, channels, 1);
+  LAI_CHECK(width >= 1 && width <= 256, "autoencoder: width must be in 1..256, got ", width);
+  auto net = std::make_shared<Sequential>();
+  net->add("enc1", conv(channels, width, Activation::relu, 0.f, g)).add("pool1", std::make_shared<MaxPool2d>(2));
+  net->add("enc2", conv(width, 2 * width, Activation::relu, 0.f, g)).add("pool2", std::make_shared<MaxPool2d>(2));
+  net->add("enc3", conv(2 * width, 4 * width, Activation::relu, 0.f, g));
+  ConvTranspose2dOptions up;
+  up.stride = 2;
+  up.activation = Activation::relu;
+  net->add("dec1", std::make_shared<ConvTranspose2d>(4 * width, 2 * width, 2, up, g));
+  net->add("dec2", std::make_shared<ConvTranspose2d>(2 * width, width, 2, up, g));
+  net->add("dec3", conv(width, channels, Activation::none, 0.f, g));
+  return net;
+}
+
+std::vector<std::string> zoo_names() { return {"compact_cxr", "teacher_cxr", "small_cnn", "autoencoder"}; }
+
+std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
+  ArchSpec spec = spec_in;
+  Generator g(seed);
+  auto m = std::make_shared<Model>();
+  const std::string& n = spec.name;
+  const int64_t channels = spec.get_int("channels", 1);
+  if (n == "compact_cxr" || n == "teacher_cxr") {
+    const int64_t size = spec.get_int("size", 512), classes = spec.get_int("classes", 2);
+    const std::string head = spec.get("head", "softmax");
+    LAI_CHECK(head == "softmax" || head == "sigmoid", n, ": head must be \"softmax\" or \"sigmoid\", got '", head,
+              "'");
+    if (n == "compact_cxr") {
+      const float l2 = static_cast<float>(spec.get_double("l2", 0.01));
+      m->net = compact_cxr(size, channels, classes, l2, g);
+      spec.set("l2", l2);
+    } else {
+      const float l2 = static_cast<float>(spec.get_double("l2", 0.0));
+      const int64_t width = spec.get_int("width", 32);
+      m->net = teacher_cxr(size, channels, classes, width, l2, g);
+      spec.set("width", static_cast<double>(width)).set("l2", l2);
+    }
+    spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
+    m->preprocessing = {size, size, channels, true};
+  } else if (n == "small_cnn") {
+    const int64_t size = spec.get_int("size", 28), classes = spec.get_int("classes", 10);
+    m->net = small_cnn(size, channels, classes, g);
+    spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", "softmax");
+    m->preprocessing = {size, size, channels, false};
+  } else if (n == "autoencoder") {
+    const int64_t size = spec.get_int("size", 64), width = spec.get_int("width", 16);
+    m->net = autoencoder(size, channels, width, g);
+    spec.set("size", static_cast<double>(size)).set("width", static_cast<double>(width)).set("head", "none");
+    m->preprocessing = {size, size, channels, true};
+  } else {
+    throw_error(str_cat("build_model: unknown architecture '", n,
+                        "' (known: compact_cxr, teacher_cxr, small_cnn, autoencoder)"));
+  }
+  spec.set("channels", static_cast<double>(channels));
+  m->arch = spec;
+  const int64_t classes = spec.get_int("classes", 0);
+  for (int64_t c = 0; c < classes; ++c) m->class_names.push_back(str_cat("class", c));
+  return m;
+}
+
+std::shared_ptr<Model> build_model(const std::string& name, int64_t size, int64_t classes, uint64_t seed) {
+  ArchSpec s;
+  s.name = name;
+  s.set("size", static_cast<double>(size));
+  if (classes > 0) s.set("classes", static_cast<double>(classes));
+  return build_model(s, seed);
+}
+
+}  // namespace liteai::nn

@@ -1,0 +1,367 @@
+#include "liteai/optim/trainer.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "liteai/autograd/autograd.hpp"
+#include "liteai/core/parallel.hpp"
+#include "liteai/core/random.hpp"
+#include "liteai/nn/losses.hpp"
+#include "liteai/nn/model_io.hpp"
+#include "liteai/ops/ops.hpp"
+
+namespace liteai::optim {
+
+namespace {
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string fmt_duration(double s) {
+  if (s < 0) return "?";
+  char buf[32];
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", t);
+  return buf;
+}
+
+// Rows `idx` of t (first dimension) gathered into a new contiguous tensor.
+Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& idx, size_t b, size_t e) {
+  Shape s = t.shape();
+  const int64_t row = t.numel() / s[0];
+  s[0] = static_cast<int64_t>(e - b);
+  Tensor out = Tensor::empty(s);
+  const float* src = t.data();
+  for (size_t i = b; i < e; ++i)
+    std::copy(src + idx[i] * row, src + (idx[i] + 1) * row, out.data() + static_cast<int64_t>(i - b) * row);
+  return out;
+}
+
+// Correct predictions in a batch, and how many were counted.
+void count_correct(const std::string& head, const Tensor& out, const TrainBatch& b, int64_t* correct,
+                   int64_t* counted) {
+  if (head == "softmax" && b.labels.defined()) {
+    const int64_t N = out.size(0), C = out.size(1);
+    const float* o = out.data();
+    std::vector<float> lab = b.labels.to_vector();
+    for (int64_t i = 0; i < N; ++i) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < C; ++c)
+        if (o[i * C + c] > o[i * C + best]) best = c;
+      *correct += best == static_cast<int64_t>(lab[static_cast<size_t>(i)]);
+      ++*counted;
+    }
+  } else if (head == "sigmoid" && b.targets.defined()) {
+    const float* o = out.data();
+    std::vector<float> t = b.targets.to_vector();
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      *correct += (o[i] > 0.f) == (t[static_cast<size_t>(i)] > 0.5f);
+      ++*counted;
+    }
+  }
+}
+}  // namespace
+
+// ---------------- TensorSource ----------------
+TensorSource::TensorSource(Tensor images, Tensor labels, Tensor targets, int64_t batch_size, uint64_t seed,
+                           bool shuffle)
+    : images_(images.contiguous()),
+      labels_(labels.defined() ? labels.contiguous() : labels),
+      targets_(targets.defined() ? targets.contiguous() : targets),
+      n_(images.defined() ? images.size(0) : 0),
+      batch_(batch_size),
+      seed_(seed),
+      shuffle_(shuffle) {
+  LAI_CHECK(images.defined() && images.dim() >= 2 && n_ > 0, "TensorSource: images must be [N, ...] with N > 0");
+  LAI_CHECK(batch_size > 0, "TensorSource: batch size must be > 0, got ", batch_size);
+  LAI_CHECK(!labels.defined() || (labels.dim() == 1 && labels.size(0) == n_), "TensorSource: labels must be [", n_,
+            "], got ", to_string(labels.shape()));
+  LAI_CHECK(!targets.defined() || targets.size(0) == n_, "TensorSource: targets must have ", n_, " rows");
+  reset(0);
+}
+
+void TensorSource::reset(int64_t epoch) {
+  order_.resize(static_cast<size_t>(n_));
+  for (int64_t i = 0; i < n_; ++i) order_[static_cast<size_t>(i)] = i;
+  if (shuffle_) {
+    Generator g(seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
+    for (int64_t i = n_ - 1; i > 0; --i)
+      std::swap(order_[static_cast<size_t>(i)], order_[g.below(static_cast<uint64_t>(i + 1))]);
+  }
+  pos_ = 0;
+}
+
+std::optional<TrainBatch> TensorSource::next() {
+  if (pos_ >= n_) return std::nullopt;
+  const size_t b = static_cast<size_t>(pos_), e = static_cast<size_t>(std::min(n_, pos_ + batch_));
+  pos_ = static_cast<int64_t>(e);
+  TrainBatch out;
+  out.images = gather_rows(images_, order_, b, e);
+  if (labels_.defined()) out.labels = gather_rows(labels_.reshape({n_, 1}), order_, b, e).reshape({int64_t(e - b)});
+  if (targets_.defined()) out.targets = gather_rows(targets_, order_, b, e);
+  return out;
+}
+
+int64_t TensorSource::batches_per_epoch() const { return (n_ + batch_ - 1) / batch_; }
+
+// ---------------- Trainer ----------------
+Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model_(std::move(model)), o_(std::move(options)) {
+  LAI_CHECK(model_ && model_->net, "Trainer: no model");
+  LAI_CHECK(o_.epochs >= 0, "Trainer: epochs must be >= 0, got ", o_.epochs);
+  opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
+  schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
+  // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
+  // the update instead of a graph branch, and it works for streamed parameters too.
+  for (const auto& p : model_->net->parameter_infos()) {
+    if (p.is_kernel && p.l2 > 0.f) {
+      opt_->set_l2_grad(p.name, p.l2);
+      l2_kernels_.emplace_back(p.tensor, p.l2);
+    }
+    if (o_.stream_min_elements > 0 && p.tensor.numel() >= o_.stream_min_elements) opt_->stream_updates(p.name);
+  }
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::regularization_value() const {
+  double total = 0;
+  for (const auto& [t, l2] : l2_kernels_) {
+    const float* w = t.data();
+    const int64_t n = t.numel();
+    const int64_t chunk = 1 << 18, chunks = (n + chunk - 1) / chunk;
+    std::vector<double> part(static_cast<size_t>(chunks), 0.0);
+    parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t c = b; c < e; ++c) {
+        double s = 0;
+        for (int64_t k = c * chunk; k < std::min(n, (c + 1) * chunk); ++k) s += double(w[k]) * w[k];
+        part[static_cast<size_t>(c)] = s;
+      }
+    });
+    double s = 0;
+    for (double v : part) s += v;  // fixed order: deterministic
+    total += l2 * s;
+  }
+  return total;
+}
+
+Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
+  LAI_CHECK(batch.images.defined(), "train_step: batch has no images");
+  model_->net->train(true);
+  opt_->set_lr(schedule_->at(global_step_));
+  const std::string head = model_->head();
+  StepResult r;
+  {
+    Tensor out = model_->forward(batch.images);
+    Tensor targets = head == "none" && !batch.targets.defined() ? batch.images : batch.targets;
+    Tensor loss = nn::head_loss(head, out, batch.labels, targets);
+    r.loss = loss.item();
+    {
+      autograd::NoGrad ng;
+      count_correct(head, out, batch, &r.correct, &r.counted);
+    }
+    out = Tensor();
+    opt_->zero_grad();
+    loss.backward();  // streamed parameters are updated inside this call
+  }
+  r.loss += regularization_value();
+  if (o_.clip_norm > 0) {
+    std::vector<Tensor> ps;
+    const nn::NamedTensors named = model_->net->named_parameters();
+    for (const auto& [name, t] : named)
+      if (!opt_->is_streamed(name)) ps.push_back(t);
+    clip_grad_norm(ps, o_.clip_norm);
+  }
+  opt_->step();
+  opt_->zero_grad();
+  ++global_step_;
+  return r;
+}
+
+EvalResult Trainer::evaluate(BatchSource& source) {
+  autograd::NoGrad ng;
+  const bool was = model_->net->is_training();
+  model_->net->eval();
+  const std::string head = model_->head();
+  source.reset(0);
+  double loss_sum = 0;
+  int64_t correct = 0, counted = 0, samples = 0;
+  while (auto b = source.next()) {
+    Tensor out = model_->forward(b->images);
+    Tensor targets = head == "none" && !b->targets.defined() ? b->images : b->targets;
+    const int64_t n = b->images.size(0);
+    loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * n;
+    count_correct(head, out, *b, &correct, &counted);
+    samples += n;
+  }
+  model_->net->train(was);
+  EvalResult r;
+  r.samples = samples;
+  r.loss = samples ? loss_sum / samples : 0;
+  r.metric = counted ? double(correct) / counted : std::nan("");
+  return r;
+}
+
+io::Json Trainer::training_json() const {
+  io::Json t = io::Json::object();
+  t.set("epochs_done", epochs_done_);
+  t.set("global_step", global_step_);
+  t.set("best_val_loss", best_val_loss_);
+  t.set("bad_epochs", bad_epochs_);
+  t.set("optimizer_name", opt_->name());
+  return t;
+}
+
+void Trainer::save_checkpoint(const std::string& path) const {
+  nn::OptimizerState st;
+  st.name = opt_->name();
+  st.tensors = opt_->state();
+  st.meta = opt_->state_meta();
+  nn::save_model(path, *model_, &st, training_json());
+}
+
+void Trainer::resume(const std::string& path) {
+  nn::SavedModel saved = nn::load_model(path, true);
+  LAI_CHECK(saved.model->arch.to_json() == model_->arch.to_json(), path, ": checkpoint architecture ",
+            saved.model->arch.to_json(), " differs from the model being trained ", model_->arch.to_json());
+  model_->net->load_state(saved.model->net->state());
+  LAI_CHECK(saved.optimizer.name.empty() || saved.optimizer.name == opt_->name(), path, ": checkpoint optimizer '",
+            saved.optimizer.name, "' differs from '", opt_->name(), "'");
+  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta);
+  const std::string what = path + " training";
+  if (saved.training.is_object()) {
+    epochs_done_ = saved.training.get_int_or("epochs_done", 0, what);
+    global_step_ = saved.training.get_int_or("global_step", 0, what);
+    best_val_loss_ = saved.training.get_number_or("best_val_loss", -1, what);
+    bad_epochs_ = saved.training.get_int_or("bad_epochs", 0, what);
+  }
+}
+
+TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
+  TrainResult result;
+  const bool show = o_.progress == 1 || (o_.progress < 0 && isatty(2));
+  const bool tty = isatty(2);
+  std::ofstream csv;
+  if (!o_.metrics_csv.empty()) {
+    const bool append = epochs_done_ > 0;
+    csv.open(o_.metrics_csv, append ? std::ios::app : std::ios::trunc);
+    LAI_CHECK(csv.good(), "train: cannot write the metrics log '", o_.metrics_csv, "' (check the folder exists)");
+    if (!append) csv << "epoch,loss,metric,val_loss,val_metric,lr,seconds,images_per_second\n";
+  }
+  const double t_start = now();
+  int64_t images_total = 0;
+  double train_seconds = 0;
+  for (int64_t epoch = epochs_done_; epoch < o_.epochs; ++epoch) {
+    train.reset(epoch);
+    int64_t steps = train.batches_per_epoch();
+    if (o_.max_steps_per_epoch > 0 && (steps < 0 || steps > o_.max_steps_per_epoch)) steps = o_.max_steps_per_epoch;
+    Progress p;
+    p.phase = "train";
+    p.epoch = epoch + 1;
+    p.epochs = o_.epochs;
+    p.steps_per_epoch = steps;
+    double loss_sum = 0;
+    int64_t correct = 0, counted = 0, images = 0, step = 0;
+    const double t_epoch = now();
+    double last_report = t_epoch;
+    bool stop = false;
+    while (!stop && (o_.max_steps_per_epoch <= 0 || step < o_.max_steps_per_epoch)) {
+      std::optional<TrainBatch> b = train.next();
+      if (!b) break;
+      const int64_t n = b->images.size(0);
+      StepResult r = train_step(*b);
+      LAI_CHECK(std::isfinite(r.loss), "train: the loss became ", r.loss, " at epoch ", epoch + 1, " step ", step + 1,
+                " (lower the learning rate or check the data)");
+      ++step;
+      loss_sum += r.loss;
+      correct += r.correct;
+      counted += r.counted;
+      images += n;
+      const double t = now();
+      p.step = step;
+      p.global_step = global_step_;
+      p.loss = loss_sum / step;
+      p.metric = counted ? double(correct) / counted : std::nan("");
+      p.images_per_second = images / std::max(1e-9, t - t_epoch);
+      p.lr = opt_->lr();
+      p.eta_seconds = steps > 0 ? (t - t_epoch) / step * (steps - step + (o_.epochs - epoch - 1) * steps) : -1;
+      if (o_.callback && !o_.callback(p)) {
+        stop = true;
+        result.cancelled = true;
+      }
+      if (show && (t - last_report >= o_.progress_interval || step == steps)) {
+        last_report = t;
+        std::fprintf(stderr, "%sepoch %lld/%lld step %lld/%s loss %.4f acc %.4f %.1f img/s ETA %s%s",
+                     tty ? "\r" : "", (long long)p.epoch, (long long)p.epochs, (long long)step,
+                     steps > 0 ? std::to_string(steps).c_str() : "?", p.loss, p.metric, p.images_per_second,
+                     fmt_duration(p.eta_seconds).c_str(), tty ? "   " : "\n");
+        std::fflush(stderr);
+      }
+    }
+    const double epoch_seconds = now() - t_epoch;
+    train_seconds += epoch_seconds;
+    images_total += images;
+    result.steps += step;
+    if (show && tty) std::fprintf(stderr, "\n");
+    if (result.cancelled) break;
+    EpochStats es;
+    es.epoch = epoch + 1;
+    es.loss = step ? loss_sum / step : 0;
+    es.metric = counted ? double(correct) / counted : std::nan("");
+    es.seconds = epoch_seconds;
+    es.images_per_second = images / std::max(1e-9, epoch_seconds);
+    es.lr = opt_->lr();
+    if (validation) {
+      EvalResult v = evaluate(*validation);
+      es.val_loss = v.loss;
+      es.val_metric = v.metric;
+      if (best_val_loss_ < 0 || v.loss < best_val_loss_ - o_.early_stopping_min_delta) {
+        best_val_loss_ = v.loss;
+        bad_epochs_ = 0;
+      } else {
+        ++bad_epochs_;
+      }
+      if (show) std::fprintf(stderr, "epoch %lld: val_loss %.4f val_acc %.4f\n", (long long)es.epoch, v.loss, v.metric);
+    }
+    epochs_done_ = epoch + 1;
+    result.history.push_back(es);
+    if (csv.is_open()) {
+      csv << es.epoch << ',' << es.loss << ',' << es.metric << ',' << es.val_loss << ',' << es.val_metric << ','
+          << es.lr << ',' << es.seconds << ',' << es.images_per_second << '\n';
+      csv.flush();
+    }
+    if (!o_.checkpoint.empty()) save_checkpoint(o_.checkpoint);
+    if (o_.callback) {
+      Progress e = p;
+      e.phase = "epoch";
+      e.loss = es.loss;
+      e.metric = es.metric;
+      e.val_loss = es.val_loss;
+      e.val_metric = es.val_metric;
+      if (!o_.callback(e)) {
+        result.cancelled = true;
+        break;
+      }
+    }
+    if (validation && o_.early_stopping_patience > 0 && bad_epochs_ >= o_.early_stopping_patience) {
+      result.early_stopped = true;
+      if (show) std::fprintf(stderr, "early stopping: no validation improvement for %lld epochs\n", (long long)bad_epochs_);
+      break;
+    }
+  }
+  result.seconds = now() - t_start;
+  result.images_per_second = images_total / std::max(1e-9, train_seconds);
+  result.best_val_loss = best_val_loss_;
+  model_->net->eval();
+  return result;
+}
+
+}  // namespace liteai::optim
