@@ -1,0 +1,48 @@
+#pragma once
+// Shared by `liteai train`, `eval`, `predict`: opening a data set from the command line.
+#include <sys/stat.h>
+
+#include <string>
+
+#include "liteai/core/error.hpp"
+#include "liteai/data/dataset.hpp"
+
+namespace liteai::cli {
+
+inline bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+inline const char* kDefaultMnistDir = "/usr/share/datasets/fashion-mnist";
+
+// format: "mnist" (IDX files, gzip'ed or not), "folder" (one sub-folder per class), "csv"
+// (manifest), "auto" (mnist when DIR holds train-images-idx3-ubyte[.gz], else folder/csv).
+inline std::string resolve_format(const std::string& dir, const std::string& format) {
+  if (format != "auto") {
+    LAI_CHECK(format == "mnist" || format == "folder" || format == "csv", "--format must be mnist, folder, csv or auto, got '",
+              format, "'");
+    return format;
+  }
+  if (file_exists(dir + "/train-images-idx3-ubyte.gz") || file_exists(dir + "/train-images-idx3-ubyte") ||
+      file_exists(dir + "/t10k-images-idx3-ubyte.gz"))
+    return "mnist";
+  return dir.size() > 4 && dir.substr(dir.size() - 4) == ".csv" ? "csv" : "folder";
+}
+
+inline data::DatasetPtr open_data(const std::string& dir, const std::string& format, const std::string& split,
+                                  size_t limit) {
+  LAI_CHECK(file_exists(dir), "data '", dir, "' does not exist (give --data DIR; Fashion-MNIST is in ",
+            kDefaultMnistDir, " after `apt install dataset-fashion-mnist`)");
+  const std::string f = resolve_format(dir, format);
+  if (f == "mnist") {
+    LAI_CHECK(split == "train" || split == "test", "--split must be train or test for --format mnist, got '", split, "'");
+    return data::load_fashion_mnist(dir, split == "train", limit);
+  }
+  data::DatasetPtr ds = data::open_dataset(dir);
+  if (limit > 0 && limit < ds->size())  // a seeded random subset keeps every class represented
+    return data::split_random(ds, 1.0 - double(limit) / double(ds->size()), 7).train;
+  return ds;
+}
+
+}  // namespace liteai::cli
