@@ -228,4 +228,10 @@ std::vector<Circle> hough_circles(const Image& image, const HoughOptions& o) {
   return out;
 }
 
+double circle_score(const Image& map, const HoughOptions& options) {
+  double best = 0;
+  for (const Circle& c : hough_circles(map, options)) best = std::max(best, double(c.votes) * double(c.support));
+  return best;
+}
+
 }  // namespace liteai::anomaly

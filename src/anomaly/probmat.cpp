@@ -295,9 +295,19 @@ ProbTable ProbMat::finalize(const FinalizeOptions& opt) const {
   const int bins = config_.bins;
   t.q_.assign(size_t(config_.cells()) * size_t(bins), 0);
   t.log_max_.assign(size_t(config_.cells()), 0.f);
+  t.mean_.assign(size_t(config_.cells()), 0.5f * (config_.lo + config_.hi));
   parallel_for(0, config_.cells(), 256, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const std::vector<double> p = cell_probabilities(c, opt);
+      {
+        const std::vector<double> h = histogram(c);
+        double n = 0, m = 0;
+        for (int b = 0; b < bins; ++b) {
+          n += h[size_t(b)];
+          m += h[size_t(b)] * (b + 0.5);
+        }
+        if (n > 0) t.mean_[size_t(c)] = float(config_.lo + m / n * (config_.hi - config_.lo) / bins);
+      }
       double mx = 0;
       for (double v : p) mx = std::max(mx, v);
       t.log_max_[size_t(c)] = float(std::log(mx));

@@ -29,6 +29,11 @@ Image wpm(const ProbTable& table, const Image& image, const WpmOptions& opt) {
       float* dst = out.pixels.data() + size_t(y) * size_t(W);
       for (int x = 0; x < W; ++x) {
         const int64_t cell = table.cell_of(x, int(y));
+        if ((opt.side == WpmSide::Brighter && src[x] <= table.mean_at(cell)) ||
+            (opt.side == WpmSide::Darker && src[x] >= table.mean_at(cell))) {
+          dst[x] = 0.f;
+          continue;
+        }
         if (opt.kind == WpmKind::NegLog) {
           const float nl = table.neglog_at(cell, src[x]);
           dst[x] = opt.eps > 0.f ? -std::log(std::exp(-nl) + opt.eps) : nl;
@@ -79,6 +84,15 @@ Image gaussian_blur(const Image& in, float sigma) {
 
 double image_score(const Image& map, const ScoreOptions& opt) {
   LAI_CHECK(!map.empty(), "image_score: empty map");
+  if (opt.method == ScoreMethod::Blob) {
+    LAI_CHECK(opt.blob_sigma_small >= 0 && opt.blob_sigma_large > opt.blob_sigma_small,
+              "image_score: blob sigmas must satisfy 0 <= small < large, got ", opt.blob_sigma_small, " and ",
+              opt.blob_sigma_large);
+    const Image a = gaussian_blur(map, opt.blob_sigma_small), b = gaussian_blur(map, opt.blob_sigma_large);
+    float best = -INFINITY;
+    for (size_t i = 0; i < a.pixels.size(); ++i) best = std::max(best, a.pixels[i] - b.pixels[i]);
+    return best;
+  }
   std::vector<float> v(map.pixels);
   const size_t n = v.size();
   switch (opt.method) {

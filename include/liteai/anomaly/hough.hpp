@@ -45,6 +45,12 @@ struct Circle {
 
 std::vector<Circle> hough_circles(const data::Image& image, const HoughOptions& options = {});
 
+// Image-level "round object" score of a map (e.g. a WPM): the largest votes x support over the
+// circles found (0 when none). On the phantoms this separates foreign bodies from normal images
+// better than any statistic of the WPM alone, since misregistration makes large improbable
+// areas but not round ones.
+double circle_score(const data::Image& map, const HoughOptions& options);
+
 // The Canny-like edge map used above (1 = edge) and gradients, exposed for inspection and tests.
 struct EdgeMap {
   int width = 0, height = 0;

@@ -76,7 +76,9 @@ class ProbTable {
   int64_t cell_of(int x, int y) const {
     return int64_t(y / config_.scale) * config_.grid_width() + x / config_.scale;
   }
-  size_t memory_bytes() const { return q_.size() * 2 + log_max_.size() * 4; }
+  // Mean intensity of the samples at cell c (for one-sided maps).
+  float mean_at(int64_t cell) const { return mean_[size_t(cell)]; }
+  size_t memory_bytes() const { return q_.size() * 2 + log_max_.size() * 4 + mean_.size() * 4; }
   // Raw access (cells x bins quantized -log(p/max p) in 1/4096 nats; per-cell log max p).
   const std::vector<uint16_t>& quantized() const { return q_; }
   const std::vector<float>& log_max() const { return log_max_; }
@@ -87,6 +89,7 @@ class ProbTable {
   ProbMatConfig config_;
   std::vector<uint16_t> q_;
   std::vector<float> log_max_;
+  std::vector<float> mean_;
 };
 
 class ProbMat {

@@ -17,8 +17,13 @@ enum class WpmKind {
   OneMinusRel,  // 1 - p / max p at that location: in [0, 1]
 };
 
+// Which deviations count: foreign bodies (metal, bone-dense objects) are brighter than the
+// anatomy expected there, while misregistration makes both brighter and darker pixels.
+enum class WpmSide { Both, Brighter, Darker };
+
 struct WpmOptions {
   WpmKind kind = WpmKind::NegLog;
+  WpmSide side = WpmSide::Both;  // Brighter: pixels darker than the location's mean map to 0
   float eps = 0.f;           // added to p before the log (0: the ProbMat floor already bounds it)
   float smooth_sigma = 0.f;  // Gaussian smoothing of the map in pixels (0 = none)
 };
@@ -30,11 +35,17 @@ data::Image wpm(const ProbTable& table, const data::Image& image, const WpmOptio
 // Separable Gaussian blur (edges clamped); sigma <= 0 returns a copy.
 data::Image gaussian_blur(const data::Image& image, float sigma);
 
-enum class ScoreMethod { Percentile, TopKMean, Max, Mean };
+// Percentile / TopKMean / Max / Mean: statistics of the map itself.
+// Blob: the largest difference-of-Gaussians response (sigma_small - sigma_large blurs): compact
+//   hot spots the size of small objects score high, broad improbable areas (misregistered body
+//   outline, unusual exposure) cancel out. The circle score of hough.hpp goes one step further.
+enum class ScoreMethod { Percentile, TopKMean, Max, Mean, Blob };
 struct ScoreOptions {
   ScoreMethod method = ScoreMethod::TopKMean;
   double percentile = 99.9;  // for Percentile
   double top_fraction = 0.001;  // for TopKMean: mean of the top max(1, fraction * N) values
+  float blob_sigma_small = 2.f;   // for Blob, in pixels
+  float blob_sigma_large = 10.f;
 };
 // A robust high statistic of the map (its image-level anomaly score).
 double image_score(const data::Image& map, const ScoreOptions& options = {});

@@ -1,0 +1,58 @@
+#pragma once
+// Anomaly maps from a convolutional autoencoder trained on normal images only (SPEC.md section 7,
+// Baur et al. 2021): the network learns to reconstruct normal anatomy, so what it cannot
+// reconstruct (a coin, an electrode) shows up as reconstruction error. The map has the same form
+// as a WPM (one float per pixel, higher = more anomalous), so image_score, thresholds, regions
+// and the PNG writers of wpm.hpp apply unchanged and the two methods compare side by side.
+//
+//   auto det = anomaly::AutoencoderDetector::train(normal_images, {.size = 128});
+//   data::Image map = det.anomaly_map(image);      // 128 x 128
+//   double score = anomaly::image_score(map);
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "liteai/data/image.hpp"
+#include "liteai/nn/zoo.hpp"
+#include "liteai/optim/trainer.hpp"
+
+namespace liteai::anomaly {
+
+struct AutoencoderOptions {
+  int64_t size = 128;    // network input (images are resized to size x size); divisible by 4
+  int64_t width = 16;    // channels of the first encoder stage
+  int64_t epochs = 10;
+  int64_t batch = 16;
+  float lr = 2e-3f;      // Adam
+  uint64_t seed = 1;
+  int progress = -1;     // stderr progress: -1 only on a terminal, 0 off, 1 on
+  float smooth_sigma = 1.f;  // Gaussian smoothing of the error map, in pixels (0 = none)
+  optim::ProgressCallback callback;  // may cancel
+};
+
+class AutoencoderDetector {
+ public:
+  // Wraps a trained model whose architecture is "autoencoder" (head "none").
+  explicit AutoencoderDetector(std::shared_ptr<nn::Model> model, float smooth_sigma = 1.f);
+
+  // Trains a fresh autoencoder on normal images (any size; resized to options.size).
+  static AutoencoderDetector train(const std::vector<data::Image>& normal_images, const AutoencoderOptions& options = {});
+
+  // Squared reconstruction error per pixel of the standardized image, at size x size, smoothed.
+  // Thread-safe (inference only).
+  data::Image anomaly_map(const data::Image& image) const;
+  std::vector<data::Image> anomaly_maps(const std::vector<data::Image>& images, int64_t batch = 16) const;
+
+  int64_t size() const { return model_->preprocessing.width; }
+  const nn::Model& model() const { return *model_; }
+  std::shared_ptr<nn::Model> model_ptr() const { return model_; }
+
+  void save(const std::string& path) const;  // a .lai model file
+  static AutoencoderDetector load(const std::string& path);
+
+ private:
+  std::shared_ptr<nn::Model> model_;
+  float smooth_sigma_;
+};
+
+}  // namespace liteai::anomaly
