@@ -234,7 +234,7 @@ TEST_CASE("probmat finalize table agrees with the double-precision probabilities
   pm.add_batch(ptrs(imgs));
   FinalizeOptions opt;
   const ProbTable t = pm.finalize(opt);
-  REQUIRE(t.memory_bytes() == size_t(pm.config().cells()) * 128 * 2 + size_t(pm.config().cells()) * 4);
+  REQUIRE(t.memory_bytes() == size_t(pm.config().cells()) * (128 * 2 + 8));
   for (int64_t c = 0; c < pm.config().cells(); ++c) {
     const auto p = pm.cell_probabilities(c, opt);
     double sum = 0;
