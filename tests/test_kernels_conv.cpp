@@ -29,6 +29,10 @@ const Case kCases[] = {
     {1, 2, 5, 5, 4, 5, 5, 1, 1, 0, 0, 1, 1},      // kernel as large as the input
     {1, 3, 8, 8, 2, 2, 2, 3, 3, 3, 3, 1, 1},      // padding larger than the kernel reach
     {2, 16, 23, 50, 24, 3, 3, 1, 1, 1, 1, 1, 1},  // more channels, several packed panels
+    {1, 3, 10, 12, 4, 3, 3, 1, 1, 2, 2, 2, 2},    // stride 1, dilation 2 (direct path)
+    {1, 2, 6, 7, 3, 3, 3, 1, 1, 3, 2, 1, 1},      // stride 1, padding past the kernel reach
+    {2, 40, 9, 70, 3, 3, 3, 1, 1, 1, 1, 1, 1},    // CRS = 360: two K blocks; K < MR; OW > NR
+    {1, 2, 5, 5, 11, 1, 3, 1, 1, 0, 1, 1, 1},     // 1x3 kernel
 };
 
 // Conv sums C*R*S terms: tolerance in proportion.

@@ -126,7 +126,7 @@ struct ConvImpl {
   static void forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
                       float* y, Act act) {
     const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
-    const int64_t pt = std::min(round_up(P, NR), G::NC);  // pixels per task
+    const int64_t pt = std::min(round_up(P, NR), G::TN);  // pixels per task
     const int64_t tiles = ceil_div(P, pt);
     parallel_for(0, p.N * tiles, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {

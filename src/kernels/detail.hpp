@@ -4,6 +4,8 @@
 // compiled under its own flags; api.cpp picks the table of active_isa() per call.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 
 #include "kernels/kernels.hpp"
 
@@ -49,5 +51,23 @@ inline const Table& active_table() { return table_for(active_isa()); }
 // A per-thread, 64-byte aligned scratch area that only grows (packing panels, tiles).
 // slot selects one of a few independent buffers so nested users do not collide.
 float* scratch(int slot, size_t floats);
+
+// 64-byte aligned allocator for std::vector (packed panels shared between threads).
+template <class T>
+struct AlignedAlloc {
+  using value_type = T;
+  AlignedAlloc() = default;
+  template <class U>
+  AlignedAlloc(const AlignedAlloc<U>&) {}
+  T* allocate(size_t n) {
+    const size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+    void* p = std::aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <class U>
+  bool operator==(const AlignedAlloc<U>&) const { return true; }
+};
 
 }  // namespace liteai::kernels::detail

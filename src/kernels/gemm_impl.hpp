@@ -5,6 +5,7 @@
 //   UK::act_row(row, n, bias, act)   row[j] = act(row[j] + bias)
 // Packed layouts: A panels [k][MR], B panels [k][NR], zero padded, 64-byte aligned.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -30,6 +31,12 @@ struct MatB {
   int64_t rs, cs;
 };
 
+// Tuning hook: blocking sizes can be overridden from the environment (LAI_KC, LAI_MC, LAI_L2B).
+inline int64_t env_or(const char* name, int64_t def) {
+  const char* v = std::getenv(name);
+  return v && std::atol(v) > 0 ? std::atol(v) : def;
+}
+
 struct NoEpilogue {
   void operator()(int64_t, int64_t, int64_t, int64_t, float*, int64_t) const {}
 };
@@ -37,9 +44,15 @@ struct NoEpilogue {
 template <class UK>
 struct GemmDriver {
   static constexpr int MR = UK::MR, NR = UK::NR;
-  static constexpr int64_t KC = 256;
-  static constexpr int64_t MC = (144 / MR) * MR;
-  static constexpr int64_t NC = (1536 / NR) * NR;
+  // Cache blocking. K is cut into equal blocks of at most KC (no thin last block). The packed
+  // B block (kc x nc) is sized to stay in L2 while the MR x kc A micro-panel sits in L1;
+  // the micro-kernel loop walks B micro-panels (jr inner) against one A micro-panel.
+  static inline const int64_t KC = env_or("LAI_KC", 384);
+  static inline const int64_t MC = (env_or("LAI_MC", 144) / MR) * MR;
+  static inline const int64_t L2B = env_or("LAI_L2B", 640 * 1024);  // bytes for the B block
+  static constexpr int64_t TN = (1536 / NR) * NR;  // columns per parallel task (sgemm, conv)
+  static int64_t k_block(int64_t K) { return ceil_div(K, ceil_div(K, KC)); }
+  static int64_t n_block(int64_t kc) { return std::max<int64_t>(NR, (L2B / (kc * 4)) / NR * NR); }
 
   // Packs rows [i0, i0+mc) x k [k0, k0+kc) of A into MR-row panels.
   static void pack_a(const MatA& a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
@@ -102,14 +115,14 @@ struct GemmDriver {
   template <class PA, class PB, class Epi = NoEpilogue>
   static void run(int64_t M, int64_t N, int64_t K, const PA& pa, const PB& pb, float* C,
                   int64_t ldc, bool accumulate, const Epi& epi = Epi()) {
-    const int64_t kc_max = std::min(K, KC);
-    float* bbuf = scratch(0, size_t(kc_max * round_up(std::min(N, NC), NR)));
-    float* abuf = scratch(1, size_t(kc_max * round_up(std::min(M, MC), MR)));
+    const int64_t KB = k_block(K), NC = n_block(KB);
+    float* bbuf = scratch(0, size_t(KB * round_up(std::min(N, NC), NR)));
+    float* abuf = scratch(1, size_t(KB * round_up(std::min(M, MC), MR)));
     alignas(64) float tmp[MR * NR];
     for (int64_t jc = 0; jc < N; jc += NC) {
       const int64_t nc = std::min(NC, N - jc);
-      for (int64_t pc = 0; pc < K; pc += KC) {
-        const int64_t kc = std::min(KC, K - pc);
+      for (int64_t pc = 0; pc < K; pc += KB) {
+        const int64_t kc = std::min(KB, K - pc);
         const bool acc = accumulate || pc > 0, last = pc + kc >= K;
         pb(pc, kc, jc, nc, bbuf);
         for (int64_t ic = 0; ic < M; ic += MC) {
@@ -160,7 +173,7 @@ struct GemmDriver {
     // Tasks are blocks of C; every element is summed in the same k order whatever the thread
     // count, so results do not depend on it.
     const int threads = num_threads();
-    int64_t nT = ceil_div(N, NC), mT = 1;
+    int64_t nT = ceil_div(N, TN), mT = 1;
     const int64_t want = threads > 1 ? 2 * threads : 1;
     while (nT * mT < want && ceil_div(M, mT * 2) >= 2 * MR) mT *= 2;
     while (nT * mT < want && ceil_div(N, nT + 1) >= 2 * NR) ++nT;

@@ -28,33 +28,60 @@ struct XsimdUK {
   using B = typename V::B;
   static constexpr int W = V::W, MR = MR_, NR = NV * W;
 
-  static void full(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
-                   int64_t ldc, bool accumulate) {
-    B acc[MR][NV];
+  // B rows from a packed panel ([k][NR]).
+  struct PackedB {
+    const float* b;
+    B load(int64_t k, int v) const { return B::load_aligned(b + k * NR + v * W); }
+  };
+  // B rows read in place: row k starts at b + off[k] (direct convolution on a padded tile).
+  struct GatherB {
+    const float* b;
+    const int64_t* off;
+    B load(int64_t k, int v) const { return B::load_unaligned(b + off[k] + v * W); }
+  };
+
+  // C[M x NR] (+)= A[M rows of an MR-wide panel] * B; M <= MR rows are computed and stored.
+  template <int M, class BL>
+  static void kern(int64_t kc, const float* __restrict a, const BL& bl, float* c, int64_t ldc,
+                   bool accumulate) {
+    B acc[M][NV];
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = B(0.f);
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; ++k) {
       B bv[NV];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) bv[v] = B::load_aligned(b + k * NR + v * W);
+      for (int v = 0; v < NV; ++v) bv[v] = bl.load(k, v);
 #pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < M; ++i) {
         const B av(a[k * MR + i]);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = xsimd::fma(av, bv[v], acc[i][v]);
       }
     }
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) {
         float* p = c + i * ldc + v * W;
         if (accumulate) V::store(p, acc[i][v] + V::load(p));
         else V::store(p, acc[i][v]);
       }
+  }
+
+  template <class BL, int M = MR>
+  static void rows(int m, int64_t kc, const float* a, const BL& bl, float* c, int64_t ldc, bool acc) {
+    if constexpr (M >= 1) {
+      if (m == M) return kern<M>(kc, a, bl, c, ldc, acc);
+      return rows<BL, M - 1>(m, kc, a, bl, c, ldc, acc);
+    }
+  }
+
+  static void full(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                   int64_t ldc, bool accumulate) {
+    kern<MR>(kc, a, PackedB{b}, c, ldc, accumulate);
   }
 
   static void act_row(float* row, int64_t n, float bias, Act act) {
@@ -231,10 +258,16 @@ inline void bf16_to_f32_loop(int64_t n, const uint16_t* x, float* y) {
   }
 }
 
+}  // namespace liteai::kernels::detail
+
+#include "kernels/direct_conv_impl.hpp"
+
+namespace liteai::kernels::detail {
+
 template <class Arch, class UK>
 Table make_table(Isa isa) {
   using E = Elt<Arch>;
-  using C = ConvImpl<UK>;
+  using C = DirectConv<Arch, UK>;
   Table t{};
   t.isa = isa;
   t.mr = UK::MR, t.nr = UK::NR;

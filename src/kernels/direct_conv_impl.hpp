@@ -1,0 +1,227 @@
+#pragma once
+// Direct (pack-free) convolution for stride 1, the compact net's case, on SIMD units.
+// Each task copies a block of input rows, zero padded, into a small per-thread tile (bounded:
+// a few hundred KB, L2-resident) and runs the GEMM micro-kernel straight on it: row k = (c,r,s)
+// of the implicit im2col matrix is the padded tile shifted by off[k], so nothing is packed.
+//   forward:         y tile [MR x NR] = Wpacked * tile rows at off[]      (+ bias, act)
+//   backward data:   the forward of dy with flipped, transposed weights (stride 1)
+//   backward weight: dot-product kernel: dW[k][crs] += sum_pixels dy[k][p] * tile[off[crs] + p],
+//                    8 x 3 register tiles vectorized along pixels, per-group partial sums added
+//                    in a fixed order (deterministic for any thread count).
+// Other strides fall back to ConvImpl (implicit GEMM with packing).
+#include "kernels/conv_impl.hpp"
+
+namespace liteai::kernels::detail {
+
+template <class Arch, class UK>
+struct DirectConv {
+  using V = Vec<Arch>;
+  using B = typename V::B;
+  using G = GemmDriver<UK>;
+  static constexpr int MR = UK::MR, NR = UK::NR, W = V::W;
+
+  // Geometry of the padded input tile for output rows [oh0, oh0 + rb).
+  struct Tile {
+    int64_t rows_in, Wp, plane, floats;
+  };
+  static Tile tile_geometry(const Conv2dShape& p, int64_t rb, int64_t OW) {
+    Tile t;
+    t.rows_in = rb + p.dil_h * (p.R - 1);
+    t.Wp = OW + p.dil_w * (p.S - 1);
+    t.plane = t.rows_in * t.Wp;
+    t.floats = p.C * t.plane + NR + W;  // slack: a partial last tile reads (and discards) past the end
+    return t;
+  }
+
+  // tile[c][i][t] = x[c][oh0 - pad_h + i][t - pad_w], zero outside the image.
+  static void fill_tile(const Conv2dShape& p, const float* x, int64_t oh0, const Tile& t, float* tile) {
+    for (int64_t c = 0; c < p.C; ++c)
+      for (int64_t i = 0; i < t.rows_in; ++i) {
+        float* d = tile + c * t.plane + i * t.Wp;
+        const int64_t ih = oh0 - p.pad_h + i;
+        if (ih < 0 || ih >= p.H) {
+          std::fill(d, d + t.Wp, 0.f);
+          continue;
+        }
+        const float* src = x + (c * p.H + ih) * p.W;
+        const int64_t lo = std::clamp<int64_t>(p.pad_w, 0, t.Wp);               // first t inside
+        const int64_t hi = std::clamp<int64_t>(p.W + p.pad_w, lo, t.Wp);        // one past the last
+        std::fill(d, d + lo, 0.f);
+        std::memcpy(d + lo, src + (lo - p.pad_w), sizeof(float) * (hi - lo));
+        std::fill(d + hi, d + t.Wp, 0.f);
+      }
+    std::fill(tile + p.C * t.plane, tile + t.floats, 0.f);
+  }
+
+  static void offsets(const Conv2dShape& p, const Tile& t, std::vector<int64_t>& off) {
+    off.resize(size_t(p.C * p.R * p.S));
+    for (int64_t c = 0; c < p.C; ++c)
+      for (int64_t r = 0; r < p.R; ++r)
+        for (int64_t s = 0; s < p.S; ++s)
+          off[size_t((c * p.R + r) * p.S + s)] = c * t.plane + r * p.dil_h * t.Wp + s * p.dil_w;
+  }
+
+  // Output rows per task: enough pixels to amortize, a tile that stays in L2.
+  static int64_t rows_per_block(const Conv2dShape& p, int64_t OH, int64_t OW, int64_t min_pixels) {
+    int64_t rb = std::clamp<int64_t>(ceil_div(min_pixels, OW), 1, OH);
+    while (rb > 1 && tile_geometry(p, rb, OW).floats * 4 > 384 * 1024) --rb;
+    return rb;
+  }
+
+  static void forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
+                      float* y, Act act) {
+    if (p.stride_h != 1 || p.stride_w != 1) return ConvImpl<UK>::forward(p, x, w, bias, y, act);
+    const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
+    if (CRS == 0) return ConvImpl<UK>::forward(p, x, w, bias, y, act);
+    // Weights packed once into MR-row panels per K block, shared by every task.
+    const int64_t KB = G::k_block(CRS), nkb = ceil_div(CRS, KB), Kr = round_up(p.K, MR);
+    std::vector<float, AlignedAlloc<float>> wp(size_t(Kr * CRS));
+    for (int64_t b = 0; b < nkb; ++b) {
+      const int64_t pc = b * KB, kc = std::min(KB, CRS - pc);
+      G::pack_a(MatA{w, CRS, 1, 1.f}, 0, p.K, pc, kc, wp.data() + Kr * pc);
+    }
+    const int64_t rb = rows_per_block(p, OH, OW, 256);
+    const int64_t blocks = ceil_div(OH, rb);
+    const Tile geo = tile_geometry(p, rb, OW);
+    std::vector<int64_t> off;
+    offsets(p, geo, off);
+    const typename ConvImpl<UK>::BiasAct epi{bias, act};
+    parallel_for(0, p.N * blocks, 1, [&](int64_t t0, int64_t t1) {
+      float* tile = scratch(2, size_t(geo.floats));
+      alignas(64) float tmp[MR * NR];
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / blocks, oh0 = (t % blocks) * rb, rows = std::min(rb, OH - oh0);
+        fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
+        float* yn = y + n * p.K * P;
+        for (int64_t oh = oh0; oh < oh0 + rows; ++oh)
+          for (int64_t ow0 = 0; ow0 < OW; ow0 += NR) {
+            const int64_t nn = std::min<int64_t>(NR, OW - ow0);
+            const float* base = tile + (oh - oh0) * geo.Wp + ow0;
+            for (int64_t k0 = 0; k0 < p.K; k0 += MR) {
+              const int m = int(std::min<int64_t>(MR, p.K - k0));
+              float* c = nn == NR ? yn + k0 * P + oh * OW + ow0 : tmp;
+              const int64_t ldc = nn == NR ? P : NR;
+              for (int64_t b = 0; b < nkb; ++b) {
+                const int64_t pc = b * KB, kc = std::min(KB, CRS - pc);
+                UK::rows(m, kc, wp.data() + Kr * pc + k0 * kc,
+                         typename UK::GatherB{base, off.data() + pc}, c, ldc, b > 0);
+              }
+              if (nn != NR) {
+                float* dst = yn + k0 * P + oh * OW + ow0;
+                for (int i = 0; i < m; ++i) std::memcpy(dst + i * P, tmp + i * NR, sizeof(float) * nn);
+              }
+              epi(k0, 0, m, nn, yn + k0 * P + oh * OW + ow0, P);
+            }
+          }
+      }
+    });
+  }
+
+  static void backward_data(const Conv2dShape& p, const float* dy, const float* w, float* dx) {
+    if (p.stride_h != 1 || p.stride_w != 1) return ConvImpl<UK>::backward_data(p, dy, w, dx);
+    const int64_t OH = p.OH(), OW = p.OW(), RS = p.R * p.S, CRS = p.C * RS;
+    std::vector<float> wt(size_t(p.K * CRS));
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int64_t c = 0; c < p.C; ++c)
+        for (int64_t rs = 0; rs < RS; ++rs)
+          wt[size_t((c * p.K + k) * RS + (RS - 1 - rs))] = w[(k * p.C + c) * RS + rs];
+    Conv2dShape q{p.N, p.K, OH, OW, p.C, p.R, p.S};
+    q.pad_h = p.dil_h * (p.R - 1) - p.pad_h;  // may be negative: the tile fill handles it
+    q.pad_w = p.dil_w * (p.S - 1) - p.pad_w;
+    q.dil_h = p.dil_h, q.dil_w = p.dil_w;
+    forward(q, dy, wt.data(), nullptr, dx, Act::none);
+  }
+
+  // acc[i][j] += sum over pixels of dy row i * tile row j, for KT x CT pairs; returns via out.
+  template <int KT, int CT>
+  static void dot_tile(int64_t rows, int64_t OW, const float* dyb, int64_t dy_row_stride, int64_t P,
+                       const float* xb, const int64_t* off, int64_t Wp, float* out, int64_t ldo) {
+    B acc[KT][CT];
+    float sacc[KT][CT] = {};
+#pragma GCC unroll 8
+    for (int i = 0; i < KT; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < CT; ++j) acc[i][j] = B(0.f);
+    const int64_t vec_end = OW / W * W;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* d = dyb + r * dy_row_stride;
+      const float* xr = xb + r * Wp;
+      for (int64_t o = 0; o < vec_end; o += W) {
+        B xv[CT];
+#pragma GCC unroll 4
+        for (int j = 0; j < CT; ++j) xv[j] = B::load_unaligned(xr + off[j] + o);
+#pragma GCC unroll 8
+        for (int i = 0; i < KT; ++i) {
+          const B dv = B::load_unaligned(d + i * P + o);
+#pragma GCC unroll 4
+          for (int j = 0; j < CT; ++j) acc[i][j] = xsimd::fma(dv, xv[j], acc[i][j]);
+        }
+      }
+      for (int64_t o = vec_end; o < OW; ++o)
+        for (int i = 0; i < KT; ++i)
+          for (int j = 0; j < CT; ++j) sacc[i][j] += d[i * P + o] * xr[off[j] + o];
+    }
+    for (int i = 0; i < KT; ++i)
+      for (int j = 0; j < CT; ++j) out[i * ldo + j] += xsimd::hadd(acc[i][j]) + sacc[i][j];
+  }
+
+  static void backward_weight(const Conv2dShape& p, const float* x, const float* dy, float* dw,
+                              float* dbias) {
+    if (p.stride_h != 1 || p.stride_w != 1) return ConvImpl<UK>::backward_weight(p, x, dy, dw, dbias);
+    const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
+    if (dbias) {
+      parallel_for(0, p.K, 1, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) {
+          double acc = 0;
+          for (int64_t n = 0; n < p.N; ++n) acc += UK::sum(P, dy + (n * p.K + k) * P);
+          dbias[k] = static_cast<float>(acc);
+        }
+      });
+    }
+    if (p.K * CRS == 0) return;
+    const int64_t rb = rows_per_block(p, OH, OW, 2048);
+    const int64_t blocks = ceil_div(OH, rb), items = p.N * blocks;
+    const int64_t groups = std::min<int64_t>(items, 16);
+    const Tile geo = tile_geometry(p, rb, OW);
+    std::vector<int64_t> off;
+    offsets(p, geo, off);
+    const int64_t total = p.K * CRS;
+    std::vector<float> partial(size_t(groups * total), 0.f);
+    constexpr int KT = 8, CT = 3;
+    parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
+      float* tile = scratch(2, size_t(geo.floats));
+      for (int64_t g = g0; g < g1; ++g) {
+        float* out = partial.data() + g * total;
+        for (int64_t it = g * items / groups; it < (g + 1) * items / groups; ++it) {
+          const int64_t n = it / blocks, oh0 = (it % blocks) * rb, rows = std::min(rb, OH - oh0);
+          fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
+          const float* dyn = dy + n * p.K * P + oh0 * OW;
+          for (int64_t k0 = 0; k0 < p.K; k0 += KT) {
+            const int64_t km = std::min<int64_t>(KT, p.K - k0);
+            for (int64_t c0 = 0; c0 < CRS; c0 += CT) {
+              const int64_t cm = std::min<int64_t>(CT, CRS - c0);
+              float* o = out + k0 * CRS + c0;
+              if (km == KT && cm == CT) {
+                dot_tile<KT, CT>(rows, OW, dyn + k0 * P, OW, P, tile, off.data() + c0, geo.Wp, o, CRS);
+              } else {
+                for (int64_t i = 0; i < km; ++i)
+                  for (int64_t j = 0; j < cm; ++j)
+                    dot_tile<1, 1>(rows, OW, dyn + (k0 + i) * P, OW, P, tile, off.data() + c0 + j, geo.Wp,
+                                   o + i * CRS + j, CRS);
+              }
+            }
+          }
+        }
+      }
+    });
+    parallel_for(0, total, 4096, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        float s = partial[size_t(i)];
+        for (int64_t g = 1; g < groups; ++g) s += partial[size_t(g * total + i)];
+        dw[i] = s;
+      }
+    });
+  }
+};
+
+}  // namespace liteai::kernels::detail
