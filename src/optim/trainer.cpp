@@ -163,7 +163,9 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     Tensor out = model_->forward(batch.images);
     Tensor targets = head == "none" && !batch.targets.defined() ? batch.images : batch.targets;
     Tensor loss = nn::head_loss(head, out, batch.labels, targets);
-    r.loss = loss.item();
+    // The regularization term at the weights this forward pass used (streamed parameters
+    // change during backward).
+    r.loss = loss.item() + regularization_value();
     {
       autograd::NoGrad ng;
       count_correct(head, out, batch, &r.correct, &r.counted);
@@ -172,7 +174,6 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     opt_->zero_grad();
     loss.backward();  // streamed parameters are updated inside this call
   }
-  r.loss += regularization_value();
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();
