@@ -8,6 +8,7 @@ namespace liteai::nn {
 
 namespace {
 const char* kOptPrefix = "optimizer/";
+const char* kExtraPrefix = "extra/";  // tensors a caller keeps beside the model (e.g. calibration maps)
 
 io::Json arch_json(const ArchSpec& a) { return io::Json::parse(a.to_json(), "architecture"); }
 
@@ -17,11 +18,13 @@ ArchSpec arch_from_json(const io::Json& j, const std::string& what) {
   return ArchSpec::from_json(j.dump());
 }
 
-io::NamedTensors all_tensors(const Model& model, const OptimizerState* opt) {
+io::NamedTensors all_tensors(const Model& model, const OptimizerState* opt, const NamedTensors* extra) {
   io::NamedTensors t;
   for (auto& [n, v] : model.net->state()) t.emplace_back(n, v.is_contiguous() ? v : v.contiguous());
   if (opt && !opt->name.empty())
     for (auto& [n, v] : opt->tensors) t.emplace_back(kOptPrefix + n, v);
+  if (extra)
+    for (auto& [n, v] : *extra) t.emplace_back(kExtraPrefix + n, v.is_contiguous() ? v : v.contiguous());
   return t;
 }
 
@@ -86,6 +89,10 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
       if (with_optimizer) out.optimizer.tensors.emplace_back(name.substr(std::string(kOptPrefix).size()), t);
       continue;
     }
+    if (name.rfind(kExtraPrefix, 0) == 0) {
+      out.extra.emplace_back(name.substr(std::string(kExtraPrefix).size()), t);
+      continue;
+    }
     LAI_CHECK(seen.count(name), f.source, ": tensor '", name, "' does not belong to architecture '", arch.name,
               "'");
   }
@@ -119,15 +126,15 @@ io::Json model_header(const Model& model) {
 }
 
 void save_model(const std::string& path, const Model& model, const OptimizerState* optimizer,
-                const io::Json& training) {
+                const io::Json& training, const NamedTensors* extra) {
   LAI_CHECK(model.net != nullptr, "save_model: the model has no network");
-  io::save_model_file(path, full_header(model, optimizer, training), all_tensors(model, optimizer));
+  io::save_model_file(path, full_header(model, optimizer, training), all_tensors(model, optimizer, extra));
 }
 
 std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerState* optimizer,
                                          const io::Json& training) {
   LAI_CHECK(model.net != nullptr, "save_model: the model has no network");
-  return io::model_file_to_bytes(full_header(model, optimizer, training), all_tensors(model, optimizer));
+  return io::model_file_to_bytes(full_header(model, optimizer, training), all_tensors(model, optimizer, nullptr));
 }
 
 SavedModel load_model(const std::string& path, bool with_optimizer) {

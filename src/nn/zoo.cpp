@@ -171,16 +171,18 @@ ArchSpec ArchSpec::from_json(const std::string& json) {
 // ---------------- Model ----------------
 Tensor Model::predict(const Tensor& x) {
   autograd::NoGrad ng;
+  // Only a model in training mode is switched (and back): a model already in eval mode is not
+  // written to, so concurrent predict() calls on it are race-free.
   const bool was = net->is_training();
-  net->eval();
+  if (was) net->eval();
   Tensor y;
   try {
     y = net->forward(x);
   } catch (...) {
-    net->train(was);
+    if (was) net->train(true);
     throw;
   }
-  net->train(was);
+  if (was) net->train(true);
   const std::string h = head();
   if (h == "softmax") return ops::softmax(y, -1);
   if (h == "sigmoid") return ops::sigmoid(y);

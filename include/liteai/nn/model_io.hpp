@@ -32,11 +32,14 @@ struct SavedModel {
   OptimizerState optimizer;  // empty name when the file has none
   io::Json training;         // what the trainer stored (epoch, best loss, ...), null if none
   io::Json header;           // the whole header
+  NamedTensors extra;        // tensors saved with `extra` (names without the "extra/" prefix)
 };
 
 // Writes `model` (and the optional optimizer state / training info) to `path` atomically.
+// `extra`: tensors kept beside the model under "extra/<name>" (e.g. an anomaly detector's
+// calibration map); they come back in SavedModel::extra.
 void save_model(const std::string& path, const Model& model, const OptimizerState* optimizer = nullptr,
-                const io::Json& training = io::Json());
+                const io::Json& training = io::Json(), const NamedTensors* extra = nullptr);
 // Same, into memory (C API).
 std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerState* optimizer = nullptr,
                                          const io::Json& training = io::Json());
