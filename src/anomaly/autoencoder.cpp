@@ -24,8 +24,8 @@ Tensor to_batch(const std::vector<data::Image>& images, size_t begin, size_t end
 }
 }  // namespace
 
-AutoencoderDetector::AutoencoderDetector(std::shared_ptr<nn::Model> model, float smooth_sigma)
-    : model_(std::move(model)), smooth_sigma_(smooth_sigma) {
+AutoencoderDetector::AutoencoderDetector(std::shared_ptr<nn::Model> model, Tensor calibration, float smooth_sigma)
+    : model_(std::move(model)), calibration_(std::move(calibration)), smooth_sigma_(smooth_sigma) {
   LAI_CHECK(model_ && model_->net, "autoencoder: no model");
   LAI_CHECK(model_->arch.name == "autoencoder", "autoencoder: model architecture is '", model_->arch.name,
             "', expected 'autoencoder'");
@@ -33,6 +33,9 @@ AutoencoderDetector::AutoencoderDetector(std::shared_ptr<nn::Model> model, float
             "autoencoder: model input must be square, got ", model_->preprocessing.width, "x",
             model_->preprocessing.height);
   model_->net->eval();  // inference only from here on (and race-free predict)
+  if (calibration_.defined())
+    LAI_CHECK(calibration_.shape() == Shape({size(), size()}), "autoencoder: calibration map ",
+              to_string(calibration_.shape()), " does not match the model input ", size(), "x", size());
 }
 
 AutoencoderDetector AutoencoderDetector::train(const std::vector<data::Image>& normal_images,
@@ -56,10 +59,17 @@ AutoencoderDetector AutoencoderDetector::train(const std::vector<data::Image>& n
   optim::Trainer trainer(model, t);
   optim::TensorSource source(x, Tensor(), x, o.batch, o.seed);  // target = input
   trainer.fit(source);
-  return AutoencoderDetector(model, o.smooth_sigma);
+
+  AutoencoderDetector uncalibrated(model, Tensor(), 0.f);
+  Tensor calibration = Tensor::full({o.size, o.size}, o.calibration_floor);
+  const std::vector<data::Image> errors = uncalibrated.raw_errors(normal_images, o.batch);
+  const float w = 1.f / static_cast<float>(errors.size());
+  for (const data::Image& e : errors)
+    for (size_t k = 0; k < e.pixels.size(); ++k) calibration.data()[k] += w * e.pixels[k];
+  return AutoencoderDetector(model, calibration, o.smooth_sigma);
 }
 
-std::vector<data::Image> AutoencoderDetector::anomaly_maps(const std::vector<data::Image>& images, int64_t batch) const {
+std::vector<data::Image> AutoencoderDetector::raw_errors(const std::vector<data::Image>& images, int64_t batch) const {
   const int64_t s = size();
   std::vector<data::Image> maps;
   maps.reserve(images.size());
@@ -77,18 +87,40 @@ std::vector<data::Image> AutoencoderDetector::anomaly_maps(const std::vector<dat
         const float d = py[k] - px[k];
         m.pixels[static_cast<size_t>(k)] = d * d;
       }
-      maps.push_back(smooth_sigma_ > 0 ? gaussian_blur(m, smooth_sigma_) : std::move(m));
+      maps.push_back(std::move(m));
     }
+  }
+  return maps;
+}
+
+std::vector<data::Image> AutoencoderDetector::anomaly_maps(const std::vector<data::Image>& images, int64_t batch) const {
+  std::vector<data::Image> maps = raw_errors(images, batch);
+  for (data::Image& m : maps) {
+    if (calibration_.defined())
+      for (size_t k = 0; k < m.pixels.size(); ++k) m.pixels[k] /= calibration_.data()[k];
+    if (smooth_sigma_ > 0) m = gaussian_blur(m, smooth_sigma_);
   }
   return maps;
 }
 
 data::Image AutoencoderDetector::anomaly_map(const data::Image& image) const { return anomaly_maps({image}, 1)[0]; }
 
-void AutoencoderDetector::save(const std::string& path) const { nn::save_model(path, *model_); }
+void AutoencoderDetector::save(const std::string& path) const {
+  nn::NamedTensors extra;
+  if (calibration_.defined()) extra.emplace_back("anomaly.calibration", calibration_);
+  extra.emplace_back("anomaly.smooth_sigma", Tensor::scalar(smooth_sigma_));
+  nn::save_model(path, *model_, nullptr, io::Json(), &extra);
+}
 
 AutoencoderDetector AutoencoderDetector::load(const std::string& path) {
-  return AutoencoderDetector(nn::load_model(path, false).model);
+  nn::SavedModel saved = nn::load_model(path, false);
+  Tensor calibration;
+  float sigma = 0.f;
+  for (auto& [name, t] : saved.extra) {
+    if (name == "anomaly.calibration") calibration = t;
+    if (name == "anomaly.smooth_sigma") sigma = t.item();
+  }
+  return AutoencoderDetector(saved.model, calibration, sigma);
 }
 
 }  // namespace liteai::anomaly
