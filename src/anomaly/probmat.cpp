@@ -167,6 +167,22 @@ void ProbMat::add_batch(const std::vector<const data::Image*>& batch) {
               "probmat: image ", i, " of the batch is ", batch[i]->width, "x", batch[i]->height,
               ", the ProbMat expects ", W, "x", H, " (resize first)");
   }
+  std::vector<const float*> planes;
+  for (const data::Image* im : batch) planes.push_back(im->pixels.data());
+  add_pointers(planes);
+}
+
+void ProbMat::add_planes(const float* p, int64_t count) {
+  LAI_CHECK(config_.width > 0, "probmat: add on an empty ProbMat (construct it with a config)");
+  LAI_CHECK(count >= 0 && (p != nullptr || count == 0), "probmat: add_planes needs data");
+  std::vector<const float*> planes;
+  for (int64_t i = 0; i < count; ++i) planes.push_back(p + size_t(i) * size_t(config_.width) * size_t(config_.height));
+  add_pointers(planes);
+}
+
+void ProbMat::add_pointers(const std::vector<const float*>& batch) {
+  if (batch.empty()) return;
+  const int W = config_.width, H = config_.height;
   // Quantize once per batch: 1 byte per pixel, so the tile passes read little memory.
   const int64_t nimg = int64_t(batch.size());
   const size_t plane = size_t(W) * size_t(H);
@@ -175,7 +191,7 @@ void ProbMat::add_batch(const std::vector<const data::Image*>& batch) {
   const float top = float(config_.bins - 1);
   parallel_for(0, nimg * H, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* src = batch[size_t(r / H)]->pixels.data() + size_t(r % H) * size_t(W);
+      const float* src = batch[size_t(r / H)] + size_t(r % H) * size_t(W);
       uint8_t* dst = q.data() + size_t(r) * size_t(W);
       for (int x = 0; x < W; ++x) {
         float t = (src[x] - lo) * scale;

@@ -103,6 +103,8 @@ class ProbMat {
   // Counts every image of the batch (all must be width x height). Parallel over cell tiles.
   void add_batch(const std::vector<const data::Image*>& batch);
   void add(const data::Image& image) { add_batch({&image}); }
+  // The same for `count` contiguous width x height float planes (e.g. a loader batch [N,1,H,W]).
+  void add_planes(const float* planes, int64_t count);
   // Adds other's counts; configs must be identical (throws naming the differing field).
   void merge(const ProbMat& other);
 
@@ -124,7 +126,7 @@ class ProbMat {
   static ProbMat load(const std::string& path);
 
  private:
-  void add_counts_u32(int64_t cell, int bin, uint32_t n);
+  void add_pointers(const std::vector<const float*>& planes);
   ProbMatConfig config_;
   uint64_t images_ = 0;
   std::vector<uint32_t> c32_;  // cells x bins, when count_bits == 32
