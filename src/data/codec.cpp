@@ -4,6 +4,7 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -146,6 +147,8 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   LAI_CHECK(f != nullptr, path, ": cannot open (", std::strerror(errno), ")");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(f, &std::fclose);
   std::vector<uint8_t> bytes;
+  struct stat st {};
+  if (::fstat(::fileno(f), &st) == 0 && st.st_size > 0) bytes.reserve(size_t(st.st_size));
   uint8_t chunk[1 << 16];
   size_t got;
   while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
@@ -232,14 +235,14 @@ ImageInfo probe_image(const std::string& path) {
 
 // ---------------------------------------------------------------- writing
 
-void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+void write_file_atomic(const std::string& path, const void* bytes, size_t size, bool sync) {
   static std::atomic<uint64_t> counter{0};
   const std::string tmp = str_cat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   LAI_CHECK(f != nullptr, path, ": cannot write (", std::strerror(errno), ")");
   bool ok = std::fwrite(bytes, 1, size, f) == size;
   ok = std::fflush(f) == 0 && ok;
-  ok = ::fsync(::fileno(f)) == 0 && ok;
+  if (sync) ok = ::fsync(::fileno(f)) == 0 && ok;
   ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
@@ -275,7 +278,7 @@ void write_png(const std::string& path, const uint8_t* pixels, int width, int he
   int ok = stbi_write_png_to_func(&append_to_vector, &out, width, height, channels, pixels,
                                   stride_bytes > 0 ? stride_bytes : width * channels);
   LAI_CHECK(ok, path, ": write_png: encoder failed");
-  write_file_atomic(path, out.data(), out.size());
+  write_file_atomic(path, out.data(), out.size(), /*sync=*/false);
 }
 
 void write_png(const std::string& path, const Image& img, float lo, float hi) {
@@ -360,7 +363,7 @@ void write_png16(const std::string& path, const uint16_t* pixels, int width, int
   put_chunk(out, "IHDR", ihdr);
   put_chunk(out, "IDAT", z);
   put_chunk(out, "IEND", {});
-  write_file_atomic(path, out.data(), out.size());
+  write_file_atomic(path, out.data(), out.size(), /*sync=*/false);
 }
 
 void write_npy(const std::string& path, const float* values, const Shape& shape) {

@@ -52,6 +52,22 @@ struct Loader::State {
   bool started = false;
   bool finished = false;  // end or error consumed: next() returns nullopt until reset
 
+  // Batch image tensors are recycled once the consumer has dropped every reference to them:
+  // steady memory instead of a fresh multi-MB allocation per batch (which fragments the heap
+  // and lets the RSS creep up over a long epoch).
+  std::vector<Tensor> pool;
+  Tensor batch_buffer(int64_t B) {
+    const Shape shape{B, 1, opt.height, opt.width};
+    for (Tensor& t : pool)
+      if (t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.shape() == shape) {
+        std::atomic_thread_fence(std::memory_order_acquire);  // the consumer's last reads happen-before our writes
+        return t;
+      }
+    Tensor t = Tensor::empty(shape);
+    if (pool.size() < size_t(opt.prefetch) + 3) pool.push_back(t);
+    return t;
+  }
+
   std::atomic<size_t> skipped{0};
   std::mutex skip_mu;
   std::string first_skip;
@@ -80,7 +96,7 @@ struct Loader::State {
       size_t pos = 0;
       int64_t number = 0;
       while (pos < n && !stop) {
-        Tensor images = Tensor::empty({int64_t(B), 1, opt.height, opt.width});
+        Tensor images = batch_buffer(int64_t(B));
         float* dst = images.data();
         std::vector<size_t> rows;  // data-set indices of the filled rows
         std::vector<std::vector<int>> row_labels;

@@ -98,7 +98,7 @@ float mediastinum_half(const Anatomy& A, int s, float v) {
   if (s == 0) {
     w += (A.heart_ax * 0.55f - (A.heart_cx - 0.5f)) * heart;
   } else {
-    w += (A.heart_ax + (A.heart_cx - 0.5f) - A.medi_half) * std::pow(heart, 0.8f) * (v > A.heart_cy - 0.5f * A.heart_ay ? 1.f : smoothstep(-1.f, -0.5f, hy));
+    w += (A.heart_ax + (A.heart_cx - 0.5f) - A.medi_half) * heart * (1.25f - 0.25f * heart) * (v > A.heart_cy - 0.5f * A.heart_ay ? 1.f : smoothstep(-1.f, -0.5f, hy));
     const float ky = (v - A.knob_y) / 0.05f;  // aortic knob
     w = std::max(w, A.medi_half + 0.022f * std::sqrt(std::max(0.f, 1.f - ky * ky)));
   }
@@ -107,6 +107,9 @@ float mediastinum_half(const Anatomy& A, int s, float v) {
 
 float lung_inside(const Anatomy& A, int s, float u, float v, float* t_lat = nullptr, float* bottom = nullptr) {
   const float d = s == 0 ? 0.5f - u : u - 0.5f;  // distance from the midline toward this lung
+  if (!t_lat && !bottom && (d < A.lung_medial[s] || d > A.lung_w[s] + 0.01f || v < A.lung_apex[s] - 0.01f ||
+                            v > A.lung_cp[s] + 0.02f))
+    return 0.f;  // outside the lung's bounding box
   const float med = mediastinum_half(A, s, v) + 0.004f;
   // Lateral wall: narrow at the apex, widest at the base.
   const float grow = std::sqrt(std::clamp((v - A.lung_apex[s] + 0.015f) / 0.30f, 0.f, 1.f));
@@ -222,6 +225,8 @@ float anatomy_attenuation(const Anatomy& A, float u, float v, float* lung_out) {
   const float dx = u - 0.5f;
   float att = 0.f;
   const float q = 1.f - (dx / half) * (dx / half);
+  *lung_out = 0.f;
+  if (q <= 0 && v > A.clav_y + 0.12f) return 0.f;  // air beside the body: nothing else reaches here
   if (q > 0) att += 1.0f * std::sqrt(q) * smoothstep(0.f, 0.02f, q * half);
   // Soft-tissue texture (breast, muscles), a few percent.
   att *= 0.94f + 0.12f * A.texture.at(u, v);
@@ -328,12 +333,20 @@ void blur(std::vector<float>& img, int S, int radius) {
         acc += src[std::min(x + radius + 1, S - 1)] - src[std::max(x - radius, 0)];
       }
     }
-    for (int x = 0; x < S; ++x) {
-      float acc = 0;
-      for (int k = -radius; k <= radius; ++k) acc += tmp[size_t(std::clamp(k, 0, S - 1)) * S + x];
-      for (int y = 0; y < S; ++y) {
-        img[size_t(y) * S + x] = acc / float(2 * radius + 1);
-        acc += tmp[size_t(std::min(y + radius + 1, S - 1)) * S + x] - tmp[size_t(std::max(y - radius, 0)) * S + x];
+    // Vertical pass row by row with a running sum per column (cache-friendly).
+    std::vector<float> acc(size_t(S), 0.f);
+    for (int k = -radius; k <= radius; ++k) {
+      const float* r = &tmp[size_t(std::clamp(k, 0, S - 1)) * S];
+      for (int x = 0; x < S; ++x) acc[size_t(x)] += r[x];
+    }
+    const float inv = 1.f / float(2 * radius + 1);
+    for (int y = 0; y < S; ++y) {
+      float* out = &img[size_t(y) * S];
+      const float* add = &tmp[size_t(std::min(y + radius + 1, S - 1)) * S];
+      const float* sub = &tmp[size_t(std::max(y - radius, 0)) * S];
+      for (int x = 0; x < S; ++x) {
+        out[x] = acc[size_t(x)] * inv;
+        acc[size_t(x)] += add[x] - sub[x];
       }
     }
   }
@@ -371,12 +384,26 @@ Phantom make_phantom(uint64_t seed, uint64_t index, const PhantomOptions& opt) {
 
   const size_t N = size_t(S) * S;
   std::vector<float> att(N), lung(N);
-  for (int y = 0; y < S; ++y)
-    for (int x = 0; x < S; ++x) {
-      float u, v;
-      to_patient(float(x), float(y), u, v);
-      att[size_t(y) * S + x] = anatomy_attenuation(A, u, v, &lung[size_t(y) * S + x]);
+  // The anatomy is smooth at the detector's scale: above 512 px it is rendered at 512 and
+  // interpolated (4x cheaper at 1024); vessels, findings and noise are drawn at full size.
+  const int R = std::min(S, 512);
+  {
+    Image a(R, R), l(R, R);
+    const float f = float(S) / float(R);
+    for (int y = 0; y < R; ++y)
+      for (int x = 0; x < R; ++x) {
+        float u, v;
+        to_patient((x + 0.5f) * f - 0.5f, (y + 0.5f) * f - 0.5f, u, v);
+        a.at(x, y) = anatomy_attenuation(A, u, v, &l.at(x, y));
+      }
+    if (R == S) {
+      att.swap(a.pixels);
+      lung.swap(l.pixels);
+    } else {
+      resize_into(a, att.data(), S, S);
+      resize_into(l, lung.data(), S, S);
     }
+  }
   for (const Vessel& ves : A.vessels) draw_vessel(att, lung, S, ves, to_pixel);
 
   // ---- the finding ----
@@ -551,11 +578,15 @@ Phantom make_phantom(uint64_t seed, uint64_t index, const PhantomOptions& opt) {
   for (auto& n : noise.pixels) n = g.normal();
   const Image noise_full = NS == S ? noise : resize(noise, S, S);
   const float nscale = NS == S ? 1.f : 1.6f;  // keep its strength after interpolation
+  // t^gamma through a table (std::pow per pixel was a tenth of the time).
+  std::vector<float> gamma_lut(4097);
+  for (int i = 0; i <= 4096; ++i) gamma_lut[size_t(i)] = std::pow(float(i) / 4096.f, A.gamma);
   for (size_t i = 0; i < N; ++i) {
     const float a = std::max(0.f, att[i] + metal[i]);
     const float signal = 1.f - std::exp(-A.k * a);
-    float t = std::clamp((signal - A.lo) / range, 0.f, 1.f);
-    t = std::pow(t, A.gamma);
+    const float tl = std::clamp((signal - A.lo) / range, 0.f, 1.f) * 4096.f;
+    const int ti = std::min(int(tl), 4095);
+    const float t = gamma_lut[size_t(ti)] + (gamma_lut[size_t(ti) + 1] - gamma_lut[size_t(ti)]) * (tl - float(ti));
     // Noise is larger where few photons arrive (dark display = many photons here, so scale by t).
     float val = 255.f * t + noise_full.pixels[i] * nscale * A.noise_sigma * (0.5f + 0.8f * t) * (a > 0.02f ? 1.f : 0.4f);
     P.image.pixels[i] = std::clamp(std::round(val), 0.f, 255.f);

@@ -34,7 +34,7 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
 ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& name = "<memory>");
 ImageInfo probe_image(const std::string& path);
 
-// ---- writing (atomic: a temp file in the same folder, then rename) ----
+// ---- writing (atomic: a temp file in the same folder, then rename; .npy also fsync'ed) ----
 // 8-bit PNG from interleaved bytes, channels 1 (gray), 3 (RGB) or 4 (RGBA); stride 0 = packed.
 void write_png(const std::string& path, const uint8_t* pixels, int width, int height, int channels,
                int stride_bytes = 0);
@@ -54,7 +54,8 @@ inline void write_npy(const std::string& path, const Image& img) {
 // Reads back a float32 .npy written by write_npy (or numpy with dtype '<f4', C order).
 std::vector<float> read_npy(const std::string& path, Shape* shape);
 
-// Writes bytes atomically (temp file + fsync + rename), throwing on failure.
-void write_file_atomic(const std::string& path, const void* bytes, size_t size);
+// Writes bytes atomically (temp file + rename), throwing on failure. `sync` adds an fsync
+// before the rename (durable against power loss; costs milliseconds per file).
+void write_file_atomic(const std::string& path, const void* bytes, size_t size, bool sync = true);
 
 }  // namespace liteai::data
