@@ -1,0 +1,221 @@
+// liteai bench train: a whole training step (forward, backward, Adam) of compact_cxr at 512x512
+// and 256x256, batch 8 — images/s and peak RSS — plus single-image inference and the small
+// Fashion-MNIST CNN (batch 64), each beside PyTorch running the same model and recipe in a
+// separate /usr/bin/python3 process (skipped with a clear line when python3-torch is absent).
+//
+// Memory: the first Dense of compact_cxr at 512x512 holds 134M weights. The training step
+// streams its Adam update from the gradient hook (optim::Optimizer::stream_updates), so its
+// 537 MB gradient exists only transiently inside backward; weights + Adam m, v stay.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench.hpp"
+#include "liteai/autograd/autograd.hpp"
+#include "liteai/core/parallel.hpp"
+#include "liteai/core/random.hpp"
+#include "liteai/nn/zoo.hpp"
+#include "liteai/optim/trainer.hpp"
+
+namespace {
+
+const char* kTorchScript = R"PY(
+import argparse, resource, statistics, sys, time
+import torch, torch.nn as nn, torch.nn.functional as F
+p = argparse.ArgumentParser()
+p.add_argument('--model', default='compact'); p.add_argument('--size', type=int, default=512)
+p.add_argument('--batch', type=int, default=8); p.add_argument('--steps', type=int, default=3)
+p.add_argument('--threads', type=int, default=2); p.add_argument('--infer', type=int, default=1)
+a = p.parse_args()
+torch.set_num_threads(a.threads); torch.manual_seed(0)
+
+class Compact(nn.Module):  # SPEC.md section 2, same as liteai's compact_cxr
+    def __init__(s, size, classes=2):
+        super().__init__()
+        s.c1 = nn.Conv2d(1, 32, 3, padding=1); s.c2 = nn.Conv2d(32, 64, 3, padding=1)
+        s.c3 = nn.Conv2d(64, 128, 3, padding=1)
+        s.fc1 = nn.Linear((size // 8) ** 2 * 128, 256); s.fc2 = nn.Linear(256, 128)
+        s.fc3 = nn.Linear(128, 256); s.out = nn.Linear(256, classes)
+    def forward(s, x):
+        x = F.avg_pool2d(F.silu(s.c1(x)), 2); x = F.avg_pool2d(F.silu(s.c2(x)), 2)
+        x = F.avg_pool2d(F.silu(s.c3(x)), 2); h = F.silu(s.fc1(torch.flatten(x, 1)))
+        h = F.silu(h + s.fc3(F.silu(s.fc2(h)))); return s.out(h)
+    def l2(s):  # Keras kernel_regularizer l2(0.01) on every kernel
+        return 0.01 * sum((m.weight ** 2).sum() for m in [s.c1, s.c2, s.c3, s.fc1, s.fc2, s.fc3, s.out])
+
+class Small(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1 = nn.Conv2d(1, 32, 3, padding=1); s.c2 = nn.Conv2d(32, 64, 3, padding=1)
+        s.fc1 = nn.Linear(64 * 7 * 7, 128); s.out = nn.Linear(128, 10)
+    def forward(s, x):
+        x = F.max_pool2d(F.relu(s.c1(x)), 2); x = F.max_pool2d(F.relu(s.c2(x)), 2)
+        return s.out(F.relu(s.fc1(torch.flatten(x, 1))))
+    def l2(s): return 0.0
+
+m = Compact(a.size) if a.model == 'compact' else Small()
+classes = 2 if a.model == 'compact' else 10
+size = a.size if a.model == 'compact' else 28
+opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+x = torch.randn(a.batch, 1, size, size); y = torch.randint(0, classes, (a.batch,))
+def step():
+    opt.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(m(x), y) + m.l2(); loss.backward(); opt.step()
+step()
+times = []
+for _ in range(a.steps):
+    t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
+print('train_ips', a.batch / statistics.median(times))
+print('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+if a.infer:
+    m.eval(); x1 = torch.randn(1, 1, size, size); times = []
+    with torch.no_grad():
+        m(x1)
+        for _ in range(5):
+            t = time.perf_counter(); m(x1); times.append(time.perf_counter() - t)
+    print('infer_ms', 1000 * statistics.median(times))
+sys.stdout.flush()
+)PY";
+
+// Runs the PyTorch script; returns its "key value" lines (empty map on failure).
+std::map<std::string, double> run_torch(const std::string& args) {
+  std::map<std::string, double> out;
+  char path[] = "/tmp/liteai_bench_train_XXXXXX.py";
+  const int fd = mkstemps(path, 3);
+  if (fd < 0) return out;
+  {
+    std::ofstream f(path);
+    f << kTorchScript;
+  }
+  ::close(fd);
+  const std::string cmd = "/usr/bin/python3 " + std::string(path) + " " + args + " 2>/dev/null";
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char key[64];
+    double v;
+    while (std::fscanf(p, "%63s %lf", key, &v) == 2) out[key] = v;
+    pclose(p);
+  }
+  std::remove(path);
+  return out;
+}
+
+struct Measured {
+  double images_per_second = 0, peak_mb = 0, base_mb = 0, state_mb = 0, infer_ms = 0;
+};
+
+Measured measure_compact(int64_t size, int64_t batch, int steps, bool infer) {
+  using namespace liteai;
+  Measured m;
+  liteai::bench::reset_peak_rss();
+  m.base_mb = liteai::bench::current_rss_mb();
+  auto model = nn::build_model("compact_cxr", size, 2, 1);
+  optim::TrainOptions o;
+  o.optim.lr = 1e-3f;
+  o.progress = 0;
+  o.stream_min_elements = 1 << 20;  // the first Dense: update inside backward, no stored gradient
+  optim::Trainer trainer(model, o);
+  Generator g(2);
+  optim::TrainBatch b;
+  b.images = randn({batch, 1, size, size}, 0, 1, g);
+  b.labels = Tensor::from_vector(std::vector<float>(static_cast<size_t>(batch), 1.f), {batch});
+  trainer.train_step(b);  // warm-up; allocates the Adam state
+  m.state_mb = liteai::bench::current_rss_mb();
+  std::vector<double> t;
+  for (int i = 0; i < steps; ++i) {
+    const double t0 = liteai::bench::now_seconds();
+    trainer.train_step(b);
+    t.push_back(liteai::bench::now_seconds() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  m.images_per_second = batch / t[t.size() / 2];
+  m.peak_mb = liteai::bench::peak_rss_mb();
+  if (infer) {
+    Tensor x1 = randn({1, 1, size, size}, 0, 1, g);
+    m.infer_ms = 1000 * liteai::bench::median_seconds(5, [&] { model->predict(x1); });
+  }
+  return m;
+}
+
+}  // namespace
+
+LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and small_cnn: images/s, peak RSS vs PyTorch") {
+  using namespace liteai;
+  const int threads = args.threads > 0 ? args.threads : 2;
+  set_num_threads(threads);
+  const int steps = args.quick ? 2 : 3;
+  std::string why;
+  const bool torch = bench::torch_available(&why);
+  if (!torch) report.note("torch reference skipped: " + why);
+  const std::string tt = "_t" + std::to_string(threads);
+
+  // ---- compact_cxr ----
+  std::vector<int64_t> sizes = args.quick ? std::vector<int64_t>{256} : std::vector<int64_t>{512, 256};
+  for (int64_t size : sizes) {
+    const std::string s = std::to_string(size);
+    std::map<std::string, double> ref;
+    if (torch)
+      ref = run_torch("--model compact --size " + s + " --batch 8 --steps " + std::to_string(steps) + " --threads " +
+                      std::to_string(threads) + " --infer " + (size == 512 ? "1" : "0"));
+    if (torch && ref.empty()) report.note("torch reference failed to run for size " + s);
+    Measured m = measure_compact(size, 8, steps, size == 512);
+    const double params = static_cast<double>(nn::compact_cxr_parameter_count(size, 1, 2));
+    const double w_mb = params * 4 / 1048576.0;
+    report.note(str_cat("compact_cxr ", s, "x", s, " batch 8, ", threads, " threads: ", static_cast<int64_t>(params),
+                        " parameters"));
+    report.note(str_cat("  memory: weights ", static_cast<int>(w_mb), " MB, Adam m+v ", static_cast<int>(2 * w_mb),
+                        " MB, gradients of the streamed first Dense: transient only (", static_cast<int>(w_mb),
+                        " MB while its update runs), RSS at start ", static_cast<int>(m.base_mb), " MB, after the first step ",
+                        static_cast<int>(m.state_mb), " MB, peak ", static_cast<int>(m.peak_mb), " MB -> activations + transient gradients ",
+                        static_cast<int>(m.peak_mb - m.state_mb), " MB above the steady state"));
+    const bool have = ref.count("train_ips") > 0;
+    report.add({"train_compact_" + s + "_b8", m.images_per_second, "images/s", have ? "torch" : "",
+                have ? m.images_per_second / ref["train_ips"] : 0});
+    if (have) report.add({"train_compact_" + s + "_b8_torch", ref["train_ips"], "images/s", "", 0});
+    const bool have_rss = ref.count("peak_rss_mb") > 0;
+    // lower is better: ratio = torch / this
+    report.add({"rss_train_compact_" + s + "_b8", m.peak_mb, "MB", have_rss ? "torch" : "",
+                have_rss ? ref["peak_rss_mb"] / m.peak_mb : 0});
+    if (have_rss) report.add({"rss_train_compact_" + s + "_b8_torch", ref["peak_rss_mb"], "MB", "", 0});
+    if (size == 512) {
+      const bool hi = ref.count("infer_ms") > 0;
+      report.add({"infer_compact_512_b1", m.infer_ms, "ms", hi ? "torch" : "", hi ? ref["infer_ms"] / m.infer_ms : 0});
+      if (hi) report.add({"infer_compact_512_b1_torch", ref["infer_ms"], "ms", "", 0});
+    }
+  }
+
+  // ---- small_cnn, the Fashion-MNIST recipe (batch 64, Adam 1e-3) on random 28x28 data ----
+  {
+    const int small_steps = args.quick ? 5 : 30;
+    std::map<std::string, double> ref;
+    if (torch)
+      ref = run_torch("--model small --batch 64 --steps " + std::to_string(small_steps) + " --threads " +
+                      std::to_string(threads) + " --infer 0");
+    auto model = nn::build_model("small_cnn", 28, 10, 1);
+    optim::TrainOptions o;
+    o.progress = 0;
+    optim::Trainer trainer(model, o);
+    Generator g(3);
+    optim::TrainBatch b;
+    b.images = rand_uniform({64, 1, 28, 28}, 0, 1, g);
+    std::vector<float> lab(64);
+    for (size_t i = 0; i < lab.size(); ++i) lab[i] = static_cast<float>(i % 10);
+    b.labels = Tensor::from_vector(lab, {64});
+    trainer.train_step(b);
+    std::vector<double> t;
+    for (int i = 0; i < small_steps; ++i) {
+      const double t0 = bench::now_seconds();
+      trainer.train_step(b);
+      t.push_back(bench::now_seconds() - t0);
+    }
+    std::sort(t.begin(), t.end());
+    const double ips = 64 / t[t.size() / 2];
+    const bool have = ref.count("train_ips") > 0;
+    report.add({"train_small_cnn_b64" + tt, ips, "images/s", have ? "torch" : "", have ? ips / ref["train_ips"] : 0});
+    if (have) report.add({"train_small_cnn_b64" + tt + "_torch", ref["train_ips"], "images/s", "", 0});
+  }
+}
