@@ -132,24 +132,28 @@ struct DirectConv {
     forward(q, dy, wt.data(), nullptr, dx, Act::none);
   }
 
-  // acc[i][j] += sum over pixels of dy row i * tile row j, for KT x CT pairs; returns via out.
+  // out[i][j] += sum over the block's pixels of dy row i * tile row j (KT x CT pairs).
+  // Vector part: KT*CT accumulators stay in registers; the pixel tail (OW % W) is scalar.
   template <int KT, int CT>
-  static void dot_tile(int64_t rows, int64_t OW, const float* dyb, int64_t dy_row_stride, int64_t P,
-                       const float* xb, const int64_t* off, int64_t Wp, float* out, int64_t ldo) {
+  static void dot_tile(int64_t rows, int64_t OW, const float* dyb, int64_t P, const float* xb,
+                       const int64_t* off, int64_t Wp, float* out, int64_t ldo) {
+    const int64_t nvec = OW / W;
     B acc[KT][CT];
-    float sacc[KT][CT] = {};
 #pragma GCC unroll 8
     for (int i = 0; i < KT; ++i)
 #pragma GCC unroll 4
       for (int j = 0; j < CT; ++j) acc[i][j] = B(0.f);
-    const int64_t vec_end = OW / W * W;
+    const float* xs[CT];
+#pragma GCC unroll 4
+    for (int j = 0; j < CT; ++j) xs[j] = xb + off[j];
     for (int64_t r = 0; r < rows; ++r) {
-      const float* d = dyb + r * dy_row_stride;
-      const float* xr = xb + r * Wp;
-      for (int64_t o = 0; o < vec_end; o += W) {
+      const float* d = dyb + r * OW;
+      const int64_t xr = r * Wp;
+      for (int64_t v = 0; v < nvec; ++v) {
+        const int64_t o = v * W;
         B xv[CT];
 #pragma GCC unroll 4
-        for (int j = 0; j < CT; ++j) xv[j] = B::load_unaligned(xr + off[j] + o);
+        for (int j = 0; j < CT; ++j) xv[j] = B::load_unaligned(xs[j] + xr + o);
 #pragma GCC unroll 8
         for (int i = 0; i < KT; ++i) {
           const B dv = B::load_unaligned(d + i * P + o);
@@ -157,12 +161,19 @@ struct DirectConv {
           for (int j = 0; j < CT; ++j) acc[i][j] = xsimd::fma(dv, xv[j], acc[i][j]);
         }
       }
-      for (int64_t o = vec_end; o < OW; ++o)
-        for (int i = 0; i < KT; ++i)
-          for (int j = 0; j < CT; ++j) sacc[i][j] += d[i * P + o] * xr[off[j] + o];
     }
+#pragma GCC unroll 8
     for (int i = 0; i < KT; ++i)
-      for (int j = 0; j < CT; ++j) out[i * ldo + j] += xsimd::hadd(acc[i][j]) + sacc[i][j];
+#pragma GCC unroll 4
+      for (int j = 0; j < CT; ++j) out[i * ldo + j] += xsimd::hadd(acc[i][j]);
+    if (nvec * W == OW) return;
+    for (int i = 0; i < KT; ++i)
+      for (int j = 0; j < CT; ++j) {
+        float s = 0.f;
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t o = nvec * W; o < OW; ++o) s += dyb[r * OW + i * P + o] * xs[j][r * Wp + o];
+        out[i * ldo + j] += s;
+      }
   }
 
   static void backward_weight(const Conv2dShape& p, const float* x, const float* dy, float* dw,
@@ -179,7 +190,7 @@ struct DirectConv {
       });
     }
     if (p.K * CRS == 0) return;
-    const int64_t rb = rows_per_block(p, OH, OW, 2048);
+    const int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_BWPIX", 2048));
     const int64_t blocks = ceil_div(OH, rb), items = p.N * blocks;
     const int64_t groups = std::min<int64_t>(items, 16);
     const Tile geo = tile_geometry(p, rb, OW);
@@ -196,17 +207,18 @@ struct DirectConv {
           const int64_t n = it / blocks, oh0 = (it % blocks) * rb, rows = std::min(rb, OH - oh0);
           fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
           const float* dyn = dy + n * p.K * P + oh0 * OW;
-          for (int64_t k0 = 0; k0 < p.K; k0 += KT) {
-            const int64_t km = std::min<int64_t>(KT, p.K - k0);
-            for (int64_t c0 = 0; c0 < CRS; c0 += CT) {
-              const int64_t cm = std::min<int64_t>(CT, CRS - c0);
+          // Taps outer: the few input rows of a tap triple stay in L1 while dy streams from L2.
+          for (int64_t c0 = 0; c0 < CRS; c0 += CT) {
+            const int64_t cm = std::min<int64_t>(CT, CRS - c0);
+            for (int64_t k0 = 0; k0 < p.K; k0 += KT) {
+              const int64_t km = std::min<int64_t>(KT, p.K - k0);
               float* o = out + k0 * CRS + c0;
               if (km == KT && cm == CT) {
-                dot_tile<KT, CT>(rows, OW, dyn + k0 * P, OW, P, tile, off.data() + c0, geo.Wp, o, CRS);
+                dot_tile<KT, CT>(rows, OW, dyn + k0 * P, P, tile, off.data() + c0, geo.Wp, o, CRS);
               } else {
                 for (int64_t i = 0; i < km; ++i)
                   for (int64_t j = 0; j < cm; ++j)
-                    dot_tile<1, 1>(rows, OW, dyn + (k0 + i) * P, OW, P, tile, off.data() + c0 + j, geo.Wp,
+                    dot_tile<1, 1>(rows, OW, dyn + (k0 + i) * P, P, tile, off.data() + c0 + j, geo.Wp,
                                    o + i * CRS + j, CRS);
               }
             }

@@ -150,6 +150,49 @@ struct GemmDriver {
     }
   }
 
+  // Small M with row-major B: A (M x K) is packed once and B is read in place, panel by panel,
+  // with the next panel prefetched. Packing B would cost a full extra pass over it (from DRAM
+  // when N is large) for only M/MR uses of each panel; this is the conv-shaped case.
+  static void run_direct_b(int64_t M, int64_t N, int64_t K, const MatA& a, const float* b,
+                           int64_t ldb, float* C, int64_t ldc, bool accumulate) {
+    if constexpr (requires { typename UK::StridedB; }) {
+      const int64_t KB = k_block(K), nkb = ceil_div(K, KB), Mr = round_up(M, MR);
+      float* abuf = scratch(1, size_t(Mr * K));
+      for (int64_t bk = 0; bk < nkb; ++bk) {
+        const int64_t pc = bk * KB, kc = std::min(KB, K - pc);
+        pack_a(a, 0, M, pc, kc, abuf + Mr * pc);
+      }
+      float* edge = scratch(0, size_t(KB * NR));
+      alignas(64) float tmp[MR * NR];
+      for (int64_t jr = 0; jr < N; jr += NR) {
+        const int64_t nr = std::min<int64_t>(NR, N - jr);
+        if (jr + NR < N)  // warm the next panel while this one computes
+          for (int64_t k = 0; k < K; ++k)
+            for (int64_t l = 0; l < NR; l += 16) __builtin_prefetch(b + k * ldb + jr + NR + l, 0, 2);
+        for (int64_t bk = 0; bk < nkb; ++bk) {
+          const int64_t pc = bk * KB, kc = std::min(KB, K - pc);
+          const bool acc = accumulate || bk > 0;
+          if (nr < NR) {  // ragged last panel: pack it, zero padded
+            typename GemmDriver::PackB{MatB{b, ldb, 1}}(pc, kc, jr, nr, edge);
+          }
+          for (int64_t ir = 0; ir < M; ir += MR) {
+            const int m = int(std::min<int64_t>(MR, M - ir));
+            const float* ap = abuf + Mr * pc + ir * kc;
+            float* c = C + ir * ldc + jr;
+            if (nr == NR) {
+              UK::rows(m, kc, ap, typename UK::StridedB{b + pc * ldb + jr, ldb}, c, ldc, acc);
+            } else {
+              UK::full(kc, ap, edge, tmp, NR, false);
+              for (int ii = 0; ii < m; ++ii)
+                for (int64_t jj = 0; jj < nr; ++jj)
+                  c[ii * ldc + jj] = (acc ? c[ii * ldc + jj] : 0.f) + tmp[ii * NR + jj];
+            }
+          }
+        }
+      }
+    }
+  }
+
   static void scale_block(int64_t m, int64_t n, float beta, float* C, int64_t ldc) {
     for (int64_t i = 0; i < m; ++i) {
       float* r = C + i * ldc;
@@ -180,6 +223,9 @@ struct GemmDriver {
     const int64_t mstep = round_up(ceil_div(M, mT), MR), nstep = round_up(ceil_div(N, nT), NR);
     mT = ceil_div(M, mstep), nT = ceil_div(N, nstep);
     const double flops = 2.0 * double(M) * double(N) * double(K);
+    bool direct_b = false;
+    if constexpr (requires { typename UK::StridedB; })
+      direct_b = !tb && M <= 256 && N >= 8 * NR && env_or("LAI_DIRECTB", 1) == 1;
     const int64_t grain = flops < 4e6 ? mT * nT : 1;
     parallel_for(0, mT * nT, grain, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
@@ -189,7 +235,10 @@ struct GemmDriver {
         if (beta != 0.f && beta != 1.f) scale_block(m, n, beta, c, ldc);
         const MatA as{a.p + i0 * a.rs, a.rs, a.cs, a.alpha};
         const MatB bs{b.p + j0 * b.cs, b.rs, b.cs};
-        run(m, n, K, PackA{as}, PackB{bs}, c, ldc, beta != 0.f);
+        if (direct_b)
+          run_direct_b(m, n, K, as, bs.p, ldb, c, ldc, beta != 0.f);
+        else
+          run(m, n, K, PackA{as}, PackB{bs}, c, ldc, beta != 0.f);
       }
     });
   }

@@ -33,6 +33,12 @@ struct XsimdUK {
     const float* b;
     B load(int64_t k, int v) const { return B::load_aligned(b + k * NR + v * W); }
   };
+  // B read in place from a row-major matrix (row stride ld): no packing pass over B.
+  struct StridedB {
+    const float* b;
+    int64_t ld;
+    B load(int64_t k, int v) const { return B::load_unaligned(b + k * ld + v * W); }
+  };
   // B rows read in place: row k starts at b + off[k] (direct convolution on a padded tile).
   struct GatherB {
     const float* b;
