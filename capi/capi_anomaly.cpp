@@ -1,0 +1,511 @@
+// C API: ProbMat + WPM, SOM, Hough circles.
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "capi_internal.hpp"
+#include "liteai/anomaly/hough.hpp"
+#include "liteai/anomaly/probmat.hpp"
+#include "liteai/anomaly/som.hpp"
+#include "liteai/anomaly/wpm.hpp"
+#include "liteai/data/codec.hpp"
+
+using namespace liteai;
+using namespace liteai::capi;
+
+// The ProbMat and its finalized table, cached until the counts change. `mu` serializes changes;
+// scoring copies the table pointer under the lock and computes outside it.
+struct lai_probmat {
+  anomaly::ProbMat pm;
+  std::mutex mu;
+  std::shared_ptr<const anomaly::ProbTable> table;
+  anomaly::FinalizeOptions table_options;
+};
+
+struct lai_som {
+  anomaly::Som som;
+};
+
+namespace {
+
+anomaly::ProbMat& probmat_of(lai_probmat* p, const char* fn) {
+  require_ptr(p, fn, "pm");
+  return p->pm;
+}
+
+bool same(const anomaly::FinalizeOptions& a, const anomaly::FinalizeOptions& b) {
+  return a.rule == b.rule && a.fixed_bandwidth == b.fixed_bandwidth && a.min_bandwidth == b.min_bandwidth &&
+         a.floor == b.floor;
+}
+
+void add_images(lai_probmat* p, const std::vector<data::Image>& imgs, const char* fn) {
+  const auto& c = p->pm.config();
+  for (size_t i = 0; i < imgs.size(); ++i)
+    require(imgs[i].width == c.width && imgs[i].height == c.height, fn, ": image ", i, " is ", imgs[i].width, "x",
+            imgs[i].height, ", the ProbMat is built for ", c.width, "x", c.height);
+  std::vector<const data::Image*> ptrs;
+  for (const auto& im : imgs) ptrs.push_back(&im);
+  std::lock_guard<std::mutex> lock(p->mu);
+  p->pm.add_batch(ptrs);
+  p->table.reset();
+}
+
+const lai_som& som_of(const lai_som* s, const char* fn) {
+  require_ptr(s, fn, "som");
+  return *s;
+}
+
+void check_vectors(const char* fn, const anomaly::Som* som, const float* data, int64_t n, int32_t dim) {
+  require_ptr(data, fn, "data");
+  require(n > 0 && n <= (int64_t(1) << 40), fn, ": n must be positive, got ", n);
+  require(dim > 0 && dim <= (1 << 24), fn, ": dim must be positive, got ", dim);
+  require(n <= (int64_t(1) << 40) / dim, fn, ": n x dim is too large");
+  if (som) require(dim == som->config().dim, fn, ": dim is ", dim, ", the SOM was trained on vectors of ", som->config().dim);
+}
+
+}  // namespace
+
+extern "C" {
+
+LAI_API void lai_probmat_config_init(lai_probmat_config* c, int32_t width, int32_t height) {
+  if (!c) return;
+  std::memset(c, 0, sizeof *c);
+  c->struct_size = sizeof *c;
+  anomaly::ProbMatConfig d;
+  c->width = width;
+  c->height = height;
+  c->bins = d.bins;
+  c->count_bits = d.count_bits;
+  c->scale = d.scale;
+  c->tolerance = d.tolerance;
+  c->lo = d.lo;
+  c->hi = d.hi;
+}
+
+static void probmat_config_defaults(lai_probmat_config* c) { lai_probmat_config_init(c, 0, 0); }
+
+LAI_API lai_status lai_probmat_create(const lai_probmat_config* config, lai_probmat** out) {
+  const char* fn = "lai_probmat_create";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    require_ptr(config, fn, "config");
+    const lai_probmat_config c = read_options(config, probmat_config_defaults, fn, "config");
+    anomaly::ProbMatConfig pc;
+    pc.width = c.width;
+    pc.height = c.height;
+    pc.bins = c.bins;
+    pc.count_bits = c.count_bits;
+    pc.scale = c.scale;
+    pc.tolerance = c.tolerance;
+    pc.lo = c.lo;
+    pc.hi = c.hi;
+    pc.validate();
+    auto p = std::make_unique<lai_probmat>();
+    p->pm = anomaly::ProbMat(pc);
+    *out = p.release();
+  });
+}
+
+LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixel_type type, int32_t width,
+                                   int32_t height, size_t stride_bytes) {
+  const char* fn = "lai_probmat_add";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    probmat_of(pm, fn);
+    std::vector<data::Image> imgs;
+    imgs.push_back(image_from_buffer(fn, pixels, type, width, height, stride_bytes));
+    add_images(pm, imgs, fn);
+  });
+}
+
+LAI_API lai_status lai_probmat_add_batch(lai_probmat* pm, const lai_image* images, size_t count) {
+  const char* fn = "lai_probmat_add_batch";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    probmat_of(pm, fn);
+    require_ptr(images, fn, "images");
+    require(count > 0, fn, ": count is 0");
+    std::vector<data::Image> imgs;
+    for (size_t i = 0; i < count; ++i) {
+      try {
+        imgs.push_back(image_from_view(fn, images[i]));
+      } catch (const CapiError& err) {
+        fail(err.status, err.what(), " (images[", i, "])");
+      }
+    }
+    add_images(pm, imgs, fn);
+  });
+}
+
+LAI_API lai_status lai_probmat_add_files(lai_probmat* pm, const char* const* paths, size_t count) {
+  const char* fn = "lai_probmat_add_files";
+  return guarded(fn, LAI_ERR_FORMAT, [&] {
+    probmat_of(pm, fn);
+    require_ptr(paths, fn, "paths");
+    require(count > 0, fn, ": count is 0");
+    for (size_t i = 0; i < count; ++i) require(paths[i] && paths[i][0], fn, ": paths[", i, "] is NULL or empty");
+    const size_t chunk = 16;  // decoded images held at once
+    for (size_t b = 0; b < count; b += chunk) {
+      std::vector<data::Image> imgs;
+      for (size_t i = b; i < count && i < b + chunk; ++i) imgs.push_back(data::decode_image(paths[i]));
+      try {
+        add_images(pm, imgs, fn);
+      } catch (const CapiError& e) {
+        fail(LAI_ERR_INVALID_ARGUMENT, e.what(), " (files ", b, "..)");
+      }
+    }
+  });
+}
+
+LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) {
+  const char* fn = "lai_probmat_merge";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    probmat_of(pm, fn);
+    require_ptr(other, fn, "other");
+    require(pm != other, fn, ": pm and other are the same handle");
+    // Lock both in address order (two threads merging a->b and b->a must not deadlock).
+    auto* o = const_cast<lai_probmat*>(other);
+    std::scoped_lock lock(pm->mu, o->mu);
+    pm->pm.merge(other->pm);
+    pm->table.reset();
+  });
+}
+
+LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_config* config, uint64_t* images) {
+  const char* fn = "lai_probmat_get_info";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(pm, fn, "pm");
+    auto* p = const_cast<lai_probmat*>(pm);
+    std::lock_guard<std::mutex> lock(p->mu);
+    const auto& c = pm->pm.config();
+    if (config) {
+      lai_probmat_config r;
+      lai_probmat_config_init(&r, c.width, c.height);
+      r.bins = c.bins;
+      r.count_bits = c.count_bits;
+      r.scale = c.scale;
+      r.tolerance = c.tolerance;
+      r.lo = c.lo;
+      r.hi = c.hi;
+      write_result(config, r, fn, "config");
+    }
+    if (images) *images = pm->pm.images();
+  });
+}
+
+LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path) {
+  const char* fn = "lai_probmat_save";
+  return guarded(fn, LAI_ERR_IO, [&] {
+    require_ptr(pm, fn, "pm");
+    const std::string p = require_path(path, fn);
+    auto* h = const_cast<lai_probmat*>(pm);
+    std::lock_guard<std::mutex> lock(h->mu);
+    h->pm.save(p);
+  });
+}
+
+LAI_API lai_status lai_probmat_load(const char* path, lai_probmat** out) {
+  const char* fn = "lai_probmat_load";
+  return guarded(fn, LAI_ERR_FORMAT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    const std::string p = require_path(path, fn);
+    auto h = std::make_unique<lai_probmat>();
+    h->pm = anomaly::ProbMat::load(p);
+    *out = h.release();
+  });
+}
+
+LAI_API void lai_probmat_free(lai_probmat* pm) { delete pm; }
+
+LAI_API void lai_wpm_options_init(lai_wpm_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  anomaly::WpmOptions w;
+  anomaly::ScoreOptions s;
+  anomaly::FinalizeOptions f;
+  o->kind = LAI_WPM_NEGLOG;
+  o->eps = w.eps;
+  o->smooth_sigma = w.smooth_sigma;
+  o->score = LAI_SCORE_TOPK_MEAN;
+  o->percentile = s.percentile;
+  o->top_fraction = s.top_fraction;
+  o->bandwidth = LAI_BANDWIDTH_SILVERMAN;
+  o->fixed_bandwidth = f.fixed_bandwidth;
+  o->floor = f.floor;
+}
+
+LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixel_type type, int32_t width,
+                                   int32_t height, size_t stride_bytes, const lai_wpm_options* options, float* map,
+                                   size_t map_count, double* score) {
+  const char* fn = "lai_probmat_wpm";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    probmat_of(pm, fn);
+    const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
+    require(map || score, fn, ": map and score are both NULL: nothing to return");
+    require(o.kind == LAI_WPM_NEGLOG || o.kind == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(o.kind));
+    require(o.score >= LAI_SCORE_TOPK_MEAN && o.score <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(o.score));
+    require(o.bandwidth >= LAI_BANDWIDTH_SILVERMAN && o.bandwidth <= LAI_BANDWIDTH_FIXED, fn,
+            ": unknown bandwidth rule ", int(o.bandwidth));
+    require(std::isfinite(o.eps) && o.eps >= 0, fn, ": eps must be >= 0");
+    require(std::isfinite(o.smooth_sigma) && o.smooth_sigma >= 0 && o.smooth_sigma <= 1000, fn,
+            ": smooth_sigma must be in [0, 1000]");
+    require(o.percentile >= 0 && o.percentile <= 100, fn, ": percentile must be in [0, 100]");
+    require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
+    require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
+    require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
+    data::Image img = image_from_buffer(fn, pixels, type, width, height, stride_bytes);
+    const size_t n = size_t(width) * size_t(height);
+    if (map) require(map_count >= n, fn, ": map has room for ", map_count, " floats, ", n, " needed");
+    anomaly::FinalizeOptions fo;
+    fo.rule = o.bandwidth == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
+              : o.bandwidth == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
+                                                   : anomaly::Bandwidth::Silverman;
+    fo.fixed_bandwidth = o.fixed_bandwidth;
+    fo.floor = o.floor;
+    std::shared_ptr<const anomaly::ProbTable> table;
+    {
+      std::lock_guard<std::mutex> lock(pm->mu);
+      const auto& c = pm->pm.config();
+      require(width == c.width && height == c.height, fn, ": image is ", width, "x", height,
+              ", the ProbMat is built for ", c.width, "x", c.height);
+      require(pm->pm.images() > 0, fn, ": the ProbMat holds no images yet");
+      if (!pm->table || !same(pm->table_options, fo)) {
+        pm->table = std::make_shared<const anomaly::ProbTable>(pm->pm.finalize(fo));
+        pm->table_options = fo;
+      }
+      table = pm->table;
+    }
+    anomaly::WpmOptions wo;
+    wo.kind = o.kind == LAI_WPM_ONE_MINUS_REL ? anomaly::WpmKind::OneMinusRel : anomaly::WpmKind::NegLog;
+    wo.eps = o.eps;
+    wo.smooth_sigma = o.smooth_sigma;
+    data::Image w = anomaly::wpm(*table, img, wo);
+    if (score) {
+      anomaly::ScoreOptions so;
+      so.method = o.score == LAI_SCORE_PERCENTILE ? anomaly::ScoreMethod::Percentile
+                  : o.score == LAI_SCORE_MAX      ? anomaly::ScoreMethod::Max
+                  : o.score == LAI_SCORE_MEAN     ? anomaly::ScoreMethod::Mean
+                                                  : anomaly::ScoreMethod::TopKMean;
+      so.percentile = o.percentile;
+      so.top_fraction = o.top_fraction;
+      *score = anomaly::image_score(w, so);
+    }
+    if (map) std::memcpy(map, w.pixels.data(), n * sizeof(float));
+  });
+}
+
+// ---------------------------------------------------------------- SOM
+
+LAI_API void lai_som_options_init(lai_som_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  anomaly::SomConfig c;
+  anomaly::SomTrainOptions t;
+  o->rows = c.rows;
+  o->cols = c.cols;
+  o->topology = LAI_SOM_RECTANGULAR;
+  o->neighborhood = LAI_SOM_GAUSSIAN;
+  o->batch = 1;
+  o->epochs = t.epochs;
+  o->lr_start = t.lr_start;
+  o->lr_end = t.lr_end;
+  o->radius_start = t.radius_start;
+  o->radius_end = t.radius_end;
+  o->pca_init = 1;
+  o->seed = t.seed;
+}
+
+LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, const lai_som_options* options,
+                                 lai_som** out) {
+  const char* fn = "lai_som_train";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    check_vectors(fn, nullptr, data, n, dim);
+    const lai_som_options o = read_options(options, lai_som_options_init, fn, "options");
+    require(o.rows >= 1 && o.cols >= 1 && o.rows <= 1024 && o.cols <= 1024, fn, ": grid must be 1..1024 x 1..1024, got ",
+            o.rows, "x", o.cols);
+    require(o.epochs >= 1 && o.epochs <= 1000000, fn, ": epochs must be >= 1, got ", o.epochs);
+    require(o.topology == LAI_SOM_RECTANGULAR || o.topology == LAI_SOM_HEXAGONAL, fn, ": unknown topology ",
+            int(o.topology));
+    require(o.neighborhood >= LAI_SOM_GAUSSIAN && o.neighborhood <= LAI_SOM_MEXICAN_HAT, fn,
+            ": unknown neighborhood ", int(o.neighborhood));
+    for (float v : {o.lr_start, o.lr_end, o.radius_start, o.radius_end})
+      require(std::isfinite(v) && v >= 0, fn, ": learning rates and radii must be finite and >= 0");
+    for (int64_t i = 0; i < n * dim; ++i)
+      require(std::isfinite(data[i]), fn, ": data[", i, "] is not a finite number");
+    anomaly::SomConfig c;
+    c.rows = o.rows;
+    c.cols = o.cols;
+    c.dim = dim;
+    c.topology = o.topology == LAI_SOM_HEXAGONAL ? anomaly::SomTopology::Hexagonal : anomaly::SomTopology::Rectangular;
+    c.toroidal = o.toroidal != 0;
+    c.neighborhood = o.neighborhood == LAI_SOM_BUBBLE       ? anomaly::SomNeighborhood::Bubble
+                     : o.neighborhood == LAI_SOM_MEXICAN_HAT ? anomaly::SomNeighborhood::MexicanHat
+                                                             : anomaly::SomNeighborhood::Gaussian;
+    c.validate();
+    anomaly::SomTrainOptions t;
+    t.mode = o.batch ? anomaly::SomMode::Batch : anomaly::SomMode::Online;
+    t.epochs = o.epochs;
+    t.lr_start = o.lr_start;
+    t.lr_end = o.lr_end;
+    t.radius_start = o.radius_start;
+    t.radius_end = o.radius_end;
+    t.init = o.pca_init ? anomaly::SomInit::Pca : anomaly::SomInit::Random;
+    t.seed = o.seed;
+    bool cancelled = false;
+    if (o.progress) {
+      t.progress = [&](int epoch, double qe) {
+        lai_progress p;
+        std::memset(&p, 0, sizeof p);
+        p.struct_size = sizeof p;
+        p.phase = LAI_PHASE_EPOCH;
+        p.epoch = epoch;
+        p.epochs = o.epochs;
+        p.step = p.global_step = epoch;
+        p.steps_per_epoch = 1;
+        p.loss = qe;
+        p.metric = std::nan("");
+        p.val_loss = p.val_metric = p.eta_seconds = -1;
+        if (o.progress(&p, o.user_data) != 0) cancelled = true;
+        return !cancelled;
+      };
+    }
+    auto h = std::make_unique<lai_som>();
+    h->som = anomaly::Som(c);
+    h->som.train(data, n, t);
+    if (cancelled) fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback");
+    *out = h.release();
+  });
+}
+
+LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n, int32_t dim, int32_t* bmu,
+                               float* dist) {
+  const char* fn = "lai_som_map";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const anomaly::Som& s = som_of(som, fn).som;
+    check_vectors(fn, &s, data, n, dim);
+    require_ptr(bmu, fn, "bmu");
+    std::vector<float> sq;
+    std::vector<int> b = s.bmus(data, n, nullptr, dist ? &sq : nullptr);
+    for (int64_t i = 0; i < n; ++i) bmu[i] = b[size_t(i)];
+    if (dist)
+      for (int64_t i = 0; i < n; ++i) dist[i] = std::sqrt(std::max(0.f, sq[size_t(i)]));
+  });
+}
+
+LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* cols, int32_t* dim) {
+  const char* fn = "lai_som_get_info";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const anomaly::SomConfig& c = som_of(som, fn).som.config();
+    if (rows) *rows = c.rows;
+    if (cols) *cols = c.cols;
+    if (dim) *dim = c.dim;
+  });
+}
+
+LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_count) {
+  const char* fn = "lai_som_weights";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const anomaly::Som& s = som_of(som, fn).som;
+    require_ptr(out, fn, "out");
+    const auto& w = s.weights();
+    require(out_count >= w.size(), fn, ": out has room for ", out_count, " floats, ", w.size(), " needed");
+    std::memcpy(out, w.data(), w.size() * sizeof(float));
+  });
+}
+
+LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* data, int64_t n, int32_t dim,
+                                              double* error) {
+  const char* fn = "lai_som_quantization_error";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const anomaly::Som& s = som_of(som, fn).som;
+    check_vectors(fn, &s, data, n, dim);
+    require_ptr(error, fn, "error");
+    *error = s.quantization_error(data, n);
+  });
+}
+
+LAI_API lai_status lai_som_save(const lai_som* som, const char* path) {
+  const char* fn = "lai_som_save";
+  return guarded(fn, LAI_ERR_IO, [&] {
+    const anomaly::Som& s = som_of(som, fn).som;
+    s.save(require_path(path, fn));
+  });
+}
+
+LAI_API lai_status lai_som_load(const char* path, lai_som** out) {
+  const char* fn = "lai_som_load";
+  return guarded(fn, LAI_ERR_FORMAT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    const std::string p = require_path(path, fn);
+    auto h = std::make_unique<lai_som>();
+    h->som = anomaly::Som::load(p);
+    *out = h.release();
+  });
+}
+
+LAI_API void lai_som_free(lai_som* som) { delete som; }
+
+// ---------------------------------------------------------------- Hough
+
+LAI_API void lai_hough_options_init(lai_hough_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  anomaly::HoughOptions h;
+  o->min_radius = h.min_radius;
+  o->max_radius = h.max_radius;
+  o->min_dist = h.min_dist;
+  o->blur_sigma = h.blur_sigma;
+  o->low_threshold = h.low_threshold;
+  o->high_threshold = h.high_threshold;
+  o->noise_factor = h.noise_factor;
+  o->min_votes = h.min_votes;
+  o->min_support = h.min_support;
+  o->polarity = LAI_POLARITY_BRIGHT;
+}
+
+LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
+                                     size_t stride_bytes, const lai_hough_options* options, lai_circle* circles,
+                                     size_t capacity, size_t* found) {
+  const char* fn = "lai_hough_circles";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(found, fn, "found");
+    require(circles || capacity == 0, fn, ": circles is NULL but capacity is ", capacity);
+    const lai_hough_options o = read_options(options, lai_hough_options_init, fn, "options");
+    for (float v : {o.min_radius, o.max_radius, o.min_dist, o.blur_sigma, o.low_threshold, o.high_threshold,
+                    o.noise_factor, o.min_votes, o.min_support})
+      require(std::isfinite(v) && v >= 0, fn, ": options must be finite and >= 0");
+    require(o.min_radius >= 1 && o.max_radius >= o.min_radius && o.max_radius <= 4096, fn,
+            ": radii must satisfy 1 <= min_radius <= max_radius <= 4096, got ", o.min_radius, "..", o.max_radius);
+    require(o.blur_sigma <= 100, fn, ": blur_sigma must be <= 100");
+    require(o.polarity >= LAI_POLARITY_BRIGHT && o.polarity <= LAI_POLARITY_BOTH, fn, ": unknown polarity ",
+            int(o.polarity));
+    data::Image img = image_from_buffer(fn, pixels, type, width, height, stride_bytes);
+    anomaly::HoughOptions h;
+    h.min_radius = o.min_radius;
+    h.max_radius = o.max_radius;
+    h.min_dist = o.min_dist;
+    h.blur_sigma = o.blur_sigma;
+    h.low_threshold = o.low_threshold;
+    h.high_threshold = o.high_threshold;
+    h.noise_factor = o.noise_factor;
+    h.min_votes = o.min_votes;
+    h.min_support = o.min_support;
+    h.polarity = o.polarity == LAI_POLARITY_DARK   ? anomaly::Polarity::Dark
+                 : o.polarity == LAI_POLARITY_BOTH ? anomaly::Polarity::Both
+                                                   : anomaly::Polarity::Bright;
+    h.max_circles = 1 << 20;
+    std::vector<anomaly::Circle> cs = anomaly::hough_circles(img, h);
+    *found = cs.size();
+    for (size_t i = 0; i < cs.size() && i < capacity; ++i)
+      circles[i] = lai_circle{cs[i].x, cs[i].y, cs[i].radius, cs[i].votes, cs[i].support};
+  });
+}
+
+}  // extern "C"

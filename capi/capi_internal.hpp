@@ -1,0 +1,165 @@
+#pragma once
+// Internal helpers of the C API: error translation (nothing throws across the boundary),
+// argument checks, struct_size-aware option reading, pixel buffer conversion, handle guards.
+// The C API only translates; the work is done by the C++ library.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "liteai.h"
+#include "liteai/core/error.hpp"
+#include "liteai/data/image.hpp"
+#include "liteai/nn/zoo.hpp"
+
+namespace liteai::capi {
+
+// An error with a chosen status (argument checks, busy handles, cancellation).
+struct CapiError : std::runtime_error {
+  lai_status status;
+  CapiError(lai_status s, const std::string& m) : std::runtime_error(m), status(s) {}
+};
+
+void set_error(lai_status status, const char* message) noexcept;
+
+// Status for a liteai::Error message: IO for files that cannot be opened/written, FORMAT for
+// corrupt data when the call reads files, else `fallback`.
+lai_status classify(const char* message, lai_status fallback) noexcept;
+
+// Runs fn (returning void) and turns every exception into a status + message.
+// `fallback` is the status of a liteai::Error that names no file problem.
+template <class F>
+lai_status guarded(const char* fn_name, lai_status fallback, F&& fn) noexcept {
+  try {
+    fn();
+    return LAI_OK;
+  } catch (const CapiError& e) {
+    set_error(e.status, e.what());
+    return e.status;
+  } catch (const liteai::Error& e) {
+    const lai_status s = classify(e.what(), fallback);
+    set_error(s, e.what());
+    return s;
+  } catch (const std::bad_alloc&) {
+    set_error(LAI_ERR_OUT_OF_MEMORY, fn_name);
+    return LAI_ERR_OUT_OF_MEMORY;
+  } catch (const std::length_error& e) {
+    set_error(LAI_ERR_OUT_OF_MEMORY, fn_name);
+    return LAI_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    set_error(LAI_ERR_INTERNAL, e.what());
+    return LAI_ERR_INTERNAL;
+  } catch (...) {
+    set_error(LAI_ERR_INTERNAL, fn_name);
+    return LAI_ERR_INTERNAL;
+  }
+}
+
+template <class... Args>
+[[noreturn]] void fail(lai_status s, const Args&... args) {
+  throw CapiError(s, str_cat(args...));
+}
+template <class... Args>
+void require(bool cond, const Args&... args) {
+  if (!cond) fail(LAI_ERR_INVALID_ARGUMENT, args...);
+}
+inline void require_ptr(const void* p, const char* fn, const char* what) {
+  if (!p) fail(LAI_ERR_INVALID_ARGUMENT, fn, ": ", what, " is NULL");
+}
+inline std::string require_path(const char* p, const char* fn, const char* what = "path") {
+  require_ptr(p, fn, what);
+  require(p[0] != '\0', fn, ": ", what, " is empty");
+  return std::string(p);
+}
+
+// Reads a caller's options struct: defaults from `init`, then the bytes the caller's
+// struct_size covers (older callers pass smaller structs, newer ones larger).
+template <class T>
+T read_options(const T* in, void (*init)(T*), const char* fn, const char* what) {
+  T out;
+  init(&out);
+  if (!in) return out;
+  size_t n = 0;
+  std::memcpy(&n, in, sizeof(size_t));
+  require(n >= sizeof(size_t) && n <= (1u << 20), fn, ": ", what, "->struct_size is ", n,
+          " (initialize the struct with its _init function)");
+  std::memcpy(static_cast<void*>(&out), in, n < sizeof(T) ? n : sizeof(T));
+  out.struct_size = sizeof(T);
+  return out;
+}
+// Writes a result struct: as many bytes as the caller's struct_size covers.
+template <class T>
+void write_result(T* dst, const T& src, const char* fn, const char* what) {
+  if (!dst) return;
+  size_t n = 0;
+  std::memcpy(&n, dst, sizeof(size_t));
+  require(n >= sizeof(size_t) && n <= (1u << 20), fn, ": ", what, "->struct_size is ", n,
+          " (initialize the struct with its _init function)");
+  T copy = src;
+  copy.struct_size = n < sizeof(T) ? n : sizeof(T);
+  std::memcpy(static_cast<void*>(dst), &copy, copy.struct_size);
+}
+
+// Copies a caller pixel buffer into a gray float image (source units; max_value 255 for u8,
+// 65535 for u16, 1 for f32). Checks every argument.
+data::Image image_from_buffer(const char* fn, const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
+                              size_t stride_bytes);
+inline data::Image image_from_view(const char* fn, const lai_image& v) {
+  return image_from_buffer(fn, v.data, v.type, v.width, v.height, v.stride_bytes);
+}
+
+// Copies text into a caller buffer (the C convention of this API: *needed = length + 1).
+void copy_text(const char* fn, const std::string& text, char* buf, size_t size, size_t* needed);
+
+}  // namespace liteai::capi
+
+// ---- handles ----
+// A model: the network plus an access counter. Inference calls are readers (any number at once);
+// training, evaluation and renaming are exclusive; neither blocks: a conflict is LAI_ERR_BUSY.
+struct lai_model {
+  std::shared_ptr<liteai::nn::Model> model;
+  mutable std::atomic<int64_t> readers{0};
+  mutable std::atomic<bool> exclusive{false};
+};
+
+namespace liteai::capi {
+
+class ReadAccess {
+ public:
+  ReadAccess(const lai_model* m, const char* fn) : m_(m) {
+    m_->readers.fetch_add(1);
+    if (m_->exclusive.load()) {
+      m_->readers.fetch_sub(1);
+      fail(LAI_ERR_BUSY, fn, ": the model is being trained or modified by another call");
+    }
+  }
+  ~ReadAccess() { m_->readers.fetch_sub(1); }
+  ReadAccess(const ReadAccess&) = delete;
+  ReadAccess& operator=(const ReadAccess&) = delete;
+
+ private:
+  const lai_model* m_;
+};
+
+class ExclusiveAccess {
+ public:
+  ExclusiveAccess(lai_model* m, const char* fn) : m_(m) {
+    if (m_->exclusive.exchange(true)) fail(LAI_ERR_BUSY, fn, ": the model is already being trained or modified");
+    const int64_t r = m_->readers.load();
+    if (r > 0) {
+      m_->exclusive.store(false);
+      fail(LAI_ERR_BUSY, fn, ": the model is in use by ", r, " concurrent call(s); it needs exclusive access");
+    }
+  }
+  ~ExclusiveAccess() { m_->exclusive.store(false); }
+  ExclusiveAccess(const ExclusiveAccess&) = delete;
+  ExclusiveAccess& operator=(const ExclusiveAccess&) = delete;
+
+ private:
+  lai_model* m_;
+};
+
+}  // namespace liteai::capi

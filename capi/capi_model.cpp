@@ -1,0 +1,472 @@
+// C API: models (create, load, save, info, predict, train, evaluate).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "capi_internal.hpp"
+#include "liteai/autograd/autograd.hpp"
+#include "liteai/core/parallel.hpp"
+#include "liteai/data/codec.hpp"
+#include "liteai/data/dataset.hpp"
+#include "liteai/data/transforms.hpp"
+#include "liteai/nn/model_io.hpp"
+#include "liteai/ops/ops.hpp"
+#include "liteai/optim/data_source.hpp"
+#include "liteai/optim/trainer.hpp"
+
+using namespace liteai;
+using namespace liteai::capi;
+
+namespace {
+
+lai_model* wrap(std::shared_ptr<nn::Model> m) {
+  LAI_CHECK(m && m->net, "model: no network");
+  // Inference never switches modes (that would be a write shared by all threads): a model
+  // handle is always in eval mode except inside lai_model_train.
+  m->net->eval();
+  auto* h = new lai_model;
+  h->model = std::move(m);
+  return h;
+}
+
+const nn::Model& model_of(const lai_model* m, const char* fn) {
+  require_ptr(m, fn, "model");
+  return *m->model;
+}
+
+int64_t output_size(const nn::Model& m) {
+  if (m.head() == "none")
+    return m.preprocessing.channels * m.preprocessing.width * m.preprocessing.height;
+  return m.num_classes();
+}
+
+// Preprocessed input [n, C, H, W] for images (resize + standardization as the data loader does;
+// gray replicated over the channels).
+Tensor make_input(const nn::Model& m, const std::vector<data::Image>& images) {
+  const auto& pp = m.preprocessing;
+  require(pp.width > 0 && pp.height > 0 && pp.channels > 0, "model: preprocessing has no input size");
+  const int64_t n = int64_t(images.size()), hw = pp.width * pp.height;
+  Tensor x = Tensor::empty({n, pp.channels, pp.height, pp.width});
+  float* d = x.data();
+  data::Preprocess p;
+  p.width = int(pp.width);
+  p.height = int(pp.height);
+  p.standardize = pp.standardize;
+  parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float* dst = d + i * pp.channels * hw;
+      data::preprocess_into(images[size_t(i)], p, nullptr, dst);
+      for (int64_t c = 1; c < pp.channels; ++c) std::memcpy(dst + c * hw, dst, size_t(hw) * sizeof(float));
+    }
+  });
+  return x;
+}
+
+// Forward in inference mode without touching the module's mode flags (thread-safe).
+void run_predict(const nn::Model& m, const std::vector<data::Image>& images, float* out) {
+  autograd::NoGrad ng;
+  Tensor x = make_input(m, images);
+  Tensor y = m.net->forward(x);
+  const std::string head = m.head();
+  if (head == "softmax") y = ops::softmax(y, -1);
+  else if (head == "sigmoid") y = ops::sigmoid(y);
+  y = y.contiguous();
+  const int64_t per = output_size(m);
+  LAI_CHECK(y.numel() == per * int64_t(images.size()), "predict: the network returned ", y.describe(),
+            ", expected ", per, " values per image");
+  std::memcpy(out, y.data(), size_t(y.numel()) * sizeof(float));
+}
+
+void check_out(const char* fn, const nn::Model& m, size_t images, const float* out, size_t out_count) {
+  require_ptr(out, fn, "out");
+  const size_t need = size_t(output_size(m)) * images;
+  require(out_count >= need, fn, ": out has room for ", out_count, " floats, ", need, " needed (", images,
+          " image(s) x ", output_size(m), ")");
+}
+
+bool default_class_names(const nn::Model& m) {
+  for (size_t i = 0; i < m.class_names.size(); ++i)
+    if (m.class_names[i] != str_cat("class", i)) return false;
+  return true;
+}
+
+// Opens the data set of train/evaluate with the model's class order when it has real names.
+data::DatasetPtr open_data(const char* fn, const nn::Model& m, const char* spec, int64_t limit) {
+  const std::string path = require_path(spec, fn, "data");
+  data::CsvOptions csv;
+  data::FolderOptions folder;
+  if (!default_class_names(m)) {
+    csv.class_names = m.class_names;
+    folder.class_names = m.class_names;
+  }
+  data::DatasetPtr ds = data::open_dataset(path, csv, folder);
+  require(ds->size() > 0, fn, ": data set '", path, "' holds no images");
+  if (m.head() != "none")
+    require(int64_t(ds->num_classes()) == m.num_classes(), fn, ": data set '", path, "' has ", ds->num_classes(),
+            " classes, the model ", m.num_classes());
+  if (limit > 0 && size_t(limit) < ds->size()) {
+    std::vector<size_t> idx(static_cast<size_t>(limit));
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    ds = data::subset(ds, idx);
+  }
+  return ds;
+}
+
+void fill_progress(const optim::Progress& p, lai_progress& c) {
+  std::memset(&c, 0, sizeof c);
+  c.struct_size = sizeof c;
+  c.phase = p.phase == "epoch" ? LAI_PHASE_EPOCH : p.phase == "train" ? LAI_PHASE_TRAIN : LAI_PHASE_EVALUATE;
+  c.epoch = int32_t(p.epoch);
+  c.epochs = int32_t(p.epochs);
+  c.step = p.step;
+  c.steps_per_epoch = p.steps_per_epoch;
+  c.global_step = p.global_step;
+  c.loss = p.loss;
+  c.metric = p.metric;
+  c.images_per_second = p.images_per_second;
+  c.val_loss = p.val_loss;
+  c.val_metric = p.val_metric;
+  c.eta_seconds = p.eta_seconds;
+}
+
+}  // namespace
+
+extern "C" {
+
+LAI_API lai_status lai_model_create(const char* architecture, int32_t input_size, int32_t classes, uint64_t seed,
+                                    lai_model** out) {
+  const char* fn = "lai_model_create";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    const std::string a = require_path(architecture, fn, "architecture");
+    require(input_size >= 0 && input_size <= 8192, fn, ": input_size must be in 0..8192, got ", input_size);
+    require(classes >= 0 && classes <= 100000, fn, ": classes must be in 0..100000, got ", classes);
+    nn::ArchSpec spec;
+    if (!a.empty() && a[0] == '{') spec = nn::ArchSpec::from_json(a);
+    else spec.name = a;
+    if (input_size > 0) spec.set("size", double(input_size));
+    if (classes > 0) spec.set("classes", double(classes));
+    *out = wrap(nn::build_model(spec, seed));
+  });
+}
+
+LAI_API lai_status lai_model_load(const char* path, lai_model** out) {
+  const char* fn = "lai_model_load";
+  return guarded(fn, LAI_ERR_FORMAT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    const std::string p = require_path(path, fn);
+    // Reading the bytes first tells "cannot read" (IO) from "not a model" (FORMAT).
+    std::vector<uint8_t> bytes;
+    try {
+      bytes = data::read_file_bytes(p);
+    } catch (const Error& e) {
+      fail(LAI_ERR_IO, e.what());
+    }
+    *out = wrap(nn::load_model_from_bytes(bytes.data(), bytes.size(), p, false).model);
+  });
+}
+
+LAI_API lai_status lai_model_load_memory(const void* bytes, size_t size, lai_model** out) {
+  const char* fn = "lai_model_load_memory";
+  return guarded(fn, LAI_ERR_FORMAT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    require_ptr(bytes, fn, "bytes");
+    require(size > 0, fn, ": size is 0");
+    *out = wrap(nn::load_model_from_bytes(bytes, size, "<memory>", false).model);
+  });
+}
+
+LAI_API lai_status lai_model_save(const lai_model* model, const char* path) {
+  const char* fn = "lai_model_save";
+  return guarded(fn, LAI_ERR_IO, [&] {
+    const nn::Model& m = model_of(model, fn);
+    const std::string p = require_path(path, fn);
+    ReadAccess access(model, fn);
+    nn::save_model(p, m);
+  });
+}
+
+LAI_API void lai_model_free(lai_model* model) { delete model; }
+
+LAI_API void lai_model_info_init(lai_model_info* info) {
+  if (!info) return;
+  std::memset(info, 0, sizeof *info);
+  info->struct_size = sizeof *info;
+}
+
+LAI_API lai_status lai_model_get_info(const lai_model* model, lai_model_info* info) {
+  const char* fn = "lai_model_get_info";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    require_ptr(info, fn, "info");
+    lai_model_info r;
+    lai_model_info_init(&r);
+    r.input_width = int32_t(m.preprocessing.width);
+    r.input_height = int32_t(m.preprocessing.height);
+    r.channels = int32_t(m.preprocessing.channels);
+    r.classes = int32_t(m.num_classes());
+    r.multi_label = m.head() == "sigmoid";
+    r.standardize = m.preprocessing.standardize;
+    r.parameters = m.net->parameter_count();
+    r.output_size = output_size(m);
+    write_result(info, r, fn, "info");
+  });
+}
+
+LAI_API lai_status lai_model_architecture(const lai_model* model, char* buf, size_t size, size_t* needed) {
+  const char* fn = "lai_model_architecture";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    copy_text(fn, m.arch.to_json(), buf, size, needed);
+  });
+}
+
+LAI_API lai_status lai_model_class_name(const lai_model* model, int32_t index, char* buf, size_t size,
+                                        size_t* needed) {
+  const char* fn = "lai_model_class_name";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    ReadAccess access(model, fn);  // names may change while training starts
+    require(index >= 0 && size_t(index) < m.class_names.size(), fn, ": index ", index, " is outside 0..",
+            int64_t(m.class_names.size()) - 1);
+    copy_text(fn, m.class_names[size_t(index)], buf, size, needed);
+  });
+}
+
+LAI_API lai_status lai_model_set_class_names(lai_model* model, const char* const* names, int32_t count) {
+  const char* fn = "lai_model_set_class_names";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    model_of(model, fn);
+    require_ptr(names, fn, "names");
+    require(int64_t(count) == model->model->num_classes(), fn, ": ", count, " names given, the model has ",
+            model->model->num_classes(), " classes");
+    std::vector<std::string> v;
+    for (int32_t i = 0; i < count; ++i) {
+      require(names[i] != nullptr, fn, ": names[", i, "] is NULL");
+      v.emplace_back(names[i]);
+    }
+    ExclusiveAccess access(model, fn);
+    model->model->class_names = std::move(v);
+  });
+}
+
+LAI_API lai_status lai_model_predict(const lai_model* model, const void* pixels, lai_pixel_type type, int32_t width,
+                                     int32_t height, size_t stride_bytes, float* out, size_t out_count) {
+  const char* fn = "lai_model_predict";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    check_out(fn, m, 1, out, out_count);
+    std::vector<data::Image> imgs;
+    imgs.push_back(image_from_buffer(fn, pixels, type, width, height, stride_bytes));
+    ReadAccess access(model, fn);
+    run_predict(m, imgs, out);
+  });
+}
+
+LAI_API lai_status lai_model_predict_batch(const lai_model* model, const lai_image* images, size_t count, float* out,
+                                           size_t out_count) {
+  const char* fn = "lai_model_predict_batch";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    require_ptr(images, fn, "images");
+    require(count > 0, fn, ": count is 0");
+    check_out(fn, m, count, out, out_count);
+    ReadAccess access(model, fn);
+    // Chunks bound the memory of the preprocessed input whatever the caller's batch size.
+    const size_t chunk = 16, per = size_t(output_size(m));
+    for (size_t b = 0; b < count; b += chunk) {
+      const size_t e = std::min(count, b + chunk);
+      std::vector<data::Image> imgs;
+      for (size_t i = b; i < e; ++i) {
+        try {
+          imgs.push_back(image_from_view(fn, images[i]));
+        } catch (const CapiError& err) {
+          fail(err.status, err.what(), " (images[", i, "])");
+        }
+      }
+      run_predict(m, imgs, out + b * per);
+    }
+  });
+}
+
+LAI_API lai_status lai_model_predict_file(const lai_model* model, const char* path, float* out, size_t out_count) {
+  const char* fn = "lai_model_predict_file";
+  return guarded(fn, LAI_ERR_FORMAT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    const std::string p = require_path(path, fn);
+    check_out(fn, m, 1, out, out_count);
+    std::vector<data::Image> imgs;
+    imgs.push_back(data::decode_image(p));
+    ReadAccess access(model, fn);
+    try {
+      run_predict(m, imgs, out);
+    } catch (const Error& e) {
+      fail(LAI_ERR_INVALID_ARGUMENT, e.what());
+    }
+  });
+}
+
+LAI_API void lai_train_options_init(lai_train_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->epochs = 1;
+  o->batch_size = 16;
+  o->learning_rate = 1e-3f;
+  o->optimizer = LAI_OPTIMIZER_ADAM;
+  o->momentum = 0.9f;
+  o->seed = 1;
+}
+
+LAI_API void lai_train_result_init(lai_train_result* r) {
+  if (!r) return;
+  std::memset(r, 0, sizeof *r);
+  r->struct_size = sizeof *r;
+  r->val_loss = r->val_metric = -1;
+}
+
+LAI_API void lai_eval_result_init(lai_eval_result* r) {
+  if (!r) return;
+  std::memset(r, 0, sizeof *r);
+  r->struct_size = sizeof *r;
+}
+
+LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai_train_options* options,
+                                   lai_train_result* result) {
+  const char* fn = "lai_model_train";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    model_of(model, fn);
+    const lai_train_options o = read_options(options, lai_train_options_init, fn, "options");
+    require(o.epochs >= 1 && o.epochs <= 100000, fn, ": epochs must be in 1..100000, got ", o.epochs);
+    require(o.batch_size >= 1 && o.batch_size <= 65536, fn, ": batch_size must be in 1..65536, got ", o.batch_size);
+    require(std::isfinite(o.learning_rate) && o.learning_rate > 0, fn, ": learning_rate must be > 0, got ",
+            o.learning_rate);
+    require(o.optimizer >= LAI_OPTIMIZER_ADAM && o.optimizer <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
+            int(o.optimizer));
+    require(o.validation_fraction >= 0 && o.validation_fraction < 1, fn,
+            ": validation_fraction must be in [0, 1), got ", o.validation_fraction);
+    require(o.max_steps_per_epoch >= 0 && o.limit >= 0, fn, ": max_steps_per_epoch and limit must be >= 0");
+    require(o.augment_shift >= 0 && o.augment_shift < 0.5f, fn, ": augment_shift must be in [0, 0.5), got ",
+            o.augment_shift);
+    if (result) {  // fail early on a bad result struct, before hours of training
+      lai_train_result probe;
+      lai_train_result_init(&probe);
+      write_result(result, probe, fn, "result");
+    }
+    ExclusiveAccess access(model, fn);
+    std::shared_ptr<nn::Model> m = model->model;
+    data::DatasetPtr ds = open_data(fn, *m, data, o.limit);
+    if (default_class_names(*m) && m->head() != "none") m->class_names = ds->class_names();
+    data::DatasetPtr train = ds, val;
+    if (o.validation_fraction > 0) {
+      data::Split s = data::split_random(ds, o.validation_fraction, o.seed);
+      train = s.train;
+      val = s.validation;
+      require(train->size() > 0, fn, ": no training images left after the validation split");
+    }
+    optim::TrainOptions t;
+    t.epochs = o.epochs;
+    t.optimizer = o.optimizer == LAI_OPTIMIZER_SGD ? "sgd" : o.optimizer == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
+    t.optim.lr = o.learning_rate;
+    t.optim.weight_decay = o.weight_decay;
+    if (o.optimizer == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
+    if (o.optimizer == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
+    t.max_steps_per_epoch = o.max_steps_per_epoch;
+    t.progress = o.verbose ? 1 : 0;
+    if (o.checkpoint_path) t.checkpoint = o.checkpoint_path;
+    if (o.metrics_csv) t.metrics_csv = o.metrics_csv;
+    if (o.progress) {
+      t.callback = [&o](const optim::Progress& p) {
+        lai_progress c;
+        fill_progress(p, c);
+        return o.progress(&c, o.user_data) == 0;
+      };
+    }
+    data::LoaderOptions lo = optim::loader_options_for(*m, o.batch_size, o.seed);
+    lo.skip_bad = o.skip_bad_files != 0;
+    lo.augment.hflip = o.augment_hflip != 0;
+    lo.augment.max_shift = o.augment_shift;
+    optim::LoaderSource src(train, lo);
+    std::unique_ptr<optim::LoaderSource> vsrc;
+    if (val) {
+      data::LoaderOptions vo = optim::loader_options_for(*m, o.batch_size, o.seed, /*shuffle=*/false);
+      vo.skip_bad = lo.skip_bad;
+      vsrc = std::make_unique<optim::LoaderSource>(val, vo);
+    }
+    optim::TrainResult tr;
+    {
+      optim::Trainer trainer(m, t);
+      struct EvalMode {  // back to inference mode whatever happens
+        nn::Model& m;
+        ~EvalMode() { m.net->eval(); }
+      } restore{*m};
+      m->net->train(true);
+      tr = trainer.fit(src, vsrc.get());
+    }
+    lai_train_result r;
+    lai_train_result_init(&r);
+    r.epochs_done = int32_t(tr.history.size());
+    r.steps = tr.steps;
+    if (!tr.history.empty()) {
+      const auto& h = tr.history.back();
+      r.loss = h.loss;
+      r.metric = h.metric;
+      r.val_loss = h.val_loss;
+      r.val_metric = h.val_metric;
+    }
+    r.seconds = tr.seconds;
+    r.images_per_second = tr.images_per_second;
+    r.cancelled = tr.cancelled;
+    write_result(result, r, fn, "result");
+    if (tr.cancelled)
+      fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback after ", tr.steps,
+           " step(s); the model keeps the weights of the steps done");
+  });
+}
+
+LAI_API lai_status lai_model_evaluate(lai_model* model, const char* data, const lai_train_options* options,
+                                      lai_eval_result* result) {
+  const char* fn = "lai_model_evaluate";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    model_of(model, fn);
+    require_ptr(result, fn, "result");
+    const lai_train_options o = read_options(options, lai_train_options_init, fn, "options");
+    require(o.batch_size >= 1 && o.batch_size <= 65536, fn, ": batch_size must be in 1..65536, got ", o.batch_size);
+    require(o.limit >= 0, fn, ": limit must be >= 0");
+    {
+      lai_eval_result probe;
+      lai_eval_result_init(&probe);
+      write_result(result, probe, fn, "result");
+    }
+    ExclusiveAccess access(model, fn);
+    std::shared_ptr<nn::Model> m = model->model;
+    data::DatasetPtr ds = open_data(fn, *m, data, o.limit);
+    data::LoaderOptions lo = optim::loader_options_for(*m, o.batch_size, o.seed, /*shuffle=*/false);
+    lo.skip_bad = o.skip_bad_files != 0;
+    optim::LoaderSource src(ds, lo);
+    optim::TrainOptions t;
+    t.optimizer = "sgd";  // holds no state: evaluation only
+    t.progress = 0;
+    optim::EvalResult er;
+    {
+      optim::Trainer trainer(m, t);
+      struct EvalMode {
+        nn::Model& m;
+        ~EvalMode() { m.net->eval(); }
+      } restore{*m};
+      er = trainer.evaluate(src);
+    }
+    lai_eval_result r;
+    lai_eval_result_init(&r);
+    r.loss = er.loss;
+    r.metric = er.metric;
+    r.samples = er.samples;
+    write_result(result, r, fn, "result");
+  });
+}
+
+}  // extern "C"
