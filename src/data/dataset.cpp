@@ -39,8 +39,13 @@ FileDataset::FileDataset(const std::vector<std::string>& paths, const std::vecto
 }
 
 void FileDataset::add(const std::string& path, const std::vector<int>& labels) {
-  path_blob_ += path;
-  path_end_.push_back(path_blob_.size());
+  LAI_CHECK(path_blob_.size() + path.size() < (size_t(1) << 32), "FileDataset: more than 4 GB of paths");
+  // Stored relative to base_ when it is a prefix (saves most of every path's bytes).
+  if (!base_.empty() && path.size() > base_.size() + 1 && path.compare(0, base_.size(), base_) == 0 && path[base_.size()] == '/')
+    path_blob_.append(path, base_.size() + 1, std::string::npos);
+  else
+    path_blob_ += path;
+  path_end_.push_back(uint32_t(path_blob_.size()));
   for (int l : labels) label_blob_.push_back(uint16_t(l));
   label_end_.push_back(uint32_t(label_blob_.size()));
 }
@@ -48,7 +53,12 @@ void FileDataset::add(const std::string& path, const std::vector<int>& labels) {
 std::string FileDataset::path(size_t i) const {
   LAI_CHECK(i < size(), "FileDataset: index ", i, " out of range (size ", size(), ")");
   const size_t b = i ? path_end_[i - 1] : 0;
-  return path_blob_.substr(b, path_end_[i] - b);
+  if (base_.empty() || path_blob_[b] == '/') return path_blob_.substr(b, path_end_[i] - b);
+  std::string p;
+  p.reserve(base_.size() + 1 + path_end_[i] - b);
+  p.append(base_).push_back('/');
+  p.append(path_blob_, b, path_end_[i] - b);
+  return p;
 }
 
 std::vector<int> FileDataset::labels(size_t i) const {
@@ -153,6 +163,8 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
   LAI_CHECK(!ec, dir, ": cannot list (", ec.message(), ")");
   std::sort(found.begin(), found.end());
   std::shared_ptr<FileDataset> ds(new FileDataset());
+  ds->base_ = dir;
+  while (ds->base_.size() > 1 && ds->base_.back() == '/') ds->base_.pop_back();
   ds->class_names_ = opt.class_names.empty() ? found : opt.class_names;
   LAI_CHECK(!ds->class_names_.empty(), dir, ": no class sub-folders");
   for (const auto& f : found)
@@ -197,72 +209,102 @@ std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, 
   fs::path base = fs::path(csv_path).parent_path();
   if (!opt.image_root.empty()) base = fs::path(opt.image_root).is_absolute() ? fs::path(opt.image_root) : base / opt.image_root;
 
-  struct Row {
-    std::string path;
-    std::vector<std::string> labels;
-    size_t line;
-  };
-  std::vector<Row> rows;
+  LAI_CHECK(opt.multi_label == "yes" || opt.multi_label == "no" || opt.multi_label == "auto", csv_path,
+            ": multi_label must be auto, yes or no, got '", opt.multi_label, "'");
+  // One pass, compact: paths go straight into the data set's blob; labels are interned as
+  // first-seen ids and renumbered at the end (to the given or the sorted class order).
+  std::shared_ptr<FileDataset> ds(new FileDataset());
+  ds->base_ = base.string();
+  while (ds->base_.size() > 1 && ds->base_.back() == '/') ds->base_.pop_back();
+  std::map<std::string, int> seen_ids;  // label -> first-seen id
+  std::vector<std::string> seen_names;
+  std::vector<uint32_t> row_line;       // CSV line per row, for messages after the pass
   bool any_multi = false;
   while (true) {
-    size_t first = line + 1;
+    const size_t first = line + 1;
     if (!read_csv_record(in, row, line, csv_path)) break;
     if (row.size() == 1 && trim(row[0]).empty()) continue;  // blank line
     LAI_CHECK(row.size() > std::max(pcol, lcol), csv_path, " line ", first, ": ", row.size(),
               " fields, the header has ", header.size());
-    Row r;
-    r.line = first;
-    std::string p = trim(row[pcol]);
+    const std::string p = trim(row[pcol]);
     LAI_CHECK(!p.empty(), csv_path, " line ", first, ": empty path in column '", header[pcol], "'");
-    r.path = fs::path(p).is_absolute() ? p : (base / p).string();
+    const std::string full = fs::path(p).is_absolute() ? p : (base / p).string();
+    if (opt.check_paths) {
+      std::error_code ec;
+      LAI_CHECK(fs::is_regular_file(full, ec), csv_path, " line ", first, ": image '", full, "' does not exist");
+    }
     const std::string lab = trim(row[lcol]);
     if (lab.find(opt.label_separator) != std::string::npos) any_multi = true;
-    r.labels = split_labels(lab, opt.label_separator);
-    rows.push_back(std::move(r));
+    std::vector<int> ids;
+    for (const std::string& l : split_labels(lab, opt.label_separator)) {
+      auto it = seen_ids.find(l);
+      if (it == seen_ids.end()) {
+        it = seen_ids.emplace(l, int(seen_names.size())).first;
+        seen_names.push_back(l);
+        LAI_CHECK(seen_names.size() <= 65535, csv_path, ": more than 65535 distinct labels");
+      }
+      if (std::find(ids.begin(), ids.end(), it->second) == ids.end()) ids.push_back(it->second);
+    }
+    ds->add(full, ids);
+    row_line.push_back(uint32_t(first));
   }
-  LAI_CHECK(!rows.empty(), csv_path, ": manifest has a header but no rows");
-  bool multi = opt.multi_label == "yes" || (opt.multi_label == "auto" && (any_multi || !opt.no_finding.empty()));
-  LAI_CHECK(opt.multi_label == "yes" || opt.multi_label == "no" || opt.multi_label == "auto", csv_path,
-            ": multi_label must be auto, yes or no, got '", opt.multi_label, "'");
-
-  std::shared_ptr<FileDataset> ds(new FileDataset());
+  LAI_CHECK(ds->size() > 0, csv_path, ": manifest has a header but no rows");
+  const bool multi = opt.multi_label == "yes" || (opt.multi_label == "auto" && (any_multi || !opt.no_finding.empty()));
   ds->multi_label_ = multi;
-  std::map<std::string, int> index;
+  const bool drop_no_finding = multi && !opt.no_finding.empty();
   if (!opt.class_names.empty()) {
     ds->class_names_ = opt.class_names;
   } else {
-    std::set<std::string> names;
-    for (const auto& r : rows)
-      for (const auto& l : r.labels)
-        if (!(multi && l == opt.no_finding)) names.insert(l);
-    ds->class_names_.assign(names.begin(), names.end());
+    for (const auto& n : seen_names)
+      if (!(drop_no_finding && n == opt.no_finding)) ds->class_names_.push_back(n);
+    std::sort(ds->class_names_.begin(), ds->class_names_.end());
   }
-  for (size_t i = 0; i < ds->class_names_.size(); ++i) index[ds->class_names_[i]] = int(i);
   LAI_CHECK(ds->class_names_.size() <= 65535, csv_path, ": too many classes (", ds->class_names_.size(), ")");
-  ds->path_end_.reserve(rows.size());
-  for (const auto& r : rows) {
-    std::vector<int> ids;
-    for (const auto& l : r.labels) {
-      if (multi && !opt.no_finding.empty() && l == opt.no_finding) continue;
-      auto it = index.find(l);
-      LAI_CHECK(it != index.end(), csv_path, " line ", r.line, ": unknown label '", l, "' (known: ",
-                join(ds->class_names_), ")");
-      if (std::find(ids.begin(), ids.end(), it->second) == ids.end()) ids.push_back(it->second);
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < ds->class_names_.size(); ++i) index[ds->class_names_[i]] = int(i);
+  constexpr uint16_t kDrop = 0xFFFF;  // "No Finding": no class
+  std::vector<uint16_t> remap(seen_names.size());
+  for (size_t k = 0; k < seen_names.size(); ++k) {
+    if (drop_no_finding && seen_names[k] == opt.no_finding) {
+      remap[k] = kDrop;
+      continue;
     }
-    std::sort(ids.begin(), ids.end());
-    if (!multi) {
-      LAI_CHECK(!ids.empty(), csv_path, " line ", r.line, ": empty label in column '", header[lcol], "'");
-      LAI_CHECK(ids.size() == 1, csv_path, " line ", r.line, ": ", ids.size(),
-                " labels in a single-label manifest (set multi_label)");
+    auto it = index.find(seen_names[k]);
+    if (it == index.end()) {
+      // Name the first row that uses the unknown label.
+      size_t row_no = 0;
+      for (size_t i = 0; i < ds->size() && !row_no; ++i)
+        for (int l : ds->labels(i))
+          if (size_t(l) == k) row_no = row_line[i];
+      throw_error(str_cat(csv_path, " line ", row_no, ": unknown label '", seen_names[k], "' (known: ",
+                          join(ds->class_names_), ")"));
     }
-    if (opt.check_paths) {
-      std::error_code ec;
-      LAI_CHECK(fs::is_regular_file(r.path, ec), csv_path, " line ", r.line, ": image '", r.path,
-                "' does not exist");
-    }
-    ds->add(r.path, ids);
+    remap[k] = uint16_t(it->second);
   }
+  // Renumber in place, dropping "No Finding", sorting each row's labels.
+  std::vector<uint16_t> labels;
+  std::vector<uint32_t> ends;
+  labels.reserve(ds->label_blob_.size());
+  ends.reserve(ds->size());
+  for (size_t i = 0; i < ds->size(); ++i) {
+    const size_t b = i ? ds->label_end_[i - 1] : 0, e = ds->label_end_[i];
+    const size_t start = labels.size();
+    for (size_t k = b; k < e; ++k)
+      if (remap[ds->label_blob_[k]] != kDrop) labels.push_back(remap[ds->label_blob_[k]]);
+    std::sort(labels.begin() + long(start), labels.end());
+    labels.erase(std::unique(labels.begin() + long(start), labels.end()), labels.end());
+    const size_t count = labels.size() - start;
+    if (!multi) {
+      LAI_CHECK(count > 0, csv_path, " line ", row_line[i], ": empty label in column '", header[lcol], "'");
+      LAI_CHECK(count == 1, csv_path, " line ", row_line[i], ": ", count, " labels in a single-label manifest (set multi_label)");
+    }
+    ends.push_back(uint32_t(labels.size()));
+  }
+  ds->label_blob_ = std::move(labels);
+  ds->label_end_ = std::move(ends);
   ds->path_blob_.shrink_to_fit();
+  ds->path_end_.shrink_to_fit();
+  ds->label_blob_.shrink_to_fit();
   return ds;
 }
 

@@ -83,9 +83,11 @@ class FileDataset : public Dataset {
  private:
   FileDataset() = default;
   void add(const std::string& path, const std::vector<int>& labels);
-  // Compact storage: one string for all paths and one array for all labels, with end offsets.
+  // Compact storage (~30 bytes per image): paths relative to base_ (absolute ones kept as
+  // they are) in one string, labels in one array, both with 32-bit end offsets.
+  std::string base_;
   std::string path_blob_;
-  std::vector<uint64_t> path_end_;
+  std::vector<uint32_t> path_end_;
   std::vector<uint16_t> label_blob_;
   std::vector<uint32_t> label_end_;
   std::vector<std::string> class_names_;
