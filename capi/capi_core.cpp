@@ -34,7 +34,7 @@ void set_error(lai_status status, const char* message) noexcept {
 lai_status classify(const char* m, lai_status fallback) noexcept {
   if (contains(m, "cannot open") || contains(m, "cannot write") || contains(m, "cannot read") ||
       contains(m, "cannot create") || contains(m, "cannot rename") || contains(m, "No such file") ||
-      contains(m, "no such file") || contains(m, "does not exist") || contains(m, "Permission denied"))
+      contains(m, "no such") || contains(m, "does not exist") || contains(m, "Permission denied"))
     return LAI_ERR_IO;
   if (fallback == LAI_ERR_FORMAT || fallback == LAI_ERR_IO) return fallback;
   if (contains(m, "corrupt") || contains(m, "truncated") || contains(m, "unsupported format") ||
