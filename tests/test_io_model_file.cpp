@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -342,4 +343,18 @@ TEST_CASE("model file: hostile tables with a valid checksum are refused cleanly"
   const std::vector<uint8_t> ok = craft(doc(entry("w", "f32", "[2]", 512, 8, crc32_of(zeros, 8))), 64, 512);
   const ModelFile mf = model_file_from_bytes(ok.data(), ok.size());
   CHECK(mf.tensor("w").to_vector() == std::vector<float>{0.0f, 0.0f});
+}
+
+TEST_CASE("model file: the parallel CRC of large buffers equals zlib's serial CRC", "[io][model_file]") {
+  std::vector<uint8_t> big((size_t(40) << 20) + 12345);
+  uint32_t x = 1;
+  for (auto& b : big) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  const uint32_t serial = static_cast<uint32_t>(::crc32(::crc32(0L, Z_NULL, 0), big.data(), static_cast<uInt>(big.size())));
+  CHECK(crc32_of(big.data(), big.size()) == serial);
+  CHECK(crc32_of(big.data(), 100) == static_cast<uint32_t>(::crc32(0L, big.data(), 100)));
+  // Chained: crc of the whole = crc of the tail started from the crc of the head.
+  CHECK(crc32_of(big.data() + 1000, big.size() - 1000, crc32_of(big.data(), 1000)) == serial);
 }

@@ -10,7 +10,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <unordered_set>
+
+#include "liteai/core/parallel.hpp"
 
 namespace liteai::io {
 
@@ -341,7 +344,12 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
   mf.format_version = t.version;
   mf.tensors.reserve(t.entries.size());
   for (const auto& e : t.entries) {
-    Tensor tensor = Tensor::empty(e.shape, e.dtype);
+    Tensor tensor;
+    try {
+      tensor = Tensor::empty(e.shape, e.dtype);
+    } catch (const std::bad_alloc&) {
+      throw_error(str_cat(name, ": cannot allocate ", e.bytes, " bytes for tensor '", e.name, "'"));
+    }
     void* dst = e.dtype == DType::f32 ? static_cast<void*>(tensor.data()) : static_cast<void*>(tensor.data_bf16());
     src.read(e.offset, dst, static_cast<size_t>(e.bytes));
     const uint32_t crc = crc32_of(dst, static_cast<size_t>(e.bytes));
@@ -355,14 +363,36 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
 
 }  // namespace
 
-uint32_t crc32_of(const void* data, size_t size, uint32_t crc) {
-  const auto* p = static_cast<const Bytef*>(data);
-  uLong c = crc;
+namespace {
+uint32_t crc32_serial(const uint8_t* p, size_t size, uLong c) {
   while (size > 0) {
     const size_t step = std::min<size_t>(size, size_t(1) << 30);
     c = ::crc32(c, p, static_cast<uInt>(step));
     p += step;
     size -= step;
+  }
+  return static_cast<uint32_t>(c);
+}
+}  // namespace
+
+uint32_t crc32_of(const void* data, size_t size, uint32_t crc) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  // Large tensors (a checkpoint is GBs): CRC the pieces in parallel and combine them, which gives
+  // exactly the serial result.
+  constexpr size_t kPiece = size_t(8) << 20;
+  if (size < 4 * kPiece || num_threads() < 2) return crc32_serial(p, size, crc);
+  const int64_t pieces = static_cast<int64_t>((size + kPiece - 1) / kPiece);
+  std::vector<uint32_t> part(static_cast<size_t>(pieces));
+  parallel_for(0, pieces, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const size_t at = size_t(i) * kPiece;
+      part[size_t(i)] = crc32_serial(p + at, std::min(kPiece, size - at), 0);
+    }
+  });
+  uLong c = crc;
+  for (int64_t i = 0; i < pieces; ++i) {
+    const size_t at = size_t(i) * kPiece;
+    c = ::crc32_combine(c, part[size_t(i)], static_cast<z_off_t>(std::min(kPiece, size - at)));
   }
   return static_cast<uint32_t>(c);
 }
