@@ -127,6 +127,22 @@ TEST_CASE("conv2d on a larger image: many tiles, several weight-gradient groups,
   REQUIRE(dw1 == dw2);  // deterministic whatever the thread count
 }
 
+TEST_CASE("conv2d with an empty batch writes zero gradients", "[kernels][conv]") {
+  kt::IsaGuard guard;
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    for (int64_t stride : {1, 2}) {
+      Conv2dShape p{0, 2, 5, 5, 3, 3, 3};
+      p.stride_h = p.stride_w = stride;
+      std::vector<float> dw(2 * 3 * 9, 7.f), db(3, 7.f);
+      float dummy = 0.f;
+      conv2d_backward_weight(p, &dummy, &dummy, dw.data(), db.data());
+      for (float v : dw) REQUIRE(v == 0.f);
+      for (float v : db) REQUIRE(v == 0.f);
+    }
+  }
+}
+
 TEST_CASE("conv2d rejects bad shapes", "[kernels][conv]") {
   std::vector<float> buf(64);
   Conv2dShape p{1, 1, 2, 2, 1, 3, 3};  // 3x3 kernel on 2x2 input, no padding

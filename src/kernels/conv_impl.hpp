@@ -206,6 +206,10 @@ struct ConvImpl {
       });
     }
     if (p.K * CRS == 0) return;
+    if (p.N * P == 0) {  // nothing to sum over
+      std::fill(dw, dw + p.K * CRS, 0.f);
+      return;
+    }
     // Work items: (image, pixel chunk); a fixed number of groups, each with its own partial dW.
     const int64_t chunk = 8192;
     const int64_t per_image = std::max<int64_t>(1, ceil_div(P, chunk));

@@ -190,6 +190,10 @@ struct DirectConv {
       });
     }
     if (p.K * CRS == 0) return;
+    if (p.N * P == 0) {  // nothing to sum over
+      std::fill(dw, dw + p.K * CRS, 0.f);
+      return;
+    }
     const int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_BWPIX", 2048));
     const int64_t blocks = ceil_div(OH, rb), items = p.N * blocks;
     const int64_t groups = std::min<int64_t>(items, 16);

@@ -55,6 +55,11 @@ struct XsimdUK {
     for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = B(0.f);
+    // Bring the C tile in (for writing) while the k loop runs.
+#pragma GCC unroll 32
+    for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+      for (int l = 0; l < NR; l += 16) __builtin_prefetch(c + i * ldc + l, 1, 3);
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; ++k) {
       B bv[NV];
