@@ -198,6 +198,7 @@ TEST_CASE("compact_cxr with Keras L2 and a streamed first Dense trains like the 
     optim::TrainOptions o = toy_options();
     o.epochs = 2;
     o.stream_min_elements = streamed ? 4096 : 0;  // fc1 has 2*2*128*256 = 131,072 weights
+    o.stream_block_rows = 100;                     // 512 rows: 5 full blocks and a partial one
     optim::Trainer t(m, o);
     CHECK(t.optimizer().is_streamed("fc1.weight") == (streamed == 1));
     optim::TensorSource src(x, y, Tensor(), 4, 1);

@@ -1,52 +1,95 @@
-// liteai eval: accuracy (and loss) of a saved model on a data set.
+// liteai eval: accuracy, loss and per-class metrics of a saved model on a data set.
 #include <chrono>
 #include <cstdio>
 
 #include "command.hpp"
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/parallel.hpp"
+#include "liteai/nn/losses.hpp"
+#include "liteai/nn/metrics.hpp"
 #include "liteai/nn/model_io.hpp"
+#include "liteai/ops/ops.hpp"
 #include "liteai/optim/data_source.hpp"
 #include "nn_common.hpp"
 
 namespace {
 const char* kHelp =
     "usage: liteai eval --model MODEL.lai --data DIR [--format auto|mnist|folder|csv] [--split test|train]\n"
-    "                   [--batch 256] [--limit N] [--threads T]\n"
+    "                   [--batch 256] [--limit N] [--threads T] [--json REPORT.json] [--csv PER_CLASS.csv]\n"
+    "                   [--confusion CONFUSION.csv] [--threshold 0.5] [--quiet]\n"
     "\n"
     "Runs the model over the data set and prints `accuracy: 0.xxxx`, the mean loss, the wall time and\n"
-    "images/s. For --format mnist, --split picks the IDX files (t10k-* for test, the default).\n"
-    "The data set's classes must match the model's (same count).\n";
+    "images/s, then per-class precision, recall, F1 and AUROC (one-vs-rest) unless --quiet.\n"
+    "For --format mnist, --split picks the IDX files (t10k-* for test, the default). The data set's\n"
+    "classes must match the model's (same count). Multi-label models use --threshold for decisions.\n";
 }
 
-LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, images/s)") {
+LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-class metrics, images/s)") {
   using namespace liteai;
-  cli::Options o(args, {"model", "data", "format", "split", "batch", "limit", "threads"}, {"quiet"});
+  cli::Options o(args,
+                 {"model", "data", "format", "split", "batch", "limit", "threads", "json", "csv", "confusion", "threshold"},
+                 {"quiet"});
   if (o.has("help")) {
     std::printf("%s", kHelp);
     return 0;
   }
   LAI_CHECK(o.has("model"), "eval: --model MODEL.lai is required (liteai eval --help)");
   LAI_CHECK(o.has("data"), "eval: --data DIR is required (liteai eval --help)");
+  LAI_CHECK(o.positional().empty(), "eval: unexpected argument '", o.positional().empty() ? "" : o.positional()[0], "'");
   if (o.has("threads")) set_num_threads(static_cast<int>(o.get_int("threads", 0)));
   nn::SavedModel saved = nn::load_model(o.get("model"), false);
   nn::Model& model = *saved.model;
+  const std::string head = model.head();
   const std::string dir = o.get("data");
   const std::string format = cli::resolve_format(dir, o.get("format", "auto"));
   data::DatasetPtr ds = cli::open_data(dir, format, o.get("split", "test"), static_cast<size_t>(o.get_int("limit", 0)));
-  LAI_CHECK(model.head() == "none" || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
+  LAI_CHECK(head == "none" || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
             ds->num_classes(), " classes, the model ", model.num_classes(), " (", o.get("model"), ")");
   const int batch = static_cast<int>(o.get_int("batch", 256));
   LAI_CHECK(batch > 0, "eval: --batch must be positive");
+  const double threshold = o.get_double("threshold", 0.5);
   optim::LoaderSource src(ds, optim::loader_options_for(model, batch, 0, false));
-  optim::TrainOptions t;
-  optim::Trainer runner(saved.model, t);
+  const bool multi = head == "sigmoid";
+  nn::MetricsAccumulator acc(std::max<int64_t>(1, model.num_classes()), multi);
+  autograd::NoGrad ng;
+  model.net->eval();
   const auto t0 = std::chrono::steady_clock::now();
-  optim::EvalResult r = runner.evaluate(src);
+  double loss_sum = 0;
+  int64_t samples = 0;
+  src.reset(0);
+  while (auto b = src.next()) {
+    Tensor out = model.forward(b->images);
+    Tensor targets = head == "none" ? b->images : b->targets;
+    const int64_t n = b->images.size(0);
+    loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * n;
+    samples += n;
+    if (head == "softmax") {
+      std::vector<int64_t> labels;
+      for (float v : b->labels.to_vector()) labels.push_back(static_cast<int64_t>(v));
+      acc.add(ops::softmax(out, -1), labels);
+    } else if (multi) {
+      acc.add(ops::sigmoid(out), b->targets);
+    }
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (model.head() != "none") std::printf("accuracy: %.4f\n", r.metric);
-  std::printf("loss: %.4f\n", r.loss);
-  std::printf("samples: %lld, wall time: %.2f s, %.0f images/s (%d threads)\n", (long long)r.samples, secs,
-              r.samples / std::max(1e-9, secs), num_threads());
+  LAI_CHECK(samples > 0, "eval: the data set '", dir, "' has no samples");
+  if (head != "none") {
+    nn::ClassificationReport rep = acc.report(model.class_names, threshold);
+    std::printf("accuracy: %.4f\n", rep.accuracy);
+    std::printf("loss: %.4f\n", loss_sum / samples);
+    std::printf("samples: %lld, wall time: %.2f s, %.0f images/s (%d threads)\n", (long long)samples, secs,
+                samples / std::max(1e-9, secs), num_threads());
+    if (!o.has("quiet")) std::printf("%s", rep.summary().c_str());
+    if (o.has("json")) rep.write_json(o.get("json"));
+    if (o.has("csv")) rep.write_csv(o.get("csv"));
+    if (o.has("confusion")) {
+      LAI_CHECK(!multi, "eval: --confusion needs a single-label model");
+      rep.write_confusion_csv(o.get("confusion"));
+    }
+  } else {
+    std::printf("loss: %.4f (mean squared reconstruction error)\n", loss_sum / samples);
+    std::printf("samples: %lld, wall time: %.2f s, %.0f images/s (%d threads)\n", (long long)samples, secs,
+                samples / std::max(1e-9, secs), num_threads());
+  }
   return 0;
 }

@@ -86,7 +86,38 @@ Tensor Dense::forward(const Tensor& x_in) {
   Tensor x = x_in.dim() == 2 ? x_in : x_in.reshape({x_in.size(0), -1});
   LAI_CHECK(x.size(1) == in_features, "Dense: input has ", x.size(1), " features, the layer expects ", in_features,
             " (input ", to_string(x_in.shape()), ")");
-  return apply_activation(options.activation, ops::linear(x, weight, bias));
+  if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
+    return apply_activation(options.activation, ops::linear(x, weight, bias));
+  Tensor y;
+  {
+    autograd::NoGrad ng;
+    y = ops::linear(x, weight, bias);
+  }
+  const bool gx = x.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  const int64_t out = out_features, in = in_features;
+  const int64_t block = block_rows_ > 0 ? block_rows_ : std::max<int64_t>(1, (int64_t(1) << 22) / out);
+  Tensor xd = x.detach(), w = weight;
+  RowSink sink = sink_;
+  y = autograd::record("dense_streamed", y, {x, bias.defined() ? bias : Tensor::zeros({out})},
+                       [xd, w, sink, gx, gb, block, in, out](const Tensor& g) {
+                         autograd::NoGrad ng;
+                         Tensor dx, db;
+                         // the input gradient uses the weights before this step's update
+                         if (gx) dx = ops::matmul(g, w.transpose(0, 1));
+                         if (gb) db = ops::sum(g, {0});
+                         for (int64_t r0 = 0; r0 < in; r0 += block) {
+                           const int64_t r1 = std::min(in, r0 + block);
+                           sink(r0, ops::matmul(xd.slice(1, r0, r1).transpose(0, 1), g));
+                         }
+                         return std::vector<Tensor>{dx, db};
+                       });
+  return apply_activation(options.activation, y);
+}
+
+void Dense::stream_weight_gradient(RowSink sink, int64_t block_rows) {
+  LAI_CHECK(block_rows >= 0, "Dense: block_rows must be >= 0");
+  sink_ = std::move(sink);
+  block_rows_ = block_rows;
 }
 
 std::string Dense::describe() const {

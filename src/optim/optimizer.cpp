@@ -43,12 +43,12 @@ void Optimizer::set_l2_grad(const std::string& param, float l2) {
   params_[index_of(param)].l2_grad = l2;
 }
 
-void Optimizer::stream_updates(const std::string& param) {
+void Optimizer::stream_updates(const std::string& param, bool install_hook) {
   const size_t i = index_of(param);
   Param& p = params_[i];
   p.streamed = true;
   p.tensor.zero_grad();
-  p.tensor.impl()->grad_hook = [this, i](const Tensor& g) { update(i, g); };
+  if (install_hook) p.tensor.impl()->grad_hook = [this, i](const Tensor& g) { update(i, g); };
 }
 
 void Optimizer::stop_streaming() {
@@ -73,7 +73,23 @@ void Optimizer::update(size_t index, const Tensor& grad_in) {
   // Added on the fly inside the update loop, so no extra gradient-sized buffer is needed.
   const float extra = 2.f * p.l2_grad + (opt_.decoupled ? 0.f : opt_.weight_decay);
   ++p.t;
-  apply(p, g.data(), extra);
+  apply(p, g.data(), extra, 0, p.tensor.numel());
+}
+
+void Optimizer::update_rows(size_t index, int64_t row0, const Tensor& rows_in) {
+  Param& p = params_.at(index);
+  LAI_CHECK(p.tensor.dim() == 2 && rows_in.dim() == 2 && rows_in.size(1) == p.tensor.size(1) && row0 >= 0 &&
+                row0 + rows_in.size(0) <= p.tensor.size(0),
+            "optimizer: row block ", to_string(rows_in.shape()), " at row ", row0, " does not fit parameter '", p.name,
+            "' ", to_string(p.tensor.shape()));
+  if (row0 == 0) {
+    LAI_CHECK(p.t <= steps_, "optimizer: parameter '", p.name,
+              "' received two gradients in one step; streamed updates need it used once per forward pass");
+    ++p.t;
+  }
+  Tensor g = rows_in.contiguous();
+  const float extra = 2.f * p.l2_grad + (opt_.decoupled ? 0.f : opt_.weight_decay);
+  apply(p, g.data(), extra, row0 * p.tensor.size(1), g.numel());
 }
 
 void Optimizer::step() {
@@ -143,12 +159,11 @@ SGD::SGD(const NamedTensors& params, const OptimizerOptions& o) : Optimizer(para
   LAI_CHECK(!o.nesterov || o.momentum > 0.f, "sgd: nesterov needs momentum > 0");
 }
 
-void SGD::apply(Param& p, const float* g, float extra) {
-  const int64_t n = p.tensor.numel();
-  float* w = p.tensor.data();
+void SGD::apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) {
+  float* w = p.tensor.data() + offset;
   const float lr = opt_.lr, mom = opt_.momentum, decay = opt_.decoupled ? 1.f - opt_.lr * opt_.weight_decay : 1.f;
   const bool nesterov = opt_.nesterov, first = p.t == 1;
-  float* buf = mom > 0.f ? slot(p, "momentum").data() : nullptr;
+  float* buf = mom > 0.f ? slot(p, "momentum").data() + offset : nullptr;
   parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
       float d = g[k] + extra * w[k];
@@ -168,11 +183,10 @@ Adam::Adam(const NamedTensors& params, const OptimizerOptions& o) : Optimizer(pa
   LAI_CHECK(o.eps > 0.f, "adam: eps must be > 0, got ", o.eps);
 }
 
-void Adam::apply(Param& p, const float* g, float extra) {
-  const int64_t n = p.tensor.numel();
-  float* w = p.tensor.data();
-  float* m = slot(p, "m").data();
-  float* v = slot(p, "v").data();
+void Adam::apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) {
+  float* w = p.tensor.data() + offset;
+  float* m = slot(p, "m").data() + offset;
+  float* v = slot(p, "v").data() + offset;
   const float b1 = opt_.beta1, b2 = opt_.beta2, eps = opt_.eps;
   const double t = static_cast<double>(p.t);
   const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(double(b1), t)));

@@ -46,6 +46,14 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& idx, size_t b, s
   return out;
 }
 
+// The Dense layer whose weight is `w`, if any.
+nn::Dense* find_dense(nn::Module& m, const Tensor& w) {
+  if (auto* d = dynamic_cast<nn::Dense*>(&m); d && d->weight.impl() == w.impl()) return d;
+  for (const auto& [name, c] : m.children())
+    if (nn::Dense* d = find_dense(*c, w)) return d;
+  return nullptr;
+}
+
 // Correct predictions in a batch, and how many were counted.
 void count_correct(const std::string& head, const Tensor& out, const TrainBatch& b, int64_t* correct,
                    int64_t* counted) {
@@ -126,11 +134,25 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
       opt_->set_l2_grad(p.name, p.l2);
       l2_kernels_.emplace_back(p.tensor, p.l2);
     }
-    if (o_.stream_min_elements > 0 && p.tensor.numel() >= o_.stream_min_elements) opt_->stream_updates(p.name);
+    if (o_.stream_min_elements > 0 && p.tensor.numel() >= o_.stream_min_elements) {
+      nn::Dense* owner = find_dense(*model_->net, p.tensor);
+      if (owner) {
+        const size_t idx = opt_->index_of(p.name);
+        opt_->stream_updates(p.name, false);
+        Optimizer* op = opt_.get();
+        owner->stream_weight_gradient([op, idx](int64_t r0, const Tensor& rows) { op->update_rows(idx, r0, rows); },
+                                      o_.stream_block_rows);
+        streamed_dense_.push_back(owner);
+      } else {
+        opt_->stream_updates(p.name);
+      }
+    }
   }
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  for (nn::Dense* d : streamed_dense_) d->stream_weight_gradient(nullptr);
+}
 
 double Trainer::regularization_value() const {
   double total = 0;

@@ -3,6 +3,7 @@
 // `init` says otherwise; biases start at zero. Every layer takes a Generator so a seed fixes
 // the initial weights. Dense uses the Keras kernel layout w[in, out] (y = x w + b, ops::linear).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,20 @@ class Dense : public Module {
   Tensor weight, bias;  // weight [in, out]; bias [out]
   int64_t in_features, out_features;
   DenseOptions options;
+
+  // Memory for huge layers (compact_cxr's first Dense: 134M weights at 512x512): while a sink is
+  // set and autograd is on, backward computes the input gradient first, then the weight
+  // gradient in blocks of `block_rows` rows (x[:, r0:r1]^T g), handing each block to
+  // sink(r0, block) — an optimizer updates those rows at once (optim::Optimizer::update_rows),
+  // so the full weight gradient never exists. The weight then gets no .grad. The layer must be
+  // used once per forward pass. An empty sink restores the ordinary path.
+  using RowSink = std::function<void(int64_t row0, const Tensor& rows)>;
+  void stream_weight_gradient(RowSink sink, int64_t block_rows = 0);  // 0: about 4M elements per block
+  bool streams_weight_gradient() const { return static_cast<bool>(sink_); }
+
+ private:
+  RowSink sink_;
+  int64_t block_rows_ = 0;
 };
 
 class AvgPool2d : public Module {

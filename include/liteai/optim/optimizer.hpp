@@ -65,12 +65,20 @@ class Optimizer {
   void set_l2_grad(const std::string& param, float l2);
 
   // Streams the update of `param` from its gradient hook (see above). Throws if the name is unknown.
-  void stream_updates(const std::string& param);
+  // install_hook = false only marks it streamed (the caller feeds update_rows itself, as the
+  // Trainer does through nn::Dense::stream_weight_gradient).
+  void stream_updates(const std::string& param, bool install_hook = true);
   void stop_streaming();  // removes every hook this optimizer installed
   bool is_streamed(const std::string& param) const;
 
   // Updates one parameter with gradient `grad` (what step() and the hooks call).
   void update(size_t index, const Tensor& grad);
+  // Updates rows [row0, row0 + rows.size(0)) of a 2-D parameter from the gradient of those rows
+  // (nn::Dense::stream_weight_gradient feeds its weight gradient in row blocks, so not even a
+  // transient full-size gradient exists). The block starting at row 0 opens a new update
+  // (Adam's step count); every row must be covered once per step.
+  void update_rows(size_t index, int64_t row0, const Tensor& rows);
+  size_t index_of(const std::string& name) const;
 
   // Global L2 norm of the stored gradients of the non-streamed parameters.
   double grad_norm() const;
@@ -92,17 +100,15 @@ class Optimizer {
     int64_t t = 0;  // this parameter's update count (Adam bias correction)
     std::map<std::string, Tensor> slots;  // optimizer state ("m", "v", "momentum")
   };
-  // The rule: updates p.tensor in place from gradient g + extra * w (contiguous g; extra holds
-  // the coupled weight decay and 2 * l2_grad).
-  virtual void apply(Param& p, const float* g, float extra) = 0;
+  // The rule: updates elements [offset, offset + n) of p.tensor (and its slots) in place from
+  // gradient g[0..n) + extra * w (extra holds the coupled weight decay and 2 * l2_grad).
+  virtual void apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) = 0;
   virtual std::vector<std::string> slot_names() const = 0;
   Tensor& slot(Param& p, const std::string& s);
   OptimizerOptions opt_;
   std::vector<Param> params_;
   int64_t steps_ = 0;
 
- private:
-  size_t index_of(const std::string& name) const;
 };
 
 class SGD : public Optimizer {
@@ -111,7 +117,7 @@ class SGD : public Optimizer {
   std::string name() const override { return "sgd"; }
 
  protected:
-  void apply(Param& p, const float* g, float extra) override;
+  void apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) override;
   std::vector<std::string> slot_names() const override { return {"momentum"}; }
 };
 
@@ -121,7 +127,7 @@ class Adam : public Optimizer {
   std::string name() const override { return opt_.decoupled ? "adamw" : "adam"; }
 
  protected:
-  void apply(Param& p, const float* g, float extra) override;
+  void apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) override;
   std::vector<std::string> slot_names() const override { return {"m", "v"}; }
 };
 

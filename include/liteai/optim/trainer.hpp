@@ -81,7 +81,10 @@ struct TrainOptions {
   double clip_norm = 0;            // > 0: clip the global gradient norm (streamed parameters excluded)
   // Parameters with at least this many elements get their update streamed from the gradient
   // hook (the gradient is never stored; see optimizer.hpp). 0 = never.
+  // A streamed Dense weight gets its gradient in row blocks (nn::Dense::stream_weight_gradient):
+  // not even a transient full gradient. Rows per block; 0 = about 4M elements per block.
   int64_t stream_min_elements = 0;
+  int64_t stream_block_rows = 0;
   std::string checkpoint;          // path: model + optimizer state saved after every epoch
   std::string metrics_csv;         // path: one row per epoch
   int64_t early_stopping_patience = 0;  // epochs without validation-loss improvement; 0 = off
@@ -146,6 +149,7 @@ class Trainer {
   std::unique_ptr<Optimizer> opt_;
   std::unique_ptr<LRSchedule> schedule_;
   std::vector<std::pair<Tensor, float>> l2_kernels_;  // for the reported loss
+  std::vector<nn::Dense*> streamed_dense_;            // sinks to remove in the destructor
   int64_t epochs_done_ = 0;
   int64_t global_step_ = 0;
   double best_val_loss_ = -1;
