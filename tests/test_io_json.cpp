@@ -78,6 +78,12 @@ TEST_CASE("json: parse numbers, escapes and unicode", "[io][json]") {
   for (double v : {0.1, 1.0 / 3.0, 1e300, -4.9406564584124654e-324, 123456789.125}) {
     CHECK(Json::parse(Json(v).dump()).as_number() == v);
   }
+  // Floats keep their shortest decimal form and read back as the same float.
+  CHECK(Json(0.1f).dump() == "0.1");
+  CHECK(Json(0.2860f).dump() == "0.286");
+  for (float v : {0.1f, 3.3333333f, 1e-30f, 16777217.0f, -2.5f}) {
+    CHECK(static_cast<float>(Json::parse(Json(v).dump()).as_number()) == v);
+  }
   // NaN and infinities are not JSON: written as null.
   CHECK(Json(std::nan("")).dump() == "null");
   CHECK(Json(std::numeric_limits<double>::infinity()).dump() == "null");

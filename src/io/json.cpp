@@ -361,6 +361,14 @@ void Json::set_uint(unsigned long long v) {
   set_int(static_cast<long long>(v));
 }
 
+Json::Json(float v) : type_(Type::number), num_(static_cast<double>(v)) {
+  if (!std::isfinite(v)) return;
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  double d = 0;
+  if (std::from_chars(buf, r.ptr, d).ec == std::errc()) num_ = d;
+}
+
 Json::Json(Object o) : type_(Type::object) {
   std::unordered_set<std::string_view> seen;
   for (const auto& m : o) LAI_CHECK(seen.insert(m.first).second, "json: duplicate key ", quoted(m.first), " in object");

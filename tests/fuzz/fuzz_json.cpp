@@ -1,5 +1,6 @@
 // libFuzzer target for the JSON parser: parse must succeed or throw liteai::Error; whatever
-// parses must dump and parse back to the same value.
+// parses must dump and parse back to the same value. Build like fuzz_model_file.cpp (same
+// sources), run with -max_len=4096 and any .json files as the seed corpus.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

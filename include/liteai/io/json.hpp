@@ -26,7 +26,9 @@ class Json {
   Json(std::nullptr_t) {}
   Json(bool v) : type_(Type::boolean), bool_(v) {}
   Json(double v) : type_(Type::number), num_(v) {}
-  Json(float v) : Json(static_cast<double>(v)) {}
+  // A float is stored as the shortest decimal that reads back as the same float: 0.1f is
+  // written "0.1", not "0.10000000149011612".
+  Json(float v);
   Json(int v) { set_int(v); }
   Json(unsigned v) { set_int(v); }
   Json(long v) { set_int(v); }
