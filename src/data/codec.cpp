@@ -4,6 +4,7 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+#include <zlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,115 @@ Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
   return img;
 }
 
+uint32_t read_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+
+// Fast path for the common radiograph PNG: gray, 8 or 16 bits, not interlaced (NIH ChestX-ray14
+// is 8-bit gray). zlib inflates ~2x faster than stb's decoder and rows go straight to floats.
+// Returns false for anything else (colour, palette, interlaced, odd depths): stb handles those.
+bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, Image& out) {
+  size_t pos = 8;
+  if (n < pos + 8 + 13 || std::memcmp(p + pos + 4, "IHDR", 4) != 0) return false;
+  const uint32_t w = read_be32(p + 16), h = read_be32(p + 20);
+  const int depth = p[24], color = p[25], interlace = p[28];
+  if (color != 0 || (depth != 8 && depth != 16) || interlace != 0 || p[26] != 0 || p[27] != 0) return false;
+  LAI_CHECK(w > 0 && h > 0, name, ": corrupt data (size ", w, "x", h, ")");
+  LAI_CHECK(uint64_t(w) * h <= (uint64_t(1) << 28), name, ": unsupported (", w, "x", h, " pixels is too large)");
+  const size_t bpp = depth / 8, stride = size_t(w) * bpp, raw_size = size_t(h) * (stride + 1);
+  std::vector<uint8_t> raw(raw_size);
+  z_stream zs{};
+  LAI_CHECK(inflateInit(&zs) == Z_OK, name, ": zlib init failed");
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&zs};
+  zs.next_out = raw.data();
+  zs.avail_out = uInt(raw_size);
+  int rc = Z_OK;
+  bool seen_iend = false;
+  while (pos + 12 <= n) {
+    const uint32_t len = read_be32(p + pos);
+    const uint8_t* type = p + pos + 4;
+    LAI_CHECK(len <= n - pos - 12, name, ": truncated file (chunk '", std::string(reinterpret_cast<const char*>(type), 4),
+              "' runs past the end)");
+    const uint8_t* data = p + pos + 8;
+    if (std::memcmp(type, "IDAT", 4) == 0 && rc != Z_STREAM_END) {
+      zs.next_in = const_cast<uint8_t*>(data);
+      zs.avail_in = len;
+      while (zs.avail_in > 0 && rc != Z_STREAM_END) {
+        rc = inflate(&zs, Z_NO_FLUSH);
+        if (rc == Z_BUF_ERROR && zs.avail_out == 0) {
+          throw_error(str_cat(name, ": corrupt data (more pixel data than ", w, "x", h, " needs)"));
+        }
+        LAI_CHECK(rc == Z_OK || rc == Z_STREAM_END, name, ": corrupt data (zlib: ", zs.msg ? zs.msg : "inflate failed", ")");
+      }
+    } else if (std::memcmp(type, "IEND", 4) == 0) {
+      seen_iend = true;
+      break;
+    }
+    pos += 12 + size_t(len);
+  }
+  LAI_CHECK(rc == Z_STREAM_END || !seen_iend, name, ": corrupt data (compressed pixel data ends early)");
+  LAI_CHECK(rc == Z_STREAM_END, name, ": truncated file (pixel data ends early)");
+  LAI_CHECK(zs.avail_out == 0, name, ": corrupt data (", raw_size - zs.avail_out, " pixel bytes, ", w, "x", h, " needs ", raw_size, ")");
+  // Undo the per-row filters in place (PNG spec 9.2), bpp = bytes per complete pixel.
+  out = Image(int(w), int(h));
+  out.max_value = depth == 16 ? 65535.f : 255.f;
+  std::vector<uint8_t> zero_row(stride, 0);  // the row "above" the first one
+  const uint8_t* prev = zero_row.data();
+  for (uint32_t y = 0; y < h; ++y) {
+    uint8_t* row = raw.data() + size_t(y) * (stride + 1);
+    const int filter = row[0];
+    uint8_t* cur = row + 1;
+    const size_t lead = std::min(bpp, stride);  // bytes with no left neighbour
+    switch (filter) {
+      case 0:
+        break;
+      case 1:
+        for (size_t i = bpp; i < stride; ++i) cur[i] = uint8_t(cur[i] + cur[i - bpp]);
+        break;
+      case 2:
+        for (size_t i = 0; i < stride; ++i) cur[i] = uint8_t(cur[i] + prev[i]);
+        break;
+      case 3:
+        for (size_t i = 0; i < lead; ++i) cur[i] = uint8_t(cur[i] + (prev[i] >> 1));
+        for (size_t i = bpp; i < stride; ++i) cur[i] = uint8_t(cur[i] + ((cur[i - bpp] + prev[i]) >> 1));
+        break;
+      case 4:
+        for (size_t i = 0; i < lead; ++i) cur[i] = uint8_t(cur[i] + prev[i]);  // Paeth with a = c = 0 picks b
+        if (bpp == 1) {
+          // The left neighbour and upper-left stay in registers (the chain is serial anyway).
+          int a = cur[0], c = prev[0];
+          for (size_t i = 1; i < stride; ++i) {
+            const int b = prev[i];
+            const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+            const int bc = pb <= pc ? b : c;
+            a = (cur[i] + (((pa <= pb) & (pa <= pc)) ? a : bc)) & 0xFF;
+            cur[i] = uint8_t(a);
+            c = b;
+          }
+        } else {
+          for (size_t i = bpp; i < stride; ++i) {
+            const int a = cur[i - bpp], b = prev[i], c = prev[i - bpp];
+            const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+            const int bc = pb <= pc ? b : c;
+            cur[i] = uint8_t(cur[i] + (((pa <= pb) & (pa <= pc)) ? a : bc));
+          }
+        }
+        break;
+      default:
+        throw_error(str_cat(name, ": corrupt data (PNG row ", y, " has filter type ", filter, ")"));
+    }
+    float* dst = out.pixels.data() + size_t(y) * w;
+    if (depth == 8) {
+      for (uint32_t x = 0; x < w; ++x) dst[x] = float(cur[x]);
+    } else {
+      for (uint32_t x = 0; x < w; ++x) dst[x] = float((cur[2 * x] << 8) | cur[2 * x + 1]);
+    }
+    prev = cur;
+  }
+  return true;
+}
+
 void check_not_empty(size_t size, const std::string& name) {
   LAI_CHECK(size > 0, name, ": empty file (0 bytes)");
 }
@@ -197,8 +307,9 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
   LAI_CHECK(info.width > 0 && info.height > 0, name, ": corrupt data (size ", info.width, "x", info.height, ")");
   LAI_CHECK(int64_t(info.width) * info.height <= (int64_t(1) << 28), name, ": unsupported (",
             info.width, "x", info.height, " pixels is too large)");
-  int w = 0, h = 0, c = 0;
   Image img;
+  if (info.format == "png" && decode_png_gray_fast(p, size, name, img)) return img;
+  int w = 0, h = 0, c = 0;
   if (info.bit_depth == 16) {
     std::unique_ptr<stbi_us, StbFree> px(stbi_load_16_from_memory(p, int(size), &w, &h, &c, 1));
     if (!px) {

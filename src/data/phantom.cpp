@@ -687,7 +687,13 @@ SynthSummary write_phantom_set(const std::string& dir, size_t count, uint64_t se
          << "manifest.csv: path,label,mask + geometry of the first finding (pixels; cx,cy,r = centre and radius,\n"
          << "  x0,y0,x1,y1 = mask bounding box, end exclusive). findings.csv: one row per finding.\n"
          << "masks/: 255 on the finding's pixels, 0 elsewhere (all 0 for normal images).\n"
-         << "Regenerate exactly: liteai synth --out DIR --n " << count << " --size " << opt.size << " --seed " << seed << "\n";
+         << "Regenerate exactly: liteai synth --out DIR --n " << count << " --size " << opt.size << " --seed " << seed;
+  if (opt.classes != PhantomOptions{}.classes) {
+    readme << " --classes ";
+    for (size_t i = 0; i < opt.classes.size(); ++i) readme << (i ? "," : "") << opt.classes[i];
+  }
+  if (opt.noise != 1.f) readme << " --noise " << opt.noise;
+  readme << "\n";
   const std::string r = readme.str();
   write_file_atomic((fs::path(dir) / "README.txt").string(), r.data(), r.size());
   return sum;
