@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "liteai/autograd/autograd.hpp"
 #include "liteai/core/random.hpp"
+#include "liteai/nn/losses.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/optim/trainer.hpp"
 
@@ -235,4 +237,31 @@ TEST_CASE("Model files: round trip, preprocessing, class names, errors", "[io]")
   std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2));
   CHECK_THROWS(nn::load_model_from_bytes(cut.data(), cut.size(), "cut.lai"));
   CHECK_THROWS_WITH(nn::load_model(tmp_path("does_not_exist.lai")), Catch::Contains("does_not_exist"));
+}
+
+TEST_CASE("Distillation through a custom loss: the student approaches the teacher", "[train][distill]") {
+  Toy tr = make_toy(256, 1), va = make_toy(128, 2);
+  auto teacher = toy_model(3);
+  {
+    optim::Trainer t(teacher, toy_options());
+    optim::TensorSource src(tr.images, tr.labels, Tensor(), 32, 5);
+    t.fit(src);
+  }
+  teacher->net->eval();
+  auto student = toy_model(11);
+  optim::TrainOptions o = toy_options();
+  o.loss = [&](const Tensor& out, const optim::TrainBatch& b) {
+    Tensor t;
+    {
+      autograd::NoGrad ng;
+      t = teacher->forward(b.images);
+    }
+    return nn::distillation_loss(out, t, b.labels, 4.f, 0.7f);
+  };
+  optim::Trainer ts(student, o);
+  optim::TensorSource src(tr.images, tr.labels, Tensor(), 32, 6);
+  auto r = ts.fit(src);
+  CHECK(r.history.back().loss < r.history.front().loss);
+  optim::TensorSource vsrc(va.images, va.labels, Tensor(), 64, 0, false);
+  CHECK(ts.evaluate(vsrc).metric > 0.85);
 }

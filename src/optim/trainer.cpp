@@ -184,7 +184,8 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   {
     Tensor out = model_->forward(batch.images);
     Tensor targets = head == "none" && !batch.targets.defined() ? batch.images : batch.targets;
-    Tensor loss = nn::head_loss(head, out, batch.labels, targets);
+    Tensor loss = o_.loss ? o_.loss(out, batch) : nn::head_loss(head, out, batch.labels, targets);
+    LAI_CHECK(loss.defined() && loss.numel() == 1, "train: the loss must be a scalar");
     // The regularization term at the weights this forward pass used (streamed parameters
     // change during backward).
     r.loss = loss.item() + regularization_value();

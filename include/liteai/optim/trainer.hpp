@@ -72,6 +72,10 @@ struct Progress {
 };
 // Return false to stop training (after the current step); fit() then reports cancelled = true.
 using ProgressCallback = std::function<bool(const Progress&)>;
+// A custom training loss from the network output and the batch (e.g. knowledge distillation:
+// run a teacher on batch.images under NoGrad and return nn::distillation_loss(...)). Must
+// return a scalar recorded by autograd.
+using LossFn = std::function<Tensor(const Tensor& output, const TrainBatch& batch)>;
 
 struct TrainOptions {
   int64_t epochs = 1;
@@ -92,6 +96,7 @@ struct TrainOptions {
   int progress = -1;               // stderr progress: -1 auto (only on a terminal), 0 off, 1 on
   double progress_interval = 1.0;  // seconds between progress updates
   ProgressCallback callback;
+  LossFn loss;                     // empty: the head's loss (cross entropy / BCE / MSE)
   int64_t max_steps_per_epoch = 0;  // 0 = the whole source (benchmarks and smoke tests use fewer)
 };
 
