@@ -32,7 +32,7 @@ LAI_COMMAND(predict, "class probabilities of a saved model for image files") {
   nn::Model& model = *saved.model;
   LAI_CHECK(model.head() != "none", "predict: '", o.get("model"), "' is not a classifier (head none); use the anomaly commands");
   const auto& paths = o.positional();
-  std::vector<std::vector<int>> labels(paths.size());
+  std::vector<std::vector<int>> labels(paths.size(), std::vector<int>{0});  // unknown; the loader needs one
   auto ds = std::make_shared<data::FileDataset>(paths, labels, model.class_names, false);
   data::LoaderOptions lo = optim::loader_options_for(model, 1, 0, false);
   const int64_t H = model.preprocessing.height, W = model.preprocessing.width;

@@ -303,13 +303,13 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
     LAI_CHECK(head == "softmax" || head == "sigmoid", n, ": head must be \"softmax\" or \"sigmoid\", got '", head,
               "'");
     if (n == "compact_cxr") {
-      const float l2 = static_cast<float>(spec.get_double("l2", 0.01));
-      m->net = compact_cxr(size, channels, classes, l2, g);
+      const double l2 = spec.get_double("l2", 0.01);
+      m->net = compact_cxr(size, channels, classes, static_cast<float>(l2), g);
       spec.set("l2", l2);
     } else {
-      const float l2 = static_cast<float>(spec.get_double("l2", 0.0));
+      const double l2 = spec.get_double("l2", 0.0);
       const int64_t width = spec.get_int("width", 32);
-      m->net = teacher_cxr(size, channels, classes, width, l2, g);
+      m->net = teacher_cxr(size, channels, classes, width, static_cast<float>(l2), g);
       spec.set("width", static_cast<double>(width)).set("l2", l2);
     }
     spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
