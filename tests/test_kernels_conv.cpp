@@ -33,6 +33,9 @@ const Case kCases[] = {
     {1, 2, 6, 7, 3, 3, 3, 1, 1, 3, 2, 1, 1},      // stride 1, padding past the kernel reach
     {2, 40, 9, 70, 3, 3, 3, 1, 1, 1, 1, 1, 1},    // CRS = 360: two K blocks; K < MR; OW > NR
     {1, 2, 5, 5, 11, 1, 3, 1, 1, 0, 1, 1, 1},     // 1x3 kernel
+    {1, 8, 6, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1},    // K = 64: 6x64 weight-gradient tiles
+    {2, 4, 5, 17, 48, 3, 3, 1, 1, 1, 1, 1, 1},    // K = 48: 6x48 tiles
+    {1, 3, 4, 33, 130, 3, 3, 1, 1, 1, 1, 1, 1},   // K = 130: padded K
 };
 
 // Conv sums C*R*S terms: tolerance in proportion.

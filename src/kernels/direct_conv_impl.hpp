@@ -5,9 +5,9 @@
 // of the implicit im2col matrix is the padded tile shifted by off[k], so nothing is packed.
 //   forward:         y tile [MR x NR] = Wpacked * tile rows at off[]      (+ bias, act)
 //   backward data:   the forward of dy with flipped, transposed weights (stride 1)
-//   backward weight: dot-product kernel: dW[k][crs] += sum_pixels dy[k][p] * tile[off[crs] + p],
-//                    8 x 3 register tiles vectorized along pixels, per-group partial sums added
-//                    in a fixed order (deterministic for any thread count).
+//   backward weight: dW^T[crs][k] += tile rows (broadcast, in place) * dy^T (transposed per block),
+//                    per-group partial sums added in a fixed order (deterministic for any
+//                    thread count).
 // Other strides fall back to ConvImpl (implicit GEMM with packing).
 #include "kernels/conv_impl.hpp"
 
@@ -176,24 +176,10 @@ struct DirectConv {
       }
   }
 
-  static void backward_weight(const Conv2dShape& p, const float* x, const float* dy, float* dw,
-                              float* dbias) {
-    if (p.stride_h != 1 || p.stride_w != 1) return ConvImpl<UK>::backward_weight(p, x, dy, dw, dbias);
+  // Few taps (CRS small, e.g. a 1-channel first layer): a dot-product kernel, 8 x 3 tiles
+  // vectorized along pixels, beats transposing dy for so little reuse.
+  static void backward_weight_dot(const Conv2dShape& p, const float* x, const float* dy, float* dw) {
     const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
-    if (dbias) {
-      parallel_for(0, p.K, 1, [&](int64_t k0, int64_t k1) {
-        for (int64_t k = k0; k < k1; ++k) {
-          double acc = 0;
-          for (int64_t n = 0; n < p.N; ++n) acc += UK::sum(P, dy + (n * p.K + k) * P);
-          dbias[k] = static_cast<float>(acc);
-        }
-      });
-    }
-    if (p.K * CRS == 0) return;
-    if (p.N * P == 0) {  // nothing to sum over
-      std::fill(dw, dw + p.K * CRS, 0.f);
-      return;
-    }
     const int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_BWPIX", 2048));
     const int64_t blocks = ceil_div(OH, rb), items = p.N * blocks;
     const int64_t groups = std::min<int64_t>(items, 16);
@@ -237,6 +223,93 @@ struct DirectConv {
         dw[i] = s;
       }
     });
+  }
+
+  // Weight gradient as a GEMM per row block: dW^T[crs][k] += sum_p tile[off[crs] + p] * dyT[p][k].
+  // A rows are read in place from the padded tile (broadcasts, no packing); dy is transposed once
+  // per block into dyT [pixels][Kp] (K * pixels floats, reused by every tap). The pixel sum is the
+  // micro-kernel's inner loop, so no horizontal reductions. NV (vectors across K) is picked to
+  // waste the least padding on K.
+  template <int NV>
+  static void backward_weight_gemm(const Conv2dShape& p, const float* x, const float* dy, float* dw) {
+    using U = XsimdUK<Arch, 6, NV>;
+    constexpr int NRb = U::NR;
+    const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
+    const int64_t Kp = round_up(p.K, NRb);
+    const int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_BWPIX", 2048));
+    const int64_t blocks = ceil_div(OH, rb), items = p.N * blocks;
+    const int64_t groups = std::min<int64_t>(items, 16);
+    const Tile geo = tile_geometry(p, rb, OW);
+    std::vector<int64_t> off;
+    offsets(p, geo, off);
+    const int64_t total = CRS * Kp;
+    std::vector<float> partial(size_t(groups * total), 0.f);
+    parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
+      float* tile = scratch(2, size_t(geo.floats));
+      float* dyt = scratch(3, size_t(rb * OW * Kp));
+      for (int64_t g = g0; g < g1; ++g) {
+        float* out = partial.data() + g * total;
+        for (int64_t it = g * items / groups; it < (g + 1) * items / groups; ++it) {
+          const int64_t n = it / blocks, oh0 = (it % blocks) * rb, rows = std::min(rb, OH - oh0);
+          const int64_t pix = rows * OW;
+          fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
+          const float* dyn = dy + n * p.K * P + oh0 * OW;
+          for (int64_t q0 = 0; q0 < pix; q0 += 64)  // transpose in 64-pixel strips (cache friendly)
+            for (int64_t k = 0; k < Kp; ++k) {
+              const int64_t q1 = std::min(pix, q0 + 64);
+              if (k < p.K)
+                for (int64_t q = q0; q < q1; ++q) dyt[q * Kp + k] = dyn[k * P + q];
+              else
+                for (int64_t q = q0; q < q1; ++q) dyt[q * Kp + k] = 0.f;
+            }
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c0 = 0; c0 < CRS; c0 += U::MR) {
+              const int m = int(std::min<int64_t>(U::MR, CRS - c0));
+              const typename U::RowsA al{tile + r * geo.Wp, off.data() + c0};
+              for (int64_t jr = 0; jr < Kp; jr += NRb)
+                U::rows_of(m, OW, al, typename U::StridedB{dyt + r * OW * Kp + jr, Kp},
+                           out + c0 * Kp + jr, Kp, true);
+            }
+        }
+      }
+    });
+    parallel_for(0, p.K, 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k)
+        for (int64_t crs = 0; crs < CRS; ++crs) {
+          float s = partial[size_t(crs * Kp + k)];
+          for (int64_t g = 1; g < groups; ++g) s += partial[size_t(g * total + crs * Kp + k)];
+          dw[k * CRS + crs] = s;
+        }
+    });
+  }
+
+  static void backward_weight(const Conv2dShape& p, const float* x, const float* dy, float* dw,
+                              float* dbias) {
+    if (p.stride_h != 1 || p.stride_w != 1) return ConvImpl<UK>::backward_weight(p, x, dy, dw, dbias);
+    const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
+    if (dbias) {
+      parallel_for(0, p.K, 1, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) {
+          double acc = 0;
+          for (int64_t n = 0; n < p.N; ++n) acc += UK::sum(P, dy + (n * p.K + k) * P);
+          dbias[k] = static_cast<float>(acc);
+        }
+      });
+    }
+    if (p.K * CRS == 0) return;
+    if (p.N * P == 0) {  // nothing to sum over
+      std::fill(dw, dw + p.K * CRS, 0.f);
+      return;
+    }
+    if (CRS < 24) return backward_weight_dot(p, x, dy, dw);
+    if constexpr (W == 16) {  // 24 zmm accumulators: 6 x (4|3|2) vectors
+      const int64_t w4 = round_up(p.K, 64), w3 = round_up(p.K, 48), w2 = round_up(p.K, 32);
+      if (w4 <= w3 && w4 <= w2) return backward_weight_gemm<4>(p, x, dy, dw);
+      if (w3 <= w2) return backward_weight_gemm<3>(p, x, dy, dw);
+      return backward_weight_gemm<2>(p, x, dy, dw);
+    } else {  // 16 registers: 6 x 2 vectors
+      return backward_weight_gemm<2>(p, x, dy, dw);
+    }
   }
 };
 

@@ -47,9 +47,20 @@ struct XsimdUK {
   };
 
   // C[M x NR] (+)= A[M rows of an MR-wide panel] * B; M <= MR rows are computed and stored.
-  template <int M, class BL>
-  static void kern(int64_t kc, const float* __restrict a, const BL& bl, float* c, int64_t ldc,
-                   bool accumulate) {
+  // A from a packed panel ([k][MR]).
+  struct PackedA {
+    const float* a;
+    float get(int64_t k, int i) const { return a[k * MR + i]; }
+  };
+  // A row i read in place at base + off[i] (weight-gradient GEMM on a padded input tile).
+  struct RowsA {
+    const float* base;
+    const int64_t* off;
+    float get(int64_t k, int i) const { return base[off[i] + k]; }
+  };
+
+  template <int M, class AL, class BL>
+  static void kern(int64_t kc, const AL& al, const BL& bl, float* c, int64_t ldc, bool accumulate) {
     B acc[M][NV];
 #pragma GCC unroll 32
     for (int i = 0; i < M; ++i)
@@ -67,7 +78,7 @@ struct XsimdUK {
       for (int v = 0; v < NV; ++v) bv[v] = bl.load(k, v);
 #pragma GCC unroll 32
       for (int i = 0; i < M; ++i) {
-        const B av(a[k * MR + i]);
+        const B av(al.get(k, i));
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = xsimd::fma(av, bv[v], acc[i][v]);
       }
@@ -82,17 +93,22 @@ struct XsimdUK {
       }
   }
 
-  template <class BL, int M = MR>
-  static void rows(int m, int64_t kc, const float* a, const BL& bl, float* c, int64_t ldc, bool acc) {
+  // kern for a run-time row count m in [1, MR].
+  template <class AL, class BL, int M = MR>
+  static void rows_of(int m, int64_t kc, const AL& al, const BL& bl, float* c, int64_t ldc, bool acc) {
     if constexpr (M >= 1) {
-      if (m == M) return kern<M>(kc, a, bl, c, ldc, acc);
-      return rows<BL, M - 1>(m, kc, a, bl, c, ldc, acc);
+      if (m == M) return kern<M>(kc, al, bl, c, ldc, acc);
+      return rows_of<AL, BL, M - 1>(m, kc, al, bl, c, ldc, acc);
     }
+  }
+  template <class BL>
+  static void rows(int m, int64_t kc, const float* a, const BL& bl, float* c, int64_t ldc, bool acc) {
+    rows_of(m, kc, PackedA{a}, bl, c, ldc, acc);
   }
 
   static void full(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
                    int64_t ldc, bool accumulate) {
-    kern<MR>(kc, a, PackedB{b}, c, ldc, accumulate);
+    kern<MR>(kc, PackedA{a}, PackedB{b}, c, ldc, accumulate);
   }
 
   static void act_row(float* row, int64_t n, float bias, Act act) {
