@@ -209,6 +209,16 @@ TEST_CASE("bad inputs give errors naming the file and the reason") {
   e = error_of([&] { decode_image(dir + "/trunc.jpg"); });
   CHECK(e.find("trunc.jpg: truncated") != std::string::npos);
 
+  // Forged headers claiming huge images must fail fast, without allocating for them.
+  auto forged = png;
+  forged[16] = 0, forged[17] = 0, forged[18] = 0xEA, forged[19] = 0x60;  // width 60000
+  forged[20] = 0, forged[21] = 0, forged[22] = 0xEA, forged[23] = 0x60;  // height 60000
+  e = error_of([&] { decode_image_memory(forged.data(), forged.size(), "forged.png"); });
+  CHECK(e.find("forged.png: ") != std::string::npos);
+  std::string big_pgm = "P5 10000 10000 255\n0123";
+  e = error_of([&] { decode_image_memory(big_pgm.data(), big_pgm.size(), "big.pgm"); });
+  CHECK(e.find("big.pgm: truncated file") != std::string::npos);
+
   // Garbage that starts like a BMP.
   std::vector<uint8_t> bmp = {'B', 'M', 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0};
   e = error_of([&] { decode_image_memory(bmp.data(), bmp.size(), "x.bmp"); });

@@ -52,8 +52,12 @@ std::string describe_unsupported(const uint8_t* p, size_t n) {
 // A decode failure after a valid signature: truncated when the file visibly ends early.
 bool looks_truncated(const std::string& fmt, const uint8_t* p, size_t n) {
   if (fmt == "png") {
-    // A complete PNG ends with the IEND chunk: "IEND" + CRC.
-    return n < 12 || std::memcmp(p + n - 8, "IEND", 4) != 0;
+    // A complete PNG ends with the IEND chunk ("IEND" + CRC); some writers append a few bytes.
+    if (n < 12) return true;
+    const size_t from = n > 1024 ? n - 1024 : 0;
+    for (size_t i = n - 8 + 1; i-- > from;)
+      if (std::memcmp(p + i, "IEND", 4) == 0) return false;
+    return true;
   }
   if (fmt == "jpeg") {
     // The EOI marker FF D9 must be near the end (some writers append padding after it).
@@ -100,6 +104,13 @@ Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
   LAI_CHECK(next_int(w) && next_int(h) && next_int(maxv), name, ": corrupt data (bad PGM header)");
   LAI_CHECK(w > 0 && h > 0 && w * h <= (1L << 28), name, ": corrupt data (PGM size ", w, "x", h, ")");
   LAI_CHECK(maxv > 0 && maxv <= 65535, name, ": corrupt data (PGM maxval ", maxv, ")");
+  // Check the size against the file before allocating (a forged header must not cost a GB).
+  const size_t ch = kind == '6' ? 3 : 1, bps = maxv > 255 ? 2 : 1;
+  if (kind == '2')
+    LAI_CHECK(size_t(w) * size_t(h) <= n / 2 + 1, name, ": truncated file (PGM has fewer than ", w * h, " values)");
+  else
+    LAI_CHECK(i < n && n - i - 1 >= size_t(w) * size_t(h) * ch * bps, name, ": truncated file (", n - std::min(n, i + 1),
+              " pixel bytes, ", w, "x", h, " needs ", size_t(w) * size_t(h) * ch * bps, ")");
   Image img{int(w), int(h)};
   img.max_value = maxv > 255 ? 65535.f : 255.f;
   const float scale = img.max_value / float(maxv);
@@ -113,11 +124,8 @@ Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
     return img;
   }
   // Binary: exactly one whitespace byte after maxval, then samples (big-endian when 16-bit).
-  LAI_CHECK(i < n && std::isspace(p[i]), name, ": truncated file (PNM header)");
+  LAI_CHECK(std::isspace(p[i]), name, ": corrupt data (no whitespace after the PNM header)");
   ++i;
-  const size_t bps = maxv > 255 ? 2 : 1, ch = kind == '6' ? 3 : 1;
-  const size_t need = size_t(w) * size_t(h) * ch * bps;
-  LAI_CHECK(n - i >= need, name, ": truncated file (", n - i, " pixel bytes, ", w, "x", h, " needs ", need, ")");
   const uint8_t* d = p + i;
   auto sample = [&](size_t k) -> float {
     const float v = bps == 2 ? float((d[2 * k] << 8) | d[2 * k + 1]) : float(d[k]);
@@ -147,6 +155,8 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
   LAI_CHECK(w > 0 && h > 0, name, ": corrupt data (size ", w, "x", h, ")");
   LAI_CHECK(uint64_t(w) * h <= (uint64_t(1) << 28), name, ": unsupported (", w, "x", h, " pixels is too large)");
   const size_t bpp = depth / 8, stride = size_t(w) * bpp, raw_size = size_t(h) * (stride + 1);
+  // deflate cannot compress better than ~1032:1; a header claiming more is forged or corrupt.
+  LAI_CHECK(raw_size / 1032 <= n + 1024, name, ": corrupt data (", w, "x", h, " pixels cannot fit in ", n, " bytes)");
   std::vector<uint8_t> raw(raw_size);
   z_stream zs{};
   LAI_CHECK(inflateInit(&zs) == Z_OK, name, ": zlib init failed");
