@@ -108,10 +108,26 @@ void conv2d_backward_weight(const Conv2dShape& p, const float* x, const float* d
 }
 
 // ---- pooling: memory bound; plain loops split over planes ----
+// The 2x2 stride-2 window (the compact net's pooling) gets straight-line loops.
+static bool is_2x2s2(const Pool2dShape& p) { return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2; }
+
 void avg_pool2d_forward(const Pool2dShape& p, const float* x, float* y) {
   check_pool(p, "avg_pool2d_forward");
   const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
   const float inv = 1.f / float(p.kh * p.kw);
+  if (is_2x2s2(p)) {
+    parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const float* r0 = x + nc * HW + 2 * oh * p.W;
+          const float* r1 = r0 + p.W;
+          float* yr = y + (nc * OH + oh) * OW;
+          for (int64_t ow = 0; ow < OW; ++ow)
+            yr[ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * 0.25f;
+        }
+    });
+    return;
+  }
   parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
       const float* xp = x + nc * HW;
@@ -134,6 +150,25 @@ void avg_pool2d_backward(const Pool2dShape& p, const float* dy, float* dx) {
   check_pool(p, "avg_pool2d_backward");
   const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
   const float inv = 1.f / float(p.kh * p.kw);
+  if (is_2x2s2(p)) {  // disjoint windows: every dx element written once (odd edges zeroed)
+    parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        float* xp = dx + nc * HW;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const float* g = dy + (nc * OH + oh) * OW;
+          float* r0 = xp + 2 * oh * p.W;
+          float* r1 = r0 + p.W;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const float v = g[ow] * 0.25f;
+            r0[2 * ow] = v, r0[2 * ow + 1] = v, r1[2 * ow] = v, r1[2 * ow + 1] = v;
+          }
+          for (int64_t w = 2 * OW; w < p.W; ++w) r0[w] = 0.f, r1[w] = 0.f;
+        }
+        for (int64_t h = 2 * OH; h < p.H; ++h) std::fill(xp + h * p.W, xp + (h + 1) * p.W, 0.f);
+      }
+    });
+    return;
+  }
   parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
       float* xp = dx + nc * HW;
@@ -152,6 +187,34 @@ void avg_pool2d_backward(const Pool2dShape& p, const float* dy, float* dx) {
 void max_pool2d_forward(const Pool2dShape& p, const float* x, float* y, int32_t* argmax) {
   check_pool(p, "max_pool2d_forward");
   const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
+  if (is_2x2s2(p)) {
+    parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const float* r0 = x + nc * HW + 2 * oh * p.W;
+          const float* r1 = r0 + p.W;
+          float* yr = y + (nc * OH + oh) * OW;
+          int32_t* ar = argmax ? argmax + (nc * OH + oh) * OW : nullptr;
+          const int32_t i0 = static_cast<int32_t>(2 * oh * p.W), i1 = static_cast<int32_t>(i0 + p.W);
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            // Branch-free: first maximum wins, a NaN is taken and kept.
+            float best = r0[2 * ow];
+            int32_t idx = i0 + int32_t(2 * ow);
+            auto take = [&](float v, int32_t i) {
+              const bool t = (v > best) | ((v != v) & (best == best));
+              best = t ? v : best;
+              idx = t ? i : idx;
+            };
+            take(r0[2 * ow + 1], i0 + int32_t(2 * ow + 1));
+            take(r1[2 * ow], i1 + int32_t(2 * ow));
+            take(r1[2 * ow + 1], i1 + int32_t(2 * ow + 1));
+            yr[ow] = best;
+            if (ar) ar[ow] = idx;
+          }
+        }
+    });
+    return;
+  }
   parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
       const float* xp = x + nc * HW;
