@@ -358,3 +358,56 @@ TEST_CASE("model file: the parallel CRC of large buffers equals zlib's serial CR
   // Chained: crc of the whole = crc of the tail started from the crc of the head.
   CHECK(crc32_of(big.data() + 1000, big.size() - 1000, crc32_of(big.data(), 1000)) == serial);
 }
+
+TEST_CASE("model file: random mutations load or fail with liteai::Error (in-suite mini fuzz)", "[io][model_file][corrupt]") {
+  const std::vector<uint8_t> good = model_file_to_bytes(sample_header(), sample_tensors());
+  uint64_t state = 12345;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  int errors = 0, loaded = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::vector<uint8_t> f = good;
+    const int edits = 1 + int(next(4));
+    for (int k = 0; k < edits; ++k) {
+      switch (next(4)) {
+        case 0: f[next(f.size())] = uint8_t(next(256)); break;                                            // overwrite
+        case 1: f.erase(f.begin() + std::ptrdiff_t(next(f.size()))); break;                               // delete
+        case 2: f.insert(f.begin() + std::ptrdiff_t(next(f.size())), uint8_t(next(256))); break;          // insert
+        default: f.resize(next(f.size() + 1)); break;                                                     // truncate
+      }
+      if (f.empty()) f.push_back(0);
+    }
+    // Half of the cases: repair the header CRC and length so the checks behind them are reached.
+    if (iter % 2 && f.size() >= 32) {
+      uint64_t hb = 0;
+      for (int i = 0; i < 8; ++i) hb |= uint64_t(f[16 + i]) << (8 * i);
+      if (hb <= f.size() - 32) {
+        const uint32_t crc = crc32_of(f.data() + 32, size_t(hb));
+        for (int i = 0; i < 4; ++i) f[12 + i] = uint8_t(crc >> (8 * i));
+        for (int i = 0; i < 8; ++i) f[24 + i] = uint8_t(uint64_t(f.size()) >> (8 * i));
+      }
+    }
+    try {
+      model_file_from_bytes(f.data(), f.size(), "m.lai");
+      ++loaded;
+    } catch (const Error& e) {
+      ++errors;
+      CHECK(std::string(e.what()).rfind("m.lai", 0) == 0);
+    }
+  }
+  CHECK(errors > 2900);
+}
+
+TEST_CASE("model file and JSON files: paths that are not files", "[io][model_file]") {
+  const std::string dir = tmp_dir();
+  CHECK(error_of([&] { load_model_file(dir); }) == dir + ": not a regular file");
+  CHECK(error_of([&] { read_json_file(dir + "/missing.json"); }) == dir + "/missing.json: cannot open JSON file");
+  write_json_file(dir + "/cfg.json", Json::parse("{\"a\": [1, 2]}"));
+  CHECK(read_json_file(dir + "/cfg.json").dump() == "{\"a\":[1,2]}");
+  const std::string text = "{\"a\": 1,\n \"a\": 2}";
+  atomic_write_file(dir + "/dup.json", text.data(), text.size());
+  CHECK(error_of([&] { read_json_file(dir + "/dup.json"); }) ==
+        dir + "/dup.json: invalid JSON at line 2, column 2: duplicate key 'a'");
+}
