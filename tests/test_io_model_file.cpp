@@ -411,3 +411,23 @@ TEST_CASE("model file and JSON files: paths that are not files", "[io][model_fil
   CHECK(error_of([&] { read_json_file(dir + "/dup.json"); }) ==
         dir + "/dup.json: invalid JSON at line 2, column 2: duplicate key 'a'");
 }
+
+TEST_CASE("checked containers with another magic reuse the format", "[io][model_file]") {
+  const ContainerFormat probmat = {{'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'}, 3, "probmat"};
+  const std::string dir = tmp_dir();
+  Json h = Json::object();
+  h["bins"] = 256;
+  save_container(probmat, dir + "/x.lpm", h, {{"hist", ramp({4, 256}, 0.01f)}});
+  const ModelFile f = load_container(probmat, dir + "/x.lpm");
+  CHECK(f.header == h);
+  CHECK(f.format_version == 3);
+  CHECK(same_bits(f.tensor("hist"), ramp({4, 256}, 0.01f)));
+  // The two kinds do not mix, and messages use the container's own word.
+  CHECK(error_of([&] { load_model_file(dir + "/x.lpm"); }) == dir + "/x.lpm: not a liteai model file (bad magic)");
+  const std::vector<uint8_t> lai = model_file_to_bytes(h, {});
+  CHECK(error_of([&] { container_from_bytes(probmat, lai.data(), lai.size(), "y.lpm"); }) ==
+        "y.lpm: not a probmat file (bad magic)");
+  const ContainerFormat old_reader = {{'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'}, 2, "probmat"};
+  CHECK(error_of([&] { load_container(old_reader, dir + "/x.lpm"); }).find("format version 3 is newer") !=
+        std::string::npos);
+}
