@@ -220,6 +220,11 @@ struct GemmDriver {
     const int64_t want = threads > 1 ? 2 * threads : 1;
     while (nT * mT < want && ceil_div(M, mT * 2) >= 2 * MR) mT *= 2;
     while (nT * mT < want && ceil_div(N, nT + 1) >= 2 * NR) ++nT;
+    // parallel_for deals at most 4 chunks per thread: a task count that divides evenly into
+    // them keeps both cores busy to the end.
+    const int64_t chunks = 4 * int64_t(threads);
+    if (threads > 1 && mT == 1 && nT > chunks && ceil_div(N, round_up(nT, chunks)) >= NR)
+      nT = round_up(nT, chunks);
     const int64_t mstep = round_up(ceil_div(M, mT), MR), nstep = round_up(ceil_div(N, nT), NR);
     mT = ceil_div(M, mstep), nT = ceil_div(N, nstep);
     const double flops = 2.0 * double(M) * double(N) * double(K);
