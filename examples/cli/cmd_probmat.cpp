@@ -42,7 +42,7 @@ const char* kHelp =
     "  --side both|brighter|darker (both)   --smooth SIGMA (1.0 px)\n"
     "  --score topk|percentile|max|mean|blob|circles (topk)   --top F (0.001)   --percentile P (99.9)\n"
     "  --min-radius R --max-radius R (circles score; default 1.4% and 5% of S)\n"
-    "  --bandwidth silverman|scott|VALUE (silverman; VALUE in [0,1] intensity units)   --floor F (1e-5)\n"
+    "  --bandwidth silverman|scott|VALUE (silverman; VALUE in grey levels, 1/256 of the range)   --floor F (1e-5)\n"
     "  --threshold T (overlay threshold; default 8 for neglog, 0.99 for rel)\n"
     "  --normals DIR --fpr F: threshold = the WPM value that a fraction F of the pixels of these\n"
     "      normal images exceed (overrides --threshold)\n"

@@ -85,54 +85,45 @@ std::vector<double> ProbMat::histogram(int64_t cell) const {
 
 namespace {
 
-// Counts one batch of quantized images into the cells [c0, c1). T is the count type.
+// Counts one batch into the cells [c0, c1). The batch is quantized pixel-major: qt[pixel * B + i]
+// is the bin of image i at that pixel, so a cell's samples are B contiguous bytes per pixel of its
+// window and its histogram stays in L1 while they are counted. T is the count type.
 template <class T>
-void count_tile(const ProbMatConfig& cfg, const std::vector<uint8_t>& q, int64_t nimg, int64_t c0, int64_t c1,
-                T* counts, uint8_t* shifts, uint32_t* phase) {
+void count_tile(const ProbMatConfig& cfg, const uint8_t* qt, int64_t B, int64_t c0, int64_t c1, T* counts,
+                uint8_t* shifts, uint32_t* phase) {
   const int gw = cfg.grid_width(), W = cfg.width, H = cfg.height, s = cfg.scale, t = cfg.tolerance;
   const int bins = cfg.bins;
-  const size_t plane = size_t(W) * size_t(H);
   constexpr T kMax = std::numeric_limits<T>::max();
-  auto halve = [&](T* h, int64_t cell) {
-    for (int b = 0; b < bins; ++b) h[b] = static_cast<T>(h[b] >> 1);
-    LAI_CHECK(shifts[cell] < 31, "probmat: count shift overflow at cell ", cell);
-    ++shifts[cell];
-    phase[cell] = 0;
-  };
-  // After s halvings a cell counts one sample in 2^s (each standing for 2^s), so old and new
-  // samples keep the same weight.
-  auto skip = [&](int64_t cell) {
-    const uint8_t s = shifts[cell];
-    return s != 0 && (phase[cell]++ & ((1u << s) - 1u)) != 0;
-  };
-  for (int64_t i = 0; i < nimg; ++i) {
-    const uint8_t* img = q.data() + size_t(i) * plane;
-    if (s == 1 && t == 0) {
-      // Fast path: one sample per cell, consecutive cells are consecutive pixels.
-      for (int64_t c = c0; c < c1; ++c) {
-        T* h = counts + size_t(c) * size_t(bins);
-        const uint8_t b = img[c];
-        if (skip(c)) continue;
-        if (h[b] == kMax) halve(h, c);
+  for (int64_t c = c0; c < c1; ++c) {
+    T* h = counts + size_t(c) * size_t(bins);
+    uint8_t sh = shifts[c];
+    uint32_t ph = phase[c];
+    // After sh halvings a cell counts one sample in 2^sh (each standing for 2^sh), so earlier
+    // and later samples keep the same weight.
+    auto count = [&](const uint8_t* smp) {
+      for (int64_t i = 0; i < B; ++i) {
+        if (sh != 0 && (ph++ & ((1u << sh) - 1u)) != 0) continue;
+        const uint8_t b = smp[i];
+        if (h[b] == kMax) {
+          for (int k = 0; k < bins; ++k) h[k] = static_cast<T>(h[k] >> 1);
+          LAI_CHECK(sh < 31, "probmat: count shift overflow at cell ", c);
+          ++sh;
+          ph = 1;  // this sample is the first counted at the new rate
+        }
         ++h[b];
       }
-      continue;
-    }
-    for (int64_t c = c0; c < c1; ++c) {
+    };
+    if (s == 1 && t == 0) {
+      count(qt + size_t(c) * size_t(B));
+    } else {
       const int cx = int(c % gw), cy = int(c / gw);
       const int x0 = std::max(0, cx * s - t), x1 = std::min(W, cx * s + s + t);
       const int y0 = std::max(0, cy * s - t), y1 = std::min(H, cy * s + s + t);
-      T* h = counts + size_t(c) * size_t(bins);
-      for (int y = y0; y < y1; ++y) {
-        const uint8_t* row = img + size_t(y) * size_t(W);
-        for (int x = x0; x < x1; ++x) {
-          const uint8_t b = row[x];
-          if (skip(c)) continue;
-          if (h[b] == kMax) halve(h, c);
-          ++h[b];
-        }
-      }
+      for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x) count(qt + (size_t(y) * size_t(W) + size_t(x)) * size_t(B));
     }
+    shifts[c] = sh;
+    phase[c] = ph;
   }
 }
 
@@ -183,23 +174,24 @@ void ProbMat::add_planes(const float* p, int64_t count) {
 void ProbMat::add_pointers(const std::vector<const float*>& batch) {
   if (batch.empty()) return;
   const int W = config_.width, H = config_.height;
-  // Quantize once per batch: 1 byte per pixel, so the tile passes read little memory.
+  // Quantize once per batch, pixel-major (all images' bins of a pixel side by side): 1 byte per
+  // sample, so the counting passes read little memory and each cell's samples are contiguous.
   const int64_t nimg = int64_t(batch.size());
-  const size_t plane = size_t(W) * size_t(H);
-  std::vector<uint8_t> q(plane * size_t(nimg));
+  std::vector<uint8_t> qt(size_t(W) * size_t(H) * size_t(nimg));
   const float scale = float(config_.bins) / (config_.hi - config_.lo), lo = config_.lo;
   const float top = float(config_.bins - 1);
-  parallel_for(0, nimg * H, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* src = batch[size_t(r / H)] + size_t(r % H) * size_t(W);
-      uint8_t* dst = q.data() + size_t(r) * size_t(W);
-      for (int x = 0; x < W; ++x) {
-        float t = (src[x] - lo) * scale;
-        t = t > 0.f ? t : 0.f;  // NaN -> 0
-        t = t < top ? t : top;
-        dst[x] = static_cast<uint8_t>(t);
+  parallel_for(0, H, 4, [&](int64_t y0, int64_t y1) {
+    for (int64_t y = y0; y < y1; ++y)
+      for (int64_t i = 0; i < nimg; ++i) {
+        const float* src = batch[size_t(i)] + size_t(y) * size_t(W);
+        uint8_t* dst = qt.data() + size_t(y) * size_t(W) * size_t(nimg) + size_t(i);
+        for (int x = 0; x < W; ++x) {
+          float t = (src[x] - lo) * scale;
+          t = t > 0.f ? t : 0.f;  // NaN -> 0
+          t = t < top ? t : top;
+          dst[size_t(x) * size_t(nimg)] = static_cast<uint8_t>(t);
+        }
       }
-    }
   });
   const int64_t cells = config_.cells(), tc = tile_cells(config_);
   const int64_t ntiles = (cells + tc - 1) / tc;
@@ -207,9 +199,9 @@ void ProbMat::add_pointers(const std::vector<const float*>& batch) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t c0 = t * tc, c1 = std::min(cells, c0 + tc);
       if (config_.count_bits == 32)
-        count_tile<uint32_t>(config_, q, nimg, c0, c1, c32_.data(), shift_.data(), phase_.data());
+        count_tile<uint32_t>(config_, qt.data(), nimg, c0, c1, c32_.data(), shift_.data(), phase_.data());
       else
-        count_tile<uint16_t>(config_, q, nimg, c0, c1, c16_.data(), shift_.data(), phase_.data());
+        count_tile<uint16_t>(config_, qt.data(), nimg, c0, c1, c16_.data(), shift_.data(), phase_.data());
     }
   });
   images_ += uint64_t(nimg);
@@ -240,63 +232,84 @@ void ProbMat::merge(const ProbMat& o) {
   images_ += o.images_;
 }
 
-std::vector<double> ProbMat::cell_probabilities(int64_t cell, const FinalizeOptions& opt, double* bw_out) const {
-  const int bins = config_.bins;
-  const std::vector<double> h = histogram(cell);
+namespace {
+struct KdeScratch {
+  std::vector<double> h, kern, s;
+};
+}  // namespace
+
+// Probabilities of one cell into p[bins] (see probmat.hpp), using caller-owned scratch buffers.
+static void cell_probs_into(const ProbMat& pm, int64_t cell, const FinalizeOptions& opt, double* p, KdeScratch& k,
+                            double* bw_out) {
+  const ProbMatConfig& cfg = pm.config();
+  const int bins = cfg.bins;
+  k.h.resize(size_t(bins));
+  const double mul = std::ldexp(1.0, pm.shift(cell));
   double n = 0;
-  for (double v : h) n += v;
-  std::vector<double> p(size_t(bins), 1.0 / bins);
+  for (int b = 0; b < bins; ++b) n += k.h[size_t(b)] = double(pm.count(cell, b)) * mul;
   if (n <= 0) {
     if (bw_out) *bw_out = 0;
-    return p;  // no data: flat
+    for (int b = 0; b < bins; ++b) p[b] = 1.0 / bins;  // no data: flat
+    return;
   }
-  const double w = double(config_.hi - config_.lo) / bins;  // intensity units per bin
+  const double* h = k.h.data();
+  const double w = double(cfg.hi - cfg.lo) / bins;      // intensity units per bin
+  const double level = double(cfg.hi - cfg.lo) / 256.0;  // one 8-bit level of the range
   // Moments and quartiles of the cell's samples (bin centres; quartiles interpolated in bins).
   double mean = 0;
-  for (int b = 0; b < bins; ++b) mean += h[size_t(b)] * (b + 0.5);
+  for (int b = 0; b < bins; ++b) mean += h[b] * (b + 0.5);
   mean /= n;
   double var = 0;
-  for (int b = 0; b < bins; ++b) var += h[size_t(b)] * (b + 0.5 - mean) * (b + 0.5 - mean);
+  for (int b = 0; b < bins; ++b) var += h[b] * (b + 0.5 - mean) * (b + 0.5 - mean);
   var /= n;
   auto quantile = [&](double f) {
     const double target = f * n;
     double cum = 0;
     for (int b = 0; b < bins; ++b) {
-      if (cum + h[size_t(b)] >= target && h[size_t(b)] > 0) return b + (target - cum) / h[size_t(b)];
-      cum += h[size_t(b)];
+      if (cum + h[b] >= target && h[b] > 0) return b + (target - cum) / h[b];
+      cum += h[b];
     }
     return double(bins);
   };
-  const double sd = std::sqrt(var) * w, iqr = (quantile(0.75) - quantile(0.25)) * w;
   double bw;
-  switch (opt.rule) {
-    case Bandwidth::Fixed: bw = opt.fixed_bandwidth; break;
-    case Bandwidth::Scott: bw = 1.06 * sd * std::pow(n, -0.2); break;
-    case Bandwidth::Silverman:
-    default: {
-      double spread = sd;
-      if (iqr > 0) spread = std::min(sd, iqr / 1.34);
-      bw = 0.9 * spread * std::pow(n, -0.2);
+  if (opt.rule == Bandwidth::Fixed) {
+    bw = opt.fixed_bandwidth * level;
+  } else {
+    const double sd = std::sqrt(var) * w;
+    if (opt.rule == Bandwidth::Scott) {
+      bw = 1.06 * sd * std::pow(n, -0.2);
+    } else {
+      const double iqr = (quantile(0.75) - quantile(0.25)) * w;
+      bw = 0.9 * (iqr > 0 ? std::min(sd, iqr / 1.34) : sd) * std::pow(n, -0.2);
     }
+    bw = std::max(bw, double(opt.min_bandwidth) * level);
   }
-  bw = std::max(bw, double(opt.min_bandwidth));
-  const double hb = bw / w;  // bandwidth in bins
+  const double hb = std::max(bw / w, 1e-3);  // bandwidth in bins
   if (bw_out) *bw_out = bw;
   // Gaussian kernel along the intensity axis, applied from the non-empty bins only.
   const int radius = std::max(1, int(std::ceil(5.0 * hb)));
-  std::vector<double> kern(size_t(radius) + 1);
-  for (int d = 0; d <= radius; ++d) kern[size_t(d)] = std::exp(-0.5 * (d / hb) * (d / hb));
-  std::vector<double> s(size_t(bins), 0.0);
-  for (int k = 0; k < bins; ++k) {
-    const double c = h[size_t(k)];
-    if (c == 0) continue;
-    const int b0 = std::max(0, k - radius), b1 = std::min(bins - 1, k + radius);
-    for (int b = b0; b <= b1; ++b) s[size_t(b)] += c * kern[size_t(std::abs(b - k))];
+  k.kern.resize(size_t(radius) + 1);
+  for (int d = 0; d <= radius; ++d) k.kern[size_t(d)] = std::exp(-0.5 * (d / hb) * (d / hb));
+  k.s.assign(size_t(bins), 0.0);
+  double* sm = k.s.data();
+  const double* kern = k.kern.data();
+  for (int c = 0; c < bins; ++c) {
+    const double v = h[c];
+    if (v == 0) continue;
+    const int b0 = std::max(0, c - radius), b1 = std::min(bins - 1, c + radius);
+    for (int b = b0; b <= b1; ++b) sm[b] += v * kern[std::abs(b - c)];
   }
   double total = 0;
-  for (double v : s) total += v;
+  for (int b = 0; b < bins; ++b) total += sm[b];
   const double fl = std::clamp(double(opt.floor), 0.0, 1.0);
-  for (int b = 0; b < bins; ++b) p[size_t(b)] = (1.0 - fl) * s[size_t(b)] / total + fl / bins;
+  for (int b = 0; b < bins; ++b) p[b] = (1.0 - fl) * sm[b] / total + fl / bins;
+}
+
+std::vector<double> ProbMat::cell_probabilities(int64_t cell, const FinalizeOptions& opt, double* bw_out) const {
+  LAI_CHECK(cell >= 0 && cell < config_.cells(), "probmat: cell ", cell, " out of range");
+  std::vector<double> p(size_t(config_.bins));
+  KdeScratch k;
+  cell_probs_into(*this, cell, opt, p.data(), k, bw_out);
   return p;
 }
 
@@ -313,10 +326,12 @@ ProbTable ProbMat::finalize(const FinalizeOptions& opt) const {
   t.log_max_.assign(size_t(config_.cells()), 0.f);
   t.mean_.assign(size_t(config_.cells()), 0.5f * (config_.lo + config_.hi));
   parallel_for(0, config_.cells(), 256, [&](int64_t c0, int64_t c1) {
+    KdeScratch scratch;
+    std::vector<double> p(static_cast<size_t>(bins));
     for (int64_t c = c0; c < c1; ++c) {
-      const std::vector<double> p = cell_probabilities(c, opt);
+      cell_probs_into(*this, c, opt, p.data(), scratch, nullptr);
       {
-        const std::vector<double> h = histogram(c);
+        const std::vector<double>& h = scratch.h;  // the cell's histogram, left by cell_probs_into
         double n = 0, m = 0;
         for (int b = 0; b < bins; ++b) {
           n += h[size_t(b)];

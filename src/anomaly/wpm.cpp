@@ -27,7 +27,18 @@ Image wpm(const ProbTable& table, const Image& image, const WpmOptions& opt) {
     for (int64_t y = y0; y < y1; ++y) {
       const float* src = image.pixels.data() + size_t(y) * size_t(W);
       float* dst = out.pixels.data() + size_t(y) * size_t(W);
+      const ProbMatConfig& pc = table.config();
+      const float to_bin = float(pc.bins) / (pc.hi - pc.lo);
+      const uint16_t* q = table.quantized().data();
+      constexpr int kAhead = 16;  // table rows are far apart: fetch a later pixel's entry early
       for (int x = 0; x < W; ++x) {
+        if (x + kAhead < W) {
+          const int xa = x + kAhead;
+          float t = (src[xa] - pc.lo) * to_bin;
+          t = t > 0.f ? t : 0.f;  // NaN -> 0
+          const int b = int(t < float(pc.bins - 1) ? t : float(pc.bins - 1));
+          __builtin_prefetch(q + size_t(table.cell_of(xa, int(y))) * size_t(pc.bins) + size_t(b));
+        }
         const int64_t cell = table.cell_of(x, int(y));
         if ((opt.side == WpmSide::Brighter && src[x] <= table.mean_at(cell)) ||
             (opt.side == WpmSide::Darker && src[x] >= table.mean_at(cell))) {

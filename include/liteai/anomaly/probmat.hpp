@@ -55,10 +55,12 @@ struct ProbMatConfig {
 
 enum class Bandwidth { Silverman, Scott, Fixed };
 
+// Bandwidths given here are in "levels": 1/256 of the intensity range [lo, hi] (one 8-bit grey
+// level whatever the range, e.g. 1/256 for images scaled to [0, 1]).
 struct FinalizeOptions {
   Bandwidth rule = Bandwidth::Silverman;
-  float fixed_bandwidth = 4.f;   // in intensity units, for Bandwidth::Fixed
-  float min_bandwidth = 1.f;     // in intensity units: lower bound for the rules (and sd = 0 cells)
+  float fixed_bandwidth = 4.f;   // in levels, for Bandwidth::Fixed
+  float min_bandwidth = 1.f;     // in levels: lower bound for the rules (and cells with sd = 0)
   float floor = 1e-5f;           // probability mass spread uniformly over the bins
 };
 
@@ -117,9 +119,10 @@ class ProbMat {
   size_t memory_bytes() const;
 
   ProbTable finalize(const FinalizeOptions& options = {}) const;
-  // Probabilities of one cell as doubles (reference path used by finalize and the tests).
+  // Probabilities of one cell as doubles (what finalize quantizes); optionally the bandwidth
+  // used, in intensity units.
   std::vector<double> cell_probabilities(int64_t cell, const FinalizeOptions& options,
-                                         double* bandwidth_bins = nullptr) const;
+                                         double* bandwidth = nullptr) const;
 
   // .lpm file (see src/anomaly/probmat.cpp for the layout): atomic, CRC-checked, fuzz-safe load.
   void save(const std::string& path) const;
