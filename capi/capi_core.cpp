@@ -188,7 +188,7 @@ LAI_API lai_status lai_phantom_render(uint64_t seed, uint64_t index, int32_t siz
   const char* fn = "lai_phantom_render";
   return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
     require_ptr(pixels, fn, "pixels");
-    require(size >= 16 && size <= 4096, fn, ": size must be in 16..4096, got ", size);
+    require(size >= 32 && size <= 4096, fn, ": size must be in 32..4096, got ", size);
     if (stride_bytes == 0) stride_bytes = size_t(size);
     require(stride_bytes >= size_t(size), fn, ": stride_bytes ", stride_bytes, " is smaller than a row (", size,
             " bytes)");
@@ -208,7 +208,7 @@ LAI_API lai_status lai_phantom_write_set(const char* dir, int32_t count, uint64_
   return guarded(fn, LAI_ERR_IO, [&] {
     const std::string d = require_path(dir, fn, "dir");
     require(count > 0, fn, ": count must be positive, got ", count);
-    require(size >= 16 && size <= 4096, fn, ": size must be in 16..4096, got ", size);
+    require(size >= 32 && size <= 4096, fn, ": size must be in 32..4096, got ", size);
     data::PhantomOptions o;
     o.size = size;
     data::write_phantom_set(d, size_t(count), seed, o);

@@ -104,7 +104,7 @@ LAI_API lai_status lai_image_decode_file(const char* path, float* pixels, size_t
                                          int32_t* height);
 
 /* Synthetic chest-radiograph phantoms (SYNTHETIC: drawn by formula, no patient data; for demos
- * and tests only). Renders phantom `index` of the set `seed` as size x size 8-bit gray into
+ * and tests only). Renders phantom `index` of the set `seed` as size x size (32..4096) 8-bit gray into
  * pixels (stride_bytes 0 = packed); label (NULL allowed) receives its class: 0 normal,
  * 1 foreign_body, 2 nodule, 3 opacity, 4 effusion. Thread-safe. */
 LAI_API lai_status lai_phantom_render(uint64_t seed, uint64_t index, int32_t size, uint8_t* pixels,

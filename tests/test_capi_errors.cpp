@@ -1,0 +1,282 @@
+// C API robustness: every function with NULL and garbage arguments returns the documented
+// status with a message naming the function and the problem; nothing crashes or throws.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "capi_test_util.hpp"
+
+using namespace capi_test;
+
+#define EXPECT_STATUS(call, status, text)                                               \
+  do {                                                                                  \
+    const lai_status s_ = (call);                                                       \
+    INFO(#call << " -> " << lai_status_string(s_) << ": " << lai_last_error());       \
+    CHECK(s_ == (status));                                                              \
+    CHECK(std::string(lai_last_error()).find(text) != std::string::npos);               \
+  } while (0)
+#define EXPECT_INVALID(call, text) EXPECT_STATUS(call, LAI_ERR_INVALID_ARGUMENT, text)
+
+namespace {
+constexpr int S = 16;
+}
+
+TEST_CASE("capi errors: global functions, images, phantoms") {
+  CHECK(std::string(lai_version(nullptr, nullptr, nullptr)).size() >= 5);
+  EXPECT_INVALID(lai_set_num_threads(1 << 20), "lai_set_num_threads");
+  CHECK(lai_get_num_threads() >= 1);
+  CHECK(std::string(lai_status_string(LAI_ERR_INTERNAL)) == "LAI_ERR_INTERNAL");
+
+  float px[4];
+  int32_t w = 0, h = 0;
+  const unsigned char junk[] = {0x89, 'P', 'N', 'G', 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  EXPECT_INVALID(lai_image_decode_memory(nullptr, 10, px, 4, &w, &h), "bytes is NULL");
+  EXPECT_INVALID(lai_image_decode_memory(junk, 0, px, 4, &w, &h), "size is 0");
+  EXPECT_INVALID(lai_image_decode_memory(junk, sizeof junk, nullptr, 0, nullptr, nullptr), "nothing to return");
+  EXPECT_STATUS(lai_image_decode_memory(junk, sizeof junk, px, 4, &w, &h), LAI_ERR_FORMAT, "<memory>");
+  EXPECT_STATUS(lai_image_decode_memory(junk, sizeof junk, nullptr, 0, &w, &h), LAI_ERR_FORMAT, "<memory>");
+  EXPECT_INVALID(lai_image_decode_file(nullptr, px, 4, &w, &h), "path is NULL");
+  EXPECT_INVALID(lai_image_decode_file("", px, 4, &w, &h), "path is empty");
+
+  uint8_t buf[S * S];
+  EXPECT_INVALID(lai_phantom_render(1, 0, S, nullptr, 0, nullptr), "pixels is NULL");
+  EXPECT_INVALID(lai_phantom_render(1, 0, 3, buf, 0, nullptr), "size must be");
+  EXPECT_INVALID(lai_phantom_render(1, 0, 32, buf, 31, nullptr), "stride_bytes");
+  EXPECT_INVALID(lai_phantom_write_set(nullptr, 1, 1, 32), "dir is NULL");
+  EXPECT_INVALID(lai_phantom_write_set("/tmp/x", 0, 1, 32), "count must be positive");
+  EXPECT_INVALID(lai_phantom_write_set("/tmp/x", 1, 1, -5), "size must be");
+  EXPECT_STATUS(lai_phantom_write_set("/proc/no_such_dir/x", 1, 1, 32), LAI_ERR_IO, "");
+}
+
+TEST_CASE("capi errors: models") {
+  lai_model* out = reinterpret_cast<lai_model*>(0x1);
+  EXPECT_INVALID(lai_model_create(nullptr, S, 2, 1, &out), "architecture is NULL");
+  CHECK(out == nullptr);
+  EXPECT_INVALID(lai_model_create("compact_cxr", S, 2, 1, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_model_create("compact_cxr", -4, 2, 1, &out), "input_size");
+  EXPECT_INVALID(lai_model_create("compact_cxr", S, -1, 1, &out), "classes");
+  EXPECT_INVALID(lai_model_create("{\"name\": ", S, 2, 1, &out), "");
+  EXPECT_INVALID(lai_model_create("compact_cxr", 12, 2, 1, &out), "");  // not divisible by 8
+  EXPECT_INVALID(lai_model_load(nullptr, &out), "path is NULL");
+  EXPECT_INVALID(lai_model_load("m.lai", nullptr), "out is NULL");
+  EXPECT_INVALID(lai_model_load_memory(nullptr, 10, &out), "bytes is NULL");
+  EXPECT_INVALID(lai_model_load_memory("x", 0, &out), "size is 0");
+  EXPECT_STATUS(lai_model_load_memory("garbage!garbage!garbage!", 24, &out), LAI_ERR_FORMAT, "");
+  CHECK(out == nullptr);
+  lai_model_free(nullptr);
+
+  Model m;
+  REQUIRE(lai_model_create("compact_cxr", S, 2, 1, &m.m) == LAI_OK);
+  EXPECT_INVALID(lai_model_save(nullptr, "x.lai"), "model is NULL");
+  EXPECT_INVALID(lai_model_save(m.m, nullptr), "path is NULL");
+  EXPECT_INVALID(lai_model_save(m.m, ""), "path is empty");
+
+  lai_model_info_init(nullptr);
+  lai_model_info info;
+  lai_model_info_init(&info);
+  EXPECT_INVALID(lai_model_get_info(nullptr, &info), "model is NULL");
+  EXPECT_INVALID(lai_model_get_info(m.m, nullptr), "info is NULL");
+  info.struct_size = 0;
+  EXPECT_INVALID(lai_model_get_info(m.m, &info), "struct_size");
+  info.struct_size = size_t(1) << 40;
+  EXPECT_INVALID(lai_model_get_info(m.m, &info), "struct_size");
+
+  char text[8];
+  EXPECT_INVALID(lai_model_architecture(nullptr, text, 8, nullptr), "model is NULL");
+  EXPECT_INVALID(lai_model_architecture(m.m, nullptr, 8, nullptr), "buf is NULL");
+  EXPECT_INVALID(lai_model_class_name(nullptr, 0, text, 8, nullptr), "model is NULL");
+  EXPECT_INVALID(lai_model_class_name(m.m, -1, text, 8, nullptr), "index -1");
+  EXPECT_INVALID(lai_model_class_name(m.m, 2, text, 8, nullptr), "index 2");
+  EXPECT_INVALID(lai_model_class_name(m.m, 0, text, 2, nullptr), "too small");
+  const char* names[] = {"a", nullptr};
+  EXPECT_INVALID(lai_model_set_class_names(nullptr, names, 2), "model is NULL");
+  EXPECT_INVALID(lai_model_set_class_names(m.m, nullptr, 2), "names is NULL");
+  EXPECT_INVALID(lai_model_set_class_names(m.m, names, 2), "names[1] is NULL");
+  EXPECT_INVALID(lai_model_set_class_names(m.m, names, -3), "-3 names");
+
+  std::vector<uint8_t> img(S * S, 100);
+  float out2[2], one[1];
+  const float nan_img[4] = {0.f, std::numeric_limits<float>::quiet_NaN(), 1.f, 2.f};
+  EXPECT_INVALID(lai_model_predict(nullptr, img.data(), LAI_PIXEL_U8, S, S, 0, out2, 2), "model is NULL");
+  EXPECT_INVALID(lai_model_predict(m.m, nullptr, LAI_PIXEL_U8, S, S, 0, out2, 2), "pixels is NULL");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), lai_pixel_type(9), S, S, 0, out2, 2), "unknown pixel type 9");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, 0, S, 0, out2, 2), "size must be positive");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, S, -S, 0, out2, 2), "size must be positive");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, 1 << 20, 1 << 20, 0, out2, 2), "too large");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), LAI_PIXEL_U16, S, S, S, out2, 2), "stride_bytes");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, 2), "out is NULL");
+  EXPECT_INVALID(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, S, S, 0, one, 1), "2 needed");
+  EXPECT_INVALID(lai_model_predict(m.m, nan_img, LAI_PIXEL_F32, 2, 2, 0, out2, 2), "not a finite number");
+  lai_image views[1] = {{img.data(), LAI_PIXEL_U8, S, S, 0}};
+  EXPECT_INVALID(lai_model_predict_batch(nullptr, views, 1, out2, 2), "model is NULL");
+  EXPECT_INVALID(lai_model_predict_batch(m.m, nullptr, 1, out2, 2), "images is NULL");
+  EXPECT_INVALID(lai_model_predict_batch(m.m, views, 0, out2, 2), "count is 0");
+  EXPECT_INVALID(lai_model_predict_batch(m.m, views, 1, out2, 1), "needed");
+  EXPECT_INVALID(lai_model_predict_file(nullptr, "x.png", out2, 2), "model is NULL");
+  EXPECT_INVALID(lai_model_predict_file(m.m, nullptr, out2, 2), "path is NULL");
+
+  lai_train_options_init(nullptr);
+  lai_train_result_init(nullptr);
+  lai_eval_result_init(nullptr);
+  lai_train_options o;
+  EXPECT_INVALID(lai_model_train(nullptr, "d", nullptr, nullptr), "model is NULL");
+  lai_train_options_init(&o);
+  o.epochs = 0;
+  EXPECT_INVALID(lai_model_train(m.m, "d", &o, nullptr), "epochs");
+  lai_train_options_init(&o);
+  o.batch_size = -1;
+  EXPECT_INVALID(lai_model_train(m.m, "d", &o, nullptr), "batch_size");
+  lai_train_options_init(&o);
+  o.learning_rate = std::nanf("");
+  EXPECT_INVALID(lai_model_train(m.m, "d", &o, nullptr), "learning_rate");
+  lai_train_options_init(&o);
+  o.optimizer = lai_optimizer(42);
+  EXPECT_INVALID(lai_model_train(m.m, "d", &o, nullptr), "optimizer 42");
+  lai_train_options_init(&o);
+  o.validation_fraction = 1.5f;
+  EXPECT_INVALID(lai_model_train(m.m, "d", &o, nullptr), "validation_fraction");
+  lai_train_options_init(&o);
+  EXPECT_INVALID(lai_model_train(m.m, nullptr, &o, nullptr), "data is NULL");
+  lai_train_result r;
+  std::memset(&r, 0, sizeof r);
+  EXPECT_INVALID(lai_model_train(m.m, "d", &o, &r), "result->struct_size");
+  lai_eval_result e;
+  lai_eval_result_init(&e);
+  EXPECT_INVALID(lai_model_evaluate(nullptr, "d", nullptr, &e), "model is NULL");
+  EXPECT_INVALID(lai_model_evaluate(m.m, "d", nullptr, nullptr), "result is NULL");
+  EXPECT_INVALID(lai_model_evaluate(m.m, nullptr, nullptr, &e), "data is NULL");
+  EXPECT_STATUS(lai_model_evaluate(m.m, "/no/such/data", nullptr, &e), LAI_ERR_IO, "/no/such/data");
+}
+
+TEST_CASE("capi errors: ProbMat, SOM, Hough") {
+  lai_probmat_config_init(nullptr, 1, 1);
+  lai_probmat_config c;
+  lai_probmat_config_init(&c, S, S);
+  lai_probmat* out = nullptr;
+  EXPECT_INVALID(lai_probmat_create(nullptr, &out), "config is NULL");
+  EXPECT_INVALID(lai_probmat_create(&c, nullptr), "out is NULL");
+  c.width = 0;
+  EXPECT_INVALID(lai_probmat_create(&c, &out), "");
+  c.width = S;
+  c.count_bits = 8;
+  EXPECT_INVALID(lai_probmat_create(&c, &out), "");
+  c.count_bits = 32;
+  c.hi = c.lo;
+  EXPECT_INVALID(lai_probmat_create(&c, &out), "");
+  lai_probmat_config_init(&c, S, S);
+  ProbMat pm;
+  REQUIRE(lai_probmat_create(&c, &pm.p) == LAI_OK);
+  std::vector<uint8_t> img(S * S, 50);
+  EXPECT_INVALID(lai_probmat_add(nullptr, img.data(), LAI_PIXEL_U8, S, S, 0), "pm is NULL");
+  EXPECT_INVALID(lai_probmat_add(pm.p, nullptr, LAI_PIXEL_U8, S, S, 0), "pixels is NULL");
+  EXPECT_INVALID(lai_probmat_add(pm.p, img.data(), lai_pixel_type(0), S, S, 0), "unknown pixel type");
+  EXPECT_INVALID(lai_probmat_add_batch(pm.p, nullptr, 1), "images is NULL");
+  lai_image views[2] = {{img.data(), LAI_PIXEL_U8, S, S, 0}, {nullptr, LAI_PIXEL_U8, S, S, 0}};
+  EXPECT_INVALID(lai_probmat_add_batch(pm.p, views, 0), "count is 0");
+  EXPECT_INVALID(lai_probmat_add_batch(pm.p, views, 2), "images[1]");
+  const char* paths[] = {"a.png", nullptr};
+  EXPECT_INVALID(lai_probmat_add_files(nullptr, paths, 1), "pm is NULL");
+  EXPECT_INVALID(lai_probmat_add_files(pm.p, nullptr, 1), "paths is NULL");
+  EXPECT_INVALID(lai_probmat_add_files(pm.p, paths, 2), "paths[1]");
+  EXPECT_STATUS(lai_probmat_add_files(pm.p, paths, 1), LAI_ERR_IO, "a.png");
+  EXPECT_INVALID(lai_probmat_merge(nullptr, pm.p), "pm is NULL");
+  EXPECT_INVALID(lai_probmat_merge(pm.p, nullptr), "other is NULL");
+  EXPECT_INVALID(lai_probmat_get_info(nullptr, nullptr, nullptr), "pm is NULL");
+  EXPECT_INVALID(lai_probmat_save(nullptr, "x.lpm"), "pm is NULL");
+  EXPECT_INVALID(lai_probmat_save(pm.p, nullptr), "path is NULL");
+  EXPECT_INVALID(lai_probmat_load(nullptr, &out), "path is NULL");
+  EXPECT_INVALID(lai_probmat_load("x.lpm", nullptr), "out is NULL");
+  lai_probmat_free(nullptr);
+
+  lai_wpm_options_init(nullptr);
+  float map[S * S];
+  double score = 0;
+  EXPECT_INVALID(lai_probmat_wpm(nullptr, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, S * S, &score), "pm is NULL");
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, nullptr, 0, nullptr),
+                 "nothing to return");
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, S * S, &score), "no images");
+  REQUIRE(lai_probmat_add(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0) == LAI_OK);
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, S * S - 1, &score), "needed");
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S / 2, S / 2, 0, nullptr, map, S * S, &score),
+                 "built for");
+  lai_wpm_options wo;
+  lai_wpm_options_init(&wo);
+  wo.kind = lai_wpm_kind(5);
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, &wo, map, S * S, &score), "WPM kind");
+  lai_wpm_options_init(&wo);
+  wo.top_fraction = 0;
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, &wo, map, S * S, &score), "top_fraction");
+  lai_wpm_options_init(&wo);
+  wo.floor = -1;
+  EXPECT_INVALID(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, &wo, map, S * S, &score), "floor");
+  REQUIRE(lai_probmat_wpm(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, S * S, &score) == LAI_OK);
+
+  lai_som_options_init(nullptr);
+  lai_som_options so;
+  lai_som_options_init(&so);
+  std::vector<float> data(20, 1.f);
+  lai_som* som = nullptr;
+  EXPECT_INVALID(lai_som_train(nullptr, 5, 4, &so, &som), "data is NULL");
+  EXPECT_INVALID(lai_som_train(data.data(), 5, 4, &so, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_som_train(data.data(), 0, 4, &so, &som), "n must be positive");
+  EXPECT_INVALID(lai_som_train(data.data(), 5, 0, &so, &som), "dim must be positive");
+  data[7] = std::nanf("");
+  EXPECT_INVALID(lai_som_train(data.data(), 5, 4, &so, &som), "data[7]");
+  data[7] = 1.f;
+  so.rows = 0;
+  EXPECT_INVALID(lai_som_train(data.data(), 5, 4, &so, &som), "grid");
+  lai_som_options_init(&so);
+  so.neighborhood = lai_som_neighborhood(7);
+  EXPECT_INVALID(lai_som_train(data.data(), 5, 4, &so, &som), "neighborhood");
+  lai_som_options_init(&so);
+  so.rows = so.cols = 2;
+  so.epochs = 2;
+  Som s;
+  REQUIRE(lai_som_train(data.data(), 5, 4, &so, &s.s) == LAI_OK);
+  int32_t bmu[5];
+  float w[4];
+  EXPECT_INVALID(lai_som_map(nullptr, data.data(), 5, 4, bmu, nullptr), "som is NULL");
+  EXPECT_INVALID(lai_som_map(s.s, data.data(), 5, 4, nullptr, nullptr), "bmu is NULL");
+  EXPECT_INVALID(lai_som_map(s.s, data.data(), -1, 4, bmu, nullptr), "n must be positive");
+  EXPECT_INVALID(lai_som_get_info(nullptr, nullptr, nullptr, nullptr), "som is NULL");
+  EXPECT_INVALID(lai_som_weights(s.s, w, 4), "16 needed");
+  EXPECT_INVALID(lai_som_weights(s.s, nullptr, 16), "out is NULL");
+  EXPECT_INVALID(lai_som_quantization_error(s.s, data.data(), 5, 4, nullptr), "error is NULL");
+  EXPECT_INVALID(lai_som_save(nullptr, "x.lsom"), "som is NULL");
+  EXPECT_INVALID(lai_som_save(s.s, nullptr), "path is NULL");
+  EXPECT_INVALID(lai_som_load(nullptr, &som), "path is NULL");
+  EXPECT_INVALID(lai_som_load("x.lsom", nullptr), "out is NULL");
+  lai_som_free(nullptr);
+
+  lai_hough_options_init(nullptr);
+  lai_hough_options ho;
+  lai_hough_options_init(&ho);
+  lai_circle cs[2];
+  size_t found = 0;
+  EXPECT_INVALID(lai_hough_circles(img.data(), LAI_PIXEL_U8, S, S, 0, &ho, cs, 2, nullptr), "found is NULL");
+  EXPECT_INVALID(lai_hough_circles(nullptr, LAI_PIXEL_U8, S, S, 0, &ho, cs, 2, &found), "pixels is NULL");
+  EXPECT_INVALID(lai_hough_circles(img.data(), LAI_PIXEL_U8, S, S, 0, &ho, nullptr, 2, &found), "circles is NULL");
+  ho.polarity = lai_polarity(3);
+  EXPECT_INVALID(lai_hough_circles(img.data(), LAI_PIXEL_U8, S, S, 0, &ho, cs, 2, &found), "polarity");
+  lai_hough_options_init(&ho);
+  ho.min_votes = std::nanf("");
+  EXPECT_INVALID(lai_hough_circles(img.data(), LAI_PIXEL_U8, S, S, 0, &ho, cs, 2, &found), "finite");
+  lai_hough_options_init(&ho);
+  ho.struct_size = 3;
+  EXPECT_INVALID(lai_hough_circles(img.data(), LAI_PIXEL_U8, S, S, 0, &ho, cs, 2, &found), "struct_size");
+}
+
+TEST_CASE("capi errors: the message is per thread and survives successful calls") {
+  EXPECT_INVALID(lai_model_get_info(nullptr, nullptr), "lai_model_get_info");
+  const std::string first = lai_last_error();
+  CHECK(lai_get_num_threads() >= 1);
+  uint8_t buf[64 * 64];
+  const lai_status s = lai_phantom_render(1, 0, 64, buf, 0, nullptr);
+  INFO(lai_last_error());
+  REQUIRE(s == LAI_OK);
+  CHECK(std::string(lai_last_error()) == first);
+}
