@@ -369,3 +369,37 @@ TEST_CASE("gray PNG fast path agrees with stb_image on every filter type, 8 and 
   e = error_of([&] { decode_image_memory(tall.data(), tall.size(), "tall.png"); });
   CHECK(e.find("tall.png: corrupt data") != std::string::npos);
 }
+
+TEST_CASE("mutated PNG and PGM files give an Error or an image, never a crash") {
+  // Our own decoders (gray PNG fast path, PNM) under random byte flips and truncations.
+  std::vector<uint16_t> px(24 * 16);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = uint16_t((i * 37) % 251);
+  const auto png8 = hand_png(24, 16, 8, px), png16 = hand_png(24, 16, 16, px);
+  std::string pgm = "P5 24 16 255\n";
+  std::vector<uint8_t> pgm8(pgm.begin(), pgm.end());
+  for (auto v : px) pgm8.push_back(uint8_t(v));
+  uint32_t s = 99;
+  auto rnd = [&] {
+    s = s * 1664525u + 1013904223u;
+    return s >> 8;
+  };
+  int errors = 0, images = 0;
+  for (const std::vector<uint8_t>* src : std::vector<const std::vector<uint8_t>*>{&png8, &png16, &pgm8}) {
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> b = *src;
+      const int flips = 1 + int(rnd() % 4);
+      for (int f = 0; f < flips; ++f) b[8 + rnd() % (b.size() - 8)] = uint8_t(rnd());
+      if (trial % 3 == 0) b.resize(1 + rnd() % b.size());
+      try {
+        Image img = decode_image_memory(b.data(), b.size(), "fuzz");
+        CHECK(img.pixels.size() == size_t(img.width) * size_t(img.height));
+        ++images;
+      } catch (const Error& e) {
+        CHECK(std::string(e.what()).rfind("fuzz: ", 0) == 0);
+        ++errors;
+      }
+    }
+  }
+  CHECK(errors > 100);
+  CHECK(images + errors == 900);
+}

@@ -11,7 +11,10 @@
 //
 // Determinism: the sample order depends only on (seed, epoch); each sample's augmentation only
 // on (seed, epoch, sample index). Thread count and timing change neither.
-// A Loader is used from one thread at a time (the producer is internal).
+// A Loader is used from one thread at a time (the producer is internal). Don't call
+// liteai::set_num_threads while a Loader is producing (it rebuilds the arena the producer uses):
+// set it before creating the Loader. Batch image tensors are recycled once every reference to a
+// batch is gone, so keep (or clone) a batch as long as you read it.
 #include <cstdint>
 #include <memory>
 #include <optional>
