@@ -1,0 +1,607 @@
+"""liteai from Python through ctypes (no compiled extension needed).
+
+    import liteai
+    m = liteai.Model.create("compact_cxr", size=64, classes=5)
+    m.train("phantoms/manifest.csv", epochs=1, batch_size=8, progress=lambda p: print(p["loss"]))
+    probs = m.predict(image)            # image: 2-D numpy array (uint8, uint16 or float32)
+    pm = liteai.ProbMat(64, 64, bins=64)
+    pm.add(normal_image)
+    wpm, score = pm.wpm(image)
+
+numpy is used when installed (arrays in and out); without it, images are passed as
+(buffer, width, height, pixel_type) via liteai.Image and results come back as lists.
+The library is found through $LITEAI_LIBRARY, else libliteai.so.<major> on the loader path.
+Errors raise liteai.Error with .status (e.g. "LAI_ERR_IO") and the library's message.
+"""
+import ctypes as C
+import os
+
+try:
+    if os.environ.get("LITEAI_PYTHON_NO_NUMPY"):  # tests the list-based path
+        raise ImportError
+    import numpy as np
+except ImportError:
+    np = None
+
+ABI_MAJOR = 0
+
+# ---------------------------------------------------------------- library and types
+
+def _load_library():
+    path = os.environ.get("LITEAI_LIBRARY")
+    candidates = [path] if path else []
+    candidates += ["libliteai.so.%d" % ABI_MAJOR, "libliteai.so"]
+    last = None
+    for c in candidates:
+        try:
+            return C.CDLL(c)
+        except OSError as e:
+            last = e
+    raise OSError("liteai: cannot load the C library (set LITEAI_LIBRARY to libliteai.so): %s" % last)
+
+
+_lib = _load_library()
+
+PIXEL_U8, PIXEL_U16, PIXEL_F32 = 1, 2, 3
+_STATUS = {0: "LAI_OK", 1: "LAI_ERR_INVALID_ARGUMENT", 2: "LAI_ERR_IO", 3: "LAI_ERR_FORMAT",
+           4: "LAI_ERR_OUT_OF_MEMORY", 5: "LAI_ERR_CANCELLED", 6: "LAI_ERR_BUSY",
+           7: "LAI_ERR_NOT_SUPPORTED", 100: "LAI_ERR_INTERNAL"}
+
+
+class Error(Exception):
+    def __init__(self, status, message):
+        self.code = status
+        self.status = _STATUS.get(status, "unknown status %d" % status)
+        super().__init__("%s: %s" % (self.status, message))
+
+
+class _Image(C.Structure):
+    _fields_ = [("data", C.c_void_p), ("type", C.c_int), ("width", C.c_int32), ("height", C.c_int32),
+                ("stride_bytes", C.c_size_t)]
+
+
+class _ModelInfo(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("input_width", C.c_int32), ("input_height", C.c_int32),
+                ("channels", C.c_int32), ("classes", C.c_int32), ("multi_label", C.c_int32),
+                ("standardize", C.c_int32), ("parameters", C.c_int64), ("output_size", C.c_int64)]
+
+
+class _Progress(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("phase", C.c_int), ("epoch", C.c_int32), ("epochs", C.c_int32),
+                ("step", C.c_int64), ("steps_per_epoch", C.c_int64), ("global_step", C.c_int64),
+                ("loss", C.c_double), ("metric", C.c_double), ("images_per_second", C.c_double),
+                ("val_loss", C.c_double), ("val_metric", C.c_double), ("eta_seconds", C.c_double)]
+
+
+_PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.POINTER(_Progress), C.c_void_p)
+
+
+class _TrainOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("epochs", C.c_int32), ("batch_size", C.c_int32),
+                ("learning_rate", C.c_float), ("optimizer", C.c_int), ("weight_decay", C.c_float),
+                ("momentum", C.c_float), ("seed", C.c_uint64), ("validation_fraction", C.c_float),
+                ("max_steps_per_epoch", C.c_int64), ("limit", C.c_int64), ("augment_hflip", C.c_int32),
+                ("augment_shift", C.c_float), ("skip_bad_files", C.c_int32), ("verbose", C.c_int32),
+                ("checkpoint_path", C.c_char_p), ("metrics_csv", C.c_char_p), ("progress", _PROGRESS_FN),
+                ("user_data", C.c_void_p)]
+
+
+class _TrainResult(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("epochs_done", C.c_int32), ("steps", C.c_int64),
+                ("loss", C.c_double), ("metric", C.c_double), ("val_loss", C.c_double),
+                ("val_metric", C.c_double), ("seconds", C.c_double), ("images_per_second", C.c_double),
+                ("cancelled", C.c_int32)]
+
+
+class _EvalResult(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("loss", C.c_double), ("metric", C.c_double),
+                ("samples", C.c_int64)]
+
+
+class _ProbMatConfig(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("width", C.c_int32), ("height", C.c_int32), ("bins", C.c_int32),
+                ("count_bits", C.c_int32), ("scale", C.c_int32), ("tolerance", C.c_int32), ("lo", C.c_float),
+                ("hi", C.c_float)]
+
+
+class _WpmOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("kind", C.c_int), ("eps", C.c_float), ("smooth_sigma", C.c_float),
+                ("score", C.c_int), ("percentile", C.c_double), ("top_fraction", C.c_double),
+                ("bandwidth", C.c_int), ("fixed_bandwidth", C.c_float), ("floor", C.c_float)]
+
+
+class _SomOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("rows", C.c_int32), ("cols", C.c_int32), ("topology", C.c_int),
+                ("toroidal", C.c_int32), ("neighborhood", C.c_int), ("batch", C.c_int32), ("epochs", C.c_int32),
+                ("lr_start", C.c_float), ("lr_end", C.c_float), ("radius_start", C.c_float),
+                ("radius_end", C.c_float), ("pca_init", C.c_int32), ("seed", C.c_uint64),
+                ("progress", _PROGRESS_FN), ("user_data", C.c_void_p)]
+
+
+class _Circle(C.Structure):
+    _fields_ = [("x", C.c_float), ("y", C.c_float), ("radius", C.c_float), ("votes", C.c_float),
+                ("support", C.c_float)]
+
+
+class _HoughOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("min_radius", C.c_float), ("max_radius", C.c_float),
+                ("min_dist", C.c_float), ("blur_sigma", C.c_float), ("low_threshold", C.c_float),
+                ("high_threshold", C.c_float), ("noise_factor", C.c_float), ("min_votes", C.c_float),
+                ("min_support", C.c_float), ("polarity", C.c_int)]
+
+
+_P = C.c_void_p
+_S = C.c_int  # lai_status
+_SIG = {
+    "lai_last_error": (C.c_char_p, []),
+    "lai_status_string": (C.c_char_p, [C.c_int]),
+    "lai_version": (C.c_char_p, [C.POINTER(C.c_int32)] * 3),
+    "lai_set_num_threads": (_S, [C.c_int32]),
+    "lai_get_num_threads": (C.c_int32, []),
+    "lai_image_decode_file": (_S, [C.c_char_p, _P, C.c_size_t, C.POINTER(C.c_int32), C.POINTER(C.c_int32)]),
+    "lai_image_decode_memory": (_S, [_P, C.c_size_t, _P, C.c_size_t, C.POINTER(C.c_int32), C.POINTER(C.c_int32)]),
+    "lai_phantom_render": (_S, [C.c_uint64, C.c_uint64, C.c_int32, _P, C.c_size_t, C.POINTER(C.c_int32)]),
+    "lai_phantom_write_set": (_S, [C.c_char_p, C.c_int32, C.c_uint64, C.c_int32]),
+    "lai_model_create": (_S, [C.c_char_p, C.c_int32, C.c_int32, C.c_uint64, C.POINTER(_P)]),
+    "lai_model_load": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_model_load_memory": (_S, [_P, C.c_size_t, C.POINTER(_P)]),
+    "lai_model_save": (_S, [_P, C.c_char_p]),
+    "lai_model_free": (None, [_P]),
+    "lai_model_info_init": (None, [C.POINTER(_ModelInfo)]),
+    "lai_model_get_info": (_S, [_P, C.POINTER(_ModelInfo)]),
+    "lai_model_architecture": (_S, [_P, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)]),
+    "lai_model_class_name": (_S, [_P, C.c_int32, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)]),
+    "lai_model_set_class_names": (_S, [_P, C.POINTER(C.c_char_p), C.c_int32]),
+    "lai_model_predict": (_S, [_P, _P, C.c_int, C.c_int32, C.c_int32, C.c_size_t, _P, C.c_size_t]),
+    "lai_model_predict_batch": (_S, [_P, C.POINTER(_Image), C.c_size_t, _P, C.c_size_t]),
+    "lai_model_predict_file": (_S, [_P, C.c_char_p, _P, C.c_size_t]),
+    "lai_train_options_init": (None, [C.POINTER(_TrainOptions)]),
+    "lai_train_result_init": (None, [C.POINTER(_TrainResult)]),
+    "lai_eval_result_init": (None, [C.POINTER(_EvalResult)]),
+    "lai_model_train": (_S, [_P, C.c_char_p, C.POINTER(_TrainOptions), C.POINTER(_TrainResult)]),
+    "lai_model_evaluate": (_S, [_P, C.c_char_p, C.POINTER(_TrainOptions), C.POINTER(_EvalResult)]),
+    "lai_probmat_config_init": (None, [C.POINTER(_ProbMatConfig), C.c_int32, C.c_int32]),
+    "lai_probmat_create": (_S, [C.POINTER(_ProbMatConfig), C.POINTER(_P)]),
+    "lai_probmat_add": (_S, [_P, _P, C.c_int, C.c_int32, C.c_int32, C.c_size_t]),
+    "lai_probmat_add_batch": (_S, [_P, C.POINTER(_Image), C.c_size_t]),
+    "lai_probmat_add_files": (_S, [_P, C.POINTER(C.c_char_p), C.c_size_t]),
+    "lai_probmat_merge": (_S, [_P, _P]),
+    "lai_probmat_get_info": (_S, [_P, C.POINTER(_ProbMatConfig), C.POINTER(C.c_uint64)]),
+    "lai_probmat_save": (_S, [_P, C.c_char_p]),
+    "lai_probmat_load": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_probmat_free": (None, [_P]),
+    "lai_wpm_options_init": (None, [C.POINTER(_WpmOptions)]),
+    "lai_probmat_wpm": (_S, [_P, _P, C.c_int, C.c_int32, C.c_int32, C.c_size_t, C.POINTER(_WpmOptions), _P,
+                             C.c_size_t, C.POINTER(C.c_double)]),
+    "lai_som_options_init": (None, [C.POINTER(_SomOptions)]),
+    "lai_som_train": (_S, [_P, C.c_int64, C.c_int32, C.POINTER(_SomOptions), C.POINTER(_P)]),
+    "lai_som_map": (_S, [_P, _P, C.c_int64, C.c_int32, _P, _P]),
+    "lai_som_get_info": (_S, [_P, C.POINTER(C.c_int32), C.POINTER(C.c_int32), C.POINTER(C.c_int32)]),
+    "lai_som_weights": (_S, [_P, _P, C.c_size_t]),
+    "lai_som_quantization_error": (_S, [_P, _P, C.c_int64, C.c_int32, C.POINTER(C.c_double)]),
+    "lai_som_save": (_S, [_P, C.c_char_p]),
+    "lai_som_load": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_som_free": (None, [_P]),
+    "lai_hough_options_init": (None, [C.POINTER(_HoughOptions)]),
+    "lai_hough_circles": (_S, [_P, C.c_int, C.c_int32, C.c_int32, C.c_size_t, C.POINTER(_HoughOptions),
+                               C.POINTER(_Circle), C.c_size_t, C.POINTER(C.c_size_t)]),
+}
+for _name, (_res, _args) in _SIG.items():
+    _f = getattr(_lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+
+
+def _check(status):
+    if status != 0:
+        raise Error(status, _lib.lai_last_error().decode("utf-8", "replace"))
+
+
+def _path(p):
+    return os.fsencode(p)
+
+
+def version():
+    """(major, minor, patch) of the loaded library."""
+    a, b, c = C.c_int32(), C.c_int32(), C.c_int32()
+    _lib.lai_version(C.byref(a), C.byref(b), C.byref(c))
+    return (a.value, b.value, c.value)
+
+
+def set_num_threads(n):
+    _check(_lib.lai_set_num_threads(int(n)))
+
+
+def get_num_threads():
+    return _lib.lai_get_num_threads()
+
+
+# ---------------------------------------------------------------- images
+
+class Image:
+    """A gray image without numpy: a writable or read-only buffer plus its geometry."""
+
+    def __init__(self, buffer, width, height, pixel_type=PIXEL_U8, stride_bytes=0):
+        self.buffer, self.width, self.height = buffer, int(width), int(height)
+        self.pixel_type, self.stride_bytes = int(pixel_type), int(stride_bytes)
+
+
+def _as_image(img):
+    """-> (keep_alive, pointer, pixel_type, width, height, stride_bytes)."""
+    if isinstance(img, Image):
+        buf = img.buffer
+        if isinstance(buf, bytes):
+            buf = bytearray(buf)
+        mv = memoryview(buf)
+        if mv.readonly:
+            buf = bytearray(mv)
+        arr = (C.c_char * len(memoryview(buf).cast("B"))).from_buffer(buf)
+        return (buf, arr), C.addressof(arr), img.pixel_type, img.width, img.height, img.stride_bytes
+    if np is None:
+        raise TypeError("liteai: without numpy, pass images as liteai.Image(buffer, width, height, type)")
+    a = np.asarray(img)
+    if a.ndim != 2:
+        raise ValueError("liteai: images are 2-D gray arrays, got shape %s" % (a.shape,))
+    types = {np.dtype(np.uint8): PIXEL_U8, np.dtype(np.uint16): PIXEL_U16, np.dtype(np.float32): PIXEL_F32}
+    if a.dtype not in types:
+        a = a.astype(np.float32)
+    if a.dtype.byteorder == ">":
+        a = a.astype(a.dtype.newbyteorder("<"))
+    # Rows may be strided (a crop of a larger array), pixels within a row must be adjacent.
+    if a.strides[1] != a.itemsize or a.strides[0] < a.shape[1] * a.itemsize:
+        a = np.ascontiguousarray(a)
+    return a, a.ctypes.data, types[a.dtype], a.shape[1], a.shape[0], a.strides[0]
+
+
+def _floats(n):
+    if np is not None:
+        out = np.empty(n, dtype=np.float32)
+        return out, out.ctypes.data
+    out = (C.c_float * n)()
+    return out, C.addressof(out)
+
+
+def _to_list_or_array(buf, shape=None):
+    if np is not None:
+        return buf.reshape(shape) if shape else buf
+    return list(buf)
+
+
+def decode_image(path):
+    """Decodes an image file to gray float32 in source units (a 2-D array, or (list, w, h))."""
+    w, h = C.c_int32(), C.c_int32()
+    _check(_lib.lai_image_decode_file(_path(path), None, 0, C.byref(w), C.byref(h)))
+    buf, ptr = _floats(w.value * h.value)
+    _check(_lib.lai_image_decode_file(_path(path), ptr, w.value * h.value, C.byref(w), C.byref(h)))
+    if np is not None:
+        return buf.reshape(h.value, w.value)
+    return list(buf), w.value, h.value
+
+
+def phantom(seed, index, size=64):
+    """SYNTHETIC chest-radiograph phantom: (image uint8 size x size, label 0..4); the image is a
+    numpy array, or a liteai.Image without numpy."""
+    label = C.c_int32()
+    if np is not None:
+        out = np.empty((size, size), dtype=np.uint8)
+        ptr = out.ctypes.data
+    else:
+        out = bytearray(size * size)
+        ptr = C.addressof((C.c_char * len(out)).from_buffer(out))
+    _check(_lib.lai_phantom_render(seed, index, size, ptr, 0, C.byref(label)))
+    if np is None:
+        out = Image(out, size, size, PIXEL_U8)
+    return out, label.value
+
+
+def write_phantoms(directory, count, seed=1, size=64):
+    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv."""
+    _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
+    return os.path.join(directory, "manifest.csv")
+
+
+# ---------------------------------------------------------------- models
+
+class _Callback:
+    """Wraps a Python progress function; an exception in it cancels and is re-raised."""
+
+    def __init__(self, fn):
+        self.fn, self.error = fn, None
+
+        def trampoline(p, _user):
+            try:
+                q = p.contents
+                d = {k: getattr(q, k) for k, _ in _Progress._fields_ if k != "struct_size"}
+                d["phase"] = {0: "train", 1: "epoch", 2: "evaluate"}.get(q.phase, "?")
+                return 1 if fn(d) else 0
+            except BaseException as e:  # noqa: B902 - must not cross into C
+                self.error = e
+                return 1
+        self.c_fn = _PROGRESS_FN(trampoline) if fn else _PROGRESS_FN()
+
+
+class Model:
+    _h = C.c_void_p()
+
+    def __init__(self, handle):
+        self._h = C.c_void_p(handle)
+
+    @classmethod
+    def create(cls, architecture="compact_cxr", size=0, classes=0, seed=42):
+        h = C.c_void_p()
+        _check(_lib.lai_model_create(architecture.encode(), size, classes, seed, C.byref(h)))
+        return cls(h.value)
+
+    @classmethod
+    def load(cls, path):
+        h = C.c_void_p()
+        _check(_lib.lai_model_load(_path(path), C.byref(h)))
+        return cls(h.value)
+
+    @classmethod
+    def from_bytes(cls, data):
+        data = bytes(data)
+        h = C.c_void_p()
+        _check(_lib.lai_model_load_memory(data, len(data), C.byref(h)))
+        return cls(h.value)
+
+    def close(self):
+        if self._h:
+            _lib.lai_model_free(self._h)
+            self._h = C.c_void_p()
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def save(self, path):
+        _check(_lib.lai_model_save(self._h, _path(path)))
+
+    @property
+    def info(self):
+        i = _ModelInfo()
+        _lib.lai_model_info_init(C.byref(i))
+        _check(_lib.lai_model_get_info(self._h, C.byref(i)))
+        return {k: getattr(i, k) for k, _ in _ModelInfo._fields_ if k != "struct_size"}
+
+    def _text(self, fn, *args):
+        need = C.c_size_t()
+        _check(fn(self._h, *args, None, 0, C.byref(need)))
+        buf = C.create_string_buffer(need.value)
+        _check(fn(self._h, *args, buf, need.value, None))
+        return buf.value.decode("utf-8")
+
+    @property
+    def architecture(self):
+        return self._text(_lib.lai_model_architecture)
+
+    @property
+    def class_names(self):
+        return [self._text(_lib.lai_model_class_name, i) for i in range(self.info["classes"])]
+
+    @class_names.setter
+    def class_names(self, names):
+        arr = (C.c_char_p * len(names))(*[n.encode() for n in names])
+        _check(_lib.lai_model_set_class_names(self._h, arr, len(names)))
+
+    def predict(self, image):
+        """Probabilities for one image (any size; resized and standardized by the library)."""
+        keep, ptr, t, w, h, stride = _as_image(image)
+        n = self.info["output_size"]
+        out, optr = _floats(n)
+        _check(_lib.lai_model_predict(self._h, ptr, t, w, h, stride, optr, n))
+        return _to_list_or_array(out)
+
+    def predict_batch(self, images):
+        images = list(images)
+        views = [_as_image(im) for im in images]
+        arr = (_Image * len(views))(*[_Image(v[1], v[2], v[3], v[4], v[5]) for v in views])
+        n = self.info["output_size"]
+        out, optr = _floats(n * len(views))
+        _check(_lib.lai_model_predict_batch(self._h, arr, len(views), optr, n * len(views)))
+        if np is not None:
+            return out.reshape(len(views), n)
+        return [list(out[i * n:(i + 1) * n]) for i in range(len(views))]
+
+    def predict_file(self, path):
+        n = self.info["output_size"]
+        out, optr = _floats(n)
+        _check(_lib.lai_model_predict_file(self._h, _path(path), optr, n))
+        return _to_list_or_array(out)
+
+    @staticmethod
+    def _options(kw, progress):
+        o = _TrainOptions()
+        _lib.lai_train_options_init(C.byref(o))
+        keep = []
+        for k, v in kw.items():
+            if k == "optimizer":
+                v = {"adam": 0, "sgd": 1, "adamw": 2}[v]
+            if k in ("checkpoint_path", "metrics_csv"):
+                v = _path(v)
+                keep.append(v)
+            if not hasattr(o, k) or k in ("struct_size", "progress", "user_data"):
+                raise TypeError("liteai: unknown training option '%s'" % k)
+            setattr(o, k, v)
+        cb = _Callback(progress)
+        o.progress = cb.c_fn
+        return o, cb, keep
+
+    def train(self, data, progress=None, **options):
+        """Trains on a folder (one sub-folder per class) or a CSV manifest. `progress(dict)`
+        returning True cancels (liteai.Error with status LAI_ERR_CANCELLED). Returns a dict."""
+        o, cb, _keep = self._options(options, progress)
+        r = _TrainResult()
+        _lib.lai_train_result_init(C.byref(r))
+        status = _lib.lai_model_train(self._h, _path(data), C.byref(o), C.byref(r))
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
+        return {k: getattr(r, k) for k, _ in _TrainResult._fields_ if k != "struct_size"}
+
+    def evaluate(self, data, **options):
+        o, _cb, _keep = self._options(options, None)
+        r = _EvalResult()
+        _lib.lai_eval_result_init(C.byref(r))
+        _check(_lib.lai_model_evaluate(self._h, _path(data), C.byref(o), C.byref(r)))
+        return {"loss": r.loss, "metric": r.metric, "samples": r.samples}
+
+
+# ---------------------------------------------------------------- ProbMat / WPM
+
+class ProbMat:
+    _h = C.c_void_p()
+
+    def __init__(self, width=0, height=0, bins=256, count_bits=32, scale=1, tolerance=0, lo=0.0, hi=255.0,
+                 _handle=None):
+        if _handle is not None:
+            self._h = C.c_void_p(_handle)
+            return
+        c = _ProbMatConfig()
+        _lib.lai_probmat_config_init(C.byref(c), width, height)
+        c.bins, c.count_bits, c.scale, c.tolerance, c.lo, c.hi = bins, count_bits, scale, tolerance, lo, hi
+        h = C.c_void_p()
+        _check(_lib.lai_probmat_create(C.byref(c), C.byref(h)))
+        self._h = h
+
+    @classmethod
+    def load(cls, path):
+        h = C.c_void_p()
+        _check(_lib.lai_probmat_load(_path(path), C.byref(h)))
+        return cls(_handle=h.value)
+
+    def close(self):
+        if self._h:
+            _lib.lai_probmat_free(self._h)
+            self._h = C.c_void_p()
+
+    __del__ = close
+
+    def save(self, path):
+        _check(_lib.lai_probmat_save(self._h, _path(path)))
+
+    def add(self, image):
+        keep, ptr, t, w, h, stride = _as_image(image)
+        _check(_lib.lai_probmat_add(self._h, ptr, t, w, h, stride))
+
+    def add_files(self, paths):
+        paths = [_path(p) for p in paths]
+        arr = (C.c_char_p * len(paths))(*paths)
+        _check(_lib.lai_probmat_add_files(self._h, arr, len(paths)))
+
+    def merge(self, other):
+        _check(_lib.lai_probmat_merge(self._h, other._h))
+
+    @property
+    def images(self):
+        n = C.c_uint64()
+        _check(_lib.lai_probmat_get_info(self._h, None, C.byref(n)))
+        return n.value
+
+    def wpm(self, image, kind="neglog", smooth_sigma=0.0, score="topk_mean"):
+        """(map as a 2-D array / flat list, image score)."""
+        keep, ptr, t, w, h, stride = _as_image(image)
+        o = _WpmOptions()
+        _lib.lai_wpm_options_init(C.byref(o))
+        o.kind = {"neglog": 0, "one_minus_rel": 1}[kind]
+        o.smooth_sigma = smooth_sigma
+        o.score = {"topk_mean": 0, "percentile": 1, "max": 2, "mean": 3}[score]
+        out, optr = _floats(w * h)
+        s = C.c_double()
+        _check(_lib.lai_probmat_wpm(self._h, ptr, t, w, h, stride, C.byref(o), optr, w * h, C.byref(s)))
+        return _to_list_or_array(out, (h, w)), s.value
+
+
+# ---------------------------------------------------------------- SOM
+
+def _matrix(data):
+    if np is not None:
+        a = np.ascontiguousarray(np.asarray(data, dtype=np.float32))
+        if a.ndim != 2:
+            raise ValueError("liteai: SOM data must be 2-D (n x dim)")
+        return a, a.ctypes.data, a.shape[0], a.shape[1]
+    rows = [list(map(float, r)) for r in data]
+    flat = (C.c_float * (len(rows) * len(rows[0])))(*[v for r in rows for v in r])
+    return flat, C.addressof(flat), len(rows), len(rows[0])
+
+
+class Som:
+    _h = C.c_void_p()
+
+    def __init__(self, handle):
+        self._h = C.c_void_p(handle)
+
+    @classmethod
+    def train(cls, data, rows=10, cols=10, epochs=20, hexagonal=False, batch=True, seed=1):
+        keep, ptr, n, dim = _matrix(data)
+        o = _SomOptions()
+        _lib.lai_som_options_init(C.byref(o))
+        o.rows, o.cols, o.epochs, o.topology, o.batch, o.seed = rows, cols, epochs, int(hexagonal), int(batch), seed
+        h = C.c_void_p()
+        _check(_lib.lai_som_train(ptr, n, dim, C.byref(o), C.byref(h)))
+        return cls(h.value)
+
+    @classmethod
+    def load(cls, path):
+        h = C.c_void_p()
+        _check(_lib.lai_som_load(_path(path), C.byref(h)))
+        return cls(h.value)
+
+    def close(self):
+        if self._h:
+            _lib.lai_som_free(self._h)
+            self._h = C.c_void_p()
+
+    __del__ = close
+
+    def save(self, path):
+        _check(_lib.lai_som_save(self._h, _path(path)))
+
+    @property
+    def shape(self):
+        r, c, d = C.c_int32(), C.c_int32(), C.c_int32()
+        _check(_lib.lai_som_get_info(self._h, C.byref(r), C.byref(c), C.byref(d)))
+        return r.value, c.value, d.value
+
+    def map(self, data):
+        """(best-matching unit per row, distance per row)."""
+        keep, ptr, n, dim = _matrix(data)
+        if np is not None:
+            bmu = np.empty(n, dtype=np.int32)
+            dist = np.empty(n, dtype=np.float32)
+            bp, dp = bmu.ctypes.data, dist.ctypes.data
+        else:
+            bmu, dist = (C.c_int32 * n)(), (C.c_float * n)()
+            bp, dp = C.addressof(bmu), C.addressof(dist)
+        _check(_lib.lai_som_map(self._h, ptr, n, dim, bp, dp))
+        return _to_list_or_array(bmu), _to_list_or_array(dist)
+
+    @property
+    def weights(self):
+        r, c, d = self.shape
+        out, optr = _floats(r * c * d)
+        _check(_lib.lai_som_weights(self._h, optr, r * c * d))
+        return _to_list_or_array(out, (r * c, d))
+
+
+# ---------------------------------------------------------------- Hough
+
+def hough_circles(image, min_radius=3.0, max_radius=30.0, polarity="bright", capacity=64, **options):
+    """[(x, y, radius, votes, support), ...], strongest first."""
+    keep, ptr, t, w, h, stride = _as_image(image)
+    o = _HoughOptions()
+    _lib.lai_hough_options_init(C.byref(o))
+    o.min_radius, o.max_radius = min_radius, max_radius
+    o.polarity = {"bright": 0, "dark": 1, "both": 2}[polarity]
+    for k, v in options.items():
+        if not hasattr(o, k) or k == "struct_size":
+            raise TypeError("liteai: unknown Hough option '%s'" % k)
+        setattr(o, k, v)
+    circles = (_Circle * capacity)()
+    found = C.c_size_t()
+    _check(_lib.lai_hough_circles(ptr, t, w, h, stride, C.byref(o), circles, capacity, C.byref(found)))
+    return [(c.x, c.y, c.radius, c.votes, c.support) for c in circles[:min(found.value, capacity)]]

@@ -1,0 +1,154 @@
+"""Test of the ctypes wrapper (run by ctest as capi_python with /usr/bin/python3).
+Usage: LITEAI_LIBRARY=/path/libliteai.so python3 test_liteai.py WORK_DIR"""
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import liteai  # noqa: E402
+
+np = liteai.np  # None when numpy is missing or disabled (LITEAI_PYTHON_NO_NUMPY=1)
+
+WORK = sys.argv.pop(1) if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="liteai_py_")
+S = 32
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(WORK, exist_ok=True)
+        cls.manifest = liteai.write_phantoms(os.path.join(WORK, "phantoms"), 20, seed=3, size=S)
+
+
+class TestBasics(Base):
+    def test_version_and_threads(self):
+        self.assertEqual(liteai.version()[0], liteai.ABI_MAJOR)
+        self.assertGreaterEqual(liteai.get_num_threads(), 1)
+
+    def test_errors_carry_status_and_message(self):
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Model.load(os.path.join(WORK, "missing.lai"))
+        self.assertEqual(e.exception.status, "LAI_ERR_IO")
+        self.assertIn("missing.lai", str(e.exception))
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Model.from_bytes(b"not a model at all")
+        self.assertEqual(e.exception.status, "LAI_ERR_FORMAT")
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Model.create("no_such_net", S, 2)
+        self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")
+
+    def test_decode_matches_phantom(self):
+        img = liteai.decode_image(os.path.join(WORK, "phantoms", "images", "000000.png"))
+        ref, label = liteai.phantom(3, 0, S)
+        if np is not None:
+            self.assertEqual(img.shape, (S, S))
+            self.assertTrue(np.array_equal(img, ref.astype(np.float32)))
+        else:
+            self.assertEqual(img[0], [float(v) for v in ref.buffer])
+
+
+class TestModel(Base):
+    def test_predict_train_save_load(self):
+        m = liteai.Model.create("compact_cxr", size=S, classes=5, seed=4)
+        info = m.info
+        self.assertEqual((info["input_width"], info["classes"], info["output_size"]), (S, 5, 5))
+        img, _ = liteai.phantom(3, 1, S)
+        p = m.predict(img)
+        self.assertAlmostEqual(float(sum(p)), 1.0, places=5)
+
+        calls = []
+        r = m.train(self.manifest, epochs=1, batch_size=4, progress=lambda d: calls.append(d) and False)
+        self.assertEqual(r["steps"], 5)
+        self.assertEqual(r["cancelled"], 0)
+        self.assertEqual([c["step"] for c in calls if c["phase"] == "train"], [1, 2, 3, 4, 5])
+        self.assertTrue(all(math.isfinite(c["loss"]) for c in calls))
+        self.assertEqual(m.class_names, ["effusion", "foreign_body", "nodule", "normal", "opacity"])
+
+        # Cancel from Python: LAI_ERR_CANCELLED after 2 steps; an exception in the callback also cancels.
+        steps = []
+        with self.assertRaises(liteai.Error) as e:
+            m.train(self.manifest, epochs=1, batch_size=4, progress=lambda d: steps.append(1) or len(steps) >= 2)
+        self.assertEqual(e.exception.status, "LAI_ERR_CANCELLED")
+        self.assertEqual(len(steps), 2)
+        with self.assertRaises(ZeroDivisionError):
+            m.train(self.manifest, epochs=1, batch_size=4, progress=lambda d: 1 / 0)
+
+        path = os.path.join(WORK, "model.lai")
+        m.save(path)
+        back = liteai.Model.load(path)
+        q1, q2 = m.predict(img), back.predict(img)
+        self.assertEqual(list(q1), list(q2))
+        self.assertEqual(list(back.predict_file(os.path.join(WORK, "phantoms", "images", "000001.png"))), list(q1))
+        ev = back.evaluate(self.manifest, batch_size=8)
+        self.assertEqual(ev["samples"], 20)
+        self.assertTrue(0.0 <= ev["metric"] <= 1.0)
+
+    @unittest.skipIf(np is None, "numpy not installed")
+    def test_numpy_types_strides_batch(self):
+        m = liteai.Model.create("compact_cxr", size=S, classes=3, seed=5)
+        rng = np.random.default_rng(0)
+        big = rng.integers(0, 256, size=(50, 60), dtype=np.uint8)
+        crop = big[5:45, 7:47]  # strided rows, no copy
+        ref = m.predict(np.ascontiguousarray(crop))
+        self.assertTrue(np.allclose(m.predict(crop), ref, atol=1e-6))
+        self.assertTrue(np.allclose(m.predict(crop.astype(np.uint16) * 257), ref, atol=1e-5))
+        self.assertTrue(np.allclose(m.predict(crop.astype(np.float32) / 255), ref, atol=1e-5))
+        self.assertTrue(np.allclose(m.predict(crop.astype(np.float64)), ref, atol=1e-5))
+        batch = m.predict_batch([crop, crop[::2, ::2], big])
+        self.assertEqual(batch.shape, (3, 3))
+        self.assertTrue(np.allclose(batch[0], ref, atol=1e-6))
+        self.assertTrue(np.allclose(batch[1], m.predict(crop[::2, ::2]), atol=1e-6))
+        with self.assertRaises(ValueError):
+            m.predict(np.zeros((2, 3, 4), np.uint8))
+
+
+class TestAnomaly(Base):
+    def test_probmat_wpm_merge_save(self):
+        a, b, whole = (liteai.ProbMat(S, S, bins=64) for _ in range(3))
+        for i in range(10):
+            img, label = liteai.phantom(8, i * 5, S)
+            self.assertEqual(label, 0)
+            (a if i < 4 else b).add(img)
+            whole.add(img)
+        a.merge(b)
+        self.assertEqual(a.images, 10)
+        fb, label = liteai.phantom(8, 1, S)
+        m1, s1 = a.wpm(fb)
+        m2, s2 = whole.wpm(fb)
+        self.assertEqual(s1, s2)
+        self.assertEqual(list(m1.ravel() if np is not None else m1), list(m2.ravel() if np is not None else m2))
+        path = os.path.join(WORK, "pm.lpm")
+        a.save(path)
+        _, s3 = liteai.ProbMat.load(path).wpm(fb)
+        self.assertEqual(s3, s1)
+        with self.assertRaises(liteai.Error) as e:
+            a.add(liteai.phantom(8, 0, 64)[0])
+        self.assertIn("built for", str(e.exception))
+
+    @unittest.skipIf(np is None, "numpy not installed")
+    def test_som_and_hough(self):
+        rng = np.random.default_rng(1)
+        data = np.concatenate([rng.normal(0, 0.1, (30, 3)), rng.normal(5, 0.1, (30, 3))]).astype(np.float32)
+        som = liteai.Som.train(data, rows=2, cols=2, epochs=5)
+        self.assertEqual(som.shape, (2, 2, 3))
+        bmu, dist = som.map(data)
+        self.assertTrue(set(bmu[:30]).isdisjoint(set(bmu[30:])))
+        w = som.weights
+        self.assertTrue(np.allclose(dist[0], np.linalg.norm(data[0] - w[bmu[0]]), atol=1e-3))
+        path = os.path.join(WORK, "s.lsom")
+        som.save(path)
+        self.assertTrue(np.array_equal(liteai.Som.load(path).map(data)[0], bmu))
+
+        yy, xx = np.mgrid[0:80, 0:100]
+        img = np.where((xx - 60) ** 2 + (yy - 30) ** 2 <= 10 ** 2, 200, 20).astype(np.uint8)
+        circles = liteai.hough_circles(img, min_radius=5, max_radius=20)
+        self.assertGreaterEqual(len(circles), 1)
+        x, y, r = circles[0][:3]
+        self.assertLess(abs(x - 60) + abs(y - 30), 3)
+        self.assertLess(abs(r - 10), 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
