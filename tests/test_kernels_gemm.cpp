@@ -56,6 +56,17 @@ TEST_CASE("sgemm: all transposes, alpha, beta, strides, sizes past the cache blo
   }
 }
 
+TEST_CASE("sgemm: small output with a long K (split-K) in every transpose", "[kernels][gemm]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(8);
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    check_gemm(g, false, false, 3, 5, 40000, 1.f, 0.f, 0);
+    check_gemm(g, true, true, 2, 7, 33000, 0.5f, 1.f, 1);
+    check_gemm(g, false, true, 1, 1, 50001, 1.f, -2.f, 0);
+  }
+}
+
 TEST_CASE("sgemm: degenerate sizes and beta == 0 ignores NaN", "[kernels][gemm]") {
   kt::IsaGuard guard;
   for (Isa isa : kt::isas()) {

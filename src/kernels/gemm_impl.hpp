@@ -231,6 +231,32 @@ struct GemmDriver {
     bool direct_b = false;
     if constexpr (requires { typename UK::StridedB; })
       direct_b = !tb && M <= 256 && N >= 8 * NR && env_or("LAI_DIRECTB", 1) == 1;
+    // Small C with a long K (a dense layer's forward on a small batch): split K into slices whose
+    // partial products are summed in slice order. The slice count depends on the shape only,
+    // so the bits do not depend on the thread count.
+    if (M * N <= 65536 && K >= 32768 && mT * nT < 2 * int64_t(threads)) {
+      const int64_t slices = std::min<int64_t>(16, K / 8192), kstep = round_up(ceil_div(K, slices), 64);
+      const int64_t ns = ceil_div(K, kstep);
+      std::vector<float> part(size_t(ns * M * N));
+      parallel_for(0, ns, 1, [&](int64_t s0, int64_t s1) {
+        for (int64_t sl = s0; sl < s1; ++sl) {
+          const int64_t k0 = sl * kstep, kc = std::min(kstep, K - k0);
+          const MatA as{a.p + k0 * a.cs, a.rs, a.cs, a.alpha};
+          const MatB bs{b.p + k0 * b.rs, b.rs, b.cs};
+          run(M, N, kc, PackA{as}, PackB{bs}, part.data() + sl * M * N, N, false);
+        }
+      });
+      parallel_for(0, M, std::max<int64_t>(1, 4096 / N), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            float acc = part[size_t(i * N + j)];
+            for (int64_t sl = 1; sl < ns; ++sl) acc += part[size_t((sl * M + i) * N + j)];
+            float& c = C[i * ldc + j];
+            c = beta == 0.f ? acc : acc + beta * c;
+          }
+      });
+      return;
+    }
     const int64_t grain = flops < 4e6 ? mT * nT : 1;
     parallel_for(0, mT * nT, grain, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
