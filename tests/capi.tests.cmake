@@ -34,3 +34,30 @@ else()
     set_tests_properties(capi_python_${variant} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 300)
   endforeach()
 endif()
+
+# ABI checks: exported symbols against capi/abi/liteai.symbols; v0.1 struct layouts and enum
+# values unchanged; a program built against the frozen v0.1 header runs against this library.
+set(abi ${PROJECT_SOURCE_DIR}/capi/abi)
+add_test(NAME capi_abi_symbols
+         COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:liteai_shared> -DLIST=${abi}/liteai.symbols
+                 -DHEADER=${PROJECT_SOURCE_DIR}/capi/liteai.h -P ${abi}/check_symbols.cmake)
+add_custom_target(capi_abi_update
+                  COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:liteai_shared> -DLIST=${abi}/liteai.symbols
+                          -DHEADER=${PROJECT_SOURCE_DIR}/capi/liteai.h -DUPDATE=1 -P ${abi}/check_symbols.cmake
+                  DEPENDS liteai_shared)
+foreach(v old new)
+  add_executable(capi_abi_layout_${v} ${abi}/abi_layout.c)
+  set_target_properties(capi_abi_layout_${v} PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
+endforeach()
+target_include_directories(capi_abi_layout_old PRIVATE ${abi}/v0.1)
+target_include_directories(capi_abi_layout_new PRIVATE ${PROJECT_SOURCE_DIR}/capi)
+add_test(NAME capi_abi_layout
+         COMMAND ${CMAKE_COMMAND} -DOLD=$<TARGET_FILE:capi_abi_layout_old> -DNEW=$<TARGET_FILE:capi_abi_layout_new>
+                 -P ${abi}/compare_layout.cmake)
+add_executable(capi_abi_old_program ${abi}/old_program.c)
+set_target_properties(capi_abi_old_program PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
+target_compile_options(capi_abi_old_program PRIVATE -Wall -Wextra -Werror -pedantic)
+target_include_directories(capi_abi_old_program PRIVATE ${abi}/v0.1)
+target_link_libraries(capi_abi_old_program PRIVATE $<TARGET_FILE:liteai_shared>)
+add_dependencies(capi_abi_old_program liteai_shared)
+add_test(NAME capi_abi_old_program COMMAND capi_abi_old_program ${CMAKE_CURRENT_BINARY_DIR}/tmp/abi_old_program)
