@@ -102,6 +102,14 @@ struct GemmDriver {
     }
   };
 
+  // B packed once for the whole call (shared by every row task): K blocks of kc x Nr, each a
+  // run of NR-wide panels. j0 is the task's first column (a multiple of NR).
+  struct PrepackedB {
+    const float* base;
+    int64_t Nr, j0;
+    const float* panels(int64_t pc, int64_t kc, int64_t jc) const { return base + pc * Nr + (j0 + jc) * kc; }
+  };
+
   struct PackA {
     MatA a;
     void operator()(int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) const {
@@ -124,7 +132,11 @@ struct GemmDriver {
       for (int64_t pc = 0; pc < K; pc += KB) {
         const int64_t kc = std::min(KB, K - pc);
         const bool acc = accumulate || pc > 0, last = pc + kc >= K;
-        pb(pc, kc, jc, nc, bbuf);
+        const float* bp = bbuf;
+        if constexpr (requires { pb.panels(pc, kc, jc); })
+          bp = pb.panels(pc, kc, jc);
+        else
+          pb(pc, kc, jc, nc, bbuf);
         for (int64_t ic = 0; ic < M; ic += MC) {
           const int64_t mc = std::min(MC, M - ic);
           pa(ic, mc, pc, kc, abuf);
@@ -135,9 +147,9 @@ struct GemmDriver {
               const int64_t nr = std::min<int64_t>(NR, nc - jr);
               float* c = C + (ic + ir) * ldc + jc + jr;
               if (mr == MR && nr == NR) {
-                UK::full(kc, ap, bbuf + jr * kc, c, ldc, acc);
+                UK::full(kc, ap, bp + jr * kc, c, ldc, acc);
               } else {
-                UK::full(kc, ap, bbuf + jr * kc, tmp, NR, false);
+                UK::full(kc, ap, bp + jr * kc, tmp, NR, false);
                 for (int64_t ii = 0; ii < mr; ++ii)
                   for (int64_t jj = 0; jj < nr; ++jj)
                     c[ii * ldc + jj] = (acc ? c[ii * ldc + jj] : 0.f) + tmp[ii * NR + jj];
@@ -257,6 +269,22 @@ struct GemmDriver {
       });
       return;
     }
+    // Several row tasks would each pack the same B: pack it once, in parallel, and share it.
+    const int64_t Nr = round_up(N, NR);
+    float* prepacked = nullptr;
+    if (mT > 1 && !direct_b && K * Nr <= (int64_t(1) << 22)) {
+      prepacked = scratch(3, size_t(K * Nr));
+      const int64_t KB = k_block(K), nkb = ceil_div(K, KB), npan = Nr / NR;
+      const int64_t pgroup = std::max<int64_t>(1, std::min<int64_t>(npan, 8));
+      const int64_t ngroups = ceil_div(npan, pgroup);
+      parallel_for(0, nkb * ngroups, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t it = i0; it < i1; ++it) {
+          const int64_t pc = (it / ngroups) * KB, kc = std::min(KB, K - pc);
+          const int64_t jg = (it % ngroups) * pgroup * NR, jn = std::min(pgroup * NR, N - jg);
+          PackB{b}(pc, kc, jg, jn, prepacked + pc * Nr + jg * kc);
+        }
+      });
+    }
     const int64_t grain = flops < 4e6 ? mT * nT : 1;
     parallel_for(0, mT * nT, grain, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
@@ -268,6 +296,8 @@ struct GemmDriver {
         const MatB bs{b.p + j0 * b.cs, b.rs, b.cs};
         if (direct_b)
           run_direct_b(m, n, K, as, bs.p, ldb, c, ldc, beta != 0.f);
+        else if (prepacked)
+          run(m, n, K, PackA{as}, PrepackedB{prepacked, Nr, j0}, c, ldc, beta != 0.f);
         else
           run(m, n, K, PackA{as}, PackB{bs}, c, ldc, beta != 0.f);
       }
