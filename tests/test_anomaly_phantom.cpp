@@ -10,6 +10,7 @@
 
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
+#include "liteai/anomaly/senafas.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/phantom.hpp"
 
@@ -54,10 +55,11 @@ TEST_CASE("phantoms: WPM localizes foreign bodies, scores separate images, Hough
   wo.smooth_sigma = 1.f;
   // Circle-score threshold from separate normal phantoms: 5% of normal images may exceed it.
   std::vector<double> calib;
+  std::vector<data::Image> calib_maps;
   for (int i = 0; i < 20; ++i) {
+    calib_maps.push_back(wpm(table, data::make_phantom(97, uint64_t(i), normal_opt).image, wo));
     double best = 0;
-    for (auto& c : hough_circles(wpm(table, data::make_phantom(97, uint64_t(i), normal_opt).image, wo), fb_hough()))
-      best = std::max(best, double(c.votes) * c.support);
+    for (auto& c : hough_circles(calib_maps.back(), fb_hough())) best = std::max(best, double(c.votes) * c.support);
     calib.push_back(best);
   }
   const double circle_thr = threshold_for_fpr(calib, 0.05);
@@ -108,6 +110,29 @@ TEST_CASE("phantoms: WPM localizes foreign bodies, scores separate images, Hough
   WARN("phantom " << S << "x" << S << ": pixel AUROC " << pix << ", image AUROC top-k " << img_topk
                   << ", image AUROC circle score " << img_circ << ", Hough recall " << recall << " precision "
                   << precision << " (" << findings << " foreign bodies, circle threshold " << circle_thr << ")");
+  // senafas channel (8x reduction) fitted on the normal calibration maps: patch-level AUROC
+  // against "the patch holds foreign-body pixels" (at least 8 of its 64).
+  Senafas sen;
+  SenafasOptions so;
+  so.patch = 8;
+  sen.fit(calib_maps, so);
+  std::vector<double> patch_scores;
+  std::vector<int> patch_labels;
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const data::Image ch = sen.channel(maps[i]);
+    for (int py = 0; py < ch.height; ++py)
+      for (int px = 0; px < ch.width; ++px) {
+        int hits = 0;
+        for (int y = py * 8; y < std::min(S, py * 8 + 8); ++y)
+          for (int x = px * 8; x < std::min(S, px * 8 + 8); ++x) hits += masks[i].at(x, y) > 0.5f;
+        if (hits > 0 && hits < 8) continue;  // ambiguous rim patches
+        patch_scores.push_back(ch.at(px, py));
+        patch_labels.push_back(hits >= 8);
+      }
+  }
+  const double patch_auc = auroc(patch_scores, patch_labels);
+  WARN("senafas channel " << S / 8 << "x" << S / 8 << ": patch AUROC " << patch_auc);
+  CHECK(patch_auc >= 0.9);
   CHECK(pix >= 0.95);
   CHECK(img_circ >= 0.98);
   CHECK(img_topk >= 0.7);
