@@ -23,6 +23,7 @@ const char* kHelp =
     "Training: --epochs 2  --batch 64  --optimizer adam|adamw|sgd  --lr 1e-3  --momentum 0.9 (sgd)\n"
     "  --weight-decay 0  --schedule constant|step|cosine  --warmup STEPS  --clip MAXNORM\n"
     "  --l2 X (compact_cxr kernel L2, default 0.01)  --seed 1  --threads T  --limit N (first N samples)\n"
+    "  --standardize yes|no (per-image standardization; default no for mnist: pixels in [0, 1])\n"
     "  --val-split F (hold out a fraction for validation)  --patience E (early stopping, needs --val-split)\n"
     "  --checkpoint FILE (saved every epoch)  --resume FILE  --log METRICS.csv  --max-steps N (per epoch)\n"
     "  --stream-min N (parameters with >= N weights are updated inside backward, their gradient never\n"
@@ -36,7 +37,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   cli::Options o(args,
                  {"data", "format", "model", "size", "out", "epochs", "batch", "optimizer", "lr", "momentum",
                   "weight-decay", "schedule", "warmup", "clip", "l2", "seed", "threads", "limit", "val-split",
-                  "patience", "checkpoint", "resume", "log", "max-steps", "stream-min", "head"},
+                  "patience", "checkpoint", "resume", "log", "max-steps", "stream-min", "head", "standardize"},
                  {"progress", "quiet"});
   if (o.has("help")) {
     std::printf("%s", kHelp);
@@ -72,7 +73,8 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   if (o.has("l2")) spec.set("l2", o.get_double("l2", 0.01));
   auto model = nn::build_model(spec, seed);
   model->class_names = ds->class_names();
-  if (format == "mnist") model->preprocessing.standardize = false;  // [0, 1] like the usual recipe
+  // Fashion-MNIST: pixels scaled to [0, 1] like the usual recipe; else per-image standardization.
+  model->preprocessing.standardize = o.get("standardize", format == "mnist" ? "no" : "yes") == "yes";
 
   optim::TrainOptions t;
   t.epochs = o.get_int("epochs", 2);

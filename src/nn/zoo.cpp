@@ -171,18 +171,19 @@ ArchSpec ArchSpec::from_json(const std::string& json) {
 // ---------------- Model ----------------
 Tensor Model::predict(const Tensor& x) {
   autograd::NoGrad ng;
-  // Only a model in training mode is switched (and back): a model already in eval mode is not
-  // written to, so concurrent predict() calls on it are race-free.
-  const bool was = net->is_training();
-  if (was) net->eval();
   Tensor y;
-  try {
-    y = net->forward(x);
-  } catch (...) {
-    if (was) net->train(true);
-    throw;
+  if (net->is_training()) {  // switch to inference behaviour for this call only
+    net->eval();
+    try {
+      y = net->forward(x);
+    } catch (...) {
+      net->train(true);
+      throw;
+    }
+    net->train(true);
+  } else {
+    y = net->forward(x);  // no mode change: concurrent calls are safe
   }
-  if (was) net->train(true);
   const std::string h = head();
   if (h == "softmax") return ops::softmax(y, -1);
   if (h == "sigmoid") return ops::sigmoid(y);
@@ -191,16 +192,20 @@ Tensor Model::predict(const Tensor& x) {
 
 // ---------------- zoo ----------------
 namespace {
-std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, Activation act, float l2, Generator& g, bool bias = true) {
+std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, Activation act, float l2, Generator& g, bool bias = true,
+                             Init init = Init::glorot_uniform) {
   Conv2dOptions o;
+  o.init = init;
   o.same = true;
   o.activation = act;
   o.l2 = l2;
   o.bias = bias;
   return std::make_shared<Conv2d>(in, out, 3, o, g);
 }
-std::shared_ptr<Dense> dense(int64_t in, int64_t out, Activation act, float l2, Generator& g) {
+std::shared_ptr<Dense> dense(int64_t in, int64_t out, Activation act, float l2, Generator& g,
+                             Init init = Init::glorot_uniform) {
   DenseOptions o;
+  o.init = init;
   o.activation = act;
   o.l2 = l2;
   return std::make_shared<Dense>(in, out, o, g);
@@ -263,12 +268,14 @@ ModulePtr teacher_cxr(int64_t size, int64_t channels, int64_t classes, int64_t w
 
 ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& g) {
   check_size("small_cnn", size, 4, channels, classes);
+  // He (Kaiming) initialization for the ReLU layers, Glorot for the linear output.
+  const Init he = Init::kaiming_uniform;
   auto net = std::make_shared<Sequential>();
-  net->add("conv1", conv(channels, 32, Activation::relu, 0.f, g)).add("pool1", std::make_shared<MaxPool2d>(2));
-  net->add("conv2", conv(32, 64, Activation::relu, 0.f, g)).add("pool2", std::make_shared<MaxPool2d>(2));
+  net->add("conv1", conv(channels, 32, Activation::relu, 0.f, g, true, he)).add("pool1", std::make_shared<MaxPool2d>(2));
+  net->add("conv2", conv(32, 64, Activation::relu, 0.f, g, true, he)).add("pool2", std::make_shared<MaxPool2d>(2));
   net->add("flatten", std::make_shared<Flatten>());
   const int64_t s4 = size / 4;
-  net->add("fc1", dense(s4 * s4 * 64, 128, Activation::relu, 0.f, g));
+  net->add("fc1", dense(s4 * s4 * 64, 128, Activation::relu, 0.f, g, he));
   net->add("out", dense(128, classes, Activation::none, 0.f, g));
   return net;
 }

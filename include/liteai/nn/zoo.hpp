@@ -18,7 +18,8 @@
 //                swish -> Dropout(0.2) -> Dense(classes). Hyper-parameters: size, channels,
 //                classes, head, width, l2 (0).
 //   small_cnn    for 28x28: conv32 3x3 same-relu-maxpool2, conv64 3x3 same-relu-maxpool2,
-//                Dense 128 relu, Dense 10. Hyper-parameters: size (28), channels (1), classes (10).
+//                Dense 128 relu, Dense 10 (He-uniform init for the ReLU layers). Hyper-parameters:
+//                size (28), channels (1), classes (10).
 //   autoencoder  convolutional autoencoder for anomaly maps (reconstruction error): encoder
 //                conv(w)-relu-maxpool2, conv(2w)-relu-maxpool2, conv(4w)-relu; decoder
 //                convT(2w, 2x2, s2)-relu, convT(w, 2x2, s2)-relu, conv(channels, 3x3). Output has
@@ -70,7 +71,9 @@ class Model {
   int64_t num_classes() const { return arch.get_int("classes", 0); }
   Tensor forward(const Tensor& x) { return net->forward(x); }  // logits (recorded)
   // Probabilities (softmax or sigmoid of the logits; raw output for head "none"), in eval mode
-  // without autograd. Restores the previous mode afterwards.
+  // without autograd. A model in training mode is switched to eval for the call and back;
+  // a model in eval mode (as loaded, or after Trainer::fit) is not touched, so concurrent
+  // predict() calls from several threads are safe.
   Tensor predict(const Tensor& x);
 };
 
