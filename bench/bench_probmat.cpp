@@ -5,6 +5,8 @@
 // normal with three image scores, Hough recall/precision on the WPM).
 #include <malloc.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +25,26 @@ namespace {
 
 using namespace liteai;
 using namespace liteai::anomaly;
+
+// Process CPU seconds (median of `repeats` after a warm-up): on a machine shared with other jobs
+// the wall clock of a single-threaded run is inflated by waiting for a core, CPU time is not.
+double cpu_now() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+template <class F>
+double cpu_median(int repeats, F&& fn) {
+  fn();
+  std::vector<double> v;
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = cpu_now();
+    fn();
+    v.push_back(cpu_now() - t0);
+  }
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 // Read bandwidth: a parallel sum over a buffer much larger than the caches (GB/s).
 double stream_read_gbps(size_t bytes, int repeats) {
@@ -141,6 +163,22 @@ LAI_BENCH_SUITE(probmat, "ProbMat accumulation vs memory bandwidth, WPM time, RS
               std::to_string(n_test) + " foreign-body test images");
   const double bw = stream_read_gbps(size_t(512) << 20, repeats);
   report.add({"stream_read_bandwidth", bw, "GB/s", "", 0});
+  // Single-thread read bandwidth in CPU time, the reference of the CPU-time accumulation figures.
+  set_num_threads(1);
+  double bw1 = 0;
+  {
+    std::vector<float> buf((size_t(256) << 20) / 4, 1.f);
+    volatile float sink = 0;
+    const double s = cpu_median(repeats, [&] {
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (size_t i = 0; i + 8 <= buf.size(); i += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += buf[i + size_t(k)];
+      sink = sink + acc[0] + acc[7];
+    });
+    bw1 = double(buf.size() * 4) / s / 1e9;
+  }
+  set_num_threads(0);
+  report.add({"stream_read_bandwidth_t1_cpu", bw1, "GB/s", "", 0});
 
   data::PhantomOptions normal_opt, fb_opt;
   normal_opt.size = fb_opt.size = S;
@@ -185,6 +223,20 @@ LAI_BENCH_SUITE(probmat, "ProbMat accumulation vs memory bandwidth, WPM time, RS
         const double pix = double(batch) * S * S / s;
         report.add({"probmat_accumulate_" + f.name + "_tol" + std::to_string(tol) + "_t" + std::to_string(t), pix / 1e6,
                     "Mpixel/s", "stream_read_bandwidth", pix * 4.0 / (bw * 1e9)});
+        if (t == 1) {
+          set_num_threads(1);
+          const double cs = cpu_median(repeats, [&] { scratch.add_batch(first_batch); });
+          set_num_threads(0);
+          const double cpix = double(batch) * S * S / cs;
+          report.add({"probmat_accumulate_" + f.name + "_tol" + std::to_string(tol) + "_t1_cpu", cpix / 1e6,
+                      "Mpixel/s", "stream_read_bandwidth_t1_cpu", cpix * 4.0 / (bw1 * 1e9)});
+          // Memory traffic actually moved: the input floats plus one read and one write of the
+          // whole count array per batch (what bounds accumulation for wide forms).
+          const double bytes_per_pixel = 4.0 + 2.0 * double(ct.count_bytes()) / (double(batch) * S * S);
+          report.add({"probmat_traffic_" + f.name + "_tol" + std::to_string(tol) + "_t1_cpu",
+                      cpix * bytes_per_pixel / 1e9, "GB/s", "stream_read_bandwidth_t1_cpu",
+                      cpix * bytes_per_pixel / (bw1 * 1e9)});
+        }
       }
     // Peak RSS of building and finalizing this form (freed heap returned first, so reuse of
     // earlier forms' memory does not hide it).
@@ -211,6 +263,14 @@ LAI_BENCH_SUITE(probmat, "ProbMat accumulation vs memory bandwidth, WPM time, RS
       (void)sc;
     });
     report.add({"wpm_score_" + f.name + "_" + std::to_string(S), ws * 1e3, "ms", "", 0});
+    set_num_threads(1);
+    const double wc = cpu_median(repeats, [&] {
+      const data::Image m = wpm(table, test[1].image);
+      volatile double sc = image_score(m);
+      (void)sc;
+    });
+    set_num_threads(0);
+    report.add({"wpm_score_" + f.name + "_" + std::to_string(S) + "_t1_cpu", wc * 1e3, "ms", "", 0});
     const Eval e = evaluate(table, test, calib, S);
     if (f.name == "b256_u32") reference = e;
     evals.push_back({f.name, e});
