@@ -1,0 +1,91 @@
+/* Writes seed corpora for the C API fuzzers into DIR/{capi_model,capi_anomaly_files,capi_image,
+ * model_file}: a tiny valid model, ProbMat and SOM file, small images. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "liteai.h"
+
+static int copy_prefixed(const char* src, const char* dst, int prefix) {
+  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  int c;
+  if (!in || !out) return 1;
+  if (prefix >= 0) fputc(prefix, out);
+  while ((c = fgetc(in)) != EOF) fputc(c, out);
+  fclose(in);
+  fclose(out);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  char p[1024], q[1024];
+  lai_model* m = NULL;
+  lai_probmat* pm = NULL;
+  lai_som* som = NULL;
+  lai_probmat_config c;
+  lai_som_options so;
+  static unsigned char img[32 * 32];
+  float data[24];
+  int i;
+  const char* d;
+  if (argc < 2) return 2;
+  d = argv[1];
+  if (lai_model_create("{\"name\": \"autoencoder\", \"size\": 8, \"width\": 2}", 0, 0, 1, &m) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/capi_model/tiny.lai", d);
+  if (lai_model_save(m, p) != LAI_OK) goto fail;
+  snprintf(q, sizeof q, "%s/model_file/tiny.lai", d);
+  if (copy_prefixed(p, q, -1)) goto fail;
+  lai_model_free(m);
+  if (lai_model_create("compact_cxr", 8, 2, 1, &m) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/capi_model/cxr8.lai", d);
+  if (lai_model_save(m, p) != LAI_OK) goto fail;
+  lai_model_free(m);
+
+  lai_probmat_config_init(&c, 8, 6);
+  c.bins = 32;
+  c.count_bits = 16;
+  if (lai_probmat_create(&c, &pm) != LAI_OK) goto fail;
+  for (i = 0; i < 48; ++i) img[i] = (unsigned char)(i * 5);
+  if (lai_probmat_add(pm, img, LAI_PIXEL_U8, 8, 6, 0) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/pm.lpm", d);
+  if (lai_probmat_save(pm, p) != LAI_OK) goto fail;
+  snprintf(q, sizeof q, "%s/capi_anomaly_files/pm", d);
+  if (copy_prefixed(p, q, 0)) goto fail;
+  lai_probmat_free(pm);
+
+  for (i = 0; i < 24; ++i) data[i] = (float)(i % 3) + (i >= 12 ? 4.f : 0.f);
+  lai_som_options_init(&so);
+  so.rows = 2;
+  so.cols = 2;
+  so.epochs = 2;
+  if (lai_som_train(data, 8, 3, &so, &som) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/s.lsom", d);
+  if (lai_som_save(som, p) != LAI_OK) goto fail;
+  snprintf(q, sizeof q, "%s/capi_anomaly_files/som", d);
+  if (copy_prefixed(p, q, 1)) goto fail;
+  lai_som_free(som);
+
+  snprintf(p, sizeof p, "%s/phantoms", d);
+  if (lai_phantom_write_set(p, 1, 1, 32) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/phantoms/images/000000.png", d);
+  snprintf(q, sizeof q, "%s/capi_image/phantom.png", d);
+  if (copy_prefixed(p, q, -1)) goto fail;
+  {
+    FILE* f;
+    snprintf(q, sizeof q, "%s/capi_image/small.pgm", d);
+    f = fopen(q, "wb");
+    if (!f) goto fail;
+    fprintf(f, "P5\n4 3\n255\n");
+    for (i = 0; i < 12; ++i) fputc(i * 20, f);
+    fclose(f);
+    snprintf(q, sizeof q, "%s/capi_image/ascii.pgm", d);
+    f = fopen(q, "wb");
+    if (!f) goto fail;
+    fprintf(f, "P2\n2 2\n65535\n0 1000\n65535 7\n");
+    fclose(f);
+  }
+  return 0;
+fail:
+  fprintf(stderr, "make_seeds: %s\n", lai_last_error());
+  return 1;
+}
