@@ -17,13 +17,17 @@ void check_gemm(liteai::Generator& g, bool ta, bool tb, int64_t M, int64_t N, in
   auto C0 = kt::random_vec(g, M * ldc);
   auto want = C0;
   ref::sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, want.data(), ldc);
-  auto got = C0;
-  sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, got.data(), ldc);
-  // float accumulation over K terms of size <= 1: error grows like sqrt(K) ulps.
-  const double tol = 1e-5 * (1 + std::sqrt(double(K))) * (std::fabs(alpha) + 1);
-  INFO("isa " << isa_name(active_isa()) << " ta " << ta << " tb " << tb << " M " << M << " N " << N
-              << " K " << K << " alpha " << alpha << " beta " << beta << " pad " << pad);
-  kt::require_close(got, want, tol, 1e-5, "sgemm");
+  // The reference is computed once and every ISA is compared with it.
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    auto got = C0;
+    sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, got.data(), ldc);
+    // float accumulation over K terms of size <= 1: error grows like sqrt(K) ulps.
+    const double tol = 1e-5 * (1 + std::sqrt(double(K))) * (std::fabs(alpha) + 1);
+    INFO("isa " << isa_name(isa) << " ta " << ta << " tb " << tb << " M " << M << " N " << N
+                << " K " << K << " alpha " << alpha << " beta " << beta << " pad " << pad);
+    kt::require_close(got, want, tol, 1e-5, "sgemm");
+  }
 }
 
 }  // namespace
@@ -32,39 +36,30 @@ TEST_CASE("sgemm matches the reference on odd shapes for every ISA", "[kernels][
   kt::IsaGuard guard;
   liteai::Generator g(42);
   const int64_t sizes[] = {1, 3, 7, 17, 48, 65};
-  for (Isa isa : kt::isas()) {
-    set_isa(isa);
-    for (int64_t M : sizes)
-      for (int64_t N : sizes)
-        for (int64_t K : {1, 5, 33}) {
-          const int t = int((M * 7 + N * 3 + K) % 4);
-          check_gemm(g, t & 1, t & 2, M, N, K, 1.f, 0.f, (M + N) % 3);
-        }
-  }
+  for (int64_t M : sizes)
+    for (int64_t N : sizes)
+      for (int64_t K : {1, 5, 33}) {
+        const int t = int((M * 7 + N * 3 + K) % 4);
+        check_gemm(g, t & 1, t & 2, M, N, K, 1.f, 0.f, (M + N) % 3);
+      }
 }
 
 TEST_CASE("sgemm: all transposes, alpha, beta, strides, sizes past the cache blocks", "[kernels][gemm]") {
   kt::IsaGuard guard;
   liteai::Generator g(7);
-  for (Isa isa : kt::isas()) {
-    set_isa(isa);
-    for (int t = 0; t < 4; ++t) {
-      check_gemm(g, t & 1, t & 2, 161, 1601, 300, 0.5f, 0.f, 3);   // several NC/KC blocks on N, K
-      check_gemm(g, t & 1, t & 2, 300, 97, 511, -1.25f, 1.f, 0);   // several MC blocks, beta 1
-      check_gemm(g, t & 1, t & 2, 33, 65, 17, 2.f, -0.5f, 1);      // general beta
-    }
+  for (int t = 0; t < 4; ++t) {
+    check_gemm(g, t & 1, t & 2, 161, 1601, 300, 0.5f, 0.f, 3);   // several NC/KC blocks on N, K
+    check_gemm(g, t & 1, t & 2, 300, 97, 511, -1.25f, 1.f, 0);   // several MC blocks, beta 1
+    check_gemm(g, t & 1, t & 2, 33, 65, 17, 2.f, -0.5f, 1);      // general beta
   }
 }
 
 TEST_CASE("sgemm: small output with a long K (split-K) in every transpose", "[kernels][gemm]") {
   kt::IsaGuard guard;
   liteai::Generator g(8);
-  for (Isa isa : kt::isas()) {
-    set_isa(isa);
-    check_gemm(g, false, false, 3, 5, 40000, 1.f, 0.f, 0);
-    check_gemm(g, true, true, 2, 7, 33000, 0.5f, 1.f, 1);
-    check_gemm(g, false, true, 1, 1, 50001, 1.f, -2.f, 0);
-  }
+  check_gemm(g, false, false, 3, 5, 40000, 1.f, 0.f, 0);
+  check_gemm(g, true, true, 2, 7, 33000, 0.5f, 1.f, 1);
+  check_gemm(g, false, true, 1, 1, 50001, 1.f, -2.f, 0);
 }
 
 TEST_CASE("sgemm: degenerate sizes and beta == 0 ignores NaN", "[kernels][gemm]") {
