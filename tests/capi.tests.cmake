@@ -61,3 +61,14 @@ target_include_directories(capi_abi_old_program PRIVATE ${abi}/v0.1)
 target_link_libraries(capi_abi_old_program PRIVATE $<TARGET_FILE:liteai_shared>)
 add_dependencies(capi_abi_old_program liteai_shared)
 add_test(NAME capi_abi_old_program COMMAND capi_abi_old_program ${CMAKE_CURRENT_BINARY_DIR}/tmp/abi_old_program)
+
+# Installed C library: pkg-config (shared and static) builds and runs the C example.
+find_program(LITEAI_PKG_CONFIG pkg-config)
+if(LITEAI_PKG_CONFIG AND NOT LITEAI_SANITIZE)
+  add_test(NAME capi_pkg_config
+           COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${PROJECT_BINARY_DIR} -DWORK=${CMAKE_CURRENT_BINARY_DIR}/capi_pkg_config
+                   -DPKG_CONFIG=${LITEAI_PKG_CONFIG} -DCC=${CMAKE_C_COMPILER}
+                   -DEXAMPLE=${PROJECT_SOURCE_DIR}/examples/c/example.c
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/run_capi_pkgconfig.cmake)
+  set_tests_properties(capi_pkg_config PROPERTIES TIMEOUT 600)
+endif()
