@@ -51,6 +51,7 @@ TEST_CASE("sgemm: all transposes, alpha, beta, strides, sizes past the cache blo
     check_gemm(g, t & 1, t & 2, 161, 1601, 300, 0.5f, 0.f, 3);   // several NC/KC blocks on N, K
     check_gemm(g, t & 1, t & 2, 300, 97, 511, -1.25f, 1.f, 0);   // several MC blocks, beta 1
     check_gemm(g, t & 1, t & 2, 33, 65, 17, 2.f, -0.5f, 1);      // general beta
+    check_gemm(g, t & 1, t & 2, 61, 1001, 290, 1.f, 0.f, 2);     // small M, wide N (B in place)
   }
 }
 
