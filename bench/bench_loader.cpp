@@ -186,7 +186,7 @@ LAI_BENCH_SUITE(loader, "data pipeline: decode images/s, epoch via Loader vs in 
 
   // ---- peak RSS: 1k vs 20k distinct files, each epoch in a fresh process ----
   {
-    const size_t n_small = args.quick ? 200 : 1000, n_large = args.quick ? 2000 : 20000;
+    const size_t n_small = args.quick ? 500 : 1000, n_large = args.quick ? 2000 : 20000;
     t0 = bench::now_seconds();
     const std::string large = make_images((root / "rss").string(), n_large, 128, 2);
     // The small set is the first n_small rows of the same files.
