@@ -80,7 +80,7 @@ struct DirectConv {
       const int64_t pc = b * KB, kc = std::min(KB, CRS - pc);
       G::pack_a(MatA{w, CRS, 1, 1.f}, 0, p.K, pc, kc, wp.data() + Kr * pc);
     }
-    const int64_t rb = rows_per_block(p, OH, OW, 256);
+    const int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_FWPIX", 2048));
     const int64_t blocks = ceil_div(OH, rb);
     const Tile geo = tile_geometry(p, rb, OW);
     std::vector<int64_t> off;

@@ -1,6 +1,6 @@
 #pragma once
 // Raw-pointer compute kernels behind the ops. They never see Tensors or autograd.
-// Each entry point dispatches at run time to the best ISA the CPU has (see isa.hpp);
+// Each entry point dispatches at run time to the best ISA the CPU has (isa.cpp, detail.hpp);
 // LITEAI_ISA=avx512|avx2|sse|scalar forces one.
 #include <cstdint>
 
