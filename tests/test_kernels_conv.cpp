@@ -121,6 +121,10 @@ TEST_CASE("conv2d on a larger image: many tiles, several weight-gradient groups,
   std::vector<float> y(y_ref.size()), dw1(w.size()), dw2(w.size()), db(size_t(p.K));
   conv2d_forward(p, x.data(), w.data(), nullptr, y.data(), Act::none);
   kt::require_close(y, y_ref, tol_for(36), 1e-5, "forward");
+  std::vector<float> dx(x.size()), dx_ref(x.size());
+  conv2d_backward_data(p, dy.data(), w.data(), dx.data());
+  ref::conv2d_backward_data(p, dy.data(), w.data(), dx_ref.data());
+  kt::require_close(dx, dx_ref, tol_for(72), 1e-5, "backward data");
   liteai::set_num_threads(1);
   conv2d_backward_weight(p, x.data(), dy.data(), dw1.data(), db.data());
   liteai::set_num_threads(2);
