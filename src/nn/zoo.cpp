@@ -16,7 +16,7 @@ bool parse_number(const std::string& s, double* out) {
   if (s.empty()) return false;
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size()) return false;
+  if (end != s.c_str() + s.size() || !std::isfinite(v)) return false;
   if (out) *out = v;
   return true;
 }
@@ -93,8 +93,8 @@ int64_t ArchSpec::get_int(const std::string& key, int64_t def) const {
   auto it = params.find(key);
   if (it == params.end()) return def;
   double v = 0;
-  LAI_CHECK(parse_number(it->second, &v) && v == std::floor(v), "architecture '", name, "': '", key,
-            "' must be an integer, got '", it->second, "'");
+  LAI_CHECK(parse_number(it->second, &v) && v == std::floor(v) && std::fabs(v) < 1e15, "architecture '", name,
+            "': '", key, "' must be an integer, got '", it->second, "'");
   return static_cast<int64_t>(v);
 }
 
