@@ -169,8 +169,8 @@ TEST_CASE("Multi-label (sigmoid) and autoencoder heads train", "[train]") {
       x.data()[i * 256 + (i % 3) * 40] += 4.f;
     }
     optim::TrainOptions o = toy_options();
-    o.epochs = 30;
-    o.optim.lr = 2e-3f;
+    o.epochs = 20;
+    o.optim.lr = 3e-3f;
     optim::Trainer t(m, o);
     optim::TensorSource src(x, Tensor(), y, 16, 1);
     auto r = t.fit(src);
@@ -181,7 +181,7 @@ TEST_CASE("Multi-label (sigmoid) and autoencoder heads train", "[train]") {
     auto m = nn::build_model("autoencoder", 8, 0, 1);
     Tensor x = randn({8, 1, 8, 8}, 0, 1, g);
     optim::TrainOptions o = toy_options();
-    o.epochs = 20;
+    o.epochs = 8;
     optim::Trainer t(m, o);
     optim::TensorSource src(x, Tensor(), Tensor(), 8, 1);
     auto r = t.fit(src);
