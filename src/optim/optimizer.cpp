@@ -133,7 +133,7 @@ std::map<std::string, double> Optimizer::state_meta() const {
   return m;
 }
 
-void Optimizer::load_state(const NamedTensors& tensors, const std::map<std::string, double>& meta) {
+void Optimizer::load_state(const NamedTensors& tensors, const std::map<std::string, double>& meta, bool adopt) {
   std::map<std::string, Tensor> by_name(tensors.begin(), tensors.end());
   for (auto& p : params_) {
     for (const auto& s : slot_names()) {
@@ -141,7 +141,11 @@ void Optimizer::load_state(const NamedTensors& tensors, const std::map<std::stri
       if (it == by_name.end()) continue;
       LAI_CHECK(it->second.shape() == p.tensor.shape(), "optimizer state: '", it->first, "' has shape ",
                 to_string(it->second.shape()), ", the parameter ", to_string(p.tensor.shape()));
-      slot(p, s).copy_from(it->second);
+      const Tensor& src = it->second;
+      if (adopt && src.dtype() == DType::f32 && src.is_contiguous())
+        p.slots[s] = src;
+      else
+        slot(p, s).copy_from(src);
       by_name.erase(it);
     }
     auto t = meta.find("t." + p.name);

@@ -259,7 +259,7 @@ void Trainer::resume(const std::string& path) {
   model_->net->load_state(saved.model->net->state());
   LAI_CHECK(saved.optimizer.name.empty() || saved.optimizer.name == opt_->name(), path, ": checkpoint optimizer '",
             saved.optimizer.name, "' differs from '", opt_->name(), "'");
-  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta);
+  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta, true);
   const std::string what = path + " training";
   if (saved.training.is_object()) {
     epochs_done_ = saved.training.get_int_or("epochs_done", 0, what);

@@ -86,7 +86,9 @@ class Optimizer {
   // Resuming: named state tensors and scalars.
   NamedTensors state() const;
   std::map<std::string, double> state_meta() const;
-  void load_state(const NamedTensors& tensors, const std::map<std::string, double>& meta);
+  // adopt = true shares the given tensors' storage instead of copying (no second copy of a
+  // 1 GB Adam state when resuming from a freshly loaded file; the caller must not reuse them).
+  void load_state(const NamedTensors& tensors, const std::map<std::string, double>& meta, bool adopt = false);
 
   size_t size() const { return params_.size(); }
   const std::string& param_name(size_t i) const { return params_[i].name; }
