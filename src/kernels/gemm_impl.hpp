@@ -62,6 +62,11 @@ struct GemmDriver {
       if (a.rs == 1 && m == MR) {  // column-major A: MR contiguous floats per k
         for (int64_t k = 0; k < kc; ++k)
           for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * src[k * a.cs + ii];
+      } else if (m == MR && a.cs == 1) {  // row-major A: MR sequential row streams, contiguous writes
+        const float* rows[MR];
+        for (int ii = 0; ii < MR; ++ii) rows[ii] = src + ii * a.rs;
+        for (int64_t k = 0; k < kc; ++k)
+          for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * rows[ii][k];
       } else if (m == MR) {
         for (int ii = 0; ii < MR; ++ii) {
           const float* row = src + ii * a.rs;
