@@ -89,6 +89,14 @@ struct GemmDriver {
         const float* src = b.p + k0 * b.rs + (j0 + j) * b.cs;
         if (b.cs == 1 && n == NR) {
           for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * b.rs, NR * sizeof(float));
+        } else if (b.rs == 1 && n == NR && NR % 8 == 0) {
+          // Transposed B: 8 x 8 blocks, read along columns, written as 8-float rows.
+          for (int j8 = 0; j8 < NR; j8 += 8)
+            for (int64_t k0 = 0; k0 < kc; k0 += 8) {
+              const int64_t kn = std::min<int64_t>(8, kc - k0);
+              for (int64_t kk = 0; kk < kn; ++kk)
+                for (int jj = 0; jj < 8; ++jj) dst[(k0 + kk) * NR + j8 + jj] = src[(j8 + jj) * b.cs + k0 + kk];
+            }
         } else if (b.rs == 1) {  // transposed B: each column is contiguous over k
           for (int jj = 0; jj < NR; ++jj) {
             if (jj < n) {
