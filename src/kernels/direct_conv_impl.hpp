@@ -93,11 +93,12 @@ struct DirectConv {
         const int64_t n = t / blocks, oh0 = (t % blocks) * rb, rows = std::min(rb, OH - oh0);
         fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
         float* yn = y + n * p.K * P;
-        for (int64_t oh = oh0; oh < oh0 + rows; ++oh)
-          for (int64_t ow0 = 0; ow0 < OW; ow0 += NR) {
-            const int64_t nn = std::min<int64_t>(NR, OW - ow0);
-            const float* base = tile + (oh - oh0) * geo.Wp + ow0;
-            for (int64_t k0 = 0; k0 < p.K; k0 += MR) {
+        // Weight panel outer: its MR x kc floats stay in L1 while the tile streams from L2.
+        for (int64_t k0 = 0; k0 < p.K; k0 += MR)
+          for (int64_t oh = oh0; oh < oh0 + rows; ++oh)
+            for (int64_t ow0 = 0; ow0 < OW; ow0 += NR) {
+              const int64_t nn = std::min<int64_t>(NR, OW - ow0);
+              const float* base = tile + (oh - oh0) * geo.Wp + ow0;
               const int m = int(std::min<int64_t>(MR, p.K - k0));
               float* c = nn == NR ? yn + k0 * P + oh * OW + ow0 : tmp;
               const int64_t ldc = nn == NR ? P : NR;
@@ -112,7 +113,6 @@ struct DirectConv {
               }
               epi(k0, 0, m, nn, yn + k0 * P + oh * OW + ow0, P);
             }
-          }
       }
     });
   }
