@@ -470,3 +470,113 @@ LAI_API lai_status lai_model_evaluate(lai_model* model, const char* data, const 
 }
 
 }  // extern "C"
+
+// ---------------------------------------------------------------- step-by-step trainer
+
+struct lai_trainer {
+  lai_model* model = nullptr;
+  std::unique_ptr<optim::Trainer> trainer;
+};
+
+extern "C" {
+
+LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options* options, lai_trainer** out) {
+  const char* fn = "lai_trainer_create";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    model_of(model, fn);
+    const lai_train_options o = read_options(options, lai_train_options_init, fn, "options");
+    require(std::isfinite(o.learning_rate) && o.learning_rate > 0, fn, ": learning_rate must be > 0, got ",
+            o.learning_rate);
+    require(o.optimizer >= LAI_OPTIMIZER_ADAM && o.optimizer <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
+            int(o.optimizer));
+    optim::TrainOptions t;
+    t.optimizer = o.optimizer == LAI_OPTIMIZER_SGD ? "sgd" : o.optimizer == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
+    t.optim.lr = o.learning_rate;
+    t.optim.weight_decay = o.weight_decay;
+    if (o.optimizer == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
+    if (o.optimizer == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
+    t.progress = 0;
+    auto h = std::make_unique<lai_trainer>();
+    // Taken here and released by lai_trainer_free: the model stays exclusive in between.
+    if (model->exclusive.exchange(true)) fail(LAI_ERR_BUSY, fn, ": the model is already being trained or modified");
+    if (const int64_t r = model->readers.load(); r > 0) {
+      model->exclusive.store(false);
+      fail(LAI_ERR_BUSY, fn, ": the model is in use by ", r, " concurrent call(s); it needs exclusive access");
+    }
+    try {
+      h->trainer = std::make_unique<optim::Trainer>(model->model, t);
+    } catch (...) {
+      model->exclusive.store(false);
+      throw;
+    }
+    h->model = model;
+    *out = h.release();
+  });
+}
+
+LAI_API lai_status lai_trainer_step(lai_trainer* trainer, const lai_image* images, size_t count, const int32_t* labels,
+                                    const float* targets, size_t targets_count, double* loss) {
+  const char* fn = "lai_trainer_step";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(trainer, fn, "trainer");
+    require_ptr(images, fn, "images");
+    require(count > 0 && count <= 65536, fn, ": count must be in 1..65536, got ", count);
+    nn::Model& m = *trainer->model->model;
+    const std::string head = m.head();
+    const int64_t classes = m.num_classes();
+    optim::TrainBatch b;
+    if (head == "softmax") {
+      require_ptr(labels, fn, "labels");
+      std::vector<float> l(count);
+      for (size_t i = 0; i < count; ++i) {
+        require(labels[i] >= 0 && labels[i] < classes, fn, ": labels[", i, "] = ", labels[i], " is outside 0..",
+                classes - 1);
+        l[i] = float(labels[i]);
+      }
+      b.labels = Tensor::from_vector(l, {int64_t(count)});
+    } else if (head == "sigmoid") {
+      require_ptr(targets, fn, "targets");
+      const size_t need = count * size_t(classes);
+      require(targets_count >= need, fn, ": targets has ", targets_count, " values, ", need, " needed (", count,
+              " x ", classes, ")");
+      std::vector<float> t(targets, targets + need);
+      for (size_t i = 0; i < need; ++i)
+        require(std::isfinite(t[i]) && t[i] >= 0 && t[i] <= 1, fn, ": targets[", i, "] must be in [0, 1]");
+      b.targets = Tensor::from_vector(t, {int64_t(count), classes});
+      b.labels = Tensor::full({int64_t(count)}, -1.f);
+    }
+    std::vector<data::Image> imgs;
+    for (size_t i = 0; i < count; ++i) {
+      try {
+        imgs.push_back(image_from_view(fn, images[i]));
+      } catch (const CapiError& err) {
+        fail(err.status, err.what(), " (images[", i, "])");
+      }
+    }
+    b.images = make_input(m, imgs);
+    struct EvalMode {
+      nn::Model& m;
+      ~EvalMode() { m.net->eval(); }
+    } restore{m};
+    const optim::Trainer::StepResult r = trainer->trainer->train_step(b);
+    LAI_CHECK(std::isfinite(r.loss), fn, ": the loss became ", r.loss, " (lower the learning rate or check the data)");
+    if (loss) *loss = r.loss;
+  });
+}
+
+LAI_API void lai_trainer_free(lai_trainer* trainer) {
+  if (!trainer) return;
+  try {
+    trainer->trainer.reset();
+    if (trainer->model) {
+      trainer->model->model->net->eval();
+      trainer->model->exclusive.store(false);
+    }
+  } catch (...) {
+  }
+  delete trainer;
+}
+
+}  // extern "C"

@@ -255,6 +255,21 @@ LAI_API void lai_eval_result_init(lai_eval_result* result);
 LAI_API lai_status lai_model_evaluate(lai_model* model, const char* data, const lai_train_options* options,
                                       lai_eval_result* result);
 
+/* Step-by-step training on caller buffers (images already in memory, e.g. from a PACS):
+ * a trainer holds the model exclusively (predictions on it get LAI_ERR_BUSY) and keeps the
+ * optimizer state between steps. Uses options' learning_rate, optimizer, weight_decay and
+ * momentum (NULL = defaults). *out receives a new trainer; free it with lai_trainer_free,
+ * which returns the model to inference. A trainer is used from one thread at a time. */
+typedef struct lai_trainer lai_trainer;
+LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options* options, lai_trainer** out);
+/* One optimization step on `count` images (preprocessed like lai_model_predict's). Softmax
+ * models take labels[count] (class indices, targets NULL); sigmoid (multi-label) models take
+ * targets[count * classes] (0/1, labels NULL); autoencoders take neither. *loss (NULL allowed)
+ * receives the step's loss (data + L2 regularization). */
+LAI_API lai_status lai_trainer_step(lai_trainer* trainer, const lai_image* images, size_t count, const int32_t* labels,
+                                    const float* targets, size_t targets_count, double* loss);
+LAI_API void lai_trainer_free(lai_trainer* trainer);
+
 /* ------------------------------------------------------------------ ProbMat and WPM */
 
 typedef struct lai_probmat lai_probmat;

@@ -290,3 +290,64 @@ TEST_CASE("capi: train from a manifest with progress, BUSY, cancel, evaluate") {
   CHECK(lai_model_train(m.m, manifest.c_str(), &z, nullptr) == LAI_ERR_INVALID_ARGUMENT);
   CHECK(std::string(lai_last_error()).find("_init") != std::string::npos);
 }
+
+TEST_CASE("capi: step-by-step trainer on caller buffers lowers the loss and holds the model") {
+  Model m;
+  REQUIRE(lai_model_create("compact_cxr", S, 2, 4, &m.m) == LAI_OK);
+  // Two easy classes: dark and bright images (with a gradient so standardization keeps a signal).
+  std::vector<std::vector<uint8_t>> px;
+  std::vector<lai_image> views;
+  std::vector<int32_t> labels;
+  for (int i = 0; i < 8; ++i) {
+    std::vector<uint8_t> im(size_t(S) * S);
+    for (int y = 0; y < S; ++y)
+      for (int x = 0; x < S; ++x) im[size_t(y) * S + x] = uint8_t(i % 2 ? (x < S / 2 ? 250 : 10) : (y < S / 2 ? 250 : 10));
+    px.push_back(im);
+    labels.push_back(i % 2);
+  }
+  for (auto& p : px) views.push_back({p.data(), LAI_PIXEL_U8, S, S, 0});
+  lai_train_options o;
+  lai_train_options_init(&o);
+  o.learning_rate = 1e-3f;
+  lai_trainer* t = nullptr;
+  REQUIRE(lai_trainer_create(m.m, &o, &t) == LAI_OK);
+  lai_trainer* second = nullptr;
+  CHECK(lai_trainer_create(m.m, &o, &second) == LAI_ERR_BUSY);
+  float out[2];
+  CHECK(lai_model_predict(m.m, px[0].data(), LAI_PIXEL_U8, S, S, 0, out, 2) == LAI_ERR_BUSY);
+  double first = 0, last = 0;
+  for (int step = 0; step < 15; ++step) {
+    double loss = 0;
+    REQUIRE(lai_trainer_step(t, views.data(), views.size(), labels.data(), nullptr, 0, &loss) == LAI_OK);
+    if (step == 0) first = loss;
+    last = loss;
+  }
+  CHECK(last < first);
+  labels[3] = 7;
+  CHECK(lai_trainer_step(t, views.data(), views.size(), labels.data(), nullptr, 0, nullptr) ==
+        LAI_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(lai_last_error()).find("labels[3]") != std::string::npos);
+  CHECK(lai_trainer_step(t, views.data(), views.size(), nullptr, nullptr, 0, nullptr) == LAI_ERR_INVALID_ARGUMENT);
+  CHECK(lai_trainer_step(nullptr, views.data(), 1, labels.data(), nullptr, 0, nullptr) == LAI_ERR_INVALID_ARGUMENT);
+  lai_trainer_free(t);
+  lai_trainer_free(nullptr);
+  // The model is usable again, and it learned the two classes.
+  REQUIRE(lai_model_predict(m.m, px[1].data(), LAI_PIXEL_U8, S, S, 0, out, 2) == LAI_OK);
+  CHECK(out[1] > out[0]);
+  REQUIRE(lai_model_predict(m.m, px[0].data(), LAI_PIXEL_U8, S, S, 0, out, 2) == LAI_OK);
+  CHECK(out[0] > out[1]);
+
+  // Multi-label (sigmoid) models take targets.
+  Model ml;
+  REQUIRE(lai_model_create("{\"name\": \"compact_cxr\", \"size\": 32, \"classes\": 3, \"head\": \"sigmoid\"}", 0, 0, 1,
+                           &ml.m) == LAI_OK);
+  REQUIRE(lai_trainer_create(ml.m, nullptr, &t) == LAI_OK);
+  std::vector<float> targets(8 * 3, 0.f);
+  for (int i = 0; i < 8; ++i) targets[size_t(i) * 3 + size_t(i % 3)] = 1.f;
+  double loss = 0;
+  CHECK(lai_trainer_step(t, views.data(), 8, nullptr, targets.data(), targets.size() - 1, &loss) ==
+        LAI_ERR_INVALID_ARGUMENT);
+  REQUIRE(lai_trainer_step(t, views.data(), 8, nullptr, targets.data(), targets.size(), &loss) == LAI_OK);
+  CHECK(std::isfinite(loss));
+  lai_trainer_free(t);
+}
