@@ -160,6 +160,9 @@ _SIG = {
     "lai_eval_result_init": (None, [C.POINTER(_EvalResult)]),
     "lai_model_train": (_S, [_P, C.c_char_p, C.POINTER(_TrainOptions), C.POINTER(_TrainResult)]),
     "lai_model_evaluate": (_S, [_P, C.c_char_p, C.POINTER(_TrainOptions), C.POINTER(_EvalResult)]),
+    "lai_trainer_create": (_S, [_P, C.POINTER(_TrainOptions), C.POINTER(_P)]),
+    "lai_trainer_step": (_S, [_P, C.POINTER(_Image), C.c_size_t, _P, _P, C.c_size_t, C.POINTER(C.c_double)]),
+    "lai_trainer_free": (None, [_P]),
     "lai_probmat_config_init": (None, [C.POINTER(_ProbMatConfig), C.c_int32, C.c_int32]),
     "lai_probmat_create": (_S, [C.POINTER(_ProbMatConfig), C.POINTER(_P)]),
     "lai_probmat_add": (_S, [_P, _P, C.c_int, C.c_int32, C.c_int32, C.c_size_t]),
@@ -449,6 +452,47 @@ class Model:
         _lib.lai_eval_result_init(C.byref(r))
         _check(_lib.lai_model_evaluate(self._h, _path(data), C.byref(o), C.byref(r)))
         return {"loss": r.loss, "metric": r.metric, "samples": r.samples}
+
+
+class Trainer:
+    """Step-by-step training on images in memory; holds the model exclusively until closed.
+
+        with liteai.Trainer(model, learning_rate=1e-3) as t:
+            loss = t.step(images, labels=[0, 1, ...])      # or targets=[[0, 1, 0], ...] (multi-label)
+    """
+    _h = C.c_void_p()
+
+    def __init__(self, model, **options):
+        o, _cb, _keep = Model._options(options, None)
+        h = C.c_void_p()
+        _check(_lib.lai_trainer_create(model._h, C.byref(o), C.byref(h)))
+        self._h, self._model = h, model
+
+    def close(self):
+        if self._h:
+            _lib.lai_trainer_free(self._h)
+            self._h = C.c_void_p()
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def step(self, images, labels=None, targets=None):
+        images = list(images)
+        views = [_as_image(im) for im in images]
+        arr = (_Image * len(views))(*[_Image(v[1], v[2], v[3], v[4], v[5]) for v in views])
+        lab = (C.c_int32 * len(views))(*[int(x) for x in labels]) if labels is not None else None
+        tgt, nt = None, 0
+        if targets is not None:
+            flat = [float(v) for row in targets for v in row]
+            tgt, nt = (C.c_float * len(flat))(*flat), len(flat)
+        loss = C.c_double()
+        _check(_lib.lai_trainer_step(self._h, arr, len(views), lab, tgt, nt, C.byref(loss)))
+        return loss.value
 
 
 # ---------------------------------------------------------------- ProbMat / WPM

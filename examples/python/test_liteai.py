@@ -85,6 +85,18 @@ class TestModel(Base):
         self.assertEqual(ev["samples"], 20)
         self.assertTrue(0.0 <= ev["metric"] <= 1.0)
 
+    def test_trainer_steps(self):
+        m = liteai.Model.create("compact_cxr", size=S, classes=5, seed=6)
+        imgs, labels = zip(*[liteai.phantom(3, i, S) for i in range(6)])
+        with liteai.Trainer(m, learning_rate=1e-3) as t:
+            with self.assertRaises(liteai.Error) as e:
+                m.predict(imgs[0])
+            self.assertEqual(e.exception.status, "LAI_ERR_BUSY")
+            losses = [t.step(imgs, labels=labels) for _ in range(4)]
+        self.assertTrue(all(math.isfinite(x) for x in losses))
+        self.assertLess(losses[-1], losses[0])
+        self.assertEqual(len(list(m.predict(imgs[0]))), 5)
+
     @unittest.skipIf(np is None, "numpy not installed")
     def test_numpy_types_strides_batch(self):
         m = liteai.Model.create("compact_cxr", size=S, classes=3, seed=5)
