@@ -3,9 +3,13 @@
 // Fashion-MNIST CNN (batch 64), each beside PyTorch running the same model and recipe in a
 // separate /usr/bin/python3 process (skipped with a clear line when python3-torch is absent).
 //
+// Wall-time figures suffer when other processes share the cores; the *_cpu records divide by
+// this process's CPU time instead (both sides measured the same way) as a steadier comparison.
+//
 // Memory: the first Dense of compact_cxr at 512x512 holds 134M weights. The training step
 // streams its Adam update from the gradient hook (optim::Optimizer::stream_updates), so its
 // 537 MB gradient exists only transiently inside backward; weights + Adam m, v stay.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,10 +71,12 @@ def step():
     opt.zero_grad(set_to_none=True)
     loss = F.cross_entropy(m(x), y) + m.l2(); loss.backward(); opt.step()
 step()
-times = []
+times = []; cpu = []
 for _ in range(a.steps):
-    t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
+    t = time.perf_counter(); c = time.process_time(); step()
+    times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
 print('train_ips', a.batch / statistics.median(times))
+print('train_ips_cpu', a.batch / statistics.median(cpu))
 print('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 if a.infer:
     m.eval(); x1 = torch.randn(1, 1, size, size); times = []
@@ -104,9 +110,23 @@ std::map<std::string, double> run_torch(const std::string& args) {
   return out;
 }
 
+// CPU seconds (user + system) of this process: a figure that other processes on a busy machine
+// disturb much less than wall time.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 struct Measured {
   double images_per_second = 0, peak_mb = 0, base_mb = 0, state_mb = 0, infer_ms = 0;
   double build_peak_mb = 0, first_step_peak_mb = 0, step_peak_mb = 0;
+  double images_per_cpu_second = 0;
 };
 
 Measured measure_compact(int64_t size, int64_t batch, int steps, bool infer) {
@@ -129,14 +149,15 @@ Measured measure_compact(int64_t size, int64_t batch, int steps, bool infer) {
   m.first_step_peak_mb = liteai::bench::peak_rss_mb();
   m.state_mb = liteai::bench::current_rss_mb();
   liteai::bench::reset_peak_rss();  // the steady-state step from here
-  std::vector<double> t;
+  std::vector<double> t, c;
   for (int i = 0; i < steps; ++i) {
-    const double t0 = liteai::bench::now_seconds();
+    const double t0 = liteai::bench::now_seconds(), c0 = cpu_seconds();
     trainer.train_step(b);
     t.push_back(liteai::bench::now_seconds() - t0);
+    c.push_back(cpu_seconds() - c0);
   }
-  std::sort(t.begin(), t.end());
-  m.images_per_second = batch / t[t.size() / 2];
+  m.images_per_second = batch / median(t);
+  m.images_per_cpu_second = batch / median(c);
   m.step_peak_mb = liteai::bench::peak_rss_mb();
   m.peak_mb = std::max({m.build_peak_mb, m.first_step_peak_mb, m.step_peak_mb});
   if (infer) {
@@ -184,6 +205,10 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
     report.add({"train_compact_" + s + "_b8", m.images_per_second, "images/s", have ? "torch" : "",
                 have ? m.images_per_second / ref["train_ips"] : 0});
     if (have) report.add({"train_compact_" + s + "_b8_torch", ref["train_ips"], "images/s", "", 0});
+    const bool have_cpu = ref.count("train_ips_cpu") > 0;
+    report.add({"train_compact_" + s + "_b8_cpu", m.images_per_cpu_second, "images/cpu-s", have_cpu ? "torch" : "",
+                have_cpu ? m.images_per_cpu_second / ref["train_ips_cpu"] : 0});
+    if (have_cpu) report.add({"train_compact_" + s + "_b8_cpu_torch", ref["train_ips_cpu"], "images/cpu-s", "", 0});
     const bool have_rss = ref.count("peak_rss_mb") > 0;
     // lower is better: ratio = torch / this
     report.add({"rss_train_compact_" + s + "_b8", m.peak_mb, "MB", have_rss ? "torch" : "",
@@ -214,16 +239,20 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
     for (size_t i = 0; i < lab.size(); ++i) lab[i] = static_cast<float>(i % 10);
     b.labels = Tensor::from_vector(lab, {64});
     trainer.train_step(b);
-    std::vector<double> t;
+    std::vector<double> t, c;
     for (int i = 0; i < small_steps; ++i) {
-      const double t0 = bench::now_seconds();
+      const double t0 = bench::now_seconds(), c0 = cpu_seconds();
       trainer.train_step(b);
       t.push_back(bench::now_seconds() - t0);
+      c.push_back(cpu_seconds() - c0);
     }
-    std::sort(t.begin(), t.end());
-    const double ips = 64 / t[t.size() / 2];
+    const double ips = 64 / median(t), ips_cpu = 64 / median(c);
     const bool have = ref.count("train_ips") > 0;
     report.add({"train_small_cnn_b64" + tt, ips, "images/s", have ? "torch" : "", have ? ips / ref["train_ips"] : 0});
     if (have) report.add({"train_small_cnn_b64" + tt + "_torch", ref["train_ips"], "images/s", "", 0});
+    const bool have_cpu = ref.count("train_ips_cpu") > 0;
+    report.add({"train_small_cnn_b64" + tt + "_cpu", ips_cpu, "images/cpu-s", have_cpu ? "torch" : "",
+                have_cpu ? ips_cpu / ref["train_ips_cpu"] : 0});
+    if (have_cpu) report.add({"train_small_cnn_b64" + tt + "_cpu_torch", ref["train_ips_cpu"], "images/cpu-s", "", 0});
   }
 }
