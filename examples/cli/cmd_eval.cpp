@@ -27,10 +27,11 @@ const char* kHelp =
 LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-class metrics, images/s)") {
   using namespace liteai;
   cli::Options o(args,
-                 {"model", "data", "format", "split", "batch", "limit", "threads", "json", "csv", "confusion", "threshold"},
+                 {"model", "data", "format", "split", "batch", "limit", "threads", "json", "csv", "confusion", "threshold",
+                  "path-column", "label-column", "no-finding", "image-root"},
                  {"quiet"});
   if (o.has("help")) {
-    std::printf("%s", kHelp);
+    std::printf("%s%s", kHelp, cli::kCsvHelp);
     return 0;
   }
   LAI_CHECK(o.has("model"), "eval: --model MODEL.lai is required (liteai eval --help)");
@@ -42,7 +43,8 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   const std::string head = model.head();
   const std::string dir = o.get("data");
   const std::string format = cli::resolve_format(dir, o.get("format", "auto"));
-  data::DatasetPtr ds = cli::open_data(dir, format, o.get("split", "test"), static_cast<size_t>(o.get_int("limit", 0)));
+  data::DatasetPtr ds = cli::open_data(dir, format, o.get("split", "test"), static_cast<size_t>(o.get_int("limit", 0)),
+                                       cli::csv_options(o));
   LAI_CHECK(head == "none" || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
             ds->num_classes(), " classes, the model ", model.num_classes(), " (", o.get("model"), ")");
   const int batch = static_cast<int>(o.get_int("batch", 256));

@@ -37,10 +37,11 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   cli::Options o(args,
                  {"data", "format", "model", "size", "out", "epochs", "batch", "optimizer", "lr", "momentum",
                   "weight-decay", "schedule", "warmup", "clip", "l2", "seed", "threads", "limit", "val-split",
-                  "patience", "checkpoint", "resume", "log", "max-steps", "stream-min", "head", "standardize"},
+                  "patience", "checkpoint", "resume", "log", "max-steps", "stream-min", "head", "standardize",
+                  "path-column", "label-column", "no-finding", "image-root"},
                  {"progress", "quiet"});
   if (o.has("help")) {
-    std::printf("%s", kHelp);
+    std::printf("%s%s", kHelp, cli::kCsvHelp);
     return 0;
   }
   LAI_CHECK(o.has("data"), "train: --data DIR is required (liteai train --help)");
@@ -52,7 +53,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   const std::string format = cli::resolve_format(dir, o.get("format", "auto"));
   const size_t limit = static_cast<size_t>(o.get_int("limit", 0));
   const uint64_t seed = static_cast<uint64_t>(o.get_int("seed", 1));
-  data::DatasetPtr ds = cli::open_data(dir, format, "train", limit);
+  data::DatasetPtr ds = cli::open_data(dir, format, "train", limit, cli::csv_options(o));
   LAI_CHECK(ds->size() > 0, "train: the data set '", dir, "' has no samples");
   data::DatasetPtr val;
   const double val_split = o.get_double("val-split", 0.0);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <vector>
 
 #include "liteai/core/error.hpp"
 #include "liteai/data/dataset.hpp"
@@ -30,8 +31,26 @@ inline std::string resolve_format(const std::string& dir, const std::string& for
   return dir.size() > 4 && dir.substr(dir.size() - 4) == ".csv" ? "csv" : "folder";
 }
 
+// CSV manifest options from the command line (--path-column, --label-column, --no-finding, --image-root).
+inline const std::vector<std::string>& csv_option_names() {
+  static const std::vector<std::string> names = {"path-column", "label-column", "no-finding", "image-root"};
+  return names;
+}
+template <class Options>
+data::CsvOptions csv_options(const Options& o) {
+  data::CsvOptions c;
+  c.path_column = o.get("path-column", c.path_column);
+  c.label_column = o.get("label-column", c.label_column);
+  c.no_finding = o.get("no-finding", c.no_finding);
+  c.image_root = o.get("image-root", c.image_root);
+  return c;
+}
+inline const char* kCsvHelp =
+    "CSV manifests: --path-column path  --label-column label  --no-finding \"No Finding\" (the label\n"
+    "  meaning no class, NIH style)  --image-root DIR (relative paths resolve against it)\n";
+
 inline data::DatasetPtr open_data(const std::string& dir, const std::string& format, const std::string& split,
-                                  size_t limit) {
+                                  size_t limit, const data::CsvOptions& csv = {}) {
   LAI_CHECK(file_exists(dir), "data '", dir, "' does not exist (give --data DIR; Fashion-MNIST is in ",
             kDefaultMnistDir, " after `apt install dataset-fashion-mnist`)");
   const std::string f = resolve_format(dir, format);
@@ -39,7 +58,7 @@ inline data::DatasetPtr open_data(const std::string& dir, const std::string& for
     LAI_CHECK(split == "train" || split == "test", "--split must be train or test for --format mnist, got '", split, "'");
     return data::load_fashion_mnist(dir, split == "train", limit);
   }
-  data::DatasetPtr ds = data::open_dataset(dir);
+  data::DatasetPtr ds = data::open_dataset(dir, csv);
   if (limit > 0 && limit < ds->size())  // a seeded random subset keeps every class represented
     return data::split_random(ds, 1.0 - double(limit) / double(ds->size()), 7).train;
   return ds;
