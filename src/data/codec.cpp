@@ -157,7 +157,8 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
   const size_t bpp = depth / 8, stride = size_t(w) * bpp, raw_size = size_t(h) * (stride + 1);
   // deflate cannot compress better than ~1032:1; a header claiming more is forged or corrupt.
   LAI_CHECK(raw_size / 1032 <= n + 1024, name, ": corrupt data (", w, "x", h, " pixels cannot fit in ", n, " bytes)");
-  std::vector<uint8_t> raw(raw_size);
+  thread_local std::vector<uint8_t> raw;  // kept per thread: no fresh MBs per image
+  raw.resize(raw_size);
   z_stream zs{};
   LAI_CHECK(inflateInit(&zs) == Z_OK, name, ": zlib init failed");
   struct End {
@@ -194,9 +195,12 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
   LAI_CHECK(rc == Z_STREAM_END, name, ": truncated file (pixel data ends early)");
   LAI_CHECK(zs.avail_out == 0, name, ": corrupt data (", raw_size - zs.avail_out, " pixel bytes, ", w, "x", h, " needs ", raw_size, ")");
   // Undo the per-row filters in place (PNG spec 9.2), bpp = bytes per complete pixel.
-  out = Image(int(w), int(h));
+  out.width = int(w);
+  out.height = int(h);
+  out.pixels.resize(size_t(w) * h);
   out.max_value = depth == 16 ? 65535.f : 255.f;
-  std::vector<uint8_t> zero_row(stride, 0);  // the row "above" the first one
+  thread_local std::vector<uint8_t> zero_row;  // the row "above" the first one
+  zero_row.assign(stride, 0);
   const uint8_t* prev = zero_row.data();
   for (uint32_t y = 0; y < h; ++y) {
     uint8_t* row = raw.data() + size_t(y) * (stride + 1);
@@ -262,17 +266,28 @@ struct StbFree {
 
 }  // namespace
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
+void read_file_bytes_into(const std::string& path, std::vector<uint8_t>& bytes) {
+  bytes.clear();
   std::FILE* f = std::fopen(path.c_str(), "rb");
   LAI_CHECK(f != nullptr, path, ": cannot open (", std::strerror(errno), ")");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(f, &std::fclose);
-  std::vector<uint8_t> bytes;
   struct stat st {};
-  if (::fstat(::fileno(f), &st) == 0 && st.st_size > 0) bytes.reserve(size_t(st.st_size));
-  uint8_t chunk[1 << 16];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+  size_t expect = 0;
+  if (::fstat(::fileno(f), &st) == 0 && st.st_size > 0) expect = size_t(st.st_size);
+  // Read straight into the buffer; grow only if the file grew meanwhile.
+  bytes.resize(std::max<size_t>(expect, 1 << 16));
+  size_t have = 0, got;
+  while ((got = std::fread(bytes.data() + have, 1, bytes.size() - have, f)) > 0) {
+    have += got;
+    if (have == bytes.size()) bytes.resize(bytes.size() * 2);
+  }
   LAI_CHECK(!std::ferror(f), path, ": cannot read (", std::strerror(errno), ")");
+  bytes.resize(have);
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  read_file_bytes_into(path, bytes);
   return bytes;
 }
 
@@ -307,9 +322,18 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
 }
 
 Image decode_image_memory(const void* bytes, size_t size, const std::string& name) {
+  Image img;
+  decode_image_memory_into(bytes, size, name, img);
+  return img;
+}
+
+void decode_image_memory_into(const void* bytes, size_t size, const std::string& name, Image& img) {
   const auto* p = static_cast<const uint8_t*>(bytes);
   const std::string fmt = size > 0 ? sniff_format(p, size) : "";
-  if (fmt == "pnm" && (p[1] == '2' || p[1] == '5' || p[1] == '6')) return decode_pnm(p, size, name);
+  if (fmt == "pnm" && (p[1] == '2' || p[1] == '5' || p[1] == '6')) {
+    img = decode_pnm(p, size, name);
+    return;
+  }
   ImageInfo info = probe_image_memory(bytes, size, name);
   // A PNG/JPEG that stops early can still decode (stb pads); refuse it so bad data is noticed.
   LAI_CHECK(!looks_truncated(info.format, p, size), name, ": truncated file (", info.format,
@@ -317,8 +341,7 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
   LAI_CHECK(info.width > 0 && info.height > 0, name, ": corrupt data (size ", info.width, "x", info.height, ")");
   LAI_CHECK(int64_t(info.width) * info.height <= (int64_t(1) << 28), name, ": unsupported (",
             info.width, "x", info.height, " pixels is too large)");
-  Image img;
-  if (info.format == "png" && decode_png_gray_fast(p, size, name, img)) return img;
+  if (info.format == "png" && decode_png_gray_fast(p, size, name, img)) return;
   int w = 0, h = 0, c = 0;
   if (info.bit_depth == 16) {
     std::unique_ptr<stbi_us, StbFree> px(stbi_load_16_from_memory(p, int(size), &w, &h, &c, 1));
@@ -326,7 +349,9 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
       const char* why = stbi_failure_reason();
       throw_error(str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
     }
-    img = Image(w, h);
+    img.width = w;
+    img.height = h;
+    img.pixels.resize(size_t(w) * size_t(h));
     img.max_value = 65535.f;
     const size_t n = size_t(w) * size_t(h);
     for (size_t i = 0; i < n; ++i) img.pixels[i] = float(px.get()[i]);
@@ -336,17 +361,26 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
       const char* why = stbi_failure_reason();
       throw_error(str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
     }
-    img = Image(w, h);
+    img.width = w;
+    img.height = h;
+    img.pixels.resize(size_t(w) * size_t(h));
     img.max_value = 255.f;
     const size_t n = size_t(w) * size_t(h);
     for (size_t i = 0; i < n; ++i) img.pixels[i] = float(px.get()[i]);
   }
-  return img;
 }
 
 Image decode_image(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file_bytes(path);
-  return decode_image_memory(bytes.data(), bytes.size(), path);
+  Image img;
+  decode_image_into(path, img);
+  return img;
+}
+
+void decode_image_into(const std::string& path, Image& img) {
+  thread_local std::vector<uint8_t> bytes;  // kept per thread: no fresh MBs per file
+  read_file_bytes_into(path, bytes);
+  decode_image_memory_into(bytes.data(), bytes.size(), path, img);
+  if (bytes.capacity() > (size_t(64) << 20)) std::vector<uint8_t>().swap(bytes);  // don't hoard a huge one
 }
 
 ImageInfo probe_image(const std::string& path) {

@@ -69,10 +69,14 @@ std::vector<int> FileDataset::labels(size_t i) const {
 
 Sample FileDataset::get(size_t i) const {
   Sample s;
+  get_into(i, s);
+  return s;
+}
+
+void FileDataset::get_into(size_t i, Sample& s) const {
   s.path = path(i);
   s.labels = labels(i);
-  s.image = decode_image(s.path);
-  return s;
+  decode_image_into(s.path, s.image);
 }
 
 namespace {

@@ -19,7 +19,8 @@ namespace liteai::data {
 
 void load_sample_into(const Dataset& ds, size_t index, const LoaderOptions& opt, int64_t epoch, float* out,
                       std::vector<int>* labels) {
-  Sample s = ds.get(index);
+  thread_local Sample s;  // decode buffers reused per thread: O(threads) memory, no churn
+  ds.get_into(index, s);
   Preprocess p;
   p.width = opt.width;
   p.height = opt.height;
@@ -31,7 +32,8 @@ void load_sample_into(const Dataset& ds, size_t index, const LoaderOptions& opt,
   } else {
     preprocess_into(s.image, p, nullptr, out);
   }
-  if (labels) *labels = std::move(s.labels);
+  if (labels) *labels = s.labels;
+  if (s.image.pixels.capacity() > (size_t(64) << 20)) s = Sample();  // don't hoard a huge one
 }
 
 struct Loader::State {

@@ -179,7 +179,12 @@ void preprocess_into(const Image& src, const Preprocess& p, Generator* rng, floa
   const bool geo = p.augment.hflip || p.augment.vflip || p.augment.max_shift > 0 || p.augment.max_crop > 0;
   LAI_CHECK(!p.augment.any() || rng != nullptr, "preprocess: augmentation needs a generator");
   if (geo) {
-    Image tmp = resize(src, p.width, p.height);
+    thread_local Image tmp;
+    tmp.width = p.width;
+    tmp.height = p.height;
+    tmp.max_value = src.max_value;
+    tmp.pixels.resize(n);
+    resize_into(src, tmp.pixels.data(), p.width, p.height);
     augment_geometry(tmp, p.augment, *rng);
     std::copy(tmp.pixels.begin(), tmp.pixels.end(), out);
   } else {

@@ -31,6 +31,10 @@ std::vector<uint8_t> read_file_bytes(const std::string& path);
 // `name` only labels error messages.
 Image decode_image(const std::string& path);
 Image decode_image_memory(const void* bytes, size_t size, const std::string& name = "<memory>");
+// The same into an existing Image, reusing its memory (the loader's steady state allocates nothing).
+void decode_image_into(const std::string& path, Image& out);
+void decode_image_memory_into(const void* bytes, size_t size, const std::string& name, Image& out);
+void read_file_bytes_into(const std::string& path, std::vector<uint8_t>& out);
 ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& name = "<memory>");
 ImageInfo probe_image(const std::string& path);
 

@@ -31,6 +31,8 @@ class Dataset {
   virtual size_t size() const = 0;
   // Decodes sample i. Thread-safe. Throws liteai::Error naming the file and the reason.
   virtual Sample get(size_t i) const = 0;
+  // Like get, reusing `s`'s memory where the source allows (files do). Thread-safe.
+  virtual void get_into(size_t i, Sample& s) const { s = get(i); }
   // Metadata without decoding.
   virtual std::string path(size_t i) const = 0;
   virtual std::vector<int> labels(size_t i) const = 0;
@@ -75,6 +77,7 @@ class FileDataset : public Dataset {
 
   size_t size() const override { return path_end_.size(); }
   Sample get(size_t i) const override;
+  void get_into(size_t i, Sample& s) const override;
   std::string path(size_t i) const override;
   std::vector<int> labels(size_t i) const override;
   const std::vector<std::string>& class_names() const override { return class_names_; }
