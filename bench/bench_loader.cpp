@@ -1,5 +1,6 @@
 // liteai bench loader: the on-the-fly data pipeline.
-//  - loader_decode_512_t{1,2}: images/s decoding 1024x1024 8-bit PNGs to 512x512 standardized
+//  - loader_decode_512_t{1,2}: images/s decoding 1024x1024 8-bit PNGs to 512x512 standardized;
+//    loader_decode_512_cpu: the same per CPU-second on one thread (steady on a busy machine)
 //  - loader_epoch_vs_ram: an epoch fed by the Loader vs the same batches already in RAM, with a
 //    "training" consumer of fixed cost (liteai sgemm, 16 GFLOP per image: about one compact_cxr
 //    training step at 512x512, forward + backward ~ 3 x 5.3 GFLOP), using every thread
@@ -8,6 +9,7 @@
 //    median of up to 3 processes each.
 // Bench images are synthetic phantoms written to a temporary folder, removed afterwards.
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,6 +98,12 @@ double rss_in_child(const std::string& manifest, int batch, int size, size_t exp
   return mb;
 }
 
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 // A fixed amount of sgemm work (all threads), standing in for a training step.
 struct Trainer {
   int64_t n = 1024;
@@ -150,9 +158,16 @@ LAI_BENCH_SUITE(loader, "data pipeline: decode images/s, epoch via Loader vs in 
   double ips1 = 0;
   for (int t : counts) {
     set_num_threads(t);
+    const double cpu0 = cpu_seconds();
     const double s = epoch_seconds([](const data::Batch&) {});
     const double ips = double(n_big) / s;
-    if (t == 1) ips1 = ips;
+    if (t == 1) {
+      ips1 = ips;
+      // CPU time per image does not depend on what else the machine runs (shared CI runners).
+      const double cpu = cpu_seconds() - cpu0;
+      const double epochs = repeats + 1;  // median_seconds: one warm-up call, then `repeats`
+      report.add({"loader_decode_512_cpu", double(n_big) * epochs / std::max(cpu, 1e-9), "images/cpu-s", "", 0});
+    }
     const std::string name = "loader_decode_512_t" + std::to_string(t);
     if (t == 1 || ips1 == 0)
       report.add({name, ips, "images/s", "", 0});
