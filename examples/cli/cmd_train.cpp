@@ -113,6 +113,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
     trainer.resume(o.get("resume"));
     if (!quiet) std::fprintf(stderr, "resumed from %s after epoch %lld\n", o.get("resume").c_str(), (long long)trainer.epochs_done());
   }
+  if (!quiet) std::fprintf(stderr, "memory: %s\n", trainer.memory_plan().c_str());
   optim::LoaderSource src(ds, optim::loader_options_for(*model, batch, seed, true));
   std::unique_ptr<optim::LoaderSource> vsrc;
   if (val) vsrc = std::make_unique<optim::LoaderSource>(val, optim::loader_options_for(*model, 256, seed, false));
@@ -128,7 +129,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
     if (last.val_loss >= 0) std::printf(", val loss: %.4f, val accuracy: %.4f", last.val_loss, last.val_metric);
     std::printf("\n");
   }
-  std::printf("wall time: %.1f s, %lld images trained, %.0f images/s (%d threads)\n", r.seconds, (long long)seen,
+  std::printf("wall time: %.1f s, %lld images trained, %.3g images/s (%d threads)\n", r.seconds, (long long)seen,
               r.images_per_second, num_threads());
   std::printf("saved %s\n", o.get("out").c_str());
   return 0;

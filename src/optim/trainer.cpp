@@ -234,6 +234,31 @@ EvalResult Trainer::evaluate(BatchSource& source) {
   return r;
 }
 
+std::string Trainer::memory_plan() const {
+  double weights = 0, stored = 0, streamed = 0;
+  std::string names;
+  for (const auto& [name, t] : model_->net->named_parameters()) {
+    const double mb = t.numel() * 4.0 / 1048576.0;
+    weights += mb;
+    if (opt_->is_streamed(name)) {
+      streamed += mb;
+      names += (names.empty() ? "" : ", ") + name;
+    } else {
+      stored += mb;
+    }
+  }
+  const double slots = opt_->name() == "sgd" ? (o_.optim.momentum > 0 ? 1 : 0) : 2;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "weights %.0f MB, %s state %.0f MB, stored gradients %.0f MB", weights,
+                opt_->name().c_str(), slots * weights, stored);
+  std::string out = buf;
+  if (!names.empty()) {
+    std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB never stored)", names.c_str(), streamed);
+    out += buf;
+  }
+  return out + ", plus activations";
+}
+
 io::Json Trainer::training_json() const {
   io::Json t = io::Json::object();
   t.set("epochs_done", epochs_done_);
