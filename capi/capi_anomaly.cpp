@@ -114,7 +114,7 @@ LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixe
   return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
     probmat_of(pm, fn);
     std::vector<data::Image> imgs;
-    imgs.push_back(image_from_buffer(fn, pixels, type, width, height, stride_bytes));
+    imgs.push_back(image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes));
     add_images(pm, imgs, fn);
   });
 }
@@ -244,10 +244,10 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
     probmat_of(pm, fn);
     const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
     require(map || score, fn, ": map and score are both NULL: nothing to return");
-    require(o.kind == LAI_WPM_NEGLOG || o.kind == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(o.kind));
-    require(o.score >= LAI_SCORE_TOPK_MEAN && o.score <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(o.score));
-    require(o.bandwidth >= LAI_BANDWIDTH_SILVERMAN && o.bandwidth <= LAI_BANDWIDTH_FIXED, fn,
-            ": unknown bandwidth rule ", int(o.bandwidth));
+    require(ev(o.kind) == LAI_WPM_NEGLOG || ev(o.kind) == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(ev(o.kind)));
+    require(ev(o.score) >= LAI_SCORE_TOPK_MEAN && ev(o.score) <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(ev(o.score)));
+    require(ev(o.bandwidth) >= LAI_BANDWIDTH_SILVERMAN && ev(o.bandwidth) <= LAI_BANDWIDTH_FIXED, fn,
+            ": unknown bandwidth rule ", int(ev(o.bandwidth)));
     require(std::isfinite(o.eps) && o.eps >= 0, fn, ": eps must be >= 0");
     require(std::isfinite(o.smooth_sigma) && o.smooth_sigma >= 0 && o.smooth_sigma <= 1000, fn,
             ": smooth_sigma must be in [0, 1000]");
@@ -255,12 +255,12 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
     require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
     require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
     require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
-    data::Image img = image_from_buffer(fn, pixels, type, width, height, stride_bytes);
+    data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
     const size_t n = size_t(width) * size_t(height);
     if (map) require(map_count >= n, fn, ": map has room for ", map_count, " floats, ", n, " needed");
     anomaly::FinalizeOptions fo;
-    fo.rule = o.bandwidth == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
-              : o.bandwidth == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
+    fo.rule = ev(o.bandwidth) == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
+              : ev(o.bandwidth) == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
                                                    : anomaly::Bandwidth::Silverman;
     fo.fixed_bandwidth = o.fixed_bandwidth;
     fo.floor = o.floor;
@@ -278,15 +278,15 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
       table = pm->table;
     }
     anomaly::WpmOptions wo;
-    wo.kind = o.kind == LAI_WPM_ONE_MINUS_REL ? anomaly::WpmKind::OneMinusRel : anomaly::WpmKind::NegLog;
+    wo.kind = ev(o.kind) == LAI_WPM_ONE_MINUS_REL ? anomaly::WpmKind::OneMinusRel : anomaly::WpmKind::NegLog;
     wo.eps = o.eps;
     wo.smooth_sigma = o.smooth_sigma;
     data::Image w = anomaly::wpm(*table, img, wo);
     if (score) {
       anomaly::ScoreOptions so;
-      so.method = o.score == LAI_SCORE_PERCENTILE ? anomaly::ScoreMethod::Percentile
-                  : o.score == LAI_SCORE_MAX      ? anomaly::ScoreMethod::Max
-                  : o.score == LAI_SCORE_MEAN     ? anomaly::ScoreMethod::Mean
+      so.method = ev(o.score) == LAI_SCORE_PERCENTILE ? anomaly::ScoreMethod::Percentile
+                  : ev(o.score) == LAI_SCORE_MAX      ? anomaly::ScoreMethod::Max
+                  : ev(o.score) == LAI_SCORE_MEAN     ? anomaly::ScoreMethod::Mean
                                                   : anomaly::ScoreMethod::TopKMean;
       so.percentile = o.percentile;
       so.top_fraction = o.top_fraction;
@@ -329,10 +329,10 @@ LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, cons
     require(o.rows >= 1 && o.cols >= 1 && o.rows <= 1024 && o.cols <= 1024, fn, ": grid must be 1..1024 x 1..1024, got ",
             o.rows, "x", o.cols);
     require(o.epochs >= 1 && o.epochs <= 1000000, fn, ": epochs must be >= 1, got ", o.epochs);
-    require(o.topology == LAI_SOM_RECTANGULAR || o.topology == LAI_SOM_HEXAGONAL, fn, ": unknown topology ",
-            int(o.topology));
-    require(o.neighborhood >= LAI_SOM_GAUSSIAN && o.neighborhood <= LAI_SOM_MEXICAN_HAT, fn,
-            ": unknown neighborhood ", int(o.neighborhood));
+    require(ev(o.topology) == LAI_SOM_RECTANGULAR || ev(o.topology) == LAI_SOM_HEXAGONAL, fn, ": unknown topology ",
+            int(ev(o.topology)));
+    require(ev(o.neighborhood) >= LAI_SOM_GAUSSIAN && ev(o.neighborhood) <= LAI_SOM_MEXICAN_HAT, fn,
+            ": unknown neighborhood ", int(ev(o.neighborhood)));
     for (float v : {o.lr_start, o.lr_end, o.radius_start, o.radius_end})
       require(std::isfinite(v) && v >= 0, fn, ": learning rates and radii must be finite and >= 0");
     for (int64_t i = 0; i < n * dim; ++i)
@@ -341,10 +341,10 @@ LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, cons
     c.rows = o.rows;
     c.cols = o.cols;
     c.dim = dim;
-    c.topology = o.topology == LAI_SOM_HEXAGONAL ? anomaly::SomTopology::Hexagonal : anomaly::SomTopology::Rectangular;
+    c.topology = ev(o.topology) == LAI_SOM_HEXAGONAL ? anomaly::SomTopology::Hexagonal : anomaly::SomTopology::Rectangular;
     c.toroidal = o.toroidal != 0;
-    c.neighborhood = o.neighborhood == LAI_SOM_BUBBLE       ? anomaly::SomNeighborhood::Bubble
-                     : o.neighborhood == LAI_SOM_MEXICAN_HAT ? anomaly::SomNeighborhood::MexicanHat
+    c.neighborhood = ev(o.neighborhood) == LAI_SOM_BUBBLE       ? anomaly::SomNeighborhood::Bubble
+                     : ev(o.neighborhood) == LAI_SOM_MEXICAN_HAT ? anomaly::SomNeighborhood::MexicanHat
                                                              : anomaly::SomNeighborhood::Gaussian;
     c.validate();
     anomaly::SomTrainOptions t;
@@ -484,9 +484,9 @@ LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, in
     require(o.min_radius >= 1 && o.max_radius >= o.min_radius && o.max_radius <= 4096, fn,
             ": radii must satisfy 1 <= min_radius <= max_radius <= 4096, got ", o.min_radius, "..", o.max_radius);
     require(o.blur_sigma <= 100, fn, ": blur_sigma must be <= 100");
-    require(o.polarity >= LAI_POLARITY_BRIGHT && o.polarity <= LAI_POLARITY_BOTH, fn, ": unknown polarity ",
-            int(o.polarity));
-    data::Image img = image_from_buffer(fn, pixels, type, width, height, stride_bytes);
+    require(ev(o.polarity) >= LAI_POLARITY_BRIGHT && ev(o.polarity) <= LAI_POLARITY_BOTH, fn, ": unknown polarity ",
+            int(ev(o.polarity)));
+    data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
     anomaly::HoughOptions h;
     h.min_radius = o.min_radius;
     h.max_radius = o.max_radius;
@@ -497,8 +497,8 @@ LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, in
     h.noise_factor = o.noise_factor;
     h.min_votes = o.min_votes;
     h.min_support = o.min_support;
-    h.polarity = o.polarity == LAI_POLARITY_DARK   ? anomaly::Polarity::Dark
-                 : o.polarity == LAI_POLARITY_BOTH ? anomaly::Polarity::Both
+    h.polarity = ev(o.polarity) == LAI_POLARITY_DARK   ? anomaly::Polarity::Dark
+                 : ev(o.polarity) == LAI_POLARITY_BOTH ? anomaly::Polarity::Both
                                                    : anomaly::Polarity::Bright;
     h.max_circles = 1 << 20;
     std::vector<anomaly::Circle> cs = anomaly::hough_circles(img, h);

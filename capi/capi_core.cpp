@@ -43,7 +43,7 @@ lai_status classify(const char* m, lai_status fallback) noexcept {
   return fallback;
 }
 
-data::Image image_from_buffer(const char* fn, const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
+data::Image image_from_buffer(const char* fn, const void* pixels, int type, int32_t width, int32_t height,
                               size_t stride_bytes) {
   require_ptr(pixels, fn, "pixels");
   require(width > 0 && height > 0, fn, ": image size must be positive, got ", width, "x", height);
@@ -103,7 +103,7 @@ LAI_API const char* lai_last_error(void) {
 }
 
 LAI_API const char* lai_status_string(lai_status s) {
-  switch (s) {
+  switch (ev(s)) {
     case LAI_OK: return "LAI_OK";
     case LAI_ERR_INVALID_ARGUMENT: return "LAI_ERR_INVALID_ARGUMENT";
     case LAI_ERR_IO: return "LAI_ERR_IO";

@@ -103,12 +103,23 @@ void write_result(T* dst, const T& src, const char* fn, const char* what) {
   std::memcpy(static_cast<void*>(dst), &copy, copy.struct_size);
 }
 
+// The value of a caller's enum as an int, read without an enum-typed load: a caller may pass any
+// int (C allows it), and loading an out-of-range value through the C++ enum type is undefined
+// behaviour (UBSan -fsanitize=enum). Every enum coming from a caller is read through this.
+template <class E>
+int ev(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
 // Copies a caller pixel buffer into a gray float image (source units; max_value 255 for u8,
 // 65535 for u16, 1 for f32). Checks every argument.
-data::Image image_from_buffer(const char* fn, const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
+data::Image image_from_buffer(const char* fn, const void* pixels, int type, int32_t width, int32_t height,
                               size_t stride_bytes);
 inline data::Image image_from_view(const char* fn, const lai_image& v) {
-  return image_from_buffer(fn, v.data, v.type, v.width, v.height, v.stride_bytes);
+  return image_from_buffer(fn, v.data, ev(v.type), v.width, v.height, v.stride_bytes);
 }
 
 // Copies text into a caller buffer (the C convention of this API: *needed = length + 1).

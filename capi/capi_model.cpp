@@ -261,7 +261,7 @@ LAI_API lai_status lai_model_predict(const lai_model* model, const void* pixels,
     const nn::Model& m = model_of(model, fn);
     check_out(fn, m, 1, out, out_count);
     std::vector<data::Image> imgs;
-    imgs.push_back(image_from_buffer(fn, pixels, type, width, height, stride_bytes));
+    imgs.push_back(image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes));
     ReadAccess access(model, fn);
     run_predict(m, imgs, out);
   });
@@ -345,8 +345,8 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     require(o.batch_size >= 1 && o.batch_size <= 65536, fn, ": batch_size must be in 1..65536, got ", o.batch_size);
     require(std::isfinite(o.learning_rate) && o.learning_rate > 0, fn, ": learning_rate must be > 0, got ",
             o.learning_rate);
-    require(o.optimizer >= LAI_OPTIMIZER_ADAM && o.optimizer <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
-            int(o.optimizer));
+    require(ev(o.optimizer) >= LAI_OPTIMIZER_ADAM && ev(o.optimizer) <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
+            int(ev(o.optimizer)));
     require(o.validation_fraction >= 0 && o.validation_fraction < 1, fn,
             ": validation_fraction must be in [0, 1), got ", o.validation_fraction);
     require(o.max_steps_per_epoch >= 0 && o.limit >= 0, fn, ": max_steps_per_epoch and limit must be >= 0");
@@ -370,11 +370,11 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     }
     optim::TrainOptions t;
     t.epochs = o.epochs;
-    t.optimizer = o.optimizer == LAI_OPTIMIZER_SGD ? "sgd" : o.optimizer == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
+    t.optimizer = ev(o.optimizer) == LAI_OPTIMIZER_SGD ? "sgd" : ev(o.optimizer) == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
     t.optim.lr = o.learning_rate;
     t.optim.weight_decay = o.weight_decay;
-    if (o.optimizer == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
-    if (o.optimizer == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
+    if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
+    if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
     t.max_steps_per_epoch = o.max_steps_per_epoch;
     t.progress = o.verbose ? 1 : 0;
     if (o.checkpoint_path) t.checkpoint = o.checkpoint_path;
@@ -489,14 +489,14 @@ LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options*
     const lai_train_options o = read_options(options, lai_train_options_init, fn, "options");
     require(std::isfinite(o.learning_rate) && o.learning_rate > 0, fn, ": learning_rate must be > 0, got ",
             o.learning_rate);
-    require(o.optimizer >= LAI_OPTIMIZER_ADAM && o.optimizer <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
-            int(o.optimizer));
+    require(ev(o.optimizer) >= LAI_OPTIMIZER_ADAM && ev(o.optimizer) <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
+            int(ev(o.optimizer)));
     optim::TrainOptions t;
-    t.optimizer = o.optimizer == LAI_OPTIMIZER_SGD ? "sgd" : o.optimizer == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
+    t.optimizer = ev(o.optimizer) == LAI_OPTIMIZER_SGD ? "sgd" : ev(o.optimizer) == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
     t.optim.lr = o.learning_rate;
     t.optim.weight_decay = o.weight_decay;
-    if (o.optimizer == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
-    if (o.optimizer == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
+    if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
+    if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
     t.progress = 0;
     auto h = std::make_unique<lai_trainer>();
     // Taken here and released by lai_trainer_free: the model stays exclusive in between.
