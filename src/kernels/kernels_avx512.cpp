@@ -1,6 +1,7 @@
 // AVX-512 (F/DQ/BW/VL + FMA) instantiation of the kernels; compiled with those flags only.
 // xsimd 8.1 starts some AVX-512 values from _mm512_undefined_*(): GCC warns, harmlessly.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "kernels/simd_impl.hpp"
 
 namespace liteai::kernels::detail {
