@@ -91,6 +91,9 @@ LAI_BENCH_SUITE(conv, "compact-net conv layers fwd/bwd GFLOP/s vs FMA peak and O
       const double gflop = 2.0 * double(p.N) * double(p.K) * double(CRS) * double(P) / 1e9;
 
       set_num_threads(t);
+      for (auto* v : {&y, &dx, &dw, &db}) std::fill(v->begin(), v->end(), 0.f);  // touch outputs
+      const double rss_base = bench::current_rss_mb();
+      bench::reset_peak_rss();
       const double t_fwd = bench::median_seconds(repeats, [&] {
         kernels::conv2d_forward(p, x.data(), w.data(), b.data(), y.data(), kernels::Act::swish);
       });
@@ -98,13 +101,17 @@ LAI_BENCH_SUITE(conv, "compact-net conv layers fwd/bwd GFLOP/s vs FMA peak and O
       const double t_bw = bench::median_seconds(repeats, [&] {
         kernels::conv2d_backward_weight(p, x.data(), dy.data(), dw.data(), db.data());
       });
+      // Memory beyond the tensors (growth of the peak RSS: scratch buffers grown by an earlier
+      // layer are reused and do not show again).
+      const double workspace = bench::peak_rss_mb() - rss_base;
       set_num_threads(0);
-      const std::string base = std::string(L.name) + "_" + std::to_string(L.H * scale) + "_b" + std::to_string(batch);
+      const std::string base = std::string(L.name) + "_" + std::to_string(L.H) + "_b" + std::to_string(batch);
       struct Pass {
         const char* tag;
         double sec;
       };
       const Pass passes[] = {{"fwd", t_fwd}, {"bwd_data", t_bd}, {"bwd_weight", t_bw}};
+      report.add({base + "_workspace" + ts, std::max(0.0, workspace), "MB", "", 0});
       for (const Pass& ps : passes) {
         const std::string name = base + "_" + ps.tag + ts;
         report.add({name + "_ms", ps.sec * 1e3, "ms", "", 0});
