@@ -160,3 +160,14 @@ TEST_CASE("ops reject bad shapes with messages naming them") {
   REQUIRE_THROWS_WITH(ops::avg_pool2d(Tensor::zeros({1, 1, 1, 1}), 2), Catch::Contains("window"));
   REQUIRE_THROWS_WITH(ops::softmax(Tensor::zeros({2, 2}), 3), Catch::Contains("axis"));
 }
+
+TEST_CASE("a forward pass that never runs backward frees everything") {
+  const size_t before = storage_bytes_in_use();
+  {
+    Tensor x = rnd({4, 3}).set_requires_grad();
+    Tensor y = ops::softmax(ops::relu(ops::sigmoid(ops::tanh(ops::exp(ops::sqrt(ops::div(ops::abs(x), x + 5.f)))))));
+    Tensor z = ops::log_softmax(y);
+    REQUIRE(z.requires_grad());
+  }
+  REQUIRE(storage_bytes_in_use() == before);
+}

@@ -11,6 +11,9 @@ using autograd::record;
 using autograd::sum_to;
 using GradList = std::vector<Tensor>;
 
+// Backward closures that need an op's own output capture out.detach(): the same storage without
+// the autograd history, so the output does not own (through its node) a closure owning itself.
+
 namespace {
 
 using VecFn = void (*)(int64_t, const float*, const float*, float*);
@@ -90,7 +93,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = broadcast_binary("div", a, b, kernels::vdiv, [](float x, float y) { return x / y; });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("div", out, {a, b}, [a, b, out, ga, gb](const Tensor& g) {
+  return record("div", out, {a, b}, [a, b, out = out.detach(), ga, gb](const Tensor& g) {
     Tensor gdiv = div(g, b);
     return GradList{ga ? sum_to(gdiv, a.shape()) : Tensor(), gb ? sum_to(neg(mul(gdiv, out)), b.shape()) : Tensor()};
   });
@@ -112,7 +115,7 @@ Tensor mul_scalar(const Tensor& a, float s) {
 
 Tensor exp(const Tensor& a) {
   Tensor out = vec_unary(a, kernels::vexp);
-  return record("exp", out, {a}, [out](const Tensor& g) { return GradList{mul(g, out)}; });
+  return record("exp", out, {a}, [out = out.detach()](const Tensor& g) { return GradList{mul(g, out)}; });
 }
 
 Tensor log(const Tensor& a) {
@@ -122,7 +125,7 @@ Tensor log(const Tensor& a) {
 
 Tensor sqrt(const Tensor& a) {
   Tensor out = map_unary(a, [](float x) { return std::sqrt(x); });
-  return record("sqrt", out, {a}, [out](const Tensor& g) { return GradList{div(mul_scalar(g, 0.5f), out)}; });
+  return record("sqrt", out, {a}, [out = out.detach()](const Tensor& g) { return GradList{div(mul_scalar(g, 0.5f), out)}; });
 }
 
 Tensor pow(const Tensor& a, float p) {
@@ -142,21 +145,21 @@ Tensor abs(const Tensor& a) {
 
 Tensor relu(const Tensor& a) {
   Tensor out = vec_unary(a, kernels::vrelu);
-  return record("relu", out, {a}, [out](const Tensor& g) {
+  return record("relu", out, {a}, [out = out.detach()](const Tensor& g) {
     return GradList{mul(g, map_unary(out, [](float y) { return y > 0.f ? 1.f : 0.f; }))};
   });
 }
 
 Tensor sigmoid(const Tensor& a) {
   Tensor out = vec_unary(a, kernels::vsigmoid);
-  return record("sigmoid", out, {a}, [out](const Tensor& g) {
+  return record("sigmoid", out, {a}, [out = out.detach()](const Tensor& g) {
     return GradList{mul(g, map_unary(out, [](float y) { return y * (1.f - y); }))};
   });
 }
 
 Tensor tanh(const Tensor& a) {
   Tensor out = vec_unary(a, kernels::vtanh);
-  return record("tanh", out, {a}, [out](const Tensor& g) {
+  return record("tanh", out, {a}, [out = out.detach()](const Tensor& g) {
     return GradList{mul(g, map_unary(out, [](float y) { return 1.f - y * y; }))};
   });
 }

@@ -25,7 +25,7 @@ Tensor softmax(const Tensor& a, int64_t axis) {
   LAI_CHECK(a.dim() >= 1, "softmax: needs at least one dimension");
   axis = wrap_axis(axis, a.dim(), "softmax");
   Tensor y = along_rows(a, axis, kernels::softmax_rows);
-  return autograd::record("softmax", y, {a}, [y, axis](const Tensor& g) {
+  return autograd::record("softmax", y, {a}, [y = y.detach(), axis](const Tensor& g) {
     // dx = y * (g - sum(g * y))
     Tensor gy = mul(g, y);
     return GradList{mul(y, sub(g, sum(gy, {axis}, true)))};
@@ -36,7 +36,7 @@ Tensor log_softmax(const Tensor& a, int64_t axis) {
   LAI_CHECK(a.dim() >= 1, "log_softmax: needs at least one dimension");
   axis = wrap_axis(axis, a.dim(), "log_softmax");
   Tensor y = along_rows(a, axis, kernels::log_softmax_rows);
-  return autograd::record("log_softmax", y, {a}, [y, axis](const Tensor& g) {
+  return autograd::record("log_softmax", y, {a}, [y = y.detach(), axis](const Tensor& g) {
     // dx = g - softmax * sum(g)
     return GradList{sub(g, mul(exp(y), sum(g, {axis}, true)))};
   });
