@@ -62,14 +62,14 @@ int main(int argc, char** argv) {
   snprintf(manifest, sizeof manifest, "%s/manifest.csv", data_dir);
   snprintf(model_path, sizeof model_path, "%.400s/model.lai", dir);
 
-  /* 1. Synthetic training data: 40 phantoms of 64x64 in 5 classes, with a manifest. */
-  CHECK(lai_phantom_write_set(data_dir, 40, 7, SIZE));
+  /* 1. Synthetic training data: 20 phantoms of 64x64 in 5 classes, with a manifest. */
+  CHECK(lai_phantom_write_set(data_dir, 20, 7, SIZE));
 
   /* 2. A compact_cxr for 64x64 gray input and 5 classes, trained one epoch. */
   CHECK(lai_model_create("compact_cxr", SIZE, 5, 42, &model));
   lai_train_options_init(&opt);
   opt.epochs = 1;
-  opt.batch_size = 8;
+  opt.batch_size = 4;
   opt.learning_rate = 1e-3f;
   opt.progress = on_progress;
   opt.user_data = &calls;
