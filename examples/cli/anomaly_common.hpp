@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <vector>
 
+#include <set>
+
+#include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/data/dataset.hpp"
@@ -74,5 +77,38 @@ inline data::Image load_unit(const std::string& path, int w, int h) {
 inline std::string stem_of(const std::string& path) { return std::filesystem::path(path).stem().string(); }
 
 inline bool stderr_is_tty() { return isatty(fileno(stderr)) != 0; }
+
+// The outputs of `probmat score` and `anomaly score`: per image OUT/<name>_wpm.npy, and unless
+// png is off OUT/<name>_heatmap.png and _overlay.png (names made unique), plus one `path,score`
+// CSV line on stdout (after a header line).
+class MapWriter {
+ public:
+  MapWriter(const std::string& out, bool png, const char* cmd) : out_(out), png_(png) {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    LAI_CHECK(std::filesystem::is_directory(out, ec), cmd, ": cannot create output folder ", out);
+    std::printf("path,score\n");
+  }
+  // heat_hi: top of the heatmap's colour range (<= lo: the map's own range).
+  void write(const std::string& path, const data::Image& image, const data::Image& map, double score,
+             float threshold, float heat_hi = -1.f) {
+    std::string name = stem_of(path);
+    for (int k = 2; used_.count(name); ++k) name = stem_of(path) + "_" + std::to_string(k);
+    used_.insert(name);
+    const std::string base = (std::filesystem::path(out_) / name).string();
+    data::write_npy(base + "_wpm.npy", map);
+    if (png_) {
+      anomaly::write_heatmap_png(base + "_heatmap.png", map, 0.f, heat_hi);
+      anomaly::write_overlay_png(base + "_overlay.png", image, map, threshold);
+    }
+    std::printf("%s,%.6g\n", path.c_str(), score);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::string out_;
+  bool png_;
+  std::set<std::string> used_;
+};
 
 }  // namespace liteai::cli::anomaly_common

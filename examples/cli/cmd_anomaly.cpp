@@ -2,8 +2,6 @@
 // images (reconstruction error), with the same outputs as `liteai probmat score` so the two
 // methods can be compared side by side.
 #include <cstdio>
-#include <filesystem>
-#include <set>
 
 #include "anomaly_common.hpp"
 #include "command.hpp"
@@ -87,29 +85,13 @@ int score(const cli::Options& o) {
     for (const auto& p : ac::expand_images({o.get("normals")}, "anomaly score")) normals.push_back(map_of(p));
     threshold = static_cast<float>(anomaly::pixel_threshold_for_fpr(normals, o.get_double("fpr", 0.001)));
   }
-  namespace fs = std::filesystem;
-  const std::string out = o.get("out");
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  LAI_CHECK(fs::is_directory(out, ec), "anomaly score: cannot create output folder ", out);
   std::vector<std::string> inputs(o.positional().begin() + 1, o.positional().end());
-  std::set<std::string> used;
-  std::printf("path,score\n");
+  ac::MapWriter writer(o.get("out"), !o.has("no-png"), "anomaly score");
   const int s = static_cast<int>(det.size());
   for (const std::string& path : ac::expand_images(inputs, "anomaly score")) {
     const data::Image img = ac::load_unit(path, s, s);
     const data::Image m = det.anomaly_map(img);
-    std::string name = ac::stem_of(path);
-    for (int k = 2; used.count(name); ++k) name = ac::stem_of(path) + "_" + std::to_string(k);
-    used.insert(name);
-    const std::string base = (fs::path(out) / name).string();
-    data::write_npy(base + "_wpm.npy", m);
-    if (!o.has("no-png")) {
-      anomaly::write_heatmap_png(base + "_heatmap.png", m);
-      anomaly::write_overlay_png(base + "_overlay.png", img, m, threshold);
-    }
-    std::printf("%s,%.6g\n", path.c_str(), anomaly::image_score(m, so));
-    std::fflush(stdout);
+    writer.write(path, img, m, anomaly::image_score(m, so), threshold);
   }
   return 0;
 }

@@ -185,29 +185,13 @@ int score(const cli::Options& o) {
     std::fprintf(stderr, "probmat score: threshold %.4g (pixel false-positive rate %g on %zu normal images)\n",
                  threshold, fpr, normals.size());
   }
-  namespace fs = std::filesystem;
-  const std::string out = o.get("out");
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  LAI_CHECK(fs::is_directory(out, ec), "probmat score: cannot create output folder ", out);
   std::vector<std::string> inputs(o.positional().begin() + 1, o.positional().end());
-  std::set<std::string> used;
-  std::printf("path,score\n");
+  ac::MapWriter writer(o.get("out"), !o.has("no-png"), "probmat score");
   for (const std::string& path : ac::expand_images(inputs, "probmat score")) {
     const data::Image img = ac::load_unit(path, c.width, c.height);
     const data::Image m = wpm(table, img, wo);
     const double s = method == "circles" ? circle_score(m, ho) : image_score(m, so);
-    std::string name = ac::stem_of(path);
-    for (int k = 2; used.count(name); ++k) name = ac::stem_of(path) + "_" + std::to_string(k);
-    used.insert(name);
-    const std::string base = (fs::path(out) / name).string();
-    data::write_npy(base + "_wpm.npy", m);
-    if (!o.has("no-png")) {
-      write_heatmap_png(base + "_heatmap.png", m, 0.f, wo.kind == WpmKind::NegLog ? -1.f : 1.f);
-      write_overlay_png(base + "_overlay.png", img, m, threshold);
-    }
-    std::printf("%s,%.6g\n", path.c_str(), s);
-    std::fflush(stdout);
+    writer.write(path, img, m, s, threshold, wo.kind == WpmKind::NegLog ? -1.f : 1.f);
   }
   return 0;
 }
