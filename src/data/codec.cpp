@@ -19,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <thread>
 
 #include "liteai/core/error.hpp"
@@ -343,31 +344,25 @@ void decode_image_memory_into(const void* bytes, size_t size, const std::string&
             info.width, "x", info.height, " pixels is too large)");
   if (info.format == "png" && decode_png_gray_fast(p, size, name, img)) return;
   int w = 0, h = 0, c = 0;
-  if (info.bit_depth == 16) {
-    std::unique_ptr<stbi_us, StbFree> px(stbi_load_16_from_memory(p, int(size), &w, &h, &c, 1));
+  // stb's 8- and 16-bit loaders differ only in their sample type and full scale.
+  auto adopt = [&](auto* samples, float full_scale) {
+    using T = std::remove_pointer_t<decltype(samples)>;
+    std::unique_ptr<T, StbFree> px(samples);
     if (!px) {
       const char* why = stbi_failure_reason();
       throw_error(str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
     }
     img.width = w;
     img.height = h;
-    img.pixels.resize(size_t(w) * size_t(h));
-    img.max_value = 65535.f;
+    img.max_value = full_scale;
     const size_t n = size_t(w) * size_t(h);
+    img.pixels.resize(n);
     for (size_t i = 0; i < n; ++i) img.pixels[i] = float(px.get()[i]);
-  } else {
-    std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(p, int(size), &w, &h, &c, 1));
-    if (!px) {
-      const char* why = stbi_failure_reason();
-      throw_error(str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
-    }
-    img.width = w;
-    img.height = h;
-    img.pixels.resize(size_t(w) * size_t(h));
-    img.max_value = 255.f;
-    const size_t n = size_t(w) * size_t(h);
-    for (size_t i = 0; i < n; ++i) img.pixels[i] = float(px.get()[i]);
-  }
+  };
+  if (info.bit_depth == 16)
+    adopt(stbi_load_16_from_memory(p, int(size), &w, &h, &c, 1), 65535.f);
+  else
+    adopt(stbi_load_from_memory(p, int(size), &w, &h, &c, 1), 255.f);
 }
 
 Image decode_image(const std::string& path) {
