@@ -24,7 +24,8 @@ const char* kHelp =
     "  --weight-decay 0  --schedule constant|step|cosine  --warmup STEPS  --clip MAXNORM\n"
     "  --l2 X (compact_cxr kernel L2, default 0.01)  --seed 1  --threads T  --limit N (first N samples)\n"
     "  --standardize yes|no (per-image standardization; default no for mnist: pixels in [0, 1])\n"
-    "  --val-split F (hold out a fraction for validation)  --patience E (early stopping, needs --val-split)\n"
+    "  --val-split F (hold out a fraction for validation)  --patience E (early stopping, needs --val-split;\n"
+    "  the saved model gets the weights of the best validation epoch unless --no-restore-best)\n"
     "  --checkpoint FILE (saved every epoch)  --resume FILE  --log METRICS.csv  --max-steps N (per epoch)\n"
     "  --stream-min N (parameters with >= N weights are updated inside backward, their gradient never\n"
     "  stored; default 4000000)  --progress (force progress on stderr)  --quiet\n"
@@ -39,7 +40,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
                   "weight-decay", "schedule", "warmup", "clip", "l2", "seed", "threads", "limit", "val-split",
                   "patience", "checkpoint", "resume", "log", "max-steps", "stream-min", "head", "standardize",
                   "path-column", "label-column", "no-finding", "image-root"},
-                 {"progress", "quiet"});
+                 {"progress", "quiet", "no-restore-best"});
   if (o.has("help")) {
     std::printf("%s%s", kHelp, cli::kCsvHelp);
     return 0;
@@ -97,6 +98,8 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   t.checkpoint = o.get("checkpoint", "");
   t.metrics_csv = o.get("log", "");
   t.early_stopping_patience = o.get_int("patience", 0);
+  LAI_CHECK(t.early_stopping_patience >= 0, "train: --patience must be >= 0, got ", t.early_stopping_patience);
+  t.restore_best_weights = !o.has("no-restore-best");
   LAI_CHECK(t.early_stopping_patience == 0 || val, "train: --patience needs a validation set (--val-split 0.1)");
   t.progress = o.has("quiet") ? 0 : o.has("progress") ? 1 : -1;
 
@@ -120,6 +123,8 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   optim::TrainResult r = trainer.fit(src, vsrc.get());
   if (r.cancelled) std::fprintf(stderr, "training cancelled\n");
   if (r.early_stopped) std::fprintf(stderr, "early stopping after %zu epochs\n", r.history.size());
+  if (r.restored_best)
+    std::printf("restored the weights of epoch %lld (best val loss: %.4f)\n", (long long)r.best_epoch, r.best_val_loss);
   nn::save_model(o.get("out"), *model);
   int64_t seen = 0;
   for (auto& e : r.history) seen += static_cast<int64_t>(e.images_per_second * e.seconds + 0.5);

@@ -136,16 +136,28 @@ Tensor Flatten::forward(const Tensor& x) {
 }
 
 // ---------------- Dropout ----------------
-Dropout::Dropout(float p_, uint64_t seed) : p(p_), gen_(seed) {
+Dropout::Dropout(float p_, uint64_t seed) : p(p_), seed_(seed) {
   LAI_CHECK(p_ >= 0.f && p_ < 1.f, "Dropout: p must be in [0, 1), got ", p_);
 }
 
+namespace {
+// A bijective 64-bit mixer (the splitmix64 finalizer): nearby (seed, call) pairs give unrelated
+// generator seeds, so consecutive masks do not share generator state.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p == 0.f) return x;
+  Generator gen(mix64(seed_ ^ mix64(calls_ + 0x632be59bd9b4e019ull)));
+  ++calls_;
   Tensor mask = Tensor::empty(x.shape());
   float* m = mask.data();
   const float keep = 1.f / (1.f - p);
-  for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen_.uniform() < p ? 0.f : keep;
+  for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen.uniform() < p ? 0.f : keep;
   return ops::mul(x, mask);
 }
 

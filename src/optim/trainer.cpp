@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "liteai/autograd/autograd.hpp"
@@ -53,6 +54,30 @@ nn::Dense* find_dense(nn::Module& m, const Tensor& w) {
     if (nn::Dense* d = find_dense(*c, w)) return d;
   return nullptr;
 }
+
+// Every Dropout layer under `m` with its hierarchical name ("drop", "block.drop").
+void collect_dropouts(nn::Module& m, const std::string& prefix, std::vector<std::pair<std::string, nn::Dropout*>>* out) {
+  if (auto* d = dynamic_cast<nn::Dropout*>(&m)) out->emplace_back(prefix, d);
+  for (const auto& [name, c] : m.children()) collect_dropouts(*c, prefix.empty() ? name : prefix + "." + name, out);
+}
+std::vector<std::pair<std::string, nn::Dropout*>> dropouts_of(nn::Module& m) {
+  std::vector<std::pair<std::string, nn::Dropout*>> out;
+  collect_dropouts(m, "", &out);
+  return out;
+}
+
+// A copy of a module's state (not recorded by autograd, not sharing storage).
+nn::NamedTensors copy_state(const nn::Module& m) {
+  nn::NamedTensors out;
+  for (const auto& [name, t] : m.state()) {
+    Tensor c = Tensor::empty(t.shape());
+    c.copy_from(t);
+    out.emplace_back(name, c);
+  }
+  return out;
+}
+
+const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 
 // Correct predictions in a batch, and how many were counted.
 void count_correct(const std::string& head, const Tensor& out, const TrainBatch& b, int64_t* correct,
@@ -264,8 +289,21 @@ io::Json Trainer::training_json() const {
   t.set("epochs_done", epochs_done_);
   t.set("global_step", global_step_);
   t.set("best_val_loss", best_val_loss_);
+  t.set("best_epoch", best_epoch_);
   t.set("bad_epochs", bad_epochs_);
   t.set("optimizer_name", opt_->name());
+  // The Dropout masks of the next epochs depend on these (seed as hex: JSON integers stop at 2^63).
+  io::Json rng = io::Json::object();
+  for (const auto& [name, d] : dropouts_of(*model_->net)) {
+    const nn::Dropout::RngState s = d->rng_state();
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(s.seed));
+    io::Json e = io::Json::object();
+    e.set("seed", std::string(hex));
+    e.set("calls", static_cast<unsigned long long>(s.calls));
+    rng.set(name, e);
+  }
+  if (rng.size()) t.set("dropout_rng", rng);
   return t;
 }
 
@@ -274,7 +312,12 @@ void Trainer::save_checkpoint(const std::string& path) const {
   st.name = opt_->name();
   st.tensors = opt_->state();
   st.meta = opt_->state_meta();
-  nn::save_model(path, *model_, &st, training_json());
+  // While the current weights are not the best epoch's, the best ones travel along so that a
+  // resumed run can still restore them.
+  nn::NamedTensors extra;
+  if (!best_state_.empty() && best_epoch_ != epochs_done_)
+    for (const auto& [name, t] : best_state_) extra.emplace_back(kBestPrefix + name, t);
+  nn::save_model(path, *model_, &st, training_json(), extra.empty() ? nullptr : &extra);
 }
 
 void Trainer::resume(const std::string& path) {
@@ -290,7 +333,36 @@ void Trainer::resume(const std::string& path) {
     epochs_done_ = saved.training.get_int_or("epochs_done", 0, what);
     global_step_ = saved.training.get_int_or("global_step", 0, what);
     best_val_loss_ = saved.training.get_number_or("best_val_loss", -1, what);
+    best_epoch_ = saved.training.get_int_or("best_epoch", 0, what);
     bad_epochs_ = saved.training.get_int_or("bad_epochs", 0, what);
+    if (const io::Json* rng = saved.training.find("dropout_rng")) {
+      for (const auto& [name, d] : dropouts_of(*model_->net)) {
+        const io::Json* e = rng->find(name);
+        LAI_CHECK(e, path, ": checkpoint has no random state for Dropout layer '", name, "'");
+        const std::string& hex = e->get_string("seed", what);
+        char* end = nullptr;
+        const unsigned long long seed = std::strtoull(hex.c_str(), &end, 16);
+        LAI_CHECK(!hex.empty() && end && *end == '\0', path, ": Dropout '", name, "' seed '", hex, "' is not hexadecimal");
+        const int64_t calls = e->get_int_or("calls", 0, what);
+        LAI_CHECK(calls >= 0, path, ": Dropout '", name, "' calls must be >= 0, got ", calls);
+        d->set_rng_state({static_cast<uint64_t>(seed), static_cast<uint64_t>(calls)});
+      }
+    }
+  }
+  // Best weights: stored beside the model when they differ from it, else they are the model's.
+  best_state_.clear();
+  const std::string prefix = kBestPrefix;
+  for (const auto& [name, t] : saved.extra)
+    if (name.rfind(prefix, 0) == 0) best_state_.emplace_back(name.substr(prefix.size()), t);
+  if (!best_state_.empty()) {
+    const nn::NamedTensors current = model_->net->state();
+    LAI_CHECK(best_state_.size() == current.size(), path, ": checkpoint holds ", best_state_.size(),
+              " best-epoch tensors, the model has ", current.size());
+    for (size_t i = 0; i < current.size(); ++i)
+      LAI_CHECK(best_state_[i].first == current[i].first && best_state_[i].second.shape() == current[i].second.shape(),
+                path, ": best-epoch tensor '", best_state_[i].first, "' does not match the model's '", current[i].first, "'");
+  } else if (best_epoch_ > 0 && best_epoch_ == epochs_done_) {
+    best_state_ = copy_state(*model_->net);
   }
 }
 
@@ -305,6 +377,9 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     LAI_CHECK(csv.good(), "train: cannot write the metrics log '", o_.metrics_csv, "' (check the folder exists)");
     if (!append) csv << "epoch,loss,metric,val_loss,val_metric,lr,seconds,images_per_second\n";
   }
+  early_stopping_on_ = validation && o_.early_stopping_patience > 0;
+  const bool keep_best = early_stopping_on_ && o_.restore_best_weights;
+  if (!keep_best) best_state_.clear();
   const double t_start = now();
   int64_t images_total = 0;
   double train_seconds = 0;
@@ -374,7 +449,16 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       es.val_metric = v.metric;
       if (best_val_loss_ < 0 || v.loss < best_val_loss_ - o_.early_stopping_min_delta) {
         best_val_loss_ = v.loss;
+        best_epoch_ = epoch + 1;
         bad_epochs_ = 0;
+        if (keep_best) {
+          if (best_state_.empty()) {
+            best_state_ = copy_state(*model_->net);
+          } else {
+            const nn::NamedTensors cur = model_->net->state();
+            for (size_t i = 0; i < cur.size(); ++i) best_state_[i].second.copy_from(cur[i].second);
+          }
+        }
       } else {
         ++bad_epochs_;
       }
@@ -406,9 +490,19 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       break;
     }
   }
+  // Keras restore_best_weights: training that ends (early or after the last epoch) keeps the
+  // best epoch's weights; a cancelled run keeps the weights of the steps done.
+  if (keep_best && !result.cancelled && !best_state_.empty() && best_epoch_ != epochs_done_) {
+    model_->net->load_state(best_state_);
+    result.restored_best = true;
+    if (show)
+      std::fprintf(stderr, "restored the weights of epoch %lld (best validation loss %.4f)\n", (long long)best_epoch_,
+                   best_val_loss_);
+  }
   result.seconds = now() - t_start;
   result.images_per_second = images_total / std::max(1e-9, train_seconds);
   result.best_val_loss = best_val_loss_;
+  result.best_epoch = best_epoch_;
   model_->net->eval();
   return result;
 }

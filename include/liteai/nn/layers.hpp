@@ -113,7 +113,10 @@ class ActivationLayer : public Module {
 };
 
 // Inverted dropout: in training, zeroes each element with probability p and scales the rest
-// by 1/(1-p); identity in eval mode. The mask comes from the layer's own seeded generator.
+// by 1/(1-p); identity in eval mode. The mask of the k-th training forward pass comes from a
+// generator seeded with (seed, k), so the whole random state is two integers: a checkpoint
+// stores them (optim::Trainer does) and a resumed run draws the same masks as an
+// uninterrupted one.
 class Dropout : public Module {
  public:
   explicit Dropout(float p, uint64_t seed = 0x0d20);
@@ -121,8 +124,16 @@ class Dropout : public Module {
   std::string describe() const override;
   float p;
 
+  struct RngState {
+    uint64_t seed = 0;
+    uint64_t calls = 0;  // training forward passes drawn so far
+  };
+  RngState rng_state() const { return {seed_, calls_}; }
+  void set_rng_state(const RngState& s) { seed_ = s.seed, calls_ = s.calls; }
+
  private:
-  Generator gen_;
+  uint64_t seed_;
+  uint64_t calls_ = 0;
 };
 
 // BatchNorm over the channels of NCHW. Training: batch statistics, running statistics updated

@@ -93,6 +93,13 @@ struct TrainOptions {
   std::string metrics_csv;         // path: one row per epoch
   int64_t early_stopping_patience = 0;  // epochs without validation-loss improvement; 0 = off
   double early_stopping_min_delta = 0;
+  // With early stopping on (patience > 0 and a validation source), fit() ends with the weights
+  // and buffers of the epoch with the lowest validation loss, whether it stopped early or ran
+  // out of epochs (Keras EarlyStopping(restore_best_weights=True) as of Keras 3). The copy is
+  // kept in memory (one more set of weights: 512 MB for compact_cxr at 512x512) and, while the
+  // last epoch is not the best one, in the checkpoint too, so a resumed run restores the same.
+  // false: fit() ends with the last epoch's weights.
+  bool restore_best_weights = true;
   int progress = -1;               // stderr progress: -1 auto (only on a terminal), 0 off, 1 on
   double progress_interval = 1.0;  // seconds between progress updates
   ProgressCallback callback;
@@ -113,6 +120,8 @@ struct TrainResult {
   bool cancelled = false, early_stopped = false;
   double seconds = 0, images_per_second = 0;
   double best_val_loss = -1;
+  int64_t best_epoch = 0;        // 1-based epoch of best_val_loss (0: no validation)
+  bool restored_best = false;    // the weights were reset to best_epoch's
 };
 
 struct EvalResult {
@@ -136,8 +145,9 @@ class Trainer {
   StepResult train_step(const TrainBatch& batch);
   EvalResult evaluate(BatchSource& source);
 
-  // Loads weights, optimizer state and the epoch counter from a checkpoint written by fit();
-  // the next fit() continues after that epoch.
+  // Loads weights, optimizer state, the epoch counter, the Dropout layers' random state and the
+  // early-stopping state (best loss, best weights) from a checkpoint written by fit(); the next
+  // fit() continues after that epoch and gives the same bits as an uninterrupted run.
   void resume(const std::string& checkpoint_path);
   // Saves model + optimizer state (+ training progress) to `path`.
   void save_checkpoint(const std::string& path) const;
@@ -162,7 +172,10 @@ class Trainer {
   int64_t epochs_done_ = 0;
   int64_t global_step_ = 0;
   double best_val_loss_ = -1;
+  int64_t best_epoch_ = 0;
   int64_t bad_epochs_ = 0;
+  bool early_stopping_on_ = false;  // set by fit(): a validation source and patience > 0
+  nn::NamedTensors best_state_;     // copy of state() at best_epoch_ (restore_best_weights)
 };
 
 }  // namespace liteai::optim
