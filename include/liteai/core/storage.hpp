@@ -23,6 +23,7 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
+  size_t mapped_ = 0;  // > 0: a large block from mmap (see storage.cpp)
 };
 
 // Bytes currently held by all Storage blocks (for memory reports and leak checks).
