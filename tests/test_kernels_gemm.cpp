@@ -2,6 +2,7 @@
 // alpha/beta, odd and degenerate sizes, thread-count independence.
 #include "kernels/ref.hpp"
 #include "kernels_test_util.hpp"
+#include "liteai/core/dtype.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
@@ -61,6 +62,37 @@ TEST_CASE("sgemm: small output with a long K (split-K) in every transpose", "[ke
   check_gemm(g, false, false, 3, 5, 40000, 1.f, 0.f, 0);
   check_gemm(g, true, true, 2, 7, 33000, 0.5f, 1.f, 1);
   check_gemm(g, false, true, 1, 1, 50001, 1.f, -2.f, 0);
+  check_gemm(g, false, false, 1, 113, 40000, 1.f, 0.f, 3);  // B streamed in place, ragged panel
+  check_gemm(g, false, false, 8, 96, 33000, -1.f, 1.f, 0);   // a full micro-tile of rows
+}
+
+TEST_CASE("sgemm_bf16b (bf16 B widened on the fly) matches the reference for every ISA", "[kernels][gemm]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(11);
+  struct Case { int64_t M, N, K, pad; };
+  for (const Case c : {Case{1, 1, 1, 0}, Case{3, 17, 5, 1}, Case{1, 256, 40000, 0}, Case{5, 113, 33000, 2},
+                       Case{8, 96, 700, 0}, Case{13, 50, 300, 1}, Case{20, 900, 40, 0}}) {
+    const int64_t lda = c.K + c.pad, ldb = c.N + c.pad, ldc = c.N + c.pad;
+    auto A = kt::random_vec(g, c.M * lda), Bf = kt::random_vec(g, c.K * ldb);
+    std::vector<uint16_t> B(Bf.size());
+    for (size_t i = 0; i < B.size(); ++i) B[i] = liteai::f32_to_bf16(Bf[i]), Bf[i] = liteai::bf16_to_f32(B[i]);
+    std::vector<float> want(size_t(c.M * ldc), 0.f);
+    ref::sgemm(false, false, c.M, c.N, c.K, 1.f, A.data(), lda, Bf.data(), ldb, 0.f, want.data(), ldc);
+    for (Isa isa : kt::isas()) {
+      set_isa(isa);
+      std::vector<float> got(want.size(), 0.f), got1(want.size(), 0.f);
+      sgemm_bf16b(c.M, c.N, c.K, A.data(), lda, B.data(), ldb, got.data(), ldc);
+      INFO("isa " << isa_name(isa) << " M " << c.M << " N " << c.N << " K " << c.K);
+      kt::require_close(got, want, 1e-5 * (1 + std::sqrt(double(c.K))), 1e-5, "sgemm_bf16b");
+      liteai::set_num_threads(1);
+      sgemm_bf16b(c.M, c.N, c.K, A.data(), lda, B.data(), ldb, got1.data(), ldc);
+      liteai::set_num_threads(0);
+      REQUIRE(got1 == got);  // the same bits whatever the thread count
+    }
+  }
+  std::vector<float> X(4);
+  std::vector<uint16_t> Y(4);
+  REQUIRE_THROWS_AS(sgemm_bf16b(2, 2, 2, X.data(), 1, Y.data(), 2, X.data(), 2), liteai::Error);
 }
 
 TEST_CASE("sgemm: degenerate sizes and beta == 0 ignores NaN", "[kernels][gemm]") {

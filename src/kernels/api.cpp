@@ -89,6 +89,15 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   active_table().sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void sgemm_bf16b(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                 float* C, int64_t ldc) {
+  LAI_CHECK(M >= 0 && N >= 0 && K >= 0, "sgemm_bf16b: negative size M=", M, " N=", N, " K=", K);
+  if (M == 0 || N == 0) return;
+  LAI_CHECK(ldc >= N && lda >= K && ldb >= N, "sgemm_bf16b: lda=", lda, " ldb=", ldb, " or ldc=", ldc,
+            " too small for M=", M, " N=", N, " K=", K);
+  active_table().sgemm_bf16b(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
 void conv2d_forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
                     float* y, Act act) {
   check_conv(p, "conv2d_forward");

@@ -16,6 +16,8 @@ struct Table {
   int mr, nr;  // GEMM micro-tile (for tests and benches)
   void (*sgemm)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                 int64_t, float, float*, int64_t);
+  void (*sgemm_bf16b)(int64_t, int64_t, int64_t, const float*, int64_t, const uint16_t*, int64_t, float*,
+                      int64_t);
   void (*conv2d_forward)(const Conv2dShape&, const float*, const float*, const float*, float*, Act);
   void (*conv2d_backward_data)(const Conv2dShape&, const float*, const float*, float*);
   void (*conv2d_backward_weight)(const Conv2dShape&, const float*, const float*, float*, float*);

@@ -218,6 +218,87 @@ struct GemmDriver {
     }
   }
 
+  // Small M (at most MR rows) with row-major B: a dense layer's forward on a small batch, where
+  // B (the weights) is far larger than A and C and must be streamed from memory exactly once.
+  // Packing B would add a pass and a full MR-row tile would waste (MR - M) / MR of the FMAs, so
+  // B is read in place in chunks of rows that stay in L2 while each NR-wide panel of the chunk
+  // is used against all M rows.
+  static void run_small_m(int64_t M, int64_t N, int64_t K, const MatA& a, const float* b, int64_t ldb,
+                          float* C, int64_t ldc, bool accumulate) {
+    if constexpr (requires { typename UK::StridedB; }) {
+      const int64_t KCH = std::clamp<int64_t>(L2B / 2 / (N * 4), 16, 256);
+      float* abuf = scratch(1, size_t(KCH * MR));
+      float* edge = scratch(0, size_t(KCH * NR));
+      alignas(64) float tmp[MR * NR];
+      for (int64_t pc = 0; pc < K; pc += KCH) {
+        const int64_t kc = std::min(KCH, K - pc);
+        const bool acc = accumulate || pc > 0;
+        pack_a(a, 0, M, pc, kc, abuf);
+        for (int64_t jr = 0; jr < N; jr += NR) {
+          const int64_t nr = std::min<int64_t>(NR, N - jr);
+          if (nr == NR) {
+            UK::rows(int(M), kc, abuf, typename UK::StridedB{b + pc * ldb + jr, ldb}, C + jr, ldc, acc);
+          } else {
+            typename GemmDriver::PackB{MatB{b, ldb, 1}}(pc, kc, jr, nr, edge);
+            UK::full(kc, abuf, edge, tmp, NR, false);
+            for (int64_t ii = 0; ii < M; ++ii)
+              for (int64_t jj = 0; jj < nr; ++jj)
+                C[ii * ldc + jr + jj] = (acc ? C[ii * ldc + jr + jj] : 0.f) + tmp[ii * NR + jj];
+          }
+        }
+      }
+    }
+  }
+  static constexpr bool has_small_m = requires { typename UK::StridedB; };
+
+  // C[M,N] = A[M,K] * B[K,N] with B stored as bf16 (row-major, ld ldb) and A, C fp32 row-major.
+  // For weights that are streamed from memory (a dense layer's inference): B is widened to fp32
+  // in L2-sized chunks right before use, so memory traffic halves while every product and sum
+  // stays fp32. Tasks are (K slice, column block) pairs fixed by the shape; K slices are summed
+  // in slice order, so the bits do not depend on the thread count.
+  static void sgemm_bf16b(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* B,
+                          int64_t ldb, float* C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K == 0) return scale_block(M, N, 0.f, C, ldc);
+    int64_t ns = K >= 32768 ? std::min<int64_t>(16, K / 8192) : 1;
+    const int64_t kstep = round_up(ceil_div(K, ns), 64);
+    ns = ceil_div(K, kstep);
+    const int64_t colw = std::min(round_up(N, NR), int64_t(16) * NR), ncb = ceil_div(N, colw);
+    std::vector<float> part(size_t(ns > 1 ? ns * M * N : 0));
+    parallel_for(0, ns * ncb, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t sl = t / ncb, j0 = (t % ncb) * colw, nw = std::min(colw, N - j0);
+        const int64_t k0 = sl * kstep, ks = std::min(kstep, K - k0);
+        float* out = ns > 1 ? part.data() + sl * M * N + j0 : C + j0;
+        const int64_t ldo = ns > 1 ? N : ldc;
+        const int64_t KCH = std::clamp<int64_t>(L2B / 2 / (nw * 4), 16, 256);
+        float* wide = scratch(3, size_t(KCH * nw));
+        for (int64_t pc = 0; pc < ks; pc += KCH) {
+          const int64_t kc = std::min(KCH, ks - pc);
+          for (int64_t k = 0; k < kc; ++k) {
+            const uint16_t* src = B + (k0 + pc + k) * ldb + j0;
+            uint32_t* dst = reinterpret_cast<uint32_t*>(wide + k * nw);
+            for (int64_t j = 0; j < nw; ++j) dst[j] = uint32_t(src[j]) << 16;  // exact widening
+          }
+          const MatA as{A + k0 + pc, lda, 1, 1.f};
+          if (has_small_m && M <= MR)
+            run_small_m(M, nw, kc, as, wide, nw, out, ldo, pc > 0);
+          else
+            run(M, nw, kc, PackA{as}, PackB{MatB{wide, nw, 1}}, out, ldo, pc > 0);
+        }
+      }
+    });
+    if (ns > 1)
+      parallel_for(0, M, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            float acc = part[size_t(i * N + j)];
+            for (int64_t sl = 1; sl < ns; ++sl) acc += part[size_t((sl * M + i) * N + j)];
+            C[i * ldc + j] = acc;
+          }
+      });
+  }
+
   static void scale_block(int64_t m, int64_t n, float beta, float* C, int64_t ldc) {
     for (int64_t i = 0; i < m; ++i) {
       float* r = C + i * ldc;
@@ -265,12 +346,16 @@ struct GemmDriver {
       const int64_t slices = std::min<int64_t>(16, K / 8192), kstep = round_up(ceil_div(K, slices), 64);
       const int64_t ns = ceil_div(K, kstep);
       std::vector<float> part(size_t(ns * M * N));
+      const bool small_m = has_small_m && M <= MR && !tb;
       parallel_for(0, ns, 1, [&](int64_t s0, int64_t s1) {
         for (int64_t sl = s0; sl < s1; ++sl) {
           const int64_t k0 = sl * kstep, kc = std::min(kstep, K - k0);
           const MatA as{a.p + k0 * a.cs, a.rs, a.cs, a.alpha};
           const MatB bs{b.p + k0 * b.rs, b.rs, b.cs};
-          run(M, N, kc, PackA{as}, PackB{bs}, part.data() + sl * M * N, N, false);
+          if (small_m)
+            run_small_m(M, N, kc, as, bs.p, ldb, part.data() + sl * M * N, N, false);
+          else
+            run(M, N, kc, PackA{as}, PackB{bs}, part.data() + sl * M * N, N, false);
         }
       });
       parallel_for(0, M, std::max<int64_t>(1, 4096 / N), [&](int64_t i0, int64_t i1) {

@@ -19,6 +19,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc);
 
+// C[M,N] = A[M,K] * B[K,N], B in bf16 (weights kept compact for inference), A and C fp32, all
+// row-major; products and sums in fp32. Parallel inside; the bits do not depend on the thread count.
+void sgemm_bf16b(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                 float* C, int64_t ldc);
+
 // ---- convolution (NCHW, weight [K, C, R, S]) ----
 enum class Act : int { none = 0, relu = 1, swish = 2 };
 struct Conv2dShape {

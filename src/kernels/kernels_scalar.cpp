@@ -34,6 +34,7 @@ const Table& table_scalar() {
     s.isa = Isa::scalar;
     s.mr = UkScalar::MR, s.nr = UkScalar::NR;
     s.sgemm = &GemmDriver<UkScalar>::sgemm;
+    s.sgemm_bf16b = &GemmDriver<UkScalar>::sgemm_bf16b;
     s.conv2d_forward = &C::forward;
     s.conv2d_backward_data = &C::backward_data;
     s.conv2d_backward_weight = &C::backward_weight;

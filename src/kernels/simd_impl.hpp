@@ -299,6 +299,7 @@ Table make_table(Isa isa) {
   t.isa = isa;
   t.mr = UK::MR, t.nr = UK::NR;
   t.sgemm = &GemmDriver<UK>::sgemm;
+  t.sgemm_bf16b = &GemmDriver<UK>::sgemm_bf16b;
   t.conv2d_forward = &C::forward;
   t.conv2d_backward_data = &C::backward_data;
   t.conv2d_backward_weight = &C::backward_weight;
