@@ -86,6 +86,57 @@ TEST_CASE("Dense uses the Keras layout w[in, out] and computes x w + b", "[nn]")
   CHECK(y.to_vector() == std::vector<float>{1 + 3 + 10 + 0.5f, 2 + 4 + 12 - 1.f});
 }
 
+TEST_CASE("Dense in bf16 inference: fp32 products of bf16-rounded weights, fp32 when training", "[nn][bf16]") {
+  Generator g(5);
+  nn::DenseOptions o;
+  o.activation = nn::Activation::swish;
+  auto d = std::make_shared<nn::Dense>(3000, 37, o, g);
+  Tensor x = randn({3, 3000}, 0, 1, g);
+  // Reference in double: x * bf16(w) + b, then swish.
+  auto expect = [&](bool rounded) {
+    std::vector<float> xv = x.to_vector(), wv = d->weight.to_vector(), bv = d->bias.to_vector(), out;
+    for (int64_t n = 0; n < 3; ++n)
+      for (int64_t j = 0; j < 37; ++j) {
+        double acc = bv[size_t(j)];
+        for (int64_t k = 0; k < 3000; ++k) {
+          const float w = wv[size_t(k * 37 + j)];
+          acc += double(xv[size_t(n * 3000 + k)]) * (rounded ? bf16_to_f32(f32_to_bf16(w)) : w);
+        }
+        out.push_back(float(acc / (1 + std::exp(-acc))));
+      }
+    return out;
+  };
+  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+    return m;
+  };
+  const auto exact = expect(false), rounded = expect(true);
+  REQUIRE(max_diff(exact, rounded) > 1e-4);  // the rounding is visible, so the checks below can tell
+
+  d->set_inference_dtype(DType::bf16);  // still in training mode: fp32
+  REQUIRE(max_diff(d->forward(x).to_vector(), exact) < 2e-4);
+  d->eval();
+  {
+    autograd::NoGrad ng;
+    REQUIRE(max_diff(d->forward(x).to_vector(), rounded) < 2e-4);
+    REQUIRE(max_diff(d->forward(x).to_vector(), exact) > 1e-4);
+  }
+  // Autograd on (an input gradient wanted from an eval model): the fp32 weights.
+  REQUIRE(max_diff(d->forward(x).to_vector(), exact) < 2e-4);
+  // New weights through load_state refresh the copy.
+  Tensor w2 = randn({3000, 37}, 0, 0.05f, g);
+  d->load_state({{"weight", w2}}, false);
+  const auto exact2 = expect(false), rounded2 = expect(true);
+  {
+    autograd::NoGrad ng;
+    REQUIRE(max_diff(d->forward(x).to_vector(), rounded2) < 2e-4);
+  }
+  d->set_inference_dtype(DType::f32);
+  autograd::NoGrad ng;
+  REQUIRE(max_diff(d->forward(x).to_vector(), exact2) < 2e-4);
+}
+
 TEST_CASE("BatchNorm2d: batch statistics in training, running statistics in eval", "[nn]") {
   Generator g(5);
   nn::BatchNorm2d bn(2, 0.5f);

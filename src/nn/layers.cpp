@@ -82,10 +82,21 @@ Dense::Dense(int64_t in_f, int64_t out_f, const DenseOptions& o, Generator& g)
   if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_f}));
 }
 
+void Dense::refresh_derived() {
+  if (!is_training() && inference_dtype() == DType::bf16)
+    weight_bf16_ = weight.detach().to(DType::bf16);
+  else
+    weight_bf16_ = Tensor();
+}
+
 Tensor Dense::forward(const Tensor& x_in) {
   Tensor x = x_in.dim() == 2 ? x_in : x_in.reshape({x_in.size(0), -1});
   LAI_CHECK(x.size(1) == in_features, "Dense: input has ", x.size(1), " features, the layer expects ", in_features,
             " (input ", to_string(x_in.shape()), ")");
+  const bool recorded = autograd::grad_enabled() &&
+                        (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  if (weight_bf16_.defined() && !is_training() && !recorded)
+    return apply_activation(options.activation, ops::linear_bf16(x, weight_bf16_, bias));
   if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
     return apply_activation(options.activation, ops::linear(x, weight, bias));
   Tensor y;

@@ -104,6 +104,7 @@ void Module::load_state(const NamedTensors& values, bool strict) {
   if (strict)
     for (const auto& [name, t] : mine)
       LAI_CHECK(seen.count(name), "load_state: tensor '", name, "' is missing from the loaded state");
+  refresh_derived_all();
 }
 
 int64_t Module::parameter_count() const {
@@ -147,6 +148,18 @@ std::string Module::summary() const {
 void Module::train(bool on) {
   training_ = on;
   for (auto& c : children_) c.second->train(on);
+  refresh_derived();
+}
+
+void Module::set_inference_dtype(DType t) {
+  inference_dtype_ = t;
+  for (auto& c : children_) c.second->set_inference_dtype(t);
+  refresh_derived();
+}
+
+void Module::refresh_derived_all() {
+  for (auto& c : children_) c.second->refresh_derived_all();
+  refresh_derived();
 }
 
 Tensor Module::regularization_loss() const {

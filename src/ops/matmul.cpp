@@ -97,4 +97,25 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                           });
 }
 
+Tensor linear_bf16(const Tensor& x_in, const Tensor& w, const Tensor& b) {
+  LAI_CHECK(x_in.dim() == 2 && w.dim() == 2 && w.dtype() == DType::bf16,
+            "linear_bf16: expects x[N, in] (f32) and a bf16 w[in, out], got ", to_string(x_in.shape()), " and ",
+            dtype_name(w.dtype()), " ", to_string(w.shape()));
+  LAI_CHECK(x_in.size(1) == w.size(0), "linear_bf16: input has ", x_in.size(1), " features, weight expects ",
+            w.size(0));
+  LAI_CHECK(w.is_contiguous(), "linear_bf16: the bf16 weight must be contiguous");
+  const int64_t N = x_in.size(0), K = x_in.size(1), M = w.size(1);
+  if (b.defined())
+    LAI_CHECK(b.dim() == 1 && b.size(0) == M, "linear_bf16: bias shape ", to_string(b.shape()),
+              " does not match ", M, " outputs");
+  Tensor x = x_in.contiguous();
+  Tensor out = Tensor::empty({N, M});
+  kernels::sgemm_bf16b(N, M, K, x.data(), K, w.data_bf16(), M, out.data(), M);
+  if (b.defined()) {
+    Tensor bc = b.contiguous();
+    for (int64_t i = 0; i < N; ++i) kernels::vadd(M, out.data() + i * M, bc.data(), out.data() + i * M);
+  }
+  return out;
+}
+
 }  // namespace liteai::ops

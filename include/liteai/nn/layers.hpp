@@ -69,9 +69,13 @@ class Dense : public Module {
   void stream_weight_gradient(RowSink sink, int64_t block_rows = 0);  // 0: about 4M elements per block
   bool streams_weight_gradient() const { return static_cast<bool>(sink_); }
 
+ protected:
+  void refresh_derived() override;
+
  private:
   RowSink sink_;
   int64_t block_rows_ = 0;
+  Tensor weight_bf16_;  // eval-mode copy when the inference dtype is bf16
 };
 
 class AvgPool2d : public Module {

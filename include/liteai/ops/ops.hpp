@@ -40,6 +40,8 @@ Tensor argmax(const Tensor& a, int64_t axis);                     // indices as 
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x[N, in] W[in, out] + b[out] in one GEMM (b may be undefined).
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// The same with W stored in bf16 (inference: products and sums in fp32, not recorded by autograd).
+Tensor linear_bf16(const Tensor& x, const Tensor& w_bf16, const Tensor& b);
 
 // ---- softmax family (along `axis`, numerically stable) ----
 Tensor softmax(const Tensor& a, int64_t axis = -1);
