@@ -1,4 +1,5 @@
 // liteai eval: accuracy, loss and per-class metrics of a saved model on a data set.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -21,7 +22,9 @@ const char* kHelp =
     "Runs the model over the data set and prints `accuracy: 0.xxxx`, the mean loss, the wall time and\n"
     "images/s, then per-class precision, recall, F1 and AUROC (one-vs-rest) unless --quiet.\n"
     "For --format mnist, --split picks the IDX files (t10k-* for test, the default). The data set's\n"
-    "classes must match the model's (same count). Multi-label models use --threshold for decisions.\n";
+    "classes are matched to the model's by name (a test set may lack some of the model's classes; a\n"
+    "class the model does not know is an error); a model without class names needs the same count.\n"
+    "Multi-label models use --threshold for decisions.\n";
 }
 
 LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-class metrics, images/s)") {
@@ -45,8 +48,31 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   const std::string format = cli::resolve_format(dir, o.get("format", "auto"));
   data::DatasetPtr ds = cli::open_data(dir, format, o.get("split", "test"), static_cast<size_t>(o.get_int("limit", 0)),
                                        cli::csv_options(o));
-  LAI_CHECK(head == "none" || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
-            ds->num_classes(), " classes, the model ", model.num_classes(), " (", o.get("model"), ")");
+  // The data set numbers its classes by what it found (sorted names); the model by its own list.
+  // Map the data's class indices onto the model's by name, so a test set that lacks a class, or
+  // lists them in another order, is still scored against the right outputs.
+  std::vector<int64_t> to_model;
+  const bool by_name = head != "none" && format != "mnist" &&
+                       static_cast<int64_t>(model.class_names.size()) == model.num_classes();
+  if (by_name) {
+    const auto& names = ds->class_names();
+    for (const std::string& n : names) {
+      const auto it = std::find(model.class_names.begin(), model.class_names.end(), n);
+      LAI_CHECK(it != model.class_names.end(), "eval: class '", n, "' of ", dir, " is not a class of the model ",
+                o.get("model"), " (its classes: ", [&] {
+                  std::string s;
+                  for (const auto& c : model.class_names) s += (s.empty() ? "" : ", ") + c;
+                  return s;
+                }(), ")");
+      to_model.push_back(it - model.class_names.begin());
+    }
+  } else {
+    LAI_CHECK(head == "none" || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
+              ds->num_classes(), " classes, the model ", model.num_classes(), " (", o.get("model"), ")");
+  }
+  bool identity = true;
+  for (size_t k = 0; k < to_model.size(); ++k) identity = identity && to_model[k] == static_cast<int64_t>(k);
+  if (identity && static_cast<int64_t>(to_model.size()) == model.num_classes()) to_model.clear();
   const int batch = static_cast<int>(o.get_int("batch", 256));
   LAI_CHECK(batch > 0, "eval: --batch must be positive");
   const double threshold = o.get_double("threshold", 0.5);
@@ -60,6 +86,19 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   int64_t samples = 0;
   src.reset(0);
   while (auto b = src.next()) {
+    if (!to_model.empty()) {  // re-index labels and multi-hot targets to the model's classes
+      float* l = b->labels.data();
+      for (int64_t i = 0; i < b->labels.numel(); ++i)
+        if (l[i] >= 0) l[i] = static_cast<float>(to_model[static_cast<size_t>(l[i])]);
+      if (b->targets.defined()) {
+        const int64_t n = b->targets.size(0), k = b->targets.size(1);
+        Tensor t = Tensor::zeros({n, model.num_classes()});
+        const float* src_t = b->targets.data();
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t c = 0; c < k; ++c) t.data()[i * model.num_classes() + to_model[static_cast<size_t>(c)]] = src_t[i * k + c];
+        b->targets = t;
+      }
+    }
     Tensor out = model.forward(b->images);
     Tensor targets = head == "none" ? b->images : b->targets;
     const int64_t n = b->images.size(0);
