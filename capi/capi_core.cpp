@@ -82,6 +82,15 @@ data::Image image_from_buffer(const char* fn, const void* pixels, int type, int3
   return img;
 }
 
+data::Image image_from_arg(const char* fn, const lai_image* v, const char* what) {
+  require_ptr(v, fn, what);
+  try {
+    return image_from_view(fn, *v);
+  } catch (const CapiError& e) {
+    fail(e.status, e.what(), " (", what, ")");
+  }
+}
+
 void copy_text(const char* fn, const std::string& text, char* buf, size_t size, size_t* needed) {
   if (needed) *needed = text.size() + 1;
   if (!buf && size == 0 && needed) return;  // size query

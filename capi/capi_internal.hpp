@@ -13,7 +13,12 @@
 #include "liteai.h"
 #include "liteai/core/error.hpp"
 #include "liteai/data/image.hpp"
+#include "liteai/nn/metrics.hpp"
 #include "liteai/nn/zoo.hpp"
+
+namespace liteai::optim {
+struct Progress;
+}
 
 namespace liteai::capi {
 
@@ -122,6 +127,13 @@ inline data::Image image_from_view(const char* fn, const lai_image& v) {
   return image_from_buffer(fn, v.data, ev(v.type), v.width, v.height, v.stride_bytes);
 }
 
+// A lai_image given by pointer (argument `what`): checked like image_from_buffer, with `what`
+// named in the message.
+data::Image image_from_arg(const char* fn, const lai_image* v, const char* what);
+
+// The C progress record of a trainer progress report.
+void fill_progress(const optim::Progress& p, lai_progress& c);
+
 // Copies text into a caller buffer (the C convention of this API: *needed = length + 1).
 void copy_text(const char* fn, const std::string& text, char* buf, size_t size, size_t* needed);
 
@@ -134,6 +146,11 @@ struct lai_model {
   std::shared_ptr<liteai::nn::Model> model;
   mutable std::atomic<int64_t> readers{0};
   mutable std::atomic<bool> exclusive{false};
+};
+
+// An evaluation report (immutable once made: every getter is thread-safe).
+struct lai_eval_report {
+  liteai::nn::ClassificationReport report;
 };
 
 namespace liteai::capi {

@@ -1,5 +1,6 @@
 // C API: models (create, load, save, info, predict, train, evaluate).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "liteai/data/codec.hpp"
 #include "liteai/data/dataset.hpp"
 #include "liteai/data/transforms.hpp"
+#include "liteai/nn/losses.hpp"
+#include "liteai/nn/metrics.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/ops/ops.hpp"
 #include "liteai/optim/data_source.hpp"
@@ -113,6 +116,10 @@ data::DatasetPtr open_data(const char* fn, const nn::Model& m, const char* spec,
   return ds;
 }
 
+
+}  // namespace
+
+namespace liteai::capi {
 void fill_progress(const optim::Progress& p, lai_progress& c) {
   std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
@@ -129,8 +136,7 @@ void fill_progress(const optim::Progress& p, lai_progress& c) {
   c.val_metric = p.val_metric;
   c.eta_seconds = p.eta_seconds;
 }
-
-}  // namespace
+}  // namespace liteai::capi
 
 extern "C" {
 
@@ -466,6 +472,85 @@ LAI_API lai_status lai_model_evaluate(lai_model* model, const char* data, const 
     r.metric = er.metric;
     r.samples = er.samples;
     write_result(result, r, fn, "result");
+  });
+}
+
+LAI_API lai_status lai_model_evaluate_report(lai_model* model, const char* data, const lai_train_options* options,
+                                             double threshold, lai_eval_result* result, lai_eval_report** out) {
+  const char* fn = "lai_model_evaluate_report";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    model_of(model, fn);
+    const lai_train_options o = read_options(options, lai_train_options_init, fn, "options");
+    require(o.batch_size >= 1 && o.batch_size <= 65536, fn, ": batch_size must be in 1..65536, got ", o.batch_size);
+    require(o.limit >= 0, fn, ": limit must be >= 0");
+    require(std::isfinite(threshold) && threshold > 0 && threshold < 1, fn, ": threshold must be in (0, 1), got ",
+            threshold);
+    if (result) {
+      lai_eval_result probe;
+      lai_eval_result_init(&probe);
+      write_result(result, probe, fn, "result");
+    }
+    ExclusiveAccess access(model, fn);
+    std::shared_ptr<nn::Model> m = model->model;
+    const std::string head = m->head();
+    if (head != "softmax" && head != "sigmoid")
+      fail(LAI_ERR_NOT_SUPPORTED, fn, ": the model's head is '", head,
+           "': per-class metrics need a classifier (lai_model_evaluate gives the loss)");
+    data::DatasetPtr ds = open_data(fn, *m, data, o.limit);
+    data::LoaderOptions lo = optim::loader_options_for(*m, o.batch_size, o.seed, /*shuffle=*/false);
+    lo.skip_bad = o.skip_bad_files != 0;
+    optim::LoaderSource src(ds, lo);
+    const bool multi = head == "sigmoid";
+    nn::MetricsAccumulator acc(m->num_classes(), multi);
+    autograd::NoGrad ng;  // the handle is in eval mode (see wrap)
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t steps = int64_t((ds->size() + size_t(o.batch_size) - 1) / size_t(o.batch_size));
+    double loss_sum = 0;
+    int64_t samples = 0, step = 0;
+    src.reset(0);
+    while (auto b = src.next()) {
+      Tensor logits = m->forward(b->images);
+      const int64_t n = b->images.size(0);
+      loss_sum += double(nn::head_loss(head, logits, b->labels, b->targets).item()) * double(n);
+      samples += n;
+      ++step;
+      if (multi) {
+        acc.add(ops::sigmoid(logits), b->targets);
+      } else {
+        std::vector<int64_t> labels;
+        for (float v : b->labels.to_vector()) labels.push_back(int64_t(v));
+        acc.add(ops::softmax(logits, -1), labels);
+      }
+      if (o.progress) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        lai_progress p;
+        std::memset(&p, 0, sizeof p);
+        p.struct_size = sizeof p;
+        p.phase = LAI_PHASE_EVALUATE;
+        p.epoch = p.epochs = 1;
+        p.step = p.global_step = step;
+        p.steps_per_epoch = steps;
+        p.loss = loss_sum / double(samples);
+        p.metric = std::nan("");
+        p.images_per_second = secs > 0 ? double(samples) / secs : 0;
+        p.val_loss = p.val_metric = -1;
+        p.eta_seconds = step > 0 && secs > 0 ? secs / double(step) * double(std::max<int64_t>(0, steps - step)) : -1;
+        if (o.progress(&p, o.user_data) != 0)
+          fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback after ", step, " batch(es)");
+      }
+    }
+    require(samples > 0, fn, ": no samples could be read from '", data, "'");
+    auto rep = std::make_unique<lai_eval_report>();
+    rep->report = acc.report(m->class_names, threshold);
+    lai_eval_result r;
+    lai_eval_result_init(&r);
+    r.loss = loss_sum / double(samples);
+    r.metric = rep->report.accuracy;
+    r.samples = samples;
+    write_result(result, r, fn, "result");
+    *out = rep.release();
   });
 }
 

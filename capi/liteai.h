@@ -21,7 +21,9 @@
  *     from any number of threads on the same handle.
  *
  * Versioning: LAI_VERSION_MAJOR is the ABI major (the SONAME is libliteai.so.<major>); minor
- * versions only add functions and append fields to options structs. Reserved for coming minor
+ * versions only add functions and append fields to options structs. Version 0.2 added the
+ * autoencoder anomaly detector (lai_autoencoder_*), map scores (lai_map_score), heatmap and
+ * overlay PNGs (lai_write_*_png) and per-class evaluation reports (lai_eval_report_*). Reserved for coming minor
  * versions (not in this one): lai_model_distill (knowledge distillation from a teacher model or
  * a logits file), lai_model_repack (channel reduction, folding linear layers),
  * lai_model_convert_precision (bf16 weights), lai_models_merge (federated averaging).
@@ -33,7 +35,7 @@
 #include <stdint.h>
 
 #define LAI_VERSION_MAJOR 0
-#define LAI_VERSION_MINOR 1
+#define LAI_VERSION_MINOR 2
 #define LAI_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -319,7 +321,7 @@ typedef struct lai_wpm_options {
   double percentile;           /* 99.9 (PERCENTILE) */
   double top_fraction;         /* 0.001 (TOPK_MEAN) */
   lai_bandwidth bandwidth;     /* SILVERMAN: KDE bandwidth rule used to finalize the counts */
-  float fixed_bandwidth;       /* 4 intensity units (FIXED) */
+  float fixed_bandwidth;       /* 4 grey levels (FIXED); a level is 1/256 of the config's lo..hi range */
   float floor;                 /* 1e-5: probability mass spread uniformly */
 } lai_wpm_options;
 LAI_API void lai_wpm_options_init(lai_wpm_options* options);
@@ -405,6 +407,161 @@ LAI_API void lai_hough_options_init(lai_hough_options* options);
 LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
                                      size_t stride_bytes, const lai_hough_options* options, lai_circle* circles,
                                      size_t capacity, size_t* found);
+
+/* ================================================================== since 0.2 */
+
+/* ------------------------------------------------------------------ map scores */
+
+/* How an anomaly map (WPM or autoencoder map) becomes one image score. */
+typedef struct lai_score_options {
+  size_t struct_size;      /* set by lai_score_options_init */
+  lai_score_method score;  /* TOPK_MEAN */
+  double percentile;       /* 99.9 (PERCENTILE) */
+  double top_fraction;     /* 0.001 (TOPK_MEAN: mean of the top max(1, fraction * N) values) */
+} lai_score_options;
+LAI_API void lai_score_options_init(lai_score_options* options);
+/* The image score of a caller's map (any lai_pixel_type; usually LAI_PIXEL_F32) into *score.
+ * options NULL = defaults. Thread-safe. */
+LAI_API lai_status lai_map_score(const lai_image* map, const lai_score_options* options, double* score);
+
+/* ------------------------------------------------------------------ heatmap / overlay PNGs */
+
+/* Writes an 8-bit RGB PNG of a map through a dark-to-bright colour ramp: values lo..hi span the
+ * ramp (lo >= hi: the map's own min..max). `map` is read in its own units (any pixel type).
+ * Errors: LAI_ERR_IO when the file cannot be written. Thread-safe. */
+LAI_API lai_status lai_write_heatmap_png(const char* path, const lai_image* map, float lo, float hi);
+/* Writes the radiograph `image` in gray (scaled by its own min..max) as an RGB PNG of the image's
+ * size, with the colour ramp blended in where the map exceeds `threshold`: opacity grows from
+ * 0.35 * max_alpha at the threshold to max_alpha at `hi` (hi <= threshold: the map's maximum).
+ * A map of another size (e.g. an autoencoder map at the network's size) is resized to the
+ * image's size (bilinear) first. max_alpha in [0, 1] (0.7 is a good default). Thread-safe. */
+LAI_API lai_status lai_write_overlay_png(const char* path, const lai_image* image, const lai_image* map,
+                                         float threshold, float hi, float max_alpha);
+
+/* ------------------------------------------------------------------ autoencoder anomaly maps */
+
+/* A convolutional autoencoder trained on NORMAL images only (Baur et al. 2021): what it cannot
+ * reconstruct (a coin, an electrode) shows up as squared reconstruction error, divided per pixel
+ * by the mean error on the training images (so always-hard edges do not dominate) and smoothed.
+ * The map is size x size (the network's input; lai_autoencoder_get_info) whatever the image's
+ * size, higher = more anomalous, the same form as a WPM. Files are .lai model files. */
+typedef struct lai_autoencoder lai_autoencoder;
+
+typedef struct lai_autoencoder_options {
+  size_t struct_size;       /* set by lai_autoencoder_options_init */
+  int32_t size;             /* 128: network input and map size (multiple of 4, 8..1024) */
+  int32_t width;            /* 16: channels of the first encoder stage (1..256) */
+  int32_t epochs;           /* 10 */
+  int32_t batch_size;       /* 16 */
+  float learning_rate;      /* 2e-3 (Adam) */
+  uint64_t seed;            /* 1: weights and shuffling */
+  float smooth_sigma;       /* 2: Gaussian smoothing of the map in pixels (0 = none) */
+  float calibration_floor;  /* 0.05: added to the mean normal error before dividing by it */
+  int64_t max_images;       /* 2000: training images are held in memory, resized to size x size */
+  const char* label;        /* NULL: every image of the data set; else only samples whose one
+                               label is this class name (e.g. "normal") */
+  int32_t skip_bad_files;   /* 0: a corrupt image stops training with LAI_ERR_FORMAT */
+  int32_t verbose;          /* 0: quiet; 1: progress lines on stderr */
+  lai_progress_fn progress; /* NULL; called after every step and epoch; non-zero cancels */
+  void* user_data;          /* passed to progress */
+} lai_autoencoder_options;
+LAI_API void lai_autoencoder_options_init(lai_autoencoder_options* options);
+
+/* Trains a new detector on the images of `data`: a flat folder of images, a folder with one
+ * sub-folder per class, or a CSV manifest (path,label) — with `label` set, only that class is
+ * used. Images are decoded and resized to size x size as they are read (at most max_images are
+ * kept). options NULL = defaults. *out receives a new handle (free with lai_autoencoder_free);
+ * NULL when cancelled (LAI_ERR_CANCELLED). Thread-safe (independent of other handles). */
+LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder_options* options,
+                                         lai_autoencoder** out);
+/* Same from caller buffers (`count` normal images of any size and type; options' label,
+ * max_images and skip_bad_files are not used). Thread-safe. */
+LAI_API lai_status lai_autoencoder_train_images(const lai_image* images, size_t count,
+                                                const lai_autoencoder_options* options, lai_autoencoder** out);
+/* The anomaly map of an image into map[0 .. size*size-1] (row-major, packed; map may be NULL
+ * when only the score is wanted; map_count is its capacity in floats) and its image score into
+ * *score (NULL allowed; options NULL = defaults). The image may have any size: it is resized to
+ * the network's input. Thread-safe: any number of threads may score with one handle. */
+LAI_API lai_status lai_autoencoder_score(const lai_autoencoder* ae, const void* pixels, lai_pixel_type type,
+                                         int32_t width, int32_t height, size_t stride_bytes,
+                                         const lai_score_options* options, float* map, size_t map_count,
+                                         double* score);
+/* Decodes an image file and scores it like lai_autoencoder_score. Thread-safe. */
+LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const char* path,
+                                              const lai_score_options* options, float* map, size_t map_count,
+                                              double* score);
+/* The map's width and height (= the network's input size; NULL allowed). Thread-safe. */
+LAI_API lai_status lai_autoencoder_get_info(const lai_autoencoder* ae, int32_t* map_width, int32_t* map_height);
+/* A .lai model file holding the network, the calibration map and the smoothing (atomic write).
+ * Thread-safe. */
+LAI_API lai_status lai_autoencoder_save(const lai_autoencoder* ae, const char* path);
+/* Loads a file written by lai_autoencoder_save (or `liteai anomaly train`). *out receives a new
+ * handle. Errors: LAI_ERR_IO, LAI_ERR_FORMAT (corrupt, or not an autoencoder). Thread-safe. */
+LAI_API lai_status lai_autoencoder_load(const char* path, lai_autoencoder** out);
+/* Releases the detector. NULL is a no-op. No other call may use the handle during or after. */
+LAI_API void lai_autoencoder_free(lai_autoencoder* ae);
+
+/* ------------------------------------------------------------------ evaluation reports */
+
+/* Per-class metrics of a classifier on a data set (the figures of `liteai eval`): precision,
+ * recall, F1, one-vs-rest AUROC, counts, and the confusion matrix of single-label models.
+ * Conventions as scikit-learn's defaults: single-label prediction is the arg-max, multi-label
+ * prediction is probability >= threshold; precision is 0 for a class never predicted, recall is
+ * 0 for a class without positives; AUROC is NaN when a class has no positives or no negatives. */
+typedef struct lai_eval_report lai_eval_report;
+
+/* Evaluates like lai_model_evaluate (same options; *result may be NULL) and returns the report
+ * in *out (free with lai_eval_report_free). threshold: multi-label decision threshold in (0, 1)
+ * (0.5 usual; not used by softmax models). options->progress, when set, is called after every
+ * batch (phase LAI_PHASE_EVALUATE); non-zero cancels (LAI_ERR_CANCELLED, *out NULL).
+ * Autoencoders (no classes) give LAI_ERR_NOT_SUPPORTED. Exclusive like lai_model_evaluate. */
+LAI_API lai_status lai_model_evaluate_report(lai_model* model, const char* data, const lai_train_options* options,
+                                             double threshold, lai_eval_result* result, lai_eval_report** out);
+/* A report from a caller's predictions: scores is n x classes (row-major; probabilities or any
+ * monotonic score). Single-label: labels[n] class indices, targets NULL. Multi-label: targets
+ * n x classes (0 or 1), labels NULL. Class names are "class0"... *out receives a new report.
+ * Thread-safe. */
+LAI_API lai_status lai_eval_report_from_scores(const float* scores, int64_t n, int32_t classes, const int32_t* labels,
+                                               const float* targets, double threshold, lai_eval_report** out);
+
+typedef struct lai_eval_summary {
+  size_t struct_size;  /* set by lai_eval_summary_init */
+  int32_t classes;
+  int32_t multi_label;
+  int64_t samples;
+  double threshold;    /* multi-label decision threshold */
+  double accuracy;     /* single-label: top-1; multi-label: correct (sample, label) decisions */
+  double exact_match;  /* fraction of samples with every label right */
+  double macro_precision, macro_recall, macro_f1;  /* over classes present in labels or predictions */
+  double macro_auroc;  /* over classes where AUROC is defined; NaN when none */
+  int32_t auroc_classes;  /* classes averaged into macro_auroc */
+} lai_eval_summary;
+LAI_API void lai_eval_summary_init(lai_eval_summary* summary);
+/* Fills *summary (fields covered by summary->struct_size). Thread-safe. */
+LAI_API lai_status lai_eval_report_get_summary(const lai_eval_report* report, lai_eval_summary* summary);
+
+typedef struct lai_class_metrics {
+  size_t struct_size;  /* set by lai_class_metrics_init */
+  int64_t support;     /* samples whose label is this class */
+  int64_t predicted;   /* samples predicted as this class */
+  int64_t tp, fp, fn, tn;
+  double precision, recall, f1;
+  double auroc;        /* one-vs-rest; NaN when undefined */
+} lai_class_metrics;
+LAI_API void lai_class_metrics_init(lai_class_metrics* metrics);
+/* Metrics of class `index` (0..classes-1). Thread-safe. */
+LAI_API lai_status lai_eval_report_get_class(const lai_eval_report* report, int32_t index, lai_class_metrics* metrics);
+/* Name of class `index`, copied like lai_model_class_name. Thread-safe. */
+LAI_API lai_status lai_eval_report_class_name(const lai_eval_report* report, int32_t index, char* buf, size_t size,
+                                              size_t* needed);
+/* The confusion matrix (single-label only) into out[classes * classes]: out[t * classes + p] counts
+ * samples of true class t predicted as p. Multi-label reports: LAI_ERR_NOT_SUPPORTED. Thread-safe. */
+LAI_API lai_status lai_eval_report_confusion(const lai_eval_report* report, int64_t* out, size_t out_count);
+/* The whole report as a JSON object (what `liteai eval --json` writes), copied like
+ * lai_model_architecture. Thread-safe. */
+LAI_API lai_status lai_eval_report_json(const lai_eval_report* report, char* buf, size_t size, size_t* needed);
+/* Releases the report. NULL is a no-op. */
+LAI_API void lai_eval_report_free(lai_eval_report* report);
 
 #ifdef __cplusplus
 }
