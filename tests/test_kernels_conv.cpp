@@ -65,6 +65,35 @@ TEST_CASE("conv2d forward (with bias and activations) matches the reference", "[
   }
 }
 
+TEST_CASE("conv2d fused with a 2x2 average pool: the same bits as conv then pool", "[kernels][conv][pool]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(12);
+  for (const Case& c : kCases) {
+    const Conv2dShape p = shape_of(c);
+    if (p.OH() < 2 || p.OW() < 2) continue;
+    auto x = kt::random_vec(g, p.N * p.C * p.H * p.W);
+    auto w = kt::random_vec(g, p.K * p.C * p.R * p.S);
+    auto b = kt::random_vec(g, p.K);
+    const Pool2dShape q{p.N, p.K, p.OH(), p.OW(), 2, 2, 2, 2};
+    for (Act act : {Act::none, Act::swish}) {
+      // The reference in double, then the pool: a check independent of the unfused kernels.
+      std::vector<float> conv_ref(size_t(p.N * p.K * p.OH() * p.OW())), want(size_t(p.N * p.K * q.OH() * q.OW()));
+      ref::conv2d_forward(p, x.data(), w.data(), b.data(), conv_ref.data(), act);
+      ref::avg_pool2d_forward(q, conv_ref.data(), want.data());
+      for (Isa isa : kt::isas()) {
+        set_isa(isa);
+        std::vector<float> got(want.size(), std::nanf("")), full(conv_ref.size()), unfused(want.size());
+        conv2d_forward_avgpool2(p, x.data(), w.data(), b.data(), got.data(), act);
+        INFO("isa " << isa_name(isa) << " case N" << p.N << " C" << p.C << " " << p.H << "x" << p.W << " K" << p.K);
+        kt::require_close(got, want, tol_for(p.C * p.R * p.S), 1e-5, "conv2d_forward_avgpool2");
+        conv2d_forward(p, x.data(), w.data(), b.data(), full.data(), act);
+        avg_pool2d_forward(q, full.data(), unfused.data());
+        REQUIRE(got == unfused);
+      }
+    }
+  }
+}
+
 TEST_CASE("conv2d backward data matches the reference", "[kernels][conv]") {
   kt::IsaGuard guard;
   liteai::Generator g(12);

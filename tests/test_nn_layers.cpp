@@ -137,6 +137,21 @@ TEST_CASE("Dense in bf16 inference: fp32 products of bf16-rounded weights, fp32 
   REQUIRE(max_diff(d->forward(x).to_vector(), exact2) < 2e-4);
 }
 
+TEST_CASE("Inference fuses conv -> 2x2 avg pool: the same bits as the recorded layer-by-layer pass", "[nn]") {
+  auto model = nn::build_model("compact_cxr", 40, 3, 4);
+  model->net->eval();
+  Generator g(9);
+  Tensor x = randn({2, 1, 40, 40}, 0, 1, g);
+  Tensor recorded = model->forward(x);  // grad on: conv, swish and pool as separate recorded ops
+  REQUIRE(recorded.requires_grad());
+  Tensor fused;
+  {
+    autograd::NoGrad ng;
+    fused = model->forward(x);
+  }
+  REQUIRE(fused.to_vector() == recorded.to_vector());
+}
+
 TEST_CASE("BatchNorm2d: batch statistics in training, running statistics in eval", "[nn]") {
   Generator g(5);
   nn::BatchNorm2d bn(2, 0.5f);

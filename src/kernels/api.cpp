@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "kernels/detail.hpp"
 #include "kernels/kernels.hpp"
@@ -104,6 +105,20 @@ void conv2d_forward(const Conv2dShape& p, const float* x, const float* w, const 
   if (p.N == 0 || p.K == 0) return;
   active_table().conv2d_forward(p, x, w, bias, y, act);
 }
+void conv2d_forward_avgpool2(const Conv2dShape& p, const float* x, const float* w, const float* bias,
+                             float* y, Act act) {
+  check_conv(p, "conv2d_forward_avgpool2");
+  LAI_CHECK(p.OH() >= 2 && p.OW() >= 2, "conv2d_forward_avgpool2: output ", p.OH(), "x", p.OW(),
+            " is smaller than the 2x2 pool window");
+  if (p.N == 0 || p.K == 0) return;
+  const detail::Table& t = detail::active_table();
+  if (t.conv2d_forward_avgpool2) return t.conv2d_forward_avgpool2(p, x, w, bias, y, act);
+  // Portable fallback: the full activation, then the pool.
+  std::vector<float> full(size_t(p.N * p.K * p.OH() * p.OW()));
+  t.conv2d_forward(p, x, w, bias, full.data(), act);
+  avg_pool2d_forward(Pool2dShape{p.N, p.K, p.OH(), p.OW(), 2, 2, 2, 2}, full.data(), y);
+}
+
 void conv2d_backward_data(const Conv2dShape& p, const float* dy, const float* w, float* dx) {
   check_conv(p, "conv2d_backward_data");
   if (p.N * p.C * p.H * p.W == 0) return;

@@ -19,6 +19,7 @@ struct Table {
   void (*sgemm_bf16b)(int64_t, int64_t, int64_t, const float*, int64_t, const uint16_t*, int64_t, float*,
                       int64_t);
   void (*conv2d_forward)(const Conv2dShape&, const float*, const float*, const float*, float*, Act);
+  void (*conv2d_forward_avgpool2)(const Conv2dShape&, const float*, const float*, const float*, float*, Act);
   void (*conv2d_backward_data)(const Conv2dShape&, const float*, const float*, float*);
   void (*conv2d_backward_weight)(const Conv2dShape&, const float*, const float*, float*, float*);
   // Element-wise on a contiguous chunk (api.cpp splits large arrays over threads).

@@ -70,9 +70,24 @@ struct DirectConv {
 
   static void forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
                       float* y, Act act) {
-    if (p.stride_h != 1 || p.stride_w != 1) return ConvImpl<UK>::forward(p, x, w, bias, y, act);
+    run_forward<false>(p, x, w, bias, y, act);
+  }
+  // y = 2x2 stride-2 average pool (floor) of act(conv + bias): each pair of output rows is
+  // computed into a register-sized tile and pooled there, so the full-size activation is never
+  // written to memory (the compact net's conv -> swish -> pool stages in inference).
+  static void forward_avgpool2(const Conv2dShape& p, const float* x, const float* w, const float* bias,
+                               float* y, Act act) {
+    run_forward<true>(p, x, w, bias, y, act);
+  }
+
+  template <bool Pool>
+  static void run_forward(const Conv2dShape& p, const float* x, const float* w, const float* bias, float* y,
+                          Act act) {
     const int64_t OH = p.OH(), OW = p.OW(), P = OH * OW, CRS = p.C * p.R * p.S;
-    if (CRS == 0) return ConvImpl<UK>::forward(p, x, w, bias, y, act);
+    if (p.stride_h != 1 || p.stride_w != 1 || CRS == 0) {
+      if constexpr (Pool) return forward_then_pool(p, x, w, bias, y, act);
+      else return ConvImpl<UK>::forward(p, x, w, bias, y, act);
+    }
     // Weights packed once into MR-row panels per K block, shared by every task.
     const int64_t KB = G::k_block(CRS), nkb = ceil_div(CRS, KB), Kr = round_up(p.K, MR);
     std::vector<float, AlignedAlloc<float>> wp(size_t(Kr * CRS));
@@ -80,41 +95,82 @@ struct DirectConv {
       const int64_t pc = b * KB, kc = std::min(KB, CRS - pc);
       G::pack_a(MatA{w, CRS, 1, 1.f}, 0, p.K, pc, kc, wp.data() + Kr * pc);
     }
-    const int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_FWPIX", 2048));
+    int64_t rb = rows_per_block(p, OH, OW, env_or("LAI_FWPIX", 2048));
+    if (Pool) rb = std::min(round_up(rb, 2), round_up(OH, 2));  // blocks hold whole row pairs
     const int64_t blocks = ceil_div(OH, rb);
     const Tile geo = tile_geometry(p, rb, OW);
     std::vector<int64_t> off;
     offsets(p, geo, off);
     const typename ConvImpl<UK>::BiasAct epi{bias, act};
+    const int64_t PW = OW / 2, PP = (OH / 2) * PW;  // pooled plane
     parallel_for(0, p.N * blocks, 1, [&](int64_t t0, int64_t t1) {
       float* tile = scratch(2, size_t(geo.floats));
-      alignas(64) float tmp[MR * NR];
+      alignas(64) float tmp[2][MR * NR];
+      // C[m x nn] of output row oh, strip ow0, channels k0.. into c (ldc).
+      auto conv_strip = [&](int64_t oh, int64_t oh0, int64_t ow0, int64_t k0, int m, float* c, int64_t ldc) {
+        const float* base = tile + (oh - oh0) * geo.Wp + ow0;
+        for (int64_t b = 0; b < nkb; ++b) {
+          const int64_t pc = b * KB, kc = std::min(KB, CRS - pc);
+          UK::rows(m, kc, wp.data() + Kr * pc + k0 * kc, typename UK::GatherB{base, off.data() + pc}, c, ldc, b > 0);
+        }
+      };
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n = t / blocks, oh0 = (t % blocks) * rb, rows = std::min(rb, OH - oh0);
         fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
-        float* yn = y + n * p.K * P;
         // Weight panel outer: its MR x kc floats stay in L1 while the tile streams from L2.
-        for (int64_t k0 = 0; k0 < p.K; k0 += MR)
-          for (int64_t oh = oh0; oh < oh0 + rows; ++oh)
-            for (int64_t ow0 = 0; ow0 < OW; ow0 += NR) {
-              const int64_t nn = std::min<int64_t>(NR, OW - ow0);
-              const float* base = tile + (oh - oh0) * geo.Wp + ow0;
-              const int m = int(std::min<int64_t>(MR, p.K - k0));
-              float* c = nn == NR ? yn + k0 * P + oh * OW + ow0 : tmp;
-              const int64_t ldc = nn == NR ? P : NR;
-              for (int64_t b = 0; b < nkb; ++b) {
-                const int64_t pc = b * KB, kc = std::min(KB, CRS - pc);
-                UK::rows(m, kc, wp.data() + Kr * pc + k0 * kc,
-                         typename UK::GatherB{base, off.data() + pc}, c, ldc, b > 0);
+        for (int64_t k0 = 0; k0 < p.K; k0 += MR) {
+          const int m = int(std::min<int64_t>(MR, p.K - k0));
+          if constexpr (Pool) {
+            float* yn = y + n * p.K * PP;
+            for (int64_t oh = oh0; oh + 1 < oh0 + rows; oh += 2)
+              for (int64_t ow0 = 0; ow0 < OW; ow0 += NR) {
+                const int64_t nn = std::min<int64_t>(NR, OW - ow0);
+                for (int r = 0; r < 2; ++r) {
+                  conv_strip(oh + r, oh0, ow0, k0, m, tmp[r], NR);
+                  epi(k0, 0, m, nn, tmp[r], NR);
+                }
+                for (int i = 0; i < m; ++i) {
+                  const float* a = tmp[0] + i * NR;
+                  const float* b = tmp[1] + i * NR;
+                  float* dst = yn + (k0 + i) * PP + (oh / 2) * PW + ow0 / 2;
+                  for (int64_t j = 0; j < nn / 2; ++j)
+                    dst[j] = 0.25f * ((a[2 * j] + a[2 * j + 1]) + (b[2 * j] + b[2 * j + 1]));
+                }
               }
-              if (nn != NR) {
-                float* dst = yn + k0 * P + oh * OW + ow0;
-                for (int i = 0; i < m; ++i) std::memcpy(dst + i * P, tmp + i * NR, sizeof(float) * nn);
+          } else {
+            float* yn = y + n * p.K * P;
+            for (int64_t oh = oh0; oh < oh0 + rows; ++oh)
+              for (int64_t ow0 = 0; ow0 < OW; ow0 += NR) {
+                const int64_t nn = std::min<int64_t>(NR, OW - ow0);
+                float* c = nn == NR ? yn + k0 * P + oh * OW + ow0 : tmp[0];
+                const int64_t ldc = nn == NR ? P : NR;
+                conv_strip(oh, oh0, ow0, k0, m, c, ldc);
+                if (nn != NR) {
+                  float* dst = yn + k0 * P + oh * OW + ow0;
+                  for (int i = 0; i < m; ++i) std::memcpy(dst + i * P, tmp[0] + i * NR, sizeof(float) * nn);
+                }
+                epi(k0, 0, m, nn, yn + k0 * P + oh * OW + ow0, P);
               }
-              epi(k0, 0, m, nn, yn + k0 * P + oh * OW + ow0, P);
-            }
+          }
+        }
       }
     });
+  }
+
+  // Strided convolutions: the full activation through ConvImpl, then the pool.
+  static void forward_then_pool(const Conv2dShape& p, const float* x, const float* w, const float* bias, float* y,
+                                Act act) {
+    const int64_t OH = p.OH(), OW = p.OW();
+    std::vector<float, AlignedAlloc<float>> full(size_t(p.N * p.K * OH * OW));
+    ConvImpl<UK>::forward(p, x, w, bias, full.data(), act);
+    const int64_t PH = OH / 2, PW = OW / 2;
+    for (int64_t pl = 0; pl < p.N * p.K; ++pl)
+      for (int64_t oh = 0; oh < PH; ++oh) {
+        const float* r0 = full.data() + (pl * OH + 2 * oh) * OW;
+        const float* r1 = r0 + OW;
+        for (int64_t ow = 0; ow < PW; ++ow)
+          y[(pl * PH + oh) * PW + ow] = 0.25f * ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1]));
+      }
   }
 
   static void backward_data(const Conv2dShape& p, const float* dy, const float* w, float* dx) {

@@ -36,6 +36,10 @@ struct Conv2dShape {
 // y[N,K,OH,OW] = act(conv(x, w) + bias); bias may be null. Extra memory is bounded per tile.
 void conv2d_forward(const Conv2dShape& p, const float* x, const float* w, const float* bias,
                     float* y, Act act = Act::none);
+// y[N,K,OH/2,OW/2] = 2x2 stride-2 average pool (floor) of act(conv(x, w) + bias), the same bits as
+// conv2d_forward then avg_pool2d_forward; the full-size activation is never written (inference).
+void conv2d_forward_avgpool2(const Conv2dShape& p, const float* x, const float* w, const float* bias,
+                             float* y, Act act = Act::none);
 // dx[N,C,H,W] = conv2d input gradient of dy[N,K,OH,OW] (overwrites dx).
 void conv2d_backward_data(const Conv2dShape& p, const float* dy, const float* w, float* dx);
 // dw[K,C,R,S] (and dbias[K] when not null) = gradients (overwrite, not accumulate).

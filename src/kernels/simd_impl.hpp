@@ -301,6 +301,7 @@ Table make_table(Isa isa) {
   t.sgemm = &GemmDriver<UK>::sgemm;
   t.sgemm_bf16b = &GemmDriver<UK>::sgemm_bf16b;
   t.conv2d_forward = &C::forward;
+  t.conv2d_forward_avgpool2 = &C::forward_avgpool2;
   t.conv2d_backward_data = &C::backward_data;
   t.conv2d_backward_weight = &C::backward_weight;
   t.vadd = &E::vadd, t.vsub = &E::vsub, t.vmul = &E::vmul, t.vdiv = &E::vdiv;

@@ -67,6 +67,19 @@ Tensor Conv2d::forward(const Tensor& x) {
   return apply_activation(options.activation, ops::conv2d(x, weight, bias, co));
 }
 
+std::optional<Tensor> Conv2d::forward_avgpool2(const Tensor& x) {
+  const Activation a = options.activation;
+  if (a != Activation::none && a != Activation::relu && a != Activation::swish) return std::nullopt;
+  ops::Conv2dOptions co;
+  co.stride = options.stride;
+  co.padding = options.padding;
+  co.same = options.same;
+  return ops::conv2d_avgpool2(x, weight, bias, co,
+                              a == Activation::swish ? ops::ConvAct::swish
+                              : a == Activation::relu ? ops::ConvAct::relu
+                                                      : ops::ConvAct::none);
+}
+
 std::string Conv2d::describe() const {
   return str_cat("Conv2d(", in_channels, "->", out_channels, ", ", kernel, "x", kernel,
                  options.same ? ", same" : "", options.stride != 1 ? str_cat(", stride ", options.stride) : "",
@@ -250,7 +263,22 @@ Sequential& Sequential::add(const std::string& name, ModulePtr m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, m] : children()) y = m->forward(y);
+  const auto& layers = children();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    // Inference: conv -> 2x2 average pool in one pass (the full-size activation is never written).
+    if (!autograd::grad_enabled() && i + 1 < layers.size()) {
+      auto* conv = dynamic_cast<Conv2d*>(layers[i].second.get());
+      auto* pool = dynamic_cast<AvgPool2d*>(layers[i + 1].second.get());
+      if (conv && pool && pool->kernel == 2 && pool->stride == 2 && y.dim() == 4) {
+        if (auto pooled = conv->forward_avgpool2(y)) {
+          y = *pooled;
+          ++i;
+          continue;
+        }
+      }
+    }
+    y = layers[i].second->forward(y);
+  }
   return y;
 }
 

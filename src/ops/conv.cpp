@@ -83,6 +83,21 @@ Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   return conv_impl("conv2d_swish", x, w, b, o, true);
 }
 
+Tensor conv2d_avgpool2(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& o,
+                       ConvAct act) {
+  const kernels::Conv2dShape p = conv_shape("conv2d_avgpool2", x_in, w_in, b_in, o);
+  LAI_CHECK(p.OH() >= 2 && p.OW() >= 2, "conv2d_avgpool2: conv output ", p.OH(), "x", p.OW(),
+            " is smaller than the 2x2 pool window");
+  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor y = Tensor::empty({p.N, p.K, p.OH() / 2, p.OW() / 2});
+  const kernels::Act ka = act == ConvAct::swish ? kernels::Act::swish
+                          : act == ConvAct::relu ? kernels::Act::relu
+                                                 : kernels::Act::none;
+  kernels::conv2d_forward_avgpool2(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), ka);
+  return y;
+}
+
 Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_t stride, int64_t padding) {
   LAI_CHECK(x_in.dim() == 4 && w_in.dim() == 4, "conv_transpose2d: expects x[N, Cin, H, W] and w[Cin, Cout, R, S], got ",
             to_string(x_in.shape()), " and ", to_string(w_in.shape()));

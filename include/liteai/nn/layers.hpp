@@ -4,6 +4,7 @@
 // the initial weights. Dense uses the Keras kernel layout w[in, out] (y = x w + b, ops::linear).
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ class Conv2d : public Module {
          Generator& g = default_generator());
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // Inference (no autograd): this layer followed by a 2x2 stride-2 average pool in one pass, the
+  // same bits (Sequential uses it when grad is off). Empty when the activation cannot be fused.
+  std::optional<Tensor> forward_avgpool2(const Tensor& x);
   Tensor weight, bias;  // weight [out, in, k, k]; bias [out] (undefined without bias)
   int64_t in_channels, out_channels, kernel;
   Conv2dOptions options;

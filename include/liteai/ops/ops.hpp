@@ -65,6 +65,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
 // Fused conv + bias + swish (one pass over the output; recomputes what backward needs).
 Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {});
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0);  // stride 0 = kernel
+// Inference: avg_pool2d(act(conv2d(x, w, b)), 2) in one pass, the same bits, without writing the
+// full-size activation. Not recorded by autograd (callers use it only when no gradient is wanted).
+enum class ConvAct { none, relu, swish };
+Tensor conv2d_avgpool2(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o, ConvAct act);
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0);
 // Transposed convolution (for decoders): w[C_in, C_out, R, S].
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride = 1,
