@@ -20,6 +20,9 @@ if(NOT arch STREQUAL "autoencoder" OR NOT size EQUAL 32 OR NOT head STREQUAL "no
 endif()
 
 cli_run(sc anomaly score --model ae.lai --out maps --normals normals/images --fpr 0.01 test/images)
+if(NOT sc_err MATCHES "threshold [0-9.e+-]+ \\(pixel false-positive rate 0.01 on 16 normal images\\)")
+  message(FATAL_ERROR "anomaly score --normals: ${sc_err}")
+endif()
 lines_of(lines "${sc_out}")
 list(LENGTH lines n)
 list(GET lines 0 header)

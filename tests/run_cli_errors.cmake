@@ -19,6 +19,15 @@ cli_run(b probmat build --data data/images --size 16 --bins 32 --out pm.lpm --qu
 cli_run(m som train --data pm.lpm --rows 2 --cols 2 --epochs 1 --out grid.lsom --quiet)
 set(img data/images/000000.png)
 
+# ---- every command explains itself ----
+foreach(cmd synth train eval predict info probmat anomaly som hough demo)
+  cli_run(h ${cmd} --help)
+  if(NOT h_out MATCHES "^usage: liteai ${cmd}")
+    message(FATAL_ERROR "liteai ${cmd} --help:\n${h_out}")
+  endif()
+endforeach()
+cli_fail(f "usage: liteai <command>" )
+
 # ---- unknown commands, actions and options; bad values ----
 cli_fail(f "unknown command 'frobnicate'" frobnicate)
 cli_fail(f "unknown option --bogus \\(try --help\\)" train --data data/manifest.csv --out x.lai --bogus 3)
@@ -38,7 +47,8 @@ cli_fail(f "build_model: unknown architecture 'resnet'" train --data data/manife
 
 # ---- missing files ----
 cli_fail(f "nope\\.lai: cannot open \\(No such file" predict --model nope.lai ${img})
-cli_fail(f "missing\\.png: cannot open \\(No such file" predict --model model.lai missing.png)
+cli_fail(f "predict: no such file or folder: missing\\.png" predict --model model.lai missing.png)
+cli_fail(f "predict: --top must be >= 0, got -1" predict --model model.lai --top -1 ${img})
 cli_fail(f "data 'no_such_dir' does not exist" eval --model model.lai --data no_such_dir)
 cli_fail(f "data 'no_such_dir' does not exist" train --data no_such_dir --out x.lai)
 cli_fail(f "nope\\.lpm: cannot open" probmat score --probmat nope.lpm --out o ${img})

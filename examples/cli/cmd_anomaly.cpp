@@ -83,7 +83,10 @@ int score(const cli::Options& o) {
   if (o.has("normals")) {
     std::vector<data::Image> normals;
     for (const auto& p : ac::expand_images({o.get("normals")}, "anomaly score")) normals.push_back(map_of(p));
-    threshold = static_cast<float>(anomaly::pixel_threshold_for_fpr(normals, o.get_double("fpr", 0.001)));
+    const double fpr = o.get_double("fpr", 0.001);
+    threshold = static_cast<float>(anomaly::pixel_threshold_for_fpr(normals, fpr));
+    std::fprintf(stderr, "anomaly score: threshold %.4g (pixel false-positive rate %g on %zu normal images)\n",
+                 threshold, fpr, normals.size());
   }
   std::vector<std::string> inputs(o.positional().begin() + 1, o.positional().end());
   ac::MapWriter writer(o.get("out"), !o.has("no-png"), "anomaly score");

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "anomaly_common.hpp"
 #include "command.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/loader.hpp"
@@ -11,9 +12,11 @@
 
 namespace {
 const char* kHelp =
-    "usage: liteai predict --model MODEL.lai [--top K] [--threads T] IMAGE...\n"
+    "usage: liteai predict --model MODEL.lai [--top K] [--threads T] IMAGE|DIR...\n"
     "\n"
-    "Prints, per image, the K most probable classes (default 3) with their probabilities. Images are\n"
+    "Prints, per image (a folder stands for its image files, sorted), 'path: class p class p ...':\n"
+    "the K most probable classes (default 3; --top 0 or a K above the class count: all) with their\n"
+    "probabilities, most probable first. Images are\n"
     "decoded, converted to gray, resized and standardized exactly as in training (the model file\n"
     "stores the preprocessing). Multi-label models give one independent probability per class.\n";
 }
@@ -31,12 +34,14 @@ LAI_COMMAND(predict, "class probabilities of a saved model for image files") {
   nn::SavedModel saved = nn::load_model(o.get("model"), false);
   nn::Model& model = *saved.model;
   LAI_CHECK(model.head() != "none", "predict: '", o.get("model"), "' is not a classifier (head none); use the anomaly commands");
-  const auto& paths = o.positional();
+  const std::vector<std::string> paths = cli::anomaly_common::expand_images(o.positional(), "predict");
   std::vector<std::vector<int>> labels(paths.size(), std::vector<int>{0});  // unknown; the loader needs one
   auto ds = std::make_shared<data::FileDataset>(paths, labels, model.class_names, false);
   data::LoaderOptions lo = optim::loader_options_for(model, 1, 0, false);
   const int64_t H = model.preprocessing.height, W = model.preprocessing.width;
-  const int64_t top = std::max<int64_t>(1, std::min<int64_t>(o.get_int("top", 3), model.num_classes()));
+  const int64_t want = o.get_int("top", 3);
+  LAI_CHECK(want >= 0, "predict: --top must be >= 0, got ", want);
+  const int64_t top = want == 0 ? model.num_classes() : std::min<int64_t>(want, model.num_classes());
   for (size_t i = 0; i < paths.size(); ++i) {
     Tensor x = Tensor::empty({1, 1, H, W});
     data::load_sample_into(*ds, i, lo, 0, x.data());

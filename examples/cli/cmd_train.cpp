@@ -20,6 +20,7 @@ const char* kHelp =
     "  (path,label; several labels separated by '|' make a multi-label, sigmoid-head model).\n"
     "Model: --model small_cnn (28x28, default for mnist) | compact_cxr (default otherwise) |\n"
     "  teacher_cxr | autoencoder;  --size S (input S x S; compact_cxr default 256)\n"
+    "  --head softmax|sigmoid (compact_cxr, teacher_cxr; default sigmoid for multi-label data)\n"
     "Training: --epochs 2  --batch 64  --optimizer adam|adamw|sgd  --lr 1e-3  --momentum 0.9 (sgd)\n"
     "  --weight-decay 0  --schedule constant|step|cosine  --warmup STEPS  --clip MAXNORM\n"
     "  --l2 X (compact_cxr kernel L2, default 0.01)  --seed 1  --threads T  --limit N (first N samples)\n"
@@ -130,7 +131,9 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   for (auto& e : r.history) seen += static_cast<int64_t>(e.images_per_second * e.seconds + 0.5);
   if (!r.history.empty()) {
     const auto& last = r.history.back();
-    std::printf("epochs: %zu, final train loss: %.4f, train accuracy: %.4f", r.history.size(), last.loss, last.metric);
+    std::printf("epochs: %lld", (long long)trainer.epochs_done());
+    if (static_cast<int64_t>(r.history.size()) != trainer.epochs_done()) std::printf(" (%zu in this run)", r.history.size());
+    std::printf(", final train loss: %.4f, train accuracy: %.4f", last.loss, last.metric);
     if (last.val_loss >= 0) std::printf(", val loss: %.4f, val accuracy: %.4f", last.val_loss, last.val_metric);
     std::printf("\n");
   }
