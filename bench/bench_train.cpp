@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -124,7 +125,8 @@ double median(std::vector<double> v) {
 }
 
 struct Measured {
-  double images_per_second = 0, peak_mb = 0, base_mb = 0, state_mb = 0, infer_ms = 0;
+  double images_per_second = 0, peak_mb = 0, base_mb = 0, state_mb = 0, infer_ms = 0, infer_bf16_ms = 0;
+  double bf16_max_prob_diff = 0;
   double build_peak_mb = 0, first_step_peak_mb = 0, step_peak_mb = 0;
   double images_per_cpu_second = 0;
 };
@@ -162,7 +164,14 @@ Measured measure_compact(int64_t size, int64_t batch, int steps, bool infer) {
   m.peak_mb = std::max({m.build_peak_mb, m.first_step_peak_mb, m.step_peak_mb});
   if (infer) {
     Tensor x1 = randn({1, 1, size, size}, 0, 1, g);
-    m.infer_ms = 1000 * liteai::bench::median_seconds(5, [&] { model->predict(x1); });
+    model->net->eval();
+    Tensor p32;
+    m.infer_ms = 1000 * liteai::bench::median_seconds(5, [&] { p32 = model->predict(x1); });
+    model->net->set_inference_dtype(DType::bf16);  // the first Dense reads its weights as bf16
+    Tensor p16;
+    m.infer_bf16_ms = 1000 * liteai::bench::median_seconds(5, [&] { p16 = model->predict(x1); });
+    const auto a = p32.to_vector(), b16 = p16.to_vector();
+    for (size_t i = 0; i < a.size(); ++i) m.bf16_max_prob_diff = std::max<double>(m.bf16_max_prob_diff, std::fabs(a[i] - b16[i]));
   }
   return m;
 }
@@ -218,6 +227,10 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
       const bool hi = ref.count("infer_ms") > 0;
       report.add({"infer_compact_512_b1", m.infer_ms, "ms", hi ? "torch" : "", hi ? ref["infer_ms"] / m.infer_ms : 0});
       if (hi) report.add({"infer_compact_512_b1_torch", ref["infer_ms"], "ms", "", 0});
+      report.add({"infer_compact_512_b1_bf16", m.infer_bf16_ms, "ms", hi ? "torch" : "",
+                  hi ? ref["infer_ms"] / m.infer_bf16_ms : 0});
+      report.note(str_cat("  inference with bf16 dense weights (fp32 products): largest probability change vs fp32 ",
+                          m.bf16_max_prob_diff));
     }
   }
 
