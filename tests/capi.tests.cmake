@@ -8,6 +8,15 @@ foreach(src IN LISTS capi_tests)
   set_property(TARGET ${name} PROPERTY INCLUDE_DIRECTORIES ${PROJECT_SOURCE_DIR}/capi ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
 
+# The C API against the C++ API in one program: the C API objects linked statically beside the
+# C++ modules, so a test can compare each C function with the C++ function it translates.
+add_executable(capi_crosscheck ${CMAKE_CURRENT_SOURCE_DIR}/capi_crosscheck.cpp $<TARGET_OBJECTS:liteai_catch_main>
+                               $<TARGET_OBJECTS:liteai_capi_obj>)
+target_link_libraries(capi_crosscheck PRIVATE liteai Catch2::Catch2 stb::stb TBB::tbb Threads::Threads)
+target_include_directories(capi_crosscheck PRIVATE ${PROJECT_SOURCE_DIR}/capi ${CMAKE_CURRENT_SOURCE_DIR})
+add_test(NAME capi_crosscheck COMMAND capi_crosscheck)
+set_tests_properties(capi_crosscheck PROPERTIES ENVIRONMENT "LITEAI_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp")
+
 # The plain C example: phantoms -> train -> save/reload -> predict -> ProbMat/WPM -> Hough.
 if(TARGET liteai_c_example)
   add_test(NAME capi_c_example COMMAND liteai_c_example ${CMAKE_CURRENT_BINARY_DIR}/tmp/c_example)

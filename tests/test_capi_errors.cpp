@@ -280,3 +280,198 @@ TEST_CASE("capi errors: the message is per thread and survives successful calls"
   REQUIRE(s == LAI_OK);
   CHECK(std::string(lai_last_error()) == first);
 }
+
+TEST_CASE("capi errors: 0.2 map scores, PNGs, autoencoder, evaluation reports") {
+  std::vector<float> mapf(S * S, 1.f);
+  std::vector<uint8_t> img(S * S, 80);
+  const lai_image mv = {mapf.data(), LAI_PIXEL_F32, S, S, 0};
+  const lai_image iv = {img.data(), LAI_PIXEL_U8, S, S, 0};
+  const lai_image nullv = {nullptr, LAI_PIXEL_F32, S, S, 0};
+  const lai_image badv = {mapf.data(), lai_pixel_type(9), S, S, 0};
+  double score = 0;
+
+  lai_score_options_init(nullptr);
+  lai_score_options so;
+  lai_score_options_init(&so);
+  EXPECT_INVALID(lai_map_score(nullptr, &so, &score), "map is NULL");
+  EXPECT_INVALID(lai_map_score(&mv, &so, nullptr), "score is NULL");
+  EXPECT_INVALID(lai_map_score(&nullv, &so, &score), "pixels is NULL (map)");
+  EXPECT_INVALID(lai_map_score(&badv, &so, &score), "unknown pixel type 9");
+  so.score = lai_score_method(17);
+  EXPECT_INVALID(lai_map_score(&mv, &so, &score), "score method 17");
+  lai_score_options_init(&so);
+  so.top_fraction = 2;
+  EXPECT_INVALID(lai_map_score(&mv, &so, &score), "top_fraction");
+  lai_score_options_init(&so);
+  so.percentile = -1;
+  EXPECT_INVALID(lai_map_score(&mv, &so, &score), "percentile");
+  lai_score_options_init(&so);
+  so.struct_size = 0;
+  EXPECT_INVALID(lai_map_score(&mv, &so, &score), "struct_size");
+
+  EXPECT_INVALID(lai_write_heatmap_png(nullptr, &mv, 0, 1), "path is NULL");
+  EXPECT_INVALID(lai_write_heatmap_png("", &mv, 0, 1), "path is empty");
+  EXPECT_INVALID(lai_write_heatmap_png("/tmp/h.png", nullptr, 0, 1), "map is NULL");
+  EXPECT_INVALID(lai_write_heatmap_png("/tmp/h.png", &nullv, 0, 1), "(map)");
+  EXPECT_INVALID(lai_write_heatmap_png("/tmp/h.png", &mv, std::nanf(""), 1), "finite");
+  EXPECT_INVALID(lai_write_overlay_png(nullptr, &iv, &mv, 0.5f, -1, 0.7f), "path is NULL");
+  EXPECT_INVALID(lai_write_overlay_png("/tmp/o.png", nullptr, &mv, 0.5f, -1, 0.7f), "image is NULL");
+  EXPECT_INVALID(lai_write_overlay_png("/tmp/o.png", &iv, nullptr, 0.5f, -1, 0.7f), "map is NULL");
+  EXPECT_INVALID(lai_write_overlay_png("/tmp/o.png", &nullv, &mv, 0.5f, -1, 0.7f), "(image)");
+  EXPECT_INVALID(lai_write_overlay_png("/tmp/o.png", &iv, &badv, 0.5f, -1, 0.7f), "(map)");
+  EXPECT_INVALID(lai_write_overlay_png("/tmp/o.png", &iv, &mv, std::nanf(""), -1, 0.7f), "threshold");
+  EXPECT_INVALID(lai_write_overlay_png("/tmp/o.png", &iv, &mv, 0.5f, -1, 1.5f), "max_alpha");
+  EXPECT_STATUS(lai_write_overlay_png("/proc/no_such_dir/o.png", &iv, &mv, 0.5f, -1, 0.7f), LAI_ERR_IO, "");
+
+  lai_autoencoder_options_init(nullptr);
+  lai_autoencoder_options ao;
+  lai_autoencoder_options_init(&ao);
+  lai_autoencoder* out = reinterpret_cast<lai_autoencoder*>(0x1);
+  EXPECT_INVALID(lai_autoencoder_train(nullptr, &ao, &out), "data is NULL");
+  CHECK(out == nullptr);
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_autoencoder_train("", &ao, &out), "data is empty");
+  EXPECT_STATUS(lai_autoencoder_train("/no/such/data", &ao, &out), LAI_ERR_IO, "/no/such/data");
+  ao.size = 30;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "size must be a multiple of 4");
+  lai_autoencoder_options_init(&ao);
+  ao.width = 0;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "width");
+  lai_autoencoder_options_init(&ao);
+  ao.epochs = 0;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "epochs");
+  lai_autoencoder_options_init(&ao);
+  ao.batch_size = 0;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "batch_size");
+  lai_autoencoder_options_init(&ao);
+  ao.learning_rate = -1;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "learning_rate");
+  lai_autoencoder_options_init(&ao);
+  ao.smooth_sigma = std::nanf("");
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "smooth_sigma");
+  lai_autoencoder_options_init(&ao);
+  ao.calibration_floor = 0;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "calibration_floor");
+  lai_autoencoder_options_init(&ao);
+  ao.max_images = 0;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "max_images");
+  lai_autoencoder_options_init(&ao);
+  ao.struct_size = 1;
+  EXPECT_INVALID(lai_autoencoder_train("d", &ao, &out), "struct_size");
+  lai_autoencoder_options_init(&ao);
+  ao.size = 8;
+  ao.width = 2;
+  ao.epochs = 1;
+  lai_image views[2] = {{img.data(), LAI_PIXEL_U8, S, S, 0}, {img.data(), LAI_PIXEL_U8, 0, S, 0}};
+  EXPECT_INVALID(lai_autoencoder_train_images(nullptr, 1, &ao, &out), "images is NULL");
+  EXPECT_INVALID(lai_autoencoder_train_images(views, 0, &ao, &out), "count is 0");
+  EXPECT_INVALID(lai_autoencoder_train_images(views, 1, &ao, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_autoencoder_train_images(views, 2, &ao, &out), "images[1]");
+  CHECK(out == nullptr);
+
+  struct Ae {
+    lai_autoencoder* a = nullptr;
+    ~Ae() { lai_autoencoder_free(a); }
+  } ae;
+  REQUIRE(lai_autoencoder_train_images(views, 1, &ao, &ae.a) == LAI_OK);
+  float map[64];
+  EXPECT_INVALID(lai_autoencoder_score(nullptr, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, 64, &score),
+                 "ae is NULL");
+  EXPECT_INVALID(lai_autoencoder_score(ae.a, nullptr, LAI_PIXEL_U8, S, S, 0, nullptr, map, 64, &score),
+                 "pixels is NULL");
+  EXPECT_INVALID(lai_autoencoder_score(ae.a, img.data(), LAI_PIXEL_U8, S, -1, 0, nullptr, map, 64, &score),
+                 "size must be positive");
+  EXPECT_INVALID(lai_autoencoder_score(ae.a, img.data(), LAI_PIXEL_U8, S, S, 3, nullptr, map, 64, &score),
+                 "stride_bytes");
+  EXPECT_INVALID(lai_autoencoder_score(ae.a, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, nullptr, 0, nullptr),
+                 "nothing to return");
+  EXPECT_INVALID(lai_autoencoder_score(ae.a, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, 63, &score),
+                 "64 needed");
+  lai_score_options_init(&so);
+  so.score = lai_score_method(-1);
+  EXPECT_INVALID(lai_autoencoder_score(ae.a, img.data(), LAI_PIXEL_U8, S, S, 0, &so, map, 64, &score),
+                 "score method");
+  REQUIRE(lai_autoencoder_score(ae.a, img.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map, 64, &score) == LAI_OK);
+  EXPECT_INVALID(lai_autoencoder_score_file(nullptr, "x.png", nullptr, map, 64, &score), "ae is NULL");
+  EXPECT_INVALID(lai_autoencoder_score_file(ae.a, nullptr, nullptr, map, 64, &score), "path is NULL");
+  EXPECT_INVALID(lai_autoencoder_score_file(ae.a, "x.png", nullptr, map, 10, &score), "needed");
+  EXPECT_STATUS(lai_autoencoder_score_file(ae.a, "/no/such.png", nullptr, map, 64, &score), LAI_ERR_IO, "such.png");
+  EXPECT_INVALID(lai_autoencoder_get_info(nullptr, nullptr, nullptr), "ae is NULL");
+  REQUIRE(lai_autoencoder_get_info(ae.a, nullptr, nullptr) == LAI_OK);
+  EXPECT_INVALID(lai_autoencoder_save(nullptr, "x.lai"), "ae is NULL");
+  EXPECT_INVALID(lai_autoencoder_save(ae.a, nullptr), "path is NULL");
+  EXPECT_STATUS(lai_autoencoder_save(ae.a, "/proc/no_such_dir/x.lai"), LAI_ERR_IO, "");
+  EXPECT_INVALID(lai_autoencoder_load(nullptr, &out), "path is NULL");
+  EXPECT_INVALID(lai_autoencoder_load("x.lai", nullptr), "out is NULL");
+  EXPECT_STATUS(lai_autoencoder_load("/no/such.lai", &out), LAI_ERR_IO, "such.lai");
+  lai_autoencoder_free(nullptr);
+
+  // Evaluation reports.
+  const float scores[6] = {0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f};
+  const int32_t labels[3] = {0, 1, 1};
+  const int32_t bad_labels[3] = {0, 2, 1};
+  const float targets[6] = {1, 0, 0, 1, 1, 0.5f};
+  lai_eval_report* rep = reinterpret_cast<lai_eval_report*>(0x1);
+  EXPECT_INVALID(lai_eval_report_from_scores(nullptr, 3, 2, labels, nullptr, 0.5, &rep), "scores is NULL");
+  CHECK(rep == nullptr);
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 2, labels, nullptr, 0.5, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 0, 2, labels, nullptr, 0.5, &rep), "n must be positive");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 0, labels, nullptr, 0.5, &rep), "classes");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 2, nullptr, nullptr, 0.5, &rep), "exactly one");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 2, labels, targets, 0.5, &rep), "exactly one");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 2, bad_labels, nullptr, 0.5, &rep), "labels[1] = 2");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 2, nullptr, targets, 0.5, &rep), "targets[5]");
+  EXPECT_INVALID(lai_eval_report_from_scores(scores, 3, 2, nullptr, targets, 1.5, &rep), "threshold");
+  const float nan_scores[6] = {0.9f, std::nanf(""), 0.2f, 0.8f, 0.6f, 0.4f};
+  EXPECT_INVALID(lai_eval_report_from_scores(nan_scores, 3, 2, labels, nullptr, 0.5, &rep), "scores[1]");
+  struct Rep {
+    lai_eval_report* r = nullptr;
+    ~Rep() { lai_eval_report_free(r); }
+  } r;
+  REQUIRE(lai_eval_report_from_scores(scores, 3, 2, labels, nullptr, 0.5, &r.r) == LAI_OK);
+  lai_eval_summary_init(nullptr);
+  lai_class_metrics_init(nullptr);
+  lai_eval_summary sum;
+  lai_eval_summary_init(&sum);
+  lai_class_metrics cm;
+  lai_class_metrics_init(&cm);
+  EXPECT_INVALID(lai_eval_report_get_summary(nullptr, &sum), "report is NULL");
+  EXPECT_INVALID(lai_eval_report_get_summary(r.r, nullptr), "summary is NULL");
+  sum.struct_size = 0;
+  EXPECT_INVALID(lai_eval_report_get_summary(r.r, &sum), "summary->struct_size");
+  EXPECT_INVALID(lai_eval_report_get_class(nullptr, 0, &cm), "report is NULL");
+  EXPECT_INVALID(lai_eval_report_get_class(r.r, 0, nullptr), "metrics is NULL");
+  EXPECT_INVALID(lai_eval_report_get_class(r.r, 2, &cm), "index 2");
+  EXPECT_INVALID(lai_eval_report_get_class(r.r, -1, &cm), "index -1");
+  char text[4];
+  EXPECT_INVALID(lai_eval_report_class_name(nullptr, 0, text, 4, nullptr), "report is NULL");
+  EXPECT_INVALID(lai_eval_report_class_name(r.r, 5, text, 4, nullptr), "index 5");
+  EXPECT_INVALID(lai_eval_report_class_name(r.r, 0, nullptr, 4, nullptr), "buf is NULL");
+  EXPECT_INVALID(lai_eval_report_class_name(r.r, 0, text, 4, nullptr), "too small");
+  int64_t conf[4];
+  EXPECT_INVALID(lai_eval_report_confusion(nullptr, conf, 4), "report is NULL");
+  EXPECT_INVALID(lai_eval_report_confusion(r.r, nullptr, 4), "out is NULL");
+  EXPECT_INVALID(lai_eval_report_confusion(r.r, conf, 3), "4 needed");
+  EXPECT_INVALID(lai_eval_report_json(nullptr, text, 4, nullptr), "report is NULL");
+  EXPECT_INVALID(lai_eval_report_json(r.r, text, 4, nullptr), "too small");
+  lai_eval_report_free(nullptr);
+
+  Model m;
+  REQUIRE(lai_model_create("compact_cxr", S, 2, 1, &m.m) == LAI_OK);
+  lai_eval_result e;
+  lai_eval_result_init(&e);
+  EXPECT_INVALID(lai_model_evaluate_report(nullptr, "d", nullptr, 0.5, &e, &rep), "model is NULL");
+  EXPECT_INVALID(lai_model_evaluate_report(m.m, "d", nullptr, 0.5, &e, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_model_evaluate_report(m.m, nullptr, nullptr, 0.5, &e, &rep), "data is NULL");
+  EXPECT_INVALID(lai_model_evaluate_report(m.m, "d", nullptr, 0.0, &e, &rep), "threshold");
+  EXPECT_INVALID(lai_model_evaluate_report(m.m, "d", nullptr, std::nan(""), &e, &rep), "threshold");
+  lai_train_options o;
+  lai_train_options_init(&o);
+  o.batch_size = 0;
+  EXPECT_INVALID(lai_model_evaluate_report(m.m, "d", &o, 0.5, &e, &rep), "batch_size");
+  e.struct_size = 0;
+  EXPECT_INVALID(lai_model_evaluate_report(m.m, "d", nullptr, 0.5, &e, &rep), "result->struct_size");
+  EXPECT_STATUS(lai_model_evaluate_report(m.m, "/no/such/data", nullptr, 0.5, nullptr, &rep), LAI_ERR_IO,
+                "/no/such/data");
+  CHECK(rep == nullptr);
+}

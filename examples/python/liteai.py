@@ -130,6 +130,33 @@ class _HoughOptions(C.Structure):
                 ("min_support", C.c_float), ("polarity", C.c_int)]
 
 
+# Since C API 0.2.
+class _ScoreOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("score", C.c_int), ("percentile", C.c_double),
+                ("top_fraction", C.c_double)]
+
+
+class _AutoencoderOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("size", C.c_int32), ("width", C.c_int32), ("epochs", C.c_int32),
+                ("batch_size", C.c_int32), ("learning_rate", C.c_float), ("seed", C.c_uint64),
+                ("smooth_sigma", C.c_float), ("calibration_floor", C.c_float), ("max_images", C.c_int64),
+                ("label", C.c_char_p), ("skip_bad_files", C.c_int32), ("verbose", C.c_int32),
+                ("progress", _PROGRESS_FN), ("user_data", C.c_void_p)]
+
+
+class _EvalSummary(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("classes", C.c_int32), ("multi_label", C.c_int32),
+                ("samples", C.c_int64), ("threshold", C.c_double), ("accuracy", C.c_double),
+                ("exact_match", C.c_double), ("macro_precision", C.c_double), ("macro_recall", C.c_double),
+                ("macro_f1", C.c_double), ("macro_auroc", C.c_double), ("auroc_classes", C.c_int32)]
+
+
+class _ClassMetrics(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("support", C.c_int64), ("predicted", C.c_int64), ("tp", C.c_int64),
+                ("fp", C.c_int64), ("fn", C.c_int64), ("tn", C.c_int64), ("precision", C.c_double),
+                ("recall", C.c_double), ("f1", C.c_double), ("auroc", C.c_double)]
+
+
 _P = C.c_void_p
 _S = C.c_int  # lai_status
 _SIG = {
@@ -189,8 +216,57 @@ _SIG = {
     "lai_hough_circles": (_S, [_P, C.c_int, C.c_int32, C.c_int32, C.c_size_t, C.POINTER(_HoughOptions),
                                C.POINTER(_Circle), C.c_size_t, C.POINTER(C.c_size_t)]),
 }
-for _name, (_res, _args) in _SIG.items():
-    _f = getattr(_lib, _name)
+# Functions of C API 0.2: optional, so this wrapper still loads a 0.1 library (using one of them
+# there raises liteai.Error with status LAI_ERR_NOT_SUPPORTED).
+_SIG_0_2 = {
+    "lai_score_options_init": (None, [C.POINTER(_ScoreOptions)]),
+    "lai_map_score": (_S, [C.POINTER(_Image), C.POINTER(_ScoreOptions), C.POINTER(C.c_double)]),
+    "lai_write_heatmap_png": (_S, [C.c_char_p, C.POINTER(_Image), C.c_float, C.c_float]),
+    "lai_write_overlay_png": (_S, [C.c_char_p, C.POINTER(_Image), C.POINTER(_Image), C.c_float, C.c_float,
+                                   C.c_float]),
+    "lai_autoencoder_options_init": (None, [C.POINTER(_AutoencoderOptions)]),
+    "lai_autoencoder_train": (_S, [C.c_char_p, C.POINTER(_AutoencoderOptions), C.POINTER(_P)]),
+    "lai_autoencoder_train_images": (_S, [C.POINTER(_Image), C.c_size_t, C.POINTER(_AutoencoderOptions),
+                                          C.POINTER(_P)]),
+    "lai_autoencoder_score": (_S, [_P, _P, C.c_int, C.c_int32, C.c_int32, C.c_size_t, C.POINTER(_ScoreOptions),
+                                   _P, C.c_size_t, C.POINTER(C.c_double)]),
+    "lai_autoencoder_score_file": (_S, [_P, C.c_char_p, C.POINTER(_ScoreOptions), _P, C.c_size_t,
+                                        C.POINTER(C.c_double)]),
+    "lai_autoencoder_get_info": (_S, [_P, C.POINTER(C.c_int32), C.POINTER(C.c_int32)]),
+    "lai_autoencoder_save": (_S, [_P, C.c_char_p]),
+    "lai_autoencoder_load": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_autoencoder_free": (None, [_P]),
+    "lai_model_evaluate_report": (_S, [_P, C.c_char_p, C.POINTER(_TrainOptions), C.c_double,
+                                       C.POINTER(_EvalResult), C.POINTER(_P)]),
+    "lai_eval_report_from_scores": (_S, [_P, C.c_int64, C.c_int32, _P, _P, C.c_double, C.POINTER(_P)]),
+    "lai_eval_summary_init": (None, [C.POINTER(_EvalSummary)]),
+    "lai_eval_report_get_summary": (_S, [_P, C.POINTER(_EvalSummary)]),
+    "lai_class_metrics_init": (None, [C.POINTER(_ClassMetrics)]),
+    "lai_eval_report_get_class": (_S, [_P, C.c_int32, C.POINTER(_ClassMetrics)]),
+    "lai_eval_report_class_name": (_S, [_P, C.c_int32, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)]),
+    "lai_eval_report_confusion": (_S, [_P, _P, C.c_size_t]),
+    "lai_eval_report_json": (_S, [_P, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)]),
+    "lai_eval_report_free": (None, [_P]),
+}
+
+
+class _Missing:
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *args):
+        raise Error(7, "%s is not in this libliteai (it needs C API 0.2, the library is %s)"
+                    % (self.name, _lib.lai_version(None, None, None).decode()))
+
+
+for _name, (_res, _args) in list(_SIG.items()) + list(_SIG_0_2.items()):
+    try:
+        _f = getattr(_lib, _name)
+    except AttributeError:
+        if _name not in _SIG_0_2:
+            raise
+        setattr(_lib, _name, _Missing(_name))
+        continue
     _f.restype = _res
     _f.argtypes = _args
 
@@ -453,6 +529,22 @@ class Model:
         _check(_lib.lai_model_evaluate(self._h, _path(data), C.byref(o), C.byref(r)))
         return {"loss": r.loss, "metric": r.metric, "samples": r.samples}
 
+    def evaluate_report(self, data, threshold=0.5, progress=None, **options):
+        """Per-class metrics on a data set: a dict with loss, samples, accuracy, macro averages,
+        "classes" (a list of dicts: name, support, tp, fp, fn, tn, precision, recall, f1, auroc)
+        and "confusion" (rows = true class; None for multi-label models)."""
+        o, cb, _keep = self._options(options, progress)
+        r = _EvalResult()
+        _lib.lai_eval_result_init(C.byref(r))
+        h = C.c_void_p()
+        status = _lib.lai_model_evaluate_report(self._h, _path(data), C.byref(o), threshold, C.byref(r), C.byref(h))
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
+        d = _report_dict(h)
+        d.update({"loss": r.loss, "samples": r.samples})
+        return d
+
 
 class Trainer:
     """Step-by-step training on images in memory; holds the model exclusively until closed.
@@ -649,3 +741,186 @@ def hough_circles(image, min_radius=3.0, max_radius=30.0, polarity="bright", cap
     found = C.c_size_t()
     _check(_lib.lai_hough_circles(ptr, t, w, h, stride, C.byref(o), circles, capacity, C.byref(found)))
     return [(c.x, c.y, c.radius, c.votes, c.support) for c in circles[:min(found.value, capacity)]]
+
+
+# ---------------------------------------------------------------- since C API 0.2
+
+def _image_struct(img):
+    keep, ptr, t, w, h, stride = _as_image(img)
+    return keep, _Image(ptr, t, w, h, stride)
+
+
+def _score_options(score, percentile, top_fraction):
+    o = _ScoreOptions()
+    _lib.lai_score_options_init(C.byref(o))
+    o.score = {"topk_mean": 0, "percentile": 1, "max": 2, "mean": 3}[score]
+    o.percentile, o.top_fraction = percentile, top_fraction
+    return o
+
+
+def map_score(anomaly_map, score="topk_mean", percentile=99.9, top_fraction=0.001):
+    """The image score of an anomaly map (WPM or autoencoder map; 2-D float array or liteai.Image)."""
+    keep, m = _image_struct(anomaly_map)
+    o = _score_options(score, percentile, top_fraction)
+    s = C.c_double()
+    _check(_lib.lai_map_score(C.byref(m), C.byref(o), C.byref(s)))
+    return s.value
+
+
+def write_heatmap_png(path, anomaly_map, lo=0.0, hi=-1.0):
+    """RGB PNG of a map through a dark-to-bright colour ramp (lo >= hi: the map's own range)."""
+    keep, m = _image_struct(anomaly_map)
+    _check(_lib.lai_write_heatmap_png(_path(path), C.byref(m), lo, hi))
+
+
+def write_overlay_png(path, image, anomaly_map, threshold, hi=-1.0, max_alpha=0.7):
+    """The radiograph in gray with the map's colours blended in above `threshold` (a map of
+    another size is resized to the image's)."""
+    k1, i = _image_struct(image)
+    k2, m = _image_struct(anomaly_map)
+    _check(_lib.lai_write_overlay_png(_path(path), C.byref(i), C.byref(m), threshold, hi, max_alpha))
+
+
+class Autoencoder:
+    """Autoencoder anomaly maps (train on normal images only; the map is size x size).
+
+        ae = liteai.Autoencoder.train("phantoms/manifest.csv", label="normal", size=64, epochs=5)
+        anomaly_map, score = ae.score(image)
+    """
+    _h = C.c_void_p()
+
+    def __init__(self, handle):
+        self._h = C.c_void_p(handle)
+
+    @staticmethod
+    def _options(kw, progress, label=None):
+        o = _AutoencoderOptions()
+        _lib.lai_autoencoder_options_init(C.byref(o))
+        for k, v in kw.items():
+            if not hasattr(o, k) or k in ("struct_size", "progress", "user_data", "label"):
+                raise TypeError("liteai: unknown autoencoder option '%s'" % k)
+            setattr(o, k, v)
+        keep = label.encode() if label is not None else None
+        o.label = keep
+        cb = _Callback(progress)
+        o.progress = cb.c_fn
+        return o, cb, keep
+
+    @classmethod
+    def train(cls, data, label=None, progress=None, **options):
+        """Trains on a flat folder of images, a class-folder tree or a CSV manifest (only class
+        `label` when given). `progress(dict)` returning True cancels (LAI_ERR_CANCELLED)."""
+        o, cb, _keep = cls._options(options, progress, label)
+        h = C.c_void_p()
+        status = _lib.lai_autoencoder_train(_path(data), C.byref(o), C.byref(h))
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
+        return cls(h.value)
+
+    @classmethod
+    def train_images(cls, images, progress=None, **options):
+        images = list(images)
+        views = [_as_image(im) for im in images]
+        arr = (_Image * len(views))(*[_Image(v[1], v[2], v[3], v[4], v[5]) for v in views])
+        o, cb, _keep = cls._options(options, progress)
+        h = C.c_void_p()
+        status = _lib.lai_autoencoder_train_images(arr, len(views), C.byref(o), C.byref(h))
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
+        return cls(h.value)
+
+    @classmethod
+    def load(cls, path):
+        h = C.c_void_p()
+        _check(_lib.lai_autoencoder_load(_path(path), C.byref(h)))
+        return cls(h.value)
+
+    def close(self):
+        if self._h:
+            _lib.lai_autoencoder_free(self._h)
+            self._h = C.c_void_p()
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def save(self, path):
+        _check(_lib.lai_autoencoder_save(self._h, _path(path)))
+
+    @property
+    def map_size(self):
+        w, h = C.c_int32(), C.c_int32()
+        _check(_lib.lai_autoencoder_get_info(self._h, C.byref(w), C.byref(h)))
+        return w.value, h.value
+
+    def score(self, image, score="topk_mean", percentile=99.9, top_fraction=0.001):
+        """(anomaly map as a 2-D array / flat list, image score)."""
+        keep, ptr, t, w, h, stride = _as_image(image)
+        mw, mh = self.map_size
+        o = _score_options(score, percentile, top_fraction)
+        out, optr = _floats(mw * mh)
+        s = C.c_double()
+        _check(_lib.lai_autoencoder_score(self._h, ptr, t, w, h, stride, C.byref(o), optr, mw * mh, C.byref(s)))
+        return _to_list_or_array(out, (mh, mw)), s.value
+
+    def score_file(self, path, score="topk_mean", percentile=99.9, top_fraction=0.001):
+        mw, mh = self.map_size
+        o = _score_options(score, percentile, top_fraction)
+        out, optr = _floats(mw * mh)
+        s = C.c_double()
+        _check(_lib.lai_autoencoder_score_file(self._h, _path(path), C.byref(o), optr, mw * mh, C.byref(s)))
+        return _to_list_or_array(out, (mh, mw)), s.value
+
+
+def _report_dict(handle):
+    """Reads a lai_eval_report into a dict and frees it."""
+    try:
+        s = _EvalSummary()
+        _lib.lai_eval_summary_init(C.byref(s))
+        _check(_lib.lai_eval_report_get_summary(handle, C.byref(s)))
+        d = {k: getattr(s, k) for k, _ in _EvalSummary._fields_ if k != "struct_size"}
+        d["multi_label"] = bool(s.multi_label)
+        classes = []
+        for i in range(s.classes):
+            m = _ClassMetrics()
+            _lib.lai_class_metrics_init(C.byref(m))
+            _check(_lib.lai_eval_report_get_class(handle, i, C.byref(m)))
+            c = {k: getattr(m, k) for k, _ in _ClassMetrics._fields_ if k != "struct_size"}
+            need = C.c_size_t()
+            _check(_lib.lai_eval_report_class_name(handle, i, None, 0, C.byref(need)))
+            buf = C.create_string_buffer(need.value)
+            _check(_lib.lai_eval_report_class_name(handle, i, buf, need.value, None))
+            c["name"] = buf.value.decode("utf-8")
+            classes.append(c)
+        d["classes"] = classes
+        if s.multi_label:
+            d["confusion"] = None
+        else:
+            n = s.classes
+            out = (C.c_int64 * (n * n))()
+            _check(_lib.lai_eval_report_confusion(handle, out, n * n))
+            d["confusion"] = [list(out[r * n:(r + 1) * n]) for r in range(n)]
+        return d
+    finally:
+        _lib.lai_eval_report_free(handle)
+
+
+def report_from_scores(scores, labels=None, targets=None, threshold=0.5):
+    """Per-class metrics of your own predictions: scores n x classes; labels (n class indices,
+    single-label) or targets (n x classes of 0/1, multi-label). Returns a dict like
+    Model.evaluate_report (without loss)."""
+    keep, ptr, n, c = _matrix(scores)
+    lab = tgt = None
+    if labels is not None:
+        lab = (C.c_int32 * n)(*[int(x) for x in labels])
+    if targets is not None:
+        keep_t, tgt, nt, ct = _matrix(targets)
+    h = C.c_void_p()
+    _check(_lib.lai_eval_report_from_scores(ptr, n, c, lab and C.addressof(lab), tgt, threshold, C.byref(h)))
+    return _report_dict(h)

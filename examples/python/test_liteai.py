@@ -162,5 +162,86 @@ class TestAnomaly(Base):
         self.assertLess(abs(r - 10), 2)
 
 
+def _as_map(m, w, h):
+    """A map returned by the wrapper as something the wrapper takes back (array or liteai.Image)."""
+    if np is not None:
+        return m
+    import array
+    return liteai.Image(array.array("f", m), w, h, liteai.PIXEL_F32)
+
+
+class TestVersion02(Base):
+    def test_autoencoder_scores_pngs(self):
+        self.assertGreaterEqual(liteai.version()[1], 2)
+        calls = []
+        ae = liteai.Autoencoder.train(self.manifest, label="normal", size=16, width=4, epochs=2, batch_size=4,
+                                      progress=lambda d: calls.append(d["phase"]) and False)
+        self.assertIn("train", calls)
+        self.assertEqual(ae.map_size, (16, 16))
+        fb, label = liteai.phantom(3, 1, S)
+        self.assertEqual(label, 1)
+        m, score = ae.score(fb)
+        self.assertGreater(score, 0.0)
+        flat = list(m.ravel()) if np is not None else m
+        self.assertEqual(len(flat), 256)
+        m2, score2 = ae.score_file(os.path.join(WORK, "phantoms", "images", "000001.png"))
+        self.assertEqual(score2, score)
+        self.assertEqual(list(m2.ravel()) if np is not None else m2, flat)
+        self.assertEqual(liteai.map_score(_as_map(m, 16, 16)), score)
+        self.assertEqual(liteai.map_score(_as_map(m, 16, 16), score="max"), max(flat))
+        path = os.path.join(WORK, "ae.lai")
+        ae.save(path)
+        self.assertEqual(liteai.Autoencoder.load(path).score(fb)[1], score)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Autoencoder.train(self.manifest, label="normal", size=16, epochs=1, progress=lambda d: True)
+        self.assertEqual(e.exception.status, "LAI_ERR_CANCELLED")
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Autoencoder.train(self.manifest, label="no_such_class", size=16)
+        self.assertIn("no_such_class", str(e.exception))
+
+        heat, over = os.path.join(WORK, "heat.png"), os.path.join(WORK, "over.png")
+        liteai.write_heatmap_png(heat, _as_map(m, 16, 16))
+        liteai.write_overlay_png(over, fb, _as_map(m, 16, 16), threshold=score)
+        h = liteai.decode_image(heat)
+        o = liteai.decode_image(over)
+        if np is not None:
+            self.assertEqual(h.shape, (16, 16))
+            self.assertEqual(o.shape, (S, S))  # the map is resized to the image
+        else:
+            self.assertEqual(h[1:], (16, 16))
+            self.assertEqual(o[1:], (S, S))
+
+    def test_evaluate_report(self):
+        m = liteai.Model.create("small_cnn", size=S, classes=5, seed=2)
+        m.train(self.manifest, epochs=1, batch_size=4)
+        rep = m.evaluate_report(self.manifest, batch_size=8)
+        self.assertEqual(rep["samples"], 20)
+        self.assertFalse(rep["multi_label"])
+        self.assertEqual([c["name"] for c in rep["classes"]], m.class_names)
+        conf = rep["confusion"]
+        self.assertEqual(sum(map(sum, conf)), 20)
+        for k, c in enumerate(rep["classes"]):
+            self.assertEqual(sum(conf[k]), c["support"])
+            self.assertEqual(c["tp"], conf[k][k])
+            self.assertEqual(c["tp"] + c["fn"], c["support"])
+        self.assertAlmostEqual(rep["accuracy"], sum(conf[k][k] for k in range(5)) / 20.0)
+        self.assertAlmostEqual(rep["loss"], m.evaluate(self.manifest, batch_size=8)["loss"], places=5)
+
+    def test_report_from_scores(self):
+        rep = liteai.report_from_scores([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], labels=[0, 1, 1])
+        c0, c1 = rep["classes"]
+        self.assertEqual((c0["tp"], c0["fp"], c0["fn"], c0["tn"]), (1, 1, 0, 1))
+        self.assertEqual((c0["precision"], c0["recall"]), (0.5, 1.0))
+        self.assertEqual((c1["precision"], c1["recall"]), (1.0, 0.5))
+        self.assertEqual(c1["auroc"], 1.0)  # positives 0.8, 0.4 above the negative's 0.1
+        self.assertEqual(rep["confusion"], [[1, 0], [1, 1]])
+        self.assertAlmostEqual(rep["accuracy"], 2 / 3)
+        multi = liteai.report_from_scores([[0.9, 0.7], [0.2, 0.1]], targets=[[1, 0], [0, 1]], threshold=0.5)
+        self.assertTrue(multi["multi_label"])
+        self.assertIsNone(multi["confusion"])
+        self.assertEqual(multi["classes"][1]["fp"], 1)
+        self.assertTrue(math.isnan(liteai.report_from_scores([[0.9, 0.1]], labels=[0])["classes"][0]["auroc"]))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

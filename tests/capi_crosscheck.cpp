@@ -1,0 +1,199 @@
+// The C API against the C++ API in one program (the C API objects linked statically beside the
+// C++ modules): the C functions must give exactly what the C++ functions they translate give.
+// Built by tests/capi.tests.cmake as capi_crosscheck (not test_capi_*: those link libliteai.so).
+#include <catch2/catch.hpp>
+
+#include <stb/stb_image.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "capi_test_util.hpp"
+#include "liteai/anomaly/autoencoder.hpp"
+#include "liteai/anomaly/wpm.hpp"
+#include "liteai/data/transforms.hpp"
+#include "liteai/nn/metrics.hpp"
+
+using namespace liteai;
+using namespace capi_test;
+
+namespace {
+constexpr int S = 40, A = 16;
+
+data::Image to_image(const std::vector<uint8_t>& px, int size) {
+  data::Image im(size, size);
+  for (size_t i = 0; i < px.size(); ++i) im.pixels[i] = float(px[i]);
+  return im;
+}
+}  // namespace
+
+TEST_CASE("crosscheck: C autoencoder maps and scores equal AutoencoderDetector's") {
+  std::vector<std::vector<uint8_t>> px;
+  std::vector<data::Image> normals;
+  std::vector<lai_image> views;
+  for (int i = 0; i < 6; ++i) {
+    px.push_back(phantom(4, uint64_t(i) * 5, S));  // every 5th phantom is normal
+    normals.push_back(to_image(px.back(), S));
+  }
+  for (auto& p : px) views.push_back({p.data(), LAI_PIXEL_U8, S, S, 0});
+
+  anomaly::AutoencoderOptions co;
+  co.size = A;
+  co.width = 4;
+  co.epochs = 2;
+  co.batch = 4;
+  co.progress = 0;
+  const anomaly::AutoencoderDetector det = anomaly::AutoencoderDetector::train(normals, co);
+
+  lai_autoencoder_options o;
+  lai_autoencoder_options_init(&o);
+  o.size = A;
+  o.width = 4;
+  o.epochs = 2;
+  o.batch_size = 4;
+  lai_autoencoder* trained = nullptr;
+  REQUIRE(lai_autoencoder_train_images(views.data(), views.size(), &o, &trained) == LAI_OK);
+
+  const std::string dir = temp_dir("crosscheck");
+  const std::string path = dir + "/ae.lai";
+  det.save(path);
+  lai_autoencoder* loaded = nullptr;
+  REQUIRE(lai_autoencoder_load(path.c_str(), &loaded) == LAI_OK);
+
+  for (uint64_t idx : {1u, 2u, 7u}) {  // foreign body, nodule, foreign body
+    const std::vector<uint8_t> img = phantom(4, idx, S);
+    const data::Image ref = det.anomaly_map(to_image(img, S));
+    REQUIRE(ref.pixels.size() == size_t(A) * A);
+    const auto [lo, hi] = std::minmax_element(ref.pixels.begin(), ref.pixels.end());
+    CHECK(*hi > *lo + 1e-3f);  // a real map, not a constant
+    for (lai_autoencoder* ae : {trained, loaded}) {
+      std::vector<float> map(size_t(A) * A);
+      double score = 0;
+      lai_score_options so;
+      lai_score_options_init(&so);
+      so.score = LAI_SCORE_PERCENTILE;
+      so.percentile = 95;
+      REQUIRE(lai_autoencoder_score(ae, img.data(), LAI_PIXEL_U8, S, S, 0, &so, map.data(), map.size(), &score) ==
+              LAI_OK);
+      CHECK(map == ref.pixels);
+      anomaly::ScoreOptions cs;
+      cs.method = anomaly::ScoreMethod::Percentile;
+      cs.percentile = 95;
+      CHECK(score == anomaly::image_score(ref, cs));
+    }
+  }
+  lai_autoencoder_free(trained);
+  lai_autoencoder_free(loaded);
+}
+
+TEST_CASE("crosscheck: C evaluation reports equal nn::evaluate_*") {
+  const int64_t n = 50;
+  const int c = 3;
+  std::vector<float> scores(size_t(n * c)), targets(size_t(n * c));
+  std::vector<int32_t> labels(static_cast<size_t>(n));
+  std::vector<int64_t> labels64(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    labels[size_t(i)] = int32_t((i * 7) % c);
+    labels64[size_t(i)] = labels[size_t(i)];
+    for (int k = 0; k < c; ++k) {
+      scores[size_t(i * c + k)] = float((i * 13 + k * 5) % 11) / 11.f + (k == labels[size_t(i)] ? 0.2f : 0.f);
+      targets[size_t(i * c + k)] = float((i + k) % 3 == 0);
+    }
+  }
+  const std::vector<std::string> names = {"class0", "class1", "class2"};
+  for (bool multi : {false, true}) {
+    INFO("multi-label " << multi);
+    const nn::ClassificationReport ref =
+        multi ? nn::evaluate_multi_label(scores.data(), n, c, targets.data(), 0.4, names)
+              : nn::evaluate_single_label(scores.data(), n, c, labels64.data(), names);
+    lai_eval_report* r = nullptr;
+    REQUIRE(lai_eval_report_from_scores(scores.data(), n, c, multi ? nullptr : labels.data(),
+                                        multi ? targets.data() : nullptr, 0.4, &r) == LAI_OK);
+    lai_eval_summary s;
+    lai_eval_summary_init(&s);
+    REQUIRE(lai_eval_report_get_summary(r, &s) == LAI_OK);
+    CHECK(s.classes == c);
+    CHECK(s.multi_label == int(multi));
+    CHECK(s.samples == ref.samples);
+    CHECK(s.accuracy == ref.accuracy);
+    CHECK(s.exact_match == ref.exact_match);
+    CHECK(s.macro_precision == ref.macro_precision);
+    CHECK(s.macro_recall == ref.macro_recall);
+    CHECK(s.macro_f1 == ref.macro_f1);
+    CHECK(s.macro_auroc == ref.macro_auroc);
+    CHECK(s.auroc_classes == ref.auroc_classes);
+    for (int k = 0; k < c; ++k) {
+      lai_class_metrics m;
+      lai_class_metrics_init(&m);
+      REQUIRE(lai_eval_report_get_class(r, k, &m) == LAI_OK);
+      const nn::ClassMetrics& e = ref.classes[size_t(k)];
+      CHECK(m.support == e.support);
+      CHECK(m.predicted == e.predicted);
+      CHECK((m.tp == e.tp && m.fp == e.fp && m.fn == e.fn && m.tn == e.tn));
+      CHECK(m.precision == e.precision);
+      CHECK(m.recall == e.recall);
+      CHECK(m.f1 == e.f1);
+      CHECK((m.auroc == e.auroc || (std::isnan(m.auroc) && std::isnan(e.auroc))));
+    }
+    if (!multi) {
+      std::vector<int64_t> conf(size_t(c * c));
+      REQUIRE(lai_eval_report_confusion(r, conf.data(), conf.size()) == LAI_OK);
+      CHECK(conf == ref.confusion);
+    }
+    size_t need = 0;
+    REQUIRE(lai_eval_report_json(r, nullptr, 0, &need) == LAI_OK);
+    std::string json(need, '\0');
+    REQUIRE(lai_eval_report_json(r, json.data(), need, nullptr) == LAI_OK);
+    CHECK(std::string(json.c_str()) == ref.to_json().dump());
+    lai_eval_report_free(r);
+  }
+}
+
+TEST_CASE("crosscheck: C overlay PNG is the C++ overlay: gray where the map is low, coloured where high") {
+  const int W = 48, H = 36;
+  std::vector<float> map(size_t(W) * H);
+  std::vector<uint8_t> img(size_t(W) * H);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      map[size_t(y) * W + x] = std::exp(-((x - 30) * (x - 30) + (y - 12) * (y - 12)) / 30.f);
+      img[size_t(y) * W + x] = uint8_t((x * 3 + y * 2) % 256);
+    }
+  const lai_image iv = {img.data(), LAI_PIXEL_U8, W, H, 0};
+  const lai_image mv = {map.data(), LAI_PIXEL_F32, W, H, 0};
+  const std::string dir = temp_dir("crosscheck_png");
+  const std::string c_path = dir + "/c.png", cpp_path = dir + "/cpp.png";
+  REQUIRE(lai_write_overlay_png(c_path.c_str(), &iv, &mv, 0.3f, -1.f, 0.7f) == LAI_OK);
+  data::Image ci(W, H), cm(W, H);
+  for (size_t i = 0; i < img.size(); ++i) {
+    ci.pixels[i] = img[i];
+    cm.pixels[i] = map[i];
+  }
+  anomaly::write_overlay_png(cpp_path, ci, cm, 0.3f, -1.f, 0.7f);
+  int w = 0, h = 0, ch = 0, w2 = 0, h2 = 0, ch2 = 0;
+  unsigned char* a = stbi_load(c_path.c_str(), &w, &h, &ch, 3);
+  unsigned char* b = stbi_load(cpp_path.c_str(), &w2, &h2, &ch2, 3);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK((w == W && h == H && ch == 3));
+  CHECK(std::memcmp(a, b, size_t(W) * H * 3) == 0);
+  int gray_low = 0, coloured_high = 0, low = 0, high = 0;
+  for (size_t i = 0; i < map.size(); ++i) {
+    const unsigned char* p = a + i * 3;
+    const bool gray = p[0] == p[1] && p[1] == p[2];
+    if (map[i] <= 0.3f) {
+      ++low;
+      gray_low += gray;
+    } else {
+      ++high;
+      coloured_high += !gray;
+    }
+  }
+  CHECK(high > 20);
+  CHECK(gray_low == low);
+  CHECK(coloured_high == high);
+  stbi_image_free(a);
+  stbi_image_free(b);
+}
