@@ -468,7 +468,7 @@ typedef struct lai_autoencoder_options {
 LAI_API void lai_autoencoder_options_init(lai_autoencoder_options* options);
 
 /* Trains a new detector on the images of `data`: a flat folder of images, a folder with one
- * sub-folder per class, or a CSV manifest (path,label) — with `label` set, only that class is
+ * sub-folder per class, or a CSV manifest (path,label); with `label` set, only that class is
  * used. Images are decoded and resized to size x size as they are read (at most max_images are
  * kept). options NULL = defaults. *out receives a new handle (free with lai_autoencoder_free);
  * NULL when cancelled (LAI_ERR_CANCELLED). Thread-safe (independent of other handles). */

@@ -2,6 +2,7 @@
 # Compares the library's exported symbols with the committed list:
 #   a listed symbol missing from the library  -> fail (ABI break: removing/renaming is not allowed)
 #   a new symbol not in the list               -> fail unless LAI_VERSION_MINOR is above the list's version
+#                                                 and the symbol is in a LITEAI_<major>.<minor> node
 #   any exported symbol not starting with lai_ -> fail (something leaked past the version script)
 find_program(NM NAMES nm REQUIRED)
 execute_process(COMMAND ${NM} -D --defined-only ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
@@ -66,6 +67,15 @@ endif()
 if(NOT major STREQUAL list_major)
   string(APPEND errors "LAI_VERSION_MAJOR is ${major} but ${LIST} is for ${list_major}.${list_minor}\n")
 endif()
+# A new function must carry its minor version's node (LITEAI_<major>.<minor> in liteai.map), not
+# the base node that the lai_* pattern gives anything not listed: a program using it must fail to
+# load on an older library instead of failing at its first call.
+foreach(s IN LISTS added)
+  if(s MATCHES "@@LITEAI_${major}$")
+    string(APPEND errors "new symbol ${s} is in the base node: list it by name in a LITEAI_${major}.${minor} node "
+                         "of capi/liteai.map\n")
+  endif()
+endforeach()
 if(added)
   string(REPLACE ";" "\n  " a "${added}")
   if(minor GREATER list_minor)

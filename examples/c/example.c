@@ -140,6 +140,65 @@ int main(int argc, char** argv) {
     if (found > 0) printf(", strongest at (%.1f, %.1f) r %.1f", circles[0].x, circles[0].y, circles[0].radius);
     printf("\n");
   }
+
+  /* 7. (0.2) The WPM as a heatmap and as an overlay on the radiograph. */
+  {
+    lai_image iv, mv;
+    char png[1100];
+    iv.data = img;
+    iv.type = LAI_PIXEL_U8;
+    iv.width = iv.height = SIZE;
+    iv.stride_bytes = 0;
+    mv = iv;
+    mv.data = map;
+    mv.type = LAI_PIXEL_F32;
+    snprintf(png, sizeof png, "%s/wpm_heatmap.png", data_dir);
+    CHECK(lai_write_heatmap_png(png, &mv, 0.f, -1.f));
+    snprintf(png, sizeof png, "%s/wpm_overlay.png", data_dir);
+    CHECK(lai_write_overlay_png(png, &iv, &mv, (float)score_normal, -1.f, 0.7f));
+    printf("wrote %s\n", png);
+  }
+
+  /* 8. (0.2) An autoencoder trained on the normal phantoms of the manifest scores the same image. */
+  {
+    lai_autoencoder* ae = NULL;
+    lai_autoencoder_options ao;
+    int32_t mw = 0, mh = 0;
+    double ae_score = 0;
+    lai_autoencoder_options_init(&ao);
+    ao.size = 16;
+    ao.width = 4;
+    ao.epochs = 2;
+    ao.batch_size = 4;
+    ao.label = "normal";
+    CHECK(lai_autoencoder_train(manifest, &ao, &ae));
+    CHECK(lai_autoencoder_get_info(ae, &mw, &mh));
+    CHECK(lai_autoencoder_score(ae, img, LAI_PIXEL_U8, SIZE, SIZE, 0, NULL, map, SIZE * SIZE, &ae_score));
+    printf("autoencoder: %dx%d map, foreign-body image score %.3f\n", mw, mh, ae_score);
+    lai_autoencoder_free(ae);
+  }
+
+  /* 9. (0.2) Per-class precision, recall and AUROC of the reloaded model. */
+  {
+    lai_eval_report* rep = NULL;
+    lai_eval_summary sum;
+    lai_class_metrics cm;
+    int64_t confusion[25];
+    CHECK(lai_model_evaluate_report(loaded, manifest, NULL, 0.5, NULL, &rep));
+    lai_eval_summary_init(&sum);
+    CHECK(lai_eval_report_get_summary(rep, &sum));
+    CHECK(lai_eval_report_confusion(rep, confusion, 25));
+    printf("report: %lld samples, accuracy %.3f, macro F1 %.3f\n", (long long)sum.samples, sum.accuracy, sum.macro_f1);
+    for (i = 0; i < sum.classes; ++i) {
+      lai_class_metrics_init(&cm);
+      CHECK(lai_eval_report_get_class(rep, i, &cm));
+      CHECK(lai_eval_report_class_name(rep, i, name, sizeof name, NULL));
+      printf("  %-14s support %lld precision %.3f recall %.3f AUROC %.3f\n", name, (long long)cm.support,
+             cm.precision, cm.recall, cm.auroc);
+    }
+    lai_eval_report_free(rep);
+  }
+
   lai_probmat_free(pm);
   lai_model_free(loaded);
   printf("ok\n");

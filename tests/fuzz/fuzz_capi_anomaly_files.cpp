@@ -1,5 +1,6 @@
-// libFuzzer target: lai_probmat_load and lai_som_load (the first input byte picks which) on any
-// file contents return a status; a ProbMat or SOM that loads can be used.
+// libFuzzer target: lai_probmat_load, lai_som_load and lai_autoencoder_load (the first input
+// byte picks which: bit 1 set = autoencoder, else bit 0 = SOM / ProbMat) on any file contents
+// return a status; a ProbMat, SOM or autoencoder that loads can be used.
 #include <unistd.h>
 
 #include <cstddef>
@@ -25,10 +26,26 @@ bool write_file(const std::string& path, const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const bool som = data[0] & 1;
-  const std::string path = temp_path() + (som ? ".lsom" : ".lpm");
+  const bool autoencoder = data[0] & 2;
+  const bool som = !autoencoder && (data[0] & 1);
+  const std::string path = temp_path() + (autoencoder ? ".lai" : som ? ".lsom" : ".lpm");
   if (!write_file(path, data + 1, size - 1)) return 0;
-  if (som) {
+  if (autoencoder) {
+    lai_autoencoder* ae = nullptr;
+    if (lai_autoencoder_load(path.c_str(), &ae) == LAI_OK) {
+      int32_t w = 0, h = 0;
+      if (lai_autoencoder_get_info(ae, &w, &h) != LAI_OK || w <= 0 || h <= 0) __builtin_trap();
+      if (int64_t(w) * h <= 256 * 256) {
+        std::vector<uint8_t> img(16 * 16, 90);
+        std::vector<float> map(size_t(w) * size_t(h));
+        double score = 0;
+        lai_autoencoder_score(ae, img.data(), LAI_PIXEL_U8, 16, 16, 0, nullptr, map.data(), map.size(), &score);
+      }
+      lai_autoencoder_free(ae);
+    } else if (ae != nullptr) {
+      __builtin_trap();
+    }
+  } else if (som) {
     lai_som* s = nullptr;
     if (lai_som_load(path.c_str(), &s) == LAI_OK) {
       int32_t rows = 0, cols = 0, dim = 0;

@@ -1,5 +1,5 @@
 /* Writes seed corpora for the C API fuzzers into DIR/{capi_model,capi_anomaly_files,capi_image,
- * model_file}: a tiny valid model, ProbMat and SOM file, small images. */
+ * model_file}: a tiny valid model, ProbMat, SOM and autoencoder file, small images. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   lai_model* m = NULL;
   lai_probmat* pm = NULL;
   lai_som* som = NULL;
+  lai_autoencoder* ae = NULL;
+  lai_autoencoder_options ao;
+  lai_image view;
   lai_probmat_config c;
   lai_som_options so;
   static unsigned char img[32 * 32];
@@ -64,6 +67,23 @@ int main(int argc, char** argv) {
   snprintf(q, sizeof q, "%s/capi_anomaly_files/som", d);
   if (copy_prefixed(p, q, 1)) goto fail;
   lai_som_free(som);
+
+  /* An autoencoder with its calibration map (prefix 2 routes it to lai_autoencoder_load). */
+  lai_autoencoder_options_init(&ao);
+  ao.size = 8;
+  ao.width = 2;
+  ao.epochs = 1;
+  view.data = img;
+  view.type = LAI_PIXEL_U8;
+  view.width = 8;
+  view.height = 6;
+  view.stride_bytes = 0;
+  if (lai_autoencoder_train_images(&view, 1, &ao, &ae) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/ae.lai", d);
+  if (lai_autoencoder_save(ae, p) != LAI_OK) goto fail;
+  snprintf(q, sizeof q, "%s/capi_anomaly_files/ae", d);
+  if (copy_prefixed(p, q, 2)) goto fail;
+  lai_autoencoder_free(ae);
 
   snprintf(p, sizeof p, "%s/phantoms", d);
   if (lai_phantom_write_set(p, 1, 1, 32) != LAI_OK) goto fail;
