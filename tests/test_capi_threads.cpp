@@ -140,3 +140,47 @@ TEST_CASE("capi threads: training is exclusive, conflicting calls get BUSY") {
   INFO("predict ok " << ok << ", busy " << busy << "; train ok " << train_ok << ", busy " << train_busy);
   CHECK((train_ok == 1 || train_busy == 200));
 }
+
+TEST_CASE("capi threads: concurrent autoencoder scoring on one handle equals the serial maps") {
+  std::vector<std::vector<uint8_t>> imgs;
+  std::vector<lai_image> views;
+  for (int i = 0; i < kThreads * 2; ++i) imgs.push_back(phantom(12, uint64_t(i), S));
+  for (auto& p : imgs) views.push_back({p.data(), LAI_PIXEL_U8, S, S, 0});
+  lai_autoencoder_options o;
+  lai_autoencoder_options_init(&o);
+  o.size = 16;
+  o.width = 4;
+  o.epochs = 1;
+  o.batch_size = 4;
+  lai_autoencoder* ae = nullptr;
+  REQUIRE(lai_autoencoder_train_images(views.data(), views.size(), &o, &ae) == LAI_OK);
+  std::vector<std::vector<float>> ref;
+  std::vector<double> ref_scores;
+  for (auto& p : imgs) {
+    std::vector<float> map(256);
+    double s = 0;
+    REQUIRE(lai_autoencoder_score(ae, p.data(), LAI_PIXEL_U8, S, S, 0, nullptr, map.data(), map.size(), &s) == LAI_OK);
+    ref.push_back(map);
+    ref_scores.push_back(s);
+  }
+  std::atomic<int> mismatches{0}, failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        const size_t i = size_t((t * 3 + r) % int(imgs.size()));
+        std::vector<float> map(256);
+        double s = 0;
+        if (lai_autoencoder_score(ae, imgs[i].data(), LAI_PIXEL_U8, S, S, 0, nullptr, map.data(), map.size(), &s) !=
+            LAI_OK)
+          ++failures;
+        else if (map != ref[i] || s != ref_scores[i])
+          ++mismatches;
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  lai_autoencoder_free(ae);
+  CHECK(failures == 0);
+  CHECK(mismatches == 0);
+}
