@@ -135,3 +135,28 @@ TEST_CASE("storage accounting returns to its start") {
   }
   REQUIRE(storage_bytes_in_use() == before);
 }
+
+TEST_CASE("Large blocks are reused from the cache, and zeros() is zero even then", "[core][storage]") {
+  const Shape big{3, 1000, 1000};  // 12 MB: a large block
+  storage_release_cache();
+  {
+    Tensor a = Tensor::full(big, 7.f);
+  }
+#if !defined(__SANITIZE_ADDRESS__)
+  REQUIRE(storage_cached_bytes() >= 12000000);  // the freed block waits for reuse
+#endif
+  Tensor z = Tensor::zeros(big);
+  const float* p = z.data();
+  bool all_zero = true;
+  for (int64_t i = 0; i < z.numel(); ++i) all_zero = all_zero && p[i] == 0.f;
+  REQUIRE(all_zero);
+  z = Tensor();
+  storage_set_cache_limit(0);  // disabled: freed blocks go straight back
+  REQUIRE(storage_cached_bytes() == 0);
+  {
+    Tensor b = Tensor::full(big, 1.f);
+  }
+  REQUIRE(storage_cached_bytes() == 0);
+  storage_set_cache_limit(size_t(1) << 30);
+  REQUIRE(storage_release_cache() == 0);
+}

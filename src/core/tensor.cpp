@@ -15,10 +15,10 @@ TensorImpl& need(const std::shared_ptr<TensorImpl>& p, const char* what) {
   return *p;
 }
 
-std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype) {
+std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, bool zero) {
   for (int64_t d : shape) LAI_CHECK(d >= 0, "tensor: negative dimension in shape ", to_string(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::make(static_cast<size_t>(numel(shape)) * dtype_size(dtype));
+  impl->storage = Storage::make(static_cast<size_t>(numel(shape)) * dtype_size(dtype), zero);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -42,8 +42,8 @@ void gather(const Tensor& src, float* dst) {
 }  // namespace
 
 // ---- factories ----
-Tensor Tensor::empty(const Shape& shape, DType dtype) { return Tensor(new_impl(shape, dtype)); }
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return Tensor(new_impl(shape, dtype)); }
+Tensor Tensor::empty(const Shape& shape, DType dtype) { return Tensor(new_impl(shape, dtype, false)); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype) { return Tensor(new_impl(shape, dtype, true)); }
 Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.f); }
 Tensor Tensor::full(const Shape& shape, float value) {
   Tensor t = empty(shape);
