@@ -92,7 +92,7 @@ lai_autoencoder* train_detector(const std::vector<data::Image>& images, const la
 bool is_image_name(const std::filesystem::path& p) {
   std::string ext = p.extension().string();
   for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm", ".dcm"})
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm"})
     if (ext == e) return true;
   return false;
 }
