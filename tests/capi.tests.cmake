@@ -63,6 +63,16 @@ target_include_directories(capi_abi_layout_new PRIVATE ${PROJECT_SOURCE_DIR}/cap
 add_test(NAME capi_abi_layout
          COMMAND ${CMAKE_COMMAND} -DOLD=$<TARGET_FILE:capi_abi_layout_old> -DNEW=$<TARGET_FILE:capi_abi_layout_new>
                  -P ${abi}/compare_layout.cmake)
+# The same for the structs added in 0.2 (frozen header capi/abi/v0.2/liteai.h).
+foreach(v old new)
+  add_executable(capi_abi_layout_0_2_${v} ${abi}/abi_layout_0_2.c)
+  set_target_properties(capi_abi_layout_0_2_${v} PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
+endforeach()
+target_include_directories(capi_abi_layout_0_2_old PRIVATE ${abi}/v0.2)
+target_include_directories(capi_abi_layout_0_2_new PRIVATE ${PROJECT_SOURCE_DIR}/capi)
+add_test(NAME capi_abi_layout_0_2
+         COMMAND ${CMAKE_COMMAND} -DOLD=$<TARGET_FILE:capi_abi_layout_0_2_old>
+                 -DNEW=$<TARGET_FILE:capi_abi_layout_0_2_new> -DVERSION=0.2 -P ${abi}/compare_layout.cmake)
 add_executable(capi_abi_old_program ${abi}/old_program.c)
 set_target_properties(capi_abi_old_program PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
 target_compile_options(capi_abi_old_program PRIVATE -Wall -Wextra -Werror -pedantic)
