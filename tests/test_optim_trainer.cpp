@@ -46,7 +46,7 @@ std::shared_ptr<nn::Model> dropout_model(uint64_t seed) {
   spec.name = "teacher_cxr";
   spec.set("size", 16.0);
   spec.set("classes", 2.0);
-  spec.set("width", 4.0);
+  spec.set("width", 2.0);
   return nn::build_model(spec, seed);
 }
 }  // namespace
@@ -69,24 +69,24 @@ TEST_CASE("Dropout random state: counter-based, saved and restored", "[optim][dr
 }
 
 TEST_CASE("Resume with Dropout gives the same bits as an uninterrupted run", "[optim][dropout]") {
-  const Toy tr = make_toy(96, 16, 1);
+  const Toy tr = make_toy(48, 16, 1);
   optim::TrainOptions base;
-  base.epochs = 4;
+  base.epochs = 2;
   base.optim.lr = 2e-3f;
   base.progress = 0;
-  // straight: 4 epochs
+  // straight: 2 epochs
   auto a = dropout_model(3);
   {
     optim::Trainer t(a, base);
     optim::TensorSource s(tr.images, tr.labels, Tensor(), 16, 5);
     t.fit(s);
   }
-  // 2 epochs with a checkpoint, then a fresh model (other seed: other init and dropout seed)
+  // 1 epoch with a checkpoint, then a fresh model (other seed: other init and dropout seed)
   const std::string ck = tmp_path("optim_dropout_resume.lai");
   {
     auto b = dropout_model(3);
     optim::TrainOptions o = base;
-    o.epochs = 2;
+    o.epochs = 1;
     o.checkpoint = ck;
     optim::Trainer t(b, o);
     optim::TensorSource s(tr.images, tr.labels, Tensor(), 16, 5);
@@ -95,7 +95,7 @@ TEST_CASE("Resume with Dropout gives the same bits as an uninterrupted run", "[o
   auto c = dropout_model(77);
   optim::Trainer tc(c, base);
   tc.resume(ck);
-  REQUIRE(tc.epochs_done() == 2);
+  REQUIRE(tc.epochs_done() == 1);
   optim::TensorSource sc(tr.images, tr.labels, Tensor(), 16, 5);
   tc.fit(sc);
   const auto sa = a->net->state(), scs = c->net->state();
@@ -121,7 +121,7 @@ TEST_CASE("Resume with Dropout gives the same bits as an uninterrupted run", "[o
 
 TEST_CASE("Early stopping restores the weights of the best validation epoch", "[optim][early]") {
   // A learning rate far too high: validation loss is best early, then gets worse.
-  const Toy tr = make_toy(64, 8, 1, 0.8f), va = make_toy(64, 8, 2, 0.8f);
+  const Toy tr = make_toy(32, 8, 1, 0.8f), va = make_toy(32, 8, 2, 0.8f);
   auto run = [&](bool restore, std::vector<std::vector<float>>* per_epoch) {
     auto model = nn::build_model("small_cnn", 8, 2, 3);
     optim::TrainOptions o;
@@ -135,7 +135,7 @@ TEST_CASE("Early stopping restores the weights of the best validation epoch", "[
       return true;
     };
     optim::Trainer t(model, o);
-    optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 64, 0, false);
+    optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 32, 0, false);
     optim::TrainResult r = t.fit(src, &vsrc);
     optim::EvalResult e = t.evaluate(vsrc);
     return std::make_tuple(r, e, flat_state(*model));
@@ -162,7 +162,7 @@ TEST_CASE("Early stopping restores the weights of the best validation epoch", "[
 }
 
 TEST_CASE("Best weights survive a checkpoint and resume", "[optim][early]") {
-  const Toy tr = make_toy(64, 8, 1, 0.8f), va = make_toy(64, 8, 2, 0.8f);
+  const Toy tr = make_toy(32, 8, 1, 0.8f), va = make_toy(32, 8, 2, 0.8f);
   optim::TrainOptions o;
   o.epochs = 30;
   o.optim.lr = 3e-2f;
@@ -173,7 +173,7 @@ TEST_CASE("Best weights survive a checkpoint and resume", "[optim][early]") {
   optim::TrainResult ra;
   {
     optim::Trainer t(a, o);
-    optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 64, 0, false);
+    optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 32, 0, false);
     ra = t.fit(src, &vsrc);
   }
   REQUIRE(ra.early_stopped);
@@ -187,14 +187,14 @@ TEST_CASE("Best weights survive a checkpoint and resume", "[optim][early]") {
     ob.checkpoint = ck;
     ob.epochs = stop - 1;
     optim::Trainer t(b, ob);
-    optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 64, 0, false);
+    optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 32, 0, false);
     optim::TrainResult rb = t.fit(src, &vsrc);
     REQUIRE(!rb.early_stopped);
   }
   auto c = nn::build_model("small_cnn", 8, 2, 9);
   optim::Trainer tc(c, o);
   tc.resume(ck);
-  optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 64, 0, false);
+  optim::TensorSource src(tr.images, tr.labels, Tensor(), 16, 5), vsrc(va.images, va.labels, Tensor(), 32, 0, false);
   optim::TrainResult rc = tc.fit(src, &vsrc);
   CHECK(rc.early_stopped);
   CHECK(rc.best_epoch == ra.best_epoch);
