@@ -56,7 +56,8 @@ if(NOT done EQUAL 2 OR NOT opt STREQUAL "adam")
 endif()
 
 # ---- eval: accuracy line, metrics files, consistent with the confusion matrix ----
-cli_run(e eval --model model.lai --data data/manifest.csv --json ev.json --csv ev.csv --confusion conf.csv)
+# --batch 1: the same forward passes as predict below, so their top-1 classes agree bit for bit
+cli_run(e eval --model model.lai --data data/manifest.csv --batch 1 --json ev.json --csv ev.csv --confusion conf.csv)
 if(NOT e_out MATCHES "(^|\n)accuracy: ([01]\\.[0-9][0-9][0-9][0-9])\n")
   message(FATAL_ERROR "eval prints no 'accuracy: 0.xxxx' line:\n${e_out}")
 endif()
