@@ -1,0 +1,30 @@
+# liteai train/eval on real data, the issue's Fashion-MNIST commands at a small scale: small_cnn,
+# 1 epoch on the first 1000 training images, evaluated on 1000 test images. The bound can fail:
+# chance is 0.10, measured here 0.754. Skipped (not failed) when Debian's dataset-fashion-mnist
+# is not installed.
+include(${CMAKE_CURRENT_LIST_DIR}/run_cli_common.cmake)
+set(dir /usr/share/datasets/fashion-mnist)
+if(NOT EXISTS ${dir}/train-images-idx3-ubyte.gz AND NOT EXISTS ${dir}/train-images-idx3-ubyte)
+  message(STATUS "CLI_TEST_SKIPPED: ${dir} not found (apt install dataset-fashion-mnist)")
+  return()
+endif()
+cli_run(t train --data ${dir} --format mnist --model small_cnn --epochs 1 --batch 32 --limit 1000 --seed 1 --threads 2
+        --quiet --out fm.lai)
+if(NOT t_out MATCHES "epochs: 1, final train loss: [0-9.]+, train accuracy: [01]\\.[0-9]+\nwall time: [0-9.]+ s, 1000 images trained")
+  message(FATAL_ERROR "train on Fashion-MNIST: ${t_out}")
+endif()
+cli_run(e eval --model fm.lai --data ${dir} --format mnist --split test --limit 1000 --json fm.json)
+if(NOT e_out MATCHES "(^|\n)accuracy: ([01]\\.[0-9][0-9][0-9][0-9])\n")
+  message(FATAL_ERROR "eval on Fashion-MNIST prints no accuracy: ${e_out}")
+endif()
+set(acc ${CMAKE_MATCH_2})
+if(NOT e_out MATCHES "samples: 1000,")
+  message(FATAL_ERROR "eval on Fashion-MNIST: ${e_out}")
+endif()
+file(READ ${WORK}/fm.json json)
+string(JSON nclass LENGTH "${json}" per_class)
+string(JSON first GET "${json}" per_class 0 name)
+if(NOT acc GREATER_EQUAL 0.65 OR NOT nclass EQUAL 10 OR NOT first STREQUAL "T-shirt/top")
+  message(FATAL_ERROR "Fashion-MNIST: accuracy ${acc} (bound 0.65), ${nclass} classes, first '${first}'")
+endif()
+message(STATUS "cli mnist: ok (accuracy ${acc} after 1 epoch on 1000 images)")
