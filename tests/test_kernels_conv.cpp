@@ -227,3 +227,32 @@ TEST_CASE("pooling matches the reference", "[kernels][pool]") {
   std::vector<float> buf(4);
   REQUIRE_THROWS_AS(avg_pool2d_forward(Pool2dShape{1, 1, 2, 2, 3, 3, 1, 1}, buf.data(), buf.data()), liteai::Error);
 }
+
+TEST_CASE("2x2 max pool of every ISA: values and argmax with ties and NaNs as the reference", "[kernels][pool]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(16);
+  const Pool2dShape p{2, 3, 6, 75, 2, 2, 2, 2};  // 37 outputs per row: vector steps and a tail
+  const size_t in = size_t(p.N * p.C * p.H * p.W), out = size_t(p.N * p.C * p.OH() * p.OW());
+  auto x = kt::random_vec(g, int64_t(in));
+  for (size_t i = 0; i < in; ++i) {  // ReLU-like zeros (ties), repeated values and a few NaNs
+    const float u = g.uniform(0.f, 1.f);
+    if (u < 0.3f) x[i] = 0.f;
+    else if (u < 0.35f) x[i] = 0.5f;
+    else if (u < 0.37f) x[i] = std::nanf("");
+  }
+  std::vector<float> y_ref(out);
+  std::vector<int32_t> am_ref(out);
+  ref::max_pool2d_forward(p, x.data(), y_ref.data(), am_ref.data());
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    std::vector<float> y(out);
+    std::vector<int32_t> am(out, -1);
+    max_pool2d_forward(p, x.data(), y.data(), am.data());
+    INFO("isa " << isa_name(isa));
+    REQUIRE(am == am_ref);
+    for (size_t i = 0; i < out; ++i) REQUIRE((y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))));
+    std::vector<float> y2(out);
+    max_pool2d_forward(p, x.data(), y2.data(), nullptr);  // without argmax (inference)
+    for (size_t i = 0; i < out; ++i) REQUIRE((y2[i] == y[i] || (std::isnan(y2[i]) && std::isnan(y[i]))));
+  }
+}

@@ -212,6 +212,7 @@ void max_pool2d_forward(const Pool2dShape& p, const float* x, float* y, int32_t*
   check_pool(p, "max_pool2d_forward");
   const int64_t OH = p.OH(), OW = p.OW(), HW = p.H * p.W;
   if (is_2x2s2(p)) {
+    const auto row = detail::active_table().max_pool2x2_row;
     parallel_for(0, p.N * p.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)), [&](int64_t b, int64_t e) {
       for (int64_t nc = b; nc < e; ++nc)
         for (int64_t oh = 0; oh < OH; ++oh) {
@@ -220,21 +221,7 @@ void max_pool2d_forward(const Pool2dShape& p, const float* x, float* y, int32_t*
           float* yr = y + (nc * OH + oh) * OW;
           int32_t* ar = argmax ? argmax + (nc * OH + oh) * OW : nullptr;
           const int32_t i0 = static_cast<int32_t>(2 * oh * p.W), i1 = static_cast<int32_t>(i0 + p.W);
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            // Branch-free: first maximum wins, a NaN is taken and kept.
-            float best = r0[2 * ow];
-            int32_t idx = i0 + int32_t(2 * ow);
-            auto take = [&](float v, int32_t i) {
-              const bool t = (v > best) | ((v != v) & (best == best));
-              best = t ? v : best;
-              idx = t ? i : idx;
-            };
-            take(r0[2 * ow + 1], i0 + int32_t(2 * ow + 1));
-            take(r1[2 * ow], i1 + int32_t(2 * ow));
-            take(r1[2 * ow + 1], i1 + int32_t(2 * ow + 1));
-            yr[ow] = best;
-            if (ar) ar[ow] = idx;
-          }
+          row(OW, r0, r1, yr, ar, i0, i1);
         }
     });
     return;

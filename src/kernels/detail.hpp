@@ -20,6 +20,10 @@ struct Table {
                       int64_t);
   void (*conv2d_forward)(const Conv2dShape&, const float*, const float*, const float*, float*, Act);
   void (*conv2d_forward_avgpool2)(const Conv2dShape&, const float*, const float*, const float*, float*, Act);
+  // One output row of a 2x2 stride-2 max pool: rows r0, r1 of the input, OW outputs, argmax (may
+  // be null) as flat indices i0 + column (row r0) and i1 + column (row r1).
+  void (*max_pool2x2_row)(int64_t OW, const float* r0, const float* r1, float* y, int32_t* argmax, int32_t i0,
+                          int32_t i1);
   void (*conv2d_backward_data)(const Conv2dShape&, const float*, const float*, float*);
   void (*conv2d_backward_weight)(const Conv2dShape&, const float*, const float*, float*, float*);
   // Element-wise on a contiguous chunk (api.cpp splits large arrays over threads).
@@ -43,6 +47,25 @@ struct Table {
   void (*f32_to_bf16)(int64_t, const float*, uint16_t*);
   void (*bf16_to_f32)(int64_t, const uint16_t*, float*);
 };
+
+// The portable 2x2 max-pool row (first maximum wins; a NaN is taken and kept).
+inline void max_pool2x2_row_scalar(int64_t OW, const float* r0, const float* r1, float* y, int32_t* am, int32_t i0,
+                                   int32_t i1) {
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    float best = r0[2 * ow];
+    int32_t idx = i0 + int32_t(2 * ow);
+    auto take = [&](float v, int32_t i) {
+      const bool t = (v > best) | ((v != v) & (best == best));
+      best = t ? v : best;
+      idx = t ? i : idx;
+    };
+    take(r0[2 * ow + 1], i0 + int32_t(2 * ow + 1));
+    take(r1[2 * ow], i1 + int32_t(2 * ow));
+    take(r1[2 * ow + 1], i1 + int32_t(2 * ow + 1));
+    y[ow] = best;
+    if (am) am[ow] = idx;
+  }
+}
 
 const Table& table_scalar();
 const Table& table_sse();

@@ -37,6 +37,7 @@ const Table& table_scalar() {
     s.sgemm_bf16b = &GemmDriver<UkScalar>::sgemm_bf16b;
     s.conv2d_forward = &C::forward;
     s.conv2d_backward_data = &C::backward_data;
+    s.max_pool2x2_row = &max_pool2x2_row_scalar;
     s.conv2d_backward_weight = &C::backward_weight;
     s.vadd = &ref::vadd, s.vsub = &ref::vsub, s.vmul = &ref::vmul, s.vdiv = &ref::vdiv;
     s.vscale = &ref::vscale, s.vaxpy = &ref::vaxpy;

@@ -120,7 +120,12 @@ struct XsimdUK {
       else if (act == Act::swish) v = v * V::sigmoid(v);
       V::store(row + j, v);
     }
-    for (; j < n; ++j) row[j] = ref::apply_act(row[j] + bias, act);
+    if (j < n) {  // the tail through the same vector code: every element gets the same bits
+      alignas(64) float t[W] = {};
+      std::memcpy(t, row + j, sizeof(float) * size_t(n - j));
+      act_row(t, W, bias, act);
+      std::memcpy(row + j, t, sizeof(float) * size_t(n - j));
+    }
   }
 
   static double sum(int64_t n, const float* x);
@@ -303,6 +308,7 @@ Table make_table(Isa isa) {
   t.conv2d_forward = &C::forward;
   t.conv2d_forward_avgpool2 = &C::forward_avgpool2;
   t.conv2d_backward_data = &C::backward_data;
+  t.max_pool2x2_row = &max_pool2x2_row_scalar;
   t.conv2d_backward_weight = &C::backward_weight;
   t.vadd = &E::vadd, t.vsub = &E::vsub, t.vmul = &E::vmul, t.vdiv = &E::vdiv;
   t.vscale = &E::vscale, t.vaxpy = &E::vaxpy;
