@@ -70,7 +70,7 @@ std::vector<std::pair<std::string, nn::Dropout*>> dropouts_of(nn::Module& m) {
 nn::NamedTensors copy_state(const nn::Module& m) {
   nn::NamedTensors out;
   for (const auto& [name, t] : m.state()) {
-    Tensor c = Tensor::empty(t.shape());
+    Tensor c = Tensor::empty(t.shape(), t.dtype());
     c.copy_from(t);
     out.emplace_back(name, c);
   }
