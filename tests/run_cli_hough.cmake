@@ -75,5 +75,9 @@ cli_run(s synth --out normals --n 16 --size 128 --classes normal --seed 1 --quie
 cli_run(b probmat build --data normals/images --size 64 --out pm.lpm --quiet)
 cli_run(hw hough --probmat pm.lpm --min-radius 1 --max-radius 6 --min-votes 5 coins/images)
 check_coins("${hw_out}" coins 1 2)
+# the same file name from two folders: two drawings
+cli_run(h2 hough --min-radius 2 --max-radius 12 --out twice coins/images/000000.png normals/images/000000.png)
+check_png(${WORK}/twice/000000_circles.png 128 128)
+check_png(${WORK}/twice/000000_2_circles.png 128 128)
 cli_fail(f "radius range \\[10, 5\\] is invalid" hough --min-radius 10 --max-radius 5 coins/images)
 message(STATUS "cli hough workflow: ok")

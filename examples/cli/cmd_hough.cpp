@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "anomaly_common.hpp"
 #include "command.hpp"
@@ -30,7 +31,8 @@ const char* kHelp =
     "  --polarity bright|dark|both (bright)  --blur SIGMA (1)  --low F (0.1)  --high F (0.25)\n"
     "  --noise-factor K (5)  --min-votes V (10)  --min-support F (0.35)  --max-circles N (100)\n"
     "  --probmat PM.lpm (vote on -log p maps, smoothed by --smooth SIGMA, default 1)\n"
-    "  --out DIR (writes <name>_circles.png: the input with the circles drawn)   --threads N\n";
+    "  --out DIR (writes <name>_circles.png: the input with the circles drawn; a file name met twice\n"
+    "  gets <name>_2_circles.png...)   --threads N\n";
 
 void draw_circles(const std::string& path, const data::Image& img, const std::vector<Circle>& cs) {
   float lo = INFINITY, hi = -INFINITY;
@@ -87,6 +89,7 @@ LAI_COMMAND(hough, "find circles (round foreign bodies) in images or their WPM")
     LAI_CHECK(fs::is_directory(o.get("out"), ec), "hough: cannot create output folder ", o.get("out"));
   }
   std::printf("path,x,y,radius,votes,support\n");
+  std::set<std::string> used;  // inputs with the same file name from different folders get _2, _3...
   for (const std::string& path : ac::expand_images(o.positional(), "hough")) {
     data::Image img;
     if (o.has("probmat")) {
@@ -100,7 +103,12 @@ LAI_COMMAND(hough, "find circles (round foreign bodies) in images or their WPM")
     const auto cs = hough_circles(target, h);
     for (const Circle& c : cs)
       std::printf("%s,%.2f,%.2f,%.2f,%.0f,%.3f\n", path.c_str(), c.x, c.y, c.radius, c.votes, c.support);
-    if (o.has("out")) draw_circles((fs::path(o.get("out")) / (ac::stem_of(path) + "_circles.png")).string(), img, cs);
+    if (o.has("out")) {
+      std::string name = ac::stem_of(path);
+      for (int k = 2; used.count(name); ++k) name = ac::stem_of(path) + "_" + std::to_string(k);
+      used.insert(name);
+      draw_circles((fs::path(o.get("out")) / (name + "_circles.png")).string(), img, cs);
+    }
     std::fflush(stdout);
   }
   return 0;

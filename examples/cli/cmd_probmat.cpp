@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <new>
+#include <optional>
 #include <set>
 
 #include "anomaly_common.hpp"
@@ -114,7 +116,14 @@ int build(const cli::Options& o) {
   lo.shuffle = false;
   lo.standardize = false;  // [0, 1] by bit depth
   data::Loader loader(ds, lo);
-  ProbMat pm(c);
+  std::optional<ProbMat> made;
+  try {
+    made.emplace(c);
+  } catch (const std::bad_alloc&) {
+    throw_error(str_cat("probmat build: cannot allocate ", c.count_bytes() / 1048576, " MB of counts for ", c.describe(),
+                        " (fewer --bins, --counts 16 or a larger --scale make it smaller)"));
+  }
+  ProbMat& pm = *made;
   const bool show = !o.has("quiet") && (ac::stderr_is_tty() || o.has("progress"));
   const bool tty = ac::stderr_is_tty();
   const auto t0 = std::chrono::steady_clock::now();

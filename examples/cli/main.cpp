@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 
 #include "command.hpp"
 #include "liteai/core/error.hpp"
@@ -87,6 +88,9 @@ int main(int argc, char** argv) {
   liteai::cli::Args args(argv + 2, argv + argc);
   try {
     return it->second.run(args);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "liteai %s: error: out of memory (try a smaller --size, --batch or fewer images)\n", argv[1]);
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "liteai %s: error: %s\n", argv[1], e.what());
     return 1;
