@@ -214,10 +214,11 @@ struct DirectConv {
 
   // out[i][j] += sum over the block's pixels of dy row i * tile row j (KT x CT pairs).
   // Vector part: KT*CT accumulators stay in registers; the pixel tail (OW % W) is scalar.
+  // out[i][j] += sum_q dy[i][q] * x[off[j] + q], q < n (a multiple of W): KT x CT dot products
+  // sharing their loads.
   template <int KT, int CT>
-  static void dot_tile(int64_t rows, int64_t OW, const float* dyb, int64_t P, const float* xb,
-                       const int64_t* off, int64_t Wp, float* out, int64_t ldo) {
-    const int64_t nvec = OW / W;
+  static void dot_tile(int64_t n, const float* dyb, int64_t ldd, const float* xb, const int64_t* off, float* out,
+                       int64_t ldo) {
     B acc[KT][CT];
 #pragma GCC unroll 8
     for (int i = 0; i < KT; ++i)
@@ -226,35 +227,23 @@ struct DirectConv {
     const float* xs[CT];
 #pragma GCC unroll 4
     for (int j = 0; j < CT; ++j) xs[j] = xb + off[j];
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* d = dyb + r * OW;
-      const int64_t xr = r * Wp;
-      for (int64_t v = 0; v < nvec; ++v) {
-        const int64_t o = v * W;
-        B xv[CT];
+    for (int64_t o = 0; o < n; o += W) {
+      B xv[CT];
 #pragma GCC unroll 4
-        for (int j = 0; j < CT; ++j) xv[j] = B::load_unaligned(xs[j] + xr + o);
+      for (int j = 0; j < CT; ++j) xv[j] = B::load_unaligned(xs[j] + o);
 #pragma GCC unroll 8
-        for (int i = 0; i < KT; ++i) {
-          const B dv = B::load_unaligned(d + i * P + o);
+      for (int i = 0; i < KT; ++i) {
+        const B dv = B::load_unaligned(dyb + i * ldd + o);
 #pragma GCC unroll 4
-          for (int j = 0; j < CT; ++j) acc[i][j] = xsimd::fma(dv, xv[j], acc[i][j]);
-        }
+        for (int j = 0; j < CT; ++j) acc[i][j] = xsimd::fma(dv, xv[j], acc[i][j]);
       }
     }
 #pragma GCC unroll 8
     for (int i = 0; i < KT; ++i)
 #pragma GCC unroll 4
       for (int j = 0; j < CT; ++j) out[i * ldo + j] += xsimd::hadd(acc[i][j]);
-    if (nvec * W == OW) return;
-    for (int i = 0; i < KT; ++i)
-      for (int j = 0; j < CT; ++j) {
-        float s = 0.f;
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t o = nvec * W; o < OW; ++o) s += dyb[r * OW + i * P + o] * xs[j][r * Wp + o];
-        out[i * ldo + j] += s;
-      }
   }
+
 
   // Few taps (CRS small, e.g. a 1-channel first layer): a dot-product kernel, 8 x 3 tiles
   // vectorized along pixels, beats transposing dy for so little reuse.
@@ -269,14 +258,23 @@ struct DirectConv {
     const int64_t total = p.K * CRS;
     std::vector<float> partial(size_t(groups * total), 0.f);
     constexpr int KT = 8, CT = 3;
+    const int64_t Qp = round_up(rb * geo.Wp, W);
     parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
       float* tile = scratch(2, size_t(geo.floats));
+      float* dyp = scratch(3, size_t(p.K * Qp));
       for (int64_t g = g0; g < g1; ++g) {
         float* out = partial.data() + g * total;
         for (int64_t it = g * items / groups; it < (g + 1) * items / groups; ++it) {
           const int64_t n = it / blocks, oh0 = (it % blocks) * rb, rows = std::min(rb, OH - oh0);
           fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
-          const float* dyn = dy + n * p.K * P + oh0 * OW;
+          // dy in the padded tile's pixel order q = r * Wp + ow, zero in the pad columns and up to
+          // a whole vector: every dot product runs over full vectors (no scalar row tails).
+          const float* dys = dy + n * p.K * P + oh0 * OW;
+          for (int64_t k = 0; k < p.K; ++k) {
+            float* d = dyp + k * Qp;
+            std::fill(d, d + Qp, 0.f);
+            for (int64_t r = 0; r < rows; ++r) std::memcpy(d + r * geo.Wp, dys + k * P + r * OW, sizeof(float) * OW);
+          }
           // Taps outer: the few input rows of a tap triple stay in L1 while dy streams from L2.
           for (int64_t c0 = 0; c0 < CRS; c0 += CT) {
             const int64_t cm = std::min<int64_t>(CT, CRS - c0);
@@ -284,12 +282,11 @@ struct DirectConv {
               const int64_t km = std::min<int64_t>(KT, p.K - k0);
               float* o = out + k0 * CRS + c0;
               if (km == KT && cm == CT) {
-                dot_tile<KT, CT>(rows, OW, dyn + k0 * P, P, tile, off.data() + c0, geo.Wp, o, CRS);
+                dot_tile<KT, CT>(Qp, dyp + k0 * Qp, Qp, tile, off.data() + c0, o, CRS);
               } else {
                 for (int64_t i = 0; i < km; ++i)
                   for (int64_t j = 0; j < cm; ++j)
-                    dot_tile<1, 1>(rows, OW, dyn + (k0 + i) * P, P, tile, off.data() + c0 + j, geo.Wp,
-                                   o + i * CRS + j, CRS);
+                    dot_tile<1, 1>(Qp, dyp + (k0 + i) * Qp, Qp, tile, off.data() + c0 + j, o + i * CRS + j, CRS);
               }
             }
           }
@@ -326,30 +323,31 @@ struct DirectConv {
     std::vector<float> partial(size_t(groups * total), 0.f);
     parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
       float* tile = scratch(2, size_t(geo.floats));
-      float* dyt = scratch(3, size_t(rb * OW * Kp));
+      float* dyt = scratch(3, size_t(rb * geo.Wp * Kp));
       for (int64_t g = g0; g < g1; ++g) {
         float* out = partial.data() + g * total;
         for (int64_t it = g * items / groups; it < (g + 1) * items / groups; ++it) {
           const int64_t n = it / blocks, oh0 = (it % blocks) * rb, rows = std::min(rb, OH - oh0);
-          const int64_t pix = rows * OW;
           fill_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
           const float* dyn = dy + n * p.K * P + oh0 * OW;
-          for (int64_t q0 = 0; q0 < pix; q0 += 64)  // transpose in 64-pixel strips (cache friendly)
+          // dy^T in the padded tile's pixel order q = r * Wp + ow, zero in the pad columns: then
+          // tap (c, r, s) is tile[off + q] for every q and one GEMM runs over the whole block
+          // (k = q), not one short GEMM per output row (14 steps per call at 14x14).
+          const int64_t Q = (rows - 1) * geo.Wp + OW;
+          for (int64_t q0 = 0; q0 < Q; q0 += 64)  // transpose in 64-pixel strips (cache friendly)
             for (int64_t k = 0; k < Kp; ++k) {
-              const int64_t q1 = std::min(pix, q0 + 64);
-              if (k < p.K)
-                for (int64_t q = q0; q < q1; ++q) dyt[q * Kp + k] = dyn[k * P + q];
-              else
-                for (int64_t q = q0; q < q1; ++q) dyt[q * Kp + k] = 0.f;
+              const int64_t q1 = std::min(Q, q0 + 64);
+              for (int64_t q = q0; q < q1; ++q) {
+                const int64_t r = q / geo.Wp, ow = q - r * geo.Wp;
+                dyt[q * Kp + k] = k < p.K && ow < OW ? dyn[k * P + r * OW + ow] : 0.f;
+              }
             }
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t c0 = 0; c0 < CRS; c0 += U::MR) {
-              const int m = int(std::min<int64_t>(U::MR, CRS - c0));
-              const typename U::RowsA al{tile + r * geo.Wp, off.data() + c0};
-              for (int64_t jr = 0; jr < Kp; jr += NRb)
-                U::rows_of(m, OW, al, typename U::StridedB{dyt + r * OW * Kp + jr, Kp},
-                           out + c0 * Kp + jr, Kp, true);
-            }
+          for (int64_t c0 = 0; c0 < CRS; c0 += U::MR) {
+            const int m = int(std::min<int64_t>(U::MR, CRS - c0));
+            const typename U::RowsA al{tile, off.data() + c0};
+            for (int64_t jr = 0; jr < Kp; jr += NRb)
+              U::rows_of(m, Q, al, typename U::StridedB{dyt + jr, Kp}, out + c0 * Kp + jr, Kp, true);
+          }
         }
       }
     });
