@@ -334,14 +334,18 @@ struct DirectConv {
           // tap (c, r, s) is tile[off + q] for every q and one GEMM runs over the whole block
           // (k = q), not one short GEMM per output row (14 steps per call at 14x14).
           const int64_t Q = (rows - 1) * geo.Wp + OW;
-          for (int64_t q0 = 0; q0 < Q; q0 += 64)  // transpose in 64-pixel strips (cache friendly)
-            for (int64_t k = 0; k < Kp; ++k) {
-              const int64_t q1 = std::min(Q, q0 + 64);
-              for (int64_t q = q0; q < q1; ++q) {
-                const int64_t r = q / geo.Wp, ow = q - r * geo.Wp;
-                dyt[q * Kp + k] = k < p.K && ow < OW ? dyn[k * P + r * OW + ow] : 0.f;
+          for (int64_t r = 0; r < rows; ++r) {
+            float* dr = dyt + r * geo.Wp * Kp;
+            for (int64_t o0 = 0; o0 < OW; o0 += 64) {  // transpose in 64-pixel strips (cache friendly)
+              const int64_t o1 = std::min(OW, o0 + 64);
+              for (int64_t k = 0; k < p.K; ++k) {
+                const float* src = dyn + k * P + r * OW;
+                for (int64_t o = o0; o < o1; ++o) dr[o * Kp + k] = src[o];
               }
+              for (int64_t o = o0; o < o1; ++o) std::fill(dr + o * Kp + p.K, dr + (o + 1) * Kp, 0.f);
             }
+            if (r + 1 < rows) std::fill(dr + OW * Kp, dr + geo.Wp * Kp, 0.f);  // pad columns
+          }
           for (int64_t c0 = 0; c0 < CRS; c0 += U::MR) {
             const int m = int(std::min<int64_t>(U::MR, CRS - c0));
             const typename U::RowsA al{tile, off.data() + c0};
