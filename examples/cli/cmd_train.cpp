@@ -118,6 +118,9 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
     if (!quiet) std::fprintf(stderr, "resumed from %s after epoch %lld\n", o.get("resume").c_str(), (long long)trainer.epochs_done());
   }
   if (!quiet) std::fprintf(stderr, "memory: %s\n", trainer.memory_plan().c_str());
+  if (trainer.epochs_done() >= t.epochs)
+    std::fprintf(stderr, "train: the checkpoint already holds %lld epochs (--epochs %lld): nothing to train, saving it as is\n",
+                 (long long)trainer.epochs_done(), (long long)t.epochs);
   optim::LoaderSource src(ds, optim::loader_options_for(*model, batch, seed, true));
   std::unique_ptr<optim::LoaderSource> vsrc;
   if (val) vsrc = std::make_unique<optim::LoaderSource>(val, optim::loader_options_for(*model, 256, seed, false));
