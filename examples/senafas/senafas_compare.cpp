@@ -9,6 +9,18 @@
 // for SEEDS seeds (net init + shuffling); the median is printed last.
 //
 // usage: senafas_compare [SRC=256] [PATCH=4] [TRAIN=400] [TEST=200] [EPOCHS=8] [SEEDS=3]
+//
+// Measured (2-core Zen 4, shared machine; 400 train / 200 test images, test accuracy and
+// foreign-body AUROC; "channel alone" = the channel's maximum as the score):
+//   256 -> 32x32 (PATCH 8), 8 epochs, median of 3 seeds: image only 0.500 / 0.451,
+//     image + channel 0.740 / 0.816; channel alone AUROC 0.960
+//   256 -> 64x64 (PATCH 4), 8 epochs, median of 3 seeds: image only 0.480 / 0.467,
+//     image + channel 0.800 / 0.888; channel alone 0.962. 20 epochs, 1 seed: 0.500 / 0.480 vs
+//     0.875 / 0.923
+//   512 -> 128x128 (PATCH 4), 8 epochs, 1 seed: image only 0.440 / 0.443, image + channel
+//     0.760 / 0.865; channel alone 0.956
+// The image-only net stays at chance at these sizes and budgets (the objects are a few pixels
+// wide after downsampling); the net with the channel does not reach the channel's own AUROC.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
