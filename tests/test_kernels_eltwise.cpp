@@ -158,3 +158,25 @@ TEST_CASE("bf16 conversion rounds to nearest even and keeps NaN", "[kernels][bf1
     }
   }
 }
+
+TEST_CASE("adam_update matches the scalar reference on every ISA", "[kernels][optim]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(21);
+  const int64_t n = 100003;  // several threads' chunks and a vector tail
+  auto grad = kt::random_vec(g, n), w0 = kt::random_vec(g, n), m0 = kt::random_vec(g, n, -0.1f, 0.1f);
+  auto v0 = kt::random_vec(g, n, 0.f, 0.01f);
+  const AdamStep s{1e-3f, 0.9f, 0.999f, 1e-7f, 1.9f, 3.1f, 0.9999f, 0.01f};
+  auto w_ref = w0, m_ref = m0, v_ref = v0;
+  ref::adam_update(n, s, grad.data(), w_ref.data(), m_ref.data(), v_ref.data());
+  REQUIRE(w_ref != w0);
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    auto w = w0, m = m0, v = v0;
+    adam_update(n, s, grad.data(), w.data(), m.data(), v.data());
+    INFO("isa " << isa_name(isa));
+    // The compiler may fuse multiply-adds in the SIMD units: a rounding apart, not more.
+    kt::require_close(w, w_ref, 1e-7, 1e-6, "adam w");
+    kt::require_close(m, m_ref, 1e-8, 1e-6, "adam m");
+    kt::require_close(v, v_ref, 1e-9, 1e-6, "adam v");
+  }
+}

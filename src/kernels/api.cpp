@@ -293,6 +293,11 @@ void vscale(int64_t n, float alpha, const float* x, float* y) {
   const auto f = active_table().vscale;
   split(n, [&](int64_t s, int64_t e) { f(e - s, alpha, x + s, y + s); });
 }
+void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v) {
+  const auto f = detail::active_table().adam_update;
+  split(n, [&](int64_t b, int64_t e) { f(e - b, s, g + b, w + b, m + b, v + b); });
+}
+
 void vaxpy(int64_t n, float alpha, const float* x, float* y) {
   const auto f = active_table().vaxpy;
   split(n, [&](int64_t s, int64_t e) { f(e - s, alpha, x + s, y + s); });

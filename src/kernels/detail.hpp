@@ -44,6 +44,7 @@ struct Table {
   double (*vdot)(int64_t, const float*, const float*);
   void (*softmax_rows)(int64_t, int64_t, const float*, float*);
   void (*log_softmax_rows)(int64_t, int64_t, const float*, float*);
+  void (*adam_update)(int64_t, const AdamStep&, const float*, float*, float*, float*);
   void (*f32_to_bf16)(int64_t, const float*, uint16_t*);
   void (*bf16_to_f32)(int64_t, const uint16_t*, float*);
 };

@@ -79,6 +79,16 @@ float vdot(int64_t n, const float* a, const float* b);
 void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);
 void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);
 
+// ---- optimizer ----
+// One Adam step on n elements in place, PyTorch's form:
+//   g' = g + l2 * w;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
+//   w = w * decay - lr * (m * c1) / (sqrt(v) * c2 + eps)
+// (c1, c2: bias corrections; decay: decoupled weight decay, 1 for none).
+struct AdamStep {
+  float lr, beta1, beta2, eps, c1, c2, decay, l2;
+};
+void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v);
+
 // ---- bf16 ----
 void f32_to_bf16(int64_t n, const float* x, uint16_t* y);
 void bf16_to_f32(int64_t n, const uint16_t* x, float* y);

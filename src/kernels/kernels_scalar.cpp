@@ -45,6 +45,7 @@ const Table& table_scalar() {
     s.vrelu = &ref::vrelu, s.vswish = &ref::vswish, s.vswish_backward = &ref::vswish_backward;
     s.vsum = &ref::vsum, s.vdot = &vdot_scalar;
     s.softmax_rows = &ref::softmax_rows, s.log_softmax_rows = &ref::log_softmax_rows;
+    s.adam_update = &ref::adam_update;
     s.f32_to_bf16 = &ref::f32_to_bf16, s.bf16_to_f32 = &ref::bf16_to_f32;
     return s;
   }();

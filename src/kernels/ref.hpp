@@ -35,6 +35,7 @@ double vsum(int64_t n, const float* x);
 float vdot(int64_t n, const float* a, const float* b);
 void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);
 void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);
+void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v);
 void f32_to_bf16(int64_t n, const float* x, uint16_t* y);
 void bf16_to_f32(int64_t n, const uint16_t* x, float* y);
 

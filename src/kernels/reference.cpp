@@ -241,4 +241,15 @@ void bf16_to_f32(int64_t n, const uint16_t* x, float* y) {
   }
 }
 
+void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float gk = g[k] + s.l2 * w[k];
+    const float mk = s.beta1 * m[k] + (1.f - s.beta1) * gk;
+    const float vk = s.beta2 * v[k] + ((1.f - s.beta2) * gk) * gk;
+    m[k] = mk;
+    v[k] = vk;
+    w[k] = w[k] * s.decay - (s.lr * (mk * s.c1)) / (std::sqrt(vk) * s.c2 + s.eps);
+  }
+}
+
 }  // namespace liteai::kernels::ref

@@ -231,6 +231,20 @@ struct Elt {
     });
   }
   static double vsum(int64_t n, const float* x) { return vsum_impl<Arch>(n, x); }
+  static void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v) {
+    const B b1(s.beta1), b2(s.beta2), one_b1(1.f - s.beta1), one_b2(1.f - s.beta2), lr(s.lr), eps(s.eps);
+    const B c1(s.c1), c2(s.c2), decay(s.decay), l2(s.l2);
+    int64_t k = 0;
+    for (; k + V::W <= n; k += V::W) {
+      const B wk = V::load(w + k), gk = V::load(g + k) + l2 * wk;
+      const B mk = b1 * V::load(m + k) + one_b1 * gk;
+      const B vk = b2 * V::load(v + k) + (one_b2 * gk) * gk;
+      V::store(m + k, mk);
+      V::store(v + k, vk);
+      V::store(w + k, wk * decay - (lr * (mk * c1)) / (xsimd::sqrt(vk) * c2 + eps));
+    }
+    if (k < n) ref::adam_update(n - k, s, g + k, w + k, m + k, v + k);
+  }
   static double vdot(int64_t n, const float* a, const float* b) { return vdot_impl<Arch>(n, a, b); }
 
   static float row_max(int64_t n, const float* x) {
@@ -316,6 +330,7 @@ Table make_table(Isa isa) {
   t.vrelu = &E::vrelu, t.vswish = &E::vswish, t.vswish_backward = &E::vswish_backward;
   t.vsum = &E::vsum, t.vdot = &E::vdot;
   t.softmax_rows = &E::softmax_rows, t.log_softmax_rows = &E::log_softmax_rows;
+  t.adam_update = &E::adam_update;
   t.f32_to_bf16 = &f32_to_bf16_loop, t.bf16_to_f32 = &bf16_to_f32_loop;
   return t;
 }

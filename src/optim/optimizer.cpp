@@ -1,3 +1,4 @@
+#include "kernels/kernels.hpp"
 #include "liteai/optim/optimizer.hpp"
 
 #include <cmath>
@@ -195,18 +196,9 @@ void Adam::apply(Param& p, const float* g, float extra, int64_t offset, int64_t 
   const double t = static_cast<double>(p.t);
   const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(double(b1), t)));
   const float c2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(double(b2), t)));
-  const float lr = opt_.lr, decay = opt_.decoupled ? 1.f - opt_.lr * opt_.weight_decay : 1.f;
-  parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const float gk = g[k] + extra * w[k];
-      const float mk = b1 * m[k] + (1.f - b1) * gk;
-      const float vk = b2 * v[k] + (1.f - b2) * gk * gk;
-      m[k] = mk;
-      v[k] = vk;
-      // PyTorch's form: w -= lr * mhat / (sqrt(vhat) + eps)
-      w[k] = w[k] * decay - lr * (mk * c1) / (std::sqrt(vk) * c2 + eps);
-    }
-  });
+  const float decay = opt_.decoupled ? 1.f - opt_.lr * opt_.weight_decay : 1.f;
+  // PyTorch's form, w -= lr * mhat / (sqrt(vhat) + eps), vectorized and split over threads.
+  kernels::adam_update(n, kernels::AdamStep{opt_.lr, b1, b2, eps, c1, c2, decay, extra}, g, w, m, v);
 }
 
 AdamW::AdamW(const NamedTensors& params, OptimizerOptions o)
