@@ -206,4 +206,22 @@ file(MAKE_DIRECTORY ${WORK}/folder/normal ${WORK}/folder/pacemaker)
 file(COPY ${WORK}/data/images/000000.png DESTINATION ${WORK}/folder/normal)
 file(COPY ${WORK}/data/images/000001.png DESTINATION ${WORK}/folder/pacemaker)
 cli_fail(e3 "class 'pacemaker' of folder is not a class of the model" eval --model model.lai --data folder)
+# ---- resume without architecture options: the checkpoint's model; other classes are refused ----
+cli_run(t4 train --data data/manifest.csv --resume ck.lai --epochs 3 --batch 4 --seed 3 --threads 2 --quiet --out model4.lai)
+if(NOT t4_out MATCHES "epochs: 3 \\(1 in this run\\)")
+  message(FATAL_ERROR "train --resume without --size/--model: ${t4_out}")
+endif()
+cli_run(i4 info --json model4.lai)
+string(JSON size GET "${i4_out}" header architecture size)
+if(NOT size EQUAL 16)
+  message(FATAL_ERROR "the resumed model has size ${size}, the checkpoint 16")
+endif()
+cli_fail(f "the data's classes \\(foreign_body, opacity\\) differ from the checkpoint's \\(effusion, foreign_body, nodule, normal, opacity\\)"
+         train --data sub/manifest.csv --resume ck.lai --epochs 3 --quiet --out x.lai)
+foreach(c a b c d e)  # as many classes as the checkpoint, other names
+  file(MAKE_DIRECTORY ${WORK}/five/${c})
+  file(COPY ${WORK}/data/images/000000.png DESTINATION ${WORK}/five/${c})
+endforeach()
+cli_fail(f "the data's classes \\(a, b, c, d, e\\) differ from the checkpoint's"
+         train ${train_args} --epochs 3 --resume ck.lai --data five --out x.lai)
 message(STATUS "cli classify workflow: ok (eval accuracy ${acc}/10000 = ${trace}/40 = predict top-1)")

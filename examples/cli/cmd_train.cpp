@@ -6,6 +6,7 @@
 
 #include "command.hpp"
 #include "liteai/core/parallel.hpp"
+#include "liteai/io/model_file.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/optim/data_source.hpp"
 #include "nn_common.hpp"
@@ -27,7 +28,9 @@ const char* kHelp =
     "  --standardize yes|no (per-image standardization; default no for mnist: pixels in [0, 1])\n"
     "  --val-split F (hold out a fraction for validation)  --patience E (early stopping, needs --val-split;\n"
     "  the saved model gets the weights of the best validation epoch unless --no-restore-best)\n"
-    "  --checkpoint FILE (saved every epoch)  --resume FILE  --log METRICS.csv  --max-steps N (per epoch)\n"
+    "  --checkpoint FILE (saved every epoch)  --resume FILE (continue a checkpoint; its architecture is\n"
+    "  used unless --model/--size/--head/--l2/--standardize are given)  --log METRICS.csv\n"
+    "  --max-steps N (per epoch)\n"
     "  --stream-min N (parameters with >= N weights are updated inside backward, their gradient never\n"
     "  stored; default 4000000)  --progress (force progress on stderr)  --quiet\n"
     "Example: liteai train --data /usr/share/datasets/fashion-mnist --format mnist --model small_cnn \\\n"
@@ -74,10 +77,31 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   if (spec.name == "compact_cxr" || spec.name == "teacher_cxr")
     spec.set("head", o.get("head", ds->multi_label() ? "sigmoid" : "softmax"));
   if (o.has("l2")) spec.set("l2", o.get_double("l2", 0.01));
-  auto model = nn::build_model(spec, seed);
+  std::shared_ptr<nn::Model> model;
+  const bool arch_flags = o.has("model") || o.has("size") || o.has("head") || o.has("l2") || o.has("standardize");
+  if (o.has("resume") && !arch_flags) {
+    // Resuming without architecture options: the checkpoint says what the model is.
+    model = nn::load_model(o.get("resume"), false).model;
+    spec = model->arch;
+  } else {
+    model = nn::build_model(spec, seed);
+    // Fashion-MNIST: pixels scaled to [0, 1] like the usual recipe; else per-image standardization.
+    model->preprocessing.standardize = o.get("standardize", format == "mnist" ? "no" : "yes") == "yes";
+  }
+  if (o.has("resume") && model->head() != "none") {
+    // Class indices come from the data: resuming on data with other classes would relabel outputs.
+    std::vector<std::string> saved;
+    const io::Json table = io::read_model_file_table(o.get("resume"));
+    if (const io::Json* names = table.at("header").find("class_names"))
+      for (size_t k = 0; k < names->size(); ++k) saved.push_back((*names)[k].as_string());
+    if (!saved.empty() && saved != ds->class_names()) {
+      std::string have, want;
+      for (const auto& n : ds->class_names()) have += (have.empty() ? "" : ", ") + n;
+      for (const auto& n : saved) want += (want.empty() ? "" : ", ") + n;
+      throw_error(str_cat("train: the data's classes (", have, ") differ from the checkpoint's (", want, ")"));
+    }
+  }
   model->class_names = ds->class_names();
-  // Fashion-MNIST: pixels scaled to [0, 1] like the usual recipe; else per-image standardization.
-  model->preprocessing.standardize = o.get("standardize", format == "mnist" ? "no" : "yes") == "yes";
 
   optim::TrainOptions t;
   t.epochs = o.get_int("epochs", 2);
