@@ -180,3 +180,28 @@ TEST_CASE("adam_update matches the scalar reference on every ISA", "[kernels][op
     kt::require_close(v, v_ref, 1e-9, 1e-6, "adam v");
   }
 }
+
+TEST_CASE("vswish_save_bf16 and vswish_backward_bf16 on every ISA", "[kernels][bf16]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(22);
+  const int64_t n = 70001;
+  auto x0 = kt::random_vec(g, n, -6.f, 6.f), dy = kt::random_vec(g, n);
+  std::vector<uint16_t> want_saved(static_cast<size_t>(n));
+  ref::f32_to_bf16(n, x0.data(), want_saved.data());
+  std::vector<float> want_y(static_cast<size_t>(n)), widened(static_cast<size_t>(n)), want_dx(static_cast<size_t>(n));
+  ref::vswish(n, x0.data(), want_y.data());
+  ref::bf16_to_f32(n, want_saved.data(), widened.data());
+  ref::vswish_backward(n, widened.data(), dy.data(), want_dx.data());
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    auto x = x0;
+    std::vector<uint16_t> saved(static_cast<size_t>(n));
+    vswish_save_bf16(n, x.data(), saved.data());
+    INFO("isa " << isa_name(isa));
+    REQUIRE(saved == want_saved);
+    kt::require_close(x, want_y, 1e-6, 1e-5, "swish");
+    std::vector<float> dx(static_cast<size_t>(n));
+    vswish_backward_bf16(n, saved.data(), dy.data(), dx.data());
+    kt::require_close(dx, want_dx, 1e-6, 1e-5, "swish backward from bf16");
+  }
+}

@@ -171,3 +171,31 @@ TEST_CASE("a forward pass that never runs backward frees everything") {
   }
   REQUIRE(storage_bytes_in_use() == before);
 }
+
+TEST_CASE("conv2d_swish keeping its pre-activation in bf16: the same forward, gradients within bf16 rounding") {
+  ops::Conv2dOptions c;
+  c.same = true;
+  Tensor x0 = rnd({2, 8, 9, 21}), w0 = rnd({5, 8, 3, 3}), b0 = rnd({5});
+  Tensor r = rnd({2, 5, 9, 21});  // loss = sum(r * y)
+  auto run = [&](bool keep_bf16) {
+    Tensor x = x0.detach().clone(), w = w0.detach().clone(), b = b0.detach().clone();
+    x.set_requires_grad(true), w.set_requires_grad(true), b.set_requires_grad(true);
+    Tensor y = ops::conv2d_swish(x, w, b, c, keep_bf16);
+    ops::sum(ops::mul(y, r)).backward();
+    return std::vector<Tensor>{y.detach(), x.grad(), w.grad(), b.grad()};
+  };
+  const auto exact = run(false), kept = run(true);
+  REQUIRE(kept[0].to_vector() == exact[0].to_vector());
+  for (size_t i = 1; i < exact.size(); ++i) {
+    const auto e = exact[i].to_vector(), k = kept[i].to_vector();
+    double worst = 0, scale = 0, differ = 0;
+    for (size_t j = 0; j < e.size(); ++j) {
+      worst = std::max(worst, std::fabs(double(e[j]) - k[j]));
+      scale = std::max(scale, std::fabs(double(e[j])));
+      differ += e[j] != k[j];
+    }
+    INFO("gradient " << i << " worst difference " << worst << " of " << scale);
+    REQUIRE(differ > 0);               // the bf16 path really ran
+    REQUIRE(worst <= 1e-2 * scale);    // swish' of a value rounded to 8 bits of mantissa
+  }
+}

@@ -293,6 +293,29 @@ void vscale(int64_t n, float alpha, const float* x, float* y) {
   const auto f = active_table().vscale;
   split(n, [&](int64_t s, int64_t e) { f(e - s, alpha, x + s, y + s); });
 }
+void vswish_save_bf16(int64_t n, float* x, uint16_t* saved) {
+  const detail::Table& t = detail::active_table();
+  split(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i += 4096) {  // chunks that stay in L1 between the two passes
+      const int64_t c = std::min<int64_t>(4096, e - i);
+      t.f32_to_bf16(c, x + i, saved + i);
+      t.vswish(c, x + i, x + i);
+    }
+  });
+}
+
+void vswish_backward_bf16(int64_t n, const uint16_t* saved, const float* dy, float* dx) {
+  const detail::Table& t = detail::active_table();
+  split(n, [&](int64_t b, int64_t e) {
+    float* z = detail::scratch(0, 4096);
+    for (int64_t i = b; i < e; i += 4096) {
+      const int64_t c = std::min<int64_t>(4096, e - i);
+      t.bf16_to_f32(c, saved + i, z);
+      t.vswish_backward(c, z, dy + i, dx + i);
+    }
+  });
+}
+
 void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v) {
   const auto f = detail::active_table().adam_update;
   split(n, [&](int64_t b, int64_t e) { f(e - b, s, g + b, w + b, m + b, v + b); });

@@ -92,5 +92,9 @@ void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* 
 // ---- bf16 ----
 void f32_to_bf16(int64_t n, const float* x, uint16_t* y);
 void bf16_to_f32(int64_t n, const uint16_t* x, float* y);
+// Mixed-precision swish: saved = bf16(x), then x = swish(x) in place (one pass through cache);
+// dx = dy * swish'(bf16 saved value).
+void vswish_save_bf16(int64_t n, float* x, uint16_t* saved);
+void vswish_backward_bf16(int64_t n, const uint16_t* saved, const float* dy, float* dx);
 
 }  // namespace liteai::kernels

@@ -63,7 +63,11 @@ Tensor Conv2d::forward(const Tensor& x) {
   co.stride = options.stride;
   co.padding = options.padding;
   co.same = options.same;
-  if (options.activation == Activation::swish) return ops::conv2d_swish(x, weight, bias, co);
+  if (options.activation == Activation::swish) {
+    // Keeping the pre-activation pays when recomputing it costs a real conv (not conv1's 9 taps).
+    const bool keep_bf16 = activation_dtype() == DType::bf16 && in_channels * kernel * kernel >= 64;
+    return ops::conv2d_swish(x, weight, bias, co, keep_bf16);
+  }
   return apply_activation(options.activation, ops::conv2d(x, weight, bias, co));
 }
 

@@ -157,6 +157,11 @@ void Module::set_inference_dtype(DType t) {
   refresh_derived();
 }
 
+void Module::set_activation_dtype(DType t) {
+  activation_dtype_ = t;
+  for (auto& c : children_) c.second->set_activation_dtype(t);
+}
+
 void Module::refresh_derived_all() {
   for (auto& c : children_) c.second->refresh_derived_all();
   refresh_derived();

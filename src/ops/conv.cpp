@@ -50,19 +50,35 @@ GradList conv_grads(const kernels::Conv2dShape& p, const Tensor& x, const Tensor
   return {dx, gw ? dw : Tensor(), gb ? db : Tensor()};
 }
 
+// What backward needs from a fused swish: nothing (the pre-activation is recomputed), or the
+// pre-activation kept in bf16.
+enum class SwishKeep { none, recompute, bf16 };
+
 Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& o,
-                 bool fuse_swish) {
+                 SwishKeep keep) {
   const kernels::Conv2dShape p = conv_shape(op, x_in, w_in, b_in, o);
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
   Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor y = Tensor::empty({p.N, p.K, p.OH(), p.OW()});
-  kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
-                          fuse_swish ? kernels::Act::swish : kernels::Act::none);
   const bool gx = x_in.requires_grad(), gw = w_in.requires_grad(), gb = b_in.defined() && b_in.requires_grad();
+  const bool recorded = autograd::grad_enabled() && (gx || gw || gb);
+  Tensor z16;  // bf16 pre-activation for backward
+  if (keep == SwishKeep::bf16 && recorded) {
+    kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), kernels::Act::none);
+    z16 = Tensor::empty(y.shape(), DType::bf16);
+    kernels::vswish_save_bf16(y.numel(), y.data(), z16.data_bf16());
+  } else {
+    kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
+                            keep != SwishKeep::none ? kernels::Act::swish : kernels::Act::none);
+  }
   std::vector<Tensor> inputs{x_in, w_in, b_in.defined() ? b_in : Tensor::zeros({p.K})};
-  return autograd::record(op, y, inputs, [p, x, w, b, gx, gw, gb, fuse_swish](const Tensor& g) {
+  return autograd::record(op, y, inputs, [p, x, w, b, gx, gw, gb, keep, z16](const Tensor& g) {
     Tensor dy = g.contiguous();
-    if (fuse_swish) {
+    if (z16.defined()) {
+      Tensor dz = Tensor::empty(dy.shape());
+      kernels::vswish_backward_bf16(dz.numel(), z16.data_bf16(), dy.data(), dz.data());
+      dy = dz;
+    } else if (keep == SwishKeep::recompute) {
       // Recompute the pre-activation instead of keeping it from the forward pass: one extra
       // forward conv buys a whole activation map of memory per layer.
       Tensor z = Tensor::empty(dy.shape());
@@ -76,11 +92,11 @@ Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
-  return conv_impl("conv2d", x, w, b, o, false);
+  return conv_impl("conv2d", x, w, b, o, SwishKeep::none);
 }
 
-Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
-  return conv_impl("conv2d_swish", x, w, b, o, true);
+Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o, bool keep_bf16) {
+  return conv_impl("conv2d_swish", x, w, b, o, keep_bf16 ? SwishKeep::bf16 : SwishKeep::recompute);
 }
 
 Tensor conv2d_avgpool2(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& o,

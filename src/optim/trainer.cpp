@@ -151,6 +151,7 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
   LAI_CHECK(model_ && model_->net, "Trainer: no model");
   LAI_CHECK(o_.epochs >= 0, "Trainer: epochs must be >= 0, got ", o_.epochs);
   opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
+  model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
   // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
   // the update instead of a graph branch, and it works for streamed parameters too.

@@ -83,6 +83,14 @@ class Module : public std::enable_shared_from_this<Module> {
   void set_inference_dtype(DType t);
   DType inference_dtype() const { return inference_dtype_; }
 
+  // ---- training activations (mixed precision) ----
+  // DType::bf16: layers keep what backward needs in bf16 where that saves time and memory (a swish
+  // conv keeps its pre-activation instead of recomputing it, at half the size of the map); the
+  // gradients then see those activations rounded to bf16 (relative 2^-9). DType::f32 (the
+  // default): exact, recomputing where that saves memory. Recursive.
+  void set_activation_dtype(DType t);
+  DType activation_dtype() const { return activation_dtype_; }
+
   // ---- regularization and gradients ----
   // Sum over all kernels of l2 * sum(w^2), recorded by autograd (Keras semantics). Undefined
   // tensor when no layer has an L2 coefficient.
@@ -114,6 +122,7 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   DType inference_dtype_ = DType::f32;
+  DType activation_dtype_ = DType::f32;
 };
 
 using ModulePtr = std::shared_ptr<Module>;

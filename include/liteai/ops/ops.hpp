@@ -62,8 +62,11 @@ struct Conv2dOptions {
 };
 // x[N,C,H,W], w[K,C,R,S], b[K] (may be undefined)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {});
-// Fused conv + bias + swish (one pass over the output; recomputes what backward needs).
-Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {});
+// Fused conv + bias + swish. Backward needs the pre-activation: by default it is recomputed (one
+// more forward conv, no memory); keep_bf16 keeps it from the forward pass in bf16 instead (half an
+// activation map of memory, no recompute; swish' then sees the pre-activation rounded to bf16).
+Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {},
+                    bool keep_bf16 = false);
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0);  // stride 0 = kernel
 // Inference: avg_pool2d(act(conv2d(x, w, b)), 2) in one pass, the same bits, without writing the
 // full-size activation. Not recorded by autograd (callers use it only when no gradient is wanted).
