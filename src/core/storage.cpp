@@ -48,16 +48,22 @@ struct BlockCache {
   size_t bytes = 0;
   size_t limit = default_cache_limit();
 
-  // The smallest cached block of at least `want` bytes, or null. A larger block is fine: it is
-  // resident either way, and the budget below counts whole blocks.
+  // The smallest cached block of at least `want` bytes (split to size), or null.
   void* take(size_t want, size_t* mapped) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = blocks.lower_bound(want);
     if (it == blocks.end()) return nullptr;
     void* p = it->second;
-    *mapped = it->first;
-    bytes -= it->first;
+    const size_t size = it->first;
     blocks.erase(it);
+    bytes -= size;
+    // Hand out exactly `want` bytes; the tail stays cached as a block of its own (both are whole
+    // 2 MB pages), so a larger block never holds idle memory while in use.
+    if (size > want) {
+      blocks.emplace(size - want, static_cast<char*>(p) + want);
+      bytes += size - want;
+    }
+    *mapped = want;
     return p;
   }
   bool put(void* p, size_t mapped) {
