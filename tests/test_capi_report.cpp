@@ -264,6 +264,40 @@ TEST_CASE("capi: evaluation report of a trained model equals the naive reference
   lai_eval_report* none = reinterpret_cast<lai_eval_report*>(0x1);
   CHECK(lai_model_evaluate_report(m.m, manifest.c_str(), &o, 0.5, nullptr, &none) == LAI_ERR_CANCELLED);
   CHECK(none == nullptr);
+  // A multi-label (sigmoid) model on the same single-label data: each sample is positive for one
+  // class; decisions at the threshold; no confusion matrix.
+  Model ml;
+  REQUIRE(lai_model_create("{\"name\": \"compact_cxr\", \"head\": \"sigmoid\"}", S, 5, 3, &ml.m) == LAI_OK);
+  lai_model_info mi;
+  lai_model_info_init(&mi);
+  REQUIRE(lai_model_get_info(ml.m, &mi) == LAI_OK);
+  REQUIRE(mi.multi_label == 1);
+  o.progress = nullptr;
+  Report mr;
+  {
+    const lai_status s = lai_model_evaluate_report(ml.m, manifest.c_str(), &o, 0.3, nullptr, &mr.r);
+    INFO(lai_last_error());
+    REQUIRE(s == LAI_OK);
+  }
+  lai_eval_summary ms;
+  lai_eval_summary_init(&ms);
+  REQUIRE(lai_eval_report_get_summary(mr.r, &ms) == LAI_OK);
+  CHECK(ms.multi_label == 1);
+  CHECK(ms.threshold == 0.3);
+  CHECK(ms.samples == count);
+  int64_t supports = 0;
+  for (int k = 0; k < 5; ++k) {
+    lai_class_metrics cm;
+    lai_class_metrics_init(&cm);
+    REQUIRE(lai_eval_report_get_class(mr.r, k, &cm) == LAI_OK);
+    CHECK(cm.tp + cm.fn == cm.support);
+    CHECK(cm.tp + cm.fp + cm.fn + cm.tn == count);
+    supports += cm.support;
+  }
+  CHECK(supports == count);
+  int64_t conf = 0;
+  CHECK(lai_eval_report_confusion(mr.r, &conf, 1) == LAI_ERR_NOT_SUPPORTED);
+
   // An autoencoder has no classes.
   Model ae;
   REQUIRE(lai_model_create("autoencoder", 16, 0, 1, &ae.m) == LAI_OK);
