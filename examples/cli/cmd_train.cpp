@@ -32,7 +32,8 @@ const char* kHelp =
     "  used unless --model/--size/--head/--l2/--standardize are given)  --log METRICS.csv\n"
     "  --max-steps N (per epoch)\n"
     "  --stream-min N (parameters with >= N weights are updated inside backward, their gradient never\n"
-    "  stored; default 4000000)  --progress (force progress on stderr)  --quiet\n"
+    "  stored; default 4000000)  --fp32-activations (exact activations for backward; default: swish\n"
+    "  convs keep their pre-activation in bf16 instead of recomputing it)  --progress  --quiet\n"
     "Example: liteai train --data /usr/share/datasets/fashion-mnist --format mnist --model small_cnn \\\n"
     "           --epochs 2 --batch 64 --out fm.lai\n";
 }
@@ -44,7 +45,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
                   "weight-decay", "schedule", "warmup", "clip", "l2", "seed", "threads", "limit", "val-split",
                   "patience", "checkpoint", "resume", "log", "max-steps", "stream-min", "head", "standardize",
                   "path-column", "label-column", "no-finding", "image-root"},
-                 {"progress", "quiet", "no-restore-best"});
+                 {"progress", "quiet", "no-restore-best", "fp32-activations"});
   if (o.has("help")) {
     std::printf("%s%s", kHelp, cli::kCsvHelp);
     return 0;
@@ -125,6 +126,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   t.early_stopping_patience = o.get_int("patience", 0);
   LAI_CHECK(t.early_stopping_patience >= 0, "train: --patience must be >= 0, got ", t.early_stopping_patience);
   t.restore_best_weights = !o.has("no-restore-best");
+  t.bf16_activations = !o.has("fp32-activations");
   LAI_CHECK(t.early_stopping_patience == 0 || val, "train: --patience needs a validation set (--val-split 0.1)");
   t.progress = o.has("quiet") ? 0 : o.has("progress") ? 1 : -1;
 
