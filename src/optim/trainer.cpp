@@ -1,3 +1,4 @@
+#include "kernels/kernels.hpp"
 #include "liteai/optim/trainer.hpp"
 
 #include <unistd.h>
@@ -189,9 +190,8 @@ double Trainer::regularization_value() const {
     std::vector<double> part(static_cast<size_t>(chunks), 0.0);
     parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
       for (int64_t c = b; c < e; ++c) {
-        double s = 0;
-        for (int64_t k = c * chunk; k < std::min(n, (c + 1) * chunk); ++k) s += double(w[k]) * w[k];
-        part[static_cast<size_t>(c)] = s;
+        const int64_t k0 = c * chunk, len = std::min(n, k0 + chunk) - k0;
+        part[static_cast<size_t>(c)] = kernels::vdot(len, w + k0, w + k0);  // SIMD, double across blocks
       }
     });
     double s = 0;
