@@ -160,3 +160,19 @@ TEST_CASE("Large blocks are reused from the cache, and zeros() is zero even then
   storage_set_cache_limit(size_t(1) << 30);
   REQUIRE(storage_release_cache() == 0);
 }
+
+#if !defined(__SANITIZE_ADDRESS__)
+TEST_CASE("The block cache splits blocks to size and merges freed neighbours", "[core][storage]") {
+  storage_release_cache();
+  const int64_t two_mb = (int64_t(2) << 20) / 4;  // floats
+  { Tensor a = Tensor::empty({2 * two_mb}); }     // one 4 MB block, cached when freed
+  REQUIRE(storage_cached_bytes() == (size_t(4) << 20));
+  {
+    Tensor b = Tensor::empty({two_mb}), c = Tensor::empty({two_mb});  // both halves of it
+    REQUIRE(storage_cached_bytes() == 0);
+  }
+  REQUIRE(storage_cached_bytes() == (size_t(4) << 20));  // back, merged into one run...
+  Tensor d = Tensor::empty({2 * two_mb});
+  REQUIRE(storage_cached_bytes() == 0);  // ...that serves a 4 MB request again
+}
+#endif

@@ -42,52 +42,84 @@ size_t default_cache_limit() {
   return size_t(1) << 30;
 }
 
+// Free blocks indexed by address (to merge neighbours, so splitting does not fragment the
+// cache for good) and by size (best fit). Blocks are runs of whole 2 MB pages; two runs that
+// touch are one run as far as mmap/munmap are concerned, whichever mappings they came from.
 struct BlockCache {
   std::mutex mu;
-  std::multimap<size_t, void*> blocks;  // mapped size -> block
+  std::map<char*, size_t> by_addr;
+  std::multimap<size_t, char*> by_size;
   size_t bytes = 0;
   size_t limit = default_cache_limit();
 
-  // The smallest cached block of at least `want` bytes (split to size), or null.
+  void insert(char* p, size_t n) {
+    by_addr.emplace(p, n);
+    by_size.emplace(n, p);
+    bytes += n;
+  }
+  void erase(char* p, size_t n) {
+    by_addr.erase(p);
+    for (auto [it, end] = by_size.equal_range(n); it != end; ++it)
+      if (it->second == p) {
+        by_size.erase(it);
+        break;
+      }
+    bytes -= n;
+  }
+  // The smallest cached block of at least `want` bytes, split to exactly `want` (the tail stays
+  // cached, so a larger block never holds idle memory while in use), or null.
   void* take(size_t want, size_t* mapped) {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = blocks.lower_bound(want);
-    if (it == blocks.end()) return nullptr;
-    void* p = it->second;
+    auto it = by_size.lower_bound(want);
+    if (it == by_size.end()) return nullptr;
+    char* p = it->second;
     const size_t size = it->first;
-    blocks.erase(it);
-    bytes -= size;
-    // Hand out exactly `want` bytes; the tail stays cached as a block of its own (both are whole
-    // 2 MB pages), so a larger block never holds idle memory while in use.
-    if (size > want) {
-      blocks.emplace(size - want, static_cast<char*>(p) + want);
-      bytes += size - want;
-    }
+    erase(p, size);
+    if (size > want) insert(p + want, size - want);
     *mapped = want;
     return p;
   }
-  bool put(void* p, size_t mapped) {
+  bool put(void* block, size_t n) {
     std::lock_guard<std::mutex> lock(mu);
-    if (bytes + mapped > limit) return false;
-    blocks.emplace(mapped, p);
-    bytes += mapped;
+    if (bytes + n > limit) return false;
+    char* p = static_cast<char*>(block);
+    auto next = by_addr.find(p + n);
+    if (next != by_addr.end()) {
+      const size_t m = next->second;
+      erase(p + n, m);
+      n += m;
+    }
+    auto prev = by_addr.lower_bound(p);
+    if (prev != by_addr.begin()) {
+      --prev;
+      if (prev->first + prev->second == p) {
+        char* q = prev->first;
+        const size_t m = prev->second;
+        erase(q, m);
+        p = q;
+        n += m;
+      }
+    }
+    insert(p, n);
     return true;
   }
   // Gives back blocks, largest first, until at most `keep` bytes stay cached.
   void trim_to(size_t keep) {
     std::lock_guard<std::mutex> lock(mu);
-    while (bytes > keep && !blocks.empty()) {
-      auto it = std::prev(blocks.end());
-      munmap(it->second, it->first);
-      bytes -= it->first;
-      blocks.erase(it);
+    while (bytes > keep && !by_size.empty()) {
+      auto it = std::prev(by_size.end());
+      char* p = it->second;
+      const size_t n = it->first;
+      erase(p, n);
+      munmap(p, n);
     }
   }
   size_t release() {
     std::lock_guard<std::mutex> lock(mu);
     const size_t freed = bytes;
-    for (auto& [size, p] : blocks) munmap(p, size);
-    blocks.clear();
+    for (auto& [p, n] : by_addr) munmap(p, n);
+    by_addr.clear();
+    by_size.clear();
     bytes = 0;
     return freed;
   }
