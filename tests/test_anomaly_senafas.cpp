@@ -239,9 +239,9 @@ TEST_CASE("senafas save/load round trip and corrupted files", "[anomaly][senafas
   std::ifstream f(p, std::ios::binary);
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   f.close();
-  // header: width 0, height 4, patch 8, pool 12, dim 16, log 20, floor 24, rows 28, cols 32,
-  // topology 36, toroidal 40, neighborhood 44 (offsets from byte 32)
-  REQUIRE(bytes.size() == 32 + 48 + 4 * (6 * 64 + 2 * 6));
+  // header: width 0, height 4, patch 8, pool 12, dim 16, log 20, floor 24, then the SOM: rows 28,
+  // cols 32, dim 36, topology 40, toroidal 44, neighborhood 48 (offsets from byte 32)
+  REQUIRE(bytes.size() == 32 + 52 + 4 * (6 * 64 + 2 * 6));
   auto load_bad = [&](std::vector<uint8_t> b, bool fix_crc) {
     if (fix_crc) {
       uLong crc = crc32(0L, Z_NULL, 0);
@@ -289,13 +289,16 @@ TEST_CASE("senafas save/load round trip and corrupted files", "[anomaly][senafas
   put_i32(b, 32 + 24, int32_t(0xbf800000u));  // floor -1
   CHECK_THROWS_WITH(load_bad(b, true), Catch::Contains("floor"));
   b = bytes;
-  put_i32(b, 32 + 36, 9);
+  put_i32(b, 32 + 40, 9);
   CHECK_THROWS_WITH(load_bad(b, true), Catch::Contains("topology"));
+  b = bytes;
+  put_i32(b, 32 + 36, 63);
+  CHECK_THROWS_WITH(load_bad(b, true), Catch::Contains("the SOM's dimension 63"));
   b = bytes;
   put_i32(b, 32 + 28, -1);
   CHECK_THROWS_WITH(load_bad(b, true), Catch::Contains("grid"));
   b = bytes;
-  put_i32(b, 80 + 4 * 5, int32_t(0x7fc00000u));  // NaN SOM weight
+  put_i32(b, 84 + 4 * 5, int32_t(0x7fc00000u));  // NaN SOM weight
   CHECK_THROWS_WITH(load_bad(b, true), Catch::Contains("not finite"));
   b = bytes;
   put_i32(b, bytes.size() - 4, int32_t(0xbf800000u));  // negative sd of the last cell

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "anomaly/checked_file.hpp"
+#include "anomaly/som_layout.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
@@ -181,11 +182,7 @@ void Senafas::save(const std::string& path) const {
   h.i32(dim_);
   h.i32(log_scale_ ? 1 : 0);
   h.f32(floor_);
-  h.i32(c.rows);
-  h.i32(c.cols);
-  h.i32(int(c.topology));
-  h.i32(c.toroidal ? 1 : 0);
-  h.i32(int(c.neighborhood));
+  detail::write_som_layout(h, c);
   detail::ByteWriter p;
   p.array_f32(som_.weights().data(), som_.weights().size());
   p.array_f32(mu_.data(), mu_.size());
@@ -204,10 +201,7 @@ Senafas Senafas::load(const std::string& path) {
   s.dim_ = h.i32("dim");
   const int log_flag = h.i32("log_scale");
   s.floor_ = h.f32("floor");
-  SomConfig c;
-  c.rows = h.i32("rows");
-  c.cols = h.i32("cols");
-  const int topo = h.i32("topology"), tor = h.i32("toroidal"), nb = h.i32("neighborhood");
+  const SomConfig c = detail::read_som_layout(h, path);
   LAI_CHECK(h.remaining() == 0, path, ": invalid header: ", h.remaining(), " unexpected trailing bytes");
   LAI_CHECK(s.width_ >= 1 && s.height_ >= 1 && s.width_ <= (1 << 16) && s.height_ <= (1 << 16), path,
             ": invalid header: map size ", s.width_, "x", s.height_);
@@ -218,19 +212,9 @@ Senafas Senafas::load(const std::string& path) {
             s.pool_, " gives ", side * side);
   LAI_CHECK(log_flag == 0 || log_flag == 1, path, ": invalid header: log_scale flag ", log_flag);
   LAI_CHECK(std::isfinite(s.floor_) && s.floor_ > 0.f, path, ": invalid header: sd floor ", s.floor_);
-  LAI_CHECK(topo == 0 || topo == 1, path, ": invalid header: topology ", topo, " (0 rectangular, 1 hexagonal)");
-  LAI_CHECK(tor == 0 || tor == 1, path, ": invalid header: toroidal flag ", tor);
-  LAI_CHECK(nb >= 0 && nb <= 2, path, ": invalid header: neighborhood ", nb);
+  LAI_CHECK(c.dim == s.dim_, path, ": invalid header: the SOM's dimension ", c.dim, " is not the patch dimension ",
+            s.dim_);
   s.log_scale_ = log_flag == 1;
-  c.dim = s.dim_;
-  c.topology = SomTopology(topo);
-  c.toroidal = tor == 1;
-  c.neighborhood = SomNeighborhood(nb);
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    throw_error(str_cat(path, ": invalid header: ", e.what()));
-  }
   const uint64_t cells = uint64_t(s.grid_width()) * uint64_t(s.grid_height());
   const uint64_t weights = uint64_t(c.units()) * uint64_t(c.dim);
   const uint64_t expect = detail::checked_mul(weights + 2 * cells, 4, "senafas payload");

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "anomaly/checked_file.hpp"
+#include "anomaly/som_layout.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -399,23 +400,17 @@ void Som::write_umatrix_png(const std::string& path, int cell) const {
   write_heatmap_png(path, umatrix_image(cell), 0.f, 1.f);
 }
 
-void Som::save(const std::string& path) const {
-  LAI_CHECK(!w_.empty(), "som save: empty SOM");
-  detail::ByteWriter h;
-  h.i32(config_.rows);
-  h.i32(config_.cols);
-  h.i32(config_.dim);
-  h.i32(int(config_.topology));
-  h.i32(config_.toroidal ? 1 : 0);
-  h.i32(int(config_.neighborhood));
-  detail::ByteWriter p;
-  p.array_f32(w_.data(), w_.size());
-  detail::write_checked_file(path, kMagic, kVersion, h.buffer(), p.buffer());
+namespace detail {
+void write_som_layout(ByteWriter& h, const SomConfig& c) {
+  h.i32(c.rows);
+  h.i32(c.cols);
+  h.i32(c.dim);
+  h.i32(int(c.topology));
+  h.i32(c.toroidal ? 1 : 0);
+  h.i32(int(c.neighborhood));
 }
 
-Som Som::load(const std::string& path) {
-  detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "som (.lsom)");
-  detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
+SomConfig read_som_layout(ByteReader& h, const std::string& path) {
   SomConfig c;
   c.rows = h.i32("rows");
   c.cols = h.i32("cols");
@@ -432,6 +427,23 @@ Som Som::load(const std::string& path) {
   } catch (const Error& e) {
     throw_error(str_cat(path, ": invalid header: ", e.what()));
   }
+  return c;
+}
+}  // namespace detail
+
+void Som::save(const std::string& path) const {
+  LAI_CHECK(!w_.empty(), "som save: empty SOM");
+  detail::ByteWriter h;
+  detail::write_som_layout(h, config_);
+  detail::ByteWriter p;
+  p.array_f32(w_.data(), w_.size());
+  detail::write_checked_file(path, kMagic, kVersion, h.buffer(), p.buffer());
+}
+
+Som Som::load(const std::string& path) {
+  detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "som (.lsom)");
+  detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
+  const SomConfig c = detail::read_som_layout(h, path);
   const uint64_t expect = detail::checked_mul(uint64_t(c.units()) * uint64_t(c.dim), 4, "som weights");
   LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
             " SOM of dimension ", c.dim, " needs ", expect);
