@@ -201,7 +201,7 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
     const double params = static_cast<double>(nn::compact_cxr_parameter_count(size, 1, 2));
     const double w_mb = params * 4 / 1048576.0;
     report.note(str_cat("compact_cxr ", s, "x", s, " batch 8, ", threads, " threads: ", static_cast<int64_t>(params),
-                        " parameters"));
+                        " parameters; Adam; swish convs keep pre-activations in bf16 (TrainOptions default)"));
     report.note(str_cat("  memory: weights ", static_cast<int>(w_mb), " MB, Adam m+v ", static_cast<int>(2 * w_mb),
                         " MB, the first Dense's gradient is streamed in row blocks (never whole; ", static_cast<int>(w_mb),
                         " MB if it were stored)"));
