@@ -205,3 +205,21 @@ TEST_CASE("vswish_save_bf16 and vswish_backward_bf16 on every ISA", "[kernels][b
     kt::require_close(dx, want_dx, 1e-6, 1e-5, "swish backward from bf16");
   }
 }
+
+TEST_CASE("vrelu_backward on every ISA", "[kernels]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(23);
+  for (int64_t n : kLengths) {
+    auto y = kt::random_vec(g, n), dy = kt::random_vec(g, n);
+    for (int64_t i = 0; i < n; i += 3) y[size_t(i)] = 0.f;  // the kink: no gradient
+    std::vector<float> want(static_cast<size_t>(n));
+    ref::vrelu_backward(n, y.data(), dy.data(), want.data());
+    for (Isa isa : kt::isas()) {
+      set_isa(isa);
+      std::vector<float> got(static_cast<size_t>(n), std::nanf(""));
+      vrelu_backward(n, y.data(), dy.data(), got.data());
+      INFO("isa " << isa_name(isa) << " n " << n);
+      REQUIRE(got == want);
+    }
+  }
+}

@@ -199,3 +199,22 @@ TEST_CASE("conv2d_swish keeping its pre-activation in bf16: the same forward, gr
     REQUIRE(worst <= 1e-2 * scale);    // swish' of a value rounded to 8 bits of mantissa
   }
 }
+
+TEST_CASE("conv2d_relu: the same values and gradients as relu(conv2d)") {
+  ops::Conv2dOptions c;
+  c.same = true;
+  Tensor x0 = rnd({2, 3, 7, 30}), w0 = rnd({4, 3, 3, 3}), b0 = rnd({4}), r = rnd({2, 4, 7, 30});
+  auto run = [&](bool fused) {
+    Tensor x = x0.detach().clone(), w = w0.detach().clone(), b = b0.detach().clone();
+    x.set_requires_grad(true), w.set_requires_grad(true), b.set_requires_grad(true);
+    Tensor y = fused ? ops::conv2d_relu(x, w, b, c) : ops::relu(ops::conv2d(x, w, b, c));
+    ops::sum(ops::mul(y, r)).backward();
+    return std::vector<std::vector<float>>{y.to_vector(), x.grad().to_vector(), w.grad().to_vector(),
+                                           b.grad().to_vector()};
+  };
+  const auto fused = run(true), separate = run(false);
+  size_t zeros = 0;
+  for (float v : fused[0]) zeros += v == 0.f;
+  REQUIRE(zeros > 0);  // the kink is exercised
+  for (size_t i = 0; i < fused.size(); ++i) REQUIRE(fused[i] == separate[i]);
+}

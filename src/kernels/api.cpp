@@ -329,6 +329,10 @@ void vswish_backward(int64_t n, const float* x, const float* dy, float* dx) {
   const auto f = active_table().vswish_backward;
   split(n, [&](int64_t s, int64_t e) { f(e - s, x + s, dy + s, dx + s); });
 }
+void vrelu_backward(int64_t n, const float* y, const float* dy, float* dx) {
+  const auto f = active_table().vrelu_backward;
+  split(n, [&](int64_t s, int64_t e) { f(e - s, y + s, dy + s, dx + s); });
+}
 // Reductions stay on one thread: their result must not depend on the thread count.
 double vsum(int64_t n, const float* x) { return n > 0 ? active_table().vsum(n, x) : 0.0; }
 float vdot(int64_t n, const float* a, const float* b) {

@@ -40,6 +40,7 @@ struct Table {
   void (*vrelu)(int64_t, const float*, float*);
   void (*vswish)(int64_t, const float*, float*);
   void (*vswish_backward)(int64_t, const float*, const float*, float*);
+  void (*vrelu_backward)(int64_t, const float*, const float*, float*);
   double (*vsum)(int64_t, const float*);
   double (*vdot)(int64_t, const float*, const float*);
   void (*softmax_rows)(int64_t, int64_t, const float*, float*);

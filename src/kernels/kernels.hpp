@@ -73,6 +73,8 @@ void vrelu(int64_t n, const float* x, float* y);
 void vswish(int64_t n, const float* x, float* y);
 // dx = dy * swish'(x)
 void vswish_backward(int64_t n, const float* x, const float* dy, float* dx);
+// dx = y > 0 ? dy : 0, from the ReLU's output y
+void vrelu_backward(int64_t n, const float* y, const float* dy, float* dx);
 double vsum(int64_t n, const float* x);  // accurate (pairwise / double) sum
 float vdot(int64_t n, const float* a, const float* b);
 // Row-wise over a [rows, cols] contiguous matrix, numerically stable.

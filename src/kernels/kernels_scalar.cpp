@@ -43,6 +43,7 @@ const Table& table_scalar() {
     s.vscale = &ref::vscale, s.vaxpy = &ref::vaxpy;
     s.vexp = &ref::vexp, s.vlog = &ref::vlog, s.vsigmoid = &ref::vsigmoid, s.vtanh = &ref::vtanh;
     s.vrelu = &ref::vrelu, s.vswish = &ref::vswish, s.vswish_backward = &ref::vswish_backward;
+    s.vrelu_backward = &ref::vrelu_backward;
     s.vsum = &ref::vsum, s.vdot = &vdot_scalar;
     s.softmax_rows = &ref::softmax_rows, s.log_softmax_rows = &ref::log_softmax_rows;
     s.adam_update = &ref::adam_update;

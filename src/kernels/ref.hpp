@@ -31,6 +31,7 @@ void vtanh(int64_t n, const float* x, float* y);
 void vrelu(int64_t n, const float* x, float* y);
 void vswish(int64_t n, const float* x, float* y);
 void vswish_backward(int64_t n, const float* x, const float* dy, float* dx);
+void vrelu_backward(int64_t n, const float* y, const float* dy, float* dx);
 double vsum(int64_t n, const float* x);
 float vdot(int64_t n, const float* a, const float* b);
 void softmax_rows(int64_t rows, int64_t cols, const float* x, float* y);

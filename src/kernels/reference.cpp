@@ -187,6 +187,9 @@ void vswish_backward(int64_t n, const float* x, const float* dy, float* dx) {
     dx[i] = static_cast<float>(dy[i] * (s + x[i] * s * (1.0 - s)));
   }
 }
+void vrelu_backward(int64_t n, const float* y, const float* dy, float* dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
 double vsum(int64_t n, const float* x) {
   double acc = 0;
   for (int64_t i = 0; i < n; ++i) acc += x[i];

@@ -224,6 +224,9 @@ struct Elt {
     map1<Arch>(n, x, y, [](B u) { return xsimd::select(u > B(0.f), u, B(0.f)); });
   }
   static void vswish(int64_t n, const float* x, float* y) { map1<Arch>(n, x, y, [](B u) { return u * V::sigmoid(u); }); }
+  static void vrelu_backward(int64_t n, const float* y, const float* dy, float* dx) {
+    map2<Arch>(n, y, dy, dx, [](B u, B g) { return xsimd::select(u > B(0.f), g, B(0.f)); });
+  }
   static void vswish_backward(int64_t n, const float* x, const float* dy, float* dx) {
     map2<Arch>(n, x, dy, dx, [](B u, B g) {
       const B s = V::sigmoid(u);
@@ -328,6 +331,7 @@ Table make_table(Isa isa) {
   t.vscale = &E::vscale, t.vaxpy = &E::vaxpy;
   t.vexp = &E::vexp, t.vlog = &E::vlog, t.vsigmoid = &E::vsigmoid, t.vtanh = &E::vtanh;
   t.vrelu = &E::vrelu, t.vswish = &E::vswish, t.vswish_backward = &E::vswish_backward;
+  t.vrelu_backward = &E::vrelu_backward;
   t.vsum = &E::vsum, t.vdot = &E::vdot;
   t.softmax_rows = &E::softmax_rows, t.log_softmax_rows = &E::log_softmax_rows;
   t.adam_update = &E::adam_update;

@@ -68,6 +68,7 @@ Tensor Conv2d::forward(const Tensor& x) {
     const bool keep_bf16 = activation_dtype() == DType::bf16 && in_channels * kernel * kernel >= 64;
     return ops::conv2d_swish(x, weight, bias, co, keep_bf16);
   }
+  if (options.activation == Activation::relu) return ops::conv2d_relu(x, weight, bias, co);
   return apply_activation(options.activation, ops::conv2d(x, weight, bias, co));
 }
 

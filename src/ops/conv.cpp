@@ -50,12 +50,12 @@ GradList conv_grads(const kernels::Conv2dShape& p, const Tensor& x, const Tensor
   return {dx, gw ? dw : Tensor(), gb ? db : Tensor()};
 }
 
-// What backward needs from a fused swish: nothing (the pre-activation is recomputed), or the
-// pre-activation kept in bf16.
-enum class SwishKeep { none, recompute, bf16 };
+// The activation fused into the conv and what its backward uses: swish recomputes its
+// pre-activation or keeps it in bf16; relu needs only its own output.
+enum class Fused { none, swish_recompute, swish_bf16, relu };
 
 Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& o,
-                 SwishKeep keep) {
+                 Fused fused) {
   const kernels::Conv2dShape p = conv_shape(op, x_in, w_in, b_in, o);
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
   Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
@@ -63,22 +63,29 @@ Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
   const bool gx = x_in.requires_grad(), gw = w_in.requires_grad(), gb = b_in.defined() && b_in.requires_grad();
   const bool recorded = autograd::grad_enabled() && (gx || gw || gb);
   Tensor z16;  // bf16 pre-activation for backward
-  if (keep == SwishKeep::bf16 && recorded) {
+  if (fused == Fused::swish_bf16 && recorded) {
     kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), kernels::Act::none);
     z16 = Tensor::empty(y.shape(), DType::bf16);
     kernels::vswish_save_bf16(y.numel(), y.data(), z16.data_bf16());
   } else {
-    kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
-                            keep != SwishKeep::none ? kernels::Act::swish : kernels::Act::none);
+    const kernels::Act act = fused == Fused::relu   ? kernels::Act::relu
+                             : fused == Fused::none ? kernels::Act::none
+                                                    : kernels::Act::swish;
+    kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), act);
   }
+  Tensor y_kept = fused == Fused::relu ? y.detach() : Tensor();
   std::vector<Tensor> inputs{x_in, w_in, b_in.defined() ? b_in : Tensor::zeros({p.K})};
-  return autograd::record(op, y, inputs, [p, x, w, b, gx, gw, gb, keep, z16](const Tensor& g) {
+  return autograd::record(op, y, inputs, [p, x, w, b, gx, gw, gb, fused, z16, y_kept](const Tensor& g) {
     Tensor dy = g.contiguous();
-    if (z16.defined()) {
+    if (fused == Fused::relu) {
+      Tensor dz = Tensor::empty(dy.shape());
+      kernels::vrelu_backward(dz.numel(), y_kept.data(), dy.data(), dz.data());
+      dy = dz;
+    } else if (z16.defined()) {
       Tensor dz = Tensor::empty(dy.shape());
       kernels::vswish_backward_bf16(dz.numel(), z16.data_bf16(), dy.data(), dz.data());
       dy = dz;
-    } else if (keep == SwishKeep::recompute) {
+    } else if (fused == Fused::swish_recompute) {
       // Recompute the pre-activation instead of keeping it from the forward pass: one extra
       // forward conv buys a whole activation map of memory per layer.
       Tensor z = Tensor::empty(dy.shape());
@@ -92,11 +99,15 @@ Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
-  return conv_impl("conv2d", x, w, b, o, SwishKeep::none);
+  return conv_impl("conv2d", x, w, b, o, Fused::none);
+}
+
+Tensor conv2d_relu(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  return conv_impl("conv2d_relu", x, w, b, o, Fused::relu);
 }
 
 Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o, bool keep_bf16) {
-  return conv_impl("conv2d_swish", x, w, b, o, keep_bf16 ? SwishKeep::bf16 : SwishKeep::recompute);
+  return conv_impl("conv2d_swish", x, w, b, o, keep_bf16 ? Fused::swish_bf16 : Fused::swish_recompute);
 }
 
 Tensor conv2d_avgpool2(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& o,

@@ -146,7 +146,9 @@ Tensor abs(const Tensor& a) {
 Tensor relu(const Tensor& a) {
   Tensor out = vec_unary(a, kernels::vrelu);
   return record("relu", out, {a}, [out = out.detach()](const Tensor& g) {
-    return GradList{mul(g, map_unary(out, [](float y) { return y > 0.f ? 1.f : 0.f; }))};
+    Tensor gc = g.contiguous(), dx = Tensor::empty(out.shape());
+    kernels::vrelu_backward(dx.numel(), out.data(), gc.data(), dx.data());
+    return GradList{dx};
   });
 }
 

@@ -67,6 +67,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
 // activation map of memory, no recompute; swish' then sees the pre-activation rounded to bf16).
 Tensor conv2d_swish(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {},
                     bool keep_bf16 = false);
+// Fused conv + bias + ReLU (backward needs only the output).
+Tensor conv2d_relu(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {});
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0);  // stride 0 = kernel
 // Inference: avg_pool2d(act(conv2d(x, w, b)), 2) in one pass, the same bits, without writing the
 // full-size activation. Not recorded by autograd (callers use it only when no gradient is wanted).
