@@ -72,6 +72,12 @@ Quality evaluate(const std::vector<data::Image>& maps, const std::vector<data::P
 
 std::string px(int s) { return std::to_string(s) + "x" + std::to_string(s); }
 
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 }  // namespace
 
 LAI_BENCH_SUITE(anomaly, "WPM vs autoencoder on the same phantoms (AUROCs, build/score time, RSS) + senafas channel") {
@@ -172,6 +178,10 @@ LAI_BENCH_SUITE(anomaly, "WPM vs autoencoder on the same phantoms (AUROCs, build
   });
   const double ae_peak = bench::peak_rss_mb(), ae_rss = ae_peak - rss1;
   const Quality aq = evaluate(amaps, test);
+  report.note("autoencoder recipe: denoising training (coarse noise std " + num(ao.denoise_std) + " on a " +
+              std::to_string(ao.denoise_grid) + "x" + std::to_string(ao.denoise_grid) +
+              " grid, clean target), map = max(0, error - mean normal error) / (std of the normal error + " +
+              num(ao.calibration_floor) + "), smoothed " + num(ao.smooth_sigma) + " px");
   // The senafas channel is map-agnostic: the same 32x32 channel over the autoencoder's maps.
   Senafas sen_ae;
   SenafasOptions so_ae;
