@@ -242,59 +242,73 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
   const char* fn = "lai_probmat_wpm";
   return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
     probmat_of(pm, fn);
-    const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
+    const WpmRequest r = wpm_request(fn, options);
     require(map || score, fn, ": map and score are both NULL: nothing to return");
-    require(ev(o.kind) == LAI_WPM_NEGLOG || ev(o.kind) == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(ev(o.kind)));
-    require(ev(o.score) >= LAI_SCORE_TOPK_MEAN && ev(o.score) <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(ev(o.score)));
-    require(ev(o.bandwidth) >= LAI_BANDWIDTH_SILVERMAN && ev(o.bandwidth) <= LAI_BANDWIDTH_FIXED, fn,
-            ": unknown bandwidth rule ", int(ev(o.bandwidth)));
-    require(std::isfinite(o.eps) && o.eps >= 0, fn, ": eps must be >= 0");
-    require(std::isfinite(o.smooth_sigma) && o.smooth_sigma >= 0 && o.smooth_sigma <= 1000, fn,
-            ": smooth_sigma must be in [0, 1000]");
-    require(o.percentile >= 0 && o.percentile <= 100, fn, ": percentile must be in [0, 100]");
-    require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
-    require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
-    require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
     data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
     const size_t n = size_t(width) * size_t(height);
     if (map) require(map_count >= n, fn, ": map has room for ", map_count, " floats, ", n, " needed");
-    anomaly::FinalizeOptions fo;
-    fo.rule = ev(o.bandwidth) == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
-              : ev(o.bandwidth) == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
-                                                   : anomaly::Bandwidth::Silverman;
-    fo.fixed_bandwidth = o.fixed_bandwidth;
-    fo.floor = o.floor;
-    std::shared_ptr<const anomaly::ProbTable> table;
-    {
-      std::lock_guard<std::mutex> lock(pm->mu);
-      const auto& c = pm->pm.config();
-      require(width == c.width && height == c.height, fn, ": image is ", width, "x", height,
-              ", the ProbMat is built for ", c.width, "x", c.height);
-      require(pm->pm.images() > 0, fn, ": the ProbMat holds no images yet");
-      if (!pm->table || !same(pm->table_options, fo)) {
-        pm->table = std::make_shared<const anomaly::ProbTable>(pm->pm.finalize(fo));
-        pm->table_options = fo;
-      }
-      table = pm->table;
-    }
-    anomaly::WpmOptions wo;
-    wo.kind = ev(o.kind) == LAI_WPM_ONE_MINUS_REL ? anomaly::WpmKind::OneMinusRel : anomaly::WpmKind::NegLog;
-    wo.eps = o.eps;
-    wo.smooth_sigma = o.smooth_sigma;
-    data::Image w = anomaly::wpm(*table, img, wo);
-    if (score) {
-      anomaly::ScoreOptions so;
-      so.method = ev(o.score) == LAI_SCORE_PERCENTILE ? anomaly::ScoreMethod::Percentile
-                  : ev(o.score) == LAI_SCORE_MAX      ? anomaly::ScoreMethod::Max
-                  : ev(o.score) == LAI_SCORE_MEAN     ? anomaly::ScoreMethod::Mean
-                                                  : anomaly::ScoreMethod::TopKMean;
-      so.percentile = o.percentile;
-      so.top_fraction = o.top_fraction;
-      *score = anomaly::image_score(w, so);
-    }
+    data::Image w = probmat_wpm(fn, pm, img, r);
+    if (score) *score = anomaly::image_score(w, r.score);
     if (map) std::memcpy(map, w.pixels.data(), n * sizeof(float));
   });
 }
+
+}  // extern "C"
+
+namespace liteai::capi {
+
+WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
+  const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
+  require(ev(o.kind) == LAI_WPM_NEGLOG || ev(o.kind) == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(ev(o.kind)));
+  require(ev(o.score) >= LAI_SCORE_TOPK_MEAN && ev(o.score) <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(ev(o.score)));
+  require(ev(o.bandwidth) >= LAI_BANDWIDTH_SILVERMAN && ev(o.bandwidth) <= LAI_BANDWIDTH_FIXED, fn,
+          ": unknown bandwidth rule ", int(ev(o.bandwidth)));
+  require(std::isfinite(o.eps) && o.eps >= 0, fn, ": eps must be >= 0");
+  require(std::isfinite(o.smooth_sigma) && o.smooth_sigma >= 0 && o.smooth_sigma <= 1000, fn,
+          ": smooth_sigma must be in [0, 1000]");
+  require(o.percentile >= 0 && o.percentile <= 100, fn, ": percentile must be in [0, 100]");
+  require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
+  require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
+  require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
+  WpmRequest r;
+  r.finalize.rule = ev(o.bandwidth) == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
+                    : ev(o.bandwidth) == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
+                                                             : anomaly::Bandwidth::Silverman;
+  r.finalize.fixed_bandwidth = o.fixed_bandwidth;
+  r.finalize.floor = o.floor;
+  r.wpm.kind = ev(o.kind) == LAI_WPM_ONE_MINUS_REL ? anomaly::WpmKind::OneMinusRel : anomaly::WpmKind::NegLog;
+  r.wpm.eps = o.eps;
+  r.wpm.smooth_sigma = o.smooth_sigma;
+  r.score.method = ev(o.score) == LAI_SCORE_PERCENTILE ? anomaly::ScoreMethod::Percentile
+                   : ev(o.score) == LAI_SCORE_MAX      ? anomaly::ScoreMethod::Max
+                   : ev(o.score) == LAI_SCORE_MEAN     ? anomaly::ScoreMethod::Mean
+                                                       : anomaly::ScoreMethod::TopKMean;
+  r.score.percentile = o.percentile;
+  r.score.top_fraction = o.top_fraction;
+  return r;
+}
+
+data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const WpmRequest& r) {
+  require_ptr(pm, fn, "pm");
+  std::shared_ptr<const anomaly::ProbTable> table;
+  {
+    std::lock_guard<std::mutex> lock(pm->mu);
+    const auto& c = pm->pm.config();
+    require(img.width == c.width && img.height == c.height, fn, ": image is ", img.width, "x", img.height,
+            ", the ProbMat is built for ", c.width, "x", c.height);
+    require(pm->pm.images() > 0, fn, ": the ProbMat holds no images yet");
+    if (!pm->table || !same(pm->table_options, r.finalize)) {
+      pm->table = std::make_shared<const anomaly::ProbTable>(pm->pm.finalize(r.finalize));
+      pm->table_options = r.finalize;
+    }
+    table = pm->table;
+  }
+  return anomaly::wpm(*table, img, r.wpm);
+}
+
+}  // namespace liteai::capi
+
+extern "C" {
 
 // ---------------------------------------------------------------- SOM
 
@@ -363,9 +377,9 @@ LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, cons
         std::memset(&p, 0, sizeof p);
         p.struct_size = sizeof p;
         p.phase = LAI_PHASE_EPOCH;
-        p.epoch = epoch;
+        p.epoch = epoch + 1;  // the SOM counts from 0, lai_progress from 1
         p.epochs = o.epochs;
-        p.step = p.global_step = epoch;
+        p.step = p.global_step = epoch + 1;
         p.steps_per_epoch = 1;
         p.loss = qe;
         p.metric = std::nan("");

@@ -382,6 +382,7 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
     if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
     t.max_steps_per_epoch = o.max_steps_per_epoch;
+    t.bf16_activations = model->training_precision.load() == LAI_PRECISION_BF16;
     t.progress = o.verbose ? 1 : 0;
     if (o.checkpoint_path) t.checkpoint = o.checkpoint_path;
     if (o.metrics_csv) t.metrics_csv = o.metrics_csv;
@@ -582,6 +583,7 @@ LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options*
     t.optim.weight_decay = o.weight_decay;
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
     if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
+    t.bf16_activations = model->training_precision.load() == LAI_PRECISION_BF16;
     t.progress = 0;
     auto h = std::make_unique<lai_trainer>();
     // Taken here and released by lai_trainer_free: the model stays exclusive in between.
@@ -662,6 +664,67 @@ LAI_API void lai_trainer_free(lai_trainer* trainer) {
   } catch (...) {
   }
   delete trainer;
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------- inference precision (0.3)
+
+extern "C" {
+
+LAI_API lai_status lai_model_set_inference_precision(lai_model* model, lai_precision precision) {
+  const char* fn = "lai_model_set_inference_precision";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    model_of(model, fn);
+    const int p = ev(precision);
+    require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16, fn, ": unknown precision ", p,
+            " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1)");
+    // Rebuilding the bf16 copy replaces tensors that concurrent predictions would read.
+    ExclusiveAccess access(model, fn);
+    nn::Module& net = *model->model->net;
+    const DType before = net.inference_dtype();
+    try {
+      net.set_inference_dtype(p == LAI_PRECISION_BF16 ? DType::bf16 : DType::f32);
+    } catch (...) {  // e.g. out of memory for the copy: leave the model as it was
+      try {
+        net.set_inference_dtype(before);
+      } catch (...) {
+        net.set_inference_dtype(DType::f32);
+      }
+      throw;
+    }
+  });
+}
+
+LAI_API lai_status lai_model_get_inference_precision(const lai_model* model, lai_precision* precision) {
+  const char* fn = "lai_model_get_inference_precision";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    const nn::Model& m = model_of(model, fn);
+    require_ptr(precision, fn, "precision");
+    ReadAccess access(model, fn);
+    *precision = m.net->inference_dtype() == DType::bf16 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32;
+  });
+}
+
+LAI_API lai_status lai_model_set_training_precision(lai_model* model, lai_precision precision) {
+  const char* fn = "lai_model_set_training_precision";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    model_of(model, fn);
+    const int p = ev(precision);
+    require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16, fn, ": unknown precision ", p,
+            " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1)");
+    ExclusiveAccess access(model, fn);  // a running training reads it at its start only, but say so
+    model->training_precision.store(p);
+  });
+}
+
+LAI_API lai_status lai_model_get_training_precision(const lai_model* model, lai_precision* precision) {
+  const char* fn = "lai_model_get_training_precision";
+  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+    model_of(model, fn);
+    require_ptr(precision, fn, "precision");
+    *precision = model->training_precision.load() == LAI_PRECISION_BF16 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32;
+  });
 }
 
 }  // extern "C"

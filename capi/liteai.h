@@ -23,10 +23,12 @@
  * Versioning: LAI_VERSION_MAJOR is the ABI major (the SONAME is libliteai.so.<major>); minor
  * versions only add functions and append fields to options structs. Version 0.2 added the
  * autoencoder anomaly detector (lai_autoencoder_*), map scores (lai_map_score), heatmap and
- * overlay PNGs (lai_write_*_png) and per-class evaluation reports (lai_eval_report_*). Reserved for coming minor
- * versions (not in this one): lai_model_distill (knowledge distillation from a teacher model or
- * a logits file), lai_model_repack (channel reduction, folding linear layers),
- * lai_model_convert_precision (bf16 weights), lai_models_merge (federated averaging).
+ * overlay PNGs (lai_write_*_png) and per-class evaluation reports (lai_eval_report_*). Version
+ * 0.3 added the senafas anomaly channel (lai_senafas_*), bf16 inference
+ * (lai_model_set_inference_precision) and mixed-precision training (lai_model_set_training_precision). Reserved for coming
+ * minor versions (not in this one): lai_model_distill (knowledge distillation from a teacher model
+ * or a logits file), lai_model_repack (channel reduction, folding linear layers),
+ * lai_model_convert_precision (bf16 weights in the file), lai_models_merge (federated averaging).
  */
 #ifndef LITEAI_H
 #define LITEAI_H
@@ -35,7 +37,7 @@
 #include <stdint.h>
 
 #define LAI_VERSION_MAJOR 0
-#define LAI_VERSION_MINOR 2
+#define LAI_VERSION_MINOR 3
 #define LAI_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -562,6 +564,108 @@ LAI_API lai_status lai_eval_report_confusion(const lai_eval_report* report, int6
 LAI_API lai_status lai_eval_report_json(const lai_eval_report* report, char* buf, size_t size, size_t* needed);
 /* Releases the report. NULL is a no-op. */
 LAI_API void lai_eval_report_free(lai_eval_report* report);
+
+/* ================================================================== since 0.3 */
+
+/* ------------------------------------------------------------------ inference precision */
+
+typedef enum lai_precision { LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1 } lai_precision;
+
+/* The precision of the dense (fully connected) layers' weights in lai_model_predict* and
+ * lai_model_evaluate*. LAI_PRECISION_BF16: the library builds a bf16 copy of the dense weights
+ * (rebuilt by this call, and after every lai_model_train / lai_trainer_step so it follows the
+ * trained weights) and infers from it, halving the memory traffic of weight-bound layers; the copy
+ * costs half the fp32 dense weights in memory, on top of them (training always uses the fp32
+ * weights). Products and sums stay fp32: the outputs differ from fp32 only by the weight rounding
+ * (relative 2^-9 per weight), typically by 1e-3 in a probability. LAI_PRECISION_F32 (the default)
+ * drops the copy and gives the fp32 results bit for bit again. Not stored in model files
+ * (lai_model_load gives F32). Exclusive: it must not be called while other threads predict on the
+ * handle or while it trains; such a call gets LAI_ERR_BUSY (nothing changed). */
+LAI_API lai_status lai_model_set_inference_precision(lai_model* model, lai_precision precision);
+/* The current inference precision into *precision. Thread-safe; LAI_ERR_BUSY while the model
+ * trains or changes precision. */
+LAI_API lai_status lai_model_get_inference_precision(const lai_model* model, lai_precision* precision);
+
+/* The precision of the activations that training keeps for the backward pass
+ * (lai_model_train, and trainers created after this call by lai_trainer_create).
+ * LAI_PRECISION_BF16 (the default): mixed precision - swish conv layers keep their pre-activation
+ * in bf16 instead of recomputing it (about a quarter fewer FLOPs per compact_cxr step, a little
+ * more memory before the peak); the gradients see those activations rounded to bf16 (relative
+ * 2^-9). Weights, gradients and optimizer state stay fp32 either way. LAI_PRECISION_F32: exact
+ * fp32 activations, recomputed where that saves memory. Each setting is deterministic (same seed
+ * and threads: same bits). Not stored in model files. (A setter rather than a field of
+ * lai_train_options: the library's _init functions write their whole struct, so appending a field
+ * would overrun the smaller struct of a program built against an older header.)
+ * Exclusive: LAI_ERR_BUSY while the model trains, has a trainer, or other calls use it. */
+LAI_API lai_status lai_model_set_training_precision(lai_model* model, lai_precision precision);
+/* The training activation precision into *precision. Thread-safe. */
+LAI_API lai_status lai_model_get_training_precision(const lai_model* model, lai_precision* precision);
+
+/* ------------------------------------------------------------------ senafas anomaly channel */
+
+/* "Reduce resolution while still telling the CNN there is an anomaly here": fitted on the anomaly
+ * maps (WPMs, or autoencoder maps) of NORMAL images, a senafas model turns a map into a small
+ * channel ((W/patch) x (H/patch)) whose cells are ~0 on ordinary anatomy and high where a patch
+ * holds something no normal patch looks like (a coin, an electrode). Each patch is average-pooled
+ * to at most max_features values, matched to a SOM of normal patch shapes, and its distance to
+ * the best prototype is calibrated per cell against the normal maps (z = (qe - mean) / (sd +
+ * floor), clipped at 0, log1p-compressed by default). Feed the channel to a compact network as a
+ * second input at the reduced size; its maximum is an image score. Files: .lsnf (checked). */
+typedef struct lai_senafas lai_senafas;
+
+typedef struct lai_senafas_options {
+  size_t struct_size;      /* set by lai_senafas_options_init */
+  int32_t patch;           /* 8: reduction factor (1..256): the channel is ceil(W/patch) x ceil(H/patch) */
+  int32_t max_features;    /* 64: pooled values kept per patch (>= 1) */
+  int32_t rows, cols;      /* 6 x 6: SOM grid (1..64 each) */
+  float sd_floor;          /* 0.5: added to each cell's sd, as a fraction of the mean sd (>= 0) */
+  int32_t log_scale;       /* 1: channel = log1p(max(0, z)); 0: max(0, z) */
+  int32_t epochs;          /* 20: batch SOM epochs (PCA initialization) */
+  uint64_t seed;           /* 1 */
+  lai_progress_fn progress;  /* NULL; called per SOM epoch (phase EPOCH, loss = quantization error);
+                                non-zero cancels (LAI_ERR_CANCELLED, no handle) */
+  void* user_data;
+} lai_senafas_options;
+LAI_API void lai_senafas_options_init(lai_senafas_options* options);
+
+/* Fits on `count` (>= 2) maps of normal images, all of one size, any pixel type (usually
+ * LAI_PIXEL_F32 WPMs from lai_probmat_wpm); values must be finite. options NULL = defaults.
+ * *out receives a new handle (free with lai_senafas_free). Thread-safe. */
+LAI_API lai_status lai_senafas_fit(const lai_image* maps, size_t count, const lai_senafas_options* options,
+                                   lai_senafas** out);
+/* Fits on the WPMs of `count` (>= 2) normal images computed with `pm` (images must be the
+ * ProbMat's size; wpm_options as lai_probmat_wpm's, NULL = defaults): the same as calling
+ * lai_probmat_wpm on each and lai_senafas_fit on the maps. Thread-safe like lai_probmat_wpm. */
+LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* images, size_t count,
+                                           const lai_wpm_options* wpm_options, const lai_senafas_options* options,
+                                           lai_senafas** out);
+/* The channel of one map (the size of the training maps) into out[0 .. cw*ch-1] (row-major,
+ * packed; out_count is its capacity in floats; out may be NULL to ask only the size or score).
+ * *width / *height receive the channel's size (cw, ch), *score its maximum (the image score);
+ * each may be NULL. Thread-safe: any number of threads may use one handle. */
+LAI_API lai_status lai_senafas_channel(const lai_senafas* senafas, const lai_image* map, float* out,
+                                       size_t out_count, int32_t* width, int32_t* height, double* score);
+
+typedef struct lai_senafas_info {
+  size_t struct_size;      /* set by lai_senafas_info_init */
+  int32_t map_width, map_height;          /* the size of the maps it was fitted on */
+  int32_t channel_width, channel_height;  /* the channel's size */
+  int32_t patch;
+  int32_t features;        /* pooled values per patch */
+  int32_t rows, cols;      /* SOM grid */
+  int32_t log_scale;
+  float floor;             /* absolute sd floor */
+} lai_senafas_info;
+LAI_API void lai_senafas_info_init(lai_senafas_info* info);
+/* Fills *info (fields covered by info->struct_size). Thread-safe. */
+LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_info* info);
+/* .lsnf files (checked container, atomic write). Load checks every size and value and names the
+ * problem: LAI_ERR_IO (cannot read), LAI_ERR_FORMAT (corrupt, truncated, unknown version).
+ * Thread-safe. */
+LAI_API lai_status lai_senafas_save(const lai_senafas* senafas, const char* path);
+LAI_API lai_status lai_senafas_load(const char* path, lai_senafas** out);
+/* Releases the handle. NULL is a no-op. No other call may use the handle during or after. */
+LAI_API void lai_senafas_free(lai_senafas* senafas);
 
 #ifdef __cplusplus
 }

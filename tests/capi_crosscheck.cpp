@@ -13,6 +13,9 @@
 
 #include "capi_test_util.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
+#include "liteai/anomaly/probmat.hpp"
+#include "liteai/anomaly/senafas.hpp"
+#include "liteai/core/random.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/transforms.hpp"
 #include "liteai/nn/metrics.hpp"
@@ -196,4 +199,100 @@ TEST_CASE("crosscheck: C overlay PNG is the C++ overlay: gray where the map is l
   CHECK(coloured_high == high);
   stbi_image_free(a);
   stbi_image_free(b);
+}
+
+TEST_CASE("crosscheck: C senafas fit and channel equal anomaly::Senafas (maps and ProbMat WPMs)") {
+  constexpr int MW = 36, MH = 20;  // partial edge patches
+  Generator g(21);
+  std::vector<data::Image> maps;
+  for (int i = 0; i < 8; ++i) {
+    data::Image m(MW, MH);
+    for (float& v : m.pixels) v = std::abs(g.normal(1.f, 0.7f));
+    maps.push_back(m);
+  }
+  std::vector<lai_image> views;
+  for (auto& m : maps) views.push_back({m.pixels.data(), LAI_PIXEL_F32, MW, MH, 0});
+  anomaly::SenafasOptions co;
+  co.patch = 8;
+  co.max_features = 16;
+  co.rows = 3;
+  co.cols = 2;
+  co.sd_floor = 0.25f;
+  co.train.epochs = 6;
+  co.train.seed = 5;
+  anomaly::Senafas cpp;
+  cpp.fit(maps, co);
+  lai_senafas_options o;
+  lai_senafas_options_init(&o);
+  o.patch = 8;
+  o.max_features = 16;
+  o.rows = 3;
+  o.cols = 2;
+  o.sd_floor = 0.25f;
+  o.epochs = 6;
+  o.seed = 5;
+  lai_senafas* c = nullptr;
+  REQUIRE(lai_senafas_fit(views.data(), views.size(), &o, &c) == LAI_OK);
+  data::Image test = maps[3];
+  test.at(20, 10) = test.at(21, 10) = test.at(20, 11) = 9.f;
+  const data::Image ref = cpp.channel(test);
+  REQUIRE((ref.width == 5 && ref.height == 3));
+  const lai_image tv{test.pixels.data(), LAI_PIXEL_F32, MW, MH, 0};
+  std::vector<float> out(15);
+  int32_t w = 0, h = 0;
+  double score = 0;
+  REQUIRE(lai_senafas_channel(c, &tv, out.data(), out.size(), &w, &h, &score) == LAI_OK);
+  CHECK((w == 5 && h == 3));
+  CHECK(out == ref.pixels);
+  CHECK(score == anomaly::Senafas::image_score(ref));
+  CHECK(*std::max_element(out.begin(), out.end()) > 1.f);  // the hot spot shows
+  // A C++-written file loads into the C API with the same channel, and the reverse.
+  const std::string dir = temp_dir("crosscheck_senafas");
+  cpp.save(dir + "/cpp.lsnf");
+  REQUIRE(lai_senafas_save(c, (dir + "/c.lsnf").c_str()) == LAI_OK);
+  lai_senafas* from_cpp = nullptr;
+  REQUIRE(lai_senafas_load((dir + "/cpp.lsnf").c_str(), &from_cpp) == LAI_OK);
+  REQUIRE(lai_senafas_channel(from_cpp, &tv, out.data(), out.size(), nullptr, nullptr, nullptr) == LAI_OK);
+  CHECK(out == ref.pixels);
+  CHECK(anomaly::Senafas::load(dir + "/c.lsnf").channel(test).pixels == ref.pixels);
+  lai_senafas_free(from_cpp);
+  lai_senafas_free(c);
+
+  // fit_probmat: the WPMs of anomaly::wpm on the same finalized table.
+  constexpr int S = 32;
+  anomaly::ProbMatConfig pc;
+  pc.width = pc.height = S;
+  pc.bins = 32;
+  anomaly::ProbMat pm(pc);
+  lai_probmat_config lc;
+  lai_probmat_config_init(&lc, S, S);
+  lc.bins = 32;
+  lai_probmat* lpm = nullptr;
+  REQUIRE(lai_probmat_create(&lc, &lpm) == LAI_OK);
+  std::vector<std::vector<uint8_t>> px;
+  for (uint64_t i = 0; i < 10; ++i) px.push_back(phantom(12, i, S));
+  std::vector<lai_image> fit_views;
+  std::vector<data::Image> wpms;
+  for (size_t i = 0; i < px.size(); ++i) {
+    if (i < 5) {
+      pm.add(to_image(px[i], S));
+      REQUIRE(lai_probmat_add(lpm, px[i].data(), LAI_PIXEL_U8, S, S, 0) == LAI_OK);
+    } else {
+      fit_views.push_back({px[i].data(), LAI_PIXEL_U8, S, S, 0});
+    }
+  }
+  const anomaly::ProbTable table = pm.finalize();
+  for (size_t i = 5; i < px.size(); ++i) wpms.push_back(anomaly::wpm(table, to_image(px[i], S)));
+  co.patch = 4;
+  o.patch = 4;
+  cpp.fit(wpms, co);
+  REQUIRE(lai_senafas_fit_probmat(lpm, fit_views.data(), fit_views.size(), nullptr, &o, &c) == LAI_OK);
+  for (const data::Image& m : wpms) {
+    const lai_image mv{m.pixels.data(), LAI_PIXEL_F32, S, S, 0};
+    std::vector<float> ch(64);
+    REQUIRE(lai_senafas_channel(c, &mv, ch.data(), ch.size(), nullptr, nullptr, nullptr) == LAI_OK);
+    CHECK(ch == cpp.channel(m).pixels);
+  }
+  lai_senafas_free(c);
+  lai_probmat_free(lpm);
 }

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -474,4 +476,154 @@ TEST_CASE("capi errors: 0.2 map scores, PNGs, autoencoder, evaluation reports") 
   EXPECT_STATUS(lai_model_evaluate_report(m.m, "/no/such/data", nullptr, 0.5, nullptr, &rep), LAI_ERR_IO,
                 "/no/such/data");
   CHECK(rep == nullptr);
+}
+
+TEST_CASE("capi errors: 0.3 inference precision, senafas") {
+  // Precision.
+  EXPECT_INVALID(lai_model_set_inference_precision(nullptr, LAI_PRECISION_BF16), "model is NULL");
+  lai_precision p = LAI_PRECISION_F32;
+  EXPECT_INVALID(lai_model_get_inference_precision(nullptr, &p), "model is NULL");
+  Model m;
+  REQUIRE(lai_model_create("compact_cxr", S, 2, 1, &m.m) == LAI_OK);
+  EXPECT_INVALID(lai_model_get_inference_precision(m.m, nullptr), "precision is NULL");
+  EXPECT_INVALID(lai_model_set_inference_precision(m.m, lai_precision(-1)), "unknown precision -1");
+  EXPECT_INVALID(lai_model_set_inference_precision(m.m, lai_precision(2)), "unknown precision 2");
+  REQUIRE(lai_model_get_inference_precision(m.m, &p) == LAI_OK);
+  CHECK(p == LAI_PRECISION_F32);  // a refused call changes nothing
+  EXPECT_INVALID(lai_model_set_training_precision(nullptr, LAI_PRECISION_F32), "model is NULL");
+  EXPECT_INVALID(lai_model_get_training_precision(nullptr, &p), "model is NULL");
+  EXPECT_INVALID(lai_model_get_training_precision(m.m, nullptr), "precision is NULL");
+  EXPECT_INVALID(lai_model_set_training_precision(m.m, lai_precision(5)), "unknown precision 5");
+  REQUIRE(lai_model_get_training_precision(m.m, &p) == LAI_OK);
+  CHECK(p == LAI_PRECISION_BF16);
+
+  // Senafas options and fitting.
+  lai_senafas_options_init(nullptr);
+  lai_senafas_info_init(nullptr);
+  std::vector<float> a(S * S, 1.f), b(S * S, 2.f), c(S * S / 4, 1.f);
+  b[5] = 3.f;
+  lai_image maps[3] = {{a.data(), LAI_PIXEL_F32, S, S, 0}, {b.data(), LAI_PIXEL_F32, S, S, 0},
+                       {c.data(), LAI_PIXEL_F32, S / 2, S / 2, 0}};
+  lai_senafas* out = reinterpret_cast<lai_senafas*>(0x1);
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, nullptr, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_senafas_fit(nullptr, 2, nullptr, &out), "maps is NULL");
+  CHECK(out == nullptr);
+  EXPECT_INVALID(lai_senafas_fit(maps, 1, nullptr, &out), "at least 2");
+  EXPECT_INVALID(lai_senafas_fit(maps, 0, nullptr, &out), "at least 2");
+  EXPECT_INVALID(lai_senafas_fit(maps + 1, 2, nullptr, &out), "map 1 is 8x8, map 0 is 16x16");
+  lai_image bad_view = maps[0];
+  bad_view.data = nullptr;
+  lai_image with_null[2] = {maps[0], bad_view};
+  EXPECT_INVALID(lai_senafas_fit(with_null, 2, nullptr, &out), "maps[1]");
+  bad_view = maps[0];
+  bad_view.type = lai_pixel_type(99);
+  with_null[1] = bad_view;
+  EXPECT_INVALID(lai_senafas_fit(with_null, 2, nullptr, &out), "maps[1]");
+  std::vector<float> nan_map = a;
+  nan_map[7] = std::numeric_limits<float>::quiet_NaN();
+  const lai_image with_nan[2] = {maps[0], {nan_map.data(), LAI_PIXEL_F32, S, S, 0}};
+  EXPECT_INVALID(lai_senafas_fit(with_nan, 2, nullptr, &out), "is not a finite number (maps[1])");
+  lai_senafas_options o;
+  lai_senafas_options_init(&o);
+  o.struct_size = 0;
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "struct_size");
+  lai_senafas_options_init(&o);
+  o.patch = 0;
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "patch must be in 1..256, got 0");
+  lai_senafas_options_init(&o);
+  o.max_features = -3;
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "max_features");
+  lai_senafas_options_init(&o);
+  o.rows = 0;
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "SOM grid");
+  lai_senafas_options_init(&o);
+  o.cols = 1000;
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "SOM grid");
+  lai_senafas_options_init(&o);
+  o.sd_floor = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "sd_floor");
+  lai_senafas_options_init(&o);
+  o.epochs = 0;
+  EXPECT_INVALID(lai_senafas_fit(maps, 2, &o, &out), "epochs");
+  CHECK(out == nullptr);
+
+  lai_senafas_options_init(&o);
+  o.rows = o.cols = 2;
+  o.epochs = 2;
+  struct Sen {
+    lai_senafas* s = nullptr;
+    ~Sen() { lai_senafas_free(s); }
+  } sen;
+  REQUIRE(lai_senafas_fit(maps, 2, &o, &sen.s) == LAI_OK);
+
+  // fit_probmat.
+  ProbMat pm;
+  lai_probmat_config pc;
+  lai_probmat_config_init(&pc, S, S);
+  REQUIRE(lai_probmat_create(&pc, &pm.p) == LAI_OK);
+  const std::vector<uint8_t> img = phantom(1, 0, S);
+  const lai_image imgs[2] = {{img.data(), LAI_PIXEL_U8, S, S, 0}, {img.data(), LAI_PIXEL_U8, S, S, 0}};
+  EXPECT_INVALID(lai_senafas_fit_probmat(nullptr, imgs, 2, nullptr, &o, &out), "pm is NULL");
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, imgs, 2, nullptr, &o, nullptr), "out is NULL");
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, nullptr, 2, nullptr, &o, &out), "images is NULL");
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, imgs, 2, nullptr, &o, &out), "no images");
+  REQUIRE(lai_probmat_add(pm.p, img.data(), LAI_PIXEL_U8, S, S, 0) == LAI_OK);
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, imgs, 1, nullptr, &o, &out), "at least 2");
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, maps + 1, 2, nullptr, &o, &out), "image is 8x8");
+  lai_wpm_options wo;
+  lai_wpm_options_init(&wo);
+  wo.kind = lai_wpm_kind(9);
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, imgs, 2, &wo, &o, &out), "WPM kind");
+  lai_senafas_options bad_o = o;
+  bad_o.patch = 1000;
+  EXPECT_INVALID(lai_senafas_fit_probmat(pm.p, imgs, 2, nullptr, &bad_o, &out), "patch");
+  CHECK(out == nullptr);
+
+  // Channel.
+  float ch[4];
+  int32_t w = 0, h = 0;
+  double score = 0;
+  EXPECT_INVALID(lai_senafas_channel(nullptr, &maps[0], ch, 4, &w, &h, &score), "senafas is NULL");
+  EXPECT_INVALID(lai_senafas_channel(sen.s, nullptr, ch, 4, &w, &h, &score), "map is NULL");
+  EXPECT_INVALID(lai_senafas_channel(sen.s, &maps[2], ch, 4, &w, &h, &score), "map is 8x8");
+  EXPECT_INVALID(lai_senafas_channel(sen.s, &with_nan[1], ch, 4, &w, &h, &score), "not a finite number");
+  EXPECT_INVALID(lai_senafas_channel(sen.s, &bad_view, ch, 4, &w, &h, &score), "map");
+  EXPECT_INVALID(lai_senafas_channel(sen.s, &maps[0], ch, 3, &w, &h, &score), "4 needed (2x2)");
+  REQUIRE(lai_senafas_channel(sen.s, &maps[0], ch, 4, nullptr, nullptr, nullptr) == LAI_OK);
+  REQUIRE(lai_senafas_channel(sen.s, &maps[0], nullptr, 0, &w, &h, &score) == LAI_OK);
+  CHECK((w == 2 && h == 2));
+
+  // Info, save, load, free.
+  lai_senafas_info info;
+  lai_senafas_info_init(&info);
+  EXPECT_INVALID(lai_senafas_get_info(nullptr, &info), "senafas is NULL");
+  EXPECT_INVALID(lai_senafas_get_info(sen.s, nullptr), "info is NULL");
+  info.struct_size = 3;
+  EXPECT_INVALID(lai_senafas_get_info(sen.s, &info), "struct_size");
+  info.struct_size = offsetof(lai_senafas_info, map_height);  // an older, smaller struct
+  info.map_height = -7;
+  REQUIRE(lai_senafas_get_info(sen.s, &info) == LAI_OK);
+  CHECK((info.map_width == S && info.map_height == -7));
+  EXPECT_INVALID(lai_senafas_save(nullptr, "x.lsnf"), "senafas is NULL");
+  EXPECT_INVALID(lai_senafas_save(sen.s, nullptr), "path is NULL");
+  EXPECT_INVALID(lai_senafas_save(sen.s, ""), "path is empty");
+  EXPECT_STATUS(lai_senafas_save(sen.s, "/proc/no_such_dir/x.lsnf"), LAI_ERR_IO, "x.lsnf");
+  EXPECT_INVALID(lai_senafas_load(nullptr, &out), "path is NULL");
+  EXPECT_INVALID(lai_senafas_load("x.lsnf", nullptr), "out is NULL");
+  EXPECT_STATUS(lai_senafas_load("/no/such.lsnf", &out), LAI_ERR_IO, "such.lsnf");
+  const std::string dir = temp_dir("errors_senafas");
+  const std::string junk = dir + "/junk.lsnf";
+  {
+    FILE* f = std::fopen(junk.c_str(), "wb");
+    REQUIRE(f);
+    std::fputs("definitely not a senafas file, just text of some length", f);
+    std::fclose(f);
+  }
+  EXPECT_STATUS(lai_senafas_load(junk.c_str(), &out), LAI_ERR_FORMAT, "junk.lsnf");
+  // Another checked format is not a senafas file.
+  const std::string pm_path = dir + "/pm.lpm";
+  REQUIRE(lai_probmat_save(pm.p, pm_path.c_str()) == LAI_OK);
+  EXPECT_STATUS(lai_senafas_load(pm_path.c_str(), &out), LAI_ERR_FORMAT, "magic");
+  CHECK(out == nullptr);
+  lai_senafas_free(nullptr);
 }
