@@ -66,6 +66,15 @@ TEST_CASE("sgemm: small output with a long K (split-K) in every transpose", "[ke
   check_gemm(g, false, false, 8, 96, 33000, -1.f, 1.f, 0);   // a full micro-tile of rows
 }
 
+TEST_CASE("sgemm: a few rows times a transposed B (dense input gradient), ragged ends", "[kernels][gemm]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(9);
+  check_gemm(g, false, true, 1, 100, 40, 1.f, 0.f, 0);
+  check_gemm(g, false, true, 8, 257, 300, 0.5f, 1.f, 3);   // odd N: a ragged block of B rows
+  check_gemm(g, false, true, 5, 67, 33, -2.f, -0.5f, 1);   // K tail past the vectors
+  check_gemm(g, false, true, 3, 1030, 256, 1.f, 0.f, 0);
+}
+
 TEST_CASE("sgemm_bf16b (bf16 B widened on the fly) matches the reference for every ISA", "[kernels][gemm]") {
   kt::IsaGuard guard;
   liteai::Generator g(11);

@@ -309,6 +309,64 @@ struct GemmDriver {
     }
   }
 
+  // C = alpha A B^T + beta C for a few rows of A (M <= 8) and B stored [N, K] row-major: a dense
+  // layer's input gradient g W^T on a small batch, W being the big operand. Each row of B is read
+  // once, in order, and dotted with every row of A (vectors along k, summed across at the end):
+  // no transposing pack of W and no MR-row waste.
+  template <int MM>
+  static void small_m_bt_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if constexpr (MM > 1) {
+      if (M < MM) return small_m_bt_rows<MM - 1>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+    if constexpr (requires { typename UK::V; }) {
+      using V = typename UK::V;
+      using Bv = typename V::B;
+      constexpr int W = V::W, R = MM <= 4 ? 4 : 2;  // B rows per step: MM x R accumulators
+      const int64_t Kv = K / W * W;
+      auto store = [&](int64_t i, int64_t n, float dot) {
+        float& c = C[i * ldc + n];
+        c = beta == 0.f ? alpha * dot : alpha * dot + beta * c;
+      };
+      parallel_for(0, ceil_div(N, R), std::max<int64_t>(1, 16384 / std::max<int64_t>(1, K)), [&](int64_t t0, int64_t t1) {
+        for (int64_t n0 = t0 * R; n0 < std::min(N, t1 * R); n0 += R) {
+          const int64_t rn = std::min<int64_t>(R, N - n0);
+          if (rn < R) {  // ragged end: one row at a time
+            for (int64_t n = n0; n < n0 + rn; ++n)
+              for (int64_t i = 0; i < M; ++i) {
+                double dot = 0;
+                for (int64_t k = 0; k < K; ++k) dot += double(A[i * lda + k]) * B[n * ldb + k];
+                store(i, n, float(dot));
+              }
+            continue;
+          }
+          Bv acc[MM][R];
+#pragma GCC unroll 8
+          for (int i = 0; i < MM; ++i)
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) acc[i][r] = Bv(0.f);
+          for (int64_t k = 0; k < Kv; k += W) {
+            Bv bv[R];
+#pragma GCC unroll 4
+            for (int r = 0; r < R; ++r) bv[r] = V::load(B + (n0 + r) * ldb + k);
+#pragma GCC unroll 8
+            for (int i = 0; i < MM; ++i) {
+              const Bv av = V::load(A + i * lda + k);
+#pragma GCC unroll 4
+              for (int r = 0; r < R; ++r) acc[i][r] = UK::fma(av, bv[r], acc[i][r]);
+            }
+          }
+          for (int i = 0; i < MM; ++i)
+            for (int r = 0; r < R; ++r) {
+              float dot = UK::hsum(acc[i][r]);
+              for (int64_t k = Kv; k < K; ++k) dot += A[i * lda + k] * B[(n0 + r) * ldb + k];
+              store(i, n0 + r, dot);
+            }
+        }
+      });
+    }
+  }
+
   static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                     int64_t ldc) {
@@ -316,6 +374,10 @@ struct GemmDriver {
     if (K == 0 || alpha == 0.f) {
       if (beta != 1.f) scale_block(M, N, beta, C, ldc);
       return;
+    }
+    if constexpr (requires { typename UK::V; }) {
+      if (!ta && tb && M <= 8 && N >= 64 && K >= 2 * UK::V::W)
+        return small_m_bt_rows<8>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
     const MatA a{A, ta ? 1 : lda, ta ? lda : 1, alpha};
     const MatB b{B, tb ? 1 : ldb, tb ? ldb : 1};

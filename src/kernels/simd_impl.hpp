@@ -27,6 +27,9 @@ struct XsimdUK {
   using V = Vec<Arch>;
   using B = typename V::B;
   static constexpr int W = V::W, MR = MR_, NR = NV * W;
+  // For driver code that is also compiled without xsimd (kernels_scalar.cpp).
+  static B fma(const B& a, const B& b, const B& c) { return xsimd::fma(a, b, c); }
+  static float hsum(const B& v) { return xsimd::hadd(v); }
 
   // B rows from a packed panel ([k][NR]).
   struct PackedB {
