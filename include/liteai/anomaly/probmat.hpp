@@ -19,8 +19,9 @@
 //
 // finalize() turns counts into probabilities: the normalized histogram is smoothed along the
 // intensity axis by a Gaussian kernel (KDE on the histogram) whose bandwidth is a fixed number of
-// intensity units or, per cell, Silverman's (0.9 min(sd, IQR/1.34) n^-1/5) or Scott's
-// (1.06 sd n^-1/5) rule on that cell's samples; then mixed with a uniform floor so no probability
+// grey levels (a level is 1/256 of the configured lo..hi range, see FinalizeOptions) or, per cell,
+// Silverman's (0.9 min(sd, IQR/1.34) n^-1/5) or Scott's (1.06 sd n^-1/5) rule on that cell's
+// samples (bounded below by min_bandwidth levels); then mixed with a uniform floor so no probability
 // is zero, and normalized to sum 1. The result (ProbTable) stores, per cell and bin,
 // -log(p / max p) quantized to uint16 (1/4096 nat steps) plus log(max p): half the size of floats,
 // and lookups for the WPM are a gather.
@@ -120,7 +121,8 @@ class ProbMat {
 
   ProbTable finalize(const FinalizeOptions& options = {}) const;
   // Probabilities of one cell as doubles (what finalize quantizes); optionally the bandwidth
-  // used, in intensity units.
+  // used, converted to the image's own units (the lo..hi scale, not grey levels: the Fixed rule
+  // gives fixed_bandwidth x (hi - lo) / 256).
   std::vector<double> cell_probabilities(int64_t cell, const FinalizeOptions& options,
                                          double* bandwidth = nullptr) const;
 
