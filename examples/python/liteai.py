@@ -157,6 +157,20 @@ class _ClassMetrics(C.Structure):
                 ("recall", C.c_double), ("f1", C.c_double), ("auroc", C.c_double)]
 
 
+# Since C API 0.3.
+class _SenafasOptions(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("patch", C.c_int32), ("max_features", C.c_int32),
+                ("rows", C.c_int32), ("cols", C.c_int32), ("sd_floor", C.c_float), ("log_scale", C.c_int32),
+                ("epochs", C.c_int32), ("seed", C.c_uint64), ("progress", _PROGRESS_FN), ("user_data", C.c_void_p)]
+
+
+class _SenafasInfo(C.Structure):
+    _fields_ = [("struct_size", C.c_size_t), ("map_width", C.c_int32), ("map_height", C.c_int32),
+                ("channel_width", C.c_int32), ("channel_height", C.c_int32), ("patch", C.c_int32),
+                ("features", C.c_int32), ("rows", C.c_int32), ("cols", C.c_int32), ("log_scale", C.c_int32),
+                ("floor", C.c_float)]
+
+
 _P = C.c_void_p
 _S = C.c_int  # lai_status
 _SIG = {
@@ -249,21 +263,46 @@ _SIG_0_2 = {
     "lai_eval_report_free": (None, [_P]),
 }
 
+# Functions of C API 0.3: optional in the same way (a 0.1 or 0.2 library lacks them).
+_SIG_0_3 = {
+    "lai_model_set_inference_precision": (_S, [_P, C.c_int]),
+    "lai_model_get_inference_precision": (_S, [_P, C.POINTER(C.c_int)]),
+    "lai_model_set_training_precision": (_S, [_P, C.c_int]),
+    "lai_model_get_training_precision": (_S, [_P, C.POINTER(C.c_int)]),
+    "lai_senafas_options_init": (None, [C.POINTER(_SenafasOptions)]),
+    "lai_senafas_fit": (_S, [C.POINTER(_Image), C.c_size_t, C.POINTER(_SenafasOptions), C.POINTER(_P)]),
+    "lai_senafas_fit_probmat": (_S, [_P, C.POINTER(_Image), C.c_size_t, C.POINTER(_WpmOptions),
+                                     C.POINTER(_SenafasOptions), C.POINTER(_P)]),
+    "lai_senafas_channel": (_S, [_P, C.POINTER(_Image), _P, C.c_size_t, C.POINTER(C.c_int32),
+                                 C.POINTER(C.c_int32), C.POINTER(C.c_double)]),
+    "lai_senafas_info_init": (None, [C.POINTER(_SenafasInfo)]),
+    "lai_senafas_get_info": (_S, [_P, C.POINTER(_SenafasInfo)]),
+    "lai_senafas_save": (_S, [_P, C.c_char_p]),
+    "lai_senafas_load": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_senafas_free": (None, [_P]),
+}
+_OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3])
+
 
 class _Missing:
     def __init__(self, name):
         self.name = name
 
     def __call__(self, *args):
-        raise Error(7, "%s is not in this libliteai (it needs C API 0.2, the library is %s)"
-                    % (self.name, _lib.lai_version(None, None, None).decode()))
+        raise Error(7, "%s is not in this libliteai (it needs C API %s, the library is %s)"
+                    % (self.name, _OPTIONAL[self.name], _lib.lai_version(None, None, None).decode()))
 
 
-for _name, (_res, _args) in list(_SIG.items()) + list(_SIG_0_2.items()):
+def has(name):
+    """True when the loaded library has C function `name` (e.g. "lai_senafas_fit")."""
+    return not isinstance(getattr(_lib, name, None), (_Missing, type(None)))
+
+
+for _name, (_res, _args) in list(_SIG.items()) + list(_SIG_0_2.items()) + list(_SIG_0_3.items()):
     try:
         _f = getattr(_lib, _name)
     except AttributeError:
-        if _name not in _SIG_0_2:
+        if _name not in _OPTIONAL:
             raise
         setattr(_lib, _name, _Missing(_name))
         continue
@@ -466,6 +505,34 @@ class Model:
     def class_names(self, names):
         arr = (C.c_char_p * len(names))(*[n.encode() for n in names])
         _check(_lib.lai_model_set_class_names(self._h, arr, len(names)))
+
+    _PRECISIONS = {"f32": 0, "bf16": 1}
+
+    def _get_precision(self, fn):
+        v = C.c_int()
+        _check(fn(self._h, C.byref(v)))
+        return {0: "f32", 1: "bf16"}[v.value]
+
+    @property
+    def inference_precision(self):
+        """"f32" or "bf16": dense weights used by predict/evaluate (C API 0.3). Setting "bf16"
+        builds a bf16 copy of the dense weights (half their fp32 size, results differ from fp32 by
+        the weight rounding); "f32" gives the fp32 results again. Not while other threads predict."""
+        return self._get_precision(_lib.lai_model_get_inference_precision)
+
+    @inference_precision.setter
+    def inference_precision(self, precision):
+        _check(_lib.lai_model_set_inference_precision(self._h, self._PRECISIONS[precision]))
+
+    @property
+    def training_precision(self):
+        """"bf16" (default, mixed precision) or "f32": activations training keeps for backward
+        (C API 0.3)."""
+        return self._get_precision(_lib.lai_model_get_training_precision)
+
+    @training_precision.setter
+    def training_precision(self, precision):
+        _check(_lib.lai_model_set_training_precision(self._h, self._PRECISIONS[precision]))
 
     def predict(self, image):
         """Probabilities for one image (any size; resized and standardized by the library)."""
@@ -924,3 +991,103 @@ def report_from_scores(scores, labels=None, targets=None, threshold=0.5):
     h = C.c_void_p()
     _check(_lib.lai_eval_report_from_scores(ptr, n, c, lab and C.addressof(lab), tgt, threshold, C.byref(h)))
     return _report_dict(h)
+
+
+# ---------------------------------------------------------------- since C API 0.3
+
+def _image_array(images):
+    views = [_as_image(im) for im in images]
+    return views, (_Image * len(views))(*[_Image(v[1], v[2], v[3], v[4], v[5]) for v in views])
+
+
+class Senafas:
+    """The senafas anomaly channel: fitted on anomaly maps (WPMs) of NORMAL images, it turns a map
+    into a (W/patch) x (H/patch) channel, ~0 on ordinary anatomy and high on what no normal patch
+    looks like; its maximum is an image score.
+
+        sen = liteai.Senafas.fit(normal_wpms, patch=8)          # or Senafas.fit_probmat(pm, normals)
+        channel, score = sen.channel(wpm)
+    """
+    _h = C.c_void_p()
+
+    def __init__(self, handle):
+        self._h = C.c_void_p(handle)
+
+    @staticmethod
+    def _options(kw, progress):
+        o = _SenafasOptions()
+        _lib.lai_senafas_options_init(C.byref(o))
+        for k, v in kw.items():
+            if not hasattr(o, k) or k in ("struct_size", "progress", "user_data"):
+                raise TypeError("liteai: unknown senafas option '%s'" % k)
+            setattr(o, k, v)
+        cb = _Callback(progress)
+        o.progress = cb.c_fn
+        return o, cb
+
+    @classmethod
+    def fit(cls, maps, progress=None, **options):
+        """Fits on >= 2 maps of one size (2-D float arrays or liteai.Image). Options: patch,
+        max_features, rows, cols, sd_floor, log_scale, epochs, seed."""
+        views, arr = _image_array(list(maps))
+        o, cb = cls._options(options, progress)
+        h = C.c_void_p()
+        status = _lib.lai_senafas_fit(arr, len(views), C.byref(o), C.byref(h))
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
+        return cls(h.value)
+
+    @classmethod
+    def fit_probmat(cls, probmat, images, smooth_sigma=0.0, progress=None, **options):
+        """Fits on the WPMs (ProbMat.wpm with `smooth_sigma`) of >= 2 normal images."""
+        views, arr = _image_array(list(images))
+        w = _WpmOptions()
+        _lib.lai_wpm_options_init(C.byref(w))
+        w.smooth_sigma = smooth_sigma
+        o, cb = cls._options(options, progress)
+        h = C.c_void_p()
+        status = _lib.lai_senafas_fit_probmat(probmat._h, arr, len(views), C.byref(w), C.byref(o), C.byref(h))
+        if cb.error is not None:
+            raise cb.error
+        _check(status)
+        return cls(h.value)
+
+    @classmethod
+    def load(cls, path):
+        h = C.c_void_p()
+        _check(_lib.lai_senafas_load(_path(path), C.byref(h)))
+        return cls(h.value)
+
+    def close(self):
+        if self._h:
+            _lib.lai_senafas_free(self._h)
+            self._h = C.c_void_p()
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def save(self, path):
+        _check(_lib.lai_senafas_save(self._h, _path(path)))
+
+    @property
+    def info(self):
+        i = _SenafasInfo()
+        _lib.lai_senafas_info_init(C.byref(i))
+        _check(_lib.lai_senafas_get_info(self._h, C.byref(i)))
+        return {k: getattr(i, k) for k, _ in _SenafasInfo._fields_ if k != "struct_size"}
+
+    def channel(self, anomaly_map):
+        """(channel as a 2-D array / flat list, image score = its maximum)."""
+        keep, m = _image_struct(anomaly_map)
+        w, h = C.c_int32(), C.c_int32()
+        _check(_lib.lai_senafas_channel(self._h, C.byref(m), None, 0, C.byref(w), C.byref(h), None))
+        out, optr = _floats(w.value * h.value)
+        s = C.c_double()
+        _check(_lib.lai_senafas_channel(self._h, C.byref(m), optr, w.value * h.value, None, None, C.byref(s)))
+        return _to_list_or_array(out, (h.value, w.value)), s.value

@@ -243,5 +243,69 @@ class TestVersion02(Base):
         self.assertTrue(math.isnan(liteai.report_from_scores([[0.9, 0.1]], labels=[0])["classes"][0]["auroc"]))
 
 
+
+@unittest.skipUnless(liteai.has("lai_senafas_fit"), "library older than C API 0.3")
+class TestVersion03(Base):
+    def test_precision(self):
+        self.assertGreaterEqual(liteai.version()[1], 3)
+        m = liteai.Model.create("compact_cxr", 64, 5, seed=2)
+        self.assertEqual((m.inference_precision, m.training_precision), ("f32", "bf16"))
+        img, _ = liteai.phantom(4, 1, 64)
+        p32 = list(m.predict(img))
+        m.inference_precision = "bf16"
+        self.assertEqual(m.inference_precision, "bf16")
+        p16 = list(m.predict(img))
+        self.assertNotEqual(p16, p32)
+        self.assertLess(max(abs(a - b) for a, b in zip(p16, p32)), 2e-2)
+        m.inference_precision = "f32"
+        self.assertEqual(list(m.predict(img)), p32)
+        m.training_precision = "f32"
+        self.assertEqual(m.training_precision, "f32")
+        with self.assertRaises(KeyError):
+            m.inference_precision = "fp8"
+
+    def test_senafas(self):
+        pm = liteai.ProbMat(S, S, bins=32)
+        normals = []
+        i = 0
+        while len(normals) < 12:
+            img, label = liteai.phantom(7, i, S)
+            i += 1
+            if label == 0:
+                normals.append(img)
+        for img in normals[:6]:
+            pm.add(img)
+        sen = liteai.Senafas.fit_probmat(pm, normals[6:], patch=4, rows=3, cols=3, epochs=5)
+        info = sen.info
+        self.assertEqual((info["map_width"], info["channel_width"], info["patch"]), (S, S // 4, 4))
+        wpms = [pm.wpm(img)[0] for img in normals[6:]]
+        if np is None:  # flat lists -> liteai.Image of float32
+            import array
+            wpms = [liteai.Image(array.array("f", w), S, S, liteai.PIXEL_F32) for w in wpms]
+        direct = liteai.Senafas.fit(wpms, patch=4, rows=3, cols=3, epochs=5)
+        ch, score = sen.channel(wpms[0])
+        ch2, score2 = direct.channel(wpms[0])
+        flat = list(ch.ravel()) if np is not None else ch
+        self.assertEqual(len(flat), (S // 4) ** 2)
+        self.assertEqual(flat, list(ch2.ravel()) if np is not None else ch2)
+        self.assertEqual(score, max(flat))
+        path = os.path.join(WORK, "s.lsnf")
+        sen.save(path)
+        back = liteai.Senafas.load(path)
+        self.assertEqual(back.info, info)
+        ch3, _ = back.channel(wpms[0])
+        self.assertEqual(list(ch3.ravel()) if np is not None else ch3, flat)
+        with open(path, "r+b") as f:
+            f.seek(-5, 2)
+            f.write(b"\xff")
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Senafas.load(path)
+        self.assertEqual(e.exception.status, "LAI_ERR_FORMAT")
+        self.assertIn("checksum", str(e.exception))
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Senafas.fit(wpms[:1])
+        self.assertIn("at least 2", str(e.exception))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
