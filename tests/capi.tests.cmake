@@ -73,6 +73,16 @@ target_include_directories(capi_abi_layout_0_2_new PRIVATE ${PROJECT_SOURCE_DIR}
 add_test(NAME capi_abi_layout_0_2
          COMMAND ${CMAKE_COMMAND} -DOLD=$<TARGET_FILE:capi_abi_layout_0_2_old>
                  -DNEW=$<TARGET_FILE:capi_abi_layout_0_2_new> -DVERSION=0.2 -P ${abi}/compare_layout.cmake)
+# And for 0.3 (frozen header capi/abi/v0.3/liteai.h).
+foreach(v old new)
+  add_executable(capi_abi_layout_0_3_${v} ${abi}/abi_layout_0_3.c)
+  set_target_properties(capi_abi_layout_0_3_${v} PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
+endforeach()
+target_include_directories(capi_abi_layout_0_3_old PRIVATE ${abi}/v0.3)
+target_include_directories(capi_abi_layout_0_3_new PRIVATE ${PROJECT_SOURCE_DIR}/capi)
+add_test(NAME capi_abi_layout_0_3
+         COMMAND ${CMAKE_COMMAND} -DOLD=$<TARGET_FILE:capi_abi_layout_0_3_old>
+                 -DNEW=$<TARGET_FILE:capi_abi_layout_0_3_new> -DVERSION=0.3 -P ${abi}/compare_layout.cmake)
 add_executable(capi_abi_old_program ${abi}/old_program.c)
 set_target_properties(capi_abi_old_program PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
 target_compile_options(capi_abi_old_program PRIVATE -Wall -Wextra -Werror -pedantic)

@@ -1,0 +1,674 @@
+/*
+ * liteai.h - the stable C API of liteai (C99; usable from C, C++, C#, Java, Python ctypes).
+ *
+ * Conventions
+ *   - Every function returns lai_status (LAI_OK = 0) unless it is a free, a getter of a constant
+ *     or an options initializer. On failure lai_last_error() gives a message for this thread.
+ *   - Handles are opaque. Functions ending in _create/_load/_train create one (the caller owns it)
+ *     and the matching _free releases it; _free(NULL) is a no-op.
+ *   - Input buffers are caller-owned and only read during the call; output buffers are caller-
+ *     owned, given with their capacity in elements, and written only on success.
+ *   - Pixels: lai_pixel_type, width, height and stride_bytes (bytes from one row to the next;
+ *     0 = packed). Values are read in their own units (uint8 0..255, uint16 0..65535, float32
+ *     as is) and the model's preprocessing (resize + standardization) is applied by the library.
+ *   - Paths are UTF-8, NUL-terminated.
+ *   - Options structs start with struct_size: initialize them with the matching _init function
+ *     (which sets struct_size and the defaults); later versions append fields and read only the
+ *     fields a caller's struct_size covers.
+ *   - NULL handles, NULL or too-small buffers and out-of-range values give
+ *     LAI_ERR_INVALID_ARGUMENT and a message; nothing throws or aborts across this boundary.
+ *   - Thread-safety is stated per function. "Thread-safe" means: may be called concurrently
+ *     from any number of threads on the same handle.
+ *
+ * Versioning: LAI_VERSION_MAJOR is the ABI major (the SONAME is libliteai.so.<major>); minor
+ * versions only add functions and append fields to options structs. Version 0.2 added the
+ * autoencoder anomaly detector (lai_autoencoder_*), map scores (lai_map_score), heatmap and
+ * overlay PNGs (lai_write_*_png) and per-class evaluation reports (lai_eval_report_*). Version
+ * 0.3 added the senafas anomaly channel (lai_senafas_*), bf16 inference
+ * (lai_model_set_inference_precision) and mixed-precision training (lai_model_set_training_precision). Reserved for coming
+ * minor versions (not in this one): lai_model_distill (knowledge distillation from a teacher model
+ * or a logits file), lai_model_repack (channel reduction, folding linear layers),
+ * lai_model_convert_precision (bf16 weights in the file), lai_models_merge (federated averaging).
+ */
+#ifndef LITEAI_H
+#define LITEAI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAI_VERSION_MAJOR 0
+#define LAI_VERSION_MINOR 3
+#define LAI_VERSION_PATCH 0
+
+#if defined(_WIN32)
+#  if defined(LAI_STATIC)
+#    define LAI_API
+#  elif defined(LAI_BUILDING_LIBRARY)
+#    define LAI_API __declspec(dllexport)
+#  else
+#    define LAI_API __declspec(dllimport)
+#  endif
+#else
+#  define LAI_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status, errors, version */
+
+typedef enum lai_status {
+  LAI_OK = 0,
+  LAI_ERR_INVALID_ARGUMENT = 1, /* NULL handle/buffer, short buffer, bad value, wrong image size */
+  LAI_ERR_IO = 2,               /* a file cannot be opened, read or written */
+  LAI_ERR_FORMAT = 3,           /* a file is corrupt, truncated or of an unknown format/version */
+  LAI_ERR_OUT_OF_MEMORY = 4,
+  LAI_ERR_CANCELLED = 5,        /* a progress callback returned non-zero */
+  LAI_ERR_BUSY = 6,             /* the handle is in use by a call that needs it exclusively */
+  LAI_ERR_NOT_SUPPORTED = 7,    /* valid request this build or model cannot serve */
+  LAI_ERR_INTERNAL = 100        /* a bug: please report with lai_last_error() */
+} lai_status;
+
+/* The message of the last failed call on the calling thread ("" if none). The pointer stays
+ * valid until the next failing call on the same thread. Thread-safe (thread-local). */
+LAI_API const char* lai_last_error(void);
+/* A constant name for a status ("LAI_ERR_IO"); "unknown status" for other values. */
+LAI_API const char* lai_status_string(lai_status status);
+/* The library's version as "MAJOR.MINOR.PATCH" (static string); the numbers through the
+ * optional out parameters (NULL allowed). Compare with the LAI_VERSION_* macros of the header
+ * a program was compiled with. Thread-safe. */
+LAI_API const char* lai_version(int32_t* major, int32_t* minor, int32_t* patch);
+
+/* Threads of the library's pool (shared by all handles). n <= 0: the default
+ * (LITEAI_NUM_THREADS, else all hardware threads). Call it while no other liteai call runs. */
+LAI_API lai_status lai_set_num_threads(int32_t n);
+LAI_API int32_t lai_get_num_threads(void);
+
+/* ------------------------------------------------------------------ images */
+
+typedef enum lai_pixel_type { LAI_PIXEL_U8 = 1, LAI_PIXEL_U16 = 2, LAI_PIXEL_F32 = 3 } lai_pixel_type;
+
+/* A caller-owned gray image view (for batch calls). stride_bytes 0 = packed rows. */
+typedef struct lai_image {
+  const void* data;
+  lai_pixel_type type;
+  int32_t width;
+  int32_t height;
+  size_t stride_bytes;
+} lai_image;
+
+/* Decodes an image file held in memory (PNG 8/16-bit, JPEG, BMP, PGM/PPM) to gray float32 in
+ * source units (0..255 or 0..65535). Writes width/height; with pixels == NULL only probes the
+ * size. capacity (floats) must be >= width*height. Thread-safe. */
+LAI_API lai_status lai_image_decode_memory(const void* bytes, size_t size, float* pixels, size_t capacity,
+                                           int32_t* width, int32_t* height);
+/* Same for a file. Thread-safe. */
+LAI_API lai_status lai_image_decode_file(const char* path, float* pixels, size_t capacity, int32_t* width,
+                                         int32_t* height);
+
+/* Synthetic chest-radiograph phantoms (SYNTHETIC: drawn by formula, no patient data; for demos
+ * and tests only). Renders phantom `index` of the set `seed` as size x size (32..4096) 8-bit gray into
+ * pixels (stride_bytes 0 = packed); label (NULL allowed) receives its class: 0 normal,
+ * 1 foreign_body, 2 nodule, 3 opacity, 4 effusion. Thread-safe. */
+LAI_API lai_status lai_phantom_render(uint64_t seed, uint64_t index, int32_t size, uint8_t* pixels,
+                                      size_t stride_bytes, int32_t* label);
+/* Writes `count` phantoms as PNGs to folder `dir` (created) with dir/manifest.csv (columns
+ * path,label,...; usable as training data). Thread-safe. */
+LAI_API lai_status lai_phantom_write_set(const char* dir, int32_t count, uint64_t seed, int32_t size);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct lai_model lai_model;
+
+/* Builds a freshly initialized model. `architecture` is a zoo name ("compact_cxr", "small_cnn",
+ * "teacher_cxr", "autoencoder") or a JSON object ({"name": "compact_cxr", "size": 64,
+ * "classes": 5, "head": "sigmoid"}); input_size/classes > 0 override the JSON's values.
+ * Weights come from `seed`. *out receives a new handle (free with lai_model_free).
+ * Thread-safe. */
+LAI_API lai_status lai_model_create(const char* architecture, int32_t input_size, int32_t classes, uint64_t seed,
+                                    lai_model** out);
+/* Loads a .lai model file (or the same bytes from memory). *out receives a new handle.
+ * Errors: LAI_ERR_IO (cannot read), LAI_ERR_FORMAT (corrupt, truncated, unknown). Thread-safe. */
+LAI_API lai_status lai_model_load(const char* path, lai_model** out);
+LAI_API lai_status lai_model_load_memory(const void* bytes, size_t size, lai_model** out);
+/* Writes the model atomically (temp file + rename: a crash never leaves half a file).
+ * Thread-safe with inference; LAI_ERR_BUSY while the model trains. */
+LAI_API lai_status lai_model_save(const lai_model* model, const char* path);
+/* Releases the model. NULL is a no-op. No other call may use the handle during or after. */
+LAI_API void lai_model_free(lai_model* model);
+
+typedef struct lai_model_info {
+  size_t struct_size;    /* set by lai_model_info_init */
+  int32_t input_width;   /* the network's input size: images are resized to it */
+  int32_t input_height;
+  int32_t channels;      /* input channels (1: gray) */
+  int32_t classes;       /* number of outputs per image for classification heads */
+  int32_t multi_label;   /* 1: sigmoid head (independent probabilities), 0: softmax or none */
+  int32_t standardize;   /* 1: per-image standardization, 0: scaled to [0, 1] */
+  int64_t parameters;    /* number of trainable weights */
+  int64_t output_size;   /* floats written per image by lai_model_predict* */
+} lai_model_info;
+LAI_API void lai_model_info_init(lai_model_info* info);
+/* Fills *info (fields covered by info->struct_size). Thread-safe. */
+LAI_API lai_status lai_model_get_info(const lai_model* model, lai_model_info* info);
+/* Copies the architecture as a JSON object into buf (NUL-terminated). *needed (NULL allowed)
+ * receives the length including the NUL; a too-small buf gives LAI_ERR_INVALID_ARGUMENT with
+ * *needed set (buf may be NULL with size 0 to ask). Thread-safe. */
+LAI_API lai_status lai_model_architecture(const lai_model* model, char* buf, size_t size, size_t* needed);
+/* Class name `index` (0..classes-1), copied like lai_model_architecture. Thread-safe. */
+LAI_API lai_status lai_model_class_name(const lai_model* model, int32_t index, char* buf, size_t size,
+                                        size_t* needed);
+/* Sets the class names (count must equal classes). Exclusive: LAI_ERR_BUSY when other calls
+ * use the model at the same time. */
+LAI_API lai_status lai_model_set_class_names(lai_model* model, const char* const* names, int32_t count);
+
+/* Inference on one image: probabilities (softmax / sigmoid; raw outputs for head "none") into
+ * out[0 .. output_size-1]; out_count is out's capacity in floats. The image is resized to the
+ * model's input and standardized as in training. Thread-safe: any number of threads may
+ * predict on the same model at once. LAI_ERR_BUSY while the model trains. */
+LAI_API lai_status lai_model_predict(const lai_model* model, const void* pixels, lai_pixel_type type, int32_t width,
+                                     int32_t height, size_t stride_bytes, float* out, size_t out_count);
+/* A batch (images may differ in size and type): out is count x output_size, row-major.
+ * Thread-safe like lai_model_predict. */
+LAI_API lai_status lai_model_predict_batch(const lai_model* model, const lai_image* images, size_t count, float* out,
+                                           size_t out_count);
+/* Decodes an image file and predicts on it. Thread-safe like lai_model_predict. */
+LAI_API lai_status lai_model_predict_file(const lai_model* model, const char* path, float* out, size_t out_count);
+
+/* ------------------------------------------------------------------ training */
+
+typedef enum lai_phase { LAI_PHASE_TRAIN = 0, LAI_PHASE_EPOCH = 1, LAI_PHASE_EVALUATE = 2 } lai_phase;
+
+/* Passed to progress callbacks (read-only, valid during the call). */
+typedef struct lai_progress {
+  size_t struct_size;
+  lai_phase phase;          /* TRAIN: after a step; EPOCH: an epoch ended (validation filled) */
+  int32_t epoch;            /* 1-based */
+  int32_t epochs;
+  int64_t step;             /* 1-based within the epoch */
+  int64_t steps_per_epoch;  /* -1 when unknown */
+  int64_t global_step;
+  double loss;              /* running mean over the epoch */
+  double metric;            /* running accuracy (NaN when not defined) */
+  double images_per_second;
+  double val_loss;          /* at LAI_PHASE_EPOCH with validation, else -1 */
+  double val_metric;
+  double eta_seconds;       /* -1 when unknown */
+} lai_progress;
+/* Return 0 to continue, non-zero to cancel: the call stops after the current step and returns
+ * LAI_ERR_CANCELLED. Runs on the calling thread. It must not call lai_model_* on the same model. */
+typedef int (*lai_progress_fn)(const lai_progress* progress, void* user_data);
+
+typedef enum lai_optimizer { LAI_OPTIMIZER_ADAM = 0, LAI_OPTIMIZER_SGD = 1, LAI_OPTIMIZER_ADAMW = 2 } lai_optimizer;
+
+typedef struct lai_train_options {
+  size_t struct_size;             /* set by lai_train_options_init */
+  int32_t epochs;                 /* 1 */
+  int32_t batch_size;             /* 16 */
+  float learning_rate;            /* 1e-3 */
+  lai_optimizer optimizer;        /* ADAM */
+  float weight_decay;             /* 0 */
+  float momentum;                 /* 0.9 (SGD only) */
+  uint64_t seed;                  /* 1: shuffling and augmentation */
+  float validation_fraction;      /* 0: none; else a seeded random split of the data */
+  int64_t max_steps_per_epoch;    /* 0: whole data set */
+  int64_t limit;                  /* 0: all samples; else the first `limit` of the data set */
+  int32_t augment_hflip;          /* 0 */
+  float augment_shift;            /* 0: max translation as a fraction of the size */
+  int32_t skip_bad_files;         /* 0: a corrupt image stops training with LAI_ERR_FORMAT */
+  int32_t verbose;                /* 0: quiet; 1: progress lines on stderr */
+  const char* checkpoint_path;    /* NULL: none; else model + optimizer saved after every epoch */
+  const char* metrics_csv;        /* NULL: none; else one row per epoch */
+  lai_progress_fn progress;       /* NULL: none */
+  void* user_data;                /* passed to progress */
+} lai_train_options;
+LAI_API void lai_train_options_init(lai_train_options* options);
+
+typedef struct lai_train_result {
+  size_t struct_size;  /* set by lai_train_result_init */
+  int32_t epochs_done;
+  int64_t steps;
+  double loss, metric;          /* last finished epoch (training) */
+  double val_loss, val_metric;  /* -1 without validation */
+  double seconds;
+  double images_per_second;
+  int32_t cancelled;
+} lai_train_result;
+LAI_API void lai_train_result_init(lai_train_result* result);
+
+/* Trains `model` on a data set: a folder with one sub-folder per class, or a CSV manifest
+ * (columns path,label; several labels separated by '|' for multi-label models). Images are
+ * decoded, resized and standardized on the fly. The data set's classes must number the model's;
+ * a model with default names ("class0"...) takes the data set's names. options NULL = defaults;
+ * result may be NULL. On LAI_ERR_CANCELLED the model keeps the weights of the steps done and
+ * *result is filled. Exclusive: LAI_ERR_BUSY if any other call uses the model concurrently;
+ * other calls on the model get LAI_ERR_BUSY while it trains. */
+LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai_train_options* options,
+                                   lai_train_result* result);
+
+typedef struct lai_eval_result {
+  size_t struct_size;  /* set by lai_eval_result_init */
+  double loss;         /* mean loss (without regularization) */
+  double metric;       /* accuracy (NaN when not defined) */
+  int64_t samples;
+} lai_eval_result;
+LAI_API void lai_eval_result_init(lai_eval_result* result);
+/* Evaluates on a data set (as lai_model_train reads it; uses options' batch_size, limit and
+ * skip_bad_files; NULL = defaults). Exclusive like lai_model_train. */
+LAI_API lai_status lai_model_evaluate(lai_model* model, const char* data, const lai_train_options* options,
+                                      lai_eval_result* result);
+
+/* Step-by-step training on caller buffers (images already in memory, e.g. from a PACS):
+ * a trainer holds the model exclusively (predictions on it get LAI_ERR_BUSY) and keeps the
+ * optimizer state between steps. Uses options' learning_rate, optimizer, weight_decay and
+ * momentum (NULL = defaults). *out receives a new trainer; free it with lai_trainer_free,
+ * which returns the model to inference. A trainer is used from one thread at a time. */
+typedef struct lai_trainer lai_trainer;
+LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options* options, lai_trainer** out);
+/* One optimization step on `count` images (preprocessed like lai_model_predict's). Softmax
+ * models take labels[count] (class indices, targets NULL); sigmoid (multi-label) models take
+ * targets[count * classes] (0/1, labels NULL); autoencoders take neither. *loss (NULL allowed)
+ * receives the step's loss (data + L2 regularization). */
+LAI_API lai_status lai_trainer_step(lai_trainer* trainer, const lai_image* images, size_t count, const int32_t* labels,
+                                    const float* targets, size_t targets_count, double* loss);
+LAI_API void lai_trainer_free(lai_trainer* trainer);
+
+/* ------------------------------------------------------------------ ProbMat and WPM */
+
+typedef struct lai_probmat lai_probmat;
+
+typedef struct lai_probmat_config {
+  size_t struct_size;  /* set by lai_probmat_config_init */
+  int32_t width;       /* image size the ProbMat is built for */
+  int32_t height;
+  int32_t bins;        /* 256 (default), 128, 64, 32 */
+  int32_t count_bits;  /* 32 (default) or 16 */
+  int32_t scale;       /* 1 (default): one cell pools scale x scale pixels */
+  int32_t tolerance;   /* 0: alignment tolerance in pixels */
+  float lo, hi;        /* intensity range mapped onto the bins: 0, 255 */
+} lai_probmat_config;
+LAI_API void lai_probmat_config_init(lai_probmat_config* config, int32_t width, int32_t height);
+
+/* A new, empty ProbMat. Memory: cells x bins x count_bits/8 bytes. Thread-safe. */
+LAI_API lai_status lai_probmat_create(const lai_probmat_config* config, lai_probmat** out);
+/* Adds images (must be width x height; values in the config's lo..hi units). Streaming: call as
+ * often as needed. Thread-safe (adds are serialized internally). */
+LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixel_type type, int32_t width,
+                                   int32_t height, size_t stride_bytes);
+LAI_API lai_status lai_probmat_add_batch(lai_probmat* pm, const lai_image* images, size_t count);
+/* Decodes and adds image files (in batches; memory does not grow with count). Thread-safe. */
+LAI_API lai_status lai_probmat_add_files(lai_probmat* pm, const char* const* paths, size_t count);
+/* Adds other's counts to pm (configs must be equal; pm != other). Thread-safe. */
+LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other);
+/* The config and the number of images added (either pointer may be NULL). Thread-safe. */
+LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_config* config, uint64_t* images);
+/* .lpm files (checked, atomic). Thread-safe. */
+LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path);
+LAI_API lai_status lai_probmat_load(const char* path, lai_probmat** out);
+LAI_API void lai_probmat_free(lai_probmat* pm);
+
+typedef enum lai_wpm_kind { LAI_WPM_NEGLOG = 0, LAI_WPM_ONE_MINUS_REL = 1 } lai_wpm_kind;
+typedef enum lai_score_method {
+  LAI_SCORE_TOPK_MEAN = 0, LAI_SCORE_PERCENTILE = 1, LAI_SCORE_MAX = 2, LAI_SCORE_MEAN = 3
+} lai_score_method;
+typedef enum lai_bandwidth { LAI_BANDWIDTH_SILVERMAN = 0, LAI_BANDWIDTH_SCOTT = 1, LAI_BANDWIDTH_FIXED = 2 } lai_bandwidth;
+
+typedef struct lai_wpm_options {
+  size_t struct_size;          /* set by lai_wpm_options_init */
+  lai_wpm_kind kind;           /* NEGLOG: -log(p + eps) in nats; ONE_MINUS_REL: 1 - p/max p */
+  float eps;                   /* 0 */
+  float smooth_sigma;          /* 0: Gaussian smoothing of the map, in pixels */
+  lai_score_method score;      /* TOPK_MEAN */
+  double percentile;           /* 99.9 (PERCENTILE) */
+  double top_fraction;         /* 0.001 (TOPK_MEAN) */
+  lai_bandwidth bandwidth;     /* SILVERMAN: KDE bandwidth rule used to finalize the counts */
+  float fixed_bandwidth;       /* 4 grey levels (FIXED); a level is 1/256 of the config's lo..hi range */
+  float floor;                 /* 1e-5: probability mass spread uniformly */
+} lai_wpm_options;
+LAI_API void lai_wpm_options_init(lai_wpm_options* options);
+
+/* The weighted probability map of an image (width x height = the ProbMat's) into
+ * map[0 .. width*height-1] (row-major, packed; map may be NULL when only the score is wanted)
+ * and its image score into *score (NULL allowed). options NULL = defaults. The finalized table is
+ * computed on first use and cached until the next add/merge. Thread-safe. */
+LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixel_type type, int32_t width,
+                                   int32_t height, size_t stride_bytes, const lai_wpm_options* options, float* map,
+                                   size_t map_count, double* score);
+
+/* ------------------------------------------------------------------ SOM */
+
+typedef struct lai_som lai_som;
+
+typedef enum lai_som_topology { LAI_SOM_RECTANGULAR = 0, LAI_SOM_HEXAGONAL = 1 } lai_som_topology;
+typedef enum lai_som_neighborhood { LAI_SOM_GAUSSIAN = 0, LAI_SOM_BUBBLE = 1, LAI_SOM_MEXICAN_HAT = 2 } lai_som_neighborhood;
+
+typedef struct lai_som_options {
+  size_t struct_size;  /* set by lai_som_options_init */
+  int32_t rows, cols;  /* 10 x 10 */
+  lai_som_topology topology;
+  int32_t toroidal;    /* 0 */
+  lai_som_neighborhood neighborhood;
+  int32_t batch;       /* 1: batch training (default), 0: online */
+  int32_t epochs;      /* 20 */
+  float lr_start, lr_end;          /* online only: 0.5 -> 0.01 */
+  float radius_start, radius_end;  /* 0 (= max(rows, cols) / 2) -> 1 */
+  int32_t pca_init;    /* 1: PCA initialization, 0: random */
+  uint64_t seed;       /* 1 */
+  lai_progress_fn progress;  /* NULL; called per epoch (phase EPOCH, loss = quantization error) */
+  void* user_data;
+} lai_som_options;
+LAI_API void lai_som_options_init(lai_som_options* options);
+
+/* Trains a new SOM on n vectors of length dim (data: n x dim floats, row-major). *out receives
+ * the new handle (NULL when cancelled: LAI_ERR_CANCELLED). Thread-safe. */
+LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, const lai_som_options* options,
+                                 lai_som** out);
+/* Best-matching unit (index row*cols + col) of each of n vectors into bmu[0..n-1]; the distance
+ * to it into dist[0..n-1] (NULL allowed). Thread-safe. */
+LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n, int32_t dim, int32_t* bmu,
+                               float* dist);
+/* Grid size and vector length (NULL allowed for any). Thread-safe. */
+LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* cols, int32_t* dim);
+/* Copies the units' weights (rows*cols x dim floats). Thread-safe. */
+LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_count);
+/* Mean quantization error (distance to the BMU) of n vectors. Thread-safe. */
+LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* data, int64_t n, int32_t dim,
+                                              double* error);
+/* .lsom files (checked, atomic). Thread-safe. */
+LAI_API lai_status lai_som_save(const lai_som* som, const char* path);
+LAI_API lai_status lai_som_load(const char* path, lai_som** out);
+LAI_API void lai_som_free(lai_som* som);
+
+/* ------------------------------------------------------------------ Hough circles */
+
+typedef struct lai_circle {
+  float x, y, radius;
+  float votes;    /* accumulator value at the centre */
+  float support;  /* fraction of the circumference backed by edge pixels */
+} lai_circle;
+
+typedef enum lai_polarity { LAI_POLARITY_BRIGHT = 0, LAI_POLARITY_DARK = 1, LAI_POLARITY_BOTH = 2 } lai_polarity;
+
+typedef struct lai_hough_options {
+  size_t struct_size;  /* set by lai_hough_options_init */
+  float min_radius, max_radius;  /* 3, 30 pixels */
+  float min_dist;                /* 0: min_radius */
+  float blur_sigma;              /* 1 */
+  float low_threshold, high_threshold;  /* 0.1, 0.25 of the largest gradient */
+  float noise_factor;            /* 5 */
+  float min_votes;               /* 10 */
+  float min_support;             /* 0.35 */
+  lai_polarity polarity;         /* BRIGHT */
+} lai_hough_options;
+LAI_API void lai_hough_options_init(lai_hough_options* options);
+
+/* Circles in an image (or a WPM passed as LAI_PIXEL_F32), strongest first, into
+ * circles[0 .. min(found, capacity)-1]; *found receives how many were found (may exceed
+ * capacity). circles may be NULL when capacity is 0. Thread-safe. */
+LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
+                                     size_t stride_bytes, const lai_hough_options* options, lai_circle* circles,
+                                     size_t capacity, size_t* found);
+
+/* ================================================================== since 0.2 */
+
+/* ------------------------------------------------------------------ map scores */
+
+/* How an anomaly map (WPM or autoencoder map) becomes one image score. */
+typedef struct lai_score_options {
+  size_t struct_size;      /* set by lai_score_options_init */
+  lai_score_method score;  /* TOPK_MEAN */
+  double percentile;       /* 99.9 (PERCENTILE) */
+  double top_fraction;     /* 0.001 (TOPK_MEAN: mean of the top max(1, fraction * N) values) */
+} lai_score_options;
+LAI_API void lai_score_options_init(lai_score_options* options);
+/* The image score of a caller's map (any lai_pixel_type; usually LAI_PIXEL_F32) into *score.
+ * options NULL = defaults. Thread-safe. */
+LAI_API lai_status lai_map_score(const lai_image* map, const lai_score_options* options, double* score);
+
+/* ------------------------------------------------------------------ heatmap / overlay PNGs */
+
+/* Writes an 8-bit RGB PNG of a map through a dark-to-bright colour ramp: values lo..hi span the
+ * ramp (lo >= hi: the map's own min..max). `map` is read in its own units (any pixel type).
+ * Errors: LAI_ERR_IO when the file cannot be written. Thread-safe. */
+LAI_API lai_status lai_write_heatmap_png(const char* path, const lai_image* map, float lo, float hi);
+/* Writes the radiograph `image` in gray (scaled by its own min..max) as an RGB PNG of the image's
+ * size, with the colour ramp blended in where the map exceeds `threshold`: opacity grows from
+ * 0.35 * max_alpha at the threshold to max_alpha at `hi` (hi <= threshold: the map's maximum).
+ * A map of another size (e.g. an autoencoder map at the network's size) is resized to the
+ * image's size (bilinear) first. max_alpha in [0, 1] (0.7 is a good default). Thread-safe. */
+LAI_API lai_status lai_write_overlay_png(const char* path, const lai_image* image, const lai_image* map,
+                                         float threshold, float hi, float max_alpha);
+
+/* ------------------------------------------------------------------ autoencoder anomaly maps */
+
+/* A convolutional autoencoder trained on NORMAL images only (Baur et al. 2021): what it cannot
+ * reconstruct (a coin, an electrode) shows up as squared reconstruction error, divided per pixel
+ * by the mean error on the training images (so always-hard edges do not dominate) and smoothed.
+ * The map is size x size (the network's input; lai_autoencoder_get_info) whatever the image's
+ * size, higher = more anomalous, the same form as a WPM. Files are .lai model files. */
+typedef struct lai_autoencoder lai_autoencoder;
+
+typedef struct lai_autoencoder_options {
+  size_t struct_size;       /* set by lai_autoencoder_options_init */
+  int32_t size;             /* 128: network input and map size (multiple of 4, 8..1024) */
+  int32_t width;            /* 16: channels of the first encoder stage (1..256) */
+  int32_t epochs;           /* 10 */
+  int32_t batch_size;       /* 16 */
+  float learning_rate;      /* 2e-3 (Adam) */
+  uint64_t seed;            /* 1: weights and shuffling */
+  float smooth_sigma;       /* 2: Gaussian smoothing of the map in pixels (0 = none) */
+  float calibration_floor;  /* 0.05: added to the mean normal error before dividing by it */
+  int64_t max_images;       /* 2000: training images are held in memory, resized to size x size */
+  const char* label;        /* NULL: every image of the data set; else only samples whose one
+                               label is this class name (e.g. "normal") */
+  int32_t skip_bad_files;   /* 0: a corrupt image stops training with LAI_ERR_FORMAT */
+  int32_t verbose;          /* 0: quiet; 1: progress lines on stderr */
+  lai_progress_fn progress; /* NULL; called after every step and epoch; non-zero cancels */
+  void* user_data;          /* passed to progress */
+} lai_autoencoder_options;
+LAI_API void lai_autoencoder_options_init(lai_autoencoder_options* options);
+
+/* Trains a new detector on the images of `data`: a flat folder of images, a folder with one
+ * sub-folder per class, or a CSV manifest (path,label); with `label` set, only that class is
+ * used. Images are decoded and resized to size x size as they are read (at most max_images are
+ * kept). options NULL = defaults. *out receives a new handle (free with lai_autoencoder_free);
+ * NULL when cancelled (LAI_ERR_CANCELLED). Thread-safe (independent of other handles). */
+LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder_options* options,
+                                         lai_autoencoder** out);
+/* Same from caller buffers (`count` normal images of any size and type; options' label,
+ * max_images and skip_bad_files are not used). Thread-safe. */
+LAI_API lai_status lai_autoencoder_train_images(const lai_image* images, size_t count,
+                                                const lai_autoencoder_options* options, lai_autoencoder** out);
+/* The anomaly map of an image into map[0 .. size*size-1] (row-major, packed; map may be NULL
+ * when only the score is wanted; map_count is its capacity in floats) and its image score into
+ * *score (NULL allowed; options NULL = defaults). The image may have any size: it is resized to
+ * the network's input. Thread-safe: any number of threads may score with one handle. */
+LAI_API lai_status lai_autoencoder_score(const lai_autoencoder* ae, const void* pixels, lai_pixel_type type,
+                                         int32_t width, int32_t height, size_t stride_bytes,
+                                         const lai_score_options* options, float* map, size_t map_count,
+                                         double* score);
+/* Decodes an image file and scores it like lai_autoencoder_score. Thread-safe. */
+LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const char* path,
+                                              const lai_score_options* options, float* map, size_t map_count,
+                                              double* score);
+/* The map's width and height (= the network's input size; NULL allowed). Thread-safe. */
+LAI_API lai_status lai_autoencoder_get_info(const lai_autoencoder* ae, int32_t* map_width, int32_t* map_height);
+/* A .lai model file holding the network, the calibration map and the smoothing (atomic write).
+ * Thread-safe. */
+LAI_API lai_status lai_autoencoder_save(const lai_autoencoder* ae, const char* path);
+/* Loads a file written by lai_autoencoder_save (or `liteai anomaly train`). *out receives a new
+ * handle. Errors: LAI_ERR_IO, LAI_ERR_FORMAT (corrupt, or not an autoencoder). Thread-safe. */
+LAI_API lai_status lai_autoencoder_load(const char* path, lai_autoencoder** out);
+/* Releases the detector. NULL is a no-op. No other call may use the handle during or after. */
+LAI_API void lai_autoencoder_free(lai_autoencoder* ae);
+
+/* ------------------------------------------------------------------ evaluation reports */
+
+/* Per-class metrics of a classifier on a data set (the figures of `liteai eval`): precision,
+ * recall, F1, one-vs-rest AUROC, counts, and the confusion matrix of single-label models.
+ * Conventions as scikit-learn's defaults: single-label prediction is the arg-max, multi-label
+ * prediction is probability >= threshold; precision is 0 for a class never predicted, recall is
+ * 0 for a class without positives; AUROC is NaN when a class has no positives or no negatives. */
+typedef struct lai_eval_report lai_eval_report;
+
+/* Evaluates like lai_model_evaluate (same options; *result may be NULL) and returns the report
+ * in *out (free with lai_eval_report_free). threshold: multi-label decision threshold in (0, 1)
+ * (0.5 usual; not used by softmax models). options->progress, when set, is called after every
+ * batch (phase LAI_PHASE_EVALUATE); non-zero cancels (LAI_ERR_CANCELLED, *out NULL).
+ * Autoencoders (no classes) give LAI_ERR_NOT_SUPPORTED. Exclusive like lai_model_evaluate. */
+LAI_API lai_status lai_model_evaluate_report(lai_model* model, const char* data, const lai_train_options* options,
+                                             double threshold, lai_eval_result* result, lai_eval_report** out);
+/* A report from a caller's predictions: scores is n x classes (row-major; probabilities or any
+ * monotonic score). Single-label: labels[n] class indices, targets NULL. Multi-label: targets
+ * n x classes (0 or 1), labels NULL. Class names are "class0"... *out receives a new report.
+ * Thread-safe. */
+LAI_API lai_status lai_eval_report_from_scores(const float* scores, int64_t n, int32_t classes, const int32_t* labels,
+                                               const float* targets, double threshold, lai_eval_report** out);
+
+typedef struct lai_eval_summary {
+  size_t struct_size;  /* set by lai_eval_summary_init */
+  int32_t classes;
+  int32_t multi_label;
+  int64_t samples;
+  double threshold;    /* multi-label decision threshold */
+  double accuracy;     /* single-label: top-1; multi-label: correct (sample, label) decisions */
+  double exact_match;  /* fraction of samples with every label right */
+  double macro_precision, macro_recall, macro_f1;  /* over classes present in labels or predictions */
+  double macro_auroc;  /* over classes where AUROC is defined; NaN when none */
+  int32_t auroc_classes;  /* classes averaged into macro_auroc */
+} lai_eval_summary;
+LAI_API void lai_eval_summary_init(lai_eval_summary* summary);
+/* Fills *summary (fields covered by summary->struct_size). Thread-safe. */
+LAI_API lai_status lai_eval_report_get_summary(const lai_eval_report* report, lai_eval_summary* summary);
+
+typedef struct lai_class_metrics {
+  size_t struct_size;  /* set by lai_class_metrics_init */
+  int64_t support;     /* samples whose label is this class */
+  int64_t predicted;   /* samples predicted as this class */
+  int64_t tp, fp, fn, tn;
+  double precision, recall, f1;
+  double auroc;        /* one-vs-rest; NaN when undefined */
+} lai_class_metrics;
+LAI_API void lai_class_metrics_init(lai_class_metrics* metrics);
+/* Metrics of class `index` (0..classes-1). Thread-safe. */
+LAI_API lai_status lai_eval_report_get_class(const lai_eval_report* report, int32_t index, lai_class_metrics* metrics);
+/* Name of class `index`, copied like lai_model_class_name. Thread-safe. */
+LAI_API lai_status lai_eval_report_class_name(const lai_eval_report* report, int32_t index, char* buf, size_t size,
+                                              size_t* needed);
+/* The confusion matrix (single-label only) into out[classes * classes]: out[t * classes + p] counts
+ * samples of true class t predicted as p. Multi-label reports: LAI_ERR_NOT_SUPPORTED. Thread-safe. */
+LAI_API lai_status lai_eval_report_confusion(const lai_eval_report* report, int64_t* out, size_t out_count);
+/* The whole report as a JSON object (what `liteai eval --json` writes), copied like
+ * lai_model_architecture. Thread-safe. */
+LAI_API lai_status lai_eval_report_json(const lai_eval_report* report, char* buf, size_t size, size_t* needed);
+/* Releases the report. NULL is a no-op. */
+LAI_API void lai_eval_report_free(lai_eval_report* report);
+
+/* ================================================================== since 0.3 */
+
+/* ------------------------------------------------------------------ inference precision */
+
+typedef enum lai_precision { LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1 } lai_precision;
+
+/* The precision of the dense (fully connected) layers' weights in lai_model_predict* and
+ * lai_model_evaluate*. LAI_PRECISION_BF16: the library builds a bf16 copy of the dense weights
+ * (rebuilt by this call, and after every lai_model_train / lai_trainer_step so it follows the
+ * trained weights) and infers from it, halving the memory traffic of weight-bound layers; the copy
+ * costs half the fp32 dense weights in memory, on top of them (training always uses the fp32
+ * weights). Products and sums stay fp32: the outputs differ from fp32 only by the weight rounding
+ * (relative 2^-9 per weight), typically by 1e-3 in a probability. LAI_PRECISION_F32 (the default)
+ * drops the copy and gives the fp32 results bit for bit again. Not stored in model files
+ * (lai_model_load gives F32). Exclusive: it must not be called while other threads predict on the
+ * handle or while it trains; such a call gets LAI_ERR_BUSY (nothing changed). */
+LAI_API lai_status lai_model_set_inference_precision(lai_model* model, lai_precision precision);
+/* The current inference precision into *precision. Thread-safe; LAI_ERR_BUSY while the model
+ * trains or changes precision. */
+LAI_API lai_status lai_model_get_inference_precision(const lai_model* model, lai_precision* precision);
+
+/* The precision of the activations that training keeps for the backward pass
+ * (lai_model_train, and trainers created after this call by lai_trainer_create).
+ * LAI_PRECISION_BF16 (the default): mixed precision - swish conv layers keep their pre-activation
+ * in bf16 instead of recomputing it (about a quarter fewer FLOPs per compact_cxr step, a little
+ * more memory before the peak); the gradients see those activations rounded to bf16 (relative
+ * 2^-9). Weights, gradients and optimizer state stay fp32 either way. LAI_PRECISION_F32: exact
+ * fp32 activations, recomputed where that saves memory. Each setting is deterministic (same seed
+ * and threads: same bits). Not stored in model files. (A setter rather than a field of
+ * lai_train_options: the library's _init functions write their whole struct, so appending a field
+ * would overrun the smaller struct of a program built against an older header.)
+ * Exclusive: LAI_ERR_BUSY while the model trains, has a trainer, or other calls use it. */
+LAI_API lai_status lai_model_set_training_precision(lai_model* model, lai_precision precision);
+/* The training activation precision into *precision. Thread-safe. */
+LAI_API lai_status lai_model_get_training_precision(const lai_model* model, lai_precision* precision);
+
+/* ------------------------------------------------------------------ senafas anomaly channel */
+
+/* "Reduce resolution while still telling the CNN there is an anomaly here": fitted on the anomaly
+ * maps (WPMs, or autoencoder maps) of NORMAL images, a senafas model turns a map into a small
+ * channel ((W/patch) x (H/patch)) whose cells are ~0 on ordinary anatomy and high where a patch
+ * holds something no normal patch looks like (a coin, an electrode). Each patch is average-pooled
+ * to at most max_features values, matched to a SOM of normal patch shapes, and its distance to
+ * the best prototype is calibrated per cell against the normal maps (z = (qe - mean) / (sd +
+ * floor), clipped at 0, log1p-compressed by default). Feed the channel to a compact network as a
+ * second input at the reduced size; its maximum is an image score. Files: .lsnf (checked). */
+typedef struct lai_senafas lai_senafas;
+
+typedef struct lai_senafas_options {
+  size_t struct_size;      /* set by lai_senafas_options_init */
+  int32_t patch;           /* 8: reduction factor (1..256): the channel is ceil(W/patch) x ceil(H/patch) */
+  int32_t max_features;    /* 64: pooled values kept per patch (>= 1) */
+  int32_t rows, cols;      /* 6 x 6: SOM grid (1..64 each) */
+  float sd_floor;          /* 0.5: added to each cell's sd, as a fraction of the mean sd (>= 0) */
+  int32_t log_scale;       /* 1: channel = log1p(max(0, z)); 0: max(0, z) */
+  int32_t epochs;          /* 20: batch SOM epochs (PCA initialization) */
+  uint64_t seed;           /* 1 */
+  lai_progress_fn progress;  /* NULL; called per SOM epoch (phase EPOCH, loss = quantization error);
+                                non-zero cancels (LAI_ERR_CANCELLED, no handle) */
+  void* user_data;
+} lai_senafas_options;
+LAI_API void lai_senafas_options_init(lai_senafas_options* options);
+
+/* Fits on `count` (>= 2) maps of normal images, all of one size, any pixel type (usually
+ * LAI_PIXEL_F32 WPMs from lai_probmat_wpm); values must be finite. options NULL = defaults.
+ * *out receives a new handle (free with lai_senafas_free). Thread-safe. */
+LAI_API lai_status lai_senafas_fit(const lai_image* maps, size_t count, const lai_senafas_options* options,
+                                   lai_senafas** out);
+/* Fits on the WPMs of `count` (>= 2) normal images computed with `pm` (images must be the
+ * ProbMat's size; wpm_options as lai_probmat_wpm's, NULL = defaults): the same as calling
+ * lai_probmat_wpm on each and lai_senafas_fit on the maps. Thread-safe like lai_probmat_wpm. */
+LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* images, size_t count,
+                                           const lai_wpm_options* wpm_options, const lai_senafas_options* options,
+                                           lai_senafas** out);
+/* The channel of one map (the size of the training maps) into out[0 .. cw*ch-1] (row-major,
+ * packed; out_count is its capacity in floats; out may be NULL to ask only the size or score).
+ * *width / *height receive the channel's size (cw, ch), *score its maximum (the image score);
+ * each may be NULL. Thread-safe: any number of threads may use one handle. */
+LAI_API lai_status lai_senafas_channel(const lai_senafas* senafas, const lai_image* map, float* out,
+                                       size_t out_count, int32_t* width, int32_t* height, double* score);
+
+typedef struct lai_senafas_info {
+  size_t struct_size;      /* set by lai_senafas_info_init */
+  int32_t map_width, map_height;          /* the size of the maps it was fitted on */
+  int32_t channel_width, channel_height;  /* the channel's size */
+  int32_t patch;
+  int32_t features;        /* pooled values per patch */
+  int32_t rows, cols;      /* SOM grid */
+  int32_t log_scale;
+  float floor;             /* absolute sd floor */
+} lai_senafas_info;
+LAI_API void lai_senafas_info_init(lai_senafas_info* info);
+/* Fills *info (fields covered by info->struct_size). Thread-safe. */
+LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_info* info);
+/* .lsnf files (checked container, atomic write). Load checks every size and value and names the
+ * problem: LAI_ERR_IO (cannot read), LAI_ERR_FORMAT (corrupt, truncated, unknown version).
+ * Thread-safe. */
+LAI_API lai_status lai_senafas_save(const lai_senafas* senafas, const char* path);
+LAI_API lai_status lai_senafas_load(const char* path, lai_senafas** out);
+/* Releases the handle. NULL is a no-op. No other call may use the handle during or after. */
+LAI_API void lai_senafas_free(lai_senafas* senafas);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LITEAI_H */
