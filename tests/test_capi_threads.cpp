@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,4 +184,90 @@ TEST_CASE("capi threads: concurrent autoencoder scoring on one handle equals the
   lai_autoencoder_free(ae);
   CHECK(failures == 0);
   CHECK(mismatches == 0);
+}
+
+TEST_CASE("capi threads: concurrent senafas channels on one handle equal the serial ones") {
+  constexpr int W = 24, H = 16;
+  std::vector<std::vector<float>> maps;
+  for (int i = 0; i < kThreads * 2; ++i) {
+    std::vector<float> m(size_t(W) * H);
+    for (size_t k = 0; k < m.size(); ++k) m[k] = float((k * 7 + size_t(i) * 13) % 11) * 0.1f;
+    if (i % 2) m[size_t(i) * 5] = 6.f;
+    maps.push_back(m);
+  }
+  std::vector<lai_image> views;
+  for (auto& m : maps) views.push_back({m.data(), LAI_PIXEL_F32, W, H, 0});
+  lai_senafas_options o;
+  lai_senafas_options_init(&o);
+  o.patch = 4;
+  o.rows = o.cols = 2;
+  o.epochs = 3;
+  lai_senafas* s = nullptr;
+  REQUIRE(lai_senafas_fit(views.data(), views.size(), &o, &s) == LAI_OK);
+  std::vector<std::vector<float>> ref;
+  for (auto& v : views) {
+    std::vector<float> ch(24);
+    REQUIRE(lai_senafas_channel(s, &v, ch.data(), ch.size(), nullptr, nullptr, nullptr) == LAI_OK);
+    ref.push_back(ch);
+  }
+  std::atomic<int> mismatches{0}, failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        const size_t i = size_t((t * 3 + r) % int(views.size()));
+        std::vector<float> ch(24);
+        if (lai_senafas_channel(s, &views[i], ch.data(), ch.size(), nullptr, nullptr, nullptr) != LAI_OK)
+          ++failures;
+        else if (ch != ref[i])
+          ++mismatches;
+      }
+    });
+  for (auto& th : ts) th.join();
+  lai_senafas_free(s);
+  CHECK(failures == 0);
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("capi threads: changing the inference precision while others predict is BUSY or clean") {
+  Model m;
+  REQUIRE(lai_model_create("compact_cxr", S, 5, 2, &m.m) == LAI_OK);
+  const std::vector<uint8_t> img = phantom(3, 1, S);
+  std::vector<float> f32(5), bf16(5);
+  REQUIRE(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, S, S, 0, f32.data(), 5) == LAI_OK);
+  REQUIRE(lai_model_set_inference_precision(m.m, LAI_PRECISION_BF16) == LAI_OK);
+  REQUIRE(lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, S, S, 0, bf16.data(), 5) == LAI_OK);
+  std::atomic<bool> stop{false};
+  std::atomic<int> torn{0}, errors{0}, predictions{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 2; ++t)
+    ts.emplace_back([&] {
+      while (!stop.load()) {
+        std::vector<float> out(5);
+        const lai_status st = lai_model_predict(m.m, img.data(), LAI_PIXEL_U8, S, S, 0, out.data(), 5);
+        if (st == LAI_ERR_BUSY) continue;  // the precision was being changed
+        ++predictions;
+        if (st != LAI_OK) ++errors;
+        else if (out != f32 && out != bf16) ++torn;  // half-old, half-new weights
+        std::this_thread::sleep_for(std::chrono::microseconds(300));  // gaps for the writer
+      }
+    });
+  int changed = 0, busy = 0, other = 0;
+  // Readers never wait and the writer never blocks: a change lands in a gap between predictions.
+  for (int k = 0; k < 5000 && (changed < 6 || predictions.load() < 12); ++k) {
+    const lai_status st =
+        lai_model_set_inference_precision(m.m, changed % 2 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32);
+    if (st == LAI_OK) ++changed;
+    else if (st == LAI_ERR_BUSY) ++busy;
+    else ++other;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  stop = true;
+  for (auto& th : ts) th.join();
+  INFO(changed << " changes, " << busy << " busy, " << predictions.load() << " predictions");
+  CHECK(other == 0);
+  CHECK(errors == 0);
+  CHECK(torn == 0);
+  CHECK(predictions.load() > 0);
+  CHECK(changed >= 6);
 }
