@@ -13,8 +13,10 @@
  *     as is) and the model's preprocessing (resize + standardization) is applied by the library.
  *   - Paths are UTF-8, NUL-terminated.
  *   - Options structs start with struct_size: initialize them with the matching _init function
- *     (which sets struct_size and the defaults); later versions append fields and read only the
- *     fields a caller's struct_size covers.
+ *     (which sets struct_size and the defaults); the library reads and writes only the bytes a
+ *     caller's struct_size covers. An _init function writes the whole struct of its own version,
+ *     so structs are not grown in place: later settings come as new functions (e.g.
+ *     lai_model_set_training_precision in 0.3) or new structs.
  *   - NULL handles, NULL or too-small buffers and out-of-range values give
  *     LAI_ERR_INVALID_ARGUMENT and a message; nothing throws or aborts across this boundary.
  *   - Thread-safety is stated per function. "Thread-safe" means: may be called concurrently
