@@ -5,6 +5,7 @@
 //   UK::act_row(row, n, bias, act)   row[j] = act(row[j] + bias)
 // Packed layouts: A panels [k][MR], B panels [k][NR], zero padded, 64-byte aligned.
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -277,8 +278,8 @@ struct GemmDriver {
           const int64_t kc = std::min(KCH, ks - pc);
           for (int64_t k = 0; k < kc; ++k) {
             const uint16_t* src = B + (k0 + pc + k) * ldb + j0;
-            uint32_t* dst = reinterpret_cast<uint32_t*>(wide + k * nw);
-            for (int64_t j = 0; j < nw; ++j) dst[j] = uint32_t(src[j]) << 16;  // exact widening
+            float* dst = wide + k * nw;
+            for (int64_t j = 0; j < nw; ++j) dst[j] = std::bit_cast<float>(uint32_t(src[j]) << 16);  // exact
           }
           const MatA as{A + k0 + pc, lda, 1, 1.f};
           if (has_small_m && M <= MR)
