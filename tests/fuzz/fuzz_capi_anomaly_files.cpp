@@ -1,6 +1,7 @@
-// libFuzzer target: lai_probmat_load, lai_som_load and lai_autoencoder_load (the first input
-// byte picks which: bit 1 set = autoencoder, else bit 0 = SOM / ProbMat) on any file contents
-// return a status; a ProbMat, SOM or autoencoder that loads can be used.
+// libFuzzer target: lai_probmat_load, lai_som_load, lai_autoencoder_load and lai_senafas_load
+// (the first input byte picks which: bit 2 set = senafas .lsnf, else bit 1 = autoencoder, else
+// bit 0 = SOM / ProbMat) on any file contents return a status; a ProbMat, SOM, autoencoder or
+// senafas model that loads can be used.
 #include <unistd.h>
 
 #include <cstddef>
@@ -26,11 +27,36 @@ bool write_file(const std::string& path, const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const bool autoencoder = data[0] & 2;
-  const bool som = !autoencoder && (data[0] & 1);
-  const std::string path = temp_path() + (autoencoder ? ".lai" : som ? ".lsom" : ".lpm");
+  const bool senafas = data[0] & 4;
+  const bool autoencoder = !senafas && (data[0] & 2);
+  const bool som = !senafas && !autoencoder && (data[0] & 1);
+  const std::string path =
+      temp_path() + (senafas ? ".lsnf" : autoencoder ? ".lai" : som ? ".lsom" : ".lpm");
   if (!write_file(path, data + 1, size - 1)) return 0;
-  if (autoencoder) {
+  if (senafas) {
+    lai_senafas* s = nullptr;
+    if (lai_senafas_load(path.c_str(), &s) == LAI_OK) {
+      lai_senafas_info info;
+      lai_senafas_info_init(&info);
+      if (lai_senafas_get_info(s, &info) != LAI_OK || info.map_width <= 0 || info.map_height <= 0 ||
+          info.channel_width <= 0 || info.channel_height <= 0)
+        __builtin_trap();
+      if (int64_t(info.map_width) * info.map_height <= 256 * 256) {
+        std::vector<float> map(size_t(info.map_width) * size_t(info.map_height), 0.5f);
+        if (!map.empty()) map[map.size() / 2] = 7.f;
+        const lai_image view{map.data(), LAI_PIXEL_F32, info.map_width, info.map_height, 0};
+        std::vector<float> ch(size_t(info.channel_width) * size_t(info.channel_height));
+        int32_t w = 0, h = 0;
+        double score = 0;
+        if (lai_senafas_channel(s, &view, ch.data(), ch.size(), &w, &h, &score) == LAI_OK &&
+            (w != info.channel_width || h != info.channel_height))
+          __builtin_trap();
+      }
+      lai_senafas_free(s);
+    } else if (s != nullptr) {
+      __builtin_trap();
+    }
+  } else if (autoencoder) {
     lai_autoencoder* ae = nullptr;
     if (lai_autoencoder_load(path.c_str(), &ae) == LAI_OK) {
       int32_t w = 0, h = 0;

@@ -1,5 +1,5 @@
 /* Writes seed corpora for the C API fuzzers into DIR/{capi_model,capi_anomaly_files,capi_image,
- * model_file}: a tiny valid model, ProbMat, SOM and autoencoder file, small images. */
+ * model_file}: a tiny valid model, ProbMat, SOM, autoencoder and senafas file, small images. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   lai_som* som = NULL;
   lai_autoencoder* ae = NULL;
   lai_autoencoder_options ao;
+  lai_senafas* sen = NULL;
+  lai_senafas_options sno;
+  static float maps[2][12 * 10];
+  lai_image map_views[2];
   lai_image view;
   lai_probmat_config c;
   lai_som_options so;
@@ -84,6 +88,31 @@ int main(int argc, char** argv) {
   snprintf(q, sizeof q, "%s/capi_anomaly_files/ae", d);
   if (copy_prefixed(p, q, 2)) goto fail;
   lai_autoencoder_free(ae);
+
+  /* A senafas model on two 12x10 maps (prefix 4 routes it to lai_senafas_load). */
+  for (i = 0; i < 12 * 10; ++i) {
+    maps[0][i] = (float)(i % 7) * 0.3f;
+    maps[1][i] = (float)(i % 5) * 0.4f;
+  }
+  for (i = 0; i < 2; ++i) {
+    map_views[i].data = maps[i];
+    map_views[i].type = LAI_PIXEL_F32;
+    map_views[i].width = 12;
+    map_views[i].height = 10;
+    map_views[i].stride_bytes = 0;
+  }
+  lai_senafas_options_init(&sno);
+  sno.patch = 4;
+  sno.max_features = 4;
+  sno.rows = 2;
+  sno.cols = 2;
+  sno.epochs = 2;
+  if (lai_senafas_fit(map_views, 2, &sno, &sen) != LAI_OK) goto fail;
+  snprintf(p, sizeof p, "%s/s.lsnf", d);
+  if (lai_senafas_save(sen, p) != LAI_OK) goto fail;
+  snprintf(q, sizeof q, "%s/capi_anomaly_files/senafas", d);
+  if (copy_prefixed(p, q, 4)) goto fail;
+  lai_senafas_free(sen);
 
   snprintf(p, sizeof p, "%s/phantoms", d);
   if (lai_phantom_write_set(p, 1, 1, 32) != LAI_OK) goto fail;
