@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "phantom_set.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
@@ -94,22 +95,10 @@ LAI_BENCH_SUITE(anomaly, "WPM vs autoencoder on the same phantoms (AUROCs, build
               std::to_string(n_test) + " foreign-body test images; autoencoder at " + px(ae_size) + " (width " +
               std::to_string(ae_width) + ", " + std::to_string(ae_epochs) + " epochs)");
 
-  data::PhantomOptions normal_opt, fb_opt;
-  normal_opt.size = fb_opt.size = S;
-  normal_opt.classes = {0};
-  fb_opt.classes = {1};
-  std::vector<data::Image> train(static_cast<size_t>(n_train)), calib(static_cast<size_t>(n_calib));
-  std::vector<data::Phantom> test(static_cast<size_t>(2 * n_test));
-  parallel_for(0, n_train, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) train[size_t(i)] = data::make_phantom(41, uint64_t(i), normal_opt).image;
-  });
-  parallel_for(0, n_calib, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) calib[size_t(i)] = data::make_phantom(42, uint64_t(i), normal_opt).image;
-  });
-  parallel_for(0, 2 * n_test, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      test[size_t(i)] = data::make_phantom(i % 2 ? 44 : 43, uint64_t(i / 2), i % 2 ? fb_opt : normal_opt);
-  });
+  bench::PhantomSet set = bench::make_phantom_set(S, n_train, n_calib, n_test, {41, 42, 43, 44});
+  std::vector<data::Image>& train = set.train;
+  std::vector<data::Image>& calib = set.calib;
+  std::vector<data::Phantom>& test = set.test;
   std::vector<data::Image> test_images;
   for (const auto& p : test) test_images.push_back(p.image);
 

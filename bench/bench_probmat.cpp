@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "phantom_set.hpp"
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/wpm.hpp"
@@ -180,22 +181,10 @@ LAI_BENCH_SUITE(probmat, "ProbMat accumulation vs memory bandwidth, WPM time, RS
   set_num_threads(0);
   report.add({"stream_read_bandwidth_t1_cpu", bw1, "GB/s", "", 0});
 
-  data::PhantomOptions normal_opt, fb_opt;
-  normal_opt.size = fb_opt.size = S;
-  normal_opt.classes = {0};
-  fb_opt.classes = {1};
-  std::vector<data::Image> train(static_cast<size_t>(n_train)), calib(static_cast<size_t>(n_calib));
-  std::vector<data::Phantom> test(static_cast<size_t>(2 * n_test));
-  parallel_for(0, n_train, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) train[size_t(i)] = data::make_phantom(7, uint64_t(i), normal_opt).image;
-  });
-  parallel_for(0, n_calib, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) calib[size_t(i)] = data::make_phantom(97, uint64_t(i), normal_opt).image;
-  });
-  parallel_for(0, 2 * n_test, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      test[size_t(i)] = data::make_phantom(i % 2 ? 99 : 98, uint64_t(i / 2), i % 2 ? fb_opt : normal_opt);
-  });
+  bench::PhantomSet set = bench::make_phantom_set(S, n_train, n_calib, n_test, {7, 97, 98, 99});
+  std::vector<data::Image>& train = set.train;
+  std::vector<data::Image>& calib = set.calib;
+  std::vector<data::Phantom>& test = set.test;
   std::vector<const data::Image*> first_batch;
   for (int i = 0; i < batch; ++i) first_batch.push_back(&train[size_t(i)]);
 
