@@ -284,6 +284,17 @@ TEST_CASE("ArchSpec JSON round trip and errors", "[nn]") {
   CHECK_THROWS_WITH(nn::ArchSpec::from_json("{\"size\": 3}"), Catch::Contains("name"));
   CHECK_THROWS(nn::ArchSpec::from_json("{\"name\": \"x\", \"a\": {\"b\": 1}}"));
   CHECK_THROWS(nn::ArchSpec::from_json("{\"name\": \"x\""));
+  // Every architecture honours or refuses a head: never silently another one.
+  nn::ArchSpec small;
+  small.name = "small_cnn";
+  small.set("head", "sigmoid");
+  CHECK(nn::build_model(small, 1)->head() == "sigmoid");
+  small.set("head", "none");
+  CHECK_THROWS_WITH(nn::build_model(small, 1), Catch::Contains("small_cnn: head must be"));
+  nn::ArchSpec ae;
+  ae.name = "autoencoder";
+  ae.set("head", "softmax");
+  CHECK_THROWS_WITH(nn::build_model(ae, 1), Catch::Contains("autoencoder: head must be \"none\""));
 }
 
 TEST_CASE("Distillation loss: value against a direct formula, gradient check", "[nn][distill]") {

@@ -304,11 +304,14 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   auto m = std::make_shared<Model>();
   const std::string& n = spec.name;
   const int64_t channels = spec.get_int("channels", 1);
-  if (n == "compact_cxr" || n == "teacher_cxr") {
-    const int64_t size = spec.get_int("size", 512), classes = spec.get_int("classes", 2);
-    const std::string head = spec.get("head", "softmax");
+  const std::string head = spec.get("head", n == "autoencoder" ? "none" : "softmax");
+  if (n == "autoencoder")
+    LAI_CHECK(head == "none", n, ": head must be \"none\" (a reconstruction), got '", head, "'");
+  else
     LAI_CHECK(head == "softmax" || head == "sigmoid", n, ": head must be \"softmax\" or \"sigmoid\", got '", head,
               "'");
+  if (n == "compact_cxr" || n == "teacher_cxr") {
+    const int64_t size = spec.get_int("size", 512), classes = spec.get_int("classes", 2);
     if (n == "compact_cxr") {
       const double l2 = spec.get_double("l2", 0.01);
       m->net = compact_cxr(size, channels, classes, static_cast<float>(l2), g);
@@ -324,7 +327,7 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   } else if (n == "small_cnn") {
     const int64_t size = spec.get_int("size", 28), classes = spec.get_int("classes", 10);
     m->net = small_cnn(size, channels, classes, g);
-    spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", "softmax");
+    spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
     m->preprocessing = {size, size, channels, false};
   } else if (n == "autoencoder") {
     const int64_t size = spec.get_int("size", 64), width = spec.get_int("width", 16);
