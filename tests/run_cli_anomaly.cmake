@@ -11,6 +11,14 @@ cli_run(t anomaly train --data normals/manifest.csv --label normal --size 32 --w
 if(NOT t_err MATCHES "anomaly train: 16 normal images at 32x32" OR NOT t_err MATCHES "wrote ae.lai")
   message(FATAL_ERROR "anomaly train: ${t_err}")
 endif()
+# The plain recipe (no denoising noise, mean-only calibration) is a different model.
+cli_run(t2 anomaly train --data normals/manifest.csv --label normal --size 32 --width 4 --epochs 2 --batch 8
+        --seed 1 --threads 2 --denoise-std 0 --no-spread-calibration --out ae_plain.lai)
+file(SHA256 ${WORK}/ae.lai h1)
+file(SHA256 ${WORK}/ae_plain.lai h2)
+if(h1 STREQUAL h2)
+  message(FATAL_ERROR "anomaly train: --denoise-std 0 --no-spread-calibration changed nothing")
+endif()
 cli_run(i info --json ae.lai)
 string(JSON arch GET "${i_out}" header architecture name)
 string(JSON size GET "${i_out}" header architecture size)

@@ -55,6 +55,7 @@ cli_fail(f "data 'no_such_dir' does not exist" train --data no_such_dir --out x.
 cli_fail(f "nope\\.lpm: cannot open" probmat score --probmat nope.lpm --out o ${img})
 cli_fail(f "probmat score: no such file or folder: missing\\.png" probmat score --probmat pm.lpm --out o missing.png)
 cli_fail(f "nope\\.lai: cannot open" anomaly score --model nope.lai --out o ${img})
+cli_fail(f "--denoise-std must be >= 0, got -1" anomaly train --data data/images --out x.lai --denoise-std -1)
 cli_fail(f "hough: no such file or folder: missing\\.png" hough missing.png)
 cli_fail(f "nope\\.npy: cannot open" som train --data nope.npy --out x.lsom)
 cli_fail(f "nope\\.lsom: cannot open" som map --som nope.lsom --data pm.lpm)

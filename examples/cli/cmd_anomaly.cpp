@@ -22,6 +22,8 @@ const char* kUsage =
     "class-folder tree or a CSV manifest; --label NAME keeps only that class, e.g. normal).\n"
     "  --size S (128, multiple of 4)  --width W (16)  --epochs E (10)  --batch B (16)  --lr LR (0.002)\n"
     "  --max-images N (2000: the training set is held in memory)  --seed K (1)  --threads N\n"
+    "  --denoise-std X (1: blob noise added to training inputs so the net redraws anatomy; 0: plain)\n"
+    "  --no-spread-calibration (divide the error by the normal mean only, not by its spread)\n"
     "score: for each image writes DIR/<name>_wpm.npy (float32 S x S: calibrated squared\n"
     "reconstruction error), DIR/<name>_heatmap.png and DIR/<name>_overlay.png, and prints\n"
     "'path,score' CSV lines (with a header) to stdout.\n"
@@ -31,6 +33,17 @@ const char* kUsage =
 int train(const cli::Options& o) {
   LAI_CHECK(o.has("data"), "anomaly train: --data DIR|CSV is required (liteai anomaly --help)");
   LAI_CHECK(o.has("out"), "anomaly train: --out AE.lai is required");
+  // Options first: a bad flag fails before any image is read.
+  anomaly::AutoencoderOptions ao;
+  ao.size = o.get_int("size", 128);
+  ao.width = o.get_int("width", 16);
+  ao.epochs = o.get_int("epochs", 10);
+  ao.batch = o.get_int("batch", 16);
+  ao.lr = static_cast<float>(o.get_double("lr", 2e-3));
+  ao.seed = static_cast<uint64_t>(o.get_int("seed", 1));
+  ao.denoise_std = static_cast<float>(o.get_double("denoise-std", ao.denoise_std));
+  LAI_CHECK(ao.denoise_std >= 0.f, "anomaly train: --denoise-std must be >= 0, got ", ao.denoise_std);
+  ao.calibrate_variance = !o.has("no-spread-calibration");
   data::DatasetPtr ds = ac::open_images(o.get("data"), "anomaly train");
   int keep = -1;
   if (o.has("label")) {
@@ -49,13 +62,6 @@ int train(const cli::Options& o) {
     images.push_back(ds->get(i).image);
   }
   LAI_CHECK(!images.empty(), "anomaly train: no training images in ", o.get("data"));
-  anomaly::AutoencoderOptions ao;
-  ao.size = o.get_int("size", 128);
-  ao.width = o.get_int("width", 16);
-  ao.epochs = o.get_int("epochs", 10);
-  ao.batch = o.get_int("batch", 16);
-  ao.lr = static_cast<float>(o.get_double("lr", 2e-3));
-  ao.seed = static_cast<uint64_t>(o.get_int("seed", 1));
   std::fprintf(stderr, "anomaly train: %zu normal images at %lldx%lld\n", images.size(),
                static_cast<long long>(ao.size), static_cast<long long>(ao.size));
   auto det = anomaly::AutoencoderDetector::train(images, ao);
@@ -103,8 +109,8 @@ int score(const cli::Options& o) {
 LAI_COMMAND(anomaly, "autoencoder anomaly maps (train on normal images, score images)") {
   cli::Options o(args,
                  {"data", "out", "label", "size", "width", "epochs", "batch", "lr", "max-images", "seed", "threads",
-                  "model", "score", "top", "percentile", "normals", "fpr"},
-                 {"no-png"});
+                  "model", "score", "top", "percentile", "normals", "fpr", "denoise-std"},
+                 {"no-png", "no-spread-calibration"});
   if (o.has("help") || o.positional().empty()) {
     std::printf("%s", kUsage);
     return o.has("help") ? 0 : 2;
