@@ -44,6 +44,42 @@ int64_t output_size(const nn::Model& m) {
   return m.num_classes();
 }
 
+// Training keeps no bf16 inference copy (lai_model_set_inference_precision): validation inside a
+// training is fp32, and the copy is not rebuilt after every step. The handle's precision comes
+// back (one rebuild) when the training or trainer ends; nothing can predict in between (the model
+// is exclusive), so nobody sees the temporary fp32.
+class Fp32WhileTraining {
+ public:
+  explicit Fp32WhileTraining(nn::Module& net) : net_(net), saved_(net.inference_dtype()) {
+    net_.set_inference_dtype(DType::f32);
+  }
+  // Back to inference mode with the caller's precision; may throw (no memory for the copy).
+  void finish() {
+    net_.eval();
+    net_.set_inference_dtype(saved_);
+    done_ = true;
+  }
+  ~Fp32WhileTraining() {
+    if (done_) return;
+    try {
+      finish();
+    } catch (...) {  // out of memory for the copy: fp32 inference still works
+      try {
+        net_.set_inference_dtype(DType::f32);
+        net_.eval();
+      } catch (...) {
+      }
+    }
+  }
+  Fp32WhileTraining(const Fp32WhileTraining&) = delete;
+  Fp32WhileTraining& operator=(const Fp32WhileTraining&) = delete;
+
+ private:
+  nn::Module& net_;
+  DType saved_;
+  bool done_ = false;
+};
+
 // Preprocessed input [n, C, H, W] for images (resize + standardization as the data loader does;
 // gray replicated over the channels).
 Tensor make_input(const nn::Model& m, const std::vector<data::Image>& images) {
@@ -406,13 +442,11 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     }
     optim::TrainResult tr;
     {
+      Fp32WhileTraining precision(*m->net);  // and back to inference mode whatever happens
       optim::Trainer trainer(m, t);
-      struct EvalMode {  // back to inference mode whatever happens
-        nn::Model& m;
-        ~EvalMode() { m.net->eval(); }
-      } restore{*m};
       m->net->train(true);
       tr = trainer.fit(src, vsrc.get());
+      precision.finish();
     }
     lai_train_result r;
     lai_train_result_init(&r);
@@ -561,6 +595,7 @@ LAI_API lai_status lai_model_evaluate_report(lai_model* model, const char* data,
 
 struct lai_trainer {
   lai_model* model = nullptr;
+  std::unique_ptr<Fp32WhileTraining> precision;  // restored by lai_trainer_free
   std::unique_ptr<optim::Trainer> trainer;
 };
 
@@ -593,8 +628,11 @@ LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options*
       fail(LAI_ERR_BUSY, fn, ": the model is in use by ", r, " concurrent call(s); it needs exclusive access");
     }
     try {
+      h->precision = std::make_unique<Fp32WhileTraining>(*model->model->net);
       h->trainer = std::make_unique<optim::Trainer>(model->model, t);
     } catch (...) {
+      h->trainer.reset();
+      h->precision.reset();
       model->exclusive.store(false);
       throw;
     }
@@ -657,6 +695,7 @@ LAI_API void lai_trainer_free(lai_trainer* trainer) {
   if (!trainer) return;
   try {
     trainer->trainer.reset();
+    trainer->precision.reset();  // the caller's inference precision again
     if (trainer->model) {
       trainer->model->model->net->eval();
       trainer->model->exclusive.store(false);

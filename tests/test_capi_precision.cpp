@@ -110,6 +110,37 @@ TEST_CASE("capi precision: the bf16 copy follows training; changing precision wh
   REQUIRE(lai_model_set_inference_precision(m.m, LAI_PRECISION_BF16) == LAI_OK);
   CHECK(predict(m.m, px[0], S, C) == after);
   CHECK(max_abs_diff(after, f32) < 2e-2);
+
+  // lai_model_train runs and validates in fp32 whatever the inference precision: the same losses
+  // as a model left at F32; afterwards the handle is back to bf16 inference on the new weights.
+  const std::string dir = temp_dir("precision_validation");
+  REQUIRE(lai_phantom_write_set(dir.c_str(), 12, 5, S) == LAI_OK);
+  const std::string manifest = dir + "/manifest.csv";
+  auto train = [&](lai_precision inference, std::vector<float>* probs) {
+    Model t;
+    REQUIRE(lai_model_create("compact_cxr", S, int32_t(C), 4, &t.m) == LAI_OK);
+    REQUIRE(lai_model_set_inference_precision(t.m, inference) == LAI_OK);
+    lai_train_options o;
+    lai_train_options_init(&o);
+    o.batch_size = 4;
+    o.validation_fraction = 0.34f;
+    lai_train_result r;
+    lai_train_result_init(&r);
+    const lai_status s = lai_model_train(t.m, manifest.c_str(), &o, &r);
+    INFO(lai_last_error());
+    REQUIRE(s == LAI_OK);
+    lai_precision p = LAI_PRECISION_F32;
+    REQUIRE(lai_model_get_inference_precision(t.m, &p) == LAI_OK);
+    CHECK(p == inference);
+    *probs = predict(t.m, px[0], S, C);
+    return std::vector<double>{r.loss, r.val_loss, r.val_metric};
+  };
+  std::vector<float> p16, p32;
+  const std::vector<double> with_bf16 = train(LAI_PRECISION_BF16, &p16), with_f32 = train(LAI_PRECISION_F32, &p32);
+  CHECK(with_bf16[1] > 0);
+  CHECK(with_bf16 == with_f32);
+  CHECK(p16 != p32);  // same trained weights, inferred in bf16 vs fp32
+  CHECK(max_abs_diff(p16, p32) < 2e-2);
 }
 
 TEST_CASE("capi precision: the training precision reaches the trainer; each setting is deterministic") {

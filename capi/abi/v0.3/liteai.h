@@ -575,10 +575,10 @@ typedef enum lai_precision { LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1 } lai
 
 /* The precision of the dense (fully connected) layers' weights in lai_model_predict* and
  * lai_model_evaluate*. LAI_PRECISION_BF16: the library builds a bf16 copy of the dense weights
- * (rebuilt by this call, and after every lai_model_train / lai_trainer_step so it follows the
- * trained weights) and infers from it, halving the memory traffic of weight-bound layers; the copy
- * costs half the fp32 dense weights in memory, on top of them (training always uses the fp32
- * weights). Products and sums stay fp32: the outputs differ from fp32 only by the weight rounding
+ * (rebuilt by this call) and infers from it, halving the memory traffic of weight-bound layers;
+ * the copy costs half the fp32 dense weights in memory, on top of them. Training always uses the
+ * fp32 weights and validates in fp32; the copy is dropped while a lai_model_train runs or a
+ * trainer exists, and rebuilt from the trained weights when it returns / at lai_trainer_free. Products and sums stay fp32: the outputs differ from fp32 only by the weight rounding
  * (relative 2^-9 per weight), typically by 1e-3 in a probability. LAI_PRECISION_F32 (the default)
  * drops the copy and gives the fp32 results bit for bit again. Not stored in model files
  * (lai_model_load gives F32). Exclusive: it must not be called while other threads predict on the
