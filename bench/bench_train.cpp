@@ -24,6 +24,7 @@
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/core/random.hpp"
+#include "liteai/core/storage.hpp"
 #include "liteai/nn/zoo.hpp"
 #include "liteai/optim/trainer.hpp"
 
@@ -134,6 +135,7 @@ struct Measured {
 Measured measure_compact(int64_t size, int64_t batch, int steps, bool infer) {
   using namespace liteai;
   Measured m;
+  storage_release_cache();  // blocks cached by the previous measurement are not this one's
   liteai::bench::reset_peak_rss();
   m.base_mb = liteai::bench::current_rss_mb();
   auto model = nn::build_model("compact_cxr", size, 2, 1);

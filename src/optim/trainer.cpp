@@ -1,4 +1,5 @@
 #include "kernels/kernels.hpp"
+#include "liteai/core/storage.hpp"
 #include "liteai/optim/trainer.hpp"
 
 #include <unistd.h>
@@ -179,6 +180,8 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
 
 Trainer::~Trainer() {
   for (nn::Dense* d : streamed_dense_) d->stream_weight_gradient(nullptr);
+  // Activations and gradients the step cache kept for reuse go back to the system with the trainer.
+  storage_release_cache();
 }
 
 double Trainer::regularization_value() const {
