@@ -157,7 +157,9 @@ TEST_CASE("loader memory is bounded by batch x prefetch, not by the data set") {
     }
     // queued + in construction + held by the consumer, with slack for allocator rounding
     CHECK(storage_bytes_peak() - base <= (o.prefetch + 3) * batch_bytes + 4096);
-    CHECK(storage_bytes_peak() - base >= 2 * batch_bytes);  // the counter does see the batches
+    // The counter does see the batches: at least one whole batch. (How many are alive at once
+    // depends on thread timing: a fast consumer lets the producer reuse a single buffer.)
+    CHECK(storage_bytes_peak() - base >= batch_bytes);
   }
   CHECK(batches == 38);
 }
