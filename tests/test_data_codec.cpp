@@ -403,3 +403,22 @@ TEST_CASE("mutated PNG and PGM files give an Error or an image, never a crash") 
   CHECK(errors > 100);
   CHECK(images + errors == 900);
 }
+
+TEST_CASE("a PNG chunk claiming more bytes than the file holds is refused before decoding", "[data][codec]") {
+  // Regression (fuzz_capi_image): a 1 KB PNG whose IDAT header claims 1.7 GB made stb grow its
+  // buffer to that size before noticing the data was missing.
+  std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+  auto chunk = [&](const char* type, const std::vector<uint8_t>& data, uint32_t claimed) {
+    for (int i = 3; i >= 0; --i) b.push_back(uint8_t(claimed >> (8 * i)));
+    const size_t start = b.size();
+    b.insert(b.end(), type, type + 4);
+    b.insert(b.end(), data.begin(), data.end());
+    const uLong crc = crc32(0L, b.data() + start, uInt(b.size() - start));
+    for (int i = 3; i >= 0; --i) b.push_back(uint8_t(crc >> (8 * i)));
+  };
+  chunk("IHDR", {0, 0, 0, 32, 0, 0, 0, 32, 8, 0, 0, 0, 0}, 13);  // 32x32, 8-bit gray
+  chunk("IDAT", std::vector<uint8_t>(100, 0x55), 0x68ac9425u);   // claims 1,756,140,581 bytes
+  chunk("IEND", {}, 0);
+  CHECK_THROWS_WITH(decode_image_memory(b.data(), b.size(), "bomb.png"),
+                    Catch::Contains("bomb.png: corrupt data (PNG chunk 'IDAT' claims 1756140581 bytes"));
+}

@@ -75,6 +75,23 @@ bool looks_truncated(const std::string& fmt, const uint8_t* p, size_t n) {
   return false;
 }
 
+// A PNG chunk that claims more bytes than the file holds, or an empty string when every chunk
+// fits. stb grows its buffer to a chunk's claimed length before reading it: a 1 KB file claiming a
+// 1.7 GB IDAT made it allocate 1.7 GB (found by fuzz_capi_image).
+std::string png_chunk_overrun(const uint8_t* p, size_t n) {
+  size_t pos = 8;  // after the signature
+  while (pos + 8 <= n) {
+    const uint32_t len = uint32_t(p[pos]) << 24 | uint32_t(p[pos + 1]) << 16 | uint32_t(p[pos + 2]) << 8 | p[pos + 3];
+    const std::string type(reinterpret_cast<const char*>(p + pos + 4), 4);
+    if (uint64_t(len) + 12 > n - pos)
+      return str_cat("PNG chunk '", type, "' claims ", len, " bytes, the file has ", n - pos - std::min<size_t>(n - pos, 12),
+                     " left");
+    if (type == "IEND") break;
+    pos += 12 + size_t(len);
+  }
+  return "";
+}
+
 // PNM: ASCII gray (P2), binary gray (P5) and RGB (P6), 8 or 16 bits. Ours, not stb's: stb 2.27
 // reads 16-bit samples little-endian (the format is big-endian) and doesn't read P2.
 // Values are scaled from maxval to 255 or 65535.
@@ -342,7 +359,11 @@ void decode_image_memory_into(const void* bytes, size_t size, const std::string&
   LAI_CHECK(info.width > 0 && info.height > 0, name, ": corrupt data (size ", info.width, "x", info.height, ")");
   LAI_CHECK(int64_t(info.width) * info.height <= (int64_t(1) << 28), name, ": unsupported (",
             info.width, "x", info.height, " pixels is too large)");
-  if (info.format == "png" && decode_png_gray_fast(p, size, name, img)) return;
+  if (info.format == "png") {
+    const std::string overrun = png_chunk_overrun(p, size);
+    LAI_CHECK(overrun.empty(), name, ": corrupt data (", overrun, ")");
+    if (decode_png_gray_fast(p, size, name, img)) return;
+  }
   int w = 0, h = 0, c = 0;
   // stb's 8- and 16-bit loaders differ only in their sample type and full scale.
   auto adopt = [&](auto* samples, float full_scale) {
