@@ -235,7 +235,13 @@ struct GemmDriver {
         const int64_t kc = std::min(KCH, K - pc);
         const bool acc = accumulate || pc > 0;
         pack_a(a, 0, M, pc, kc, abuf);
-        for (int64_t jr = 0; jr < N; jr += NR) {
+        // Stream the next chunk in, in order, a slice per panel: the panels below read each row
+        // a few lines at a time, which the hardware prefetchers follow less well.
+        const int64_t next = std::min(KCH, K - pc - kc), npan = ceil_div(N, NR);
+        const int64_t slice = ceil_div(next, npan);
+        for (int64_t jr = 0, pi = 0; jr < N; jr += NR, ++pi) {
+          for (int64_t k = pi * slice; k < std::min(next, (pi + 1) * slice); ++k)
+            for (int64_t l = 0; l < N; l += 16) __builtin_prefetch(b + (pc + kc + k) * ldb + l, 0, 2);
           const int64_t nr = std::min<int64_t>(NR, N - jr);
           if (nr == NR) {
             UK::rows(int(M), kc, abuf, typename UK::StridedB{b + pc * ldb + jr, ldb}, C + jr, ldc, acc);
