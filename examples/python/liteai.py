@@ -420,6 +420,43 @@ def write_phantoms(directory, count, seed=1, size=64):
 
 # ---------------------------------------------------------------- models
 
+class _Handle:
+    """Owns one C handle: freed by close(), a `with` block or garbage collection. Subclasses name
+    their C functions: _free_fn, and _load_fn / _save_fn when the object is kept in a file."""
+    _h = C.c_void_p()
+    _free_fn = _load_fn = _save_fn = None
+
+    def __init__(self, handle):
+        self._h = C.c_void_p(handle)
+
+    @classmethod
+    def _wrap(cls, handle):
+        return cls(handle)
+
+    @classmethod
+    def load(cls, path):
+        h = C.c_void_p()
+        _check(getattr(_lib, cls._load_fn)(_path(path), C.byref(h)))
+        return cls._wrap(h.value)
+
+    def save(self, path):
+        _check(getattr(_lib, self._save_fn)(self._h, _path(path)))
+
+    def close(self):
+        if self._h:
+            getattr(_lib, self._free_fn)(self._h)
+            self._h = C.c_void_p()
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class _Callback:
     """Wraps a Python progress function; an exception in it cancels and is re-raised."""
 
@@ -438,11 +475,10 @@ class _Callback:
         self.c_fn = _PROGRESS_FN(trampoline) if fn else _PROGRESS_FN()
 
 
-class Model:
-    _h = C.c_void_p()
-
-    def __init__(self, handle):
-        self._h = C.c_void_p(handle)
+class Model(_Handle):
+    _free_fn = "lai_model_free"
+    _load_fn = "lai_model_load"
+    _save_fn = "lai_model_save"
 
     @classmethod
     def create(cls, architecture="compact_cxr", size=0, classes=0, seed=42):
@@ -451,33 +487,11 @@ class Model:
         return cls(h.value)
 
     @classmethod
-    def load(cls, path):
-        h = C.c_void_p()
-        _check(_lib.lai_model_load(_path(path), C.byref(h)))
-        return cls(h.value)
-
-    @classmethod
     def from_bytes(cls, data):
         data = bytes(data)
         h = C.c_void_p()
         _check(_lib.lai_model_load_memory(data, len(data), C.byref(h)))
         return cls(h.value)
-
-    def close(self):
-        if self._h:
-            _lib.lai_model_free(self._h)
-            self._h = C.c_void_p()
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def save(self, path):
-        _check(_lib.lai_model_save(self._h, _path(path)))
 
     @property
     def info(self):
@@ -613,32 +627,19 @@ class Model:
         return d
 
 
-class Trainer:
+class Trainer(_Handle):
     """Step-by-step training on images in memory; holds the model exclusively until closed.
 
         with liteai.Trainer(model, learning_rate=1e-3) as t:
             loss = t.step(images, labels=[0, 1, ...])      # or targets=[[0, 1, 0], ...] (multi-label)
     """
-    _h = C.c_void_p()
+    _free_fn = "lai_trainer_free"
 
     def __init__(self, model, **options):
         o, _cb, _keep = Model._options(options, None)
         h = C.c_void_p()
         _check(_lib.lai_trainer_create(model._h, C.byref(o), C.byref(h)))
         self._h, self._model = h, model
-
-    def close(self):
-        if self._h:
-            _lib.lai_trainer_free(self._h)
-            self._h = C.c_void_p()
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def step(self, images, labels=None, targets=None):
         images = list(images)
@@ -656,8 +657,10 @@ class Trainer:
 
 # ---------------------------------------------------------------- ProbMat / WPM
 
-class ProbMat:
-    _h = C.c_void_p()
+class ProbMat(_Handle):
+    _free_fn = "lai_probmat_free"
+    _load_fn = "lai_probmat_load"
+    _save_fn = "lai_probmat_save"
 
     def __init__(self, width=0, height=0, bins=256, count_bits=32, scale=1, tolerance=0, lo=0.0, hi=255.0,
                  _handle=None):
@@ -672,20 +675,8 @@ class ProbMat:
         self._h = h
 
     @classmethod
-    def load(cls, path):
-        h = C.c_void_p()
-        _check(_lib.lai_probmat_load(_path(path), C.byref(h)))
-        return cls(_handle=h.value)
-
-    def close(self):
-        if self._h:
-            _lib.lai_probmat_free(self._h)
-            self._h = C.c_void_p()
-
-    __del__ = close
-
-    def save(self, path):
-        _check(_lib.lai_probmat_save(self._h, _path(path)))
+    def _wrap(cls, handle):
+        return cls(_handle=handle)
 
     def add(self, image):
         keep, ptr, t, w, h, stride = _as_image(image)
@@ -732,11 +723,10 @@ def _matrix(data):
     return flat, C.addressof(flat), len(rows), len(rows[0])
 
 
-class Som:
-    _h = C.c_void_p()
-
-    def __init__(self, handle):
-        self._h = C.c_void_p(handle)
+class Som(_Handle):
+    _free_fn = "lai_som_free"
+    _load_fn = "lai_som_load"
+    _save_fn = "lai_som_save"
 
     @classmethod
     def train(cls, data, rows=10, cols=10, epochs=20, hexagonal=False, batch=True, seed=1):
@@ -747,22 +737,6 @@ class Som:
         h = C.c_void_p()
         _check(_lib.lai_som_train(ptr, n, dim, C.byref(o), C.byref(h)))
         return cls(h.value)
-
-    @classmethod
-    def load(cls, path):
-        h = C.c_void_p()
-        _check(_lib.lai_som_load(_path(path), C.byref(h)))
-        return cls(h.value)
-
-    def close(self):
-        if self._h:
-            _lib.lai_som_free(self._h)
-            self._h = C.c_void_p()
-
-    __del__ = close
-
-    def save(self, path):
-        _check(_lib.lai_som_save(self._h, _path(path)))
 
     @property
     def shape(self):
@@ -848,16 +822,15 @@ def write_overlay_png(path, image, anomaly_map, threshold, hi=-1.0, max_alpha=0.
     _check(_lib.lai_write_overlay_png(_path(path), C.byref(i), C.byref(m), threshold, hi, max_alpha))
 
 
-class Autoencoder:
+class Autoencoder(_Handle):
     """Autoencoder anomaly maps (train on normal images only; the map is size x size).
 
         ae = liteai.Autoencoder.train("phantoms/manifest.csv", label="normal", size=64, epochs=5)
         anomaly_map, score = ae.score(image)
     """
-    _h = C.c_void_p()
-
-    def __init__(self, handle):
-        self._h = C.c_void_p(handle)
+    _free_fn = "lai_autoencoder_free"
+    _load_fn = "lai_autoencoder_load"
+    _save_fn = "lai_autoencoder_save"
 
     @staticmethod
     def _options(kw, progress, label=None):
@@ -897,28 +870,6 @@ class Autoencoder:
             raise cb.error
         _check(status)
         return cls(h.value)
-
-    @classmethod
-    def load(cls, path):
-        h = C.c_void_p()
-        _check(_lib.lai_autoencoder_load(_path(path), C.byref(h)))
-        return cls(h.value)
-
-    def close(self):
-        if self._h:
-            _lib.lai_autoencoder_free(self._h)
-            self._h = C.c_void_p()
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def save(self, path):
-        _check(_lib.lai_autoencoder_save(self._h, _path(path)))
 
     @property
     def map_size(self):
@@ -1000,7 +951,7 @@ def _image_array(images):
     return views, (_Image * len(views))(*[_Image(v[1], v[2], v[3], v[4], v[5]) for v in views])
 
 
-class Senafas:
+class Senafas(_Handle):
     """The senafas anomaly channel: fitted on anomaly maps (WPMs) of NORMAL images, it turns a map
     into a (W/patch) x (H/patch) channel, ~0 on ordinary anatomy and high on what no normal patch
     looks like; its maximum is an image score.
@@ -1008,10 +959,9 @@ class Senafas:
         sen = liteai.Senafas.fit(normal_wpms, patch=8)          # or Senafas.fit_probmat(pm, normals)
         channel, score = sen.channel(wpm)
     """
-    _h = C.c_void_p()
-
-    def __init__(self, handle):
-        self._h = C.c_void_p(handle)
+    _free_fn = "lai_senafas_free"
+    _load_fn = "lai_senafas_load"
+    _save_fn = "lai_senafas_save"
 
     @staticmethod
     def _options(kw, progress):
@@ -1052,28 +1002,6 @@ class Senafas:
             raise cb.error
         _check(status)
         return cls(h.value)
-
-    @classmethod
-    def load(cls, path):
-        h = C.c_void_p()
-        _check(_lib.lai_senafas_load(_path(path), C.byref(h)))
-        return cls(h.value)
-
-    def close(self):
-        if self._h:
-            _lib.lai_senafas_free(self._h)
-            self._h = C.c_void_p()
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def save(self, path):
-        _check(_lib.lai_senafas_save(self._h, _path(path)))
 
     @property
     def info(self):
