@@ -9,33 +9,14 @@
 #include "liteai/nn/losses.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/optim/trainer.hpp"
+#include "train_fixtures.hpp"
 
 using namespace liteai;
 
 namespace {
-std::string tmp_path(const std::string& name) {
-  const char* d = std::getenv("LITEAI_TEST_TMP");
-  return std::string(d ? d : "/tmp") + "/" + name;
-}
-
-// 8x8 images of two classes: a bright bar on the left half (class 0) or on the right (class 1),
-// at a random row, plus noise. Learnable, but not by a constant predictor.
-struct Toy {
-  Tensor images, labels;
-};
-Toy make_toy(int64_t n, uint64_t seed) {
-  Generator g(seed);
-  Toy t{Tensor::empty({n, 1, 8, 8}), Tensor::empty({n})};
-  for (int64_t i = 0; i < n; ++i) {
-    const int cls = static_cast<int>(g.below(2));
-    const int row = static_cast<int>(g.below(8));
-    float* img = t.images.data() + i * 64;
-    for (int k = 0; k < 64; ++k) img[k] = g.normal(0.f, 0.3f);
-    for (int x = 0; x < 4; ++x) img[row * 8 + x + cls * 4] += 1.5f;
-    t.labels.data()[i] = static_cast<float>(cls);
-  }
-  return t;
-}
+using train_fixtures::make_toy;
+using train_fixtures::tmp_path;
+using train_fixtures::Toy;
 
 std::shared_ptr<nn::Model> toy_model(uint64_t seed) { return nn::build_model("small_cnn", 8, 2, seed); }
 
@@ -49,7 +30,7 @@ optim::TrainOptions toy_options() {
 }  // namespace
 
 TEST_CASE("Trainer learns a toy task; validation accuracy is high", "[train]") {
-  Toy tr = make_toy(512, 1), va = make_toy(256, 2);
+  Toy tr = make_toy(512, 8, 1), va = make_toy(256, 8, 2);
   auto model = toy_model(3);
   optim::Trainer trainer(model, toy_options());
   optim::TensorSource src(tr.images, tr.labels, Tensor(), 32, 5);
@@ -65,7 +46,7 @@ TEST_CASE("Trainer learns a toy task; validation accuracy is high", "[train]") {
 }
 
 TEST_CASE("Training is deterministic for a fixed seed", "[train]") {
-  Toy tr = make_toy(128, 1);
+  Toy tr = make_toy(128, 8, 1);
   std::vector<std::vector<float>> finals;
   for (int run = 0; run < 2; ++run) {
     auto model = toy_model(3);
@@ -84,7 +65,7 @@ TEST_CASE("Training is deterministic for a fixed seed", "[train]") {
 }
 
 TEST_CASE("Checkpoint + resume continues exactly where training stopped", "[train]") {
-  Toy tr = make_toy(128, 1);
+  Toy tr = make_toy(128, 8, 1);
   // straight: 2 epochs
   auto a = toy_model(3);
   optim::Trainer ta(a, toy_options());
@@ -126,7 +107,7 @@ TEST_CASE("Checkpoint + resume continues exactly where training stopped", "[trai
 }
 
 TEST_CASE("Early stopping and cancellation", "[train]") {
-  Toy tr = make_toy(64, 1), va = make_toy(64, 2);
+  Toy tr = make_toy(64, 8, 1), va = make_toy(64, 8, 2);
   auto model = toy_model(3);
   optim::TrainOptions o = toy_options();
   o.epochs = 50;
@@ -243,7 +224,7 @@ TEST_CASE("Model files: round trip, preprocessing, class names, errors", "[io]")
 }
 
 TEST_CASE("Distillation through a custom loss: the student approaches the teacher", "[train][distill]") {
-  Toy tr = make_toy(256, 1), va = make_toy(128, 2);
+  Toy tr = make_toy(256, 8, 1), va = make_toy(128, 8, 2);
   auto teacher = toy_model(3);
   {
     optim::Trainer t(teacher, toy_options());
