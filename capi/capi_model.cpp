@@ -15,7 +15,7 @@
 #include "liteai/nn/metrics.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/ops/ops.hpp"
-#include "liteai/optim/data_source.hpp"
+#include "liteai/app/data_source.hpp"
 #include "liteai/optim/trainer.hpp"
 
 using namespace liteai;

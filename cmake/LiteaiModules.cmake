@@ -1,4 +1,5 @@
-# liteai_module(name "dir1;dir2" DEPS ...): a static library from every .cpp in the folders.
+# liteai_module(name "dir1;dir2" DEPS ...): a static library from every .cpp in the folders
+# (relative to the project root, or absolute).
 # Files named *_avx512.cpp / *_avx2.cpp / *_sse.cpp get that ISA's flags (and only they do):
 # the library itself is never built with -march=native, an older CPU must run the same binary.
 set(LITEAI_FLAGS_avx512 -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
@@ -9,7 +10,10 @@ function(liteai_module name dirs)
   cmake_parse_arguments(M "" "" "DEPS" ${ARGN})
   set(srcs)
   foreach(d IN LISTS dirs)
-    file(GLOB s CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${d}/*.cpp)
+    if(NOT IS_ABSOLUTE ${d})
+      set(d ${PROJECT_SOURCE_DIR}/${d})
+    endif()
+    file(GLOB s CONFIGURE_DEPENDS ${d}/*.cpp)
     list(APPEND srcs ${s})
   endforeach()
   if(NOT srcs)

@@ -1,5 +1,5 @@
 # cmake -DSRC=tests/tsan -DWORK=dir -DCC=clang-14 -DCXX=clang++-14 -P run_tsan.cmake
-# Builds tests/test_capi_threads.cpp and the library with -fsanitize=thread and runs it; any
+# Builds tests/capi/test_capi_threads.cpp and the library with -fsanitize=thread and runs it; any
 # data race report fails. The library pool runs with one thread (LITEAI_NUM_THREADS=1) so the
 # only concurrency is the callers' threads on shared handles (what the C API promises), and
 # oneTBB's uninstrumented internals cannot produce false reports.

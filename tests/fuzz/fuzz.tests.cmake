@@ -2,7 +2,7 @@
 # on 2 cores the first time; ccache makes reruns quick):
 #   fuzz_smoke  every tests/fuzz/fuzz_*.cpp with libFuzzer+ASan+UBSan, seeded, LITEAI_FUZZ_SECONDS
 #               (default 10) per target, known crashers in tests/fuzz/regressions/ replayed
-#   capi_tsan   tests/test_capi_threads.cpp under ThreadSanitizer
+#   capi_tsan   tests/capi/test_capi_threads.cpp under ThreadSanitizer
 # Registered in the normal build only (the sanitized pass would repeat them) and only when
 # clang-14 is installed; -DLITEAI_CLANG_CHECKS=OFF turns them off.
 find_program(LITEAI_CLANG NAMES clang-14 clang)
@@ -11,12 +11,12 @@ option(LITEAI_CLANG_CHECKS "Fuzz smoke test and ThreadSanitizer test of the C AP
 if(LITEAI_CLANG_CHECKS AND NOT LITEAI_SANITIZE)
   if(LITEAI_CLANG AND LITEAI_CLANGXX)
     add_test(NAME fuzz_smoke
-             COMMAND ${CMAKE_COMMAND} -DSRC=${CMAKE_CURRENT_SOURCE_DIR}/fuzz -DWORK=${CMAKE_CURRENT_BINARY_DIR}/fuzz
+             COMMAND ${CMAKE_COMMAND} -DSRC=${CMAKE_CURRENT_LIST_DIR} -DWORK=${CMAKE_CURRENT_BINARY_DIR}/fuzz
                      -DCC=${LITEAI_CLANG} -DCXX=${LITEAI_CLANGXX} -DSECONDS=10
-                     -P ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.cmake)
+                     -P ${CMAKE_CURRENT_LIST_DIR}/run_fuzz.cmake)
     add_test(NAME capi_tsan
-             COMMAND ${CMAKE_COMMAND} -DSRC=${CMAKE_CURRENT_SOURCE_DIR}/tsan -DWORK=${CMAKE_CURRENT_BINARY_DIR}/tsan
-                     -DCC=${LITEAI_CLANG} -DCXX=${LITEAI_CLANGXX} -P ${CMAKE_CURRENT_SOURCE_DIR}/tsan/run_tsan.cmake)
+             COMMAND ${CMAKE_COMMAND} -DSRC=${PROJECT_SOURCE_DIR}/tests/tsan -DWORK=${CMAKE_CURRENT_BINARY_DIR}/tsan
+                     -DCC=${LITEAI_CLANG} -DCXX=${LITEAI_CLANGXX} -P ${PROJECT_SOURCE_DIR}/tests/tsan/run_tsan.cmake)
     set_tests_properties(fuzz_smoke capi_tsan PROPERTIES TIMEOUT 1800)
   else()
     message(STATUS "clang not found: fuzz_smoke and capi_tsan tests skipped (apt install clang-14)")

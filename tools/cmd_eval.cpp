@@ -10,7 +10,7 @@
 #include "liteai/nn/metrics.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/ops/ops.hpp"
-#include "liteai/optim/data_source.hpp"
+#include "liteai/app/data_source.hpp"
 #include "nn_common.hpp"
 
 namespace {

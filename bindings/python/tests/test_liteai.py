@@ -6,7 +6,7 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import liteai  # noqa: E402
 
 np = liteai.np  # None when numpy is missing or disabled (LITEAI_PYTHON_NO_NUMPY=1)

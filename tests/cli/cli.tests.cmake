@@ -1,19 +1,19 @@
-# End-to-end tests of the `liteai` command (examples/cli), included by tests/CMakeLists.txt: one
-# CMake script per workflow (tests/run_cli_<name>.cmake, run with `cmake -P`) that runs the
+# End-to-end tests of the `liteai` command (tools/), included by tests/CMakeLists.txt: one
+# CMake script per workflow (tests/cli/run_cli_<name>.cmake, run with `cmake -P`) that runs the
 # program on small SYNTHETIC phantoms it generates itself and checks what it prints and writes
-# (see tests/run_cli_common.cmake). Registered in both the normal and the sanitized build; they
-# need LITEAI_BUILD_EXAMPLES (the default).
+# (see run_cli_common.cmake). Registered in both the normal and the sanitized build; they
+# need LITEAI_BUILD_TOOLS (the default).
 if(NOT TARGET liteai_cli)
-  message(STATUS "cli tests skipped: the liteai command is not built (LITEAI_BUILD_EXAMPLES=OFF)")
+  message(STATUS "cli tests skipped: the liteai command is not built (LITEAI_BUILD_TOOLS=OFF)")
   return()
 endif()
 # CMake scripts cannot write arbitrary bytes: this helper makes the damaged files of cli_errors.
-add_executable(cli_test_corrupt ${CMAKE_CURRENT_SOURCE_DIR}/cli_test_corrupt.cpp)
+add_executable(cli_test_corrupt ${CMAKE_CURRENT_LIST_DIR}/cli_test_corrupt.cpp)
 foreach(workflow classify probmat anomaly som hough demo errors)
   add_test(NAME cli_${workflow}
            COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DCORRUPT=$<TARGET_FILE:cli_test_corrupt>
-                   -DWORK=${CMAKE_CURRENT_BINARY_DIR}/tmp/cli_${workflow}
-                   -P ${CMAKE_CURRENT_SOURCE_DIR}/run_cli_${workflow}.cmake)
+                   -DWORK=${LITEAI_TEST_TMP}/cli_${workflow}
+                   -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_${workflow}.cmake)
   # Two threads whatever the machine: the same bits on every run (determinism is per thread count).
   set_tests_properties(cli_${workflow} PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2")
 endforeach()
@@ -21,8 +21,8 @@ endforeach()
 # kernels, so the normal build only; reported as skipped when the Debian dataset is absent.
 if(NOT LITEAI_SANITIZE)
   add_test(NAME cli_mnist
-           COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DWORK=${CMAKE_CURRENT_BINARY_DIR}/tmp/cli_mnist
-                   -P ${CMAKE_CURRENT_SOURCE_DIR}/run_cli_mnist.cmake)
+           COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DWORK=${LITEAI_TEST_TMP}/cli_mnist
+                   -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_mnist.cmake)
   set_tests_properties(cli_mnist PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2"
                        SKIP_REGULAR_EXPRESSION "CLI_TEST_SKIPPED")
 endif()

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include "liteai/nn/model_io.hpp"
-#include "liteai/optim/data_source.hpp"
+#include "liteai/app/data_source.hpp"
 
 using namespace liteai;
 

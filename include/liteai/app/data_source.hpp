@@ -1,7 +1,6 @@
 #pragma once
-// Glue between the data layer (data::Loader) and the Trainer (BatchSource), header-only so the
-// nn/optim library does not link the data library: whoever includes this links both (the
-// `liteai` command, the C API).
+// Glue between the data layer (data::Loader) and the Trainer (BatchSource), in the task layer so the
+// optim layer does not depend on the data layer (they sit side by side).
 //
 //   auto ds = data::load_fashion_mnist(dir, /*train=*/true);
 //   optim::LoaderSource src(ds, optim::loader_options_for(*model, 64, /*seed=*/1));

@@ -18,7 +18,7 @@
 #include "liteai/data/phantom.hpp"
 #include "liteai/nn/metrics.hpp"
 #include "liteai/nn/model_io.hpp"
-#include "liteai/optim/data_source.hpp"
+#include "liteai/app/data_source.hpp"
 
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -8,7 +8,7 @@
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/loader.hpp"
 #include "liteai/nn/model_io.hpp"
-#include "liteai/optim/data_source.hpp"
+#include "liteai/app/data_source.hpp"
 
 namespace {
 const char* kHelp =
