@@ -236,7 +236,7 @@ LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder
         im = ds->get(i).image;
       } catch (const Error& e) {
         if (o.skip_bad_files) continue;
-        fail(classify(e.what(), LAI_ERR_FORMAT), e.what());
+        throw;
       }
       images.push_back(data::resize(im, int(a.size), int(a.size)));
     }

@@ -18,7 +18,6 @@ namespace {
 thread_local std::string t_error;
 thread_local const char* t_error_fallback = "";
 
-bool contains(const char* s, const char* what) { return std::strstr(s, what) != nullptr; }
 }  // namespace
 
 void set_error(lai_status status, const char* message) noexcept {
@@ -31,16 +30,18 @@ void set_error(lai_status status, const char* message) noexcept {
   }
 }
 
-lai_status classify(const char* m, lai_status fallback) noexcept {
-  if (contains(m, "cannot open") || contains(m, "cannot write") || contains(m, "cannot read") ||
-      contains(m, "cannot create") || contains(m, "cannot rename") || contains(m, "No such file") ||
-      contains(m, "no such") || contains(m, "does not exist") || contains(m, "Permission denied"))
-    return LAI_ERR_IO;
-  if (fallback == LAI_ERR_FORMAT || fallback == LAI_ERR_IO) return fallback;
-  if (contains(m, "corrupt") || contains(m, "truncated") || contains(m, "unsupported format") ||
-      contains(m, "empty file") || contains(m, "checksum") || contains(m, "magic"))
-    return LAI_ERR_FORMAT;
-  return fallback;
+lai_status status_of(ErrorKind kind) noexcept {
+  switch (kind) {
+    case ErrorKind::invalid_argument: return LAI_ERR_INVALID_ARGUMENT;
+    case ErrorKind::io: return LAI_ERR_IO;
+    case ErrorKind::format: return LAI_ERR_FORMAT;
+    case ErrorKind::out_of_memory: return LAI_ERR_OUT_OF_MEMORY;
+    case ErrorKind::not_supported: return LAI_ERR_NOT_SUPPORTED;
+    case ErrorKind::cancelled: return LAI_ERR_CANCELLED;
+    case ErrorKind::busy: return LAI_ERR_BUSY;
+    case ErrorKind::internal: return LAI_ERR_INTERNAL;
+  }
+  return LAI_ERR_INTERNAL;
 }
 
 data::Image image_from_buffer(const char* fn, const void* pixels, int type, int32_t width, int32_t height,

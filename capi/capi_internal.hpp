@@ -32,14 +32,12 @@ struct CapiError : std::runtime_error {
 
 void set_error(lai_status status, const char* message) noexcept;
 
-// Status for a liteai::Error message: IO for files that cannot be opened/written, FORMAT for
-// corrupt data when the call reads files, else `fallback`.
-lai_status classify(const char* message, lai_status fallback) noexcept;
+// The status of an error kind (set where the problem was found).
+lai_status status_of(liteai::ErrorKind kind) noexcept;
 
 // Runs fn (returning void) and turns every exception into a status + message.
-// `fallback` is the status of a liteai::Error that names no file problem.
 template <class F>
-lai_status guarded(const char* fn_name, lai_status fallback, F&& fn) noexcept {
+lai_status guarded(const char* fn_name, lai_status /*unused*/, F&& fn) noexcept {
   try {
     fn();
     return LAI_OK;
@@ -47,7 +45,7 @@ lai_status guarded(const char* fn_name, lai_status fallback, F&& fn) noexcept {
     set_error(e.status, e.what());
     return e.status;
   } catch (const liteai::Error& e) {
-    const lai_status s = classify(e.what(), fallback);
+    const lai_status s = status_of(e.kind());
     set_error(s, e.what());
     return s;
   } catch (const std::bad_alloc&) {

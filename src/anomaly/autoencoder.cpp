@@ -226,7 +226,7 @@ AutoencoderDetector AutoencoderDetector::load(const std::string& path) {
     if (name == "anomaly.calibration_offset") offset = t;
     if (name == "anomaly.smooth_sigma") sigma = t.item();
   }
-  return AutoencoderDetector(saved.model, calibration, sigma, offset);
+  return reclassify(ErrorKind::format, [&] { return AutoencoderDetector(saved.model, calibration, sigma, offset); });
 }
 
 }  // namespace liteai::anomaly

@@ -75,7 +75,7 @@ void ByteWriter::array_u32(const uint32_t* p, size_t n) { put_array(buf_, p, n);
 void ByteWriter::array_f32(const float* p, size_t n) { put_array(buf_, p, n); }
 
 void ByteReader::need(size_t bytes, const char* field) {
-  LAI_CHECK(bytes <= n_ - pos_, what_, ": truncated while reading '", field, "' (needs ", bytes,
+  LAI_CHECK_FORMAT(bytes <= n_ - pos_, what_, ": truncated while reading '", field, "' (needs ", bytes,
             " bytes at offset ", pos_, ", only ", n_ - pos_, " left)");
 }
 uint8_t ByteReader::u8(const char* field) {
@@ -134,7 +134,7 @@ uint64_t checked_mul(uint64_t a, uint64_t b, const char* what) {
 
 void write_checked_file(const std::string& path, const char magic[8], uint32_t version,
                         const std::vector<uint8_t>& header, const std::vector<uint8_t>& payload) {
-  LAI_CHECK(header.size() <= kMaxHeaderBytes, path, ": header too large");
+  LAI_CHECK_FORMAT(header.size() <= kMaxHeaderBytes, path, ": header too large");
   uint8_t prefix[kPrefixBytes] = {};
   std::memcpy(prefix, magic, 8);
   auto st32 = [&](size_t at, uint32_t v) {
@@ -155,7 +155,7 @@ void write_checked_file(const std::string& path, const char magic[8], uint32_t v
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   const int fd = mkstemp(name.data());
-  LAI_CHECK(fd >= 0, path, ": cannot create a temporary file next to it (", std::strerror(errno), ")");
+  LAI_CHECK_IO(fd >= 0, path, ": cannot create a temporary file next to it (", std::strerror(errno), ")");
   auto fail = [&](const char* step) {
     const int err = errno;
     ::close(fd);
@@ -198,29 +198,29 @@ void write_checked_file(const std::string& path, const char magic[8], uint32_t v
 CheckedFile read_checked_file(const std::string& path, const char magic[8], uint32_t max_version,
                               const char* kind) {
   std::ifstream in(path, std::ios::binary);
-  LAI_CHECK(in.good(), path, ": cannot open ", kind, " file");
+  LAI_CHECK_IO(in.good(), path, ": cannot open ", kind, " file");
   in.seekg(0, std::ios::end);
   const std::streamoff len_off = in.tellg();
   LAI_CHECK(len_off >= 0, path, ": cannot determine the file length");
   const uint64_t len = static_cast<uint64_t>(len_off);
   in.seekg(0, std::ios::beg);
-  LAI_CHECK(len >= kPrefixBytes, path, ": not a ", kind, " file (", len, " bytes, shorter than the ",
+  LAI_CHECK_FORMAT(len >= kPrefixBytes, path, ": not a ", kind, " file (", len, " bytes, shorter than the ",
             kPrefixBytes, "-byte prefix)");
   uint8_t prefix[kPrefixBytes];
   in.read(reinterpret_cast<char*>(prefix), kPrefixBytes);
-  LAI_CHECK(in.good(), path, ": read error in the prefix");
-  LAI_CHECK(std::memcmp(prefix, magic, 8) == 0, path, ": not a ", kind, " file (bad magic)");
+  LAI_CHECK_FORMAT(in.good(), path, ": read error in the prefix");
+  LAI_CHECK_FORMAT(std::memcmp(prefix, magic, 8) == 0, path, ": not a ", kind, " file (bad magic)");
   CheckedFile f;
   f.version = load_u32(prefix + 8);
-  LAI_CHECK(f.version >= 1 && f.version <= max_version, path, ": unsupported ", kind,
+  LAI_CHECK_FORMAT(f.version >= 1 && f.version <= max_version, path, ": unsupported ", kind,
             " format version ", f.version, " (this build reads 1..", max_version, ")");
   const uint32_t hb = load_u32(prefix + 12);
   const uint64_t pb = load_u64(prefix + 16);
   const uint32_t crc_stored = load_u32(prefix + 24);
-  LAI_CHECK(hb <= kMaxHeaderBytes, path, ": header size ", hb, " is implausible");
-  LAI_CHECK(hb <= len - kPrefixBytes, path, ": truncated (header of ", hb, " bytes, file has ",
+  LAI_CHECK_FORMAT(hb <= kMaxHeaderBytes, path, ": header size ", hb, " is implausible");
+  LAI_CHECK_FORMAT(hb <= len - kPrefixBytes, path, ": truncated (header of ", hb, " bytes, file has ",
             len - kPrefixBytes, " after the prefix)");
-  LAI_CHECK(pb <= len - kPrefixBytes - hb, path, ": truncated (payload of ", pb,
+  LAI_CHECK_FORMAT(pb <= len - kPrefixBytes - hb, path, ": truncated (payload of ", pb,
             " bytes declared, file has ", len - kPrefixBytes - hb, ")");
   LAI_CHECK(pb == len - kPrefixBytes - hb, path, ": ", len - kPrefixBytes - hb - pb,
             " trailing bytes after the payload");
@@ -228,11 +228,11 @@ CheckedFile read_checked_file(const std::string& path, const char magic[8], uint
   f.payload.resize(pb);
   in.read(reinterpret_cast<char*>(f.header.data()), hb);
   in.read(reinterpret_cast<char*>(f.payload.data()), static_cast<std::streamsize>(pb));
-  LAI_CHECK(in.good() || (hb + pb == 0), path, ": read error");
+  LAI_CHECK_FORMAT(in.good() || (hb + pb == 0), path, ": read error");
   uint32_t crc = static_cast<uint32_t>(crc32(0L, Z_NULL, 0));
   crc = crc_of(crc, f.header.data(), f.header.size());
   crc = crc_of(crc, f.payload.data(), f.payload.size());
-  LAI_CHECK(crc == crc_stored, path, ": checksum mismatch (CRC32 stored ", crc_stored, ", computed ",
+  LAI_CHECK_FORMAT(crc == crc_stored, path, ": checksum mismatch (CRC32 stored ", crc_stored, ", computed ",
             crc, "): the file is corrupted");
   return f;
 }

@@ -404,42 +404,45 @@ void ProbMat::save(const std::string& path) const {
 }
 
 ProbMat ProbMat::load(const std::string& path) {
-  detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "probmat (.lpm)");
-  detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
-  ProbMatConfig c;
-  c.width = h.i32("width");
-  c.height = h.i32("height");
-  c.bins = h.i32("bins");
-  c.count_bits = h.i32("count_bits");
-  c.scale = h.i32("scale");
-  c.tolerance = h.i32("tolerance");
-  c.lo = h.f32("lo");
-  c.hi = h.f32("hi");
-  const uint64_t images = h.u64("images");
-  const int gw = h.i32("grid_width"), gh = h.i32("grid_height");
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    throw_error(str_cat(path, ": invalid header: ", e.what()));
-  }
-  LAI_CHECK(gw == c.grid_width() && gh == c.grid_height(), path, ": grid ", gw, "x", gh,
-            " does not match ", c.width, "x", c.height, " at scale ", c.scale);
-  const uint64_t cells = uint64_t(c.cells());
-  const uint64_t expect = detail::checked_mul(detail::checked_mul(cells, uint64_t(c.bins), "probmat counts"),
-                                              uint64_t(c.count_bits / 8), "probmat counts") + cells;
-  LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, the header (",
-            c.describe(), ") needs ", expect);
-  ProbMat pm(c);
-  pm.images_ = images;
-  detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
-  if (c.count_bits == 32)
-    p.array_u32(pm.c32_.data(), pm.c32_.size(), "counts");
-  else
-    p.array_u16(pm.c16_.data(), pm.c16_.size(), "counts");
-  p.bytes(pm.shift_.data(), pm.shift_.size(), "shifts");
-  for (size_t i = 0; i < pm.shift_.size(); ++i)
-    LAI_CHECK(pm.shift_[i] <= 31, path, ": cell ", i, " has an implausible count shift ", int(pm.shift_[i]));
-  return pm;
+  // Everything the file fails to satisfy is a damaged file (format).
+  return reclassify(ErrorKind::format, [&] {
+    detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "probmat (.lpm)");
+    detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
+    ProbMatConfig c;
+    c.width = h.i32("width");
+    c.height = h.i32("height");
+    c.bins = h.i32("bins");
+    c.count_bits = h.i32("count_bits");
+    c.scale = h.i32("scale");
+    c.tolerance = h.i32("tolerance");
+    c.lo = h.f32("lo");
+    c.hi = h.f32("hi");
+    const uint64_t images = h.u64("images");
+    const int gw = h.i32("grid_width"), gh = h.i32("grid_height");
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", e.what()));
+    }
+    LAI_CHECK(gw == c.grid_width() && gh == c.grid_height(), path, ": grid ", gw, "x", gh,
+              " does not match ", c.width, "x", c.height, " at scale ", c.scale);
+    const uint64_t cells = uint64_t(c.cells());
+    const uint64_t expect = detail::checked_mul(detail::checked_mul(cells, uint64_t(c.bins), "probmat counts"),
+                                                uint64_t(c.count_bits / 8), "probmat counts") + cells;
+    LAI_CHECK_FORMAT(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, the header (",
+              c.describe(), ") needs ", expect);
+    ProbMat pm(c);
+    pm.images_ = images;
+    detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+    if (c.count_bits == 32)
+      p.array_u32(pm.c32_.data(), pm.c32_.size(), "counts");
+    else
+      p.array_u16(pm.c16_.data(), pm.c16_.size(), "counts");
+    p.bytes(pm.shift_.data(), pm.shift_.size(), "shifts");
+    for (size_t i = 0; i < pm.shift_.size(); ++i)
+      LAI_CHECK(pm.shift_[i] <= 31, path, ": cell ", i, " has an implausible count shift ", int(pm.shift_[i]));
+    return pm;
+  });
 }
 
 }  // namespace liteai::anomaly

@@ -191,49 +191,52 @@ void Senafas::save(const std::string& path) const {
 }
 
 Senafas Senafas::load(const std::string& path) {
-  detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "senafas (.lsnf)");
-  detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
-  Senafas s;
-  s.width_ = h.i32("width");
-  s.height_ = h.i32("height");
-  s.patch_ = h.i32("patch");
-  s.pool_ = h.i32("pool");
-  s.dim_ = h.i32("dim");
-  const int log_flag = h.i32("log_scale");
-  s.floor_ = h.f32("floor");
-  const SomConfig c = detail::read_som_layout(h, path);
-  LAI_CHECK(h.remaining() == 0, path, ": invalid header: ", h.remaining(), " unexpected trailing bytes");
-  LAI_CHECK(s.width_ >= 1 && s.height_ >= 1 && s.width_ <= (1 << 16) && s.height_ <= (1 << 16), path,
-            ": invalid header: map size ", s.width_, "x", s.height_);
-  LAI_CHECK(s.patch_ >= 1 && s.patch_ <= 256, path, ": invalid header: patch ", s.patch_);
-  LAI_CHECK(s.pool_ >= 1 && s.pool_ <= s.patch_, path, ": invalid header: pool ", s.pool_, " for patch ", s.patch_);
-  const int side = pooled_side(s.patch_, s.pool_);
-  LAI_CHECK(s.dim_ == side * side, path, ": invalid header: dim ", s.dim_, " but patch ", s.patch_, " pooled by ",
-            s.pool_, " gives ", side * side);
-  LAI_CHECK(log_flag == 0 || log_flag == 1, path, ": invalid header: log_scale flag ", log_flag);
-  LAI_CHECK(std::isfinite(s.floor_) && s.floor_ > 0.f, path, ": invalid header: sd floor ", s.floor_);
-  LAI_CHECK(c.dim == s.dim_, path, ": invalid header: the SOM's dimension ", c.dim, " is not the patch dimension ",
-            s.dim_);
-  s.log_scale_ = log_flag == 1;
-  const uint64_t cells = uint64_t(s.grid_width()) * uint64_t(s.grid_height());
-  const uint64_t weights = uint64_t(c.units()) * uint64_t(c.dim);
-  const uint64_t expect = detail::checked_mul(weights + 2 * cells, 4, "senafas payload");
-  LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
-            " SOM of dimension ", c.dim, " and ", cells, " cells need ", expect);
-  s.som_ = Som(c);
-  s.mu_.resize(size_t(cells));
-  s.sd_.resize(size_t(cells));
-  detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
-  p.array_f32(s.som_.weights().data(), s.som_.weights().size(), "SOM weights");
-  p.array_f32(s.mu_.data(), s.mu_.size(), "cell means");
-  p.array_f32(s.sd_.data(), s.sd_.size(), "cell standard deviations");
-  for (size_t i = 0; i < s.som_.weights().size(); ++i)
-    LAI_CHECK(std::isfinite(s.som_.weights()[i]), path, ": SOM weight ", i, " is not finite");
-  for (size_t k = 0; k < cells; ++k) {
-    LAI_CHECK(std::isfinite(s.mu_[k]), path, ": cell mean ", k, " is not finite");
-    LAI_CHECK(std::isfinite(s.sd_[k]) && s.sd_[k] >= 0.f, path, ": cell standard deviation ", k, " is ", s.sd_[k]);
-  }
-  return s;
+  // Everything the file fails to satisfy is a damaged file (format).
+  return reclassify(ErrorKind::format, [&] {
+    detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "senafas (.lsnf)");
+    detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
+    Senafas s;
+    s.width_ = h.i32("width");
+    s.height_ = h.i32("height");
+    s.patch_ = h.i32("patch");
+    s.pool_ = h.i32("pool");
+    s.dim_ = h.i32("dim");
+    const int log_flag = h.i32("log_scale");
+    s.floor_ = h.f32("floor");
+    const SomConfig c = detail::read_som_layout(h, path);
+    LAI_CHECK_FORMAT(h.remaining() == 0, path, ": invalid header: ", h.remaining(), " unexpected trailing bytes");
+    LAI_CHECK_FORMAT(s.width_ >= 1 && s.height_ >= 1 && s.width_ <= (1 << 16) && s.height_ <= (1 << 16), path,
+              ": invalid header: map size ", s.width_, "x", s.height_);
+    LAI_CHECK_FORMAT(s.patch_ >= 1 && s.patch_ <= 256, path, ": invalid header: patch ", s.patch_);
+    LAI_CHECK_FORMAT(s.pool_ >= 1 && s.pool_ <= s.patch_, path, ": invalid header: pool ", s.pool_, " for patch ", s.patch_);
+    const int side = pooled_side(s.patch_, s.pool_);
+    LAI_CHECK_FORMAT(s.dim_ == side * side, path, ": invalid header: dim ", s.dim_, " but patch ", s.patch_, " pooled by ",
+              s.pool_, " gives ", side * side);
+    LAI_CHECK_FORMAT(log_flag == 0 || log_flag == 1, path, ": invalid header: log_scale flag ", log_flag);
+    LAI_CHECK_FORMAT(std::isfinite(s.floor_) && s.floor_ > 0.f, path, ": invalid header: sd floor ", s.floor_);
+    LAI_CHECK_FORMAT(c.dim == s.dim_, path, ": invalid header: the SOM's dimension ", c.dim, " is not the patch dimension ",
+              s.dim_);
+    s.log_scale_ = log_flag == 1;
+    const uint64_t cells = uint64_t(s.grid_width()) * uint64_t(s.grid_height());
+    const uint64_t weights = uint64_t(c.units()) * uint64_t(c.dim);
+    const uint64_t expect = detail::checked_mul(weights + 2 * cells, 4, "senafas payload");
+    LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
+              " SOM of dimension ", c.dim, " and ", cells, " cells need ", expect);
+    s.som_ = Som(c);
+    s.mu_.resize(size_t(cells));
+    s.sd_.resize(size_t(cells));
+    detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+    p.array_f32(s.som_.weights().data(), s.som_.weights().size(), "SOM weights");
+    p.array_f32(s.mu_.data(), s.mu_.size(), "cell means");
+    p.array_f32(s.sd_.data(), s.sd_.size(), "cell standard deviations");
+    for (size_t i = 0; i < s.som_.weights().size(); ++i)
+      LAI_CHECK(std::isfinite(s.som_.weights()[i]), path, ": SOM weight ", i, " is not finite");
+    for (size_t k = 0; k < cells; ++k) {
+      LAI_CHECK(std::isfinite(s.mu_[k]), path, ": cell mean ", k, " is not finite");
+      LAI_CHECK(std::isfinite(s.sd_[k]) && s.sd_[k] >= 0.f, path, ": cell standard deviation ", k, " is ", s.sd_[k]);
+    }
+    return s;
+  });
 }
 
 Som train_profile_som(const ProbTable& t, const SomConfig& grid, const SomTrainOptions& o) {

@@ -416,16 +416,16 @@ SomConfig read_som_layout(ByteReader& h, const std::string& path) {
   c.cols = h.i32("cols");
   c.dim = h.i32("dim");
   const int topo = h.i32("topology"), tor = h.i32("toroidal"), nb = h.i32("neighborhood");
-  LAI_CHECK(topo == 0 || topo == 1, path, ": invalid header: topology ", topo, " (0 rectangular, 1 hexagonal)");
-  LAI_CHECK(tor == 0 || tor == 1, path, ": invalid header: toroidal flag ", tor);
-  LAI_CHECK(nb >= 0 && nb <= 2, path, ": invalid header: neighborhood ", nb);
+  LAI_CHECK_FORMAT(topo == 0 || topo == 1, path, ": invalid header: topology ", topo, " (0 rectangular, 1 hexagonal)");
+  LAI_CHECK_FORMAT(tor == 0 || tor == 1, path, ": invalid header: toroidal flag ", tor);
+  LAI_CHECK_FORMAT(nb >= 0 && nb <= 2, path, ": invalid header: neighborhood ", nb);
   c.topology = SomTopology(topo);
   c.toroidal = tor == 1;
   c.neighborhood = SomNeighborhood(nb);
   try {
     c.validate();
   } catch (const Error& e) {
-    throw_error(str_cat(path, ": invalid header: ", e.what()));
+    throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", e.what()));
   }
   return c;
 }
@@ -441,18 +441,21 @@ void Som::save(const std::string& path) const {
 }
 
 Som Som::load(const std::string& path) {
-  detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "som (.lsom)");
-  detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
-  const SomConfig c = detail::read_som_layout(h, path);
-  const uint64_t expect = detail::checked_mul(uint64_t(c.units()) * uint64_t(c.dim), 4, "som weights");
-  LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
-            " SOM of dimension ", c.dim, " needs ", expect);
-  Som s(c);
-  detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
-  p.array_f32(s.w_.data(), s.w_.size(), "weights");
-  for (size_t i = 0; i < s.w_.size(); ++i)
-    LAI_CHECK(std::isfinite(s.w_[i]), path, ": weight ", i, " is not finite");
-  return s;
+  // Everything the file fails to satisfy is a damaged file (format).
+  return reclassify(ErrorKind::format, [&] {
+    detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "som (.lsom)");
+    detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
+    const SomConfig c = detail::read_som_layout(h, path);
+    const uint64_t expect = detail::checked_mul(uint64_t(c.units()) * uint64_t(c.dim), 4, "som weights");
+    LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
+              " SOM of dimension ", c.dim, " needs ", expect);
+    Som s(c);
+    detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+    p.array_f32(s.w_.data(), s.w_.size(), "weights");
+    for (size_t i = 0; i < s.w_.size(); ++i)
+      LAI_CHECK(std::isfinite(s.w_[i]), path, ": weight ", i, " is not finite");
+    return s;
+  });
 }
 
 }  // namespace liteai::anomaly

@@ -274,7 +274,7 @@ void range_of(const Image& im, float& lo, float& hi) {
 }
 void write_png(const std::string& path, int w, int h, int comp, const std::vector<uint8_t>& px) {
   LAI_CHECK(w > 0 && h > 0, "png: empty image for ", path);
-  LAI_CHECK(stbi_write_png(path.c_str(), w, h, comp, px.data(), w * comp) != 0, "png: cannot write ", path);
+  LAI_CHECK_IO(stbi_write_png(path.c_str(), w, h, comp, px.data(), w * comp) != 0, "png: cannot write ", path);
 }
 }  // namespace
 

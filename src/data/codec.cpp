@@ -112,22 +112,22 @@ Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
     long v = 0;
     while (i < n && std::isdigit(p[i])) {
       v = v * 10 + (p[i] - '0');
-      LAI_CHECK(v <= (1L << 24), name, ": corrupt data (PGM value too large)");
+      LAI_CHECK_FORMAT(v <= (1L << 24), name, ": corrupt data (PGM value too large)");
       ++i;
     }
     out = v;
     return true;
   };
   long w = 0, h = 0, maxv = 0;
-  LAI_CHECK(next_int(w) && next_int(h) && next_int(maxv), name, ": corrupt data (bad PGM header)");
-  LAI_CHECK(w > 0 && h > 0 && w * h <= (1L << 28), name, ": corrupt data (PGM size ", w, "x", h, ")");
-  LAI_CHECK(maxv > 0 && maxv <= 65535, name, ": corrupt data (PGM maxval ", maxv, ")");
+  LAI_CHECK_FORMAT(next_int(w) && next_int(h) && next_int(maxv), name, ": corrupt data (bad PGM header)");
+  LAI_CHECK_FORMAT(w > 0 && h > 0 && w * h <= (1L << 28), name, ": corrupt data (PGM size ", w, "x", h, ")");
+  LAI_CHECK_FORMAT(maxv > 0 && maxv <= 65535, name, ": corrupt data (PGM maxval ", maxv, ")");
   // Check the size against the file before allocating (a forged header must not cost a GB).
   const size_t ch = kind == '6' ? 3 : 1, bps = maxv > 255 ? 2 : 1;
   if (kind == '2')
-    LAI_CHECK(size_t(w) * size_t(h) <= n / 2 + 1, name, ": truncated file (PGM has fewer than ", w * h, " values)");
+    LAI_CHECK_FORMAT(size_t(w) * size_t(h) <= n / 2 + 1, name, ": truncated file (PGM has fewer than ", w * h, " values)");
   else
-    LAI_CHECK(i < n && n - i - 1 >= size_t(w) * size_t(h) * ch * bps, name, ": truncated file (", n - std::min(n, i + 1),
+    LAI_CHECK_FORMAT(i < n && n - i - 1 >= size_t(w) * size_t(h) * ch * bps, name, ": truncated file (", n - std::min(n, i + 1),
               " pixel bytes, ", w, "x", h, " needs ", size_t(w) * size_t(h) * ch * bps, ")");
   Image img{int(w), int(h)};
   img.max_value = maxv > 255 ? 65535.f : 255.f;
@@ -135,14 +135,14 @@ Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
   if (kind == '2') {
     for (auto& px : img.pixels) {
       long v = 0;
-      LAI_CHECK(next_int(v), name, ": truncated file (PGM has fewer than ", w * h, " values)");
-      LAI_CHECK(v <= maxv, name, ": corrupt data (PGM value ", v, " above maxval ", maxv, ")");
+      LAI_CHECK_FORMAT(next_int(v), name, ": truncated file (PGM has fewer than ", w * h, " values)");
+      LAI_CHECK_FORMAT(v <= maxv, name, ": corrupt data (PGM value ", v, " above maxval ", maxv, ")");
       px = float(v) * scale;
     }
     return img;
   }
   // Binary: exactly one whitespace byte after maxval, then samples (big-endian when 16-bit).
-  LAI_CHECK(std::isspace(p[i]), name, ": corrupt data (no whitespace after the PNM header)");
+  LAI_CHECK_FORMAT(std::isspace(p[i]), name, ": corrupt data (no whitespace after the PNM header)");
   ++i;
   const uint8_t* d = p + i;
   auto sample = [&](size_t k) -> float {
@@ -170,11 +170,11 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
   const uint32_t w = read_be32(p + 16), h = read_be32(p + 20);
   const int depth = p[24], color = p[25], interlace = p[28];
   if (color != 0 || (depth != 8 && depth != 16) || interlace != 0 || p[26] != 0 || p[27] != 0) return false;
-  LAI_CHECK(w > 0 && h > 0, name, ": corrupt data (size ", w, "x", h, ")");
+  LAI_CHECK_FORMAT(w > 0 && h > 0, name, ": corrupt data (size ", w, "x", h, ")");
   LAI_CHECK(uint64_t(w) * h <= (uint64_t(1) << 28), name, ": unsupported (", w, "x", h, " pixels is too large)");
   const size_t bpp = depth / 8, stride = size_t(w) * bpp, raw_size = size_t(h) * (stride + 1);
   // deflate cannot compress better than ~1032:1; a header claiming more is forged or corrupt.
-  LAI_CHECK(raw_size / 1032 <= n + 1024, name, ": corrupt data (", w, "x", h, " pixels cannot fit in ", n, " bytes)");
+  LAI_CHECK_FORMAT(raw_size / 1032 <= n + 1024, name, ": corrupt data (", w, "x", h, " pixels cannot fit in ", n, " bytes)");
   thread_local std::vector<uint8_t> raw;  // kept per thread: no fresh MBs per image
   raw.resize(raw_size);
   z_stream zs{};
@@ -190,7 +190,7 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
   while (pos + 12 <= n) {
     const uint32_t len = read_be32(p + pos);
     const uint8_t* type = p + pos + 4;
-    LAI_CHECK(len <= n - pos - 12, name, ": truncated file (chunk '", std::string(reinterpret_cast<const char*>(type), 4),
+    LAI_CHECK_FORMAT(len <= n - pos - 12, name, ": truncated file (chunk '", std::string(reinterpret_cast<const char*>(type), 4),
               "' runs past the end)");
     const uint8_t* data = p + pos + 8;
     if (std::memcmp(type, "IDAT", 4) == 0 && rc != Z_STREAM_END) {
@@ -199,9 +199,9 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
       while (zs.avail_in > 0 && rc != Z_STREAM_END) {
         rc = inflate(&zs, Z_NO_FLUSH);
         if (rc == Z_BUF_ERROR && zs.avail_out == 0) {
-          throw_error(str_cat(name, ": corrupt data (more pixel data than ", w, "x", h, " needs)"));
+          throw_error(ErrorKind::format, str_cat(name, ": corrupt data (more pixel data than ", w, "x", h, " needs)"));
         }
-        LAI_CHECK(rc == Z_OK || rc == Z_STREAM_END, name, ": corrupt data (zlib: ", zs.msg ? zs.msg : "inflate failed", ")");
+        LAI_CHECK_FORMAT(rc == Z_OK || rc == Z_STREAM_END, name, ": corrupt data (zlib: ", zs.msg ? zs.msg : "inflate failed", ")");
       }
     } else if (std::memcmp(type, "IEND", 4) == 0) {
       seen_iend = true;
@@ -209,9 +209,9 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
     }
     pos += 12 + size_t(len);
   }
-  LAI_CHECK(rc == Z_STREAM_END || !seen_iend, name, ": corrupt data (compressed pixel data ends early)");
-  LAI_CHECK(rc == Z_STREAM_END, name, ": truncated file (pixel data ends early)");
-  LAI_CHECK(zs.avail_out == 0, name, ": corrupt data (", raw_size - zs.avail_out, " pixel bytes, ", w, "x", h, " needs ", raw_size, ")");
+  LAI_CHECK_FORMAT(rc == Z_STREAM_END || !seen_iend, name, ": corrupt data (compressed pixel data ends early)");
+  LAI_CHECK_FORMAT(rc == Z_STREAM_END, name, ": truncated file (pixel data ends early)");
+  LAI_CHECK_FORMAT(zs.avail_out == 0, name, ": corrupt data (", raw_size - zs.avail_out, " pixel bytes, ", w, "x", h, " needs ", raw_size, ")");
   // Undo the per-row filters in place (PNG spec 9.2), bpp = bytes per complete pixel.
   out.width = int(w);
   out.height = int(h);
@@ -261,7 +261,7 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
         }
         break;
       default:
-        throw_error(str_cat(name, ": corrupt data (PNG row ", y, " has filter type ", filter, ")"));
+        throw_error(ErrorKind::format, str_cat(name, ": corrupt data (PNG row ", y, " has filter type ", filter, ")"));
     }
     float* dst = out.pixels.data() + size_t(y) * w;
     if (depth == 8) {
@@ -275,7 +275,7 @@ bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, I
 }
 
 void check_not_empty(size_t size, const std::string& name) {
-  LAI_CHECK(size > 0, name, ": empty file (0 bytes)");
+  LAI_CHECK_FORMAT(size > 0, name, ": empty file (0 bytes)");
 }
 
 struct StbFree {
@@ -287,7 +287,7 @@ struct StbFree {
 void read_file_bytes_into(const std::string& path, std::vector<uint8_t>& bytes) {
   bytes.clear();
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  LAI_CHECK(f != nullptr, path, ": cannot open (", std::strerror(errno), ")");
+  LAI_CHECK_IO(f != nullptr, path, ": cannot open (", std::strerror(errno), ")");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(f, &std::fclose);
   struct stat st {};
   size_t expect = 0;
@@ -299,7 +299,7 @@ void read_file_bytes_into(const std::string& path, std::vector<uint8_t>& bytes) 
     have += got;
     if (have == bytes.size()) bytes.resize(bytes.size() * 2);
   }
-  LAI_CHECK(!std::ferror(f), path, ": cannot read (", std::strerror(errno), ")");
+  LAI_CHECK_IO(!std::ferror(f), path, ": cannot read (", std::strerror(errno), ")");
   bytes.resize(have);
 }
 
@@ -315,9 +315,9 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
   LAI_CHECK(size < (size_t(1) << 31), name, ": unsupported (file larger than 2 GB)");
   ImageInfo info;
   info.format = sniff_format(p, size);
-  LAI_CHECK(!info.format.empty(), name, ": unsupported format (", describe_unsupported(p, size), ")");
+  LAI_CHECK_FORMAT(!info.format.empty(), name, ": unsupported format (", describe_unsupported(p, size), ")");
   if (info.format == "pnm") {
-    LAI_CHECK(p[1] == '2' || p[1] == '5' || p[1] == '6', name,
+    LAI_CHECK_FORMAT(p[1] == '2' || p[1] == '5' || p[1] == '6', name,
               ": unsupported format (PNM variant P", char(p[1]), "; P2, P5 and P6 are read)");
     Image img = decode_pnm(p, size, name);
     info.width = img.width;
@@ -329,8 +329,8 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(p, int(size), &w, &h, &c)) {
     const char* why = stbi_failure_reason();
-    LAI_CHECK(!looks_truncated(info.format, p, size), name, ": truncated file (", why ? why : "?", ")");
-    throw_error(str_cat(name, ": corrupt data (", why ? why : "header not readable", ")"));
+    LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", why ? why : "?", ")");
+    throw_error(ErrorKind::format, str_cat(name, ": corrupt data (", why ? why : "header not readable", ")"));
   }
   info.width = w;
   info.height = h;
@@ -354,14 +354,14 @@ void decode_image_memory_into(const void* bytes, size_t size, const std::string&
   }
   ImageInfo info = probe_image_memory(bytes, size, name);
   // A PNG/JPEG that stops early can still decode (stb pads); refuse it so bad data is noticed.
-  LAI_CHECK(!looks_truncated(info.format, p, size), name, ": truncated file (", info.format,
+  LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", info.format,
             " ends before its end marker)");
-  LAI_CHECK(info.width > 0 && info.height > 0, name, ": corrupt data (size ", info.width, "x", info.height, ")");
+  LAI_CHECK_FORMAT(info.width > 0 && info.height > 0, name, ": corrupt data (size ", info.width, "x", info.height, ")");
   LAI_CHECK(int64_t(info.width) * info.height <= (int64_t(1) << 28), name, ": unsupported (",
             info.width, "x", info.height, " pixels is too large)");
   if (info.format == "png") {
     const std::string overrun = png_chunk_overrun(p, size);
-    LAI_CHECK(overrun.empty(), name, ": corrupt data (", overrun, ")");
+    LAI_CHECK_FORMAT(overrun.empty(), name, ": corrupt data (", overrun, ")");
     if (decode_png_gray_fast(p, size, name, img)) return;
   }
   int w = 0, h = 0, c = 0;
@@ -371,7 +371,7 @@ void decode_image_memory_into(const void* bytes, size_t size, const std::string&
     std::unique_ptr<T, StbFree> px(samples);
     if (!px) {
       const char* why = stbi_failure_reason();
-      throw_error(str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
+      throw_error(ErrorKind::format, str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
     }
     img.width = w;
     img.height = h;
@@ -410,7 +410,7 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size, 
   static std::atomic<uint64_t> counter{0};
   const std::string tmp = str_cat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  LAI_CHECK(f != nullptr, path, ": cannot write (", std::strerror(errno), ")");
+  LAI_CHECK_IO(f != nullptr, path, ": cannot write (", std::strerror(errno), ")");
   bool ok = std::fwrite(bytes, 1, size, f) == size;
   ok = std::fflush(f) == 0 && ok;
   if (sync) ok = ::fsync(::fileno(f)) == 0 && ok;
@@ -418,7 +418,7 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size, 
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
-    throw_error(str_cat(path, ": cannot write (", std::strerror(err), ")"));
+    throw_error(ErrorKind::io, str_cat(path, ": cannot write (", std::strerror(err), ")"));
   }
 }
 
@@ -561,22 +561,22 @@ void write_npy(const std::string& path, const float* values, const Shape& shape)
 
 std::vector<float> read_npy(const std::string& path, Shape* shape) {
   std::vector<uint8_t> b = read_file_bytes(path);
-  LAI_CHECK(b.size() >= 10 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0, path, ": not a .npy file");
+  LAI_CHECK_FORMAT(b.size() >= 10 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0, path, ": not a .npy file");
   size_t hlen = 0, off = 0;
   if (b[6] == 1) {
     hlen = b[8] | (size_t(b[9]) << 8);
     off = 10;
   } else {
-    LAI_CHECK(b.size() >= 12, path, ": truncated .npy header");
+    LAI_CHECK_FORMAT(b.size() >= 12, path, ": truncated .npy header");
     hlen = b[8] | (size_t(b[9]) << 8) | (size_t(b[10]) << 16) | (size_t(b[11]) << 24);
     off = 12;
   }
-  LAI_CHECK(off + hlen <= b.size(), path, ": truncated .npy header");
+  LAI_CHECK_FORMAT(off + hlen <= b.size(), path, ": truncated .npy header");
   std::string h(b.begin() + off, b.begin() + off + hlen);
-  LAI_CHECK(h.find("'<f4'") != std::string::npos, path, ": .npy dtype is not float32 little-endian");
-  LAI_CHECK(h.find("'fortran_order': False") != std::string::npos, path, ": .npy in Fortran order");
+  LAI_CHECK_FORMAT(h.find("'<f4'") != std::string::npos, path, ": .npy dtype is not float32 little-endian");
+  LAI_CHECK_FORMAT(h.find("'fortran_order': False") != std::string::npos, path, ": .npy in Fortran order");
   auto l = h.find('('), r = h.find(')');
-  LAI_CHECK(l != std::string::npos && r != std::string::npos && r > l, path, ": .npy shape missing");
+  LAI_CHECK_FORMAT(l != std::string::npos && r != std::string::npos && r > l, path, ": .npy shape missing");
   Shape s;
   size_t n = 1;
   std::string dims = h.substr(l + 1, r - l - 1);
@@ -589,7 +589,7 @@ std::vector<float> read_npy(const std::string& path, Shape* shape) {
     n *= size_t(v);
   }
   off += hlen;
-  LAI_CHECK(b.size() - off == n * 4, path, ": .npy holds ", b.size() - off, " data bytes, shape needs ", n * 4);
+  LAI_CHECK_FORMAT(b.size() - off == n * 4, path, ": .npy holds ", b.size() - off, " data bytes, shape needs ", n * 4);
   std::vector<float> v(n);
   std::memcpy(v.data(), b.data() + off, n * 4);
   if (shape) *shape = s;

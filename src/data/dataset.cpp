@@ -164,7 +164,7 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
   std::vector<std::string> found;
   for (const auto& e : fs::directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec))
     if (e.is_directory() && e.path().filename().string()[0] != '.') found.push_back(e.path().filename().string());
-  LAI_CHECK(!ec, dir, ": cannot list (", ec.message(), ")");
+  LAI_CHECK_IO(!ec, dir, ": cannot list (", ec.message(), ")");
   std::sort(found.begin(), found.end());
   std::shared_ptr<FileDataset> ds(new FileDataset());
   ds->base_ = dir;
@@ -176,7 +176,7 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
               ": sub-folder '", f, "' is not one of the given classes (", join(ds->class_names_), ")");
   for (size_t c = 0; c < ds->class_names_.size(); ++c) {
     const fs::path sub = fs::path(dir) / ds->class_names_[c];
-    LAI_CHECK(fs::is_directory(sub, ec), dir, ": class folder '", ds->class_names_[c], "' does not exist");
+    LAI_CHECK_IO(fs::is_directory(sub, ec), dir, ": class folder '", ds->class_names_[c], "' does not exist");
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(sub, fs::directory_options::follow_directory_symlink, ec)) {
       const std::string fname = e.path().filename().string();
@@ -185,7 +185,7 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
       if (std::find(opt.extensions.begin(), opt.extensions.end(), ext) == opt.extensions.end()) continue;
       files.push_back(e.path().string());
     }
-    LAI_CHECK(!ec, sub.string(), ": cannot list (", ec.message(), ")");
+    LAI_CHECK_IO(!ec, sub.string(), ": cannot list (", ec.message(), ")");
     std::sort(files.begin(), files.end());
     for (const auto& f : files) ds->add(f, {int(c)});
   }
@@ -195,10 +195,10 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
 
 std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, const CsvOptions& opt) {
   std::ifstream in(csv_path, std::ios::binary);
-  LAI_CHECK(in.good(), csv_path, ": cannot open (", std::strerror(errno), ")");
+  LAI_CHECK_IO(in.good(), csv_path, ": cannot open (", std::strerror(errno), ")");
   size_t line = 0;
   std::vector<std::string> header, row;
-  LAI_CHECK(read_csv_record(in, header, line, csv_path), csv_path, ": empty manifest (no header line)");
+  LAI_CHECK_FORMAT(read_csv_record(in, header, line, csv_path), csv_path, ": empty manifest (no header line)");
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // UTF-8 BOM
   for (auto& h : header) h = trim(h);
   auto column = [&](const std::string& want) -> size_t {
@@ -228,14 +228,14 @@ std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, 
     const size_t first = line + 1;
     if (!read_csv_record(in, row, line, csv_path)) break;
     if (row.size() == 1 && trim(row[0]).empty()) continue;  // blank line
-    LAI_CHECK(row.size() > std::max(pcol, lcol), csv_path, " line ", first, ": ", row.size(),
+    LAI_CHECK_FORMAT(row.size() > std::max(pcol, lcol), csv_path, " line ", first, ": ", row.size(),
               " fields, the header has ", header.size());
     const std::string p = trim(row[pcol]);
     LAI_CHECK(!p.empty(), csv_path, " line ", first, ": empty path in column '", header[pcol], "'");
     const std::string full = fs::path(p).is_absolute() ? p : (base / p).string();
     if (opt.check_paths) {
       std::error_code ec;
-      LAI_CHECK(fs::is_regular_file(full, ec), csv_path, " line ", first, ": image '", full, "' does not exist");
+      LAI_CHECK_IO(fs::is_regular_file(full, ec), csv_path, " line ", first, ": image '", full, "' does not exist");
     }
     const std::string lab = trim(row[lcol]);
     if (lab.find(opt.label_separator) != std::string::npos) any_multi = true;
@@ -252,7 +252,7 @@ std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, 
     ds->add(full, ids);
     row_line.push_back(uint32_t(first));
   }
-  LAI_CHECK(ds->size() > 0, csv_path, ": manifest has a header but no rows");
+  LAI_CHECK_FORMAT(ds->size() > 0, csv_path, ": manifest has a header but no rows");
   const bool multi = opt.multi_label == "yes" || (opt.multi_label == "auto" && (any_multi || !opt.no_finding.empty()));
   ds->multi_label_ = multi;
   const bool drop_no_finding = multi && !opt.no_finding.empty();
@@ -315,7 +315,7 @@ std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, 
 std::shared_ptr<FileDataset> open_dataset(const std::string& spec, const CsvOptions& csv, const FolderOptions& folder) {
   std::error_code ec;
   if (fs::is_directory(spec, ec)) return FileDataset::from_folder(spec, folder);
-  LAI_CHECK(fs::exists(spec, ec), spec, ": no such data set (expected a folder with one sub-folder per class, or a .csv manifest)");
+  LAI_CHECK_IO(fs::exists(spec, ec), spec, ": no such data set (expected a folder with one sub-folder per class, or a .csv manifest)");
   return FileDataset::from_csv(spec, csv);
 }
 
@@ -343,7 +343,7 @@ std::vector<int> MemoryDataset::labels(size_t i) const {
 std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   std::vector<uint8_t> in = read_file_bytes(path);
   if (in.size() < 2 || in[0] != 0x1f || in[1] != 0x8b) return in;
-  LAI_CHECK(in.size() >= 18, path, ": truncated gzip file");
+  LAI_CHECK_FORMAT(in.size() >= 18, path, ": truncated gzip file");
   // The trailer's ISIZE (size mod 2^32) sizes the first guess; the loop grows past it if needed.
   const size_t n = in.size();
   const size_t isize = size_t(in[n - 4]) | size_t(in[n - 3]) << 8 | size_t(in[n - 2]) << 16 | size_t(in[n - 1]) << 24;
@@ -366,7 +366,7 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   }
   const std::string msg = zs.msg ? zs.msg : "";
   inflateEnd(&zs);
-  LAI_CHECK(rc == Z_STREAM_END, path, rc == Z_BUF_ERROR ? ": truncated gzip data" : ": corrupt gzip data",
+  LAI_CHECK_FORMAT(rc == Z_STREAM_END, path, rc == Z_BUF_ERROR ? ": truncated gzip data" : ": corrupt gzip data",
             msg.empty() ? "" : " (" + msg + ")");
   out.resize(produced);
   return out;
@@ -394,7 +394,7 @@ std::vector<uint8_t> read_idx_labels(const std::string& path) {
   std::vector<uint8_t> b = read_maybe_gzip(path);
   LAI_CHECK(b.size() >= 8 && be32(b.data()) == 0x00000801, path, ": not an IDX1 ubyte label file");
   const size_t n = be32(b.data() + 4);
-  LAI_CHECK(b.size() - 8 == n, path, ": IDX size mismatch (", b.size() - 8, " labels, header says ", n, ")");
+  LAI_CHECK_FORMAT(b.size() - 8 == n, path, ": IDX size mismatch (", b.size() - 8, " labels, header says ", n, ")");
   return std::vector<uint8_t>(b.begin() + 8, b.end());
 }
 
@@ -511,7 +511,7 @@ Split split_by_list(DatasetPtr ds, const std::vector<std::string>& validation_na
 
 std::vector<std::string> read_name_list(const std::string& path) {
   std::ifstream in(path);
-  LAI_CHECK(in.good(), path, ": cannot open (", std::strerror(errno), ")");
+  LAI_CHECK_IO(in.good(), path, ": cannot open (", std::strerror(errno), ")");
   std::vector<std::string> out;
   std::string line;
   while (std::getline(in, line)) {

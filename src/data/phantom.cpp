@@ -616,9 +616,9 @@ SynthSummary write_phantom_set(const std::string& dir, size_t count, uint64_t se
                                const std::function<void(size_t, size_t)>& progress) {
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "images", ec);
-  LAI_CHECK(!ec, dir, ": cannot create folder (", ec.message(), ")");
+  LAI_CHECK_IO(!ec, dir, ": cannot create folder (", ec.message(), ")");
   fs::create_directories(fs::path(dir) / "masks", ec);
-  LAI_CHECK(!ec, dir, "/masks: cannot create folder (", ec.message(), ")");
+  LAI_CHECK_IO(!ec, dir, "/masks: cannot create folder (", ec.message(), ")");
   const auto& names = phantom_class_names();
   SynthSummary sum;
   sum.per_class.assign(names.size(), 0);

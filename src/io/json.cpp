@@ -146,7 +146,7 @@ class Parser {
         ++col;
       }
     }
-    throw_error(str_cat(what_, ": invalid JSON at line ", line, ", column ", col, ": ", msg));
+    throw_error(ErrorKind::format, str_cat(what_, ": invalid JSON at line ", line, ", column ", col, ": ", msg));
   }
   std::string describe_here() const {
     if (pos_ >= s_.size()) return "end of input";
@@ -371,7 +371,7 @@ Json::Json(float v) : type_(Type::number), num_(static_cast<double>(v)) {
 
 Json::Json(Object o) : type_(Type::object) {
   std::unordered_set<std::string_view> seen;
-  for (const auto& m : o) LAI_CHECK(seen.insert(m.first).second, "json: duplicate key ", quoted(m.first), " in object");
+  for (const auto& m : o) LAI_CHECK_FORMAT(seen.insert(m.first).second, "json: duplicate key ", quoted(m.first), " in object");
   obj_ = std::move(o);
 }
 
@@ -395,7 +395,7 @@ bool Json::is_integer() const {
 }
 
 void Json::type_error(std::string_view what, const char* expected) const {
-  throw_error(str_cat(what, ": must be ", expected, " (found ", type_name(), ")"));
+  throw_error(ErrorKind::format, str_cat(what, ": must be ", expected, " (found ", type_name(), ")"));
 }
 
 bool Json::as_bool(std::string_view what) const {
@@ -409,7 +409,7 @@ double Json::as_number(std::string_view what) const {
 int64_t Json::as_int(std::string_view what) const {
   if (type_ != Type::number) type_error(what, "an integer");
   if (int_exact_) return int_;
-  LAI_CHECK(is_integer(), what, ": must be an integer (found ", num_, ")");
+  LAI_CHECK_FORMAT(is_integer(), what, ": must be an integer (found ", num_, ")");
   return static_cast<int64_t>(num_);
 }
 const std::string& Json::as_string(std::string_view what) const {
@@ -469,7 +469,7 @@ bool Json::contains(std::string_view key) const { return find(key) != nullptr; }
 const Json& Json::at(std::string_view key, std::string_view what) const {
   if (type_ != Type::object) type_error(what, "an object");
   const Json* v = find(key);
-  LAI_CHECK(v != nullptr, what, ": missing field ", quoted(key));
+  LAI_CHECK_FORMAT(v != nullptr, what, ": missing field ", quoted(key));
   return *v;
 }
 
@@ -502,7 +502,7 @@ bool Json::erase(std::string_view key) {
 const Json& Json::field(std::string_view key, std::string_view what, Type type, const char* expected) const {
   const Json& v = at(key, what);
   if (v.type_ != type)
-    throw_error(str_cat(what, ": field ", quoted(key), " must be ", expected, " (found ", v.type_name(), ")"));
+    throw_error(ErrorKind::format, str_cat(what, ": field ", quoted(key), " must be ", expected, " (found ", v.type_name(), ")"));
   return v;
 }
 
@@ -514,7 +514,7 @@ double Json::get_number(std::string_view key, std::string_view what) const {
 }
 int64_t Json::get_int(std::string_view key, std::string_view what) const {
   const Json& v = field(key, what, Type::number, "an integer");
-  LAI_CHECK(v.is_integer(), what, ": field ", quoted(key), " must be an integer (found ", v.num_, ")");
+  LAI_CHECK_FORMAT(v.is_integer(), what, ": field ", quoted(key), " must be an integer (found ", v.num_, ")");
   return v.int_exact_ ? v.int_ : static_cast<int64_t>(v.num_);
 }
 const std::string& Json::get_string(std::string_view key, std::string_view what) const {
@@ -550,7 +550,7 @@ std::vector<std::string> Json::get_string_array(std::string_view key, std::strin
   out.reserve(a.size());
   for (size_t i = 0; i < a.size(); ++i) {
     if (!a[i].is_string())
-      throw_error(str_cat(what, ": field ", quoted(key), "[", i, "] must be a string (found ", a[i].type_name(), ")"));
+      throw_error(ErrorKind::format, str_cat(what, ": field ", quoted(key), "[", i, "] must be a string (found ", a[i].type_name(), ")"));
     out.push_back(a[i].str_);
   }
   return out;
@@ -561,7 +561,7 @@ std::vector<double> Json::get_number_array(std::string_view key, std::string_vie
   out.reserve(a.size());
   for (size_t i = 0; i < a.size(); ++i) {
     if (!a[i].is_number())
-      throw_error(str_cat(what, ": field ", quoted(key), "[", i, "] must be a number (found ", a[i].type_name(), ")"));
+      throw_error(ErrorKind::format, str_cat(what, ": field ", quoted(key), "[", i, "] must be a number (found ", a[i].type_name(), ")"));
     out.push_back(a[i].num_);
   }
   return out;
@@ -572,7 +572,7 @@ std::vector<int64_t> Json::get_int_array(std::string_view key, std::string_view 
   out.reserve(a.size());
   for (size_t i = 0; i < a.size(); ++i) {
     if (!a[i].is_integer())
-      throw_error(str_cat(what, ": field ", quoted(key), "[", i, "] must be an integer (found ",
+      throw_error(ErrorKind::format, str_cat(what, ": field ", quoted(key), "[", i, "] must be an integer (found ",
                           a[i].is_number() ? std::to_string(a[i].num_) : std::string(a[i].type_name()), ")"));
     out.push_back(a[i].int_exact_ ? a[i].int_ : static_cast<int64_t>(a[i].num_));
   }
@@ -656,10 +656,10 @@ bool Json::operator==(const Json& o) const {
 
 Json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  LAI_CHECK(in.good(), path, ": cannot open JSON file");
+  LAI_CHECK_IO(in.good(), path, ": cannot open JSON file");
   std::ostringstream ss;
   ss << in.rdbuf();
-  LAI_CHECK(!in.bad(), path, ": read error");
+  LAI_CHECK_FORMAT(!in.bad(), path, ": read error");
   return Json::parse(ss.str(), path);
 }
 

@@ -165,11 +165,11 @@ class FileSource final : public Source {
  public:
   explicit FileSource(const std::string& path) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    LAI_CHECK(fd_ >= 0, path, ": cannot open (", std::strerror(errno), ")");
+    LAI_CHECK_IO(fd_ >= 0, path, ": cannot open (", std::strerror(errno), ")");
     struct stat st;
     if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd_);
-      throw_error(str_cat(path, ": not a regular file"));
+      throw_error(ErrorKind::format, str_cat(path, ": not a regular file"));
     }
     size_ = static_cast<uint64_t>(st.st_size);
   }
@@ -180,7 +180,7 @@ class FileSource final : public Source {
     while (n > 0) {
       const ssize_t r = ::pread(fd_, p, std::min<size_t>(n, size_t(1) << 30), static_cast<off_t>(offset));
       if (r < 0 && errno == EINTR) continue;
-      LAI_CHECK(r > 0, path_, ": read error at offset ", offset, r < 0 ? " (" : " (file shrank while reading",
+      LAI_CHECK_FORMAT(r > 0, path_, ": read error at offset ", offset, r < 0 ? " (" : " (file shrank while reading",
                 r < 0 ? std::strerror(errno) : "", ")");
       p += r;
       offset += uint64_t(r);
@@ -216,29 +216,29 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
   uint8_t prefix[kPrefixBytes] = {};
   const size_t have = static_cast<size_t>(std::min<uint64_t>(len, kPrefixBytes));
   src.read(0, prefix, have);
-  LAI_CHECK(std::memcmp(prefix, fmt.magic, std::min<size_t>(have, 8)) == 0, name, ": not a ", fmt.kind,
+  LAI_CHECK_FORMAT(std::memcmp(prefix, fmt.magic, std::min<size_t>(have, 8)) == 0, name, ": not a ", fmt.kind,
             " file (bad magic)");
-  LAI_CHECK(len >= kPrefixBytes, name, ": truncated (", len, " bytes, shorter than the ", kPrefixBytes,
+  LAI_CHECK_FORMAT(len >= kPrefixBytes, name, ": truncated (", len, " bytes, shorter than the ", kPrefixBytes,
             "-byte prefix)");
   Table t;
   t.version = load_u32(prefix + 8);
-  LAI_CHECK(t.version != 0, name, ": invalid format version 0");
-  LAI_CHECK(t.version <= fmt.version, name, ": format version ", t.version,
+  LAI_CHECK_FORMAT(t.version != 0, name, ": invalid format version 0");
+  LAI_CHECK_FORMAT(t.version <= fmt.version, name, ": format version ", t.version,
             " is newer than this build of liteai reads (up to ", fmt.version, "); upgrade liteai");
   const uint32_t header_crc = load_u32(prefix + 12);
   const uint64_t header_bytes = load_u64(prefix + 16);
   const uint64_t file_bytes = load_u64(prefix + 24);
-  LAI_CHECK(len >= file_bytes, name, ": truncated (", len, " bytes, the file says ", file_bytes, ")");
+  LAI_CHECK_FORMAT(len >= file_bytes, name, ": truncated (", len, " bytes, the file says ", file_bytes, ")");
   LAI_CHECK(len == file_bytes, name, ": ", len - file_bytes, " unexpected bytes after the end (",
             "the file says ", file_bytes, " bytes, found ", len, ")");
-  LAI_CHECK(header_bytes <= kMaxHeaderBytes && header_bytes <= len - kPrefixBytes, name,
+  LAI_CHECK_FORMAT(header_bytes <= kMaxHeaderBytes && header_bytes <= len - kPrefixBytes, name,
             ": header size ", header_bytes, " does not fit in the ", len, "-byte file");
   t.header_end = kPrefixBytes + header_bytes;
 
   std::string text(static_cast<size_t>(header_bytes), '\0');
   src.read(kPrefixBytes, text.data(), text.size());
   const uint32_t crc = crc32_of(text.data(), text.size());
-  LAI_CHECK(crc == header_crc, name, ": checksum mismatch in the header (stored ", header_crc, ", computed ",
+  LAI_CHECK_FORMAT(crc == header_crc, name, ": checksum mismatch in the header (stored ", header_crc, ", computed ",
             crc, "): the file is corrupted");
 
   const std::string what = name + " header";
@@ -293,9 +293,9 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
     te.offset = static_cast<uint64_t>(offset);
     LAI_CHECK(te.offset % kModelDataAlignment == 0, ewhat, ": offset ", te.offset, " is not ",
               kModelDataAlignment, "-byte aligned");
-    LAI_CHECK(te.offset >= t.header_end, ewhat, ": offset ", te.offset, " overlaps the header (ends at ",
+    LAI_CHECK_FORMAT(te.offset >= t.header_end, ewhat, ": offset ", te.offset, " overlaps the header (ends at ",
               t.header_end, ")");
-    LAI_CHECK(te.bytes <= len && te.offset <= len - te.bytes, name, ": truncated: tensor '", te.name,
+    LAI_CHECK_FORMAT(te.bytes <= len && te.offset <= len - te.bytes, name, ": truncated: tensor '", te.name,
               "' needs ", te.bytes, " bytes at offset ", te.offset, " but the file has ", len);
     t.entries.push_back(std::move(te));
   }
@@ -324,7 +324,7 @@ void check_padding(Source& src, const Table& t, const std::string& name) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(to - from, sizeof(buf)));
       src.read(from, buf, n);
       for (size_t i = 0; i < n; ++i)
-        LAI_CHECK(buf[i] == 0, name, ": unexpected non-zero byte at offset ", from + i,
+        LAI_CHECK_FORMAT(buf[i] == 0, name, ": unexpected non-zero byte at offset ", from + i,
                   " in the padding: the file is corrupted");
       from += n;
     }
@@ -353,7 +353,7 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
     void* dst = e.dtype == DType::f32 ? static_cast<void*>(tensor.data()) : static_cast<void*>(tensor.data_bf16());
     src.read(e.offset, dst, static_cast<size_t>(e.bytes));
     const uint32_t crc = crc32_of(dst, static_cast<size_t>(e.bytes));
-    LAI_CHECK(crc == e.crc, name, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,
+    LAI_CHECK_FORMAT(crc == e.crc, name, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,
               ", computed ", crc, "): the file is corrupted");
     mf.tensors.emplace_back(e.name, std::move(tensor));
   }
@@ -418,7 +418,7 @@ void atomic_write_file(const std::string& path, const std::function<void(const B
   std::vector<char> tmp(tmpl.begin(), tmpl.end());
   tmp.push_back('\0');
   const int fd = ::mkstemp(tmp.data());
-  LAI_CHECK(fd >= 0, path, ": cannot create a temporary file in '", dir_of(path), "' (", std::strerror(errno), ")");
+  LAI_CHECK_IO(fd >= 0, path, ": cannot create a temporary file in '", dir_of(path), "' (", std::strerror(errno), ")");
   bool open = true;
   auto cleanup = [&] {
     if (open) ::close(fd);
@@ -438,7 +438,7 @@ void atomic_write_file(const std::string& path, const std::function<void(const B
     };
     produce(sink);
     LAI_CHECK(::fchmod(fd, 0644) == 0, path, ": chmod failed (", std::strerror(errno), ")");
-    LAI_CHECK(::fsync(fd) == 0, path, ": fsync failed (", std::strerror(errno), ")");
+    LAI_CHECK_IO(::fsync(fd) == 0, path, ": fsync failed (", std::strerror(errno), ")");
     open = false;
     LAI_CHECK(::close(fd) == 0, path, ": close failed (", std::strerror(errno), ")");
     LAI_CHECK(std::rename(tmp.data(), path.c_str()) == 0, path, ": cannot replace the file (",

@@ -137,12 +137,14 @@ std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerStat
   return io::model_file_to_bytes(full_header(model, optimizer, training), all_tensors(model, optimizer, nullptr));
 }
 
+// Whatever the header or the tensors fail to satisfy is a damaged file (format), not a bad argument.
 SavedModel load_model(const std::string& path, bool with_optimizer) {
-  return from_file(io::load_model_file(path), with_optimizer);
+  return reclassify(ErrorKind::format, [&] { return from_file(io::load_model_file(path), with_optimizer); });
 }
 
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {
-  return from_file(io::model_file_from_bytes(data, size, name), with_optimizer);
+  return reclassify(ErrorKind::format,
+                    [&] { return from_file(io::model_file_from_bytes(data, size, name), with_optimizer); });
 }
 
 }  // namespace liteai::nn

@@ -378,7 +378,7 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   if (!o_.metrics_csv.empty()) {
     const bool append = epochs_done_ > 0;
     csv.open(o_.metrics_csv, append ? std::ios::app : std::ios::trunc);
-    LAI_CHECK(csv.good(), "train: cannot write the metrics log '", o_.metrics_csv, "' (check the folder exists)");
+    LAI_CHECK_IO(csv.good(), "train: cannot write the metrics log '", o_.metrics_csv, "' (check the folder exists)");
     if (!append) csv << "epoch,loss,metric,val_loss,val_metric,lr,seconds,images_per_second\n";
   }
   early_stopping_on_ = validation && o_.early_stopping_patience > 0;

@@ -5,6 +5,8 @@
 // the line and column. Typed getters throw liteai::Error naming the field and what was found:
 //   header.get_array("classes", "model.lai header")
 //   -> "model.lai header: field 'classes' must be an array (found string)"
+// Parse and getter errors are of kind format (the document does not match what is expected); a
+// front end that parsed a caller's argument reports it as that argument's error.
 #include <cstdint>
 #include <initializer_list>
 #include <string>
