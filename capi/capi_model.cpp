@@ -39,7 +39,7 @@ const nn::Model& model_of(const lai_model* m, const char* fn) {
 }
 
 int64_t output_size(const nn::Model& m) {
-  if (m.head() == "none")
+  if (m.head() == nn::Head::none)
     return m.preprocessing.channels * m.preprocessing.width * m.preprocessing.height;
   return m.num_classes();
 }
@@ -107,9 +107,9 @@ void run_predict(const nn::Model& m, const std::vector<data::Image>& images, flo
   autograd::NoGrad ng;
   Tensor x = make_input(m, images);
   Tensor y = m.net->forward(x);
-  const std::string head = m.head();
-  if (head == "softmax") y = ops::softmax(y, -1);
-  else if (head == "sigmoid") y = ops::sigmoid(y);
+  const nn::Head head = m.head();
+  if (head == nn::Head::softmax) y = ops::softmax(y, -1);
+  else if (head == nn::Head::sigmoid) y = ops::sigmoid(y);
   y = y.contiguous();
   const int64_t per = output_size(m);
   LAI_CHECK(y.numel() == per * int64_t(images.size()), "predict: the network returned ", y.describe(),
@@ -141,7 +141,7 @@ data::DatasetPtr open_data(const char* fn, const nn::Model& m, const char* spec,
   }
   data::DatasetPtr ds = data::open_dataset(path, csv, folder);
   require(ds->size() > 0, fn, ": data set '", path, "' holds no images");
-  if (m.head() != "none")
+  if (m.head() != nn::Head::none)
     require(int64_t(ds->num_classes()) == m.num_classes(), fn, ": data set '", path, "' has ", ds->num_classes(),
             " classes, the model ", m.num_classes());
   if (limit > 0 && size_t(limit) < ds->size()) {
@@ -159,7 +159,7 @@ namespace liteai::capi {
 void fill_progress(const optim::Progress& p, lai_progress& c) {
   std::memset(&c, 0, sizeof c);
   c.struct_size = sizeof c;
-  c.phase = p.phase == "epoch" ? LAI_PHASE_EPOCH : p.phase == "train" ? LAI_PHASE_TRAIN : LAI_PHASE_EVALUATE;
+  c.phase = p.phase == optim::Phase::epoch ? LAI_PHASE_EPOCH : p.phase == optim::Phase::train ? LAI_PHASE_TRAIN : LAI_PHASE_EVALUATE;
   c.epoch = int32_t(p.epoch);
   c.epochs = int32_t(p.epochs);
   c.step = p.step;
@@ -251,7 +251,7 @@ LAI_API lai_status lai_model_get_info(const lai_model* model, lai_model_info* in
     r.input_height = int32_t(m.preprocessing.height);
     r.channels = int32_t(m.preprocessing.channels);
     r.classes = int32_t(m.num_classes());
-    r.multi_label = m.head() == "sigmoid";
+    r.multi_label = m.head() == nn::Head::sigmoid;
     r.standardize = m.preprocessing.standardize;
     r.parameters = m.net->parameter_count();
     r.output_size = output_size(m);
@@ -402,7 +402,7 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     ExclusiveAccess access(model, fn);
     std::shared_ptr<nn::Model> m = model->model;
     data::DatasetPtr ds = open_data(fn, *m, data, o.limit);
-    if (default_class_names(*m) && m->head() != "none") m->class_names = ds->class_names();
+    if (default_class_names(*m) && m->head() != nn::Head::none) m->class_names = ds->class_names();
     data::DatasetPtr train = ds, val;
     if (o.validation_fraction > 0) {
       data::Split s = data::split_random(ds, o.validation_fraction, o.seed);
@@ -412,7 +412,9 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     }
     optim::TrainOptions t;
     t.epochs = o.epochs;
-    t.optimizer = ev(o.optimizer) == LAI_OPTIMIZER_SGD ? "sgd" : ev(o.optimizer) == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
+    t.optimizer = ev(o.optimizer) == LAI_OPTIMIZER_SGD     ? optim::OptimizerKind::sgd
+                  : ev(o.optimizer) == LAI_OPTIMIZER_ADAMW ? optim::OptimizerKind::adamw
+                                                           : optim::OptimizerKind::adam;
     t.optim.lr = o.learning_rate;
     t.optim.weight_decay = o.weight_decay;
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
@@ -490,7 +492,7 @@ LAI_API lai_status lai_model_evaluate(lai_model* model, const char* data, const 
     lo.skip_bad = o.skip_bad_files != 0;
     optim::LoaderSource src(ds, lo);
     optim::TrainOptions t;
-    t.optimizer = "sgd";  // holds no state: evaluation only
+    t.optimizer = optim::OptimizerKind::sgd;  // holds no state: evaluation only
     t.progress = 0;
     optim::EvalResult er;
     {
@@ -529,15 +531,15 @@ LAI_API lai_status lai_model_evaluate_report(lai_model* model, const char* data,
     }
     ExclusiveAccess access(model, fn);
     std::shared_ptr<nn::Model> m = model->model;
-    const std::string head = m->head();
-    if (head != "softmax" && head != "sigmoid")
-      fail(LAI_ERR_NOT_SUPPORTED, fn, ": the model's head is '", head,
+    const nn::Head head = m->head();
+    if (head == nn::Head::none)
+      fail(LAI_ERR_NOT_SUPPORTED, fn, ": the model's head is '", nn::to_string(head),
            "': per-class metrics need a classifier (lai_model_evaluate gives the loss)");
     data::DatasetPtr ds = open_data(fn, *m, data, o.limit);
     data::LoaderOptions lo = optim::loader_options_for(*m, o.batch_size, o.seed, /*shuffle=*/false);
     lo.skip_bad = o.skip_bad_files != 0;
     optim::LoaderSource src(ds, lo);
-    const bool multi = head == "sigmoid";
+    const bool multi = head == nn::Head::sigmoid;
     nn::MetricsAccumulator acc(m->num_classes(), multi);
     autograd::NoGrad ng;  // the handle is in eval mode (see wrap)
     const auto t0 = std::chrono::steady_clock::now();
@@ -613,7 +615,9 @@ LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options*
     require(ev(o.optimizer) >= LAI_OPTIMIZER_ADAM && ev(o.optimizer) <= LAI_OPTIMIZER_ADAMW, fn, ": unknown optimizer ",
             int(ev(o.optimizer)));
     optim::TrainOptions t;
-    t.optimizer = ev(o.optimizer) == LAI_OPTIMIZER_SGD ? "sgd" : ev(o.optimizer) == LAI_OPTIMIZER_ADAMW ? "adamw" : "adam";
+    t.optimizer = ev(o.optimizer) == LAI_OPTIMIZER_SGD     ? optim::OptimizerKind::sgd
+                  : ev(o.optimizer) == LAI_OPTIMIZER_ADAMW ? optim::OptimizerKind::adamw
+                                                           : optim::OptimizerKind::adam;
     t.optim.lr = o.learning_rate;
     t.optim.weight_decay = o.weight_decay;
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
@@ -649,10 +653,10 @@ LAI_API lai_status lai_trainer_step(lai_trainer* trainer, const lai_image* image
     require_ptr(images, fn, "images");
     require(count > 0 && count <= 65536, fn, ": count must be in 1..65536, got ", count);
     nn::Model& m = *trainer->model->model;
-    const std::string head = m.head();
+    const nn::Head head = m.head();
     const int64_t classes = m.num_classes();
     optim::TrainBatch b;
-    if (head == "softmax") {
+    if (head == nn::Head::softmax) {
       require_ptr(labels, fn, "labels");
       std::vector<float> l(count);
       for (size_t i = 0; i < count; ++i) {
@@ -661,7 +665,7 @@ LAI_API lai_status lai_trainer_step(lai_trainer* trainer, const lai_image* image
         l[i] = float(labels[i]);
       }
       b.labels = Tensor::from_vector(l, {int64_t(count)});
-    } else if (head == "sigmoid") {
+    } else if (head == nn::Head::sigmoid) {
       require_ptr(targets, fn, "targets");
       const size_t need = count * size_t(classes);
       require(targets_count >= need, fn, ": targets has ", targets_count, " values, ", need, " needed (", count,

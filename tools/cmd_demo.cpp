@@ -70,7 +70,7 @@ LAI_COMMAND(demo, "end-to-end demo on synthetic chest-radiograph phantoms (train
 
   optim::TrainOptions to;
   to.epochs = epochs;
-  to.optimizer = "adam";
+  to.optimizer = optim::OptimizerKind::adam;
   to.optim.lr = static_cast<float>(o.get_double("lr", 1e-3));
   to.progress = o.has("quiet") ? 0 : 1;
   to.metrics_csv = out + "/train_metrics.csv";

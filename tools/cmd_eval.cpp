@@ -43,7 +43,7 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   if (o.has("threads")) set_num_threads(static_cast<int>(o.get_int("threads", 0)));
   nn::SavedModel saved = nn::load_model(o.get("model"), false);
   nn::Model& model = *saved.model;
-  const std::string head = model.head();
+  const nn::Head head = model.head();
   const std::string dir = o.get("data");
   const std::string format = cli::resolve_format(dir, o.get("format", "auto"));
   data::DatasetPtr ds = cli::open_data(dir, format, o.get("split", "test"), static_cast<size_t>(o.get_int("limit", 0)),
@@ -52,7 +52,7 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   // Map the data's class indices onto the model's by name, so a test set that lacks a class, or
   // lists them in another order, is still scored against the right outputs.
   std::vector<int64_t> to_model;
-  const bool by_name = head != "none" && format != "mnist" &&
+  const bool by_name = head != nn::Head::none && format != "mnist" &&
                        static_cast<int64_t>(model.class_names.size()) == model.num_classes();
   if (by_name) {
     const auto& names = ds->class_names();
@@ -67,7 +67,7 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
       to_model.push_back(it - model.class_names.begin());
     }
   } else {
-    LAI_CHECK(head == "none" || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
+    LAI_CHECK(head == nn::Head::none || static_cast<int64_t>(ds->num_classes()) == model.num_classes(), "eval: the data has ",
               ds->num_classes(), " classes, the model ", model.num_classes(), " (", o.get("model"), ")");
   }
   bool identity = true;
@@ -77,7 +77,7 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   LAI_CHECK(batch > 0, "eval: --batch must be positive");
   const double threshold = o.get_double("threshold", 0.5);
   optim::LoaderSource src(ds, optim::loader_options_for(model, batch, 0, false));
-  const bool multi = head == "sigmoid";
+  const bool multi = head == nn::Head::sigmoid;
   nn::MetricsAccumulator acc(std::max<int64_t>(1, model.num_classes()), multi);
   autograd::NoGrad ng;
   model.net->eval();
@@ -100,11 +100,11 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
       }
     }
     Tensor out = model.forward(b->images);
-    Tensor targets = head == "none" ? b->images : b->targets;
+    Tensor targets = head == nn::Head::none ? b->images : b->targets;
     const int64_t n = b->images.size(0);
     loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * n;
     samples += n;
-    if (head == "softmax") {
+    if (head == nn::Head::softmax) {
       std::vector<int64_t> labels;
       for (float v : b->labels.to_vector()) labels.push_back(static_cast<int64_t>(v));
       acc.add(ops::softmax(out, -1), labels);
@@ -114,7 +114,7 @@ LAI_COMMAND(eval, "evaluate a saved model on a data set (accuracy, loss, per-cla
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   LAI_CHECK(samples > 0, "eval: the data set '", dir, "' has no samples");
-  if (head != "none") {
+  if (head != nn::Head::none) {
     nn::ClassificationReport rep = acc.report(model.class_names, threshold);
     std::printf("accuracy: %.4f\n", rep.accuracy);
     std::printf("loss: %.4f\n", loss_sum / samples);

@@ -40,7 +40,7 @@ LAI_COMMAND(predict, "class probabilities of a saved model for image files") {
             "'");
   model.net->eval();
   if (precision == "bf16") model.net->set_inference_dtype(DType::bf16);
-  LAI_CHECK(model.head() != "none", "predict: '", o.get("model"), "' is not a classifier (head none); use the anomaly commands");
+  LAI_CHECK(model.head() != nn::Head::none, "predict: '", o.get("model"), "' is not a classifier (head none); use the anomaly commands");
   const std::vector<std::string> paths = cli::anomaly_common::expand_images(o.positional(), "predict");
   std::vector<std::vector<int>> labels(paths.size(), std::vector<int>{0});  // unknown; the loader needs one
   auto ds = std::make_shared<data::FileDataset>(paths, labels, model.class_names, false);

@@ -89,7 +89,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
     // Fashion-MNIST: pixels scaled to [0, 1] like the usual recipe; else per-image standardization.
     model->preprocessing.standardize = o.get("standardize", format == "mnist" ? "no" : "yes") == "yes";
   }
-  if (o.has("resume") && model->head() != "none") {
+  if (o.has("resume") && model->head() != nn::Head::none) {
     // Class indices come from the data: resuming on data with other classes would relabel outputs.
     std::vector<std::string> saved;
     const io::Json table = io::read_model_file_table(o.get("resume"));
@@ -106,13 +106,14 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
 
   optim::TrainOptions t;
   t.epochs = o.get_int("epochs", 2);
-  t.optimizer = o.get("optimizer", "adam");
-  t.optim.lr = static_cast<float>(o.get_double("lr", t.optimizer == "sgd" ? 0.01 : 1e-3));
-  t.optim.momentum = static_cast<float>(o.get_double("momentum", t.optimizer == "sgd" ? 0.9 : 0.0));
+  t.optimizer = optim::optimizer_from_string(o.get("optimizer", "adam"));
+  const bool sgd = t.optimizer == optim::OptimizerKind::sgd;
+  t.optim.lr = static_cast<float>(o.get_double("lr", sgd ? 0.01 : 1e-3));
+  t.optim.momentum = static_cast<float>(o.get_double("momentum", sgd ? 0.9 : 0.0));
   t.optim.weight_decay = static_cast<float>(o.get_double("weight-decay", 0.0));
   const int batch = static_cast<int>(o.get_int("batch", 64));
   LAI_CHECK(batch > 0 && batch <= 65536, "train: --batch must be in 1..65536, got ", batch);
-  t.schedule.kind = o.get("schedule", "constant");
+  t.schedule.kind = optim::schedule_from_string(o.get("schedule", "constant"));
   t.schedule.warmup_steps = o.get_int("warmup", 0);
   const int64_t steps_per_epoch = (static_cast<int64_t>(ds->size()) + batch - 1) / batch;
   t.max_steps_per_epoch = o.get_int("max-steps", 0);

@@ -131,7 +131,7 @@ AutoencoderDetector AutoencoderDetector::train(const std::vector<data::Image>& n
   Tensor x = to_batch(normal_images, 0, normal_images.size(), o.size);
   optim::TrainOptions t;
   t.epochs = o.epochs;
-  t.optimizer = "adam";
+  t.optimizer = optim::OptimizerKind::adam;
   t.optim.lr = o.lr;
   t.progress = o.progress;
   t.callback = o.callback;

@@ -34,20 +34,19 @@ Tensor distillation_loss(const Tensor& s, const Tensor& t, const Tensor& targets
   return ops::add(soft, ops::mul_scalar(hard, 1.f - alpha));
 }
 
-Tensor head_loss(const std::string& head, const Tensor& out, const Tensor& labels, const Tensor& targets) {
-  if (head == "softmax") {
-    LAI_CHECK(labels.defined(), "loss: a softmax head needs class labels");
-    return ops::cross_entropy(out, labels);
+Tensor head_loss(Head head, const Tensor& out, const Tensor& labels, const Tensor& targets) {
+  switch (head) {
+    case Head::softmax:
+      LAI_CHECK(labels.defined(), "loss: a softmax head needs class labels");
+      return ops::cross_entropy(out, labels);
+    case Head::sigmoid:
+      LAI_CHECK(targets.defined(), "loss: a sigmoid (multi-label) head needs multi-hot targets [N, C]");
+      return ops::binary_cross_entropy_with_logits(out, targets);
+    case Head::none:
+      LAI_CHECK(targets.defined(), "loss: a regression/autoencoder head needs targets");
+      return ops::mse(out, targets);
   }
-  if (head == "sigmoid") {
-    LAI_CHECK(targets.defined(), "loss: a sigmoid (multi-label) head needs multi-hot targets [N, C]");
-    return ops::binary_cross_entropy_with_logits(out, targets);
-  }
-  if (head == "none") {
-    LAI_CHECK(targets.defined(), "loss: a regression/autoencoder head needs targets");
-    return ops::mse(out, targets);
-  }
-  throw_error(str_cat("loss: unknown head '", head, "' (softmax, sigmoid or none)"));
+  throw_error("loss: unknown head");
 }
 
 }  // namespace liteai::nn

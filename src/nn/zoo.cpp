@@ -184,10 +184,28 @@ Tensor Model::predict(const Tensor& x) {
   } else {
     y = net->forward(x);  // no mode change: concurrent calls are safe
   }
-  const std::string h = head();
-  if (h == "softmax") return ops::softmax(y, -1);
-  if (h == "sigmoid") return ops::sigmoid(y);
+  switch (head()) {
+    case Head::softmax: return ops::softmax(y, -1);
+    case Head::sigmoid: return ops::sigmoid(y);
+    case Head::none: break;
+  }
   return y;
+}
+
+const char* to_string(Head h) {
+  switch (h) {
+    case Head::softmax: return "softmax";
+    case Head::sigmoid: return "sigmoid";
+    case Head::none: return "none";
+  }
+  return "?";
+}
+
+Head head_from_string(const std::string& s) {
+  if (s == "softmax") return Head::softmax;
+  if (s == "sigmoid") return Head::sigmoid;
+  if (s == "none") return Head::none;
+  throw_error(str_cat("head: unknown name '", s, "' (softmax, sigmoid or none)"));
 }
 
 // ---------------- zoo ----------------
@@ -306,10 +324,10 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   const int64_t channels = spec.get_int("channels", 1);
   const std::string head = spec.get("head", n == "autoencoder" ? "none" : "softmax");
   if (n == "autoencoder")
-    LAI_CHECK(head == "none", n, ": head must be \"none\" (a reconstruction), got '", head, "'");
+    LAI_CHECK(head == to_string(Head::none), n, ": head must be \"none\" (a reconstruction), got '", head, "'");
   else
-    LAI_CHECK(head == "softmax" || head == "sigmoid", n, ": head must be \"softmax\" or \"sigmoid\", got '", head,
-              "'");
+    LAI_CHECK(head == to_string(Head::softmax) || head == to_string(Head::sigmoid), n,
+              ": head must be \"softmax\" or \"sigmoid\", got '", head, "'");
   if (n == "compact_cxr" || n == "teacher_cxr") {
     const int64_t size = spec.get_int("size", 512), classes = spec.get_int("classes", 2);
     if (n == "compact_cxr") {

@@ -208,29 +208,58 @@ AdamW::AdamW(const NamedTensors& params, OptimizerOptions o)
         return o;
       }()) {}
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, const NamedTensors& params,
-                                          const OptimizerOptions& o) {
-  if (name == "sgd") return std::make_unique<SGD>(params, o);
-  if (name == "adam") return std::make_unique<Adam>(params, o);
-  if (name == "adamw") return std::make_unique<AdamW>(params, o);
+const char* to_string(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::sgd: return "sgd";
+    case OptimizerKind::adam: return "adam";
+    case OptimizerKind::adamw: return "adamw";
+  }
+  return "?";
+}
+
+OptimizerKind optimizer_from_string(const std::string& name) {
+  for (OptimizerKind k : {OptimizerKind::sgd, OptimizerKind::adam, OptimizerKind::adamw})
+    if (name == to_string(k)) return k;
   throw_error(str_cat("optimizer: unknown name '", name, "' (use sgd, adam or adamw)"));
+}
+
+std::unique_ptr<Optimizer> make_optimizer(OptimizerKind kind, const NamedTensors& params, const OptimizerOptions& o) {
+  switch (kind) {
+    case OptimizerKind::sgd: return std::make_unique<SGD>(params, o);
+    case OptimizerKind::adam: return std::make_unique<Adam>(params, o);
+    case OptimizerKind::adamw: return std::make_unique<AdamW>(params, o);
+  }
+  throw_error("optimizer: unknown kind");
+}
+
+const char* to_string(ScheduleKind k) {
+  switch (k) {
+    case ScheduleKind::constant: return "constant";
+    case ScheduleKind::step: return "step";
+    case ScheduleKind::cosine: return "cosine";
+  }
+  return "?";
+}
+
+ScheduleKind schedule_from_string(const std::string& name) {
+  for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine})
+    if (name == to_string(k)) return k;
+  throw_error(str_cat("lr schedule: unknown kind '", name, "' (use constant, step or cosine)"));
 }
 
 // ---------------- schedules ----------------
 LRSchedule::LRSchedule(float base_lr, const ScheduleOptions& o) : base_(base_lr), o_(o) {
-  LAI_CHECK(o.kind == "constant" || o.kind == "step" || o.kind == "cosine", "lr schedule: unknown kind '", o.kind,
-            "' (use constant, step or cosine)");
   LAI_CHECK(o.warmup_steps >= 0, "lr schedule: warmup_steps must be >= 0");
-  LAI_CHECK(o.kind != "step" || o.step_size > 0, "lr schedule: step_size must be > 0");
-  LAI_CHECK(o.kind != "cosine" || o.total_steps > o.warmup_steps,
+  LAI_CHECK(o.kind != ScheduleKind::step || o.step_size > 0, "lr schedule: step_size must be > 0");
+  LAI_CHECK(o.kind != ScheduleKind::cosine || o.total_steps > o.warmup_steps,
             "lr schedule: cosine needs total_steps > warmup_steps, got total_steps=", o.total_steps);
 }
 
 float LRSchedule::at(int64_t step) const {
   if (step < o_.warmup_steps) return base_ * static_cast<float>(step + 1) / static_cast<float>(o_.warmup_steps);
   const int64_t s = step - o_.warmup_steps;
-  if (o_.kind == "step") return base_ * std::pow(o_.gamma, static_cast<float>(s / o_.step_size));
-  if (o_.kind == "cosine") {
+  if (o_.kind == ScheduleKind::step) return base_ * std::pow(o_.gamma, static_cast<float>(s / o_.step_size));
+  if (o_.kind == ScheduleKind::cosine) {
     const double span = static_cast<double>(o_.total_steps - o_.warmup_steps);
     const double f = std::min(1.0, static_cast<double>(s) / span);
     return static_cast<float>(o_.min_lr + (base_ - o_.min_lr) * 0.5 * (1.0 + std::cos(M_PI * f)));

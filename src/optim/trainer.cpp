@@ -19,6 +19,16 @@
 
 namespace liteai::optim {
 
+const char* to_string(Phase p) {
+  switch (p) {
+    case Phase::train: return "train";
+    case Phase::validate: return "validate";
+    case Phase::epoch: return "epoch";
+    case Phase::evaluate: return "evaluate";
+  }
+  return "?";
+}
+
 namespace {
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -82,9 +92,9 @@ nn::NamedTensors copy_state(const nn::Module& m) {
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 
 // Correct predictions in a batch, and how many were counted.
-void count_correct(const std::string& head, const Tensor& out, const TrainBatch& b, int64_t* correct,
+void count_correct(nn::Head head, const Tensor& out, const TrainBatch& b, int64_t* correct,
                    int64_t* counted) {
-  if (head == "softmax" && b.labels.defined()) {
+  if (head == nn::Head::softmax && b.labels.defined()) {
     const int64_t N = out.size(0), C = out.size(1);
     const float* o = out.data();
     std::vector<float> lab = b.labels.to_vector();
@@ -95,7 +105,7 @@ void count_correct(const std::string& head, const Tensor& out, const TrainBatch&
       *correct += best == static_cast<int64_t>(lab[static_cast<size_t>(i)]);
       ++*counted;
     }
-  } else if (head == "sigmoid" && b.targets.defined()) {
+  } else if (head == nn::Head::sigmoid && b.targets.defined()) {
     const float* o = out.data();
     std::vector<float> t = b.targets.to_vector();
     for (int64_t i = 0; i < out.numel(); ++i) {
@@ -208,11 +218,11 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   LAI_CHECK(batch.images.defined(), "train_step: batch has no images");
   model_->net->train(true);
   opt_->set_lr(schedule_->at(global_step_));
-  const std::string head = model_->head();
+  const nn::Head head = model_->head();
   StepResult r;
   {
     Tensor out = model_->forward(batch.images);
-    Tensor targets = head == "none" && !batch.targets.defined() ? batch.images : batch.targets;
+    Tensor targets = head == nn::Head::none && !batch.targets.defined() ? batch.images : batch.targets;
     Tensor loss = o_.loss ? o_.loss(out, batch) : nn::head_loss(head, out, batch.labels, targets);
     LAI_CHECK(loss.defined() && loss.numel() == 1, "train: the loss must be a scalar");
     // The regularization term at the weights this forward pass used (streamed parameters
@@ -243,13 +253,13 @@ EvalResult Trainer::evaluate(BatchSource& source) {
   autograd::NoGrad ng;
   const bool was = model_->net->is_training();
   model_->net->eval();
-  const std::string head = model_->head();
+  const nn::Head head = model_->head();
   source.reset(0);
   double loss_sum = 0;
   int64_t correct = 0, counted = 0, samples = 0;
   while (auto b = source.next()) {
     Tensor out = model_->forward(b->images);
-    Tensor targets = head == "none" && !b->targets.defined() ? b->images : b->targets;
+    Tensor targets = head == nn::Head::none && !b->targets.defined() ? b->images : b->targets;
     const int64_t n = b->images.size(0);
     loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * n;
     count_correct(head, out, *b, &correct, &counted);
@@ -392,7 +402,7 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     int64_t steps = train.batches_per_epoch();
     if (o_.max_steps_per_epoch > 0 && (steps < 0 || steps > o_.max_steps_per_epoch)) steps = o_.max_steps_per_epoch;
     Progress p;
-    p.phase = "train";
+    p.phase = Phase::train;
     p.epoch = epoch + 1;
     p.epochs = o_.epochs;
     p.steps_per_epoch = steps;
@@ -478,7 +488,7 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     if (!o_.checkpoint.empty()) save_checkpoint(o_.checkpoint);
     if (o_.callback) {
       Progress e = p;
-      e.phase = "epoch";
+      e.phase = Phase::epoch;
       e.loss = es.loss;
       e.metric = es.metric;
       e.val_loss = es.val_loss;

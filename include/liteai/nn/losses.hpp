@@ -4,6 +4,7 @@
 #include <string>
 
 #include "liteai/core/tensor.hpp"
+#include "liteai/nn/zoo.hpp"
 
 namespace liteai::nn {
 
@@ -18,10 +19,9 @@ Tensor distillation_loss(const Tensor& student_logits, const Tensor& teacher_log
 // KL(softmax(t/T) || softmax(s/T)) alone, mean over the batch (no T^2 factor).
 Tensor softened_kl(const Tensor& student_logits, const Tensor& teacher_logits, float temperature);
 
-// The training loss for a model head: "softmax" -> cross_entropy with class indices `labels`
-// [N];
-// "sigmoid" -> binary_cross_entropy_with_logits against multi-hot `targets` [N, C];
-// "none" -> mse(output, targets).
-Tensor head_loss(const std::string& head, const Tensor& output, const Tensor& labels, const Tensor& targets);
+// The training loss for a model head: softmax -> cross_entropy with class indices `labels` [N];
+// sigmoid -> binary_cross_entropy_with_logits against multi-hot `targets` [N, C];
+// none -> mse(output, targets).
+Tensor head_loss(Head head, const Tensor& output, const Tensor& labels, const Tensor& targets);
 
 }  // namespace liteai::nn

@@ -51,6 +51,14 @@ struct ArchSpec {
   static ArchSpec from_json(const std::string& json);
 };
 
+// What the network's outputs mean, and so how they are trained and read (names kept in files).
+//   softmax: single-label classification (cross entropy; probabilities by softmax)
+//   sigmoid: multi-label classification (binary cross entropy per class; sigmoid)
+//   none:    raw outputs (regression, autoencoder reconstruction; mean squared error)
+enum class Head : uint8_t { softmax, sigmoid, none };
+const char* to_string(Head h);
+Head head_from_string(const std::string& s);  // throws listing the names
+
 // How raw images become the network's input (stored in the model file).
 struct Preprocessing {
   int64_t width = 0, height = 0;  // input size the network expects
@@ -66,8 +74,7 @@ class Model {
   std::vector<std::string> class_names;
   Preprocessing preprocessing;
 
-  // "softmax" (single label), "sigmoid" (multi-label), "none" (regression / autoencoder).
-  std::string head() const { return arch.get("head", "softmax"); }
+  Head head() const { return head_from_string(arch.get("head", "softmax")); }
   int64_t num_classes() const { return arch.get_int("classes", 0); }
   Tensor forward(const Tensor& x) { return net->forward(x); }  // logits (recorded)
   // Probabilities (softmax or sigmoid of the logits; raw output for head "none"), in eval mode

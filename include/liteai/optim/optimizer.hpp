@@ -139,13 +139,20 @@ class AdamW : public Adam {
   AdamW(const NamedTensors& params, OptimizerOptions o);
 };
 
-// "sgd", "adam", "adamw".
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, const NamedTensors& params,
-                                          const OptimizerOptions& o);
+// The optimizers by name (the names are what files and options say: "sgd", "adam", "adamw").
+enum class OptimizerKind : uint8_t { sgd, adam, adamw };
+using liteai::to_string;  // keep Shape printing visible beside the overloads of this namespace
+const char* to_string(OptimizerKind k);
+OptimizerKind optimizer_from_string(const std::string& name);  // throws listing the names
+std::unique_ptr<Optimizer> make_optimizer(OptimizerKind kind, const NamedTensors& params, const OptimizerOptions& o);
 
 // ---- learning-rate schedules ----
+enum class ScheduleKind : uint8_t { constant, step, cosine };
+const char* to_string(ScheduleKind k);
+ScheduleKind schedule_from_string(const std::string& name);  // throws listing the names
+
 struct ScheduleOptions {
-  std::string kind = "constant";  // "constant", "step", "cosine"
+  ScheduleKind kind = ScheduleKind::constant;
   int64_t warmup_steps = 0;       // linear ramp from lr/warmup to lr over these steps
   int64_t step_size = 1000;       // step: multiply by gamma every step_size steps (after warm-up)
   float gamma = 0.1f;

@@ -6,7 +6,7 @@
 // progress callback that can cancel.
 //
 //   optim::TrainOptions o;
-//   o.epochs = 2; o.optimizer = "adam"; o.optim.lr = 1e-3f;
+//   o.epochs = 2; o.optimizer = optim::OptimizerKind::adam; o.optim.lr = 1e-3f;
 //   optim::Trainer trainer(model, o);
 //   optim::TensorSource train(images, labels, {}, /*batch=*/64, /*seed=*/1);
 //   optim::TrainResult r = trainer.fit(train);
@@ -61,8 +61,13 @@ class TensorSource : public BatchSource {
   int64_t pos_ = 0;
 };
 
+// train: a step of an epoch ended; validate: a validation batch ended; epoch: an epoch ended;
+// evaluate: a batch of an evaluation ended.
+enum class Phase : uint8_t { train, validate, epoch, evaluate };
+const char* to_string(Phase p);
+
 struct Progress {
-  std::string phase;  // "train" (during an epoch), "validate", "epoch" (an epoch ended)
+  Phase phase = Phase::train;
   int64_t epoch = 0, epochs = 0;            // 1-based epoch
   int64_t step = 0, steps_per_epoch = 0;    // step within the epoch (1-based), -1 when unknown
   int64_t global_step = 0;
@@ -79,7 +84,7 @@ using LossFn = std::function<Tensor(const Tensor& output, const TrainBatch& batc
 
 struct TrainOptions {
   int64_t epochs = 1;
-  std::string optimizer = "adam";  // sgd, adam, adamw
+  OptimizerKind optimizer = OptimizerKind::adam;
   OptimizerOptions optim;
   ScheduleOptions schedule;        // kind constant | step | cosine (+ warm-up); cosine needs total_steps
   double clip_norm = 0;            // > 0: clip the global gradient norm (streamed parameters excluded)

@@ -288,7 +288,7 @@ TEST_CASE("ArchSpec JSON round trip and errors", "[nn]") {
   nn::ArchSpec small;
   small.name = "small_cnn";
   small.set("head", "sigmoid");
-  CHECK(nn::build_model(small, 1)->head() == "sigmoid");
+  CHECK(nn::build_model(small, 1)->head() == nn::Head::sigmoid);
   small.set("head", "none");
   CHECK_THROWS_WITH(nn::build_model(small, 1), Catch::Contains("small_cnn: head must be"));
   nn::ArchSpec ae;

@@ -124,7 +124,7 @@ TEST_CASE("Early stopping and cancellation", "[train]") {
   int calls = 0;
   oc.callback = [&](const optim::Progress& p) {
     ++calls;
-    CHECK(p.phase == "train");
+    CHECK(p.phase == optim::Phase::train);
     CHECK(p.steps_per_epoch == 4);
     return p.step < 3;  // cancel at step 3
   };

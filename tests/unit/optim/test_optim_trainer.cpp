@@ -113,7 +113,7 @@ TEST_CASE("Early stopping restores the weights of the best validation epoch", "[
     o.early_stopping_patience = 2;
     o.restore_best_weights = restore;
     o.callback = [&](const optim::Progress& p) {
-      if (p.phase == "epoch" && per_epoch) per_epoch->push_back(flat_state(*model));
+      if (p.phase == optim::Phase::epoch && per_epoch) per_epoch->push_back(flat_state(*model));
       return true;
     };
     optim::Trainer t(model, o);
