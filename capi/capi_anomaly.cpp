@@ -87,7 +87,7 @@ static void probmat_config_defaults(lai_probmat_config* c) { lai_probmat_config_
 
 LAI_API lai_status lai_probmat_create(const lai_probmat_config* config, lai_probmat** out) {
   const char* fn = "lai_probmat_create";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(config, fn, "config");
@@ -111,7 +111,7 @@ LAI_API lai_status lai_probmat_create(const lai_probmat_config* config, lai_prob
 LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixel_type type, int32_t width,
                                    int32_t height, size_t stride_bytes) {
   const char* fn = "lai_probmat_add";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     std::vector<data::Image> imgs;
     imgs.push_back(image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes));
@@ -121,7 +121,7 @@ LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixe
 
 LAI_API lai_status lai_probmat_add_batch(lai_probmat* pm, const lai_image* images, size_t count) {
   const char* fn = "lai_probmat_add_batch";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     require_ptr(images, fn, "images");
     require(count > 0, fn, ": count is 0");
@@ -139,7 +139,7 @@ LAI_API lai_status lai_probmat_add_batch(lai_probmat* pm, const lai_image* image
 
 LAI_API lai_status lai_probmat_add_files(lai_probmat* pm, const char* const* paths, size_t count) {
   const char* fn = "lai_probmat_add_files";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     require_ptr(paths, fn, "paths");
     require(count > 0, fn, ": count is 0");
@@ -159,7 +159,7 @@ LAI_API lai_status lai_probmat_add_files(lai_probmat* pm, const char* const* pat
 
 LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) {
   const char* fn = "lai_probmat_merge";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     require_ptr(other, fn, "other");
     require(pm != other, fn, ": pm and other are the same handle");
@@ -173,7 +173,7 @@ LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) 
 
 LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_config* config, uint64_t* images) {
   const char* fn = "lai_probmat_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(pm, fn, "pm");
     auto* p = const_cast<lai_probmat*>(pm);
     std::lock_guard<std::mutex> lock(p->mu);
@@ -195,7 +195,7 @@ LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_confi
 
 LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path) {
   const char* fn = "lai_probmat_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     require_ptr(pm, fn, "pm");
     const std::string p = require_path(path, fn);
     auto* h = const_cast<lai_probmat*>(pm);
@@ -206,7 +206,7 @@ LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path) {
 
 LAI_API lai_status lai_probmat_load(const char* path, lai_probmat** out) {
   const char* fn = "lai_probmat_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);
@@ -240,7 +240,7 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
                                    int32_t height, size_t stride_bytes, const lai_wpm_options* options, float* map,
                                    size_t map_count, double* score) {
   const char* fn = "lai_probmat_wpm";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     const WpmRequest r = wpm_request(fn, options);
     require(map || score, fn, ": map and score are both NULL: nothing to return");
@@ -335,7 +335,7 @@ LAI_API void lai_som_options_init(lai_som_options* o) {
 LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, const lai_som_options* options,
                                  lai_som** out) {
   const char* fn = "lai_som_train";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     check_vectors(fn, nullptr, data, n, dim);
@@ -399,7 +399,7 @@ LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, cons
 LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n, int32_t dim, int32_t* bmu,
                                float* dist) {
   const char* fn = "lai_som_map";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     check_vectors(fn, &s, data, n, dim);
     require_ptr(bmu, fn, "bmu");
@@ -413,7 +413,7 @@ LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n,
 
 LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* cols, int32_t* dim) {
   const char* fn = "lai_som_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::SomConfig& c = som_of(som, fn).som.config();
     if (rows) *rows = c.rows;
     if (cols) *cols = c.cols;
@@ -423,7 +423,7 @@ LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* 
 
 LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_count) {
   const char* fn = "lai_som_weights";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     require_ptr(out, fn, "out");
     const auto& w = s.weights();
@@ -435,7 +435,7 @@ LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_co
 LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* data, int64_t n, int32_t dim,
                                               double* error) {
   const char* fn = "lai_som_quantization_error";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     check_vectors(fn, &s, data, n, dim);
     require_ptr(error, fn, "error");
@@ -445,7 +445,7 @@ LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* d
 
 LAI_API lai_status lai_som_save(const lai_som* som, const char* path) {
   const char* fn = "lai_som_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     s.save(require_path(path, fn));
   });
@@ -453,7 +453,7 @@ LAI_API lai_status lai_som_save(const lai_som* som, const char* path) {
 
 LAI_API lai_status lai_som_load(const char* path, lai_som** out) {
   const char* fn = "lai_som_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);
@@ -488,7 +488,7 @@ LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, in
                                      size_t stride_bytes, const lai_hough_options* options, lai_circle* circles,
                                      size_t capacity, size_t* found) {
   const char* fn = "lai_hough_circles";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(found, fn, "found");
     require(circles || capacity == 0, fn, ": circles is NULL but capacity is ", capacity);
     const lai_hough_options o = read_options(options, lai_hough_options_init, fn, "options");

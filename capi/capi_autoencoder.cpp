@@ -156,7 +156,7 @@ LAI_API void lai_score_options_init(lai_score_options* o) {
 
 LAI_API lai_status lai_map_score(const lai_image* map, const lai_score_options* options, double* score) {
   const char* fn = "lai_map_score";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(score, fn, "score");
     const anomaly::ScoreOptions so = score_options(options, fn);
     *score = anomaly::image_score(image_from_arg(fn, map, "map"), so);
@@ -165,7 +165,7 @@ LAI_API lai_status lai_map_score(const lai_image* map, const lai_score_options* 
 
 LAI_API lai_status lai_write_heatmap_png(const char* path, const lai_image* map, float lo, float hi) {
   const char* fn = "lai_write_heatmap_png";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const std::string p = require_path(path, fn);
     require(std::isfinite(lo) && std::isfinite(hi), fn, ": lo and hi must be finite");
     const data::Image m = image_from_arg(fn, map, "map");
@@ -176,7 +176,7 @@ LAI_API lai_status lai_write_heatmap_png(const char* path, const lai_image* map,
 LAI_API lai_status lai_write_overlay_png(const char* path, const lai_image* image, const lai_image* map,
                                          float threshold, float hi, float max_alpha) {
   const char* fn = "lai_write_overlay_png";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const std::string p = require_path(path, fn);
     require(std::isfinite(threshold) && std::isfinite(hi), fn, ": threshold and hi must be finite");
     require(std::isfinite(max_alpha) && max_alpha >= 0 && max_alpha <= 1, fn, ": max_alpha must be in [0, 1], got ",
@@ -209,7 +209,7 @@ LAI_API void lai_autoencoder_options_init(lai_autoencoder_options* o) {
 LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder_options* options,
                                          lai_autoencoder** out) {
   const char* fn = "lai_autoencoder_train";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string spec = require_path(data, fn, "data");
@@ -248,7 +248,7 @@ LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder
 LAI_API lai_status lai_autoencoder_train_images(const lai_image* images, size_t count,
                                                 const lai_autoencoder_options* options, lai_autoencoder** out) {
   const char* fn = "lai_autoencoder_train_images";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(images, fn, "images");
@@ -272,7 +272,7 @@ LAI_API lai_status lai_autoencoder_score(const lai_autoencoder* ae, const void* 
                                          const lai_score_options* options, float* map, size_t map_count,
                                          double* score) {
   const char* fn = "lai_autoencoder_score";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     check_outputs(d, map, map_count, score, fn);
     const anomaly::ScoreOptions so = score_options(options, fn);
@@ -285,7 +285,7 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
                                               const lai_score_options* options, float* map, size_t map_count,
                                               double* score) {
   const char* fn = "lai_autoencoder_score_file";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     const std::string p = require_path(path, fn);
     check_outputs(d, map, map_count, score, fn);
@@ -301,7 +301,7 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
 
 LAI_API lai_status lai_autoencoder_get_info(const lai_autoencoder* ae, int32_t* map_width, int32_t* map_height) {
   const char* fn = "lai_autoencoder_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     if (map_width) *map_width = int32_t(d.size());
     if (map_height) *map_height = int32_t(d.size());
@@ -310,7 +310,7 @@ LAI_API lai_status lai_autoencoder_get_info(const lai_autoencoder* ae, int32_t* 
 
 LAI_API lai_status lai_autoencoder_save(const lai_autoencoder* ae, const char* path) {
   const char* fn = "lai_autoencoder_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     d.save(require_path(path, fn));
   });
@@ -318,7 +318,7 @@ LAI_API lai_status lai_autoencoder_save(const lai_autoencoder* ae, const char* p
 
 LAI_API lai_status lai_autoencoder_load(const char* path, lai_autoencoder** out) {
   const char* fn = "lai_autoencoder_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);

@@ -37,7 +37,7 @@ lai_status status_of(liteai::ErrorKind kind) noexcept;
 
 // Runs fn (returning void) and turns every exception into a status + message.
 template <class F>
-lai_status guarded(const char* fn_name, lai_status /*unused*/, F&& fn) noexcept {
+lai_status guarded(const char* fn_name, F&& fn) noexcept {
   try {
     fn();
     return LAI_OK;
@@ -201,6 +201,49 @@ class ExclusiveAccess {
 
  private:
   lai_model* m_;
+};
+
+inline const liteai::nn::Model& model_of(const lai_model* m, const char* fn) {
+  require_ptr(m, fn, "model");
+  return *m->model;
+}
+// A new handle for a model (put in eval mode: handles are, except while they train).
+lai_model* wrap_model(std::shared_ptr<liteai::nn::Model> m);
+
+// Training keeps no bf16 inference copy (lai_model_set_inference_precision): validation inside a
+// training is fp32, and the copy is not rebuilt after every step. The handle's precision comes
+// back (one rebuild) when the training or trainer ends; nothing can predict in between (the model
+// is exclusive), so nobody sees the temporary fp32.
+class Fp32WhileTraining {
+ public:
+  explicit Fp32WhileTraining(liteai::nn::Module& net) : net_(net), saved_(net.inference_dtype()) {
+    net_.set_inference_dtype(liteai::DType::f32);
+  }
+  // Back to inference mode with the caller's precision; may throw (no memory for the copy).
+  void finish() {
+    net_.eval();
+    net_.set_inference_dtype(saved_);
+    done_ = true;
+  }
+  ~Fp32WhileTraining() {
+    if (done_) return;
+    try {
+      finish();
+    } catch (...) {  // out of memory for the copy: fp32 inference still works
+      try {
+        net_.set_inference_dtype(liteai::DType::f32);
+        net_.eval();
+      } catch (...) {
+      }
+    }
+  }
+  Fp32WhileTraining(const Fp32WhileTraining&) = delete;
+  Fp32WhileTraining& operator=(const Fp32WhileTraining&) = delete;
+
+ private:
+  liteai::nn::Module& net_;
+  liteai::DType saved_;
+  bool done_ = false;
 };
 
 }  // namespace liteai::capi

@@ -118,7 +118,7 @@ LAI_API void lai_senafas_options_init(lai_senafas_options* o) {
 LAI_API lai_status lai_senafas_fit(const lai_image* maps, size_t count, const lai_senafas_options* options,
                                    lai_senafas** out) {
   const char* fn = "lai_senafas_fit";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     fit_into(fn, images_of(fn, maps, count, "maps"), options, out);
@@ -129,7 +129,7 @@ LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* ima
                                            const lai_wpm_options* wpm_options, const lai_senafas_options* options,
                                            lai_senafas** out) {
   const char* fn = "lai_senafas_fit_probmat";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(pm, fn, "pm");
@@ -146,7 +146,7 @@ LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* ima
 LAI_API lai_status lai_senafas_channel(const lai_senafas* senafas, const lai_image* map, float* out,
                                        size_t out_count, int32_t* width, int32_t* height, double* score) {
   const char* fn = "lai_senafas_channel";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Senafas& s = senafas_of(senafas, fn);
     const data::Image m = image_from_arg(fn, map, "map");
     require(m.width == s.map_width() && m.height == s.map_height(), fn, ": map is ", m.width, "x", m.height,
@@ -174,7 +174,7 @@ LAI_API void lai_senafas_info_init(lai_senafas_info* info) {
 
 LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_info* info) {
   const char* fn = "lai_senafas_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Senafas& s = senafas_of(senafas, fn);
     require_ptr(info, fn, "info");
     lai_senafas_info r;
@@ -195,7 +195,7 @@ LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_
 
 LAI_API lai_status lai_senafas_save(const lai_senafas* senafas, const char* path) {
   const char* fn = "lai_senafas_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const anomaly::Senafas& s = senafas_of(senafas, fn);
     s.save(require_path(path, fn));
   });
@@ -203,7 +203,7 @@ LAI_API lai_status lai_senafas_save(const lai_senafas* senafas, const char* path
 
 LAI_API lai_status lai_senafas_load(const char* path, lai_senafas** out) {
   const char* fn = "lai_senafas_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);
