@@ -44,8 +44,10 @@ void add_images(lai_probmat* p, const std::vector<data::Image>& imgs, const char
   for (size_t i = 0; i < imgs.size(); ++i)
     require(imgs[i].width == c.width && imgs[i].height == c.height, fn, ": image ", i, " is ", imgs[i].width, "x",
             imgs[i].height, ", the ProbMat is built for ", c.width, "x", c.height);
+  std::vector<data::Image> units;
+  for (const auto& im : imgs) units.push_back(app::probmat_units(c, im));
   std::vector<const data::Image*> ptrs;
-  for (const auto& im : imgs) ptrs.push_back(&im);
+  for (const auto& im : units) ptrs.push_back(&im);
   std::lock_guard<std::mutex> lock(p->mu);
   p->pm.add_batch(ptrs);
   p->table.reset();
@@ -242,7 +244,7 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
   const char* fn = "lai_probmat_wpm";
   return guarded(fn, [&] {
     probmat_of(pm, fn);
-    const WpmRequest r = wpm_request(fn, options);
+    const app::WpmSettings r = wpm_request(fn, options);
     require(map || score, fn, ": map and score are both NULL: nothing to return");
     data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
     const size_t n = size_t(width) * size_t(height);
@@ -257,7 +259,7 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
 
 namespace liteai::capi {
 
-WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
+app::WpmSettings wpm_request(const char* fn, const lai_wpm_options* options) {
   const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
   require(ev(o.kind) == LAI_WPM_NEGLOG || ev(o.kind) == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(ev(o.kind)));
   require(ev(o.score) >= LAI_SCORE_TOPK_MEAN && ev(o.score) <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(ev(o.score)));
@@ -270,7 +272,7 @@ WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
   require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
   require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
   require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
-  WpmRequest r;
+  app::WpmSettings r;
   r.finalize.rule = ev(o.bandwidth) == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
                     : ev(o.bandwidth) == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
                                                              : anomaly::Bandwidth::Silverman;
@@ -288,7 +290,7 @@ WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
   return r;
 }
 
-data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const WpmRequest& r) {
+data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const app::WpmSettings& r) {
   require_ptr(pm, fn, "pm");
   std::shared_ptr<const anomaly::ProbTable> table;
   {
@@ -303,7 +305,7 @@ data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img,
     }
     table = pm->table;
   }
-  return anomaly::wpm(*table, img, r.wpm);
+  return anomaly::wpm(*table, app::probmat_units(table->config(), img), r.wpm);
 }
 
 }  // namespace liteai::capi

@@ -13,6 +13,7 @@
 #include "liteai.h"
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/wpm.hpp"
+#include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/image.hpp"
 #include "liteai/nn/metrics.hpp"
@@ -137,16 +138,11 @@ void fill_progress(const optim::Progress& p, lai_progress& c);
 // Copies text into a caller buffer (the C convention of this API: *needed = length + 1).
 void copy_text(const char* fn, const std::string& text, char* buf, size_t size, size_t* needed);
 
-// A checked lai_wpm_options (NULL = defaults) in C++ terms, and the WPM of an image with a
-// ProbMat handle (its finalized table cached as lai_probmat_wpm does). Shared by lai_probmat_wpm
-// and lai_senafas_fit_probmat so the two give the same maps.
-struct WpmRequest {
-  anomaly::FinalizeOptions finalize;
-  anomaly::WpmOptions wpm;
-  anomaly::ScoreOptions score;
-};
-WpmRequest wpm_request(const char* fn, const lai_wpm_options* options);
-data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const WpmRequest& r);
+// A checked lai_wpm_options (NULL = defaults) in the task layer's terms, and the WPM of an image
+// with a ProbMat handle (in the ProbMat's intensity units; its finalized table cached as
+// lai_probmat_wpm does). Shared by lai_probmat_wpm and lai_senafas_fit_probmat.
+app::WpmSettings wpm_request(const char* fn, const lai_wpm_options* options);
+data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const app::WpmSettings& r);
 
 }  // namespace liteai::capi
 

@@ -133,7 +133,7 @@ LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* ima
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(pm, fn, "pm");
-    const WpmRequest r = wpm_request(fn, wpm_options);
+    const app::WpmSettings r = wpm_request(fn, wpm_options);
     bool unused = false;
     senafas_options(fn, options, &unused);  // bad options fail before the WPMs are computed
     std::vector<data::Image> imgs = images_of(fn, images, count, "images");
