@@ -9,6 +9,7 @@
 
 #include "capi_internal.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/model_tasks.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/codec.hpp"
@@ -272,6 +273,20 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
     } catch (const Error& e) {
       fail(LAI_ERR_INVALID_ARGUMENT, e.what());
     }
+  });
+}
+
+LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json) {
+  const char* fn = "lai_autoencoder_describe";
+  return guarded(fn, [&] {
+    const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = app::describe_model(d.model());
+    j.set("kind", "autoencoder");
+    j.set("map_width", d.size());
+    j.set("map_height", d.size());
+    give_string(j.dump(), json);
   });
 }
 

@@ -14,6 +14,8 @@
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/options.hpp"
+#include "liteai/app/tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/image.hpp"
 #include "liteai/nn/metrics.hpp"
@@ -157,6 +159,14 @@ struct lai_model {
   std::atomic<int> training_precision{LAI_PRECISION_BF16};
 };
 
+// Options of one task (app::OptionSet) and the progress callback task calls report to.
+struct lai_options {
+  explicit lai_options(const liteai::app::OptionSet& set) : values(set) {}
+  liteai::app::Options values;
+  lai_progress_fn progress = nullptr;
+  void* user_data = nullptr;
+};
+
 // An evaluation report (immutable once made: every getter is thread-safe).
 struct lai_eval_report {
   liteai::nn::ClassificationReport report;
@@ -198,6 +208,13 @@ class ExclusiveAccess {
  private:
   lai_model* m_;
 };
+
+// The values of a task call's options (NULL: the task's defaults); refuses options of another task.
+liteai::app::Options options_of(const lai_options* o, const char* task, const char* fn);
+// The task layer's hooks for an options handle's progress callback (cancel = non-zero return).
+liteai::app::Hooks hooks_of(const lai_options* o);
+// A library-owned copy of text for a char** output (NULL out: nothing).
+void give_string(const std::string& text, char** out);
 
 inline const liteai::nn::Model& model_of(const lai_model* m, const char* fn) {
   require_ptr(m, fn, "model");

@@ -130,6 +130,17 @@ LAI_API lai_status lai_model_get_info(const lai_model* model, lai_model_info* in
   });
 }
 
+LAI_API lai_status lai_model_describe(const lai_model* model, char** json) {
+  const char* fn = "lai_model_describe";
+  return guarded(fn, [&] {
+    const nn::Model& m = model_of(model, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    ReadAccess access(model, fn);
+    give_string(app::describe_model(m).dump(), json);
+  });
+}
+
 LAI_API lai_status lai_model_architecture(const lai_model* model, char* buf, size_t size, size_t* needed) {
   const char* fn = "lai_model_architecture";
   return guarded(fn, [&] {
