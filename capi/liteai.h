@@ -752,6 +752,10 @@ LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** o
 LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image, const lai_options* options,
                                         float* map, size_t map_count, double* score);
 
+/* Writes SYNTHETIC phantoms with options of the task "synth" (out, n, size, seed, classes, noise),
+ * as `liteai synth` does. Thread-safe. */
+LAI_API lai_status lai_phantom_write_set_with(const lai_options* options);
+
 /* ------------------------------------------------------------------ descriptions */
 
 /* Every handle describes itself the same way: a JSON object into *json (free with

@@ -311,6 +311,7 @@ _SIG_0_4 = {
     "lai_model_evaluate_with": (_S, [_P, _P, C.POINTER(_P), C.POINTER(_P)]),
     "lai_probmat_build": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_wpm_with": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_double)]),
+    "lai_phantom_write_set_with": (_S, [_P]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -575,9 +576,14 @@ def phantom(seed, index, size=64):
     return out, label.value
 
 
-def write_phantoms(directory, count, seed=1, size=64):
-    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv."""
-    _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
+def write_phantoms(directory, count, seed=1, size=64, **options):
+    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv. Further options of
+    `liteai synth` (classes=[0, 1], noise=0.5, quiet=True) need C API 0.4."""
+    if options:
+        o = Options("synth", out=directory, n=count, seed=seed, size=size, **options)
+        _check(_lib.lai_phantom_write_set_with(o._h))
+    else:
+        _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
     return os.path.join(directory, "manifest.csv")
 
 
