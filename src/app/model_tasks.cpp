@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 
@@ -68,7 +69,7 @@ const OptionSet& model_options() {
     o.group("model")
         .text("model", std::nullopt, "architecture: " + names_text +
                                          " (default: small_cnn for Fashion-MNIST, compact_cxr otherwise)")
-        .integer("size", std::nullopt, 8, 8192, "input S x S (default: 28 for Fashion-MNIST, 256 for compact_cxr, else 64)")
+        .integer("size", std::nullopt, 8, 8192, "input S x S (default: 28 for Fashion-MNIST, 256 for compact_cxr(_gap), else 64)")
         .integer("channels", 1, 1, 4, "input channels (gray images are replicated over them)")
         .choice("head", std::nullopt, {"softmax", "sigmoid", "none"},
                 "softmax (one label per image) or sigmoid (multi-label; the default for multi-label data)")
@@ -150,7 +151,9 @@ const OptionSet& predict_options() {
         .integer("top", 3, 0, std::numeric_limits<int64_t>::max(), "classes shown per image, most probable first "
                                                                    "(0: all)")
         .choice("precision", "f32", {"f32", "bf16"},
-                "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic)");
+                "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic)")
+        .path("logits", "also write the raw logits as a teacher-logits CSV (image_id,<class>,...) for "
+                        "`liteai distill --teacher-logits`", "FILE");
     o.include(threads_option());
     return o;
   }();
@@ -165,7 +168,7 @@ std::shared_ptr<nn::Model> create_model(const Options& o, const DataSource* data
   spec.name = o.get_text_or("model", mnist ? "small_cnn" : "compact_cxr");
   const bool autoencoder = spec.name == "autoencoder";
   if (!autoencoder && data) spec.set("classes", double(data->all->num_classes()));
-  spec.set("size", double(o.get_int_or("size", mnist ? 28 : spec.name == "compact_cxr" ? 256 : 64)));
+  spec.set("size", double(o.get_int_or("size", mnist ? 28 : spec.name.rfind("compact_cxr", 0) == 0 ? 256 : 64)));
   if (o.has("channels")) spec.set("channels", double(o.get_int("channels")));
   if (o.has("head")) spec.set("head", o.get_text("head"));
   else if (!autoencoder && data && data->all->multi_label()) spec.set("head", "sigmoid");
@@ -233,7 +236,7 @@ io::Json TrainOutcome::to_json() const {
   return j;
 }
 
-TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model) {
+TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model, const TrainRecipe* recipe) {
   apply_common(o);
   const std::string task = o.spec().task();
   const bool given = model != nullptr;
@@ -270,6 +273,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   const int64_t steps_per_epoch = (int64_t(d.train->size()) + batch - 1) / batch;
   optim::TrainOptions t = trainer_settings(o, steps_per_epoch);
   t.callback = hooks.progress;
+  if (recipe && recipe->loss) t.loss = recipe->loss;
   if (!quiet(o)) {
     log(LogLevel::info, "data: " + d.describe());
     log(LogLevel::info, str_cat("model: ", model->arch.name, " ", model->arch.to_json()));
@@ -290,7 +294,8 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   lo.skip_bad = d.skip_bad;
   lo.augment.hflip = o.get_bool("hflip");
   lo.augment.max_shift = float(o.get_number("shift"));
-  optim::LoaderSource src(d.train, lo);
+  std::unique_ptr<optim::BatchSource> src = std::make_unique<optim::LoaderSource>(d.train, lo);
+  if (recipe && recipe->source) src = recipe->source(std::move(src), *model, d, lo);
   std::unique_ptr<optim::LoaderSource> vsrc;
   if (d.validation) {
     data::LoaderOptions vo = optim::loader_options_for(*model, 256, req.seed, false);
@@ -298,7 +303,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
     vsrc = std::make_unique<optim::LoaderSource>(d.validation, vo);
   }
   model->net->train(true);
-  out.result = trainer.fit(src, vsrc.get());
+  out.result = trainer.fit(*src, vsrc.get());
   out.epochs_done = trainer.epochs_done();
   out.model = model;
   if (o.has("out") && !out.result.cancelled) {
@@ -382,7 +387,7 @@ Tensor model_input(const nn::Model& m, const std::vector<data::Image>& images) {
   return x;
 }
 
-Tensor predict(const nn::Model& m, const std::vector<data::Image>& images) {
+Tensor predict(const nn::Model& m, const std::vector<data::Image>& images, bool raw) {
   LAI_CHECK(!images.empty(), "predict: no images");
   autograd::NoGrad ng;
   const int64_t per = output_size(m), n = int64_t(images.size());
@@ -392,8 +397,8 @@ Tensor predict(const nn::Model& m, const std::vector<data::Image>& images) {
     const size_t e = std::min(images.size(), b + chunk);
     std::vector<data::Image> part(images.begin() + long(b), images.begin() + long(e));
     Tensor y = m.net->forward(model_input(m, part));
-    if (m.head() == nn::Head::softmax) y = ops::softmax(y, -1);
-    else if (m.head() == nn::Head::sigmoid) y = ops::sigmoid(y);
+    if (!raw && m.head() == nn::Head::softmax) y = ops::softmax(y, -1);
+    else if (!raw && m.head() == nn::Head::sigmoid) y = ops::sigmoid(y);
     y = y.contiguous();
     LAI_CHECK(y.numel() == per * int64_t(e - b), "predict: the network returned ", y.describe(), ", expected ", per,
               " values per image");
@@ -410,19 +415,38 @@ std::vector<Prediction> predict_files(nn::Model& model, const std::vector<std::s
   model.net->eval();
   model.net->set_inference_dtype(o.get_text("precision") == "bf16" ? DType::bf16 : DType::f32);
   const std::vector<std::string> paths = expand_image_paths(args, task);
+  const bool want_logits = o.has("logits");
+  std::string csv;
+  if (want_logits) {
+    csv = "image_id";
+    for (const std::string& c : model.class_names) csv += "," + c;
+    csv += "\n";
+  }
   std::vector<Prediction> out;
   for (const std::string& p : paths) {
     std::vector<data::Image> one;
     one.push_back(data::decode_image(p));
     Prediction r;
     r.path = p;
-    r.probabilities = predict(model, one).to_vector();
+    const Tensor logits = predict(model, one, true);
+    if (want_logits) {
+      csv += p;
+      char buf[32];
+      for (float v : logits.to_vector()) {
+        std::snprintf(buf, sizeof buf, ",%.9g", v);
+        csv += buf;
+      }
+      csv += "\n";
+    }
+    const Tensor probs = model.head() == nn::Head::softmax ? ops::softmax(logits, -1) : ops::sigmoid(logits);
+    r.probabilities = probs.to_vector();
     r.ranked.resize(r.probabilities.size());
     std::iota(r.ranked.begin(), r.ranked.end(), size_t(0));
     std::stable_sort(r.ranked.begin(), r.ranked.end(),
                      [&](size_t a, size_t b) { return r.probabilities[a] > r.probabilities[b]; });
     out.push_back(std::move(r));
   }
+  if (want_logits) io::atomic_write_file(o.get_text("logits"), csv.data(), csv.size());
   return out;
 }
 

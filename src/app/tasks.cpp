@@ -6,6 +6,7 @@
 
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -59,6 +60,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"som-train", &som_train_options},
       {"hough", &hough_options},
       {"synth", &synth_options},
+      {"distill", &distill_options},
   };
   return t;
 }
