@@ -27,6 +27,22 @@ cli_run(o distill --teacher-logits logits.csv --student small_cnn --size 28 --da
         --batch 6 --seed 3 --quiet --out offline.lai)
 expect("offline distillation saved: ${o_out}" o_out MATCHES "saved offline.lai")
 
+# A teacher from PyTorch (examples/distill/teacher_logits.py), when Debian's python3-torch is there.
+if(EXAMPLES AND EXISTS /usr/bin/python3)
+  execute_process(COMMAND /usr/bin/python3 -c "import torch, torchvision" RESULT_VARIABLE no_torch OUTPUT_QUIET ERROR_QUIET)
+  if(no_torch EQUAL 0)
+    execute_process(COMMAND /usr/bin/python3 ${EXAMPLES}/distill/teacher_logits.py --data data/manifest.csv
+                            --out torch_logits.csv --model resnet18 --size 32
+                    WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    expect("teacher_logits.py ran: ${out}${err}" rc EQUAL 0)
+    cli_run(pt distill --teacher-logits torch_logits.csv --student small_cnn --size 28 --data data/manifest.csv
+            --epochs 1 --batch 6 --seed 3 --quiet --out torch_student.lai)
+    expect("a student of the PyTorch teacher: ${pt_out}" pt_out MATCHES "saved torch_student.lai")
+  else()
+    message(STATUS "python3-torch not installed: the PyTorch teacher example is not run")
+  endif()
+endif()
+
 # Errors.
 list(SUBLIST rows 0 26 kept)  # the header and 25 of the 30 rows
 list(JOIN kept "\n" kept)
