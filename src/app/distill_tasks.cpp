@@ -127,6 +127,7 @@ TrainOutcome distill(const Options& o_in, const Hooks& hooks, std::shared_ptr<nn
     logits = std::make_shared<distill::LogitsTable>(distill::LogitsTable::load(o.get_text("teacher-logits"),
                                                                                d.all->class_names()));
   }
+  recipe.parents.emplace_back("teacher", by_model ? o.get_text("teacher") : o.get_text("teacher-logits"));
   return train(o, hooks, student, &recipe);
 }
 

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "liteai/app/data_source.hpp"
+#include "liteai/app/trust_tasks.hpp"
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/log.hpp"
 #include "liteai/core/parallel.hpp"
@@ -135,7 +136,9 @@ const OptionSet& evaluate_options() {
         .number("threshold", 0.5, 1e-6, 1 - 1e-6, "multi-label decision threshold")
         .path("json", "the whole report as JSON")
         .path("csv", "per-class metrics as CSV")
-        .path("confusion", "the confusion matrix as CSV (single-label models)");
+        .path("confusion", "the confusion matrix as CSV (single-label models)")
+        .path("reliability", "the reliability diagram (calibration: 15 bins of confidence) as PNG", "FILE.png")
+        .path("reliability-csv", "the reliability diagram's bins as CSV", "FILE.csv");
     o.include(common_options());
     return o;
   }();
@@ -306,6 +309,22 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   out.result = trainer.fit(*src, vsrc.get());
   out.epochs_done = trainer.epochs_done();
   out.model = model;
+  {
+    io::Json metrics = io::Json::object();
+    metrics.set("epochs", out.epochs_done);
+    if (!out.result.history.empty()) {
+      const auto& e = out.result.history.back();
+      metrics.set("loss", e.loss);
+      metrics.set("accuracy", e.metric);
+      if (e.val_loss >= 0) metrics.set("val_loss", e.val_loss), metrics.set("val_accuracy", e.val_metric);
+    }
+    if (out.result.best_epoch > 0) metrics.set("best_epoch", out.result.best_epoch);
+    std::vector<Parent> parents;
+    if (!resume.empty()) parents.push_back({"resume", resume});
+    if (recipe)
+      for (const auto& [role, path] : recipe->parents) parents.push_back({role, path});
+    model->provenance = make_provenance(task, o, &d, parents, metrics);
+  }
   if (o.has("out") && !out.result.cancelled) {
     save_model(*model, o.get_text("out"));
     out.saved = o.get_text("out");
@@ -356,11 +375,38 @@ EvalOutcome evaluate(nn::Model& model, const Options& o, const Hooks& hooks) {
     if (o.has("json")) rep.write_json(o.get_text("json"));
     if (o.has("csv")) rep.write_csv(o.get_text("csv"));
     if (o.has("confusion")) rep.write_confusion_csv(o.get_text("confusion"));
+    if (o.has("reliability") || o.has("reliability-csv"))
+      LAI_CHECK(rep.calibration.valid, task, ": the model's outputs are not probabilities: no reliability diagram");
+    if (o.has("reliability")) reliability_chart(rep).write_png(o.get_text("reliability"));
+    if (o.has("reliability-csv")) {
+      const std::string csv = rep.reliability_csv();
+      io::atomic_write_file(o.get_text("reliability-csv"), csv.data(), csv.size());
+    }
   }
   return out;
 }
 
 // ---------------------------------------------------------------- inference
+
+data::Chart reliability_chart(const nn::ClassificationReport& r) {
+  data::Chart c;
+  c.title = str_cat("Reliability (ECE ", r.calibration.ece, ")");
+  c.x_label = r.multi_label ? "predicted probability" : "confidence (top class)";
+  c.y_label = r.multi_label ? "fraction positive" : "accuracy";
+  data::Series diag{"perfect calibration", {0, 1}, {0, 1}, data::Series::Style::dashed, 0x888888};
+  data::Series bars{"observed", {}, {}, data::Series::Style::bars, 0x1f77b4};
+  for (const auto& b : r.calibration.bins) {
+    if (b.count == 0) continue;
+    bars.x.push_back(0.5 * (b.lo + b.hi));
+    bars.y.push_back(b.accuracy);
+    bars.bar_width = (b.hi - b.lo) * 0.9;
+  }
+  data::Series conf{"mean confidence", {}, {}, data::Series::Style::points, 0xd62728};
+  for (const auto& b : r.calibration.bins)
+    if (b.count) conf.x.push_back(0.5 * (b.lo + b.hi)), conf.y.push_back(b.confidence);
+  c.series = {bars, diag, conf};
+  return c;
+}
 
 int64_t output_size(const nn::Model& m) {
   if (m.head() == nn::Head::none) return m.preprocessing.channels * m.preprocessing.width * m.preprocessing.height;
@@ -397,8 +443,8 @@ Tensor predict(const nn::Model& m, const std::vector<data::Image>& images, bool 
     const size_t e = std::min(images.size(), b + chunk);
     std::vector<data::Image> part(images.begin() + long(b), images.begin() + long(e));
     Tensor y = m.net->forward(model_input(m, part));
-    if (!raw && m.head() == nn::Head::softmax) y = ops::softmax(y, -1);
-    else if (!raw && m.head() == nn::Head::sigmoid) y = ops::sigmoid(y);
+    if (!raw && m.head() == nn::Head::softmax) y = ops::softmax(m.calibrated_logits(y), -1);
+    else if (!raw && m.head() == nn::Head::sigmoid) y = ops::sigmoid(m.calibrated_logits(y));
     y = y.contiguous();
     LAI_CHECK(y.numel() == per * int64_t(e - b), "predict: the network returned ", y.describe(), ", expected ", per,
               " values per image");
@@ -438,7 +484,8 @@ std::vector<Prediction> predict_files(nn::Model& model, const std::vector<std::s
       }
       csv += "\n";
     }
-    const Tensor probs = model.head() == nn::Head::softmax ? ops::softmax(logits, -1) : ops::sigmoid(logits);
+    const Tensor cal = model.calibrated_logits(logits);
+    const Tensor probs = model.head() == nn::Head::softmax ? ops::softmax(cal, -1) : ops::sigmoid(cal);
     r.probabilities = probs.to_vector();
     r.ranked.resize(r.probabilities.size());
     std::iota(r.ranked.begin(), r.ranked.end(), size_t(0));

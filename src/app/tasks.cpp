@@ -7,6 +7,7 @@
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -61,6 +62,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"hough", &hough_options},
       {"synth", &synth_options},
       {"distill", &distill_options},
+      {"calibrate", &calibrate_options},
   };
   return t;
 }

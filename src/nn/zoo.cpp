@@ -113,11 +113,21 @@ Tensor Model::predict(const Tensor& x) {
     y = net->forward(x);  // no mode change: concurrent calls are safe
   }
   switch (head()) {
-    case Head::softmax: return ops::softmax(y, -1);
-    case Head::sigmoid: return ops::sigmoid(y);
+    case Head::softmax: return ops::softmax(calibrated_logits(y), -1);
+    case Head::sigmoid: return ops::sigmoid(calibrated_logits(y));
     case Head::none: break;
   }
   return y;
+}
+
+Tensor Model::calibrated_logits(const Tensor& logits) const {
+  if (temperature.empty()) return logits;
+  const int64_t C = logits.size(-1);
+  LAI_CHECK(temperature.size() == 1 || int64_t(temperature.size()) == C, "model: ", temperature.size(),
+            " calibration temperatures for ", C, " outputs");
+  Tensor inv = Tensor::empty({C});
+  for (int64_t c = 0; c < C; ++c) inv.data()[c] = 1.f / temperature[temperature.size() == 1 ? 0 : size_t(c)];
+  return ops::mul(logits, inv);
 }
 
 const char* to_string(Head h) {

@@ -17,6 +17,7 @@
 #include "liteai/app/tasks.hpp"
 #include "liteai/data/image.hpp"
 #include "liteai/data/loader.hpp"
+#include "liteai/data/plot.hpp"
 #include "liteai/io/json.hpp"
 #include "liteai/nn/zoo.hpp"
 #include "liteai/optim/evaluate.hpp"
@@ -52,6 +53,7 @@ struct TrainRecipe {
   std::function<std::unique_ptr<optim::BatchSource>(std::unique_ptr<optim::BatchSource> train, const nn::Model& model,
                                                     const DataSource& data, const data::LoaderOptions& lo)>
       source;
+  std::vector<std::pair<std::string, std::string>> parents;  // (role, path) recorded in the provenance
 };
 // Trains `model`, or when it is null creates one from the options (or the --resume checkpoint),
 // on the options' data; saves it to --out when given. Class names: a model with real names reads
@@ -69,6 +71,9 @@ const OptionSet& evaluate_options();
 // Scores the model on the options' data (labels matched to the model's classes by name; a test
 // set may lack some) and writes the --json/--csv/--confusion files named by the options.
 EvalOutcome evaluate(nn::Model& model, const Options& o, const Hooks& hooks = {});
+
+// The reliability diagram of a report (bars: accuracy per confidence bin; the diagonal).
+data::Chart reliability_chart(const nn::ClassificationReport& report);
 
 // ---- inference ----
 // The network's input for images (resize + the model's standardization, gray replicated over its

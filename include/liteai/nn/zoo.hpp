@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "liteai/io/json.hpp"
 #include "liteai/nn/layers.hpp"
 
 namespace liteai::nn {
@@ -69,13 +70,24 @@ struct Preprocessing {
   bool standardize = true;  // per-image standardization (TF); false: scale to [0, 1]
 };
 
-// A network plus what is needed to use it: architecture, class names, preprocessing.
+// A network plus what is needed to use it: architecture, class names, preprocessing, the
+// calibration of its probabilities and where it came from.
 class Model {
  public:
   ArchSpec arch;
   ModulePtr net;
   std::vector<std::string> class_names;
   Preprocessing preprocessing;
+  // Temperature scaling (Guo et al. 2017), fitted on validation data by `liteai calibrate`:
+  // probabilities are softmax(logits / T) (one T) or sigmoid(logit_c / T_c) (one per finding).
+  // Empty: uncalibrated (T = 1). Logits (training, distillation) are never scaled.
+  std::vector<float> temperature;
+  // Where the model came from (written by every task that makes a model file): library version
+  // and source revision, task and options, data hash and counts, parents, date, seed, threads,
+  // final metrics. An object; null when unknown.
+  io::Json provenance;
+  // logits / temperature (a copy; `logits` itself when there is no calibration).
+  Tensor calibrated_logits(const Tensor& logits) const;
 
   Head head() const { return head_from_string(arch.get("head", "softmax")); }
   int64_t num_classes() const { return arch.get_int("classes", 0); }
