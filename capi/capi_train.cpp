@@ -8,6 +8,7 @@
 #include "capi_internal.hpp"
 #include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
+#include "liteai/app/trust_tasks.hpp"
 
 using namespace liteai;
 using namespace liteai::capi;
@@ -299,6 +300,18 @@ LAI_API lai_status lai_model_distill(lai_model* student, const lai_options* opti
     });
     give_string(t.to_json().dump(), report);
     fail_if_cancelled(t, fn);
+  });
+}
+
+LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* options, char** report) {
+  const char* fn = "lai_model_calibrate";
+  return guarded(fn, [&] {
+    if (report) *report = nullptr;
+    model_of(model, fn);
+    const app::Options o = options_of(options, "calibrate", fn);
+    ExclusiveAccess access(model, fn);
+    const app::CalibrationOutcome r = app::calibrate(*model->model, o, hooks_of(options));
+    give_string(r.to_json().dump(), report);
   });
 }
 

@@ -751,6 +751,12 @@ LAI_API lai_status lai_model_evaluate_with(lai_model* model, const lai_options* 
  * lai_model_distill trains a given student (exclusive like lai_model_train). */
 LAI_API lai_status lai_distill(const lai_options* options, lai_model** out, char** report);
 LAI_API lai_status lai_model_distill(lai_model* student, const lai_options* options, char** report);
+/* Fits temperature scaling with options of the task "calibrate" (the validation data: data,
+ * format, split, limit, ..., batch) and keeps it in the model: every later prediction,
+ * evaluation and lai_model_save uses the calibrated probabilities (accuracy and AUROC do not
+ * change). *report (NULL allowed): {"temperature", "nll_before", "nll_after", "before": {"ece",
+ * "brier"}, "after": {...}} (free with lai_string_free). Exclusive like lai_model_train. */
+LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* options, char** report);
 /* Builds a ProbMat from the images of a data spec with options of the task "probmat-build"
  * (data, label, limit, size, bins, counts, scale, tolerance, batch; in unit intensities: images
  * scaled to [0, 1] by their bit depth), as `liteai probmat build` does. Thread-safe. */

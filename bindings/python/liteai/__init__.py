@@ -314,6 +314,7 @@ _SIG_0_4 = {
     "lai_phantom_write_set_with": (_S, [_P]),
     "lai_distill": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
     "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_calibrate": (_S, [_P, _P, C.POINTER(_P)]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -836,6 +837,18 @@ class Model(_Handle):
         o = _options("distill", options, progress)
         rep = C.c_void_p()
         status = _lib.lai_model_distill(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def calibrate(self, progress=None, **options):
+        """Fits temperature scaling on validation data (the options of `liteai calibrate`: data=...)
+        and keeps it: later predictions are calibrated. Returns the report (T, NLL, ECE before/after)."""
+        import json
+        o = _options("calibrate", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_calibrate(self._h, o._h, C.byref(rep))
         text = _take_string(rep)
         o._raise_callback_error()
         _check(status)
