@@ -7,6 +7,7 @@
 
 #include "capi_internal.hpp"
 #include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
 
@@ -312,6 +313,24 @@ LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* opti
     ExclusiveAccess access(model, fn);
     const app::CalibrationOutcome r = app::calibrate(*model->model, o, hooks_of(options));
     give_string(r.to_json().dump(), report);
+  });
+}
+
+LAI_API lai_status lai_models_merge(const char* const* paths, size_t count, const lai_options* options,
+                                    lai_model** out, char** report) {
+  const char* fn = "lai_models_merge";
+  return guarded(fn, [&] {
+    if (out) *out = nullptr;
+    if (report) *report = nullptr;
+    require_ptr(paths, fn, "paths");
+    require(count >= 2 && count <= 100000, fn, ": count must be in 2..100000, got ", count);
+    std::vector<std::string> p;
+    for (size_t i = 0; i < count; ++i) p.push_back(require_path(paths[i], fn, "paths[i]"));
+    const app::Options o = options_of(options, "merge", fn);
+    require(out || o.has("out"), fn, ": out is NULL and the option 'out' is not set: the merged model would be lost");
+    const app::MergeOutcome m = app::merge_models(p, o, hooks_of(options));
+    give_string(m.to_json().dump(), report);
+    if (out) *out = wrap_model(m.model);
   });
 }
 

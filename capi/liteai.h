@@ -757,6 +757,14 @@ LAI_API lai_status lai_model_distill(lai_model* student, const lai_options* opti
  * change). *report (NULL allowed): {"temperature", "nll_before", "nll_after", "before": {"ece",
  * "brier"}, "after": {...}} (free with lai_string_free). Exclusive like lai_model_train. */
 LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* options, char** report);
+/* Federated averaging (FedAvg) of `count` (>= 2) site model files with options of the task
+ * "merge" (weights: "1200,800,400", default each file's recorded training samples; bn: "average" or
+ * "local" (FedBN); base, clip-update, noise-multiplier, seed: DP-FedAvg; out). Architectures, class
+ * names and preprocessing must be identical (the error names the first difference). Memory: one
+ * model plus the file being read. *out (NULL allowed when "out" is set) receives the merged model,
+ * *report the weights used. Thread-safe. */
+LAI_API lai_status lai_models_merge(const char* const* paths, size_t count, const lai_options* options,
+                                    lai_model** out, char** report);
 /* Builds a ProbMat from the images of a data spec with options of the task "probmat-build"
  * (data, label, limit, size, bins, counts, scale, tolerance, batch; in unit intensities: images
  * scaled to [0, 1] by their bit depth), as `liteai probmat build` does. Thread-safe. */

@@ -110,6 +110,8 @@ const OptionSet& train_options() {
         .flag("restore-best", "with early stopping, keep the weights of the best validation epoch", true)
         .path("checkpoint", "model + optimizer state saved after every epoch", "FILE")
         .path("resume", "continue from a checkpoint (its architecture unless model options are given)", "FILE")
+        .path("init", "start from a model file's weights with a fresh optimizer (e.g. a federated round's merged "
+                      "model; its architecture unless model options are given)", "MODEL.lai")
         .path("log", "metrics CSV, one row per epoch", "METRICS.csv")
         .integer("max-steps", 0, 0, std::numeric_limits<int64_t>::max(), "steps per epoch at most (0: all)")
         .integer("stream-min", 4000000, 0, std::numeric_limits<int64_t>::max(),
@@ -246,9 +248,15 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   LAI_CHECK(!given || !has_model_options(o), task,
             ": model options (--model, --size, --channels, --head, --l2, --standardize) make a new model; this call "
             "trains the one it is given");
-  const std::string resume = o.get_text_or("resume", "");
-  // Resuming without model options: the checkpoint says what the model is.
+  const std::string resume = o.get_text_or("resume", ""), init = o.get_text_or("init", "");
+  LAI_CHECK(resume.empty() || init.empty(), task, ": --resume continues a run, --init starts one: give one of them");
+  // Without model options, the checkpoint or the initial model says what the model is.
   if (!given && !resume.empty() && !has_model_options(o)) model = load_model(resume);
+  std::shared_ptr<nn::Model> init_model;
+  if (!init.empty()) {
+    init_model = load_model(init);
+    if (!given && !has_model_options(o)) model = init_model;
+  }
   DataRequest req;
   req.task = task;
   req.seed = uint64_t(o.get_int("seed"));
@@ -260,12 +268,24 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
     req.owner = "checkpoint";
   } else if (model && has_real_class_names(*model)) {
     req.class_names = model->class_names;
+    req.subset_ok = true;  // fine-tuning on data that lacks some of the model's classes (a site's)
+  } else if (init_model && has_real_class_names(*init_model)) {
+    req.class_names = init_model->class_names;
+    req.subset_ok = true;
   }
   if (model && model->head() == nn::Head::none) req.class_names.clear();
   TrainOutcome out;
   out.data = open_data(o, req);
   const DataSource& d = out.data;
   if (!model) model = create_model(o, &d);
+  model->temperature.clear();  // a calibration fitted to other weights would no longer hold
+  if (init_model && init_model != model) {  // the architecture from the options, the weights from --init
+    try {
+      model->net->load_state(init_model->net->state());
+    } catch (const Error& e) {
+      throw Error(e.kind(), str_cat(task, ": --init ", init, " does not fit the model: ", e.what()));
+    }
+  }
   if (model->head() != nn::Head::none) {
     LAI_CHECK(int64_t(d.all->num_classes()) == model->num_classes(), task, ": the data set '", d.spec, "' has ",
               d.all->num_classes(), " classes, the model ", model->num_classes());
@@ -321,6 +341,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
     if (out.result.best_epoch > 0) metrics.set("best_epoch", out.result.best_epoch);
     std::vector<Parent> parents;
     if (!resume.empty()) parents.push_back({"resume", resume});
+    if (!init.empty()) parents.push_back({"init", init});
     if (recipe)
       for (const auto& [role, path] : recipe->parents) parents.push_back({role, path});
     model->provenance = make_provenance(task, o, &d, parents, metrics);

@@ -7,6 +7,7 @@
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/core/error.hpp"
@@ -63,6 +64,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"synth", &synth_options},
       {"distill", &distill_options},
       {"calibrate", &calibrate_options},
+      {"merge", &merge_options},
   };
   return t;
 }

@@ -43,3 +43,9 @@ else()
     set_tests_properties(capi_python_${variant} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 300)
   endforeach()
 endif()
+
+# Examples that check what they show (Release only: they train real models for a minute or two).
+if(NOT LITEAI_SANITIZE AND TARGET federated_sites)
+  add_test(NAME example_federated COMMAND federated_sites ${LITEAI_TEST_TMP}/example_federated)
+  set_tests_properties(example_federated PROPERTIES TIMEOUT 900 ENVIRONMENT "LITEAI_NUM_THREADS=2")
+endif()

@@ -315,6 +315,7 @@ _SIG_0_4 = {
     "lai_distill": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
     "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
     "lai_model_calibrate": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_models_merge": (_S, [C.POINTER(C.c_char_p), C.c_size_t, _P, C.POINTER(_P), C.POINTER(_P)]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -513,6 +514,20 @@ def distill(progress=None, **options):
     o._raise_callback_error()
     _check(status)
     return model, (json.loads(text) if text else None)
+
+
+def merge(paths, progress=None, **options):
+    """Federated averaging of site model files with the options of `liteai merge` (weights=[...],
+    bn="local", out=...). Returns (Model, report)."""
+    import json
+    o = _options("merge", options, progress)
+    arr = (C.c_char_p * len(paths))(*[_path(p) for p in paths])
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_models_merge(arr, len(paths), o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    o._raise_callback_error()
+    _check(status)
+    return Model(h.value), json.loads(text)
 
 
 # ---------------------------------------------------------------- images

@@ -56,8 +56,10 @@ struct TrainRecipe {
   std::vector<std::pair<std::string, std::string>> parents;  // (role, path) recorded in the provenance
 };
 // Trains `model`, or when it is null creates one from the options (or the --resume checkpoint),
-// on the options' data; saves it to --out when given. Class names: a model with real names reads
-// the data in its class order (the data must have the same classes); a new model takes the data's.
+// on the options' data; saves it to --out when given. Class names: a model with real names (given,
+// or from --init) reads the data in its class order (the data may lack some of its classes, as a
+// federated site's does; a --resume checkpoint's data must have exactly its classes); a new model
+// takes the data's.
 TrainOutcome train(const Options& o, const Hooks& hooks = {}, std::shared_ptr<nn::Model> model = nullptr,
                    const TrainRecipe* recipe = nullptr);
 

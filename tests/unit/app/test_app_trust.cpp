@@ -176,3 +176,52 @@ TEST_CASE("Reproducibility: the same seed, threads and data give the same model 
   CHECK(dp.at("parents")[0].get_string("role") == "teacher");
   CHECK(dp.at("parents")[0].get_string("sha256") == io::read_model_file_table(tmp("d1.lai")).at("header").at("provenance").at("parents")[0].get_string("sha256"));
 }
+
+#include "liteai/app/federated_tasks.hpp"
+
+TEST_CASE("Federated averaging: the weighted mean of the sites' weights, FedBN, refusals", "[app][federated]") {
+  auto save = [](const std::string& name, uint64_t seed, const char* arch, int64_t train_samples) {
+    nn::ArchSpec s;
+    s.name = arch;
+    s.set("size", 16).set("classes", 3);
+    auto m = nn::build_model(s, seed);
+    m->class_names = {"a", "b", "c"};
+    io::Json prov = io::Json::object(), d = io::Json::object();
+    d.set("train_samples", train_samples);
+    prov.set("data", d);
+    m->provenance = prov;
+    app::save_model(*m, tmp(name));
+    return m;
+  };
+  auto a = save("fa.lai", 1, "teacher_cxr", 300), b = save("fb.lai", 2, "teacher_cxr", 100);
+  app::Options o(app::merge_options());
+  o.set("quiet", "yes");
+  const app::MergeOutcome m = app::merge_models({tmp("fa.lai"), tmp("fb.lai")}, o);
+  REQUIRE(m.weights.size() == 2);
+  CHECK(m.weights[0] == Approx(0.75));  // from the sample counts in the provenance
+  const auto sa = a->net->state(), sb = b->net->state(), sm = m.model->net->state();
+  double worst = 0;
+  for (size_t k = 0; k < sm.size(); ++k) {
+    const auto va = sa[k].second.to_vector(), vb = sb[k].second.to_vector(), vm = sm[k].second.to_vector();
+    for (size_t j = 0; j < vm.size(); ++j) worst = std::max(worst, double(std::fabs(vm[j] - (0.75f * va[j] + 0.25f * vb[j]))));
+  }
+  CHECK(worst < 1e-6);
+  CHECK(m.kept_local == 0);
+  // FedBN: BatchNorm tensors are the first model's.
+  o.set("bn", "local");
+  o.set("weights", "1,1");
+  const app::MergeOutcome l = app::merge_models({tmp("fa.lai"), tmp("fb.lai")}, o);
+  CHECK(l.kept_local > 0);
+  const auto sl = l.model->net->state();
+  for (size_t k = 0; k < sl.size(); ++k)
+    if (sl[k].first.find(".bn") != std::string::npos)
+      CHECK(sl[k].second.to_vector() == sa[k].second.to_vector());
+  // A site of another architecture is refused, naming the difference.
+  save("fc.lai", 3, "compact_cxr", 100);
+  o.unset("bn");
+  o.unset("weights");
+  CHECK_THROWS_WITH(app::merge_models({tmp("fa.lai"), tmp("fc.lai")}, o), Catch::Contains("differs from") &&
+                                                                            Catch::Contains("architecture"));
+  o.set("weights", "1,2,3");
+  CHECK_THROWS_WITH(app::merge_models({tmp("fa.lai"), tmp("fb.lai")}, o), Catch::Contains("3 weights for 2 models"));
+}
