@@ -177,23 +177,26 @@ void check_size(const char* model, int64_t size, int64_t multiple, int64_t chann
 namespace {
 // compact_cxr and compact_cxr_gap: the same three conv stages and bottleneck head; they differ in
 // how the 128 feature maps become the 256-vector (a 134M-weight Dense at 512x512, or a global
-// average pool and a 128 x 256 Dense).
+// average pool and a 128 x 256 Dense). The swish layers start He-uniform: with Glorot (Keras'
+// default) the signal shrinks by ~100x before the logits (1e-3 at init, measured) and training
+// stalls for epochs (64 px phantoms, 6 epochs: 0.50 -> 0.57 test accuracy, the GAP form 0.20 ->
+// 0.41); the output layer keeps Glorot.
 ModulePtr compact_family(int64_t size, int64_t channels, int64_t classes, float l2, bool gap, Generator& g) {
   check_size(gap ? "compact_cxr_gap" : "compact_cxr", size, 8, channels, classes);
   auto net = std::make_shared<Sequential>();
-  net->add("conv1", conv(channels, 32, Activation::swish, l2, g)).add("pool1", std::make_shared<AvgPool2d>(2));
-  net->add("conv2", conv(32, 64, Activation::swish, l2, g)).add("pool2", std::make_shared<AvgPool2d>(2));
-  net->add("conv3", conv(64, 128, Activation::swish, l2, g)).add("pool3", std::make_shared<AvgPool2d>(2));
+  net->add("conv1", conv(channels, 32, Activation::swish, l2, g, true, Init::kaiming_uniform)).add("pool1", std::make_shared<AvgPool2d>(2));
+  net->add("conv2", conv(32, 64, Activation::swish, l2, g, true, Init::kaiming_uniform)).add("pool2", std::make_shared<AvgPool2d>(2));
+  net->add("conv3", conv(64, 128, Activation::swish, l2, g, true, Init::kaiming_uniform)).add("pool3", std::make_shared<AvgPool2d>(2));
   const int64_t s8 = size / 8;
   if (gap) {
     net->add("gap", std::make_shared<GlobalAvgPool2d>());
-    net->add("fc1", dense(128, 256, Activation::swish, l2, g));
+    net->add("fc1", dense(128, 256, Activation::swish, l2, g, Init::kaiming_uniform));
   } else {
     net->add("flatten", std::make_shared<Flatten>());
-    net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g));
+    net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g, Init::kaiming_uniform));
   }
   auto bottleneck = std::make_shared<Sequential>();
-  bottleneck->add("fc2", dense(256, 128, Activation::swish, l2, g)).add("fc3", dense(128, 256, Activation::none, l2, g));
+  bottleneck->add("fc2", dense(256, 128, Activation::swish, l2, g, Init::kaiming_uniform)).add("fc3", dense(128, 256, Activation::none, l2, g));
   net->add("res", std::make_shared<Residual>(bottleneck));
   net->add("act", std::make_shared<ActivationLayer>(Activation::swish));
   net->add("out", dense(256, classes, Activation::none, l2, g));

@@ -11,6 +11,7 @@
 //                head ("softmax" | "sigmoid"), l2 (0.01, on every kernel).
 //                conv3x3 same 32/64/128 -> swish -> avgpool2 (x3), flatten, Dense 256 -> swish,
 //                residual [Dense 128 -> swish -> Dense 256] added -> swish -> Dense(classes).
+//                The swish layers are initialized He-uniform, the output layer Glorot-uniform.
 //                Parameters: 158,848 + (size/8)^2*32,768 + 257*classes (1-channel input)
 //                (134,217,728 weights in the first Dense at 512x512).
 //   compact_cxr_gap  compact_cxr "densed" for distillation: the 134M-weight Flatten -> Dense 256
