@@ -45,8 +45,10 @@ void add_images(lai_probmat* p, const std::vector<data::Image>& imgs, const char
   for (size_t i = 0; i < imgs.size(); ++i)
     require(imgs[i].width == c.width && imgs[i].height == c.height, fn, ": image ", i, " is ", imgs[i].width, "x",
             imgs[i].height, ", the ProbMat is built for ", c.width, "x", c.height);
+  std::vector<data::Image> units;
+  for (const auto& im : imgs) units.push_back(app::probmat_units(c, im));
   std::vector<const data::Image*> ptrs;
-  for (const auto& im : imgs) ptrs.push_back(&im);
+  for (const auto& im : units) ptrs.push_back(&im);
   std::lock_guard<std::mutex> lock(p->mu);
   p->pm.add_batch(ptrs);
   p->table.reset();
@@ -175,6 +177,65 @@ LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) 
   });
 }
 
+LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** out) {
+  const char* fn = "lai_probmat_build";
+  return guarded(fn, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    const app::Options o = options_of(options, "probmat-build", fn);
+    auto p = std::make_unique<lai_probmat>();
+    p->pm = app::build_probmat(o, hooks_of(options));
+    *out = p.release();
+  });
+}
+
+LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image, const lai_options* options,
+                                        float* map, size_t map_count, double* score) {
+  const char* fn = "lai_probmat_wpm_with";
+  return guarded(fn, [&] {
+    probmat_of(pm, fn);
+    require(map || score, fn, ": map and score are both NULL: nothing to return");
+    const app::Options o = options_of(options, "probmat-score", fn);
+    const data::Image img = image_from_arg(fn, image, "image");
+    const app::WpmSettings r = app::wpm_settings(o, pm->pm.config().width);
+    const size_t n = size_t(img.width) * size_t(img.height);
+    if (map) require(map_count >= n, fn, ": map has room for ", map_count, " floats, ", n, " needed");
+    const data::Image w = probmat_wpm(fn, pm, img, r);
+    if (score) *score = app::map_score(w, r);
+    if (map) std::memcpy(map, w.pixels.data(), n * sizeof(float));
+  });
+}
+
+LAI_API lai_status lai_probmat_describe(const lai_probmat* pm, char** json) {
+  const char* fn = "lai_probmat_describe";
+  return guarded(fn, [&] {
+    require_ptr(pm, fn, "pm");
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    auto* p = const_cast<lai_probmat*>(pm);
+    std::lock_guard<std::mutex> lock(p->mu);
+    const auto& c = pm->pm.config();
+    io::Json j = io::Json::object();
+    j.set("kind", "probmat");
+    j.set("width", c.width);
+    j.set("height", c.height);
+    j.set("bins", c.bins);
+    j.set("count_bits", c.count_bits);
+    j.set("scale", c.scale);
+    j.set("tolerance", c.tolerance);
+    j.set("lo", c.lo);
+    j.set("hi", c.hi);
+    j.set("images", static_cast<unsigned long long>(pm->pm.images()));
+    j.set("description", c.describe());
+    io::Json m = io::Json::object();
+    m.set("count_bytes", static_cast<unsigned long long>(pm->pm.memory_bytes()));
+    m.set("table_bytes", static_cast<unsigned long long>(uint64_t(c.cells()) * (uint64_t(c.bins) * 2 + 8)));
+    m.set("cached_table_bytes", static_cast<unsigned long long>(p->table ? p->table->memory_bytes() : 0));
+    j.set("memory", std::move(m));
+    give_string(j.dump(), json);
+  });
+}
+
 LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_config* config, uint64_t* images) {
   const char* fn = "lai_probmat_get_info";
   return guarded(fn, [&] {
@@ -246,7 +307,7 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
   const char* fn = "lai_probmat_wpm";
   return guarded(fn, [&] {
     probmat_of(pm, fn);
-    const WpmRequest r = wpm_request(fn, options);
+    const app::WpmSettings r = wpm_request(fn, options);
     require(map || score, fn, ": map and score are both NULL: nothing to return");
     data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
     const size_t n = size_t(width) * size_t(height);
@@ -261,7 +322,7 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
 
 namespace liteai::capi {
 
-WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
+app::WpmSettings wpm_request(const char* fn, const lai_wpm_options* options) {
   const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
   require(ev(o.kind) == LAI_WPM_NEGLOG || ev(o.kind) == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(ev(o.kind)));
   require(ev(o.score) >= LAI_SCORE_TOPK_MEAN && ev(o.score) <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(ev(o.score)));
@@ -274,7 +335,7 @@ WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
   require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
   require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
   require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
-  WpmRequest r;
+  app::WpmSettings r;
   r.finalize.rule = ev(o.bandwidth) == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
                     : ev(o.bandwidth) == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
                                                              : anomaly::Bandwidth::Silverman;
@@ -292,7 +353,7 @@ WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
   return r;
 }
 
-data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const WpmRequest& r) {
+data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const app::WpmSettings& r) {
   require_ptr(pm, fn, "pm");
   std::shared_ptr<const anomaly::ProbTable> table;
   {
@@ -307,7 +368,7 @@ data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img,
     }
     table = pm->table;
   }
-  return anomaly::wpm(*table, img, r.wpm);
+  return anomaly::wpm(*table, app::probmat_units(table->config(), img), r.wpm);
 }
 
 }  // namespace liteai::capi
@@ -412,6 +473,26 @@ LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n,
     for (int64_t i = 0; i < n; ++i) bmu[i] = b[size_t(i)];
     if (dist)
       for (int64_t i = 0; i < n; ++i) dist[i] = std::sqrt(std::max(0.f, sq[size_t(i)]));
+  });
+}
+
+LAI_API lai_status lai_som_describe(const lai_som* som, char** json) {
+  const char* fn = "lai_som_describe";
+  return guarded(fn, [&] {
+    const anomaly::SomConfig& c = som_of(som, fn).som.config();
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = io::Json::object();
+    j.set("kind", "som");
+    j.set("rows", c.rows);
+    j.set("cols", c.cols);
+    j.set("dim", c.dim);
+    j.set("topology", c.topology == anomaly::SomTopology::Hexagonal ? "hexagonal" : "rectangular");
+    j.set("toroidal", c.toroidal);
+    io::Json m = io::Json::object();
+    m.set("weight_bytes", static_cast<long long>(int64_t(c.rows) * c.cols * c.dim * 4));
+    j.set("memory", std::move(m));
+    give_string(j.dump(), json);
   });
 }
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "capi_internal.hpp"
+#include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/model_tasks.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/codec.hpp"
@@ -87,31 +89,6 @@ lai_autoencoder* train_detector(const std::vector<data::Image>& images, const la
   auto det = anomaly::AutoencoderDetector::train(images, a);
   if (cancelled) fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback");
   return new lai_autoencoder(std::move(det));
-}
-
-bool is_image_name(const std::filesystem::path& p) {
-  std::string ext = p.extension().string();
-  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm"})
-    if (ext == e) return true;
-  return false;
-}
-
-// A flat folder of images (no classes), else a class-folder tree or a CSV manifest.
-data::DatasetPtr open_images(const std::string& spec) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(spec, ec)) {
-    std::vector<std::string> paths;
-    for (const auto& e : fs::directory_iterator(spec, ec))
-      if (e.is_regular_file() && is_image_name(e.path())) paths.push_back(e.path().string());
-    if (!paths.empty()) {
-      std::sort(paths.begin(), paths.end());
-      return std::make_shared<data::FileDataset>(paths, std::vector<std::vector<int>>(paths.size(), {0}),
-                                                 std::vector<std::string>{"image"}, false);
-    }
-  }
-  return data::open_dataset(spec);
 }
 
 void write_map(const data::Image& m, float* map, size_t map_count, const char* fn) {
@@ -214,34 +191,34 @@ LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder
     *out = nullptr;
     const std::string spec = require_path(data, fn, "data");
     const lai_autoencoder_options o = read_options(options, lai_autoencoder_options_init, fn, "options");
-    const anomaly::AutoencoderOptions a = train_options(o, fn);
+    train_options(o, fn);  // the struct's fields checked with the struct's names
     require(o.max_images >= 1, fn, ": max_images must be >= 1, got ", o.max_images);
-    data::DatasetPtr ds = open_images(spec);
-    int keep = -1;
-    if (o.label) {
-      const auto& names = ds->class_names();
-      for (size_t k = 0; k < names.size(); ++k)
-        if (names[k] == o.label) keep = int(k);
-      require(keep >= 0, fn, ": no class '", o.label, "' in ", spec);
-    }
-    // Resized as read: memory is max_images x size^2 floats, not the data set's full images.
-    std::vector<data::Image> images;
-    for (size_t i = 0; i < ds->size() && images.size() < size_t(o.max_images); ++i) {
-      if (keep >= 0) {
-        const auto l = ds->labels(i);
-        if (l.size() != 1 || l[0] != keep) continue;
-      }
-      data::Image im;
-      try {
-        im = ds->get(i).image;
-      } catch (const Error& e) {
-        if (o.skip_bad_files) continue;
-        throw;
-      }
-      images.push_back(data::resize(im, int(a.size), int(a.size)));
-    }
-    require(!images.empty(), fn, ": no training images in ", spec, o.label ? " with label " : "", o.label ? o.label : "");
-    *out = train_detector(images, o, a, fn);
+    app::Options t(app::autoencoder_train_options());
+    t.set("data", spec);
+    t.set_int("size", o.size);
+    t.set_int("width", o.width);
+    t.set_int("epochs", o.epochs);
+    t.set_int("batch", o.batch_size);
+    t.set_number("lr", o.learning_rate);
+    t.set_int("seed", int64_t(o.seed & 0x7fffffffffffffffull));
+    t.set_number("smooth", o.smooth_sigma);
+    t.set_number("calibration-floor", o.calibration_floor);
+    t.set_int("max-images", o.max_images);
+    if (o.label) t.set("label", o.label);
+    t.set_bool("skip-bad", o.skip_bad_files != 0);
+    t.set_bool(o.verbose ? "progress" : "quiet", true);
+    bool cancelled = false;
+    app::Hooks h;
+    if (o.progress)
+      h.progress = [&](const optim::Progress& p) {
+        lai_progress c;
+        fill_progress(p, c);
+        if (o.progress(&c, o.user_data) != 0) cancelled = true;
+        return !cancelled;
+      };
+    anomaly::AutoencoderDetector det = app::train_autoencoder(t, h);
+    if (cancelled) fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback");
+    *out = new lai_autoencoder(std::move(det));
   });
 }
 
@@ -296,6 +273,20 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
     } catch (const Error& e) {
       fail(LAI_ERR_INVALID_ARGUMENT, e.what());
     }
+  });
+}
+
+LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json) {
+  const char* fn = "lai_autoencoder_describe";
+  return guarded(fn, [&] {
+    const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = app::describe_model(d.model());
+    j.set("kind", "autoencoder");
+    j.set("map_width", d.size());
+    j.set("map_height", d.size());
+    give_string(j.dump(), json);
   });
 }
 

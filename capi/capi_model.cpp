@@ -57,7 +57,13 @@ LAI_API lai_status lai_model_create(const char* architecture, int32_t input_size
     require(input_size >= 0 && input_size <= 8192, fn, ": input_size must be in 0..8192, got ", input_size);
     require(classes >= 0 && classes <= 100000, fn, ": classes must be in 0..100000, got ", classes);
     nn::ArchSpec spec;
-    if (!a.empty() && a[0] == '{') spec = nn::ArchSpec::from_json(a);
+    if (!a.empty() && a[0] == '{') {
+      try {
+        spec = nn::ArchSpec::from_json(a);
+      } catch (const Error& e) {  // the caller's argument, not a damaged file
+        fail(LAI_ERR_INVALID_ARGUMENT, fn, ": ", e.what());
+      }
+    }
     else spec.name = a;
     if (input_size > 0) spec.set("size", double(input_size));
     if (classes > 0) spec.set("classes", double(classes));
@@ -122,6 +128,17 @@ LAI_API lai_status lai_model_get_info(const lai_model* model, lai_model_info* in
     r.parameters = m.net->parameter_count();
     r.output_size = app::output_size(m);
     write_result(info, r, fn, "info");
+  });
+}
+
+LAI_API lai_status lai_model_describe(const lai_model* model, char** json) {
+  const char* fn = "lai_model_describe";
+  return guarded(fn, [&] {
+    const nn::Model& m = model_of(model, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    ReadAccess access(model, fn);
+    give_string(app::describe_model(m).dump(), json);
   });
 }
 

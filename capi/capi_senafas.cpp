@@ -133,7 +133,7 @@ LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* ima
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(pm, fn, "pm");
-    const WpmRequest r = wpm_request(fn, wpm_options);
+    const app::WpmSettings r = wpm_request(fn, wpm_options);
     bool unused = false;
     senafas_options(fn, options, &unused);  // bad options fail before the WPMs are computed
     std::vector<data::Image> imgs = images_of(fn, images, count, "images");
@@ -170,6 +170,30 @@ LAI_API void lai_senafas_info_init(lai_senafas_info* info) {
   if (!info) return;
   std::memset(info, 0, sizeof *info);
   info->struct_size = sizeof *info;
+}
+
+LAI_API lai_status lai_senafas_describe(const lai_senafas* senafas, char** json) {
+  const char* fn = "lai_senafas_describe";
+  return guarded(fn, [&] {
+    const anomaly::Senafas& s = senafas_of(senafas, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = io::Json::object();
+    j.set("kind", "senafas");
+    j.set("map_width", s.map_width());
+    j.set("map_height", s.map_height());
+    j.set("channel_width", s.grid_width());
+    j.set("channel_height", s.grid_height());
+    j.set("patch", s.patch());
+    j.set("features", s.dim());
+    j.set("rows", s.som().config().rows);
+    j.set("cols", s.som().config().cols);
+    j.set("log_scale", s.log_scale());
+    io::Json m = io::Json::object();
+    m.set("bytes", static_cast<long long>((s.som().weights().size() + s.cell_mean().size() + s.cell_sd().size()) * 4));
+    j.set("memory", std::move(m));
+    give_string(j.dump(), json);
+  });
 }
 
 LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_info* info) {

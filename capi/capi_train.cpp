@@ -237,6 +237,52 @@ LAI_API lai_status lai_model_evaluate_report(lai_model* model, const char* data,
   });
 }
 
+LAI_API lai_status lai_train(const lai_options* options, lai_model** out, char** report) {
+  const char* fn = "lai_train";
+  return guarded(fn, [&] {
+    if (out) *out = nullptr;
+    if (report) *report = nullptr;
+    const app::Options o = options_of(options, "train", fn);
+    require(out || o.has("out"), fn, ": out is NULL and the option 'out' is not set: the model would be lost");
+    const app::TrainOutcome t = app::train(o, hooks_of(options));
+    give_string(t.to_json().dump(), report);
+    if (out) *out = wrap_model(t.model);
+    fail_if_cancelled(t, fn);
+  });
+}
+
+LAI_API lai_status lai_model_train_with(lai_model* model, const lai_options* options, char** report) {
+  const char* fn = "lai_model_train_with";
+  return guarded(fn, [&] {
+    if (report) *report = nullptr;
+    model_of(model, fn);
+    const app::Options o = options_of(options, "train", fn);
+    ExclusiveAccess access(model, fn);
+    const app::TrainOutcome t = train_handle(model, o, hooks_of(options));
+    give_string(t.to_json().dump(), report);
+    fail_if_cancelled(t, fn);
+  });
+}
+
+LAI_API lai_status lai_model_evaluate_with(lai_model* model, const lai_options* options, lai_eval_report** out,
+                                           char** report_json) {
+  const char* fn = "lai_model_evaluate_with";
+  return guarded(fn, [&] {
+    if (out) *out = nullptr;
+    if (report_json) *report_json = nullptr;
+    model_of(model, fn);
+    const app::Options o = options_of(options, "evaluate", fn);
+    ExclusiveAccess access(model, fn);
+    const app::EvalOutcome e = app::evaluate(*model->model, o, hooks_of(options));
+    give_string(e.to_json().dump(), report_json);
+    if (out && e.evaluation.has_report) {
+      auto rep = std::make_unique<lai_eval_report>();
+      rep->report = e.evaluation.report;
+      *out = rep.release();
+    }
+  });
+}
+
 }  // extern "C"
 
 // ---------------------------------------------------------------- step-by-step trainer

@@ -210,7 +210,7 @@ std::vector<std::string> expand_image_paths(const std::vector<std::string>& args
 }
 
 data::Image to_unit(const data::Image& in, int w, int h) {
-  data::Image im = (in.width != w || in.height != h) ? data::resize(in, w, h) : in;
+  data::Image im = (w > 0 && h > 0 && (in.width != w || in.height != h)) ? data::resize(in, w, h) : in;
   const float s = 1.f / im.max_value;
   for (float& v : im.pixels) v *= s;
   im.max_value = 1.f;

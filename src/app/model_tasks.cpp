@@ -177,6 +177,24 @@ std::shared_ptr<nn::Model> create_model(const Options& o, const DataSource* data
   return m;
 }
 
+io::Json describe_model(const nn::Model& m) {
+  io::Json j = nn::model_header(m);
+  j.set("head", nn::to_string(m.head()));
+  j.set("output_size", output_size(m));
+  const nn::MemoryReport r = m.net->memory();
+  int64_t copy = 0;
+  if (m.net->inference_dtype() == DType::bf16)
+    for (const auto& [name, t] : m.net->named_parameters())
+      if (t.dim() == 2) copy += t.numel() * 2;  // dense weights get a bf16 copy
+  io::Json mem = io::Json::object();
+  mem.set("parameter_bytes", r.parameter_bytes);
+  mem.set("buffer_bytes", r.buffer_bytes);
+  mem.set("inference_copy_bytes", copy);
+  j.set("memory", std::move(mem));
+  j.set("inference_precision", dtype_name(m.net->inference_dtype()));
+  return j;
+}
+
 std::shared_ptr<nn::Model> load_model(const std::string& path) { return nn::load_model(path, false).model; }
 void save_model(const nn::Model& model, const std::string& path) { nn::save_model(path, model); }
 

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/data_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -50,6 +52,13 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"train", &train_options},
       {"evaluate", &evaluate_options},
       {"predict", &predict_options},
+      {"probmat-build", &probmat_build_options},
+      {"probmat-score", &probmat_score_options},
+      {"anomaly-train", &autoencoder_train_options},
+      {"anomaly-score", &autoencoder_score_options},
+      {"som-train", &som_train_options},
+      {"hough", &hough_options},
+      {"synth", &synth_options},
   };
   return t;
 }

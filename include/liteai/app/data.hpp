@@ -50,7 +50,8 @@ std::vector<std::string> expand_image_paths(const std::vector<std::string>& args
 bool is_image_file_name(const std::string& path);
 
 // Decoded, resized to w x h (when they differ) and scaled to [0, 1] by the source's full scale
-// (8-bit and 16-bit sources alike): the convention of ProbMats and the anomaly maps.
+// (8-bit and 16-bit sources alike): the convention of ProbMats and the anomaly maps. A width or
+// height <= 0 keeps the image's size.
 data::Image load_unit_image(const std::string& path, int width, int height);
 data::Image to_unit(const data::Image& img, int width, int height);
 

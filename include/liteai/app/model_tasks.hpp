@@ -76,6 +76,10 @@ const OptionSet& predict_options();
 // Decodes each file (a folder stands for its image files) and predicts; --precision and --top.
 std::vector<Prediction> predict_files(nn::Model& model, const std::vector<std::string>& paths, const Options& o);
 
+// What a server needs to know of a model, as JSON: architecture, head, class names,
+// preprocessing, parameters and "memory" (parameter, buffer and bf16 inference-copy bytes).
+io::Json describe_model(const nn::Model& model);
+
 // ---- files ----
 std::shared_ptr<nn::Model> load_model(const std::string& path);
 void save_model(const nn::Model& model, const std::string& path);

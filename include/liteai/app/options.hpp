@@ -36,6 +36,7 @@ enum class OptionType : uint8_t {
   list,     // comma-separated items ("a,b,c"); numbers when min/max are set
 };
 const char* to_string(OptionType t);
+using liteai::to_string;  // keep Shape printing visible beside the overload above
 
 struct OptionSpec {
   std::string name;  // lower-case, words joined by '-': "val-split"
