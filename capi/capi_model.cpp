@@ -174,6 +174,7 @@ LAI_API lai_status lai_model_set_class_names(lai_model* model, const char* const
       require(names[i] != nullptr, fn, ": names[", i, "] is NULL");
       v.emplace_back(names[i]);
     }
+    nn::check_class_names(v, fn);
     ExclusiveAccess access(model, fn);
     model->model->class_names = std::move(v);
   });

@@ -20,6 +20,7 @@
 #include "liteai/core/random.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/transforms.hpp"
+#include "liteai/io/file.hpp"
 #include "liteai/nn/metrics.hpp"
 
 using namespace liteai;
@@ -324,5 +325,5 @@ TEST_CASE("crosscheck: lai_train with options = `liteai train` with the same arg
   app::ParsedArgs p = app::parse_args(app::train_options(), argv);
   REQUIRE(p.positional.empty());
   app::train(p.options);
-  CHECK(data::read_file_bytes(a) == data::read_file_bytes(b));
+  CHECK(io::read_file(a) == io::read_file(b));
 }
