@@ -177,14 +177,15 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ", size
 namespace {
 
 // What `p` names once symbolic links are followed: "" for a regular file, else "a directory",
-// "a FIFO (named pipe)", ..., "a dangling symbolic link". A symbolic link loop is an error.
+// "a FIFO (named pipe)", ..., "a dangling symbolic link", "nothing". A symbolic link loop is an
+// error.
 std::string entry_kind(const fs::path& p) {
   struct stat st;
   if (::stat(p.c_str(), &st) == 0) return io::describe_file_type(st.st_mode);
   const int err = errno;
   LAI_CHECK_IO(err != ELOOP, p.string(), ": symbolic link loop (", std::strerror(err), ")");
   struct stat lst;
-  if (err == ENOENT && ::lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) return "a dangling symbolic link";
+  if (err == ENOENT) return ::lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) ? "a dangling symbolic link" : "nothing";
   LAI_FAIL(io, p.string(), ": cannot read (", std::strerror(err), ")");
 }
 
@@ -498,8 +499,8 @@ IdxImages parse_idx_images(const std::vector<uint8_t>& b, const std::string& nam
   const uint32_t count = be32(b.data() + 4), rows = be32(b.data() + 8), cols = be32(b.data() + 12);
   LAI_CHECK_FORMAT(rows > 0 && cols > 0 && count <= uint32_t(INT32_MAX), name, ": IDX header says ", count, " images of ",
                    rows, "x", cols);
-  check_image_size(cols, rows, name);  // bounds rows x cols, so count x rows x cols < 2^31 x 2^63 / 2^31 fits
-  const uint64_t per = uint64_t(rows) * cols;
+  check_image_size(cols, rows, name);
+  const uint64_t per = uint64_t(rows) * cols;  // dividing first: count x per is never formed when it would overflow
   LAI_CHECK_FORMAT(count <= (b.size() - 16) / per && b.size() - 16 == count * per, name, ": IDX size mismatch (",
                    b.size() - 16, " bytes for ", count, "x", rows, "x", cols, ")");
   IdxImages r;
