@@ -5,6 +5,7 @@
 
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 
 namespace liteai::anomaly {
@@ -113,6 +114,10 @@ std::vector<Circle> hough_circles(const Image& image, const HoughOptions& o) {
   LAI_CHECK(o.min_support >= 0 && o.min_support <= 1, "hough: min_support must be in [0, 1], got ", o.min_support);
   LAI_CHECK(o.polarity == Polarity::Bright || o.polarity == Polarity::Dark || o.polarity == Polarity::Both,
             "hough: unknown polarity ", int(o.polarity));
+  // About 30 bytes per pixel (blurred copy, gradients, magnitudes, edge maps, two accumulators):
+  // decided before any of it is allocated.
+  check_limit(Limit::total_bytes, uint64_t(image.pixels.size()) * 30,
+              str_cat("hough: the working memory for a ", image.width, "x", image.height, " image"));
   const EdgeMap e = canny_edges(image, o.blur_sigma, o.low_threshold, o.high_threshold, o.noise_factor);
   const int W = e.width, H = e.height;
   // Edge list with unit gradient directions.

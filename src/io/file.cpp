@@ -75,7 +75,8 @@ void release(OutputLock::Held* h) {
   if (::stat(h->lock_path.c_str(), &now) == 0 && now.st_dev == h->key.first && now.st_ino == h->key.second)
     ::unlink(h->lock_path.c_str());
   ::close(h->fd);
-  locks().erase(h->key);  // frees h
+  const Key key = h->key;  // erase frees h
+  locks().erase(key);
 }
 
 // Temp files `<path>.tmpXXXXXX` whose writer is gone: a live writer holds an flock on its temp
