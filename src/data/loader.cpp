@@ -111,6 +111,7 @@ struct Loader::State {
   }
 
   void produce(int64_t epoch, std::vector<size_t> order) {
+    std::exception_ptr error;
     try {
       const size_t n = order.size(), B = size_t(opt.batch_size);
       const size_t pix = size_t(opt.width) * size_t(opt.height), C = ds->num_classes();
@@ -178,9 +179,13 @@ struct Loader::State {
         if (!push(Item{std::move(batch), nullptr})) return;
       }
       push(Item{std::nullopt, nullptr});
+      return;
     } catch (...) {
-      push(Item{std::nullopt, std::current_exception()});
+      error = std::current_exception();
     }
+    // Handed over after the handler has ended: from then on only the consumer holds the
+    // exception (no reference count of it is touched here while the consumer reads it).
+    push(Item{std::nullopt, std::move(error)});
   }
 };
 
