@@ -78,7 +78,8 @@ int map(const cli::Args& args) {
   app::apply_common(o);
   const Som som = Som::load(o.get_text("som"));
   const app::SomSamples s = app::load_som_samples(o.get_text("data"), "som map");
-  LAI_CHECK(s.dim == som.config().dim, "som map: the data has dimension ", s.dim, ", the SOM ", som.config().dim);
+  LAI_CHECK(s.dim == som.config().dim, "som map: ", o.get_text("data"), " has vectors of dimension ", s.dim, ", the SOM ",
+            o.get_text("som"), " was trained on dimension ", som.config().dim);
   std::vector<float> d2;
   const auto b = som.bmus(s.x.data(), s.n, nullptr, &d2);
   std::printf("quantization_error,%.6g\ntopographic_error,%.6g\n", som.quantization_error(s.x.data(), s.n),
