@@ -27,6 +27,7 @@
 #include "liteai/data/dataset.hpp"
 #include "liteai/data/loader.hpp"
 #include "liteai/data/phantom.hpp"
+#include "liteai/io/file.hpp"
 
 namespace fs = std::filesystem;
 using namespace liteai;
@@ -205,7 +206,7 @@ LAI_BENCH_SUITE(loader, "data pipeline: decode images/s, epoch via Loader vs in 
     t0 = bench::now_seconds();
     const std::string large = make_images((root / "rss").string(), n_large, 128, 2);
     // The small set is the first n_small rows of the same files.
-    std::vector<uint8_t> text = data::read_file_bytes(large);
+    std::vector<uint8_t> text = io::read_file(large);
     size_t lines = 0, cut = 0;
     for (size_t i = 0; i < text.size(); ++i)
       if (text[i] == '\n' && ++lines == n_small + 1) {
@@ -213,7 +214,7 @@ LAI_BENCH_SUITE(loader, "data pipeline: decode images/s, epoch via Loader vs in 
         break;
       }
     const std::string small = (root / "rss" / "small.csv").string();
-    data::write_file_atomic(small, text.data(), cut);
+    io::atomic_write_file(small, text.data(), cut);
     report.note("loader: wrote " + std::to_string(n_large) + " 128x128 phantom PNGs in " +
                 std::to_string(bench::now_seconds() - t0).substr(0, 5) + " s" +
                 (args.quick ? " (quick: " + std::to_string(n_small) + " vs " + std::to_string(n_large) + " images)" : ""));

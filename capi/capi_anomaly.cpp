@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "capi_internal.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/som.hpp"
@@ -63,6 +64,9 @@ void check_vectors(const char* fn, const anomaly::Som* som, const float* data, i
   require(n > 0 && n <= (int64_t(1) << 40), fn, ": n must be positive, got ", n);
   require(dim > 0 && dim <= (1 << 24), fn, ": dim must be positive, got ", dim);
   require(n <= (int64_t(1) << 40) / dim, fn, ": n x dim is too large");
+  const uint64_t bytes = uint64_t(n) * uint64_t(dim) * 4, max = uint64_t(limit(Limit::tensor_bytes));
+  require(bytes <= max, fn, ": n x dim = ", n, " x ", dim, " floats spans ", describe_bytes(bytes),
+          ", more than one buffer may (", describe_bytes(max), ", ", env_name(Limit::tensor_bytes), ")");
   if (som) require(dim == som->config().dim, fn, ": dim is ", dim, ", the SOM was trained on vectors of ", som->config().dim);
 }
 

@@ -1,11 +1,13 @@
 // C API: errors, version, threads, image decoding, phantoms, shared helpers.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
 #include "capi_internal.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/data/phantom.hpp"
@@ -45,11 +47,35 @@ lai_status status_of(ErrorKind kind) noexcept {
   return LAI_ERR_INTERNAL;
 }
 
+size_t checked_stride(const char* fn, const void* base, size_t row_bytes, int32_t rows, size_t stride_bytes) {
+  if (stride_bytes == 0) stride_bytes = row_bytes;
+  // size_t carries a signed stride as a huge value: a .NET Bitmap's Stride is negative for
+  // bottom-up rows.
+  require(stride_bytes <= size_t(PTRDIFF_MAX), fn, ": stride_bytes is negative (", ptrdiff_t(stride_bytes),
+          "): bottom-up buffers are not supported; pass the top row's address and a positive stride (a top-down copy)");
+  require(stride_bytes >= row_bytes, fn, ": stride_bytes ", stride_bytes, " is smaller than a row (", row_bytes,
+          " bytes)");
+  // The buffer spans (rows - 1) strides and one row: that must not overflow, wrap the address
+  // space, or exceed what any one array may be.
+  const size_t before_last = size_t(rows - 1);
+  require(before_last == 0 || stride_bytes <= (SIZE_MAX - row_bytes) / before_last, fn, ": stride_bytes ", stride_bytes,
+          " x ", rows, " rows overflows the address space");
+  const size_t span = before_last * stride_bytes + row_bytes;
+  const uint64_t max = uint64_t(limit(Limit::tensor_bytes));
+  require(span <= max, fn, ": stride_bytes ", stride_bytes, " x ", rows, " rows spans ", describe_bytes(span),
+          ", more than one pixel buffer may (", describe_bytes(max), ", ", env_name(Limit::tensor_bytes), ")");
+  require(uintptr_t(base) <= UINTPTR_MAX - span, fn, ": stride_bytes ", stride_bytes, " x ", rows,
+          " rows runs past the end of the address space");
+  return stride_bytes;
+}
+
 data::Image image_from_buffer(const char* fn, const void* pixels, int type, int32_t width, int32_t height,
                               size_t stride_bytes) {
   require_ptr(pixels, fn, "pixels");
   require(width > 0 && height > 0, fn, ": image size must be positive, got ", width, "x", height);
-  require(int64_t(width) * height <= (int64_t(1) << 28), fn, ": image of ", width, "x", height, " is too large");
+  const uint64_t count = uint64_t(width) * uint64_t(height), max_pixels = uint64_t(limit(Limit::image_pixels));
+  require(count <= max_pixels, fn, ": image of ", width, "x", height, " is too large (", count,
+          " pixels, more than the limit of ", max_pixels, " per image, ", env_name(Limit::image_pixels), ")");
   size_t bpp = 0;
   float max_value = 1.f;
   switch (type) {
@@ -59,8 +85,7 @@ data::Image image_from_buffer(const char* fn, const void* pixels, int type, int3
     default: fail(LAI_ERR_INVALID_ARGUMENT, fn, ": unknown pixel type ", int(type), " (LAI_PIXEL_U8, _U16 or _F32)");
   }
   const size_t row = size_t(width) * bpp;
-  if (stride_bytes == 0) stride_bytes = row;
-  require(stride_bytes >= row, fn, ": stride_bytes ", stride_bytes, " is smaller than a row (", row, " bytes)");
+  stride_bytes = checked_stride(fn, pixels, row, height, stride_bytes);
   data::Image img(width, height);
   img.max_value = max_value;
   const auto* base = static_cast<const unsigned char*>(pixels);
@@ -137,8 +162,9 @@ LAI_API const char* lai_version(int32_t* major, int32_t* minor, int32_t* patch) 
 
 LAI_API lai_status lai_set_num_threads(int32_t n) {
   return guarded("lai_set_num_threads", [&] {
-    require(n <= 4096, "lai_set_num_threads: ", n, " threads is more than 4096");
-    set_num_threads(n);
+    require(n <= kMaxThreads, "lai_set_num_threads: ", n, " threads is out of range (1..", kMaxThreads,
+            ", or <= 0 for the default)");
+    set_num_threads(n < 0 ? 0 : n);  // this ABI documents every n <= 0 as the default
   });
 }
 
@@ -200,9 +226,7 @@ LAI_API lai_status lai_phantom_render(uint64_t seed, uint64_t index, int32_t siz
   return guarded(fn, [&] {
     require_ptr(pixels, fn, "pixels");
     require(size >= 32 && size <= 4096, fn, ": size must be in 32..4096, got ", size);
-    if (stride_bytes == 0) stride_bytes = size_t(size);
-    require(stride_bytes >= size_t(size), fn, ": stride_bytes ", stride_bytes, " is smaller than a row (", size,
-            " bytes)");
+    stride_bytes = checked_stride(fn, pixels, size_t(size), size, stride_bytes);
     data::PhantomOptions o;
     o.size = size;
     data::Phantom ph = data::make_phantom(seed, index, o);

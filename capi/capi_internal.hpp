@@ -122,8 +122,14 @@ int ev(const E& e) {
   return v;
 }
 
+// The row stride of a caller's buffer of `rows` rows of `row_bytes` bytes at `base` (0: packed).
+// Refuses, naming stride_bytes, a negative stride (a bottom-up bitmap), one smaller than a row, and
+// a span ((rows - 1) x stride + row) that overflows, wraps the address space or is more than
+// limits().max_tensor_bytes.
+size_t checked_stride(const char* fn, const void* base, size_t row_bytes, int32_t rows, size_t stride_bytes);
+
 // Copies a caller pixel buffer into a gray float image (source units; max_value 255 for u8,
-// 65535 for u16, 1 for f32). Checks every argument.
+// 65535 for u16, 1 for f32). Checks every argument; width x height within limits().max_image_pixels.
 data::Image image_from_buffer(const char* fn, const void* pixels, int type, int32_t width, int32_t height,
                               size_t stride_bytes);
 inline data::Image image_from_view(const char* fn, const lai_image& v) {

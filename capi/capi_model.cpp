@@ -77,14 +77,9 @@ LAI_API lai_status lai_model_load(const char* path, lai_model** out) {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);
-    // Reading the bytes first tells "cannot read" (IO) from "not a model" (FORMAT).
-    std::vector<uint8_t> bytes;
-    try {
-      bytes = data::read_file_bytes(p);
-    } catch (const Error& e) {
-      fail(LAI_ERR_IO, e.what());
-    }
-    *out = wrap(nn::load_model_from_bytes(bytes.data(), bytes.size(), p, false).model);
+    // The error kinds tell "cannot read" (IO: missing, a directory, a FIFO) from "not a model"
+    // (FORMAT); the tensors are read straight into place, never the whole file into memory.
+    *out = wrap(nn::load_model(p, false).model);
   });
 }
 
@@ -179,6 +174,7 @@ LAI_API lai_status lai_model_set_class_names(lai_model* model, const char* const
       require(names[i] != nullptr, fn, ": names[", i, "] is NULL");
       v.emplace_back(names[i]);
     }
+    nn::check_class_names(v, fn);
     ExclusiveAccess access(model, fn);
     model->model->class_names = std::move(v);
   });

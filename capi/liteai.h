@@ -83,7 +83,8 @@ LAI_API const char* lai_status_string(lai_status status);
 LAI_API const char* lai_version(int32_t* major, int32_t* minor, int32_t* patch);
 
 /* Threads of the library's pool (shared by all handles). n <= 0: the default
- * (LITEAI_NUM_THREADS, else all hardware threads). Call it while no other liteai call runs. */
+ * (LITEAI_NUM_THREADS, else all hardware threads); more than 1024 is LAI_ERR_INVALID_ARGUMENT.
+ * Call it while no other liteai call runs. */
 LAI_API lai_status lai_set_num_threads(int32_t n);
 LAI_API int32_t lai_get_num_threads(void);
 

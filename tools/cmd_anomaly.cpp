@@ -19,6 +19,7 @@ int train(const cli::Args& args) {
   cli::no_positional(*p, "anomaly train");
   p->options.require("data");
   p->options.require("out");
+  const auto out_lock = app::claim_output(p->options);
   const anomaly::AutoencoderDetector det = app::train_autoencoder(p->options);
   det.save(p->options.get_text("out"));
   std::fprintf(stderr, "anomaly train: wrote %s\n", p->options.get_text("out").c_str());

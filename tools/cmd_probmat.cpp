@@ -26,6 +26,7 @@ int build(const cli::Args& args) {
   o.require("data");
   o.require("out");
   o.require("size");
+  const auto out_lock = app::claim_output(o);
   const auto t0 = std::chrono::steady_clock::now();
   const ProbMat pm = app::build_probmat(o);
   pm.save(o.get_text("out"));

@@ -2,12 +2,13 @@
 // per-pixel probability profiles of a ProbMat (app/anomaly_tasks.hpp).
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 
 #include "command.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/anomaly/senafas.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/io/file.hpp"
 
 namespace {
 
@@ -43,6 +44,7 @@ int train(const cli::Args& args) {
   const app::Options& o = p->options;
   o.require("data");
   o.require("out");
+  const auto out_lock = app::claim_output(o);
   app::apply_common(o);
   const app::SomSamples s = app::load_som_samples(o.get_text("data"), "som train");
   const SomConfig c = app::som_config(o, s.dim);
@@ -76,28 +78,32 @@ int map(const cli::Args& args) {
   app::apply_common(o);
   const Som som = Som::load(o.get_text("som"));
   const app::SomSamples s = app::load_som_samples(o.get_text("data"), "som map");
-  LAI_CHECK(s.dim == som.config().dim, "som map: the data has dimension ", s.dim, ", the SOM ", som.config().dim);
+  LAI_CHECK(s.dim == som.config().dim, "som map: ", o.get_text("data"), " has vectors of dimension ", s.dim, ", the SOM ",
+            o.get_text("som"), " was trained on dimension ", som.config().dim);
   std::vector<float> d2;
   const auto b = som.bmus(s.x.data(), s.n, nullptr, &d2);
   std::printf("quantization_error,%.6g\ntopographic_error,%.6g\n", som.quantization_error(s.x.data(), s.n),
               som.topographic_error(s.x.data(), s.n));
   const int cols = som.config().cols;
+  auto write_text = [](const std::string& path, const std::ostringstream& f) {
+    const std::string text = f.str();
+    io::atomic_write_file(path, text.data(), text.size(), /*durable=*/false);
+  };
   if (o.has("out")) {
-    std::ofstream f(o.get_text("out"));
-    LAI_CHECK_IO(f.good(), "som map: cannot write ", o.get_text("out"));
+    std::ostringstream f;
     f << "index,bmu,row,col,distance\n";
     for (int64_t i = 0; i < s.n; ++i)
       f << i << ',' << b[size_t(i)] << ',' << b[size_t(i)] / cols << ',' << b[size_t(i)] % cols << ','
         << std::sqrt(d2[size_t(i)]) << '\n';
-    LAI_CHECK_IO(f.good(), "som map: write error on ", o.get_text("out"));
+    write_text(o.get_text("out"), f);
   }
   if (o.has("hits")) {
     std::vector<int64_t> hits(size_t(som.units()), 0);
     for (int u : b) ++hits[size_t(u)];
-    std::ofstream f(o.get_text("hits"));
-    LAI_CHECK_IO(f.good(), "som map: cannot write ", o.get_text("hits"));
+    std::ostringstream f;
     f << "unit,row,col,hits\n";
     for (int u = 0; u < som.units(); ++u) f << u << ',' << u / cols << ',' << u % cols << ',' << hits[size_t(u)] << '\n';
+    write_text(o.get_text("hits"), f);
   }
   if (o.has("regions")) {
     LAI_CHECK(s.from_probmat, "som map: --regions needs a .lpm ProbMat as --data");

@@ -1,14 +1,11 @@
 #include "anomaly/checked_file.hpp"
 
-#include <bit>
-#include <cerrno>
-#include <cstdio>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <fstream>
+#include <bit>
+
+#include "liteai/core/limits.hpp"
+#include "liteai/io/file.hpp"
 
 namespace liteai::anomaly::detail {
 
@@ -59,13 +56,6 @@ uint32_t crc_of(uint32_t crc, const uint8_t* p, size_t n) {
     n -= step;
   }
   return crc;
-}
-
-std::string dir_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 }  // namespace
@@ -150,65 +140,21 @@ void write_checked_file(const std::string& path, const char magic[8], uint32_t v
   crc = crc_of(crc, payload.data(), payload.size());
   st32(24, crc);
 
-  // Temp file in the same folder so rename() is atomic on the same file system.
-  std::string tmpl = path + ".tmpXXXXXX";
-  std::vector<char> name(tmpl.begin(), tmpl.end());
-  name.push_back('\0');
-  const int fd = mkstemp(name.data());
-  LAI_CHECK_IO(fd >= 0, path, ": cannot create a temporary file next to it (", std::strerror(errno), ")");
-  auto fail = [&](const char* step) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(name.data());
-    throw_error(str_cat(path, ": ", step, " failed (", std::strerror(err), ")"));
-  };
-  auto write_all = [&](const uint8_t* p, size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("write");
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  };
-  write_all(prefix, kPrefixBytes);
-  write_all(header.data(), header.size());
-  write_all(payload.data(), payload.size());
-  if (::fchmod(fd, 0644) != 0) fail("chmod");
-  if (::fsync(fd) != 0) fail("fsync");
-  if (::close(fd) != 0) {
-    ::unlink(name.data());
-    throw_error(str_cat(path, ": close failed (", std::strerror(errno), ")"));
-  }
-  if (std::rename(name.data(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(name.data());
-    throw_error(str_cat(path, ": rename of the temporary file failed (", std::strerror(err), ")"));
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  io::atomic_write_file(path, [&](const io::ByteSink& sink) {
+    sink(prefix, kPrefixBytes);
+    sink(header.data(), header.size());
+    sink(payload.data(), payload.size());
+  });
 }
 
 CheckedFile read_checked_file(const std::string& path, const char magic[8], uint32_t max_version,
                               const char* kind) {
-  std::ifstream in(path, std::ios::binary);
-  LAI_CHECK_IO(in.good(), path, ": cannot open ", kind, " file");
-  in.seekg(0, std::ios::end);
-  const std::streamoff len_off = in.tellg();
-  LAI_CHECK(len_off >= 0, path, ": cannot determine the file length");
-  const uint64_t len = static_cast<uint64_t>(len_off);
-  in.seekg(0, std::ios::beg);
+  const io::ReadFile in(path);  // a regular file, or an io error saying what the path is
+  const uint64_t len = in.size();
   LAI_CHECK_FORMAT(len >= kPrefixBytes, path, ": not a ", kind, " file (", len, " bytes, shorter than the ",
             kPrefixBytes, "-byte prefix)");
   uint8_t prefix[kPrefixBytes];
-  in.read(reinterpret_cast<char*>(prefix), kPrefixBytes);
-  LAI_CHECK_FORMAT(in.good(), path, ": read error in the prefix");
+  in.read(0, prefix, kPrefixBytes);
   LAI_CHECK_FORMAT(std::memcmp(prefix, magic, 8) == 0, path, ": not a ", kind, " file (bad magic)");
   CheckedFile f;
   f.version = load_u32(prefix + 8);
@@ -222,13 +168,13 @@ CheckedFile read_checked_file(const std::string& path, const char magic[8], uint
             len - kPrefixBytes, " after the prefix)");
   LAI_CHECK_FORMAT(pb <= len - kPrefixBytes - hb, path, ": truncated (payload of ", pb,
             " bytes declared, file has ", len - kPrefixBytes - hb, ")");
-  LAI_CHECK(pb == len - kPrefixBytes - hb, path, ": ", len - kPrefixBytes - hb - pb,
+  LAI_CHECK_FORMAT(pb == len - kPrefixBytes - hb, path, ": ", len - kPrefixBytes - hb - pb,
             " trailing bytes after the payload");
+  check_limit(Limit::tensor_bytes, pb, str_cat(path, ": the ", kind, " payload"));
   f.header.resize(hb);
   f.payload.resize(pb);
-  in.read(reinterpret_cast<char*>(f.header.data()), hb);
-  in.read(reinterpret_cast<char*>(f.payload.data()), static_cast<std::streamsize>(pb));
-  LAI_CHECK_FORMAT(in.good() || (hb + pb == 0), path, ": read error");
+  in.read(kPrefixBytes, f.header.data(), hb);
+  in.read(kPrefixBytes + hb, f.payload.data(), pb);
   uint32_t crc = static_cast<uint32_t>(crc32(0L, Z_NULL, 0));
   crc = crc_of(crc, f.header.data(), f.header.size());
   crc = crc_of(crc, f.payload.data(), f.payload.size());

@@ -5,6 +5,7 @@
 
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 
 namespace liteai::anomaly {
@@ -17,6 +18,10 @@ EdgeMap canny_edges(const Image& image, float blur_sigma, float low_fraction, fl
             "hough: empty or inconsistent image (", image.width, "x", image.height, ")");
   LAI_CHECK(low_fraction >= 0 && high_fraction > 0 && low_fraction <= high_fraction && high_fraction <= 1,
             "hough: thresholds must satisfy 0 <= low <= high <= 1, got low ", low_fraction, " high ", high_fraction);
+  LAI_CHECK(std::isfinite(blur_sigma) && blur_sigma >= 0 && blur_sigma <= 1000,
+            "hough: blur sigma must be in [0, 1000] pixels (0: none), got ", blur_sigma);
+  LAI_CHECK(std::isfinite(noise_factor) && noise_factor >= 0, "hough: noise factor must be >= 0 (0: off), got ",
+            noise_factor);
   const Image src = blur_sigma > 0.f ? gaussian_blur(image, blur_sigma) : image;
   const int W = src.width, H = src.height;
   EdgeMap e;
@@ -103,6 +108,16 @@ std::vector<Circle> hough_circles(const Image& image, const HoughOptions& o) {
             o.max_radius, "] is invalid (need 1 <= min <= max)");
   LAI_CHECK(o.max_radius <= 4096, "hough: max radius ", o.max_radius, " is too large");
   LAI_CHECK(o.max_circles >= 1, "hough: max_circles must be >= 1");
+  LAI_CHECK(std::isfinite(o.min_dist) && o.min_dist >= 0, "hough: min_dist must be >= 0 (0: min_radius), got ",
+            o.min_dist);
+  LAI_CHECK(std::isfinite(o.min_votes) && o.min_votes >= 0, "hough: min_votes must be >= 0, got ", o.min_votes);
+  LAI_CHECK(o.min_support >= 0 && o.min_support <= 1, "hough: min_support must be in [0, 1], got ", o.min_support);
+  LAI_CHECK(o.polarity == Polarity::Bright || o.polarity == Polarity::Dark || o.polarity == Polarity::Both,
+            "hough: unknown polarity ", int(o.polarity));
+  // About 30 bytes per pixel (blurred copy, gradients, magnitudes, edge maps, two accumulators):
+  // decided before any of it is allocated.
+  check_limit(Limit::total_bytes, uint64_t(image.pixels.size()) * 30,
+              str_cat("hough: the working memory for a ", image.width, "x", image.height, " image"));
   const EdgeMap e = canny_edges(image, o.blur_sigma, o.low_threshold, o.high_threshold, o.noise_factor);
   const int W = e.width, H = e.height;
   // Edge list with unit gradient directions.

@@ -13,6 +13,7 @@
 
 #include "anomaly/checked_file.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 
 namespace liteai::anomaly {
@@ -42,6 +43,11 @@ void ProbMatConfig::validate() const {
   LAI_CHECK(tolerance >= 0 && tolerance <= 64, "probmat: tolerance must be in 0..64, got ", tolerance);
   LAI_CHECK(std::isfinite(lo) && std::isfinite(hi) && hi > lo, "probmat: intensity range [", lo, ", ", hi,
             "] is not a finite increasing range");
+  // Each side is bounded above; the products are what allocates (46341 x 46341 x 256 x 4 = 2.2 TB).
+  check_image_size(width, height, "probmat");
+  check_limit(Limit::tensor_bytes, count_bytes(),
+              str_cat("probmat: the counts of a ", grid_width(), "x", grid_height(), " grid x ", bins, " bins x ",
+                      count_bits / 8, " bytes"));
 }
 
 std::string ProbMatConfig::describe() const {
@@ -422,6 +428,7 @@ ProbMat ProbMat::load(const std::string& path) {
     try {
       c.validate();
     } catch (const Error& e) {
+      if (e.kind() != ErrorKind::invalid_argument) throw;  // a limit stays a limit
       throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", e.what()));
     }
     LAI_CHECK(gw == c.grid_width() && gh == c.grid_height(), path, ": grid ", gw, "x", gh,

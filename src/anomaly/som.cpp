@@ -15,6 +15,7 @@
 #include "anomaly/som_layout.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/core/random.hpp"
 
@@ -34,6 +35,8 @@ void SomConfig::validate() const {
   LAI_CHECK(dim >= 1 && dim <= (1 << 24), "som: input dimension ", dim, " out of range (1..", 1 << 24, ")");
   LAI_CHECK(int64_t(rows) * cols * dim <= (int64_t(1) << 31), "som: ", rows, "x", cols, "x", dim,
             " weights are too many");
+  check_limit(Limit::tensor_bytes, uint64_t(rows) * uint64_t(cols) * uint64_t(dim) * 4,
+              str_cat("som: the weights of a ", rows, "x", cols, " grid of dimension ", dim));
   LAI_CHECK(!(toroidal && topology == SomTopology::Hexagonal && rows % 2 != 0),
             "som: a toroidal hexagonal grid needs an even number of rows, got ", rows);
   LAI_CHECK(int(topology) >= 0 && int(topology) <= 1, "som: bad topology");
@@ -425,6 +428,7 @@ SomConfig read_som_layout(ByteReader& h, const std::string& path) {
   try {
     c.validate();
   } catch (const Error& e) {
+    if (e.kind() != ErrorKind::invalid_argument) throw;  // a limit stays a limit
     throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", e.what()));
   }
   return c;

@@ -59,7 +59,9 @@ Image wpm(const ProbTable& table, const Image& image, const WpmOptions& opt) {
 }
 
 Image gaussian_blur(const Image& in, float sigma) {
-  if (!(sigma > 0.f) || in.empty()) return in;
+  LAI_CHECK(std::isfinite(sigma) && sigma >= 0.f && sigma <= 1000.f, "gaussian blur: sigma must be in [0, 1000] pixels, got ",
+            sigma);
+  if (sigma == 0.f || in.empty()) return in;
   const int r = std::max(1, int(std::ceil(3.f * sigma)));
   std::vector<float> k(size_t(2 * r + 1));
   float sum = 0;

@@ -134,6 +134,7 @@ std::string DataSource::describe() const {
   std::string s = str_cat(spec, " (", format, "), ", train ? train->size() : 0, " training samples, ",
                           all ? all->num_classes() : 0, " classes");
   if (validation) s += str_cat(", ", validation->size(), " validation");
+  if (scan.skipped) s += "; " + scan.summary();
   return s;
 }
 
@@ -160,7 +161,9 @@ DataSource open_data(const Options& o, const DataRequest& r) {
     csv.label_column = o.get_text("label-column");
     csv.no_finding = o.get_text_or("no-finding", "");
     csv.image_root = o.get_text_or("image-root", "");
-    ds = d.format == "csv" ? data::FileDataset::from_csv(d.spec, csv) : data::open_dataset(d.spec, csv);
+    auto files = d.format == "csv" ? data::FileDataset::from_csv(d.spec, csv) : data::open_dataset(d.spec, csv);
+    d.scan = files->scan_report();
+    ds = files;
   }
   LAI_CHECK(ds->size() > 0, r.task, ": the data set '", d.spec, "' has no samples");
   ds = express_in(ds, r, d.spec);

@@ -218,6 +218,7 @@ io::Json TrainOutcome::to_json() const {
   j.set("restored_best", result.restored_best);
   j.set("best_epoch", result.best_epoch);
   j.set("best_val_loss", result.best_val_loss);
+  j.set("skipped", result.skipped);  // bad files skipped while training (--skip-bad)
   j.set("seconds", result.seconds);
   j.set("images_per_second", result.images_per_second);
   io::Json h = io::Json::array();
@@ -231,11 +232,13 @@ io::Json TrainOutcome::to_json() const {
     r.set("lr", e.lr);
     r.set("seconds", e.seconds);
     r.set("images_per_second", e.images_per_second);
+    r.set("skipped", e.skipped);
     h.push_back(std::move(r));
   }
   j.set("history", std::move(h));
   if (data.train) j.set("train_samples", int64_t(data.train->size()));
   if (data.validation) j.set("validation_samples", int64_t(data.validation->size()));
+  j.set("scan", data.scan.to_json());
   j.set("memory_plan", memory_plan);
   if (!saved.empty()) j.set("saved", saved);
   return j;
@@ -248,6 +251,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   LAI_CHECK(!given || !has_model_options(o), task,
             ": model options (--model, --size, --channels, --head, --l2, --standardize) make a new model; this call "
             "trains the one it is given");
+  const std::optional<io::OutputLock> out_lock = claim_output(o);  // before hours of training, not after
   const std::string resume = o.get_text_or("resume", ""), init = o.get_text_or("init", "");
   LAI_CHECK(resume.empty() || init.empty(), task, ": --resume continues a run, --init starts one: give one of them");
   // Without model options, the checkpoint or the initial model says what the model is.

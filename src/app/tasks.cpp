@@ -41,6 +41,13 @@ void apply_common(const Options& o) {
   if (o.spec().find("threads") && o.has("threads")) set_num_threads(int(o.get_int("threads")));
 }
 
+std::optional<io::OutputLock> claim_output(const Options& o, const std::string& name) {
+  if (!o.spec().find(name) || !o.has(name)) return std::nullopt;
+  const std::string path = o.get_text(name);
+  io::check_writable(path, option_label(name, OptionStyle::cli));
+  return std::optional<io::OutputLock>(std::in_place, path);
+}
+
 int progress_mode(const Options& o) {
   if (o.spec().find("quiet") && o.get_bool("quiet")) return 0;
   if (o.spec().find("progress") && o.get_bool("progress")) return 1;

@@ -6,10 +6,14 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <thread>
+
+#include "liteai/core/error.hpp"
+#include "liteai/core/log.hpp"
 
 namespace liteai {
 
@@ -18,12 +22,23 @@ std::mutex g_mu;
 std::unique_ptr<tbb::task_arena> g_arena;
 int g_threads = 0;
 
+int hardware_threads() { return int(std::clamp(std::thread::hardware_concurrency(), 1u, unsigned(kMaxThreads))); }
+
+// LITEAI_NUM_THREADS, else every core. A value that is not a count in 1..kMaxThreads is reported
+// once and ignored (the arena is made lazily, inside calls that cannot stop for it).
 int default_threads() {
-  if (const char* env = std::getenv("LITEAI_NUM_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
+  const char* env = std::getenv("LITEAI_NUM_THREADS");
+  if (!env || !*env) return hardware_threads();
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(env, &end, 10);
+  if (errno == 0 && end != env && *end == '\0' && n >= 1 && n <= kMaxThreads) return int(n);
+  static std::once_flag warned;
+  std::call_once(warned, [&] {
+    log(LogLevel::warning, str_cat("LITEAI_NUM_THREADS='", env, "' is not a thread count in 1..", kMaxThreads,
+                                   "; using ", hardware_threads(), " (every core)"));
+  });
+  return hardware_threads();
 }
 
 tbb::task_arena& arena() {
@@ -37,8 +52,10 @@ tbb::task_arena& arena() {
 }  // namespace
 
 void set_num_threads(int n) {
+  LAI_CHECK(n >= 0 && n <= kMaxThreads, "set_num_threads: ", n, " threads is out of range (1..", kMaxThreads,
+            ", or 0 for the default)");
   std::lock_guard<std::mutex> lock(g_mu);
-  int want = n > 0 ? n : default_threads();
+  const int want = n > 0 ? n : default_threads();
   if (g_arena && want == g_threads) return;
   g_threads = want;
   g_arena.reset();  // re-created lazily with the new count

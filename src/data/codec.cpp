@@ -5,8 +5,6 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 #include <zlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -23,6 +21,9 @@
 #include <thread>
 
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
+#include "liteai/io/file.hpp"
+#include "png.hpp"
 
 namespace liteai::data {
 namespace {
@@ -50,16 +51,8 @@ std::string describe_unsupported(const uint8_t* p, size_t n) {
   return "not PNG, JPEG, BMP or PGM/PPM";
 }
 
-// A decode failure after a valid signature: truncated when the file visibly ends early.
+// A JPEG or BMP that visibly ends early (PNGs are checked chunk by chunk instead).
 bool looks_truncated(const std::string& fmt, const uint8_t* p, size_t n) {
-  if (fmt == "png") {
-    // A complete PNG ends with the IEND chunk ("IEND" + CRC); some writers append a few bytes.
-    if (n < 12) return true;
-    const size_t from = n > 1024 ? n - 1024 : 0;
-    for (size_t i = n - 8 + 1; i-- > from;)
-      if (std::memcmp(p + i, "IEND", 4) == 0) return false;
-    return true;
-  }
   if (fmt == "jpeg") {
     // The EOI marker FF D9 must be near the end (some writers append padding after it).
     size_t from = n > 4096 ? n - 4096 : 0;
@@ -75,76 +68,102 @@ bool looks_truncated(const std::string& fmt, const uint8_t* p, size_t n) {
   return false;
 }
 
-// A PNG chunk that claims more bytes than the file holds, or an empty string when every chunk
-// fits. stb grows its buffer to a chunk's claimed length before reading it: a 1 KB file claiming a
-// 1.7 GB IDAT made it allocate 1.7 GB (found by fuzz_capi_image).
-std::string png_chunk_overrun(const uint8_t* p, size_t n) {
-  size_t pos = 8;  // after the signature
-  while (pos + 8 <= n) {
-    const uint32_t len = uint32_t(p[pos]) << 24 | uint32_t(p[pos + 1]) << 16 | uint32_t(p[pos + 2]) << 8 | p[pos + 3];
-    const std::string type(reinterpret_cast<const char*>(p + pos + 4), 4);
-    if (uint64_t(len) + 12 > n - pos)
-      return str_cat("PNG chunk '", type, "' claims ", len, " bytes, the file has ", n - pos - std::min<size_t>(n - pos, 12),
-                     " left");
-    if (type == "IEND") break;
-    pos += 12 + size_t(len);
-  }
-  return "";
+const char* format_label(const std::string& fmt) {
+  if (fmt == "png") return "PNG";
+  if (fmt == "jpeg") return "JPEG";
+  if (fmt == "bmp") return "BMP";
+  return "PNM";
+}
+
+// stb_image's reason for the last failure, unless it is left over from probing the input as
+// another format (stb tries JPEG first: every non-JPEG sets "no SOI").
+std::string stb_reason(const std::string& fmt) {
+  const char* r = stbi_failure_reason();
+  if (!r) return "decoder failed";
+  const std::string why = r;
+  if ((why == "no SOI" && fmt != "jpeg") || (why == "bad png sig" && fmt != "png") || (why == "not BMP" && fmt != "bmp") ||
+      why == "unknown image type")
+    return "decoder failed";
+  return why;
 }
 
 // PNM: ASCII gray (P2), binary gray (P5) and RGB (P6), 8 or 16 bits. Ours, not stb's: stb 2.27
 // reads 16-bit samples little-endian (the format is big-endian) and doesn't read P2.
 // Values are scaled from maxval to 255 or 65535.
-Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
-  const char kind = char(p[1]);
-  size_t i = 2;
-  auto next_int = [&](long& out) -> bool {
-    while (i < n) {
-      if (p[i] == '#') {
-        while (i < n && p[i] != '\n') ++i;
-      } else if (std::isspace(p[i])) {
-        ++i;
-      } else {
-        break;
-      }
-    }
-    if (i >= n || !std::isdigit(p[i])) return false;
-    long v = 0;
-    while (i < n && std::isdigit(p[i])) {
-      v = v * 10 + (p[i] - '0');
-      LAI_CHECK_FORMAT(v <= (1L << 24), name, ": corrupt data (PGM value too large)");
+struct PnmHeader {
+  char kind = 0;
+  long width = 0, height = 0, maxval = 0;
+  size_t data = 0;  // offset of the first sample
+};
+
+// Next decimal field of a PNM header or P2 body, skipping whitespace and comments; false at
+// the end or on a non-digit. Values above 2^24 are refused.
+bool pnm_next_int(const uint8_t* p, size_t n, size_t& i, long& out, const std::string& name) {
+  while (i < n) {
+    if (p[i] == '#') {
+      while (i < n && p[i] != '\n') ++i;
+    } else if (std::isspace(p[i])) {
       ++i;
+    } else {
+      break;
     }
-    out = v;
-    return true;
-  };
-  long w = 0, h = 0, maxv = 0;
-  LAI_CHECK_FORMAT(next_int(w) && next_int(h) && next_int(maxv), name, ": corrupt data (bad PGM header)");
-  LAI_CHECK_FORMAT(w > 0 && h > 0 && w * h <= (1L << 28), name, ": corrupt data (PGM size ", w, "x", h, ")");
-  LAI_CHECK_FORMAT(maxv > 0 && maxv <= 65535, name, ": corrupt data (PGM maxval ", maxv, ")");
-  // Check the size against the file before allocating (a forged header must not cost a GB).
-  const size_t ch = kind == '6' ? 3 : 1, bps = maxv > 255 ? 2 : 1;
-  if (kind == '2')
-    LAI_CHECK_FORMAT(size_t(w) * size_t(h) <= n / 2 + 1, name, ": truncated file (PGM has fewer than ", w * h, " values)");
+  }
+  if (i >= n || !std::isdigit(p[i])) return false;
+  long v = 0;
+  while (i < n && std::isdigit(p[i])) {
+    v = v * 10 + (p[i] - '0');
+    LAI_CHECK_FORMAT(v <= (1L << 24), name, ": corrupt data (PGM value too large)");
+    ++i;
+  }
+  out = v;
+  return true;
+}
+
+PnmHeader pnm_header(const uint8_t* p, size_t n, const std::string& name) {
+  PnmHeader h;
+  h.kind = char(p[1]);
+  LAI_CHECK_FORMAT(h.kind == '2' || h.kind == '5' || h.kind == '6', name, ": unsupported format (PNM variant P", h.kind,
+                   "; P2, P5 and P6 are read)");
+  size_t i = 2;
+  LAI_CHECK_FORMAT(pnm_next_int(p, n, i, h.width, name) && pnm_next_int(p, n, i, h.height, name) &&
+                       pnm_next_int(p, n, i, h.maxval, name),
+                   name, ": corrupt data (bad PGM header)");
+  LAI_CHECK_FORMAT(h.width > 0 && h.height > 0, name, ": corrupt data (PGM size ", h.width, "x", h.height, ")");
+  LAI_CHECK_FORMAT(h.maxval > 0 && h.maxval <= 65535, name, ": corrupt data (PGM maxval ", h.maxval, ")");
+  if (h.kind != '2') {
+    // Binary: exactly one whitespace byte after maxval, then samples (big-endian when 16-bit).
+    LAI_CHECK_FORMAT(i < n && std::isspace(p[i]), name, ": corrupt data (no whitespace after the PNM header)");
+    ++i;
+  }
+  h.data = i;
+  // The size against the file (each side <= 2^24: no overflow): a forged header costs nothing.
+  const size_t ch = h.kind == '6' ? 3 : 1, bps = h.maxval > 255 ? 2 : 1, count = size_t(h.width) * size_t(h.height);
+  if (h.kind == '2')
+    LAI_CHECK_FORMAT(count <= n / 2 + 1, name, ": truncated file (PGM has fewer than ", count, " values)");
   else
-    LAI_CHECK_FORMAT(i < n && n - i - 1 >= size_t(w) * size_t(h) * ch * bps, name, ": truncated file (", n - std::min(n, i + 1),
-              " pixel bytes, ", w, "x", h, " needs ", size_t(w) * size_t(h) * ch * bps, ")");
-  Image img{int(w), int(h)};
+    LAI_CHECK_FORMAT(n - h.data >= count * ch * bps, name, ": truncated file (", n - h.data, " pixel bytes, ", h.width,
+                     "x", h.height, " needs ", count * ch * bps, ")");
+  return h;
+}
+
+// Decodes after pnm_header; the size was checked against the limits by the caller.
+Image decode_pnm(const uint8_t* p, size_t n, const PnmHeader& h, const std::string& name) {
+  const long w = h.width, ht = h.height, maxv = h.maxval;
+  const size_t ch = h.kind == '6' ? 3 : 1, bps = maxv > 255 ? 2 : 1, count = size_t(w) * size_t(ht);
+  Image img{int(w), int(ht)};
   img.max_value = maxv > 255 ? 65535.f : 255.f;
   const float scale = img.max_value / float(maxv);
-  if (kind == '2') {
+  if (h.kind == '2') {
+    size_t i = h.data;
     for (auto& px : img.pixels) {
       long v = 0;
-      LAI_CHECK_FORMAT(next_int(v), name, ": truncated file (PGM has fewer than ", w * h, " values)");
+      LAI_CHECK_FORMAT(pnm_next_int(p, n, i, v, name), name, ": truncated file (PGM has fewer than ", count, " values)");
       LAI_CHECK_FORMAT(v <= maxv, name, ": corrupt data (PGM value ", v, " above maxval ", maxv, ")");
       px = float(v) * scale;
     }
     return img;
   }
-  // Binary: exactly one whitespace byte after maxval, then samples (big-endian when 16-bit).
-  LAI_CHECK_FORMAT(std::isspace(p[i]), name, ": corrupt data (no whitespace after the PNM header)");
-  ++i;
-  const uint8_t* d = p + i;
+  const uint8_t* d = p + h.data;
   auto sample = [&](size_t k) -> float {
     const float v = bps == 2 ? float((d[2 * k] << 8) | d[2 * k + 1]) : float(d[k]);
     return std::min(v, float(maxv)) * scale;
@@ -159,121 +178,6 @@ Image decode_pnm(const uint8_t* p, size_t n, const std::string& name) {
   return img;
 }
 
-uint32_t read_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-
-// Fast path for the common radiograph PNG: gray, 8 or 16 bits, not interlaced (NIH ChestX-ray14
-// is 8-bit gray). zlib inflates ~2x faster than stb's decoder and rows go straight to floats.
-// Returns false for anything else (colour, palette, interlaced, odd depths): stb handles those.
-bool decode_png_gray_fast(const uint8_t* p, size_t n, const std::string& name, Image& out) {
-  size_t pos = 8;
-  if (n < pos + 8 + 13 || std::memcmp(p + pos + 4, "IHDR", 4) != 0) return false;
-  const uint32_t w = read_be32(p + 16), h = read_be32(p + 20);
-  const int depth = p[24], color = p[25], interlace = p[28];
-  if (color != 0 || (depth != 8 && depth != 16) || interlace != 0 || p[26] != 0 || p[27] != 0) return false;
-  LAI_CHECK_FORMAT(w > 0 && h > 0, name, ": corrupt data (size ", w, "x", h, ")");
-  LAI_CHECK(uint64_t(w) * h <= (uint64_t(1) << 28), name, ": unsupported (", w, "x", h, " pixels is too large)");
-  const size_t bpp = depth / 8, stride = size_t(w) * bpp, raw_size = size_t(h) * (stride + 1);
-  // deflate cannot compress better than ~1032:1; a header claiming more is forged or corrupt.
-  LAI_CHECK_FORMAT(raw_size / 1032 <= n + 1024, name, ": corrupt data (", w, "x", h, " pixels cannot fit in ", n, " bytes)");
-  thread_local std::vector<uint8_t> raw;  // kept per thread: no fresh MBs per image
-  raw.resize(raw_size);
-  z_stream zs{};
-  LAI_CHECK(inflateInit(&zs) == Z_OK, name, ": zlib init failed");
-  struct End {
-    z_stream* z;
-    ~End() { inflateEnd(z); }
-  } end{&zs};
-  zs.next_out = raw.data();
-  zs.avail_out = uInt(raw_size);
-  int rc = Z_OK;
-  bool seen_iend = false;
-  while (pos + 12 <= n) {
-    const uint32_t len = read_be32(p + pos);
-    const uint8_t* type = p + pos + 4;
-    LAI_CHECK_FORMAT(len <= n - pos - 12, name, ": truncated file (chunk '", std::string(reinterpret_cast<const char*>(type), 4),
-              "' runs past the end)");
-    const uint8_t* data = p + pos + 8;
-    if (std::memcmp(type, "IDAT", 4) == 0 && rc != Z_STREAM_END) {
-      zs.next_in = const_cast<uint8_t*>(data);
-      zs.avail_in = len;
-      while (zs.avail_in > 0 && rc != Z_STREAM_END) {
-        rc = inflate(&zs, Z_NO_FLUSH);
-        if (rc == Z_BUF_ERROR && zs.avail_out == 0) {
-          throw_error(ErrorKind::format, str_cat(name, ": corrupt data (more pixel data than ", w, "x", h, " needs)"));
-        }
-        LAI_CHECK_FORMAT(rc == Z_OK || rc == Z_STREAM_END, name, ": corrupt data (zlib: ", zs.msg ? zs.msg : "inflate failed", ")");
-      }
-    } else if (std::memcmp(type, "IEND", 4) == 0) {
-      seen_iend = true;
-      break;
-    }
-    pos += 12 + size_t(len);
-  }
-  LAI_CHECK_FORMAT(rc == Z_STREAM_END || !seen_iend, name, ": corrupt data (compressed pixel data ends early)");
-  LAI_CHECK_FORMAT(rc == Z_STREAM_END, name, ": truncated file (pixel data ends early)");
-  LAI_CHECK_FORMAT(zs.avail_out == 0, name, ": corrupt data (", raw_size - zs.avail_out, " pixel bytes, ", w, "x", h, " needs ", raw_size, ")");
-  // Undo the per-row filters in place (PNG spec 9.2), bpp = bytes per complete pixel.
-  out.width = int(w);
-  out.height = int(h);
-  out.pixels.resize(size_t(w) * h);
-  out.max_value = depth == 16 ? 65535.f : 255.f;
-  thread_local std::vector<uint8_t> zero_row;  // the row "above" the first one
-  zero_row.assign(stride, 0);
-  const uint8_t* prev = zero_row.data();
-  for (uint32_t y = 0; y < h; ++y) {
-    uint8_t* row = raw.data() + size_t(y) * (stride + 1);
-    const int filter = row[0];
-    uint8_t* cur = row + 1;
-    const size_t lead = std::min(bpp, stride);  // bytes with no left neighbour
-    switch (filter) {
-      case 0:
-        break;
-      case 1:
-        for (size_t i = bpp; i < stride; ++i) cur[i] = uint8_t(cur[i] + cur[i - bpp]);
-        break;
-      case 2:
-        for (size_t i = 0; i < stride; ++i) cur[i] = uint8_t(cur[i] + prev[i]);
-        break;
-      case 3:
-        for (size_t i = 0; i < lead; ++i) cur[i] = uint8_t(cur[i] + (prev[i] >> 1));
-        for (size_t i = bpp; i < stride; ++i) cur[i] = uint8_t(cur[i] + ((cur[i - bpp] + prev[i]) >> 1));
-        break;
-      case 4:
-        for (size_t i = 0; i < lead; ++i) cur[i] = uint8_t(cur[i] + prev[i]);  // Paeth with a = c = 0 picks b
-        if (bpp == 1) {
-          // The left neighbour and upper-left stay in registers (the chain is serial anyway).
-          int a = cur[0], c = prev[0];
-          for (size_t i = 1; i < stride; ++i) {
-            const int b = prev[i];
-            const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
-            const int bc = pb <= pc ? b : c;
-            a = (cur[i] + (((pa <= pb) & (pa <= pc)) ? a : bc)) & 0xFF;
-            cur[i] = uint8_t(a);
-            c = b;
-          }
-        } else {
-          for (size_t i = bpp; i < stride; ++i) {
-            const int a = cur[i - bpp], b = prev[i], c = prev[i - bpp];
-            const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
-            const int bc = pb <= pc ? b : c;
-            cur[i] = uint8_t(cur[i] + (((pa <= pb) & (pa <= pc)) ? a : bc));
-          }
-        }
-        break;
-      default:
-        throw_error(ErrorKind::format, str_cat(name, ": corrupt data (PNG row ", y, " has filter type ", filter, ")"));
-    }
-    float* dst = out.pixels.data() + size_t(y) * w;
-    if (depth == 8) {
-      for (uint32_t x = 0; x < w; ++x) dst[x] = float(cur[x]);
-    } else {
-      for (uint32_t x = 0; x < w; ++x) dst[x] = float((cur[2 * x] << 8) | cur[2 * x + 1]);
-    }
-    prev = cur;
-  }
-  return true;
-}
-
 void check_not_empty(size_t size, const std::string& name) {
   LAI_CHECK_FORMAT(size > 0, name, ": empty file (0 bytes)");
 }
@@ -282,60 +186,48 @@ struct StbFree {
   void operator()(void* p) const { stbi_image_free(p); }
 };
 
+// stb_image takes an int length.
+void check_stb_size(size_t size, const std::string& name) {
+  LAI_CHECK_SUPPORTED(size < (size_t(1) << 31), name, ": unsupported (", describe_bytes(size),
+                      "; images of 2 GiB and more are not read)");
+}
+
 }  // namespace
-
-void read_file_bytes_into(const std::string& path, std::vector<uint8_t>& bytes) {
-  bytes.clear();
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  LAI_CHECK_IO(f != nullptr, path, ": cannot open (", std::strerror(errno), ")");
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(f, &std::fclose);
-  struct stat st {};
-  size_t expect = 0;
-  if (::fstat(::fileno(f), &st) == 0 && st.st_size > 0) expect = size_t(st.st_size);
-  // Read straight into the buffer; grow only if the file grew meanwhile.
-  bytes.resize(std::max<size_t>(expect, 1 << 16));
-  size_t have = 0, got;
-  while ((got = std::fread(bytes.data() + have, 1, bytes.size() - have, f)) > 0) {
-    have += got;
-    if (have == bytes.size()) bytes.resize(bytes.size() * 2);
-  }
-  LAI_CHECK_IO(!std::ferror(f), path, ": cannot read (", std::strerror(errno), ")");
-  bytes.resize(have);
-}
-
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  read_file_bytes_into(path, bytes);
-  return bytes;
-}
 
 ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& name) {
   check_not_empty(size, name);
   const auto* p = static_cast<const uint8_t*>(bytes);
-  LAI_CHECK(size < (size_t(1) << 31), name, ": unsupported (file larger than 2 GB)");
   ImageInfo info;
   info.format = sniff_format(p, size);
   LAI_CHECK_FORMAT(!info.format.empty(), name, ": unsupported format (", describe_unsupported(p, size), ")");
-  if (info.format == "pnm") {
-    LAI_CHECK_FORMAT(p[1] == '2' || p[1] == '5' || p[1] == '6', name,
-              ": unsupported format (PNM variant P", char(p[1]), "; P2, P5 and P6 are read)");
-    Image img = decode_pnm(p, size, name);
-    info.width = img.width;
-    info.height = img.height;
-    info.channels = p[1] == '6' ? 3 : 1;
-    info.bit_depth = img.max_value > 255.f ? 16 : 8;
+  // Headers are read without decoding any pixel.
+  if (info.format == "png") {
+    const detail::PngHeader h = detail::png_header(p, size, name);
+    info.width = int(h.width);
+    info.height = int(h.height);
+    info.channels = h.color == 3 ? 3 : h.channels;
+    info.bit_depth = h.depth == 16 ? 16 : 8;
     return info;
   }
+  if (info.format == "pnm") {
+    const PnmHeader h = pnm_header(p, size, name);
+    info.width = int(h.width);
+    info.height = int(h.height);
+    info.channels = h.kind == '6' ? 3 : 1;
+    info.bit_depth = h.maxval > 255 ? 16 : 8;
+    return info;
+  }
+  check_stb_size(size, name);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(p, int(size), &w, &h, &c)) {
-    const char* why = stbi_failure_reason();
-    LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", why ? why : "?", ")");
-    throw_error(ErrorKind::format, str_cat(name, ": corrupt data (", why ? why : "header not readable", ")"));
+    const std::string label = format_label(info.format);
+    LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", label, " header incomplete)");
+    LAI_FAIL(format, name, ": corrupt data (", label, " header not readable: ", stb_reason(info.format), ")");
   }
   info.width = w;
   info.height = h;
   info.channels = c;
-  info.bit_depth = stbi_is_16_bit_from_memory(p, int(size)) ? 16 : 8;
+  info.bit_depth = 8;  // stb reads JPEG and BMP as 8-bit
   return info;
 }
 
@@ -347,32 +239,32 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
 
 void decode_image_memory_into(const void* bytes, size_t size, const std::string& name, Image& img) {
   const auto* p = static_cast<const uint8_t*>(bytes);
-  const std::string fmt = size > 0 ? sniff_format(p, size) : "";
-  if (fmt == "pnm" && (p[1] == '2' || p[1] == '5' || p[1] == '6')) {
-    img = decode_pnm(p, size, name);
+  const ImageInfo info = probe_image_memory(bytes, size, name);
+  // The size the header claims is checked against the limit before any pixel buffer exists.
+  check_image_size(info.width, info.height, name);
+  if (info.format == "pnm") {
+    img = decode_pnm(p, size, pnm_header(p, size, name), name);
     return;
   }
-  ImageInfo info = probe_image_memory(bytes, size, name);
-  // A PNG/JPEG that stops early can still decode (stb pads); refuse it so bad data is noticed.
-  LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", info.format,
-            " ends before its end marker)");
-  LAI_CHECK_FORMAT(info.width > 0 && info.height > 0, name, ": corrupt data (size ", info.width, "x", info.height, ")");
-  LAI_CHECK(int64_t(info.width) * info.height <= (int64_t(1) << 28), name, ": unsupported (",
-            info.width, "x", info.height, " pixels is too large)");
   if (info.format == "png") {
-    const std::string overrun = png_chunk_overrun(p, size);
-    LAI_CHECK_FORMAT(overrun.empty(), name, ": corrupt data (", overrun, ")");
-    if (decode_png_gray_fast(p, size, name, img)) return;
+    const detail::PngFile f = detail::png_scan(p, size, name);
+    check_limit(Limit::tensor_bytes, f.header.raw_bytes(), name + ": the PNG's pixel data");
+    if (detail::png_decode(f, p, name, img)) return;
+    detail::png_check_pixel_data(f, p, name);  // palette, < 8 bits, interlaced: stb decodes them
+  } else {
+    // A JPEG/BMP that stops early can still decode (stb pads); refuse it so bad data is noticed.
+    LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", format_label(info.format),
+                     " ends before its end marker)");
   }
+  check_stb_size(size, name);
   int w = 0, h = 0, c = 0;
   // stb's 8- and 16-bit loaders differ only in their sample type and full scale.
   auto adopt = [&](auto* samples, float full_scale) {
     using T = std::remove_pointer_t<decltype(samples)>;
     std::unique_ptr<T, StbFree> px(samples);
-    if (!px) {
-      const char* why = stbi_failure_reason();
-      throw_error(ErrorKind::format, str_cat(name, ": corrupt data (", why ? why : "decoder failed", ")"));
-    }
+    LAI_CHECK_FORMAT(px != nullptr, name, ": corrupt data (", format_label(info.format), ": ", stb_reason(info.format), ")");
+    LAI_CHECK_FORMAT(w == info.width && h == info.height, name, ": corrupt data (decoded ", w, "x", h, ", the header says ",
+                     info.width, "x", info.height, ")");
     img.width = w;
     img.height = h;
     img.max_value = full_scale;
@@ -394,33 +286,17 @@ Image decode_image(const std::string& path) {
 
 void decode_image_into(const std::string& path, Image& img) {
   thread_local std::vector<uint8_t> bytes;  // kept per thread: no fresh MBs per file
-  read_file_bytes_into(path, bytes);
+  io::read_file_into(path, bytes);
   decode_image_memory_into(bytes.data(), bytes.size(), path, img);
   if (bytes.capacity() > (size_t(64) << 20)) std::vector<uint8_t>().swap(bytes);  // don't hoard a huge one
 }
 
 ImageInfo probe_image(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file_bytes(path);
+  const std::vector<uint8_t> bytes = io::read_file(path);
   return probe_image_memory(bytes.data(), bytes.size(), path);
 }
 
 // ---------------------------------------------------------------- writing
-
-void write_file_atomic(const std::string& path, const void* bytes, size_t size, bool sync) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = str_cat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  LAI_CHECK_IO(f != nullptr, path, ": cannot write (", std::strerror(errno), ")");
-  bool ok = std::fwrite(bytes, 1, size, f) == size;
-  ok = std::fflush(f) == 0 && ok;
-  if (sync) ok = ::fsync(::fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw_error(ErrorKind::io, str_cat(path, ": cannot write (", std::strerror(err), ")"));
-  }
-}
 
 namespace {
 void append_to_vector(void* ctx, void* data, int size) {
@@ -449,7 +325,7 @@ void write_png(const std::string& path, const uint8_t* pixels, int width, int he
   int ok = stbi_write_png_to_func(&append_to_vector, &out, width, height, channels, pixels,
                                   stride_bytes > 0 ? stride_bytes : width * channels);
   LAI_CHECK(ok, path, ": write_png: encoder failed");
-  write_file_atomic(path, out.data(), out.size(), /*sync=*/false);
+  io::atomic_write_file(path, out.data(), out.size(), /*durable=*/false);
 }
 
 void write_png(const std::string& path, const Image& img, float lo, float hi) {
@@ -534,7 +410,7 @@ void write_png16(const std::string& path, const uint16_t* pixels, int width, int
   put_chunk(out, "IHDR", ihdr);
   put_chunk(out, "IDAT", z);
   put_chunk(out, "IEND", {});
-  write_file_atomic(path, out.data(), out.size(), /*sync=*/false);
+  io::atomic_write_file(path, out.data(), out.size(), /*durable=*/false);
 }
 
 void write_npy(const std::string& path, const float* values, const Shape& shape) {
@@ -556,43 +432,173 @@ void write_npy(const std::string& path, const float* values, const Shape& shape)
   out.insert(out.end(), header.begin(), header.end());
   const auto* b = reinterpret_cast<const uint8_t*>(values);
   out.insert(out.end(), b, b + n * sizeof(float));  // x86/ARM Linux: already little-endian
-  write_file_atomic(path, out.data(), out.size());
+  io::atomic_write_file(path, out.data(), out.size());
 }
 
-std::vector<float> read_npy(const std::string& path, Shape* shape) {
-  std::vector<uint8_t> b = read_file_bytes(path);
-  LAI_CHECK_FORMAT(b.size() >= 10 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0, path, ": not a .npy file");
-  size_t hlen = 0, off = 0;
-  if (b[6] == 1) {
-    hlen = b[8] | (size_t(b[9]) << 8);
+// ---------------------------------------------------------------- .npy reading
+
+namespace {
+
+// The header of a float32 C-order .npy: a Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// read strictly (unknown keys, other dtypes, Fortran order and malformed shapes are refused) and
+// with overflow-checked dimensions.
+class NpyHeaderParser {
+ public:
+  NpyHeaderParser(const std::string& text, const std::string& name) : t_(text), name_(name) {}
+
+  Shape parse() {
+    bool descr = false, order = false, shape = false;
+    Shape dims;
+    skip();
+    expect('{');
+    for (;;) {
+      skip();
+      if (peek() == '}') break;
+      const std::string key = quoted();
+      skip();
+      expect(':');
+      skip();
+      if (key == "descr") {
+        const std::string d = quoted();
+        LAI_CHECK_FORMAT(d == "<f4", name_, ": .npy dtype '", d, "' is not float32 little-endian ('<f4')");
+        descr = true;
+      } else if (key == "fortran_order") {
+        LAI_CHECK_FORMAT(word() == "False", name_, ": .npy in Fortran order (C order is read)");
+        order = true;
+      } else if (key == "shape") {
+        dims = tuple();
+        shape = true;
+      } else {
+        fail("unknown key '" + key + "'");
+      }
+      skip();
+      if (peek() == ',') ++i_;
+      else if (peek() != '}') fail("expected ',' or '}'");
+    }
+    ++i_;
+    skip();
+    if (i_ != t_.size()) fail("text after the dictionary");
+    LAI_CHECK_FORMAT(descr && order && shape, name_, ": .npy header lacks '", !descr ? "descr" : !order ? "fortran_order" : "shape",
+                     "'");
+    return dims;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) {
+    LAI_FAIL(format, name_, ": malformed .npy header (", why, " at character ", i_, ")");
+  }
+  char peek() const { return i_ < t_.size() ? t_[i_] : '\0'; }
+  void skip() {
+    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\n' || t_[i_] == '\r')) ++i_;
+  }
+  void expect(char c) {
+    if (peek() != c) fail(std::string("expected '") + c + "'");
+    ++i_;
+  }
+  std::string quoted() {
+    const char q = peek();
+    if (q != '\'' && q != '"') fail("expected a quoted string");
+    const size_t end = t_.find(q, i_ + 1);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string s = t_.substr(i_ + 1, end - i_ - 1);
+    i_ = end + 1;
+    return s;
+  }
+  std::string word() {
+    const size_t b = i_;
+    while (i_ < t_.size() && std::isalpha(uint8_t(t_[i_]))) ++i_;
+    return t_.substr(b, i_ - b);
+  }
+  Shape tuple() {
+    expect('(');
+    Shape dims;
+    for (;;) {
+      skip();
+      if (peek() == ')') break;
+      if (!std::isdigit(uint8_t(peek()))) fail("expected a dimension");
+      uint64_t v = 0;
+      while (std::isdigit(uint8_t(peek()))) {
+        const uint64_t d = uint64_t(t_[i_++] - '0');
+        if (v > (uint64_t(INT64_MAX) - d) / 10) fail("dimension too large");
+        v = v * 10 + d;
+      }
+      LAI_CHECK_FORMAT(dims.size() < 32, name_, ": .npy shape has more than 32 dimensions");
+      dims.push_back(int64_t(v));
+      skip();
+      if (peek() == ',') ++i_;
+      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+    }
+    ++i_;
+    return dims;
+  }
+
+  const std::string& t_;
+  const std::string& name_;
+  size_t i_ = 0;
+};
+
+struct NpyLayout {
+  Shape shape;
+  uint64_t data_offset = 0, count = 0;
+};
+
+// Prefix (magic, version, header length), then the header; `read(offset, n)` supplies bytes of a
+// file of `size` bytes.
+template <class Read>
+NpyLayout npy_layout(uint64_t size, const Read& read, const std::string& name) {
+  LAI_CHECK_FORMAT(size >= 10, name, ": not a .npy file (", size, " bytes)");
+  uint8_t pre[12] = {};
+  read(0, pre, size_t(std::min<uint64_t>(size, 12)));
+  LAI_CHECK_FORMAT(std::memcmp(pre, "\x93NUMPY", 6) == 0, name, ": not a .npy file (no \\x93NUMPY magic)");
+  uint64_t hlen = 0, off = 0;
+  if (pre[6] == 1) {
+    hlen = pre[8] | uint64_t(pre[9]) << 8;
     off = 10;
   } else {
-    LAI_CHECK_FORMAT(b.size() >= 12, path, ": truncated .npy header");
-    hlen = b[8] | (size_t(b[9]) << 8) | (size_t(b[10]) << 16) | (size_t(b[11]) << 24);
+    LAI_CHECK_FORMAT(pre[6] == 2 || pre[6] == 3, name, ": .npy format version ", int(pre[6]), ".", int(pre[7]),
+                     " is not read (1.0, 2.0 and 3.0 are)");
+    LAI_CHECK_FORMAT(size >= 12, name, ": truncated .npy header");
+    hlen = pre[8] | uint64_t(pre[9]) << 8 | uint64_t(pre[10]) << 16 | uint64_t(pre[11]) << 24;
     off = 12;
   }
-  LAI_CHECK_FORMAT(off + hlen <= b.size(), path, ": truncated .npy header");
-  std::string h(b.begin() + off, b.begin() + off + hlen);
-  LAI_CHECK_FORMAT(h.find("'<f4'") != std::string::npos, path, ": .npy dtype is not float32 little-endian");
-  LAI_CHECK_FORMAT(h.find("'fortran_order': False") != std::string::npos, path, ": .npy in Fortran order");
-  auto l = h.find('('), r = h.find(')');
-  LAI_CHECK_FORMAT(l != std::string::npos && r != std::string::npos && r > l, path, ": .npy shape missing");
-  Shape s;
-  size_t n = 1;
-  std::string dims = h.substr(l + 1, r - l - 1);
-  for (size_t i = 0; i < dims.size();) {
-    while (i < dims.size() && !std::isdigit(uint8_t(dims[i]))) ++i;
-    if (i >= dims.size()) break;
-    int64_t v = 0;
-    while (i < dims.size() && std::isdigit(uint8_t(dims[i]))) v = v * 10 + (dims[i++] - '0');
-    s.push_back(v);
-    n *= size_t(v);
+  check_limit(Limit::header_bytes, hlen, name + ": the .npy header");
+  LAI_CHECK_FORMAT(hlen <= size - off, name, ": truncated .npy header (", hlen, " bytes declared, ", size - off, " in the file)");
+  std::string h(size_t(hlen), '\0');
+  read(off, h.data(), h.size());
+  NpyLayout l;
+  l.shape = NpyHeaderParser(h, name).parse();
+  l.count = 1;
+  for (int64_t d : l.shape) {
+    LAI_CHECK_FORMAT(d == 0 || l.count <= UINT64_MAX / 4 / uint64_t(d), name, ": .npy shape ", to_string(l.shape),
+                     " is too large (its byte size overflows 64 bits)");
+    l.count *= uint64_t(d);
   }
-  off += hlen;
-  LAI_CHECK_FORMAT(b.size() - off == n * 4, path, ": .npy holds ", b.size() - off, " data bytes, shape needs ", n * 4);
-  std::vector<float> v(n);
-  std::memcpy(v.data(), b.data() + off, n * 4);
-  if (shape) *shape = s;
+  check_limit(Limit::tensor_bytes, l.count * 4, str_cat(name, ": the .npy array ", to_string(l.shape)));
+  l.data_offset = off + hlen;
+  LAI_CHECK_FORMAT(size - l.data_offset == l.count * 4, name, ": .npy holds ", size - l.data_offset,
+                   " data bytes, shape ", to_string(l.shape), " needs ", l.count * 4);
+  return l;
+}
+
+}  // namespace
+
+std::vector<float> read_npy(const std::string& path, Shape* shape) {
+  io::ReadFile f(path);
+  const NpyLayout l = npy_layout(f.size(), [&](uint64_t at, void* dst, size_t n) { f.read(at, dst, n); }, path);
+  std::vector<float> v(size_t(l.count));
+  f.read(l.data_offset, v.data(), v.size() * 4);  // x86/ARM Linux: already little-endian
+  if (shape) *shape = l.shape;
+  return v;
+}
+
+std::vector<float> parse_npy(const void* bytes, size_t size, const std::string& name, Shape* shape) {
+  LAI_CHECK(bytes != nullptr || size == 0, name, ": null buffer");
+  const auto* b = static_cast<const uint8_t*>(bytes);
+  const NpyLayout l = npy_layout(size, [&](uint64_t at, void* dst, size_t n) { std::memcpy(dst, b + at, n); }, name);
+  std::vector<float> v(size_t(l.count));
+  if (l.count) std::memcpy(v.data(), b + l.data_offset, v.size() * 4);
+  if (shape) *shape = l.shape;
   return v;
 }
 

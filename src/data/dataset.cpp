@@ -1,5 +1,6 @@
 #include "liteai/data/dataset.hpp"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -7,15 +8,19 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
+#include <unordered_map>
 #include <map>
 #include <numeric>
 #include <set>
 #include <unordered_set>
 
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
+#include "liteai/core/log.hpp"
 #include "liteai/core/random.hpp"
 #include "liteai/data/codec.hpp"
+#include "liteai/io/file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -93,48 +98,59 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-// One CSV record (RFC 4180: quotes, doubled quotes, commas and newlines inside quotes).
-bool read_csv_record(std::istream& in, std::vector<std::string>& fields, size_t& line_no, const std::string& name) {
-  fields.clear();
-  std::string field;
-  bool quoted = false, any = false;
-  const size_t start_line = line_no + 1;
-  int c;
-  while ((c = in.get()) != EOF) {
-    any = true;
-    if (quoted) {
-      if (c == '"') {
-        if (in.peek() == '"') {
-          field.push_back('"');
-          in.get();
+// Reads CSV records (RFC 4180: quotes, doubled quotes, commas and newlines inside quotes) from
+// text already in memory.
+class CsvReader {
+ public:
+  CsvReader(std::string_view text, const std::string& name) : t_(text), name_(name) {}
+  size_t line() const { return line_; }  // lines consumed so far
+  // The next record, or false at the end of the text.
+  bool next(std::vector<std::string>& fields) {
+    fields.clear();
+    if (pos_ >= t_.size()) return false;
+    std::string field;
+    bool quoted = false;
+    const size_t start_line = line_ + 1;
+    while (pos_ < t_.size()) {
+      const char c = t_[pos_++];
+      if (quoted) {
+        if (c == '"') {
+          if (pos_ < t_.size() && t_[pos_] == '"') {
+            field.push_back('"');
+            ++pos_;
+          } else {
+            quoted = false;
+          }
         } else {
-          quoted = false;
+          if (c == '\n') ++line_;
+          field.push_back(c);
         }
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        fields.push_back(std::move(field));
+        field.clear();
+      } else if (c == '\n') {
+        ++line_;
+        if (!field.empty() && field.back() == '\r') field.pop_back();
+        fields.push_back(std::move(field));
+        return true;
       } else {
-        if (c == '\n') ++line_no;
-        field.push_back(char(c));
+        field.push_back(c);
       }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-    } else if (c == '\n') {
-      ++line_no;
-      if (!field.empty() && field.back() == '\r') field.pop_back();
-      fields.push_back(field);
-      return true;
-    } else {
-      field.push_back(char(c));
     }
+    LAI_CHECK_FORMAT(!quoted, name_, " line ", start_line, ": unterminated quoted field");
+    ++line_;
+    if (!field.empty() && field.back() == '\r') field.pop_back();
+    fields.push_back(std::move(field));
+    return true;
   }
-  LAI_CHECK(!quoted, name, " line ", start_line, ": unterminated quoted field");
-  if (!any) return false;
-  ++line_no;
-  if (!field.empty() && field.back() == '\r') field.pop_back();
-  fields.push_back(field);
-  return true;
-}
+
+ private:
+  std::string_view t_;
+  const std::string& name_;
+  size_t pos_ = 0, line_ = 0;
+};
 
 std::vector<std::string> split_labels(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -158,15 +174,86 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ", size
 
 }  // namespace
 
-std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, const FolderOptions& opt) {
+namespace {
+
+// What `p` names once symbolic links are followed: "" for a regular file, else "a directory",
+// "a FIFO (named pipe)", ..., "a dangling symbolic link", "nothing". A symbolic link loop is an
+// error.
+std::string entry_kind(const fs::path& p) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) == 0) return io::describe_file_type(st.st_mode);
+  const int err = errno;
+  LAI_CHECK_IO(err != ELOOP, p.string(), ": symbolic link loop (", std::strerror(err), ")");
+  struct stat lst;
+  if (err == ENOENT) return ::lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) ? "a dangling symbolic link" : "nothing";
+  LAI_FAIL(io, p.string(), ": cannot read (", std::strerror(err), ")");
+}
+
+// The entries of a folder, sorted by name (hidden ones left out): scans are deterministic.
+std::vector<fs::path> sorted_entries(const fs::path& dir) {
   std::error_code ec;
-  LAI_CHECK(fs::is_directory(dir, ec), dir, ": not a directory (a data set folder has one sub-folder per class)");
-  std::vector<std::string> found;
-  for (const auto& e : fs::directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec))
-    if (e.is_directory() && e.path().filename().string()[0] != '.') found.push_back(e.path().filename().string());
-  LAI_CHECK_IO(!ec, dir, ": cannot list (", ec.message(), ")");
-  std::sort(found.begin(), found.end());
+  std::vector<fs::path> out;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] != '.') out.push_back(it->path());
+  }
+  LAI_CHECK_IO(!ec, dir.string(), ": cannot list (", ec.message(), ")");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+void ScanReport::add(const std::string& path, const std::string& reason, const std::string& detail) {
+  ++skipped;
+  ++by_reason[reason];
+  if (examples.size() < kMaxExamples) examples.push_back({path, detail.empty() ? reason : detail});
+}
+
+std::string ScanReport::summary() const {
+  if (skipped == 0) return "nothing skipped";
+  std::string s = str_cat("skipped ", skipped, skipped == 1 ? " entry" : " entries", " (");
+  bool first = true;
+  for (const auto& [reason, n] : by_reason) {
+    s += str_cat(first ? "" : ", ", n, " ", reason);
+    first = false;
+  }
+  s += "), e.g. ";
+  for (size_t i = 0; i < examples.size(); ++i) s += str_cat(i ? "; " : "", examples[i].path);
+  if (skipped > examples.size()) s += "; ...";
+  return s;
+}
+
+io::Json ScanReport::to_json() const {
+  io::Json j = io::Json::object();
+  j.set("skipped", int64_t(skipped));
+  io::Json reasons = io::Json::object();
+  for (const auto& [reason, n] : by_reason) reasons.set(reason, int64_t(n));
+  j.set("reasons", std::move(reasons));
+  io::Json ex = io::Json::array();
+  for (const auto& e : examples) {
+    io::Json x = io::Json::object();
+    x.set("path", e.path);
+    x.set("reason", e.reason);
+    ex.push_back(std::move(x));
+  }
+  j.set("examples", std::move(ex));
+  return j;
+}
+
+std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, const FolderOptions& opt) {
+  struct stat st;
+  LAI_CHECK_IO(::stat(dir.c_str(), &st) == 0, dir, ": not a directory (", std::strerror(errno),
+               "; a data set folder has one sub-folder per class)");
+  LAI_CHECK(S_ISDIR(st.st_mode), dir, ": not a directory (it is ", S_ISREG(st.st_mode) ? "a regular file" : io::describe_file_type(st.st_mode),
+            "; a data set folder has one sub-folder per class)");
   std::shared_ptr<FileDataset> ds(new FileDataset());
+  std::vector<std::string> found;
+  for (const fs::path& e : sorted_entries(dir)) {
+    const std::string k = entry_kind(e);
+    if (k == "a directory") found.push_back(e.filename().string());
+    else if (!k.empty()) ds->scan_.add(e.string(), k);  // a regular file beside the classes is no sample
+  }
   ds->base_ = dir;
   while (ds->base_.size() > 1 && ds->base_.back() == '/') ds->base_.pop_back();
   ds->class_names_ = opt.class_names.empty() ? found : opt.class_names;
@@ -176,31 +263,39 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
               ": sub-folder '", f, "' is not one of the given classes (", join(ds->class_names_), ")");
   for (size_t c = 0; c < ds->class_names_.size(); ++c) {
     const fs::path sub = fs::path(dir) / ds->class_names_[c];
-    LAI_CHECK_IO(fs::is_directory(sub, ec), dir, ": class folder '", ds->class_names_[c], "' does not exist");
-    std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(sub, fs::directory_options::follow_directory_symlink, ec)) {
-      const std::string fname = e.path().filename().string();
-      if (fname.empty() || fname[0] == '.' || !e.is_regular_file()) continue;
-      const std::string ext = lower(e.path().extension().string());
-      if (std::find(opt.extensions.begin(), opt.extensions.end(), ext) == opt.extensions.end()) continue;
-      files.push_back(e.path().string());
+    LAI_CHECK_IO(entry_kind(sub) == "a directory", dir, ": class folder '", ds->class_names_[c], "' does not exist");
+    for (const fs::path& e : sorted_entries(sub)) {
+      const std::string k = entry_kind(e);
+      if (!k.empty()) {
+        ds->scan_.add(e.string(), k == "a directory" ? "a sub-folder (not scanned)" : k);
+        continue;
+      }
+      const std::string ext = lower(e.extension().string());
+      if (std::find(opt.extensions.begin(), opt.extensions.end(), ext) == opt.extensions.end()) {
+        ds->scan_.add(e.string(), "not an image file name");
+        continue;
+      }
+      ds->add(e.string(), {int(c)});
     }
-    LAI_CHECK_IO(!ec, sub.string(), ": cannot list (", ec.message(), ")");
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) ds->add(f, {int(c)});
   }
-  LAI_CHECK(ds->size() > 0, dir, ": no images found (extensions ", join(opt.extensions), ")");
+  if (ds->scan_.skipped) log(LogLevel::info, str_cat(dir, ": ", ds->scan_.summary()));
+  LAI_CHECK(ds->size() > 0, dir, ": no images found (extensions ", join(opt.extensions), "; ", ds->scan_.summary(), ")");
   return ds;
 }
 
 std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, const CsvOptions& opt) {
-  std::ifstream in(csv_path, std::ios::binary);
-  LAI_CHECK_IO(in.good(), csv_path, ": cannot open (", std::strerror(errno), ")");
-  size_t line = 0;
+  return from_csv_text(io::read_text_file(csv_path), csv_path, opt);
+}
+
+std::shared_ptr<FileDataset> FileDataset::from_csv_text(std::string_view text, const std::string& csv_path,
+                                                        const CsvOptions& opt) {
+  CsvReader in(text, csv_path);
   std::vector<std::string> header, row;
-  LAI_CHECK_FORMAT(read_csv_record(in, header, line, csv_path), csv_path, ": empty manifest (no header line)");
+  LAI_CHECK_FORMAT(in.next(header), csv_path, ": empty manifest (no header line)");
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // UTF-8 BOM
   for (auto& h : header) h = trim(h);
+  // A trailing comma on the header line (NIH's Data_Entry_2017.csv has one) names no column.
+  while (header.size() > 1 && header.back().empty()) header.pop_back();
   auto column = [&](const std::string& want) -> size_t {
     for (size_t i = 0; i < header.size(); ++i)
       if (header[i] == want) return i;
@@ -224,18 +319,29 @@ std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, 
   std::vector<std::string> seen_names;
   std::vector<uint32_t> row_line;       // CSV line per row, for messages after the pass
   bool any_multi = false;
+  std::unordered_map<std::string, uint32_t> first_line;  // image path -> the line listing it
   while (true) {
-    const size_t first = line + 1;
-    if (!read_csv_record(in, row, line, csv_path)) break;
+    const size_t first = in.line() + 1;
+    if (!in.next(row)) break;
     if (row.size() == 1 && trim(row[0]).empty()) continue;  // blank line
-    LAI_CHECK_FORMAT(row.size() > std::max(pcol, lcol), csv_path, " line ", first, ": ", row.size(),
-              " fields, the header has ", header.size());
+    while (row.size() > header.size() && trim(row.back()).empty()) row.pop_back();  // trailing commas
+    LAI_CHECK_FORMAT(row.size() == header.size(), csv_path, " line ", first, ": ", row.size(), " fields, the header has ",
+                     header.size());
+    for (size_t k = 0; k < row.size(); ++k)
+      LAI_CHECK_FORMAT(row[k].find('\0') == std::string::npos, csv_path, " line ", first, ": column '", header[k],
+                       "' holds a NUL byte");
     const std::string p = trim(row[pcol]);
-    LAI_CHECK(!p.empty(), csv_path, " line ", first, ": empty path in column '", header[pcol], "'");
+    LAI_CHECK_FORMAT(!p.empty(), csv_path, " line ", first, ": empty path in column '", header[pcol], "'");
     const std::string full = fs::path(p).is_absolute() ? p : (base / p).string();
+    const auto [seen, fresh] = first_line.emplace(full, uint32_t(first));
+    LAI_CHECK_FORMAT(fresh, csv_path, " line ", first, ": image '", p, "' is listed again (first on line ", seen->second,
+                     ")");
     if (opt.check_paths) {
-      std::error_code ec;
-      LAI_CHECK_IO(fs::is_regular_file(full, ec), csv_path, " line ", first, ": image '", full, "' does not exist");
+      struct stat st;
+      LAI_CHECK_IO(::stat(full.c_str(), &st) == 0, csv_path, " line ", first, ": image '", full, "' does not exist (",
+                   std::strerror(errno), ")");
+      LAI_CHECK_IO(S_ISREG(st.st_mode), csv_path, " line ", first, ": image '", full, "' is ",
+                   io::describe_file_type(st.st_mode), ", not an image file");
     }
     const std::string lab = trim(row[lcol]);
     if (lab.find(opt.label_separator) != std::string::npos) any_multi = true;
@@ -253,6 +359,7 @@ std::shared_ptr<FileDataset> FileDataset::from_csv(const std::string& csv_path, 
     row_line.push_back(uint32_t(first));
   }
   LAI_CHECK_FORMAT(ds->size() > 0, csv_path, ": manifest has a header but no rows");
+  first_line = {};
   const bool multi = opt.multi_label == "yes" || (opt.multi_label == "auto" && (any_multi || !opt.no_finding.empty()));
   ds->multi_label_ = multi;
   const bool drop_no_finding = multi && !opt.no_finding.empty();
@@ -340,24 +447,34 @@ std::vector<int> MemoryDataset::labels(size_t i) const {
 
 // ------------------------------------------------------------------ IDX (Fashion-MNIST)
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
-  std::vector<uint8_t> in = read_file_bytes(path);
+std::vector<uint8_t> inflate_maybe_gzip(std::vector<uint8_t> in, const std::string& name) {
   if (in.size() < 2 || in[0] != 0x1f || in[1] != 0x8b) return in;
-  LAI_CHECK_FORMAT(in.size() >= 18, path, ": truncated gzip file");
-  // The trailer's ISIZE (size mod 2^32) sizes the first guess; the loop grows past it if needed.
+  LAI_CHECK_FORMAT(in.size() >= 18, name, ": truncated gzip file");
+  // The trailer's ISIZE (size mod 2^32) sizes the first guess, bounded by what deflate can expand
+  // to (~1032:1) and by the limit; the loop grows past it, never past the limit.
+  const uint64_t cap = uint64_t(limit(Limit::file_bytes));
   const size_t n = in.size();
-  const size_t isize = size_t(in[n - 4]) | size_t(in[n - 3]) << 8 | size_t(in[n - 2]) << 16 | size_t(in[n - 1]) << 24;
-  std::vector<uint8_t> out(std::max<size_t>(isize, 1024));
+  const uint64_t isize = uint64_t(in[n - 4]) | uint64_t(in[n - 3]) << 8 | uint64_t(in[n - 2]) << 16 | uint64_t(in[n - 1]) << 24;
+  std::vector<uint8_t> out(size_t(std::min<uint64_t>({std::max<uint64_t>(isize, 1024), uint64_t(n) * 1032 + 1024, cap})));
   z_stream zs{};
-  LAI_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path, ": zlib init failed");
+  LAI_CHECK_KIND(ErrorKind::internal, inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, name, ": zlib init failed");
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&zs};
   zs.next_in = in.data();
-  zs.avail_in = uInt(in.size());
+  zs.avail_in = uInt(std::min<size_t>(in.size(), size_t(1) << 30));
   size_t produced = 0;
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
-    if (produced == out.size()) out.resize(out.size() * 2);
+    if (produced == out.size()) {
+      if (out.size() >= cap) check_limit(Limit::file_bytes, cap + 1, name + ": the inflated data");
+      out.resize(size_t(std::min<uint64_t>(uint64_t(out.size()) * 2, cap)));
+    }
+    if (zs.avail_in == 0 && size_t(zs.next_in - in.data()) < in.size())
+      zs.avail_in = uInt(std::min<size_t>(in.size() - size_t(zs.next_in - in.data()), size_t(1) << 30));
     zs.next_out = out.data() + produced;
-    zs.avail_out = uInt(std::min<size_t>(out.size() - produced, 1u << 30));
+    zs.avail_out = uInt(std::min<size_t>(out.size() - produced, size_t(1) << 30));
     const uInt before = zs.avail_out;
     rc = inflate(&zs, Z_NO_FLUSH);
     produced += before - zs.avail_out;
@@ -365,38 +482,44 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
     if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
   }
   const std::string msg = zs.msg ? zs.msg : "";
-  inflateEnd(&zs);
-  LAI_CHECK_FORMAT(rc == Z_STREAM_END, path, rc == Z_BUF_ERROR ? ": truncated gzip data" : ": corrupt gzip data",
-            msg.empty() ? "" : " (" + msg + ")");
+  LAI_CHECK_FORMAT(rc == Z_STREAM_END, name, rc == Z_BUF_ERROR ? ": truncated gzip data" : ": corrupt gzip data",
+                   msg.empty() ? "" : " (" + msg + ")");
   out.resize(produced);
   return out;
 }
+
+std::vector<uint8_t> read_maybe_gzip(const std::string& path) { return inflate_maybe_gzip(io::read_file(path), path); }
 
 namespace {
 uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
-  std::vector<uint8_t> b = read_maybe_gzip(path);
-  LAI_CHECK(b.size() >= 16 && be32(b.data()) == 0x00000803, path, ": not an IDX3 ubyte image file");
+IdxImages parse_idx_images(const std::vector<uint8_t>& b, const std::string& name) {
+  LAI_CHECK_FORMAT(b.size() >= 16 && be32(b.data()) == 0x00000803, name, ": not an IDX3 ubyte image file");
+  const uint32_t count = be32(b.data() + 4), rows = be32(b.data() + 8), cols = be32(b.data() + 12);
+  LAI_CHECK_FORMAT(rows > 0 && cols > 0 && count <= uint32_t(INT32_MAX), name, ": IDX header says ", count, " images of ",
+                   rows, "x", cols);
+  check_image_size(cols, rows, name);
+  const uint64_t per = uint64_t(rows) * cols;  // dividing first: count x per is never formed when it would overflow
+  LAI_CHECK_FORMAT(count <= (b.size() - 16) / per && b.size() - 16 == count * per, name, ": IDX size mismatch (",
+                   b.size() - 16, " bytes for ", count, "x", rows, "x", cols, ")");
   IdxImages r;
-  r.count = int(be32(b.data() + 4));
-  r.rows = int(be32(b.data() + 8));
-  r.cols = int(be32(b.data() + 12));
-  const size_t need = size_t(r.count) * r.rows * r.cols;
-  LAI_CHECK(r.count >= 0 && r.rows > 0 && r.cols > 0 && b.size() - 16 == need, path, ": IDX size mismatch (",
-            b.size() - 16, " bytes for ", r.count, "x", r.rows, "x", r.cols, ")");
+  r.count = int(count);
+  r.rows = int(rows);
+  r.cols = int(cols);
   r.pixels.assign(b.begin() + 16, b.end());
   return r;
 }
 
-std::vector<uint8_t> read_idx_labels(const std::string& path) {
-  std::vector<uint8_t> b = read_maybe_gzip(path);
-  LAI_CHECK(b.size() >= 8 && be32(b.data()) == 0x00000801, path, ": not an IDX1 ubyte label file");
+std::vector<uint8_t> parse_idx_labels(const std::vector<uint8_t>& b, const std::string& name) {
+  LAI_CHECK_FORMAT(b.size() >= 8 && be32(b.data()) == 0x00000801, name, ": not an IDX1 ubyte label file");
   const size_t n = be32(b.data() + 4);
-  LAI_CHECK_FORMAT(b.size() - 8 == n, path, ": IDX size mismatch (", b.size() - 8, " labels, header says ", n, ")");
+  LAI_CHECK_FORMAT(b.size() - 8 == n, name, ": IDX size mismatch (", b.size() - 8, " labels, header says ", n, ")");
   return std::vector<uint8_t>(b.begin() + 8, b.end());
 }
+
+IdxImages read_idx_images(const std::string& path) { return parse_idx_images(read_maybe_gzip(path), path); }
+std::vector<uint8_t> read_idx_labels(const std::string& path) { return parse_idx_labels(read_maybe_gzip(path), path); }
 
 namespace {
 class IdxDataset : public Dataset {
@@ -491,6 +614,14 @@ Split split_random(DatasetPtr ds, double validation_fraction, uint64_t seed) {
   Generator g(seed);
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
   const size_t nval = size_t(std::llround(validation_fraction * double(order.size())));
+  // A split asked for must leave both parts non-empty: training on nothing would "succeed" and
+  // save an untrained model.
+  if (validation_fraction > 0) {
+    LAI_CHECK(nval < order.size(), "split_random: a validation fraction of ", validation_fraction, " of ", order.size(),
+              " samples leaves no training samples");
+    LAI_CHECK(nval > 0, "split_random: a validation fraction of ", validation_fraction, " of ", order.size(),
+              " samples leaves no validation samples");
+  }
   std::vector<size_t> val(order.begin(), order.begin() + nval), train(order.begin() + nval, order.end());
   std::sort(val.begin(), val.end());  // keep the source order inside each part
   std::sort(train.begin(), train.end());
@@ -510,8 +641,7 @@ Split split_by_list(DatasetPtr ds, const std::vector<std::string>& validation_na
 }
 
 std::vector<std::string> read_name_list(const std::string& path) {
-  std::ifstream in(path);
-  LAI_CHECK_IO(in.good(), path, ": cannot open (", std::strerror(errno), ")");
+  std::istringstream in(io::read_text_file(path));
   std::vector<std::string> out;
   std::string line;
   while (std::getline(in, line)) {

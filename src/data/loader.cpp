@@ -71,9 +71,27 @@ struct Loader::State {
     return t;
   }
 
+  // Bad files skipped (skip_bad): counted by error kind, the first few kept with their message.
   std::atomic<size_t> skipped{0};
-  std::mutex skip_mu;
-  std::string first_skip;
+  mutable std::mutex skip_mu;
+  ScanReport skips;
+
+  void record_skip(size_t index, const std::exception_ptr& error) {
+    std::string message = "unknown error", kind = "error";
+    try {
+      std::rethrow_exception(error);
+    } catch (const Error& e) {
+      message = e.what();
+      kind = to_string(e.kind());
+    } catch (const std::exception& e) {
+      message = e.what();
+    } catch (...) {
+    }
+    std::lock_guard<std::mutex> lk(skip_mu);
+    skips.add(ds->path(index), kind + " error", message);
+    if (skipped.fetch_add(1) == 0)
+      log(LogLevel::warning, str_cat("liteai data: skipping bad file: ", message, " (further bad files are only counted)"));
+  }
 
   void stop_producer() {
     stop = true;
@@ -93,6 +111,7 @@ struct Loader::State {
   }
 
   void produce(int64_t epoch, std::vector<size_t> order) {
+    std::exception_ptr error;
     try {
       const size_t n = order.size(), B = size_t(opt.batch_size);
       const size_t pix = size_t(opt.width) * size_t(opt.height), C = ds->num_classes();
@@ -106,15 +125,14 @@ struct Loader::State {
         // Fill B good rows; with skip_bad, a failed sample is replaced by the next in the order.
         while (rows.size() < B && pos < n && !stop) {
           const size_t take = std::min(B - rows.size(), n - pos), base = rows.size();
-          std::vector<std::string> errors(take);
+          std::vector<std::exception_ptr> errors(take);
           std::vector<std::vector<int>> labels(take);
           auto work = [&](int64_t b, int64_t e) {
             for (int64_t k = b; k < e; ++k) {
               try {
                 load_sample_into(*ds, order[pos + k], opt, epoch, dst + (base + k) * pix, &labels[k]);
-              } catch (const std::exception& ex) {
-                errors[k] = ex.what();
-                if (errors[k].empty()) errors[k] = "unknown error";
+              } catch (...) {
+                errors[k] = std::current_exception();
               }
             }
           };
@@ -124,14 +142,9 @@ struct Loader::State {
             parallel_for(0, int64_t(take), 1, work);
           size_t w = base;
           for (size_t k = 0; k < take; ++k) {
-            if (!errors[k].empty()) {
-              if (!opt.skip_bad) throw Error(errors[k]);
-              if (skipped.fetch_add(1) == 0) {
-                std::lock_guard<std::mutex> lk(skip_mu);
-                first_skip = errors[k];
-                log(LogLevel::warning,
-                    str_cat("liteai data: skipping bad file: ", errors[k], " (further bad files are only counted)"));
-              }
+            if (errors[k]) {
+              if (!opt.skip_bad) std::rethrow_exception(errors[k]);
+              record_skip(order[pos + k], errors[k]);
               continue;
             }
             if (w != base + k) std::memmove(dst + w * pix, dst + (base + k) * pix, pix * sizeof(float));
@@ -166,9 +179,13 @@ struct Loader::State {
         if (!push(Item{std::move(batch), nullptr})) return;
       }
       push(Item{std::nullopt, nullptr});
+      return;
     } catch (...) {
-      push(Item{std::nullopt, std::current_exception()});
+      error = std::current_exception();
     }
+    // Handed over after the handler has ended: from then on only the consumer holds the
+    // exception (no reference count of it is touched here while the consumer reads it).
+    push(Item{std::nullopt, std::move(error)});
   }
 };
 
@@ -231,7 +248,11 @@ int64_t Loader::batches_per_epoch() const {
 size_t Loader::skipped() const { return s_->skipped.load(); }
 std::string Loader::first_skipped_error() const {
   std::lock_guard<std::mutex> lk(s_->skip_mu);
-  return s_->first_skip;
+  return s_->skips.examples.empty() ? std::string() : s_->skips.examples.front().reason;
+}
+ScanReport Loader::skip_report() const {
+  std::lock_guard<std::mutex> lk(s_->skip_mu);
+  return s_->skips;
 }
 const Dataset& Loader::dataset() const { return *s_->ds; }
 const LoaderOptions& Loader::options() const { return s_->opt; }

@@ -6,6 +6,7 @@
 
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
+#include "liteai/io/file.hpp"
 
 namespace liteai::data {
 namespace {
@@ -188,7 +189,7 @@ std::string Chart::svg(int w, int h) const {
 
 void Chart::write_svg(const std::string& path, int w, int h) const {
   const std::string s = svg(w, h);
-  write_file_atomic(path, s.data(), s.size());
+  io::atomic_write_file(path, s.data(), s.size());
 }
 
 void Chart::write_png(const std::string& path, int w, int h) const {

@@ -4,12 +4,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
+#include "liteai/io/file.hpp"
 #include "liteai/nn/losses.hpp"
 
 namespace liteai::distill {
@@ -55,8 +55,7 @@ LogitsTable LogitsTable::load(const std::string& path, const std::vector<std::st
     LAI_CHECK_FORMAT(shape.size() == 2, path, ": teacher logits must be a [N, C] matrix, got ", to_string(shape));
     LAI_CHECK_FORMAT(shape[1] == C, path, ": ", shape[1], " logit columns, the student has ", C, " classes");
     const std::string ids = (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".ids.txt")).string();
-    std::ifstream in(ids);
-    LAI_CHECK_IO(in.good(), ids, ": cannot open the image ids of ", path, " (one id per line)");
+    std::istringstream in(io::read_text_file(ids));  // the image ids of `path`, one per line
     std::string line;
     while (std::getline(in, line)) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -66,8 +65,7 @@ LogitsTable LogitsTable::load(const std::string& path, const std::vector<std::st
                      path);
     t.classes_ = C;
   } else {
-    std::ifstream in(path);
-    LAI_CHECK_IO(in.good(), path, ": cannot open the teacher logits");
+    std::istringstream in(io::read_text_file(path));
     std::string line;
     LAI_CHECK_FORMAT(std::getline(in, line), path, ": empty file (expected a header image_id,<class>,...)");
     const std::vector<std::string> head = split_csv_line(line);

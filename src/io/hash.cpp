@@ -1,10 +1,12 @@
 #include "liteai/io/hash.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "liteai/core/error.hpp"
+#include "liteai/io/file.hpp"
 
 namespace liteai::io {
 namespace {
@@ -82,15 +84,15 @@ std::string sha256_hex(const void* data, size_t size) {
 }
 
 std::string sha256_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  LAI_CHECK_IO(f != nullptr, path, ": cannot open to hash");
+  const ReadFile f(path);  // a regular file: a FIFO or /dev/zero would never end
   Sha256 s;
-  std::vector<uint8_t> buf(1 << 20);
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) s.update(buf.data(), n);
-  const bool bad = std::ferror(f);
-  std::fclose(f);
-  LAI_CHECK_IO(!bad, path, ": read error while hashing");
+  std::vector<uint8_t> buf(size_t(std::min<uint64_t>(f.size(), uint64_t(1) << 20)));
+  for (uint64_t at = 0; at < f.size();) {
+    const size_t n = size_t(std::min<uint64_t>(buf.size(), f.size() - at));
+    f.read(at, buf.data(), n);
+    s.update(buf.data(), n);
+    at += n;
+  }
   return s.hex();
 }
 

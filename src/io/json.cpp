@@ -3,11 +3,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <unordered_set>
 
-#include "liteai/io/model_file.hpp"
+#include "liteai/io/file.hpp"
 
 namespace liteai::io {
 
@@ -654,14 +652,7 @@ bool Json::operator==(const Json& o) const {
   return false;
 }
 
-Json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LAI_CHECK_IO(in.good(), path, ": cannot open JSON file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  LAI_CHECK_FORMAT(!in.bad(), path, ": read error");
-  return Json::parse(ss.str(), path);
-}
+Json read_json_file(const std::string& path) { return Json::parse(read_text_file(path), path); }
 
 void write_json_file(const std::string& path, const Json& value, int indent) {
   std::string text = value.dump(indent);

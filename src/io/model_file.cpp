@@ -1,14 +1,9 @@
 #include "liteai/io/model_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <new>
 #include <unordered_set>
@@ -24,7 +19,6 @@ static_assert(std::endian::native == std::endian::little, "liteai files assume a
 namespace {
 
 constexpr size_t kPrefixBytes = 32;
-constexpr uint64_t kMaxHeaderBytes = uint64_t(1) << 30;  // 1 GiB of JSON is already absurd
 constexpr size_t kMaxDims = 8;
 constexpr uint64_t kMaxElements = uint64_t(1) << 60;  // also bounds strides (product of dims)
 
@@ -40,13 +34,6 @@ uint32_t load_u32(const uint8_t* p) {
 uint64_t load_u64(const uint8_t* p) { return uint64_t(load_u32(p)) | uint64_t(load_u32(p + 4)) << 32; }
 
 uint64_t align_up(uint64_t v) { return (v + kModelDataAlignment - 1) / kModelDataAlignment * kModelDataAlignment; }
-
-std::string dir_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 // ---- writing ----
 
@@ -163,35 +150,12 @@ class MemorySource final : public Source {
 
 class FileSource final : public Source {
  public:
-  explicit FileSource(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    LAI_CHECK_IO(fd_ >= 0, path, ": cannot open (", std::strerror(errno), ")");
-    struct stat st;
-    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd_);
-      throw_error(ErrorKind::format, str_cat(path, ": not a regular file"));
-    }
-    size_ = static_cast<uint64_t>(st.st_size);
-  }
-  ~FileSource() override { ::close(fd_); }
-  uint64_t size() const override { return size_; }
-  void read(uint64_t offset, void* dst, size_t n) override {
-    auto* p = static_cast<uint8_t*>(dst);
-    while (n > 0) {
-      const ssize_t r = ::pread(fd_, p, std::min<size_t>(n, size_t(1) << 30), static_cast<off_t>(offset));
-      if (r < 0 && errno == EINTR) continue;
-      LAI_CHECK_FORMAT(r > 0, path_, ": read error at offset ", offset, r < 0 ? " (" : " (file shrank while reading",
-                r < 0 ? std::strerror(errno) : "", ")");
-      p += r;
-      offset += uint64_t(r);
-      n -= size_t(r);
-    }
-  }
+  explicit FileSource(const std::string& path) : file_(path) {}
+  uint64_t size() const override { return file_.size(); }
+  void read(uint64_t offset, void* dst, size_t n) override { file_.read(offset, dst, n); }
 
  private:
-  std::string path_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
+  ReadFile file_;
 };
 
 struct TableEntry {
@@ -231,8 +195,9 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
   LAI_CHECK_FORMAT(len >= file_bytes, name, ": truncated (", len, " bytes, the file says ", file_bytes, ")");
   LAI_CHECK(len == file_bytes, name, ": ", len - file_bytes, " unexpected bytes after the end (",
             "the file says ", file_bytes, " bytes, found ", len, ")");
-  LAI_CHECK_FORMAT(header_bytes <= kMaxHeaderBytes && header_bytes <= len - kPrefixBytes, name,
-            ": header size ", header_bytes, " does not fit in the ", len, "-byte file");
+  LAI_CHECK_FORMAT(header_bytes <= len - kPrefixBytes, name, ": header size ", header_bytes, " does not fit in the ",
+                   len, "-byte file");
+  check_limit(Limit::header_bytes, header_bytes, name + ": the header");
   t.header_end = kPrefixBytes + header_bytes;
 
   std::string text(static_cast<size_t>(header_bytes), '\0');
@@ -248,6 +213,7 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
   const Json::Array& table = t.doc.get_array("tensors", what);
 
   std::unordered_set<std::string> names;
+  uint64_t total = 0;
   t.entries.reserve(table.size());
   for (size_t i = 0; i < table.size(); ++i) {
     const Json& e = table[i];
@@ -289,6 +255,7 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
     LAI_CHECK(bytes >= 0 && uint64_t(bytes) == expect, ewhat, ": size ", bytes, " bytes does not match shape ",
               to_string(shape), " ", dt, " (", expect, " bytes)");
     te.bytes = expect;
+    check_limit(Limit::tensor_bytes, te.bytes, str_cat(name, ": tensor '", te.name, "' ", to_string(shape)));
     LAI_CHECK(offset >= 0, ewhat, ": negative offset ", offset);
     te.offset = static_cast<uint64_t>(offset);
     LAI_CHECK(te.offset % kModelDataAlignment == 0, ewhat, ": offset ", te.offset, " is not ",
@@ -297,6 +264,8 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
               t.header_end, ")");
     LAI_CHECK_FORMAT(te.bytes <= len && te.offset <= len - te.bytes, name, ": truncated: tensor '", te.name,
               "' needs ", te.bytes, " bytes at offset ", te.offset, " but the file has ", len);
+    total += te.bytes;  // each fits in the file: no overflow
+    check_limit(Limit::total_bytes, total, str_cat(name, ": the tensors up to '", te.name, "'"));
     t.entries.push_back(std::move(te));
   }
   // Data regions must not overlap each other.
@@ -348,7 +317,7 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
     try {
       tensor = Tensor::empty(e.shape, e.dtype);
     } catch (const std::bad_alloc&) {
-      throw_error(str_cat(name, ": cannot allocate ", e.bytes, " bytes for tensor '", e.name, "'"));
+      throw_error(ErrorKind::out_of_memory, str_cat(name, ": cannot allocate ", e.bytes, " bytes for tensor '", e.name, "'"));
     }
     void* dst = e.dtype == DType::f32 ? static_cast<void*>(tensor.data()) : static_cast<void*>(tensor.data_bf16());
     src.read(e.offset, dst, static_cast<size_t>(e.bytes));
@@ -407,56 +376,6 @@ const Tensor& ModelFile::tensor(std::string_view name) const {
   const Tensor* t = find(name);
   LAI_CHECK(t != nullptr, source, ": no tensor '", name, "'");
   return *t;
-}
-
-// ---- atomic files ----
-
-void atomic_write_file(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
-  LAI_CHECK(!path.empty(), "atomic write: empty path");
-  // The temp file lives in the same folder so that rename() is atomic (same file system).
-  std::string tmpl = path + ".tmpXXXXXX";
-  std::vector<char> tmp(tmpl.begin(), tmpl.end());
-  tmp.push_back('\0');
-  const int fd = ::mkstemp(tmp.data());
-  LAI_CHECK_IO(fd >= 0, path, ": cannot create a temporary file in '", dir_of(path), "' (", std::strerror(errno), ")");
-  bool open = true;
-  auto cleanup = [&] {
-    if (open) ::close(fd);
-    open = false;
-    ::unlink(tmp.data());
-  };
-  try {
-    ByteSink sink = [&](const void* data, size_t n) {
-      const auto* p = static_cast<const uint8_t*>(data);
-      while (n > 0) {
-        const ssize_t w = ::write(fd, p, std::min<size_t>(n, size_t(1) << 30));
-        if (w < 0 && errno == EINTR) continue;
-        LAI_CHECK(w > 0, path, ": write failed (", w < 0 ? std::strerror(errno) : "no progress", ")");
-        p += w;
-        n -= size_t(w);
-      }
-    };
-    produce(sink);
-    LAI_CHECK(::fchmod(fd, 0644) == 0, path, ": chmod failed (", std::strerror(errno), ")");
-    LAI_CHECK_IO(::fsync(fd) == 0, path, ": fsync failed (", std::strerror(errno), ")");
-    open = false;
-    LAI_CHECK(::close(fd) == 0, path, ": close failed (", std::strerror(errno), ")");
-    LAI_CHECK(std::rename(tmp.data(), path.c_str()) == 0, path, ": cannot replace the file (",
-              std::strerror(errno), ")");
-  } catch (...) {
-    cleanup();
-    throw;
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
-void atomic_write_file(const std::string& path, const void* data, size_t size) {
-  atomic_write_file(path, [&](const ByteSink& sink) { sink(data, size); });
 }
 
 // ---- containers ----

@@ -57,6 +57,7 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
   Model& m = *out.model;
   if (h.contains("class_names")) {
     auto names = h.get_string_array("class_names", what);
+    check_class_names(names, what);
     const int64_t classes = m.num_classes();
     LAI_CHECK(classes == 0 || static_cast<int64_t>(names.size()) == classes, what, ": ", names.size(),
               " class names for ", classes, " classes");
@@ -126,6 +127,7 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
 }  // namespace
 
 io::Json model_header(const Model& model) {
+  check_class_names(model.class_names, "save model");
   io::Json h = io::Json::object();
   h.set("kind", "liteai-model");
   h.set("architecture", arch_json(model.arch));

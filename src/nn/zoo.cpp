@@ -1,6 +1,7 @@
 #include "liteai/nn/zoo.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <cctype>
 #include <map>
 #include <cmath>
@@ -94,6 +95,15 @@ ArchSpec ArchSpec::from_json(const std::string& json) {
   }
   LAI_CHECK_FORMAT(!spec.name.empty(), "architecture JSON: no \"name\" in '", json.substr(0, 200), "'");
   return spec;
+}
+
+void check_class_names(const std::vector<std::string>& names, const std::string& what) {
+  std::unordered_map<std::string, size_t> first;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto [at, fresh] = first.emplace(names[i], i);
+    LAI_CHECK(fresh, what, ": class name '", names[i], "' appears at ", at->second, " and ", i,
+              " (class names must be unique)");
+  }
 }
 
 // ---------------- Model ----------------

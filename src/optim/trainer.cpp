@@ -3,6 +3,7 @@
 #include "liteai/optim/trainer.hpp"
 #include "liteai/optim/evaluate.hpp"
 #include "liteai/core/log.hpp"
+#include "liteai/io/file.hpp"
 
 #include <unistd.h>
 
@@ -149,6 +150,23 @@ int64_t TensorSource::batches_per_epoch() const { return (n_ + batch_ - 1) / bat
 Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model_(std::move(model)), o_(std::move(options)) {
   LAI_CHECK(model_ && model_->net, "Trainer: no model");
   LAI_CHECK(o_.epochs >= 0, "Trainer: epochs must be >= 0, got ", o_.epochs);
+  LAI_CHECK(std::isfinite(o_.clip_norm) && o_.clip_norm >= 0, "Trainer: clip_norm must be >= 0 (0: off), got ",
+            o_.clip_norm);
+  LAI_CHECK(o_.stream_min_elements >= 0 && o_.stream_block_rows >= 0,
+            "Trainer: stream_min_elements and stream_block_rows must be >= 0, got ", o_.stream_min_elements, " and ",
+            o_.stream_block_rows);
+  LAI_CHECK(o_.early_stopping_patience >= 0, "Trainer: early_stopping_patience must be >= 0 (0: off), got ",
+            o_.early_stopping_patience);
+  LAI_CHECK(std::isfinite(o_.early_stopping_min_delta) && o_.early_stopping_min_delta >= 0,
+            "Trainer: early_stopping_min_delta must be >= 0, got ", o_.early_stopping_min_delta);
+  LAI_CHECK(o_.progress >= -1 && o_.progress <= 1, "Trainer: progress must be -1 (auto), 0 or 1, got ", o_.progress);
+  LAI_CHECK(std::isfinite(o_.progress_interval) && o_.progress_interval >= 0,
+            "Trainer: progress_interval must be >= 0 seconds, got ", o_.progress_interval);
+  LAI_CHECK(o_.max_steps_per_epoch >= 0, "Trainer: max_steps_per_epoch must be >= 0 (0: all), got ",
+            o_.max_steps_per_epoch);
+  // Output paths are checked now, not when the first epoch ends.
+  if (!o_.checkpoint.empty()) io::check_writable(o_.checkpoint, "checkpoint");
+  if (!o_.metrics_csv.empty()) io::check_writable(o_.metrics_csv, "metrics log");
   opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
   model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
@@ -359,12 +377,16 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   const bool show = o_.progress == 1 || (o_.progress < 0 && isatty(2));
   // A live bar (\r) only on a terminal that no host log sink has replaced; else one log line each.
   const bool tty = isatty(2) && !has_log_sink();
+  // Held while training: another process writing the same checkpoint or log fails at once.
+  std::optional<io::OutputLock> checkpoint_lock, csv_lock;
+  if (!o_.checkpoint.empty()) checkpoint_lock.emplace(o_.checkpoint);
   std::ofstream csv;
   if (!o_.metrics_csv.empty()) {
+    csv_lock.emplace(o_.metrics_csv);
     const bool append = epochs_done_ > 0;
     csv.open(o_.metrics_csv, append ? std::ios::app : std::ios::trunc);
     LAI_CHECK_IO(csv.good(), "train: cannot write the metrics log '", o_.metrics_csv, "' (check the folder exists)");
-    if (!append) csv << "epoch,loss,metric,val_loss,val_metric,lr,seconds,images_per_second\n";
+    if (!append) csv << "epoch,loss,metric,val_loss,val_metric,lr,seconds,images_per_second,skipped\n";
   }
   early_stopping_on_ = validation && o_.early_stopping_patience > 0;
   const bool keep_best = early_stopping_on_ && o_.restore_best_weights;
@@ -372,7 +394,9 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   const double t_start = now();
   int64_t images_total = 0;
   double train_seconds = 0;
+  auto skipped_so_far = [&] { return int64_t(train.skipped() + (validation ? validation->skipped() : 0)); };
   for (int64_t epoch = epochs_done_; epoch < o_.epochs; ++epoch) {
+    const int64_t skipped_before = skipped_so_far();
     train.reset(epoch);
     int64_t steps = train.batches_per_epoch();
     if (o_.max_steps_per_epoch > 0 && (steps < 0 || steps > o_.max_steps_per_epoch)) steps = o_.max_steps_per_epoch;
@@ -458,11 +482,15 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       }
       if (show) log(LogLevel::info, format("epoch %lld: val_loss %.4f val_acc %.4f", (long long)es.epoch, v.loss, v.metric));
     }
+    es.skipped = skipped_so_far() - skipped_before;
+    result.skipped += es.skipped;
+    if (es.skipped > 0)
+      log(LogLevel::warning, format("epoch %lld: %lld bad file(s) skipped", (long long)es.epoch, (long long)es.skipped));
     epochs_done_ = epoch + 1;
     result.history.push_back(es);
     if (csv.is_open()) {
       csv << es.epoch << ',' << es.loss << ',' << es.metric << ',' << es.val_loss << ',' << es.val_metric << ','
-          << es.lr << ',' << es.seconds << ',' << es.images_per_second << '\n';
+          << es.lr << ',' << es.seconds << ',' << es.images_per_second << ',' << es.skipped << '\n';
       csv.flush();
     }
     if (!o_.checkpoint.empty()) save_checkpoint(o_.checkpoint);

@@ -7,9 +7,11 @@ if(NOT TARGET liteai_cli)
   message(STATUS "cli tests skipped: the liteai command is not built (LITEAI_BUILD_TOOLS=OFF)")
   return()
 endif()
-# CMake scripts cannot write arbitrary bytes: this helper makes the damaged files of cli_errors.
+# CMake scripts cannot write arbitrary bytes, FIFOs or locks: this helper makes the damaged and
+# hostile files of cli_errors and cli_hostile.
 add_executable(cli_test_corrupt ${CMAKE_CURRENT_LIST_DIR}/cli_test_corrupt.cpp)
-foreach(workflow classify probmat anomaly som hough demo errors distill trust)
+target_link_libraries(cli_test_corrupt PRIVATE liteai_io ZLIB::ZLIB)
+foreach(workflow classify probmat anomaly som hough demo errors hostile distill trust)
   add_test(NAME cli_${workflow}
            COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DCORRUPT=$<TARGET_FILE:cli_test_corrupt>
                    -DWORK=${LITEAI_TEST_TMP}/cli_${workflow} -DEXAMPLES=${PROJECT_SOURCE_DIR}/examples

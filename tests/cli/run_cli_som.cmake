@@ -75,5 +75,5 @@ if(NOT n EQUAL 17 OR NOT m2_out MATCHES "quantization_error,[0-9.e+-]+\ntopograp
   message(FATAL_ERROR "som on a .npy: ${n} lines in rows.csv, output ${m2_out}")
 endif()
 cli_fail(f "--regions needs a .lpm ProbMat" som map --som rows.lsom --data wpm/000000_wpm.npy --regions r.png)
-cli_fail(f "the data has dimension 16, the SOM 32" som map --som grid.lsom --data wpm/000000_wpm.npy)
+cli_fail(f "som map: wpm/000000_wpm\\.npy has vectors of dimension 16, the SOM grid\\.lsom was trained on dimension 32" som map --som grid.lsom --data wpm/000000_wpm.npy)
 message(STATUS "cli som workflow: ok (quantization error ${qe}, topographic error ${te})")

@@ -1,8 +1,14 @@
 # Clang-built checks of the C API, each a standalone build of the whole library (several minutes
 # on 2 cores the first time; ccache makes reruns quick):
-#   fuzz_smoke  every tests/fuzz/fuzz_*.cpp with libFuzzer+ASan+UBSan, seeded, LITEAI_FUZZ_SECONDS
-#               (default 10) per target, known crashers in tests/fuzz/regressions/ replayed
-#   capi_tsan   tests/capi/test_capi_threads.cpp under ThreadSanitizer
+#   fuzz_smoke  every tests/fuzz/fuzz_*.cpp with libFuzzer+ASan+UBSan (one per reader: model files,
+#               ProbMat/SOM/autoencoder/senafas files, images, .npy, CSV manifests, JSON, IDX/gzip),
+#               seeded by make_seeds.c, LITEAI_FUZZ_SECONDS (default 10) per target, known crashers
+#               in tests/fuzz/regressions/<target>/ replayed first. A nightly-length run:
+#                 LITEAI_FUZZ_SECONDS=3600 ctest --test-dir build -R fuzz_smoke
+#               (the corpus grows in build/tests/fuzz/corpus/ across runs; a crash leaves its input
+#               in build/tests/fuzz/artifacts/: copy it to regressions/<target>/ with the fix)
+#   capi_tsan   tests/capi/test_capi_threads.cpp and tests/unit/data/test_data_loader.cpp under
+#               ThreadSanitizer
 # Registered in the normal build only (the sanitized pass would repeat them) and only when
 # clang-14 is installed; -DLITEAI_CLANG_CHECKS=OFF turns them off.
 find_program(LITEAI_CLANG NAMES clang-14 clang)

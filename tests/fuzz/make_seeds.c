@@ -1,10 +1,64 @@
-/* Writes seed corpora for the C API fuzzers into DIR/{capi_model,capi_anomaly_files,capi_image,
- * model_file}: a tiny valid model, ProbMat, SOM, autoencoder and senafas file, small images. */
+/* Writes seed corpora for the fuzzers into DIR/{capi_model,capi_anomaly_files,capi_image,
+ * model_file,npy,manifest,idx}: a tiny valid model, ProbMat, SOM, autoencoder and senafas file,
+ * small images, .npy arrays, CSV manifests and IDX files (plain and gzip'ed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "liteai.h"
+
+static int write_bytes(const char* path, const void* data, size_t n) {
+  FILE* f = fopen(path, "wb");
+  if (!f) return 1;
+  if (fwrite(data, 1, n, f) != n) {
+    fclose(f);
+    return 1;
+  }
+  return fclose(f) != 0;
+}
+
+/* A float32 C-order .npy of `count` values with the given shape text, e.g. "(2, 3)". */
+static int write_npy(const char* path, const char* shape, int count) {
+  char h[128];
+  unsigned char b[256 + 64 * 4];
+  int n = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape), i;
+  while ((10 + n + 1) % 64) h[n++] = ' ';
+  h[n++] = '\n';
+  memcpy(b, "\x93NUMPY\x01\x00", 8);
+  b[8] = (unsigned char)n;
+  b[9] = 0;
+  memcpy(b + 10, h, (size_t)n);
+  for (i = 0; i < count; ++i) {
+    float v = (float)i * 0.5f;
+    memcpy(b + 10 + n + 4 * i, &v, 4);
+  }
+  return write_bytes(path, b, (size_t)(10 + n + 4 * count));
+}
+
+/* IDX seeds: a prefix byte (1 images, 0 labels) then the file, plain or gzip'ed. */
+static int write_idx(const char* dir) {
+  unsigned char img[16 + 3 * 2 * 2] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2};
+  unsigned char lab[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 7, 9};
+  unsigned char buf[256];
+  char p[1024];
+  gzFile g;
+  int i;
+  for (i = 0; i < 12; ++i) img[16 + i] = (unsigned char)(i * 20);
+  buf[0] = 1;
+  memcpy(buf + 1, img, sizeof img);
+  snprintf(p, sizeof p, "%s/idx/images", dir);
+  if (write_bytes(p, buf, 1 + sizeof img)) return 1;
+  buf[0] = 0;
+  memcpy(buf + 1, lab, sizeof lab);
+  snprintf(p, sizeof p, "%s/idx/labels", dir);
+  if (write_bytes(p, buf, 1 + sizeof lab)) return 1;
+  /* gzip'ed images behind the prefix byte: write the .gz, then prepend the byte */
+  snprintf(p, sizeof p, "%s/idx.gz", dir);
+  g = gzopen(p, "wb");
+  if (!g || gzwrite(g, img, sizeof img) != (int)sizeof img || gzclose(g) != Z_OK) return 1;
+  return 0;
+}
 
 static int copy_prefixed(const char* src, const char* dst, int prefix) {
   FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
@@ -133,6 +187,26 @@ int main(int argc, char** argv) {
     fprintf(f, "P2\n2 2\n65535\n0 1000\n65535 7\n");
     fclose(f);
   }
+  snprintf(p, sizeof p, "%s/npy/a.npy", d);
+  if (write_npy(p, "(2, 3)", 6)) goto fail;
+  snprintf(p, sizeof p, "%s/npy/b.npy", d);
+  if (write_npy(p, "(4,)", 4)) goto fail;
+  snprintf(p, sizeof p, "%s/npy/s.npy", d);
+  if (write_npy(p, "()", 1)) goto fail;
+  {
+    static const char* csvs[] = {
+        "\x00path,label\nimages/a.png,normal\nimages/b.png,nodule\n",
+        "\x05Image Index,Finding Labels,Patient Age,\n1.png,Effusion|Mass,58\n2.png,No Finding,7\n\"3,x.png\",Mass,1\n",
+        "\x02path,label,note\r\n\"a \"\"q\"\".png\",x,\"multi\nline\"\r\n\xef\xbb\xbf" "b.png,y,\r\n"};
+    for (i = 0; i < 3; ++i) {
+      snprintf(p, sizeof p, "%s/manifest/m%d.csv", d, i);
+      if (write_bytes(p, csvs[i], strlen(csvs[i] + 1) + 1)) goto fail;
+    }
+  }
+  if (write_idx(d)) goto fail;
+  snprintf(p, sizeof p, "%s/idx.gz", d);
+  snprintf(q, sizeof q, "%s/idx/images.gz", d);
+  if (copy_prefixed(p, q, 1)) goto fail;
   return 0;
 fail:
   fprintf(stderr, "make_seeds: %s\n", lai_last_error());

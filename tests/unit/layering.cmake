@@ -2,7 +2,8 @@
 # Every `#include "liteai/<layer>/..."` in include/liteai/<L>/, src/<L>/ (and src/interop/<x>/)
 # must name a layer that L may use. The table is DESIGN.md's, as the CMake targets link it:
 #   core <- kernels <- ops <- nn <- optim;  core <- io <- nn (a model file rebuilds a network);
-#   core <- data;  nn, optim, data, io <- anomaly, transform, distill, interop;  all <- app.
+#   core <- io <- data (files are opened, capped and written atomically in one place, io/file.hpp);
+#   nn, optim, data, io <- anomaly, transform, distill, interop;  all <- app.
 # src/kernels has no public header: only ops and optim (update loops) include it.
 # capi/ and tools/ are front ends: they translate into app/ and may name any layer's types.
 cmake_minimum_required(VERSION 3.25)
@@ -13,7 +14,7 @@ set(allowed_ops      core autograd ops)
 set(allowed_io       core io)
 set(allowed_nn       core autograd ops io nn)
 set(allowed_optim    core autograd ops io nn optim)
-set(allowed_data     core data)
+set(allowed_data     core io data)
 set(allowed_anomaly  core autograd ops io nn optim data anomaly)
 set(allowed_transform core autograd ops io nn optim data transform)
 set(allowed_distill  core autograd ops io nn optim data distill)

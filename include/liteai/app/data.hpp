@@ -39,6 +39,7 @@ struct DataSource {
   data::DatasetPtr all;                // after --limit
   data::DatasetPtr train, validation;  // validation null without --val-split
   bool skip_bad = false;
+  data::ScanReport scan;  // what the folder scan skipped and why (front ends print it, metrics keep it)
   std::string describe() const;  // "data/manifest.csv (csv), 90 training samples, 5 classes, 10 validation"
 };
 

@@ -44,6 +44,7 @@ class LoaderSource : public BatchSource {
     return t;
   }
   int64_t batches_per_epoch() const override { return loader_->batches_per_epoch(); }
+  size_t skipped() const override { return loader_->skipped(); }
   data::Loader& loader() { return *loader_; }
 
  private:

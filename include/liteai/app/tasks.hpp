@@ -7,10 +7,12 @@
 // A task is added once: declare its OptionSet and its function in app/, list it in tasks.cpp, and
 // translate it in tools/ (arguments) and capi/ (handles and buffers).
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "liteai/app/options.hpp"
+#include "liteai/io/file.hpp"
 #include "liteai/optim/trainer.hpp"
 
 namespace liteai::app {
@@ -22,6 +24,11 @@ const OptionSet& threads_option();
 void apply_common(const Options& o);
 // Whether progress lines go to the log: -1 auto (on a terminal), 0 off, 1 on.
 int progress_mode(const Options& o);
+// The file a task writes when it ends (option `name`, e.g. --out), checked writable and claimed
+// for the whole run (io::OutputLock) before the work starts: a second run writing the same file
+// fails at once naming the first one's PID, instead of both succeeding and one result being lost.
+// Empty when the option is not given.
+std::optional<io::OutputLock> claim_output(const Options& o, const std::string& name = "out");
 
 // The options of a task by name; throws listing the known tasks.
 const OptionSet& task_options(const std::string& task);

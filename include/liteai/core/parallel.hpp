@@ -6,7 +6,10 @@
 
 namespace liteai {
 
-void set_num_threads(int n);  // n <= 0 means "default"
+inline constexpr int kMaxThreads = 1024;
+// n in 1..kMaxThreads, or 0 for the default (LITEAI_NUM_THREADS, else every core); anything else
+// is an invalid_argument error naming the range.
+void set_num_threads(int n);
 int num_threads();
 
 // Calls fn(begin, end) on disjoint chunks of [begin, end) of at least `grain` items, in the

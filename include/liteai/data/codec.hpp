@@ -3,8 +3,11 @@
 //
 // Decoding always yields a gray Image: RGB/RGBA are converted to luminance (alpha is ignored),
 // 16-bit sources keep their 16-bit range (max_value 65535). Every failure throws liteai::Error
-// with a message "<name>: <reason>", the reason being one of: cannot open, empty file,
-// unsupported format, truncated file, corrupt data. All functions are thread-safe.
+// with a message "<name>: <reason>", the reason being one of: cannot open, is a directory / FIFO
+// / ... (not a regular file), empty file, unsupported format, truncated file, corrupt data, or a
+// resource limit (core/limits.hpp: max_file_bytes for the file, max_image_pixels for the size its
+// header claims, checked before any pixel buffer is allocated). PNG chunks are CRC-checked.
+// Files are written atomically (io/file.hpp). All functions are thread-safe.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,9 +27,6 @@ struct ImageInfo {
   std::string format;  // "png", "jpeg", "bmp", "pnm", "other"
 };
 
-// Reads a whole file into memory; throws "<path>: cannot open (...)" when it can't.
-std::vector<uint8_t> read_file_bytes(const std::string& path);
-
 // Decode PNG (8/16-bit), JPEG, BMP, PGM/PPM (binary P5/P6, 8/16-bit, and ASCII P2) to gray.
 // `name` only labels error messages.
 Image decode_image(const std::string& path);
@@ -34,7 +34,6 @@ Image decode_image_memory(const void* bytes, size_t size, const std::string& nam
 // The same into an existing Image, reusing its memory (the loader's steady state allocates nothing).
 void decode_image_into(const std::string& path, Image& out);
 void decode_image_memory_into(const void* bytes, size_t size, const std::string& name, Image& out);
-void read_file_bytes_into(const std::string& path, std::vector<uint8_t>& out);
 ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& name = "<memory>");
 ImageInfo probe_image(const std::string& path);
 
@@ -55,11 +54,11 @@ void write_npy(const std::string& path, const float* values, const Shape& shape)
 inline void write_npy(const std::string& path, const Image& img) {
   write_npy(path, img.pixels.data(), Shape{img.height, img.width});
 }
-// Reads back a float32 .npy written by write_npy (or numpy with dtype '<f4', C order).
+// Reads back a float32 .npy written by write_npy (or numpy with dtype '<f4', C order, format
+// 1.0-3.0). The header is parsed strictly with overflow-checked dimensions; the array's size is
+// checked against the file length and limits().max_tensor_bytes before it is allocated.
 std::vector<float> read_npy(const std::string& path, Shape* shape);
-
-// Writes bytes atomically (temp file + rename), throwing on failure. `sync` adds an fsync
-// before the rename (durable against power loss; costs milliseconds per file).
-void write_file_atomic(const std::string& path, const void* bytes, size_t size, bool sync = true);
+// The same from memory (`name` labels messages).
+std::vector<float> parse_npy(const void* bytes, size_t size, const std::string& name, Shape* shape);
 
 }  // namespace liteai::data

@@ -11,11 +11,14 @@
 //   data::Loader loader(train, {.batch_size = 16, .width = 512, .height = 512});
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "liteai/data/image.hpp"
+#include "liteai/io/json.hpp"
 
 namespace liteai::data {
 
@@ -43,10 +46,28 @@ class Dataset {
 };
 using DatasetPtr = std::shared_ptr<const Dataset>;
 
+// What a folder scan left out, and why: a count per reason and the first few entries, for the
+// front ends to print and to put into their metrics files. (A symbolic link loop is no skip but
+// an error naming the path.)
+struct ScanReport {
+  struct Entry {
+    std::string path, reason;
+  };
+  static constexpr size_t kMaxExamples = 5;
+  size_t skipped = 0;
+  std::map<std::string, size_t> by_reason;  // "a dangling symbolic link" -> 2, "not an image file name" -> 7
+  std::vector<Entry> examples;              // the first kMaxExamples, in scan order
+  // Counts `reason`; an example keeps `detail` (e.g. the whole error message) when given.
+  void add(const std::string& path, const std::string& reason, const std::string& detail = "");
+  // "skipped 3 entries (1 a FIFO (named pipe), 2 not an image file name), e.g. cxr/a/x.txt; ..."
+  std::string summary() const;
+  io::Json to_json() const;  // {"skipped": 3, "reasons": {...}, "examples": [{"path", "reason"}]}
+};
+
 struct FolderOptions {
   // Class names in label order; empty = the sorted sub-folder names. Sub-folders not listed are errors.
   std::vector<std::string> class_names;
-  // Lower-case file extensions taken as images; other files are ignored.
+  // Lower-case file extensions taken as images; other files are skipped (and reported).
   std::vector<std::string> extensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm"};
 };
 
@@ -67,10 +88,19 @@ struct CsvOptions {
 };
 
 // Image files on disk with their labels; decoding happens in get().
+// A folder scan takes the regular files with an image extension in each class folder; it skips
+// (and reports in scan_report(), and logs) hidden entries silently, and sub-folders, special
+// files, dangling symbolic links and other file names with their reason.
+// A CSV manifest (read whole, within limits().max_file_bytes) must be well formed: every row has
+// the header's number of fields (trailing empty ones aside), no field holds a NUL byte, no image
+// is listed twice, and (check_paths) every image is a regular file.
 class FileDataset : public Dataset {
  public:
   static std::shared_ptr<FileDataset> from_folder(const std::string& dir, const FolderOptions& opt = {});
   static std::shared_ptr<FileDataset> from_csv(const std::string& csv_path, const CsvOptions& opt = {});
+  // The same from the manifest's text; `csv_path` names it in messages and resolves relative paths.
+  static std::shared_ptr<FileDataset> from_csv_text(std::string_view text, const std::string& csv_path,
+                                                    const CsvOptions& opt = {});
   // Builds directly from lists (paths.size() == labels.size()).
   FileDataset(const std::vector<std::string>& paths, const std::vector<std::vector<int>>& labels,
               std::vector<std::string> class_names, bool multi_label);
@@ -82,6 +112,8 @@ class FileDataset : public Dataset {
   std::vector<int> labels(size_t i) const override;
   const std::vector<std::string>& class_names() const override { return class_names_; }
   bool multi_label() const override { return multi_label_; }
+  // What the folder scan skipped (empty for manifests and lists).
+  const ScanReport& scan_report() const { return scan_; }
 
  private:
   FileDataset() = default;
@@ -95,6 +127,7 @@ class FileDataset : public Dataset {
   std::vector<uint32_t> label_end_;
   std::vector<std::string> class_names_;
   bool multi_label_ = false;
+  ScanReport scan_;
 };
 
 // A folder (one sub-folder per class) or a .csv manifest, told apart by what `spec` is.
@@ -128,8 +161,13 @@ struct IdxImages {
 };
 IdxImages read_idx_images(const std::string& path);   // idx3-ubyte[.gz]
 std::vector<uint8_t> read_idx_labels(const std::string& path);  // idx1-ubyte[.gz]
-// Reads a file, inflating it when it is gzip'ed (magic 1f 8b).
+// Reads a file, inflating it when it is gzip'ed (magic 1f 8b). Both the file and what it inflates
+// to are capped by limits().max_file_bytes.
 std::vector<uint8_t> read_maybe_gzip(const std::string& path);
+// The same steps on bytes in memory (`name` labels messages).
+std::vector<uint8_t> inflate_maybe_gzip(std::vector<uint8_t> bytes, const std::string& name);
+IdxImages parse_idx_images(const std::vector<uint8_t>& inflated, const std::string& name);
+std::vector<uint8_t> parse_idx_labels(const std::vector<uint8_t>& inflated, const std::string& name);
 
 // Fashion-MNIST from `dir` (train-images-idx3-ubyte.gz, ... or the same names without .gz).
 // 28x28 uint8 images held compactly (47 MB for the training set); class names set.
@@ -142,7 +180,8 @@ struct Split {
   DatasetPtr train;
   DatasetPtr validation;
 };
-// A seeded random split; `validation_fraction` in [0, 1). Same seed => same split.
+// A seeded random split; `validation_fraction` in [0, 1). Same seed => same split. A fraction > 0
+// that leaves either part empty (0.99 of 10 samples) is an error.
 Split split_random(DatasetPtr ds, double validation_fraction, uint64_t seed);
 // Validation = samples whose path, or file name, appears in `validation_names` (NIH test_list.txt).
 Split split_by_list(DatasetPtr ds, const std::vector<std::string>& validation_names);

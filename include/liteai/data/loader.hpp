@@ -37,8 +37,8 @@ struct LoaderOptions {
   int prefetch = 2;        // ready batches queued ahead of the consumer (>= 1)
   bool standardize = true; // per-image standardization; false: scale to [0, 1]
   AugmentOptions augment;  // off by default
-  // Bad files (corrupt, truncated, empty, unsupported, missing): false = next() throws an Error
-  // naming the file; true = skip it, count it, log the first one to stderr.
+  // Bad files (corrupt, truncated, empty, unsupported, missing, over a limit): false = next()
+  // rethrows the file's error; true = skip it, count it (skipped(), skip_report()), log the first.
   bool skip_bad = false;
   // 0: decode with liteai::parallel_for in the library arena; 1: in the producer thread only.
   int decode_threads = 0;
@@ -72,8 +72,10 @@ class Loader {
   int64_t batches_per_epoch() const;
   // The order in which data-set indices are visited in `epoch`.
   std::vector<size_t> epoch_order(int64_t epoch) const;
-  size_t skipped() const;                 // bad files skipped so far
+  size_t skipped() const;                 // bad files skipped so far (all epochs)
   std::string first_skipped_error() const;
+  // The skipped files by error kind ("format error": 3), the first few with their messages.
+  ScanReport skip_report() const;
   const Dataset& dataset() const;
   const LoaderOptions& options() const;
 

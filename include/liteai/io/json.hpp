@@ -140,7 +140,8 @@ class Json {
   Object obj_;
 };
 
-// Reads a whole text file / writes one atomically (see model_file.hpp: atomic_write_file).
+// Reads a whole text file (a regular file within limits().max_file_bytes) / writes one atomically
+// (io/file.hpp).
 Json read_json_file(const std::string& path);
 void write_json_file(const std::string& path, const Json& value, int indent = 2);
 

@@ -1,5 +1,5 @@
 #pragma once
-// The .lai model file, and the atomic file writing it relies on.
+// The .lai model file and the checked container it is an instance of (atomic writing: io/file.hpp).
 //
 // Layout (all integers little-endian):
 //   offset 0   magic          8 bytes  "LITEAI\0\1"
@@ -14,9 +14,10 @@
 //
 // Saving writes a temp file in the same folder, fsyncs it, renames it over the target and fsyncs
 // the folder: a crash leaves either the old file or the new one, never a half-written model.
-// Loading checks every size and offset against the file length (overflow-safe) before it
-// allocates or reads, verifies each CRC, and reports problems as liteai::Error naming the file
-// and the problem ("model.lai: checksum mismatch in tensor 'fc1.w'").
+// Loading opens only regular files (io/file.hpp), checks every size and offset against the file
+// length (overflow-safe) and the header, each tensor and their sum against the resource limits
+// (core/limits.hpp) before it allocates or reads, verifies each CRC, and reports problems as
+// liteai::Error naming the file and the problem ("model.lai: checksum mismatch in tensor 'fc1.w'").
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "liteai/core/tensor.hpp"
+#include "liteai/io/file.hpp"
 #include "liteai/io/json.hpp"
 
 namespace liteai::io {
@@ -75,15 +77,6 @@ void save_container(const ContainerFormat& fmt, const std::string& path, const J
 ModelFile load_container(const ContainerFormat& fmt, const std::string& path);
 std::vector<uint8_t> container_to_bytes(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors);
 ModelFile container_from_bytes(const ContainerFormat& fmt, const void* data, size_t size, std::string_view name);
-
-// ---- atomic files ----
-// Receives successive chunks of the file's bytes.
-using ByteSink = std::function<void(const void* data, size_t size)>;
-// Creates `path` atomically: `produce` writes the content through the sink into a temp file in
-// the same folder; then fsync, rename over `path`, fsync the folder. If `produce` throws or any
-// step fails, the temp file is removed, `path` is left as it was, and liteai::Error is thrown.
-void atomic_write_file(const std::string& path, const std::function<void(const ByteSink&)>& produce);
-void atomic_write_file(const std::string& path, const void* data, size_t size);
 
 // zlib crc32 over any length (zlib takes 32-bit lengths; this feeds it in pieces).
 uint32_t crc32_of(const void* data, size_t size, uint32_t crc = 0);

@@ -100,6 +100,10 @@ class Model {
   Tensor predict(const Tensor& x);
 };
 
+// Class names must be unique (an output index has one meaning): throws invalid_argument naming
+// the first repeated name and both positions ("<what>: class name 'x' appears at 1 and 4").
+void check_class_names(const std::vector<std::string>& names, const std::string& what);
+
 // Names accepted by build_model.
 std::vector<std::string> zoo_names();
 // Builds a freshly initialized model (weights from `seed`). Unknown names or bad

@@ -42,6 +42,7 @@ class BatchSource {
   virtual void reset(int64_t epoch) = 0;  // starts epoch `epoch` (reshuffles)
   virtual std::optional<TrainBatch> next() = 0;
   virtual int64_t batches_per_epoch() const = 0;  // -1 when unknown
+  virtual size_t skipped() const { return 0; }     // bad samples skipped so far (all epochs)
 };
 
 // Batches from tensors already in memory, shuffled per epoch with (seed, epoch).
@@ -102,8 +103,10 @@ struct TrainOptions {
   // FLOPs) for 100 MB more before the peak, which comes later in backward and does not grow.
   // false: exact fp32 activations, recomputed where that saves memory.
   bool bf16_activations = true;
+  // Output paths, checked writable when the Trainer is made and locked (io::OutputLock) while
+  // fit() runs.
   std::string checkpoint;          // path: model + optimizer state saved after every epoch
-  std::string metrics_csv;         // path: one row per epoch
+  std::string metrics_csv;         // path: one row per epoch (..., images_per_second, skipped)
   int64_t early_stopping_patience = 0;  // epochs without validation-loss improvement; 0 = off
   double early_stopping_min_delta = 0;
   // With early stopping on (patience > 0 and a validation source), fit() ends with the weights
@@ -125,6 +128,7 @@ struct EpochStats {
   double loss = 0, metric = 0;     // training, running means (metric: accuracy; NaN for "none" heads)
   double val_loss = -1, val_metric = -1;
   double seconds = 0, images_per_second = 0, lr = 0;
+  int64_t skipped = 0;             // bad files the sources skipped in this epoch (LoaderOptions::skip_bad)
 };
 
 struct TrainResult {
@@ -133,6 +137,7 @@ struct TrainResult {
   bool cancelled = false, early_stopped = false;
   double seconds = 0, images_per_second = 0;
   double best_val_loss = -1;
+  int64_t skipped = 0;           // bad files skipped, all epochs of this run
   int64_t best_epoch = 0;        // 1-based epoch of best_val_loss (0: no validation)
   bool restored_best = false;    // the weights were reset to best_epoch's
 };
@@ -144,6 +149,7 @@ struct EvalResult {
 
 class Trainer {
  public:
+  // Checks every option (invalid_argument naming it) and the output paths (io) before any work.
   Trainer(std::shared_ptr<nn::Model> model, TrainOptions options);
   ~Trainer();
 

@@ -114,7 +114,8 @@ TEST_CASE("csv manifest errors name the file, the line and the problem") {
   std::string e = error_of([&] { FileDataset::from_csv(dir + "/cols.csv"); });
   CHECK(e.find("cols.csv: no column 'label' (columns: path, labels)") != std::string::npos);
 
-  test::write_text(dir + "/unknown.csv", "path,label\na.png,cat\na.png,zebra\n");
+  png(dir + "/b.png", 2);
+  test::write_text(dir + "/unknown.csv", "path,label\na.png,cat\nb.png,zebra\n");
   CsvOptions known;
   known.class_names = {"cat", "dog"};
   e = error_of([&] { FileDataset::from_csv(dir + "/unknown.csv", known); });

@@ -210,8 +210,7 @@ TEST_CASE("model file: a failed save leaves the old file untouched and no temp f
 
   // 4. The folder cannot hold a temp file: a path under a regular file.
   const std::string bad = path + "/sub.lai";
-  CHECK(error_of([&] { save_model_file(bad, Json(), {}); }).find("cannot create a temporary file") !=
-        std::string::npos);
+  CHECK(error_of([&] { save_model_file(bad, Json(), {}); }).find("(Not a directory)") != std::string::npos);
   CHECK(error_of([&] { save_model_file(dir + "/no/such/dir/m.lai", Json(), {}); })
             .find("No such file or directory") != std::string::npos);
   CHECK(read_bytes(path) == before);
@@ -402,8 +401,10 @@ TEST_CASE("model file: random mutations load or fail with liteai::Error (in-suit
 
 TEST_CASE("model file and JSON files: paths that are not files", "[io][model_file]") {
   const std::string dir = tmp_dir();
-  CHECK(error_of([&] { load_model_file(dir); }) == dir + ": not a regular file");
-  CHECK(error_of([&] { read_json_file(dir + "/missing.json"); }) == dir + "/missing.json: cannot open JSON file");
+  CHECK(error_of([&] { load_model_file(dir); }) == dir + ": is a directory, not a regular file");
+  CHECK(error_of([&] { read_json_file(dir); }) == dir + ": is a directory, not a regular file");
+  CHECK(error_of([&] { read_json_file(dir + "/missing.json"); }) ==
+        dir + "/missing.json: cannot open (No such file or directory)");
   write_json_file(dir + "/cfg.json", Json::parse("{\"a\": [1, 2]}"));
   CHECK(read_json_file(dir + "/cfg.json").dump() == "{\"a\":[1,2]}");
   const std::string text = "{\"a\": 1,\n \"a\": 2}";
@@ -430,4 +431,45 @@ TEST_CASE("checked containers with another magic reuse the format", "[io][model_
   const ContainerFormat old_reader = {{'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'}, 2, "probmat"};
   CHECK(error_of([&] { load_container(old_reader, dir + "/x.lpm"); }).find("format version 3 is newer") !=
         std::string::npos);
+}
+
+TEST_CASE("model file: header, tensor and total sizes are checked against the limits before allocating",
+          "[io][model_file][limits]") {
+  const liteai::Limits saved = liteai::limits();
+  auto entry = [](const std::string& name, int64_t offset, int64_t n) {
+    return "{\"name\":\"" + name + "\",\"dtype\":\"f32\",\"shape\":[" + std::to_string(n) + "],\"offset\":" +
+           std::to_string(offset) + ",\"bytes\":" + std::to_string(4 * n) + ",\"crc32\":0}";
+  };
+  const std::string two = "{\"header\":{},\"tensors\":[" + entry("a", 512, 32) + "," + entry("b", 640, 32) + "]}";
+  const std::vector<uint8_t> f = craft(two, 256, 512);
+  auto kind_and_text = [&](const liteai::Limits& l) {
+    liteai::set_limits(l);
+    try {
+      model_file_from_bytes(f.data(), f.size(), "m.lai");
+    } catch (const Error& e) {
+      liteai::set_limits(saved);
+      return std::make_pair(e.kind(), std::string(e.what()));
+    }
+    liteai::set_limits(saved);
+    return std::make_pair(liteai::ErrorKind::internal, std::string("loaded"));
+  };
+  liteai::Limits l = saved;
+  l.max_tensor_bytes = 100;  // each tensor holds 128 bytes
+  auto [k1, m1] = kind_and_text(l);
+  CHECK(k1 == liteai::ErrorKind::out_of_memory);
+  CHECK(m1.find("m.lai: tensor 'a' [32] (128 bytes) is over the limit of 100 bytes per array") != std::string::npos);
+  l = saved;
+  l.max_total_bytes = 200;  // together 256
+  auto [k2, m2] = kind_and_text(l);
+  CHECK(k2 == liteai::ErrorKind::out_of_memory);
+  CHECK(m2.find("the tensors up to 'b' (256 bytes) is over the limit of 200 bytes") != std::string::npos);
+  CHECK(m2.find("LITEAI_MAX_TOTAL_BYTES") != std::string::npos);
+  l = saved;
+  l.max_header_bytes = 64;
+  auto [k3, m3] = kind_and_text(l);
+  CHECK(k3 == liteai::ErrorKind::out_of_memory);
+  CHECK(m3.find("m.lai: the header (") != std::string::npos);
+  // Within the limits the same file is only refused for its (zero) CRCs.
+  auto [k4, m4] = kind_and_text(saved);
+  CHECK(m4.find("checksum mismatch in tensor 'a'") != std::string::npos);
 }
