@@ -3,18 +3,22 @@
 
 #include "command.hpp"
 #include "liteai/io/model_file.hpp"
+#include "liteai/nn/graph.hpp"
+#include "liteai/nn/model_io.hpp"
 
 namespace {
 const char* kHelp =
     "usage: liteai info MODEL.lai [--json] [--verify]\n"
     "\n"
     "Prints the model file's header (architecture, preprocessing, classes, provenance) and its\n"
-    "tensor table: name, dtype, shape, size. Only the header is read unless --verify is given, which\n"
-    "loads every tensor and checks its CRC32 (exit status 1 with the reason when the file is damaged).\n"
+    "tensor table: name, dtype, shape, size; a graph model also its nodes (operator, output shape,\n"
+    "parameters and multiply-accumulates per node, for one image). Only the header is read unless\n"
+    "--verify is given, which loads the model as predict does: every tensor's CRC32, and the\n"
+    "architecture against the tensors (exit status 1 with the reason when the file is damaged).\n"
     "--json prints the header and table as JSON instead.\n";
 }
 
-LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks every checksum") {
+LAI_COMMAND(info, "show a .lai model file's header, graph and tensors; --verify loads it as predict does") {
   using namespace liteai;
   cli::Options o(args, {}, {"json", "verify"});
   if (o.has("help")) {
@@ -24,11 +28,20 @@ LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks 
   LAI_CHECK(o.positional().size() == 1, "info: give exactly one MODEL.lai (liteai info --help)");
   const std::string path = o.positional()[0];
   const io::Json table = io::read_model_file_table(path);
-  if (o.has("verify")) io::load_model_file(path);  // throws naming the damaged tensor
+  if (o.has("verify")) nn::load_model(path);  // throws naming the damaged tensor or the disagreement
   if (o.has("json")) {
     std::printf("%s\n", table.dump(2).c_str());
   } else {
-    std::printf("header:\n%s\n", table.at("header").dump(2).c_str());
+    io::Json header = table.at("header");
+    const io::Json* arch = header.is_object() ? header.find("architecture") : nullptr;
+    std::string nodes;
+    if (const io::Json* graph = arch ? arch->find("graph") : nullptr) {  // a table instead of the node list
+      nodes = nn::Graph::from_json(*graph, path + " header")->table();
+      const size_t count = graph->get_array("nodes").size();
+      header["architecture"].set("graph", str_cat(count, " nodes (below)"));
+    }
+    std::printf("header:\n%s\n", header.dump(2).c_str());
+    if (!nodes.empty()) std::printf("graph:\n%s", nodes.c_str());
     const auto& tensors = table.get_array("tensors");
     uint64_t total = 0;
     std::printf("tensors: %zu\n", tensors.size());
@@ -46,6 +59,6 @@ LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks 
     }
     std::printf("tensor data: %.2f MB\n", double(total) / 1e6);
   }
-  if (o.has("verify")) std::printf("checksums: ok\n");
+  if (o.has("verify")) std::printf("checksums: ok, architecture matches the tensors\n");
   return 0;
 }
