@@ -7,29 +7,33 @@
 #include "liteai/nn/model_io.hpp"
 
 namespace {
-const char* kHelp =
-    "usage: liteai info MODEL.lai [--json] [--verify]\n"
-    "\n"
-    "Prints the model file's header (architecture, preprocessing, classes, provenance) and its\n"
-    "tensor table: name, dtype, shape, size; a graph model also its nodes (operator, output shape,\n"
-    "parameters and multiply-accumulates per node, for one image). Only the header is read unless\n"
-    "--verify is given, which loads the model as predict does: every tensor's CRC32, and the\n"
-    "architecture against the tensors (exit status 1 with the reason when the file is damaged).\n"
-    "--json prints the header and table as JSON instead.\n";
+const char* kUsage = "usage: liteai info MODEL.lai [--json] [--verify]\n";
+
+const liteai::app::OptionSet& info_options() {
+  static const liteai::app::OptionSet s = [] {
+    liteai::app::OptionSet o("info", "Prints the model file's header (architecture, preprocessing, classes, provenance) "
+                                     "and its tensor table: name, dtype, shape, size; a graph model also its nodes "
+                                     "(operator, output shape, parameters and multiply-accumulates per node, for one "
+                                     "image). Only the header is read unless --verify is given.");
+    o.flag("json", "print the header and table as JSON")
+        .flag("verify", "load the model as predict does: every tensor's CRC32 and the architecture against the "
+                        "tensors (exit status 1 with the reason when damaged)");
+    return o;
+  }();
+  return s;
+}
 }
 
 LAI_COMMAND(info, "show a .lai model file's header, graph and tensors; --verify loads it as predict does") {
   using namespace liteai;
-  cli::Options o(args, {}, {"json", "verify"});
-  if (o.has("help")) {
-    std::printf("%s", kHelp);
-    return 0;
-  }
-  LAI_CHECK(o.positional().size() == 1, "info: give exactly one MODEL.lai (liteai info --help)");
-  const std::string path = o.positional()[0];
+  auto p = cli::parse(info_options(), args, kUsage);
+  if (!p) return 0;
+  LAI_CHECK(p->positional.size() == 1, "info: give exactly one MODEL.lai (liteai info --help)");
+  const std::string path = p->positional[0];
+  const bool verify = p->options.get_bool("verify"), json = p->options.get_bool("json");
   const io::Json table = io::read_model_file_table(path);
-  if (o.has("verify")) nn::load_model(path);  // throws naming the damaged tensor or the disagreement
-  if (o.has("json")) {
+  if (verify) nn::load_model(path);  // throws naming the damaged tensor or the disagreement
+  if (json) {
     std::printf("%s\n", table.dump(2).c_str());
   } else {
     io::Json header = table.at("header");
@@ -59,6 +63,6 @@ LAI_COMMAND(info, "show a .lai model file's header, graph and tensors; --verify 
     }
     std::printf("tensor data: %.2f MB\n", double(total) / 1e6);
   }
-  if (o.has("verify")) std::printf("checksums: ok, architecture matches the tensors\n");
+  if (verify) std::printf("checksums: ok, architecture matches the tensors\n");
   return 0;
 }
