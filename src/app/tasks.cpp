@@ -8,6 +8,7 @@
 #include "liteai/app/data_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
+#include "liteai/app/onnx_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
@@ -61,6 +62,8 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"hough", &hough_options},
       {"synth", &synth_options},
       {"distill", &distill_options},
+      {"import", &import_options},
+      {"export", &export_options},
   };
   return t;
 }

@@ -9,7 +9,11 @@ if(NOT TARGET liteai_cli)
 endif()
 # CMake scripts cannot write arbitrary bytes: this helper makes the damaged files of cli_errors.
 add_executable(cli_test_corrupt ${CMAKE_CURRENT_LIST_DIR}/cli_test_corrupt.cpp)
-foreach(workflow classify probmat anomaly som hough demo errors distill)
+set(workflows classify probmat anomaly som hough demo errors distill)
+if(TARGET liteai_interop_onnx)
+  list(APPEND workflows onnx)
+endif()
+foreach(workflow IN LISTS workflows)
   add_test(NAME cli_${workflow}
            COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DCORRUPT=$<TARGET_FILE:cli_test_corrupt>
                    -DWORK=${LITEAI_TEST_TMP}/cli_${workflow} -DEXAMPLES=${PROJECT_SOURCE_DIR}/examples

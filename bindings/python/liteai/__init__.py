@@ -314,6 +314,8 @@ _SIG_0_4 = {
     "lai_phantom_write_set_with": (_S, [_P]),
     "lai_distill": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
     "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_import_onnx": (_S, [_P, C.POINTER(_P)]),
+    "lai_model_export_onnx": (_S, [_P, C.c_char_p]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -512,6 +514,15 @@ def distill(progress=None, **options):
     o._raise_callback_error()
     _check(status)
     return model, (json.loads(text) if text else None)
+
+
+def import_onnx(onnx, **options):
+    """A model from ONNX with the options of `liteai import` (out=..., classes=[...], head=...,
+    size=..., preprocess=..., keep_channels=...). Returns the Model (a graph model)."""
+    o = _options("import", dict(options, onnx=str(onnx)))
+    h = C.c_void_p()
+    _check(_lib.lai_model_import_onnx(o._h, C.byref(h)))
+    return Model(h.value)
 
 
 # ---------------------------------------------------------------- images
@@ -829,6 +840,10 @@ class Model(_Handle):
         o._raise_callback_error()
         _check(status)
         return json.loads(text) if text else None
+
+    def export_onnx(self, path):
+        """Writes the model as ONNX (what `liteai export` writes), checked before it is written."""
+        _check(_lib.lai_model_export_onnx(self._h, _path(path)))
 
     def distill(self, progress=None, **options):
         """Trains this model as the student of a teacher (the options of `liteai distill`)."""

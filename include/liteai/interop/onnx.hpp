@@ -30,8 +30,9 @@
 //                0.449, 0.226), what torchvision models are trained with;
 //   standardize  per-image standardization by the loader (liteai's own models);
 //   unit         scale to [0, 1], nothing else.
-// gray = false keeps the ONNX input as it is (its channels; with `unit`, the graph is exactly the
-// ONNX model: what the tests compare against PyTorch).
+// gray = false keeps the ONNX input's channels (the data loader replicates gray images over them);
+// with `unit` or `standardize` the graph is then exactly the ONNX model (what the tests compare
+// against PyTorch).
 //
 // Outputs: the ONNX model's first output is the network's output ("logits"); the head turns it
 // into probabilities (softmax, sigmoid, or none for raw outputs). A last Softmax (with head

@@ -1100,20 +1100,22 @@ class Importer {
     }
   }
 
-  // The graph input for images, and the preprocessing nodes in front of the model's own input.
+  // The graph input for images, and the preprocessing nodes in front of the model's own input:
+  // gray replicated over the model's channels, ImageNet's normalization.
   void add_inputs() {
-    const bool prefix = o_.gray && inputs_.size() == 1 && inputs_[0].dims.size() == 4;
-    const Preprocess pre = preprocess();
+    const bool single = inputs_.size() == 1 && inputs_[0].dims.size() == 4;
+    const bool imagenet = preprocess() == Preprocess::imagenet;
     for (const Input& in : inputs_) {
       Shape s = in.dims;
       s[0] = -1;
-      if (!prefix) {
+      const int64_t C = s[1];
+      const bool replicate = single && o_.gray && C > 1;
+      if (!single || (!replicate && !imagenet)) {  // the model's input is the graph's
         g_->add_input(in.name, s);
         produced_.insert(in.name);
         continue;
       }
-      const int64_t C = s[1];
-      s[1] = 1;
+      if (o_.gray) s[1] = 1;
       const std::string image = in.name == "image" ? "gray_image" : "image";
       g_->add_input(image, s);
       std::string x = image;
@@ -1121,28 +1123,22 @@ class Importer {
         g_->add_node({unique_name("pre_" + sanitize(op)), op, std::move(ins), {out}, std::move(attrs)});
         x = out;
       };
-      const bool imagenet = pre == Preprocess::imagenet;
-      const std::string last = in.name;
-      if (C > 1) {
+      if (replicate) {
         io::Json a = io::Json::object();
         a.set("axis", 1);
-        step("Concat", std::vector<std::string>(size_t(C), x), a, imagenet ? "pre/replicated" : last);
+        step("Concat", std::vector<std::string>(size_t(C), x), a, imagenet ? "pre/replicated" : in.name);
       }
       if (imagenet) {
         std::vector<float> mean{0.485f, 0.456f, 0.406f}, stdev{0.229f, 0.224f, 0.225f};
         if (C != 3) mean.assign(size_t(C), 0.449f), stdev.assign(size_t(C), 0.226f);
-        for (auto [name, v] : {std::pair{"mean", mean}, std::pair{"std", stdev}}) {
-          const std::string cname = str_cat("pre/", name);
-          g_->add_node({unique_name(str_cat("pre_", name)), "Constant", {}, {cname}}, {},
+        for (auto [name, v] : {std::pair{"mean", mean}, std::pair{"std", stdev}})
+          g_->add_node({unique_name(str_cat("pre_", name)), "Constant", {}, {str_cat("pre/", name)}}, {},
                        {{"value", Tensor::from_vector(v, {1, C, 1, 1})}});
-        }
         step("Sub", {x, "pre/mean"}, io::Json::object(), "pre/centered");
-        step("Div", {x, "pre/std"}, io::Json::object(), last);
+        step("Div", {x, "pre/std"}, io::Json::object(), in.name);
       }
-      if (x == image) alias_[in.name] = image;  // nothing to do: the image is the model's input
       produced_.insert(in.name);
       produced_.insert(image);
-      shapes_[image] = {kBatch, 1, s[2], s[3]};
     }
   }
 
