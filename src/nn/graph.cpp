@@ -21,7 +21,7 @@ constexpr int64_t kMaxSampleElements = int64_t(1) << 28;  // one input sample: 1
 
 std::string known_ops() {
   std::string s;
-  for (const auto& n : graph_ops::op_names()) s += (s.empty() ? "" : ", ") + n;
+  for (const auto& n : graph_ops::op_names()) s += s.empty() ? n : ", " + n;
   return s;
 }
 
@@ -92,7 +92,9 @@ void Graph::attach(size_t i, const NamedTensors& params, const NamedTensors& buf
   const graph_ops::OpDef& op = *graph_ops::find_op(n.op);
   std::set<std::string> names;
   for (const auto* list : {&params, &buffers})
-    for (const auto& [slot, t] : *list) {
+    for (const auto& entry : *list) {
+      const std::string& slot = entry.first;
+      const Tensor& t = entry.second;
       LAI_CHECK(t.defined(), node_label(n), ": tensor '", slot, "' is undefined");
       LAI_CHECK(t.dtype() == DType::f32, node_label(n), ": tensor '", slot, "' must be f32");
       LAI_CHECK(names.insert(slot).second, node_label(n), ": tensor '", slot, "' given twice");
@@ -100,7 +102,7 @@ void Graph::attach(size_t i, const NamedTensors& params, const NamedTensors& buf
       LAI_CHECK(known, node_label(n), ": no tensor slot '", slot, "' (", n.op, " has ",
                 [&] {
                   std::string s;
-                  for (const auto& sl : op.slots) s += (s.empty() ? "" : ", ") + std::string(sl.name);
+                  for (const auto& sl : op.slots) s += s.empty() ? std::string(sl.name) : ", " + std::string(sl.name);
                   return s.empty() ? std::string("none") : s;
                 }(),
                 ")");
@@ -130,26 +132,27 @@ void Graph::rebuild() {
     if (taken[i]) continue;
     Step step;
     step.chain.push_back(i);
-    bool has_act = false;
+    std::vector<const GraphNode*> chain{&nodes_[i]};
     while (true) {
       const GraphNode& tail = nodes_[step.chain.back()];
       if (tail.outputs.size() != 1) break;
       const std::string& v = tail.outputs[0];
       if (readers[v] != 1 || is_output(v)) break;
-      size_t j = i + 1;
+      size_t j = step.chain.back() + 1;
       for (; j < nodes_.size(); ++j)
         if (std::find(nodes_[j].inputs.begin(), nodes_[j].inputs.end(), v) != nodes_[j].inputs.end()) break;
+      // The consumer reads only this value (its first input; a Conv's weights are its own).
       if (j >= nodes_.size() || taken[j] || nodes_[j].inputs.size() != 1) break;
       bool ok = false;
       try {
-        ok = graph_ops::can_fuse(nodes_[i], nodes_[j], has_act);
+        ok = graph_ops::can_extend(chain, nodes_[j]);
       } catch (const Error&) {
         ok = false;  // malformed attributes: check() reports them; run them unfused
       }
       if (!ok) break;
-      has_act = has_act || nodes_[j].op == "Relu" || nodes_[j].op == "Swish";
       taken[j] = true;
       step.chain.push_back(j);
+      chain.push_back(&nodes_[j]);
     }
     for (size_t k : step.chain)
       for (const auto& v : nodes_[k].inputs)
@@ -201,8 +204,9 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) {
       out = about(head, [&] { return graph_ops::find_op(head.op)->run(head, state, in, training); });
     } else {
       std::vector<const GraphNode*> chain;
-      for (size_t k : step.chain) chain.push_back(&nodes_[k]);
-      out = about(head, [&] { return graph_ops::run_fused(chain, state, in, training); });
+      std::vector<Module*> states;
+      for (size_t k : step.chain) chain.push_back(&nodes_[k]), states.push_back(states_[k] ? states_[k].get() : &no_tensors);
+      out = about(head, [&] { return graph_ops::run_fused(chain, states, in, training); });
     }
     const GraphNode& tail = nodes_[step.chain.back()];
     LAI_CHECK(out.size() == tail.outputs.size(), node_label(tail), ": internal: ", out.size(), " outputs for ",

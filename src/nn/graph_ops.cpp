@@ -675,23 +675,52 @@ bool pool_2x2(const GraphNode& pool) {
 }
 }  // namespace
 
-bool can_fuse(const GraphNode& first, const GraphNode& next, bool chain_has_act) {
-  const bool act = next.op == "Relu" || next.op == "Swish";
-  if (first.op == "Conv") {
-    if (act) return !chain_has_act;
-    return next.op == "AveragePool" && pool_2x2(next) && simple_conv(first, nullptr);
+bool can_extend(const std::vector<const GraphNode*>& chain, const GraphNode& next) {
+  std::string seq;  // the chain's operators, comma separated
+  for (const GraphNode* n : chain) seq += seq.empty() ? n->op : "," + n->op;
+  const std::string& op = next.op;
+  if (seq == "Conv") return op == "Relu" || op == "Swish" || (op == "AveragePool" && pool_2x2(next) && simple_conv(*chain[0], nullptr));
+  if (seq == "Conv,Relu" || seq == "Conv,Swish") return op == "AveragePool" && pool_2x2(next) && simple_conv(*chain[0], nullptr);
+  if (seq == "Concat") {
+    const int64_t axis = Attrs{*chain[0]}.i("axis", 0);
+    return op == "BatchNormalization" && (axis == 1 || axis == -3);
   }
-  return first.op == "BatchNormalization" && next.op == "Relu" && !chain_has_act;
+  if (seq == "BatchNormalization" || seq == "Concat,BatchNormalization") return op == "Relu";
+  if (seq == "BatchNormalization,Relu" || seq == "Concat,BatchNormalization,Relu") {
+    if (op != "Conv") return false;
+    const ops::ConvGeometry g = conv_geometry(next);
+    return g.groups == 1 && g.pad_top == g.pad_bottom && g.pad_left == g.pad_right;
+  }
+  return false;
 }
 
-std::vector<Tensor> run_fused(const std::vector<const GraphNode*>& chain, Module& state, const std::vector<Tensor>& in,
-                              bool training) {
-  const GraphNode& head = *chain[0];
+std::vector<Tensor> run_fused(const std::vector<const GraphNode*>& chain, const std::vector<Module*>& states,
+                              const std::vector<Tensor>& in_all, bool training) {
+  size_t k = 0;  // the chain position the remaining nodes start at
+  std::vector<Tensor> in = in_all;
+  if (chain[0]->op == "Concat" && chain.size() > 1 && chain.back()->op != "Conv") {
+    in = {ops::concat(in, Attrs{*chain[0]}.i("axis", 1))};  // a concat with nothing to fuse it into
+    k = 1;
+  } else if (chain[0]->op == "Concat") {
+    k = 1;  // the parts go to the fused op as they are
+  }
+  const GraphNode& head = *chain[k];
+  Module* state = states[k];
   if (head.op == "BatchNormalization") {
     Attrs a{head};
-    return {ops::batch_norm(in[0], get(state, "scale"), get(state, "bias"), get(state, "mean"), get(state, "var"),
-                            training, 1.f - a.f("momentum", 0.9f), a.f("epsilon", 1e-5f), true)};
+    const float momentum = 1.f - a.f("momentum", 0.9f), eps = a.f("epsilon", 1e-5f);
+    if (chain.back()->op != "Conv") {  // BN -> Relu
+      if (in.size() > 1) in = {ops::concat(in, 1)};
+      return {ops::batch_norm(in[0], get(*state, "scale"), get(*state, "bias"), get(*state, "mean"), get(*state, "var"),
+                              training, momentum, eps, true)};
+    }
+    const GraphNode& conv = *chain.back();
+    Module& cs = *states.back();
+    ops::BatchNormParams bn{get(*state, "scale"), get(*state, "bias"), get(*state, "mean"), get(*state, "var"),
+                            training, momentum, eps};
+    return {ops::bn_relu_conv2d(in, bn, get(cs, "weight"), get(cs, "bias"), conv_geometry(conv))};
   }
+  // Conv -> activation [-> pool]
   ops::ConvAct act = ops::ConvAct::none;
   const GraphNode* pool = nullptr;
   for (size_t i = 1; i < chain.size(); ++i) {
@@ -699,7 +728,7 @@ std::vector<Tensor> run_fused(const std::vector<const GraphNode*>& chain, Module
     else if (chain[i]->op == "Swish") act = ops::ConvAct::swish;
     else pool = chain[i];
   }
-  const Tensor w = get(state, "weight"), b = get(state, "bias");
+  const Tensor w = get(*state, "weight"), b = get(*state, "bias");
   ops::Conv2dOptions o;
   if (pool && !autograd::grad_enabled() && simple_conv(head, &o) && in[0].dim() == 4) {
     // Inference: the pool of the activation in one pass (the full-size map is never written).

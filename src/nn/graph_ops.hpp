@@ -69,9 +69,14 @@ ModulePtr make_state(const OpDef& op, const GraphNode& node, const NamedTensors&
 Tensor slot_of(const Module& state, const std::string& slot);
 
 // ---- fused steps (graph.cpp plans them; graph_ops.cpp runs them) ----
-// conv -> activation (Relu | Swish) [-> 2x2 average pool at inference]; batch norm -> Relu.
-bool can_fuse(const GraphNode& first, const GraphNode& next, bool chain_has_act);
-std::vector<Tensor> run_fused(const std::vector<const GraphNode*>& chain, Module& state, const std::vector<Tensor>& in,
-                              bool training);
+// A chain of nodes each reading the previous one's output (its only reader) run as one step:
+//   Conv -> Relu | Swish [-> 2x2 AveragePool]   (the pool fused at inference)
+//   [Concat (channels) ->] BatchNormalization -> Relu [-> Conv]   (ops::bn_relu_conv2d: backward
+//                                                      recomputes the activation, DenseNet's memory)
+// Whether `next` may join `chain`.
+bool can_extend(const std::vector<const GraphNode*>& chain, const GraphNode& next);
+// `states`: each chain node's state (may be null); `in`: the first node's inputs.
+std::vector<Tensor> run_fused(const std::vector<const GraphNode*>& chain, const std::vector<Module*>& states,
+                              const std::vector<Tensor>& in, bool training);
 
 }  // namespace liteai::nn::graph_ops

@@ -122,6 +122,19 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, float value = 0.f)
 // fused (its backward recomputes the mask, no extra activation is kept).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, bool training, float momentum, float eps, bool relu = false);
+// Batch norm -> ReLU -> convolution in one op (DenseNet's layers, pre-activation blocks), the
+// batch norm's input given as `parts` concatenated along the channels (one part: no concat). The
+// concatenation and the normalized activation never exist as tensors beyond one step: the forward
+// pass writes the activation straight from the parts, and backward recomputes it from the parts
+// (which the caller keeps anyway) instead of keeping it, so training holds the parts alone.
+// Same results as concat + batch_norm(relu) + conv2d. Needs groups 1 and symmetric pads.
+struct BatchNormParams {
+  Tensor gamma, beta, running_mean, running_var;
+  bool training = false;
+  float momentum = 0.1f, eps = 1e-5f;  // momentum as PyTorch's (see batch_norm)
+};
+Tensor bn_relu_conv2d(const std::vector<Tensor>& parts, const BatchNormParams& bn, const Tensor& w, const Tensor& b,
+                      const ConvGeometry& g);
 Tensor leaky_relu(const Tensor& a, float alpha);
 Tensor hard_sigmoid(const Tensor& a, float alpha, float beta);  // max(0, min(1, alpha x + beta))
 Tensor hard_swish(const Tensor& a);                             // x * hard_sigmoid(x, 1/6, 1/2)

@@ -87,6 +87,25 @@ Const float_const(Tensor t) {
   return c;
 }
 
+// A node name for the graph: PyTorch's scoped names repeat each module's path in the next
+// component ("/features/features.0/features.0.0/Conv"): only the last of such a chain is kept
+// ("features_0_0_Conv").
+std::string sanitize(const std::string& s);
+std::string node_base_name(const std::string& onnx_name) {
+  std::vector<std::string> parts;
+  size_t b = 0;
+  for (size_t e; (e = onnx_name.find('/', b)) != std::string::npos || b < onnx_name.size(); b = e + 1) {
+    if (e == std::string::npos) e = onnx_name.size();
+    if (e > b) parts.push_back(onnx_name.substr(b, e - b));
+  }
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const bool repeated = i + 1 < parts.size() && parts[i + 1].rfind(parts[i] + ".", 0) == 0;
+    if (!repeated) out += out.empty() ? parts[i] : "/" + parts[i];
+  }
+  return sanitize(out);
+}
+
 // Strips what graph node names may not hold; ONNX names are free text ("/features/conv0/Conv").
 std::string sanitize(const std::string& s) {
   std::string o;
@@ -456,7 +475,8 @@ class Importer {
            const nn::NamedTensors& params = {}, const nn::NamedTensors& buffers = {}, std::string output = "") {
     if (output.empty()) output = n.p.output(0);
     for (auto& in : inputs) in = runtime(in);
-    const std::string base = sanitize(n.p.name()).empty() ? str_cat(n.p.op_type(), "_", node_index_) : sanitize(n.p.name());
+    std::string base = node_base_name(n.p.name());
+    if (base.empty()) base = str_cat(n.p.op_type(), "_", node_index_);
     g_->add_node({unique_name(base), op, std::move(inputs), {output}, std::move(attrs)}, params, buffers);
     produced_.insert(output);
   }

@@ -301,3 +301,48 @@ TEST_CASE("graph: the JSON form round-trips; malformed descriptions are refused 
   refuse([](io::Json& b) { b["nodes"][0].set("inputs", io::Json::array_of(std::vector<std::string>{"nowhere"})); },
          "input 'nowhere' is neither a graph input");
 }
+
+TEST_CASE("graph: DenseNet layers (concat -> batch norm -> relu -> conv) fused, same outputs and gradients", "[nn][graph]") {
+  // Two dense layers and a transition, built twice: once as the graph fuses them, once with a
+  // second reader of every concat (which keeps each node a step of its own).
+  auto build = [](bool fusable, const std::vector<Tensor>& t) {
+    auto g = std::make_shared<Graph>();
+    g->add_input("x", {-1, 4, 6, 6});
+    auto layer = [&](const std::string& n, std::vector<std::string> parts, const Tensor& gam, const Tensor& bet,
+                     const Tensor& w) {
+      g->add_node({n + "_cat", "Concat", parts, {n + "_c"}, attrs({{"axis", 1}})});
+      g->add_node({n + "_bn", "BatchNormalization", {n + "_c"}, {n + "_b"}}, {{"scale", gam}, {"bias", bet}},
+                  {{"mean", Tensor::zeros(gam.shape())}, {"var", Tensor::ones(gam.shape())}});
+      g->add_node({n + "_relu", "Relu", {n + "_b"}, {n + "_r"}});
+      g->add_node({n + "_conv", "Conv", {n + "_r"}, {n}, attrs({{"pads", ints({1, 1, 1, 1})}})}, {{"weight", w}});
+      if (!fusable) g->add_node({n + "_peek", "Identity", {n + "_c"}, {n + "_peek"}});
+    };
+    layer("l1", {"x"}, t[0], t[1], t[2]);
+    layer("l2", {"x", "l1"}, t[3], t[4], t[5]);
+    layer("t", {"x", "l1", "l2"}, t[6], t[7], t[8]);
+    g->add_output("t");
+    g->train();
+    g->check();
+    return g;
+  };
+  const std::vector<Tensor> t = {rnd({4}, 0.5f, 1.5f), rnd({4}), rnd({2, 4, 3, 3}), rnd({6}, 0.5f, 1.5f), rnd({6}),
+                                 rnd({2, 6, 3, 3}), rnd({8}, 0.5f, 1.5f), rnd({8}), rnd({3, 8, 3, 3})};
+  Tensor x = rnd({2, 4, 6, 6}, -1.f, 2.f), r = rnd({2, 3, 6, 6});
+  std::vector<std::vector<float>> outs, grads;
+  for (bool fusable : {true, false}) {
+    std::vector<Tensor> copies;
+    for (const Tensor& v : t) copies.push_back(v.clone());
+    auto g = build(fusable, copies);
+    Tensor y = g->forward(x);
+    outs.push_back(y.to_vector());
+    y.backward(r);
+    std::vector<float> all;
+    for (const auto& [n, p] : g->named_parameters())
+      for (float v : p.grad().to_vector()) all.push_back(v);
+    grads.push_back(all);
+  }
+  REQUIRE(outs[0].size() == outs[1].size());
+  for (size_t i = 0; i < outs[0].size(); ++i) REQUIRE(std::fabs(outs[0][i] - outs[1][i]) < 1e-5);
+  REQUIRE(grads[0].size() == grads[1].size());
+  for (size_t i = 0; i < grads[0].size(); ++i) REQUIRE(std::fabs(grads[0][i] - grads[1][i]) < 1e-4);
+}

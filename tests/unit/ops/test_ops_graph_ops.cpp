@@ -211,3 +211,40 @@ TEST_CASE("gradcheck: leaky relu, hard sigmoid, hard swish", "[ops][gradcheck]")
     CHECK(hs[i] == Approx(hv[i] * std::min(std::max(hv[i] + 3.f, 0.f), 6.f) / 6.f).margin(1e-6));
   CHECK(ops::leaky_relu(a, 0.1f).to_vector()[0] == Approx(-0.25f));
 }
+
+TEST_CASE("bn_relu_conv2d equals concat + batch_norm(relu) + conv2d, forward and backward", "[ops][gradcheck]") {
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    Tensor a = rnd({2, 3, 6, 5}, -1.f, 2.f), b = rnd({2, 2, 6, 5}), gamma = rnd({5}, 0.5f, 1.5f), beta = rnd({5});
+    Tensor w = rnd({4, 5, 3, 3}), bias = rnd({4});
+    ops::ConvGeometry g;
+    g.stride_h = 2, g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 1;
+    for (Tensor* t : {&a, &b, &gamma, &beta, &w, &bias}) t->set_requires_grad(true);
+    Tensor m1 = Tensor::full({5}, 0.1f), v1 = Tensor::full({5}, 1.2f), m2 = m1.clone(), v2 = v1.clone();
+    Tensor fused = ops::bn_relu_conv2d({a, b}, {gamma, beta, m1, v1, training, 0.1f, 1e-5f}, w, bias, g);
+    Tensor plain = ops::conv2d(ops::batch_norm(ops::concat({a, b}, 1), gamma, beta, m2, v2, training, 0.1f, 1e-5f, true),
+                               w, bias, g);
+    REQUIRE(fused.shape() == plain.shape());
+    const auto f = fused.to_vector(), p = plain.to_vector();
+    for (size_t i = 0; i < f.size(); ++i) REQUIRE(std::fabs(f[i] - p[i]) < 1e-5);
+    CHECK(m1.to_vector() == m2.to_vector());  // the running statistics moved the same way
+    CHECK(v1.to_vector() == v2.to_vector());
+    Tensor r = rnd(fused.shape());
+    std::vector<std::vector<float>> grads[2];
+    for (int k = 0; k < 2; ++k) {
+      for (Tensor* t : {&a, &b, &gamma, &beta, &w, &bias}) t->zero_grad();
+      (k == 0 ? fused : plain).backward(r);
+      for (Tensor* t : {&a, &b, &gamma, &beta, &w, &bias}) grads[k].push_back(t->grad().to_vector());
+    }
+    for (size_t t = 0; t < grads[0].size(); ++t)
+      for (size_t i = 0; i < grads[0][t].size(); ++i) REQUIRE(std::fabs(grads[0][t][i] - grads[1][t][i]) < 1e-4);
+  }
+  // And against finite differences (inputs on a grid, beta 0: no pre-activation near the kink).
+  check("bn_relu_conv2d", [](const Inputs& v) {
+          Tensor m = Tensor::full({4}, 0.05f), s = Tensor::full({4}, 1.5f);
+          ops::ConvGeometry g;
+          g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 1;
+          return ops::bn_relu_conv2d({v[0], v[1]}, {v[2], Tensor::zeros({4}), m, s, false, 0.1f, 1e-5f}, v[3], Tensor(), g);
+        },
+        {distinct({1, 3, 4, 4}, 0.1f), distinct({1, 1, 4, 4}, 0.1f), rnd({4}, 0.5f, 1.5f), rnd({2, 4, 3, 3})});
+}
