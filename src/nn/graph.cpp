@@ -120,12 +120,10 @@ void Graph::rebuild() {
   // no graph output; release each value after the last step that reads it.
   plan_.clear();
   std::unordered_map<std::string, int> readers;
-  for (const auto& n : nodes_)
-    for (const auto& v : n.inputs)
-      if (!v.empty()) ++readers[v];
-  std::unordered_map<std::string, size_t> producer_of;
+  std::unordered_map<std::string, size_t> first_reader;
   for (size_t i = 0; i < nodes_.size(); ++i)
-    for (const auto& v : nodes_[i].outputs) producer_of[v] = i;
+    for (const auto& v : nodes_[i].inputs)
+      if (!v.empty() && readers[v]++ == 0) first_reader[v] = i;
   std::vector<bool> taken(nodes_.size(), false);
   std::unordered_map<std::string, size_t> last_step;
   for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -138,11 +136,9 @@ void Graph::rebuild() {
       if (tail.outputs.size() != 1) break;
       const std::string& v = tail.outputs[0];
       if (readers[v] != 1 || is_output(v)) break;
-      size_t j = step.chain.back() + 1;
-      for (; j < nodes_.size(); ++j)
-        if (std::find(nodes_[j].inputs.begin(), nodes_[j].inputs.end(), v) != nodes_[j].inputs.end()) break;
+      const size_t j = first_reader[v];
       // The consumer reads only this value (its first input; a Conv's weights are its own).
-      if (j >= nodes_.size() || taken[j] || nodes_[j].inputs.size() != 1) break;
+      if (j <= step.chain.back() || taken[j] || nodes_[j].inputs.size() != 1) break;
       bool ok = false;
       try {
         ok = graph_ops::can_extend(chain, nodes_[j]);

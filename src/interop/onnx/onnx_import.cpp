@@ -1101,23 +1101,25 @@ class Importer {
   // ---------------- after the nodes ----------------
   // x * Sigmoid(x) (how SiLU is exported) as one Swish node.
   void fuse_swish() {
-    bool again = true;
-    while (again) {
-      again = false;
-      for (const nn::GraphNode& mul : g_->nodes()) {
-        if (mul.op != "Mul") continue;
-        for (int k = 0; k < 2 && !again; ++k) {
-          const nn::GraphNode* sig = g_->producer(mul.inputs[size_t(k)]);
-          if (!sig || sig->op != "Sigmoid" || sig->inputs[0] != mul.inputs[size_t(1 - k)]) continue;
-          if (g_->consumers(sig->outputs[0]).size() != 1 || g_->is_output(sig->outputs[0])) continue;
-          const std::string mul_name = mul.name, sig_name = sig->name, x = sig->inputs[0], y = mul.outputs[0];
-          g_->replace_node(mul_name, {mul_name, "Swish", {x}, {y}});
-          g_->remove_unused();  // the Sigmoid
-          again = true;
-        }
-        if (again) break;
+    std::unordered_map<std::string, const nn::GraphNode*> sigmoid_of;  // output -> the Sigmoid making it
+    std::unordered_map<std::string, int> readers;
+    for (const nn::GraphNode& n : g_->nodes()) {
+      if (n.op == "Sigmoid") sigmoid_of[n.outputs[0]] = &n;
+      for (const auto& v : n.inputs) ++readers[v];
+    }
+    std::vector<nn::GraphNode> swish;  // the Mul nodes to replace, as Swish nodes
+    for (const nn::GraphNode& mul : g_->nodes()) {
+      if (mul.op != "Mul") continue;
+      for (int k = 0; k < 2; ++k) {
+        auto it = sigmoid_of.find(mul.inputs[size_t(k)]);
+        if (it == sigmoid_of.end() || it->second->inputs[0] != mul.inputs[size_t(1 - k)]) continue;
+        if (readers[it->first] != 1 || g_->is_output(it->first)) continue;
+        swish.push_back({mul.name, "Swish", {it->second->inputs[0]}, mul.outputs});
+        break;
       }
     }
+    for (auto& n : swish) g_->replace_node(n.name, n);
+    if (!swish.empty()) g_->remove_unused();  // the Sigmoids nobody reads now
   }
 
   // The graph input for images, and the preprocessing nodes in front of the model's own input:
