@@ -766,6 +766,17 @@ LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* opti
  * *report the weights used. Thread-safe. */
 LAI_API lai_status lai_models_merge(const char* const* paths, size_t count, const lai_options* options,
                                     lai_model** out, char** report);
+/* ONNX import and export (LAI_ERR_NOT_SUPPORTED in a build without ONNX support).
+ * lai_model_import_onnx imports with options of the task "import": "onnx" (the file; initializers
+ * stored as external data are read from its folder), "classes", "head", "size", "preprocess",
+ * "keep-channels", and saves the model to "out" when set; *out receives it (a graph model). An
+ * operator or attribute liteai does not take gives LAI_ERR_NOT_SUPPORTED naming the node, its
+ * operator and the attribute; a damaged file LAI_ERR_FORMAT. Thread-safe.
+ * lai_model_export_onnx writes any model (zoo or graph) as ONNX (opset 14: the network's outputs,
+ * class names, head and preprocessing as metadata), checked by the ONNX checker before anything is
+ * written; concurrent like lai_model_save. */
+LAI_API lai_status lai_model_import_onnx(const lai_options* options, lai_model** out);
+LAI_API lai_status lai_model_export_onnx(const lai_model* model, const char* path);
 /* Builds a ProbMat from the images of a data spec with options of the task "probmat-build"
  * (data, label, limit, size, bins, counts, scale, tolerance, batch; in unit intensities: images
  * scaled to [0, 1] by their bit depth), as `liteai probmat build` does. Thread-safe. */

@@ -3,6 +3,8 @@
 
 #include "command.hpp"
 #include "liteai/io/model_file.hpp"
+#include "liteai/nn/graph.hpp"
+#include "liteai/nn/model_io.hpp"
 
 namespace {
 const char* kUsage = "usage: liteai info MODEL.lai [--json] [--verify]\n";
@@ -10,17 +12,19 @@ const char* kUsage = "usage: liteai info MODEL.lai [--json] [--verify]\n";
 const liteai::app::OptionSet& info_options() {
   static const liteai::app::OptionSet s = [] {
     liteai::app::OptionSet o("info", "Prints the model file's header (architecture, preprocessing, classes, provenance) "
-                                     "and its tensor table: name, dtype, shape, size. Only the header is read unless "
-                                     "--verify is given.");
+                                     "and its tensor table: name, dtype, shape, size; a graph model also its nodes "
+                                     "(operator, output shape, parameters and multiply-accumulates per node, for one "
+                                     "image). Only the header is read unless --verify is given.");
     o.flag("json", "print the header and table as JSON")
-        .flag("verify", "load every tensor and check its CRC32 (exit status 1 with the reason when damaged)");
+        .flag("verify", "load the model as predict does: every tensor's CRC32 and the architecture against the "
+                        "tensors (exit status 1 with the reason when damaged)");
     return o;
   }();
   return s;
 }
 }
 
-LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks every checksum") {
+LAI_COMMAND(info, "show a .lai model file's header, graph and tensors; --verify loads it as predict does") {
   using namespace liteai;
   auto p = cli::parse(info_options(), args, kUsage);
   if (!p) return 0;
@@ -28,11 +32,20 @@ LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks 
   const std::string path = p->positional[0];
   const bool verify = p->options.get_bool("verify"), json = p->options.get_bool("json");
   const io::Json table = io::read_model_file_table(path);
-  if (verify) io::load_model_file(path);  // throws naming the damaged tensor
+  if (verify) nn::load_model(path);  // throws naming the damaged tensor or the disagreement
   if (json) {
     std::printf("%s\n", table.dump(2).c_str());
   } else {
-    std::printf("header:\n%s\n", table.at("header").dump(2).c_str());
+    io::Json header = table.at("header");
+    const io::Json* arch = header.is_object() ? header.find("architecture") : nullptr;
+    std::string nodes;
+    if (const io::Json* graph = arch ? arch->find("graph") : nullptr) {  // a table instead of the node list
+      nodes = nn::Graph::from_json(*graph, path + " header")->table();
+      const size_t count = graph->get_array("nodes").size();
+      header["architecture"].set("graph", str_cat(count, " nodes (below)"));
+    }
+    std::printf("header:\n%s\n", header.dump(2).c_str());
+    if (!nodes.empty()) std::printf("graph:\n%s", nodes.c_str());
     const auto& tensors = table.get_array("tensors");
     uint64_t total = 0;
     std::printf("tensors: %zu\n", tensors.size());
@@ -50,6 +63,6 @@ LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks 
     }
     std::printf("tensor data: %.2f MB\n", double(total) / 1e6);
   }
-  if (verify) std::printf("checksums: ok\n");
+  if (verify) std::printf("checksums: ok, architecture matches the tensors\n");
   return 0;
 }

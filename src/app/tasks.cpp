@@ -10,6 +10,7 @@
 #include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
+#include "liteai/app/onnx_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
@@ -72,6 +73,8 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"distill", &distill_options},
       {"calibrate", &calibrate_options},
       {"merge", &merge_options},
+      {"import", &import_options},
+      {"export", &export_options},
   };
   return t;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "liteai/autograd/autograd.hpp"
+#include "nn/placeholder.hpp"
 
 namespace liteai::nn {
 
@@ -38,13 +39,18 @@ Tensor apply_activation(Activation a, const Tensor& x) {
 }
 
 namespace {
+// Kernels and the constant-filled tensors of the layers (placeholders while building as shapes).
 Tensor init_kernel(Init init, const Shape& shape, Generator& g) {
+  if (detail::shape_only()) return detail::placeholder(shape);
   switch (init) {
     case Init::glorot_uniform: return glorot_uniform(shape, g);
     case Init::kaiming_uniform: return kaiming_uniform(shape, g);
     case Init::kaiming_normal: return kaiming_normal(shape, g);
   }
   return glorot_uniform(shape, g);
+}
+Tensor filled(const Shape& shape, float value) {
+  return detail::new_tensor(shape, [&] { return Tensor::full(shape, value); });
 }
 }  // namespace
 
@@ -55,7 +61,7 @@ Conv2d::Conv2d(int64_t in_c, int64_t out_c, int64_t k, const Conv2dOptions& o, G
             " out=", out_c, " kernel=", k);
   LAI_CHECK(!o.same || (k % 2 == 1 && o.stride == 1), "Conv2d: 'same' padding needs an odd kernel and stride 1");
   weight = register_parameter("weight", init_kernel(o.init, {out_c, in_c, k, k}, g), true, o.l2);
-  if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_c}));
+  if (o.bias) bias = register_parameter("bias", filled({out_c}, 0.f));
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
@@ -97,7 +103,18 @@ Dense::Dense(int64_t in_f, int64_t out_f, const DenseOptions& o, Generator& g)
     : in_features(in_f), out_features(out_f), options(o) {
   LAI_CHECK(in_f > 0 && out_f > 0, "Dense: feature counts must be positive, got in=", in_f, " out=", out_f);
   weight = register_parameter("weight", init_kernel(o.init, {in_f, out_f}, g), true, o.l2);
-  if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_f}));
+  if (o.bias) bias = register_parameter("bias", filled({out_f}, 0.f));
+}
+
+Dense::Dense(Tensor w, Tensor b, const DenseOptions& o) : options(o) {
+  LAI_CHECK(w.defined() && w.dim() == 2 && w.size(0) > 0 && w.size(1) > 0, "Dense: weight must be [in, out], got ",
+            w.defined() ? to_string(w.shape()) : "undefined");
+  LAI_CHECK(!b.defined() || b.shape() == Shape{w.size(1)}, "Dense: bias ", to_string(b.shape()), " does not match ",
+            w.size(1), " outputs");
+  in_features = w.size(0), out_features = w.size(1);
+  options.bias = b.defined();
+  weight = register_parameter("weight", w, true, o.l2);
+  if (b.defined()) bias = register_parameter("bias", b);
 }
 
 void Dense::refresh_derived() {
@@ -195,45 +212,16 @@ std::string Dropout::describe() const { return str_cat("Dropout(", p, ")"); }
 // ---------------- BatchNorm2d ----------------
 BatchNorm2d::BatchNorm2d(int64_t c, float m, float e) : channels(c), momentum(m), eps(e) {
   LAI_CHECK(c > 0, "BatchNorm2d: channels must be positive, got ", c);
-  gamma = register_parameter("gamma", Tensor::ones({c}));
-  beta = register_parameter("beta", Tensor::zeros({c}));
-  running_mean = register_buffer("running_mean", Tensor::zeros({c}));
-  running_var = register_buffer("running_var", Tensor::ones({c}));
+  gamma = register_parameter("gamma", filled({c}, 1.f));
+  beta = register_parameter("beta", filled({c}, 0.f));
+  running_mean = register_buffer("running_mean", filled({c}, 0.f));
+  running_var = register_buffer("running_var", filled({c}, 1.f));
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   LAI_CHECK(x.dim() == 4 && x.size(1) == channels, "BatchNorm2d: expects [N, ", channels, ", H, W], got ",
             to_string(x.shape()));
-  const Shape cshape{1, channels, 1, 1};
-  Tensor g = gamma.reshape(cshape), b = beta.reshape(cshape);
-  if (!is_training()) {
-    Tensor scale, shift;
-    {
-      autograd::NoGrad ng;
-      scale = ops::div(Tensor::ones({channels}), ops::sqrt(ops::add_scalar(running_var, eps))).reshape(cshape);
-      shift = ops::neg(ops::mul(running_mean.reshape(cshape), scale));
-    }
-    // y = gamma * (x - mean) / sqrt(var + eps) + beta, with the statistics constant.
-    return ops::add(ops::mul(ops::add(ops::mul(x, scale), shift), g), b);
-  }
-  const int64_t count = x.size(0) * x.size(2) * x.size(3);
-  LAI_CHECK(count > 1, "BatchNorm2d: training needs more than one value per channel, got ", to_string(x.shape()));
-  Tensor mean = ops::mean(x, {0, 2, 3}, true);
-  Tensor centered = ops::sub(x, mean);
-  Tensor var = ops::mean(ops::mul(centered, centered), {0, 2, 3}, true);
-  Tensor inv = ops::pow(ops::add_scalar(var, eps), -0.5f);
-  {
-    autograd::NoGrad ng;
-    const float unbias = static_cast<float>(count) / static_cast<float>(count - 1);
-    std::vector<float> m = mean.to_vector(), v = var.to_vector();
-    float* rm = running_mean.data();
-    float* rv = running_var.data();
-    for (int64_t c = 0; c < channels; ++c) {
-      rm[c] = (1.f - momentum) * rm[c] + momentum * m[static_cast<size_t>(c)];
-      rv[c] = (1.f - momentum) * rv[c] + momentum * v[static_cast<size_t>(c)] * unbias;
-    }
-  }
-  return ops::add(ops::mul(ops::mul(centered, inv), g), b);
+  return ops::batch_norm(x, gamma, beta, running_mean, running_var, is_training(), momentum, eps);
 }
 
 std::string BatchNorm2d::describe() const { return str_cat("BatchNorm2d(", channels, ")"); }
@@ -245,8 +233,8 @@ ConvTranspose2d::ConvTranspose2d(int64_t in_c, int64_t out_c, int64_t k, const C
   LAI_CHECK(in_c > 0 && out_c > 0 && k > 0, "ConvTranspose2d: channels and kernel must be positive");
   // fan_in_out reads [out, in, k, k]; the transposed layout [in, out, k, k] has the fans swapped,
   // which Glorot does not care about.
-  weight = register_parameter("weight", glorot_uniform({in_c, out_c, k, k}, g), true, o.l2);
-  if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_c}));
+  weight = register_parameter("weight", init_kernel(Init::glorot_uniform, {in_c, out_c, k, k}, g), true, o.l2);
+  if (o.bias) bias = register_parameter("bias", filled({out_c}, 0.f));
 }
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {

@@ -5,6 +5,8 @@
 #include <set>
 
 #include "liteai/io/model_file.hpp"
+#include "liteai/nn/graph.hpp"
+#include "nn/placeholder.hpp"
 
 namespace liteai::nn {
 
@@ -12,12 +14,40 @@ namespace {
 const char* kOptPrefix = "optimizer/";
 const char* kExtraPrefix = "extra/";  // tensors a caller keeps beside the model (e.g. calibration maps)
 
-io::Json arch_json(const ArchSpec& a) { return io::Json::parse(a.to_json(), "architecture"); }
+const char* kGraphArch = "graph";
+
+// The flat description, plus the node list for a graph.
+io::Json arch_json(const Model& m) {
+  io::Json a = io::Json::parse(m.arch.to_json(), "architecture");
+  if (m.arch.name == kGraphArch) {
+    const auto* g = dynamic_cast<const Graph*>(m.net.get());
+    LAI_CHECK(g, "save_model: architecture 'graph' but the network is not an nn::Graph");
+    a.set("graph", g->to_json());
+  }
+  return a;
+}
 
 ArchSpec arch_from_json(const io::Json& j, const std::string& what) {
   LAI_CHECK(j.is_object(), what, ": 'architecture' must be an object (found ", j.type_name(), ")");
   // ArchSpec is flat: nested values are refused by its parser with a clear message.
-  return ArchSpec::from_json(j.dump());
+  io::Json flat = j;
+  flat.erase("graph");
+  return ArchSpec::from_json(flat.dump());
+}
+
+// The network the header describes, as shapes: placeholders, no memory, nothing initialized
+// (placeholder.hpp). Zoo architectures check their hyper-parameters as they build.
+std::shared_ptr<Model> skeleton(const io::Json& arch_j, const std::string& what) {
+  const ArchSpec arch = arch_from_json(arch_j, what);
+  detail::ShapeOnly shapes;
+  if (arch.name != kGraphArch) return build_model(arch, 0);
+  const io::Json* gj = arch_j.find("graph");
+  LAI_CHECK(gj, what, ": architecture 'graph' has no 'graph' member (the node list)");
+  auto m = std::make_shared<Model>();
+  m->arch = arch;
+  head_from_string(arch.get("head", "softmax"));
+  m->net = Graph::from_json(*gj, what);
+  return m;
 }
 
 io::NamedTensors all_tensors(const Model& model, const OptimizerState* opt, const NamedTensors* extra) {
@@ -52,9 +82,9 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
             h.get_string_or("kind", "", what), "'); was it written by another tool?");
   SavedModel out;
   out.header = h;
-  ArchSpec arch = arch_from_json(h.at("architecture", what), what);
-  out.model = build_model(arch, 0);
+  out.model = skeleton(h.at("architecture", what), what);
   Model& m = *out.model;
+  const ArchSpec& arch = m.arch;
   if (h.contains("class_names")) {
     auto names = h.get_string_array("class_names", what);
     check_class_names(names, what);
@@ -69,23 +99,17 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
     m.preprocessing.channels = p->get_int_or("channels", m.preprocessing.channels, what);
     m.preprocessing.standardize = p->get_bool_or("standardize", m.preprocessing.standardize, what);
   }
-  // Adopt the file's tensors as the parameters' storage (no second copy of a 537 MB layer).
-  std::set<std::string> seen;
-  for (auto& [name, t] : m.net->state()) {
+  // Every tensor of the file and of the architecture, checked against each other before anything
+  // is built for real; then the file's tensors become the parameters' storage (no second copy of
+  // a 537 MB layer, nothing initialized only to be overwritten).
+  const NamedTensors state = m.net->state();
+  std::set<std::string> needed;
+  for (auto& [name, t] : state) {
     const Tensor* src = f.find(name);
     LAI_CHECK(src, f.source, ": tensor '", name, "' of architecture '", arch.name, "' is missing");
     LAI_CHECK(src->shape() == t.shape(), f.source, ": tensor '", name, "' has shape ", to_string(src->shape()),
               ", architecture '", arch.name, "' expects ", to_string(t.shape()));
-    Tensor s = src->dtype() == DType::f32 ? *src : src->to(DType::f32);
-    if (s.is_contiguous() && t.is_contiguous()) {
-      TensorImpl* dst = t.impl();
-      dst->storage = s.storage();
-      dst->offset = s.offset();
-      dst->strides = s.strides();
-    } else {
-      t.copy_from(s);
-    }
-    seen.insert(name);
+    needed.insert(name);
   }
   for (auto& [name, t] : f.tensors) {
     if (name.rfind(kOptPrefix, 0) == 0) {
@@ -96,9 +120,10 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
       out.extra.emplace_back(name.substr(std::string(kExtraPrefix).size()), t);
       continue;
     }
-    LAI_CHECK(seen.count(name), f.source, ": tensor '", name, "' does not belong to architecture '", arch.name,
+    LAI_CHECK(needed.count(name), f.source, ": tensor '", name, "' does not belong to architecture '", arch.name,
               "'");
   }
+  for (auto& [name, t] : state) detail::adopt(t, *f.find(name));
   if (const io::Json* o = h.find("optimizer"); o && with_optimizer) {
     out.optimizer.name = o->get_string("name", what);
     if (const io::Json* meta = o->find("meta"))
@@ -130,7 +155,7 @@ io::Json model_header(const Model& model) {
   check_class_names(model.class_names, "save model");
   io::Json h = io::Json::object();
   h.set("kind", "liteai-model");
-  h.set("architecture", arch_json(model.arch));
+  h.set("architecture", arch_json(model));
   h.set("class_names", io::Json::array_of(model.class_names));
   io::Json p = io::Json::object();
   p.set("width", model.preprocessing.width);

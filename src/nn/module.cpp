@@ -51,6 +51,8 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   children_.emplace_back(name, std::move(m));
 }
 
+void Module::clear_children() { children_.clear(); }
+
 void Module::collect(const std::string& prefix, std::vector<ParameterInfo>* params, NamedTensors* buffers) const {
   if (params)
     for (const auto& p : params_) params->push_back({join(prefix, p.name), p.tensor, p.is_kernel, p.l2});

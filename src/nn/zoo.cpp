@@ -348,7 +348,8 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
     m->preprocessing = {size, size, channels, true};
   } else {
     throw_error(str_cat("build_model: unknown architecture '", n,
-                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, autoencoder)"));
+                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, autoencoder; a 'graph' "
+                        "is read from a model file or made by nn::to_graph_model or an import)"));
   }
   spec.set("channels", static_cast<double>(channels));
   if (spec.params.count("standardize")) {

@@ -1,6 +1,7 @@
 // Element-wise ops with NumPy broadcasting, and their gradients.
 #include <cmath>
 
+#include "kernels/graph_kernels.hpp"
 #include "kernels/kernels.hpp"
 #include "liteai/core/strided.hpp"
 #include "liteai/ops/ops.hpp"
@@ -199,3 +200,37 @@ Tensor operator*(const Tensor& a, float b) { return ops::mul_scalar(a, b); }
 Tensor operator/(const Tensor& a, float b) { return ops::mul_scalar(a, 1.f / b); }
 Tensor operator*(float a, const Tensor& b) { return ops::mul_scalar(b, a); }
 }  // namespace liteai
+
+namespace liteai::ops {
+
+Tensor leaky_relu(const Tensor& a, float alpha) {
+  Tensor x = a.contiguous(), out = Tensor::empty(x.shape());
+  kernels::vleaky_relu(x.numel(), alpha, x.data(), out.data());
+  return record("leaky_relu", out, {a}, [x, alpha](const Tensor& g) {
+    Tensor gc = g.contiguous(), dx = Tensor::empty(x.shape());
+    kernels::vleaky_relu_backward(x.numel(), alpha, x.data(), gc.data(), dx.data());
+    return GradList{dx};
+  });
+}
+
+Tensor hard_sigmoid(const Tensor& a, float alpha, float beta) {
+  Tensor x = a.contiguous(), out = Tensor::empty(x.shape());
+  kernels::vhard_sigmoid(x.numel(), alpha, beta, x.data(), out.data());
+  return record("hard_sigmoid", out, {a}, [x, alpha, beta](const Tensor& g) {
+    Tensor gc = g.contiguous(), dx = Tensor::empty(x.shape());
+    kernels::vhard_sigmoid_backward(x.numel(), alpha, beta, x.data(), gc.data(), dx.data());
+    return GradList{dx};
+  });
+}
+
+Tensor hard_swish(const Tensor& a) {
+  Tensor x = a.contiguous(), out = Tensor::empty(x.shape());
+  kernels::vhard_swish(x.numel(), x.data(), out.data());
+  return record("hard_swish", out, {a}, [x](const Tensor& g) {
+    Tensor gc = g.contiguous(), dx = Tensor::empty(x.shape());
+    kernels::vhard_swish_backward(x.numel(), x.data(), gc.data(), dx.data());
+    return GradList{dx};
+  });
+}
+
+}  // namespace liteai::ops

@@ -45,3 +45,46 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
 }
 
 }  // namespace liteai::ops
+
+namespace liteai::ops {
+
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, float value) {
+  const int64_t nd = x.dim();
+  LAI_CHECK(static_cast<int64_t>(pads.size()) == 2 * nd, "pad: ", pads.size(), " pads for a ", nd,
+            "-dimensional input ", to_string(x.shape()), " (need ", 2 * nd, ": all begins, then all ends)");
+  Shape out_shape = x.shape();
+  // Per dimension: where the kept part of x starts/ends in x, and where it starts in the output.
+  std::vector<int64_t> src0(static_cast<size_t>(nd)), src1(src0), dst0(src0);
+  bool crops = false;
+  for (int64_t d = 0; d < nd; ++d) {
+    const int64_t b = pads[size_t(d)], e = pads[size_t(d + nd)];
+    out_shape[size_t(d)] = x.size(d) + b + e;
+    LAI_CHECK(out_shape[size_t(d)] >= 0 && std::max<int64_t>(0, -b) + std::max<int64_t>(0, -e) <= x.size(d), "pad: pads ",
+              b, ", ", e, " remove more than dimension ", d, " of ", to_string(x.shape()), " holds");
+    src0[size_t(d)] = std::max<int64_t>(0, -b);
+    src1[size_t(d)] = x.size(d) - std::max<int64_t>(0, -e);
+    dst0[size_t(d)] = std::max<int64_t>(0, b);
+    crops = crops || b < 0 || e < 0;
+  }
+  auto region = [nd, src0, src1](Tensor t, const std::vector<int64_t>& start) {
+    for (int64_t d = 0; d < nd; ++d)
+      t = t.slice(d, start[size_t(d)], start[size_t(d)] + src1[size_t(d)] - src0[size_t(d)]);
+    return t;
+  };
+  Tensor out = Tensor::full(out_shape, value);
+  {
+    autograd::NoGrad ng;
+    if (out.numel() > 0) region(out, dst0).copy_from(region(x, src0));
+  }
+  Shape in_shape = x.shape();
+  return autograd::record("pad", out, {x}, [region, src0, dst0, in_shape, crops](const Tensor& g) {
+    autograd::NoGrad ng;
+    Tensor kept = region(g, dst0);
+    if (!crops) return std::vector<Tensor>{kept.contiguous()};
+    Tensor dx = Tensor::zeros(in_shape);
+    region(dx, src0).copy_from(kept);
+    return std::vector<Tensor>{dx};
+  });
+}
+
+}  // namespace liteai::ops

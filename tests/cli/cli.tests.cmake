@@ -11,7 +11,11 @@ endif()
 # hostile files of cli_errors and cli_hostile.
 add_executable(cli_test_corrupt ${CMAKE_CURRENT_LIST_DIR}/cli_test_corrupt.cpp)
 target_link_libraries(cli_test_corrupt PRIVATE liteai_io ZLIB::ZLIB)
-foreach(workflow classify probmat anomaly som hough demo errors hostile distill trust)
+set(workflows classify probmat anomaly som hough demo errors hostile distill trust)
+if(TARGET liteai_interop_onnx)
+  list(APPEND workflows onnx)
+endif()
+foreach(workflow IN LISTS workflows)
   add_test(NAME cli_${workflow}
            COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DCORRUPT=$<TARGET_FILE:cli_test_corrupt>
                    -DWORK=${LITEAI_TEST_TMP}/cli_${workflow} -DEXAMPLES=${PROJECT_SOURCE_DIR}/examples

@@ -1,6 +1,7 @@
 /* Writes seed corpora for the fuzzers into DIR/{capi_model,capi_anomaly_files,capi_image,
- * model_file,npy,manifest,idx}: a tiny valid model, ProbMat, SOM, autoencoder and senafas file,
- * small images, .npy arrays, CSV manifests and IDX files (plain and gzip'ed). */
+ * model_file,npy,manifest,idx,onnx_import}: a tiny valid model, ProbMat, SOM, autoencoder and
+ * senafas file, small images, .npy arrays, CSV manifests, IDX files (plain and gzip'ed) and small
+ * ONNX exports (when the library has ONNX). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,22 @@ int main(int argc, char** argv) {
   snprintf(p, sizeof p, "%s/capi_model/cxr8.lai", d);
   if (lai_model_save(m, p) != LAI_OK) goto fail;
   lai_model_free(m);
+  /* ONNX: exports of a tiny autoencoder and teacher (the fuzz target's first byte picks options). */
+  {
+    const char* nets[2] = {"{\"name\": \"autoencoder\", \"size\": 8, \"width\": 2}",
+                           "{\"name\": \"teacher_cxr\", \"size\": 16, \"width\": 1, \"classes\": 2}"};
+    for (i = 0; i < 2; ++i) {
+      lai_status st;
+      if (lai_model_create(nets[i], 0, 0, 1, &m) != LAI_OK) goto fail;
+      snprintf(p, sizeof p, "%s/net%d.onnx", d, i);
+      st = lai_model_export_onnx(m, p);
+      lai_model_free(m);
+      if (st == LAI_ERR_NOT_SUPPORTED) break; /* a build without ONNX */
+      if (st != LAI_OK) goto fail;
+      snprintf(q, sizeof q, "%s/onnx_import/net%d", d, i);
+      if (copy_prefixed(p, q, i)) goto fail;
+    }
+  }
 
   lai_probmat_config_init(&c, 8, 6);
   c.bins = 32;

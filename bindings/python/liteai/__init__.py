@@ -316,6 +316,8 @@ _SIG_0_4 = {
     "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
     "lai_model_calibrate": (_S, [_P, _P, C.POINTER(_P)]),
     "lai_models_merge": (_S, [C.POINTER(C.c_char_p), C.c_size_t, _P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_import_onnx": (_S, [_P, C.POINTER(_P)]),
+    "lai_model_export_onnx": (_S, [_P, C.c_char_p]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -528,6 +530,15 @@ def merge(paths, progress=None, **options):
     o._raise_callback_error()
     _check(status)
     return Model(h.value), json.loads(text)
+
+
+def import_onnx(onnx, **options):
+    """A model from ONNX with the options of `liteai import` (out=..., classes=[...], head=...,
+    size=..., preprocess=..., keep_channels=...). Returns the Model (a graph model)."""
+    o = _options("import", dict(options, onnx=str(onnx)))
+    h = C.c_void_p()
+    _check(_lib.lai_model_import_onnx(o._h, C.byref(h)))
+    return Model(h.value)
 
 
 # ---------------------------------------------------------------- images
@@ -845,6 +856,10 @@ class Model(_Handle):
         o._raise_callback_error()
         _check(status)
         return json.loads(text) if text else None
+
+    def export_onnx(self, path):
+        """Writes the model as ONNX (what `liteai export` writes), checked before it is written."""
+        _check(_lib.lai_model_export_onnx(self._h, _path(path)))
 
     def distill(self, progress=None, **options):
         """Trains this model as the student of a teacher (the options of `liteai distill`)."""

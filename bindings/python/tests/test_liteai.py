@@ -349,6 +349,24 @@ class TestVersion04(Base):
         r2 = m.train_with(data=self.manifest, epochs=1, batch=4, quiet=True)
         self.assertEqual(r2["epochs_run"], 1)
 
+    def test_onnx_export_import(self):
+        m = liteai.Model.create("small_cnn", size=S, classes=3, seed=6)
+        path = os.path.join(WORK, "py_model.onnx")
+        try:
+            m.export_onnx(path)
+        except liteai.Error as e:  # a build without libonnx-dev
+            self.assertEqual(e.status, "LAI_ERR_NOT_SUPPORTED")
+            return
+        g = liteai.import_onnx(path, classes=["x", "y", "z"], head="softmax", out=os.path.join(WORK, "py_graph.lai"))
+        self.assertEqual(g.class_names, ["x", "y", "z"])
+        self.assertEqual(g.describe()["architecture"]["name"], "graph")
+        img, _ = liteai.phantom(3, 2, S)
+        for a, b in zip(m.predict(img), g.predict(img)):
+            self.assertAlmostEqual(float(a), float(b), places=6)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.import_onnx(os.path.join(WORK, "missing.onnx"))
+        self.assertEqual(e.exception.status, "LAI_ERR_IO")
+
     def test_synth_options(self):
         d = os.path.join(WORK, "normals_only")
         liteai.write_phantoms(d, 6, seed=2, size=S, classes=["normal"], quiet=True)

@@ -32,7 +32,9 @@
 namespace liteai::io {
 
 inline constexpr char kModelMagic[8] = {'L', 'I', 'T', 'E', 'A', 'I', '\0', '\1'};
-inline constexpr uint32_t kModelFormatVersion = 1;
+// 1: zoo architectures; 2: also "graph" architectures (a node list in the header). Readers take
+// every version up to theirs.
+inline constexpr uint32_t kModelFormatVersion = 2;
 inline constexpr size_t kModelDataAlignment = 64;
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;

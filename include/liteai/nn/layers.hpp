@@ -57,6 +57,9 @@ struct DenseOptions {
 class Dense : public Module {
  public:
   Dense(int64_t in_features, int64_t out_features, const DenseOptions& o = {}, Generator& g = default_generator());
+  // Over existing tensors (shared, not copied): weight [in, out], bias [out] or undefined
+  // (o.bias and o.init are ignored).
+  Dense(Tensor weight, Tensor bias, const DenseOptions& o = {});
   Tensor forward(const Tensor& x) override;  // x [N, in] (or [N, ...] flattened)
   std::string describe() const override;
   Tensor weight, bias;  // weight [in, out]; bias [out]

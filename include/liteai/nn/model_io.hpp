@@ -1,17 +1,20 @@
 #pragma once
 // Whole-model files (.lai, io/model_file.hpp): architecture (ArchSpec), weights and buffers,
 // class names, preprocessing, and optionally the optimizer state and training progress so
-// training can resume. Saving is atomic; loading rebuilds the network from the architecture
-// and checks every tensor's name and shape against it (errors name the tensor).
+// training can resume. Saving is atomic. Loading first builds the architecture as shapes only (no
+// memory, nothing initialized), checks every tensor's name and shape against the file (errors
+// name the tensor), and only then adopts the file's tensors: a header that disagrees with its
+// tensors (an edited size) is refused before anything big exists.
 //
 // Header (JSON):
 //   {"kind": "liteai-model", "architecture": {"name": "compact_cxr", "size": 512, ...},
+//    (a graph: {"name": "graph", "head": .., "classes": .., "graph": <nn::Graph::to_json()>}),
 //    "class_names": [...], "preprocessing": {"width", "height", "channels", "standardize"},
 //    "parameters": 134,...,
 //    "optimizer": {"name": "adam", "meta": {"steps": .., "lr": .., ...}}   (optional)
 //    "training": {...}}                                                    (optional, free-form)
-// Tensors: the module's state() names ("conv1.weight", "stage1.bn1.running_mean"), then the
-// optimizer's state under "optimizer/<param>.<slot>".
+// Tensors: the module's state() names ("conv1.weight", "stage1.bn1.running_mean"; a graph's
+// "<node>.<slot>"), then the optimizer's state under "optimizer/<param>.<slot>".
 #include <map>
 #include <memory>
 #include <string>

@@ -110,6 +110,7 @@ class Module : public std::enable_shared_from_this<Module> {
     return m;
   }
   void add_child(const std::string& name, std::shared_ptr<Module> m);
+  void clear_children();  // for networks that rebuild their structure (nn::Graph after an edit)
   // Called (recursively, by the public calls above) after the mode, the weights or the inference
   // dtype change: layers rebuild what they derive from their parameters. Default: nothing.
   virtual void refresh_derived() {}

@@ -80,6 +80,65 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
                         int64_t padding = 0);
 Tensor upsample_nearest2d(const Tensor& x, int64_t scale);
 
+// ---- the general forms the graph's operators need (ONNX semantics) ----
+// Convolution geometry: per-axis stride and dilation, pads per side, groups (C and K divisible by
+// groups; weight [K, C/groups, R, S]). groups == C is depthwise (its own SIMD kernels);
+// asymmetric pads are applied as an explicit zero pad of the input.
+struct ConvGeometry {
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t groups = 1;
+};
+// act: an activation applied to the output (fused into the kernel where it can be).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeometry& g, ConvAct act = ConvAct::none);
+// The depthwise case itself (groups == C, w[C * M, 1, R, S]); conv2d routes to it.
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeometry& g);
+// Transposed convolution, w[C_in, C_out, R, S] (groups 1). Output size per axis:
+// (in - 1) * stride - pad_begin - pad_end + dilation * (kernel - 1) + 1 + output_padding.
+struct ConvTransposeGeometry {
+  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t output_padding_h = 0, output_padding_w = 0;
+};
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTransposeGeometry& g);
+// Pooling window with padding; ceil_mode as PyTorch/ONNX (a last window must start inside the
+// input or its left/top padding).
+struct Pool2dGeometry {
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  bool ceil_mode = false;
+  int64_t out_h(int64_t h) const;
+  int64_t out_w(int64_t w) const;
+};
+Tensor max_pool2d(const Tensor& x, const Pool2dGeometry& g);
+// count_include_pad: padded positions count in the divisor (as PyTorch's default).
+Tensor avg_pool2d(const Tensor& x, const Pool2dGeometry& g, bool count_include_pad);
+// Constant padding: pads = {begin_0, ..., begin_{n-1}, end_0, ..., end_{n-1}} (ONNX order);
+// negative values crop.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, float value = 0.f);
+// Batch normalization over dim 1 of x[N, C, ...]. Training: batch statistics (biased variance)
+// and running statistics updated in place (running = (1 - momentum) running + momentum batch,
+// unbiased variance; momentum as PyTorch's). Inference: the running statistics. relu: max(y, 0)
+// fused (its backward recomputes the mask, no extra activation is kept).
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, float momentum, float eps, bool relu = false);
+// Batch norm -> ReLU -> convolution in one op (DenseNet's layers, pre-activation blocks), the
+// batch norm's input given as `parts` concatenated along the channels (one part: no concat). The
+// concatenation and the normalized activation never exist as tensors beyond one step: the forward
+// pass writes the activation straight from the parts, and backward recomputes it from the parts
+// (which the caller keeps anyway) instead of keeping it, so training holds the parts alone.
+// Same results as concat + batch_norm(relu) + conv2d. Needs groups 1 and symmetric pads.
+struct BatchNormParams {
+  Tensor gamma, beta, running_mean, running_var;
+  bool training = false;
+  float momentum = 0.1f, eps = 1e-5f;  // momentum as PyTorch's (see batch_norm)
+};
+Tensor bn_relu_conv2d(const std::vector<Tensor>& parts, const BatchNormParams& bn, const Tensor& w, const Tensor& b,
+                      const ConvGeometry& g);
+Tensor leaky_relu(const Tensor& a, float alpha);
+Tensor hard_sigmoid(const Tensor& a, float alpha, float beta);  // max(0, min(1, alpha x + beta))
+Tensor hard_swish(const Tensor& a);                             // x * hard_sigmoid(x, 1/6, 1/2)
+
 // ---- losses (mean over the batch) ----
 // logits[N, C], target class indices as f32 [N] -> scalar
 Tensor cross_entropy(const Tensor& logits, const Tensor& target_indices);

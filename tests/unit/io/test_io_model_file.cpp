@@ -279,13 +279,16 @@ TEST_CASE("model file: wrong magic and wrong versions", "[io][model_file][corrup
   CHECK(load_error(bad) == "m.lai: not a liteai model file (bad magic)");
   CHECK(load_error({'{', '}'}) == "m.lai: not a liteai model file (bad magic)");
   bad = good;
-  bad[8] = 2;
-  CHECK(load_error(bad) == "m.lai: format version 2 is newer than this build of liteai reads (up to 1); upgrade liteai");
+  bad[8] = kModelFormatVersion + 1;
+  CHECK(load_error(bad) == "m.lai: format version " + std::to_string(kModelFormatVersion + 1) +
+                               " is newer than this build of liteai reads (up to " +
+                               std::to_string(kModelFormatVersion) + "); upgrade liteai");
   bad[8] = 0;
   CHECK(load_error(bad) == "m.lai: invalid format version 0");
   bad = good;
-  bad[11] = 0x80;  // 2^31
-  CHECK(load_error(bad).find("format version 2147483649 is newer") != std::string::npos);
+  bad[11] = 0x80;  // + 2^31
+  CHECK(load_error(bad).find("format version " + std::to_string((1u << 31) + kModelFormatVersion) + " is newer") !=
+        std::string::npos);
 }
 
 TEST_CASE("model file: hostile tables with a valid checksum are refused cleanly", "[io][model_file][corrupt]") {
