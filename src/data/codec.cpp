@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "liteai/core/error.hpp"
+#include "liteai/data/decoders.hpp"
 
 namespace liteai::data {
 namespace {
@@ -41,7 +42,7 @@ std::string sniff_format(const uint8_t* p, size_t n) {
 
 // Names formats we recognise but do not decode, so the message says what the file is.
 std::string describe_unsupported(const uint8_t* p, size_t n) {
-  if (n >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) return "DICOM (convert to PNG first)";
+  if (n >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) return "DICOM; this build has no DICOM reader (needs DCMTK)";
   if (starts_with(p, n, "II*\0", 4) || starts_with(p, n, "MM\0*", 4)) return "TIFF";
   if (starts_with(p, n, "GIF8", 4)) return "GIF";
   if (starts_with(p, n, "RIFF", 4)) return "RIFF/WebP";
@@ -315,6 +316,8 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
   LAI_CHECK(size < (size_t(1) << 31), name, ": unsupported (file larger than 2 GB)");
   ImageInfo info;
   info.format = sniff_format(p, size);
+  if (info.format.empty())
+    if (auto d = find_image_decoder(p, size); d && d->probe) return d->probe(p, size, name);
   LAI_CHECK_FORMAT(!info.format.empty(), name, ": unsupported format (", describe_unsupported(p, size), ")");
   if (info.format == "pnm") {
     LAI_CHECK_FORMAT(p[1] == '2' || p[1] == '5' || p[1] == '6', name,
@@ -352,6 +355,8 @@ void decode_image_memory_into(const void* bytes, size_t size, const std::string&
     img = decode_pnm(p, size, name);
     return;
   }
+  if (fmt.empty() && size > 0)
+    if (auto d = find_image_decoder(p, size); d && d->decode) return d->decode(p, size, name, img);
   ImageInfo info = probe_image_memory(bytes, size, name);
   // A PNG/JPEG that stops early can still decode (stb pads); refuse it so bad data is noticed.
   LAI_CHECK_FORMAT(!looks_truncated(info.format, p, size), name, ": truncated file (", info.format,

@@ -16,6 +16,7 @@
 #include "liteai/core/error.hpp"
 #include "liteai/core/random.hpp"
 #include "liteai/data/codec.hpp"
+#include "liteai/data/decoders.hpp"
 
 namespace fs = std::filesystem;
 
@@ -182,7 +183,8 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
       const std::string fname = e.path().filename().string();
       if (fname.empty() || fname[0] == '.' || !e.is_regular_file()) continue;
       const std::string ext = lower(e.path().extension().string());
-      if (std::find(opt.extensions.begin(), opt.extensions.end(), ext) == opt.extensions.end()) continue;
+      const bool listed = std::find(opt.extensions.begin(), opt.extensions.end(), ext) != opt.extensions.end();
+      if (!listed && !(ext.empty() && registered_decoder_accepts_file(e.path().string()))) continue;
       files.push_back(e.path().string());
     }
     LAI_CHECK_IO(!ec, sub.string(), ": cannot list (", ec.message(), ")");

@@ -1,0 +1,96 @@
+#pragma once
+// DICOM in and out through DCMTK. Built when DCMTK is found (CMake option LITEAI_WITH_DCMTK);
+// code above the data layer tests LITEAI_HAVE_DICOM before using it.
+//
+// In: a one-frame gray image (CR, DX, or any MONOCHROME1/MONOCHROME2 object with Pixel Data)
+// becomes a data::Image of display values, the intensities a viewer shows:
+//   stored values (8 to 16 bits stored, signed or unsigned; native, deflated, or compressed as
+//   JPEG baseline/extended/lossless, JPEG-LS or RLE)
+//   -> modality transform: Modality LUT Sequence, else Rescale Slope/Intercept (default 1, 0)
+//   -> VOI: the first VOI LUT Sequence item, else the first Window Center/Width with its VOI LUT
+//      Function (LINEAR, LINEAR_EXACT, SIGMOID), else the full range the stored bits can hold
+//   -> polarity: MONOCHROME1 (and MONOCHROME2 with Presentation LUT Shape INVERSE) is inverted,
+//      so dense structures are bright whatever the source
+//   -> linearly onto [0, 65535] as floats (max_value 65535, not rounded).
+// Why this scale: the model's per-image standardization is blind to scale and offset, and the
+// loader and the ProbMat tools divide by max_value, so a DICOM reads as its 16-bit PNG export
+// would (`dcm2pnm +on2` with the same window), on the same [0, 1] range as 8-bit PNGs.
+//
+// Limits (hostile files): at most 2^26 pixels; element lengths are checked against the bytes
+// present before anything is allocated; deflated data sets inflate to at most 256 MB.
+// Errors name the file and, where one is at fault, the tag:
+//   not_supported: a non-image object (no Pixel Data), several frames, colour (Samples per Pixel,
+//     Photometric Interpretation), Bits Allocated other than 8 or 16, a transfer syntax DCMTK
+//     cannot decode here (JPEG 2000, ...: the message names it);
+//   format: damaged or truncated files, inconsistent attributes (Bits Stored above Bits Allocated,
+//     Pixel Data shorter than Rows x Columns, a zero Rescale Slope, Window Width below 1, ...).
+//
+// After register_reader() (run when the program starts whenever this module is linked, and
+// harmless to call again) data::decode_image, data::probe_image, folder and CSV data sets and
+// the Loader read DICOM: files named .dcm, and any file with "DICM" at offset 128 or starting
+// like a bare data set.
+//
+// Out: results as DICOM objects linked to the source study (same Study Instance UID, a new
+// series, references to the source instance): a Comprehensive SR holding a TID 1500 measurement
+// report, and an RGB Secondary Capture (the heatmap overlay, for viewers that show nothing else).
+//
+// Thread-safety: every function may be called from several threads at once.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "liteai/data/codec.hpp"
+#include "liteai/data/image.hpp"
+
+namespace liteai::interop::dicom {
+
+// What a read instance says about itself and how its pixels were turned into display values.
+// The identification and Patient/Study fields are what the result writers copy.
+struct SourceInfo {
+  std::string sop_class_uid, sop_instance_uid, study_instance_uid, series_instance_uid;
+  std::string frame_of_reference_uid;
+  std::string specific_character_set;  // (0008,0005), copied so names keep their meaning
+  std::string patient_name, patient_id, issuer_of_patient_id, patient_birth_date, patient_sex, patient_age;
+  std::string study_date, study_time, study_id, accession_number, referring_physician_name, study_description;
+  std::string modality, body_part_examined, series_number, instance_number;
+  int rows = 0, columns = 0;
+  // mm between pixel centres (row spacing, column spacing) from Pixel Spacing, else Imager Pixel
+  // Spacing; 0 when neither is present.
+  double row_spacing_mm = 0, column_spacing_mm = 0;
+
+  std::string transfer_syntax_uid, transfer_syntax_name;
+  std::string photometric_interpretation;  // MONOCHROME1 or MONOCHROME2
+  int bits_allocated = 0, bits_stored = 0, high_bit = 0;
+  bool is_signed = false;
+  // The modality transform ("rescale" or "modality LUT") and the VOI applied ("VOI LUT",
+  // "window LINEAR", "window LINEAR_EXACT", "window SIGMOID" or "full range"); for a window,
+  // its centre and width, for the full range its bounds as centre/width, in modality units.
+  std::string modality_transform, voi;
+  double rescale_slope = 1, rescale_intercept = 0;
+  double window_center = 0, window_width = 0;
+  bool inverted = false;  // display values were inverted (MONOCHROME1)
+};
+
+struct Decoded {
+  data::Image image;
+  SourceInfo info;
+};
+
+// True when the bytes look like DICOM: "DICM" at offset 128, or a bare data set (no preamble)
+// starting with a group 0002 or 0008 element. Needs at most the first 132 bytes.
+bool is_dicom(const void* bytes, size_t size);
+
+Decoded read(const std::string& path);
+Decoded read_memory(const void* bytes, size_t size, const std::string& name = "<memory>");
+// Into an existing image, reusing its memory; info may be null.
+void read_memory_into(const void* bytes, size_t size, const std::string& name, data::Image& out,
+                      SourceInfo* info = nullptr);
+// The header only (no pixel decoding): rows, columns, how it would be read. Checks everything
+// read_memory checks except the pixel data itself.
+SourceInfo probe_memory(const void* bytes, size_t size, const std::string& name = "<memory>");
+
+// Registers the reader with the data layer (data::register_image_decoder, name "dicom").
+void register_reader();
+
+}  // namespace liteai::interop::dicom
