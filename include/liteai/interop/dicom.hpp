@@ -93,4 +93,62 @@ SourceInfo probe_memory(const void* bytes, size_t size, const std::string& name 
 // Registers the reader with the data layer (data::register_image_decoder, name "dicom").
 void register_reader();
 
+// ---------------------------------------------------------------- out
+
+struct ClassProbability {
+  std::string name;  // the model's class name
+  double probability = 0;
+};
+
+// A round object found (e.g. by the Hough transform on a WPM), in the source image's pixels:
+// x the column, y the row, the centre of the top-left pixel at (0, 0).
+struct Circle {
+  double x = 0, y = 0, radius = 0;
+  double score = 0;  // the detector's confidence (votes x support for liteai's Hough)
+};
+
+// What the model and the anomaly maps said about one source image.
+struct Findings {
+  std::string model_name;     // the algorithm's name (Algorithm Name, Device Observer Model Name)
+  std::string model_version;  // its version (Algorithm Version), e.g. the model file's hash
+  std::vector<ClassProbability> classes;
+  bool has_anomaly_score = false;
+  double anomaly_score = 0;  // the WPM's image score
+  std::vector<Circle> circles;
+};
+
+struct OutputOptions {
+  // The new series and instance. Empty: derived by name (2.25.<128-bit hash>): the series from
+  // the source series, the object kind and the model, so one model's results on one series share
+  // a series; the instance from the source instance, the kind, the model and the findings, so
+  // writing the same results twice gives the same instance (a PACS keeps one).
+  std::string series_instance_uid, sop_instance_uid;
+  int series_number = 0;           // 0: 9901 for the SR, 9902 for the Secondary Capture
+  std::string series_description;  // empty: "liteai <model> results" / "liteai <model> overlay"
+  std::string content_date, content_time;  // empty: now (DA YYYYMMDD, TM HHMMSS)
+};
+
+// A Comprehensive SR holding a TID 1500 Imaging Measurement Report: the device observer
+// "liteai" (the marker by which results are recognized) with the model as its model name; the
+// source image in the Image Library; one Measurement Group per class (Finding: the class, a
+// 99LITEAI code; Probability (122157, DCM) in UCUM "1"), one for the anomaly score, and one per
+// circle (an Image Region SCOORD CIRCLE on the source image, its Diameter (81827009, SCT) in mm
+// when the source has a pixel spacing, else in pixels, and its score); each measurement carries
+// the model as Algorithm Name and Version (TID 4019). Patient and study attributes are copied
+// from the source; the source instance is in the Current Requested Procedure Evidence.
+// Throws invalid_argument naming the field when the source lacks a UID a result needs.
+std::vector<uint8_t> encode_sr(const SourceInfo& source, const Findings& findings, const OutputOptions& options = {});
+// A Secondary Capture (RGB, 8 bits) of `rgb` (width x height interleaved RGB bytes, stride 0 =
+// packed): the overlay for viewers that show no SR. Same linking as the SR; Image Type
+// DERIVED\SECONDARY, the source in Source Image Sequence.
+std::vector<uint8_t> encode_secondary_capture(const SourceInfo& source, const Findings& findings, const uint8_t* rgb,
+                                              int width, int height, int stride = 0,
+                                              const OutputOptions& options = {});
+// The same written atomically to `path`.
+void write_sr(const std::string& path, const SourceInfo& source, const Findings& findings,
+              const OutputOptions& options = {});
+void write_secondary_capture(const std::string& path, const SourceInfo& source, const Findings& findings,
+                             const uint8_t* rgb, int width, int height, int stride = 0,
+                             const OutputOptions& options = {});
+
 }  // namespace liteai::interop::dicom
