@@ -17,8 +17,8 @@ int main(int argc, char** argv) {
   int n = 0;
   auto seed = [&](const fx::Spec& s, E_TransferSyntax x) { fx::write(dir + "/seed" + std::to_string(n++) + ".dcm", s, x); };
   fx::Spec s;
-  s.width = 24;
-  s.height = 20;
+  s.width = 40;  // small (the phantom's least size is 32)
+  s.height = 32;
   s.window = {{2000, 3000}};
   for (E_TransferSyntax x : {EXS_LittleEndianExplicit, EXS_LittleEndianImplicit, EXS_BigEndianExplicit,
                              EXS_DeflatedLittleEndianExplicit, EXS_RLELossless, EXS_JPEGProcess14SV1,
