@@ -1,4 +1,5 @@
 #include "liteai/nn/model_io.hpp"
+#include "liteai/core/version.hpp"
 
 #include <set>
 
@@ -121,7 +122,8 @@ io::Json model_header(const Model& model) {
   p.set("standardize", model.preprocessing.standardize);
   h.set("preprocessing", p);
   h.set("parameters", model.net->parameter_count());
-  h.set("library", "liteai 0.1");
+  h.set("library", str_cat("liteai ", version()));
+  h.set("source_revision", source_revision());
   return h;
 }
 

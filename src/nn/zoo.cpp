@@ -1,11 +1,14 @@
 #include "liteai/nn/zoo.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/io/json.hpp"
 #include "liteai/ops/ops.hpp"
 
 namespace liteai::nn {
@@ -21,72 +24,6 @@ bool parse_number(const std::string& s, double* out) {
   return true;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else {
-      o += c;
-    }
-  }
-  return o;
-}
-
-// A tiny parser for flat JSON objects (strings, numbers, booleans, null).
-struct FlatJson {
-  const std::string& s;
-  size_t i = 0;
-  void ws() {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  }
-  [[noreturn]] void fail(const char* what) {
-    throw_error(str_cat("architecture JSON: ", what, " at offset ", i, " in '", s.substr(0, 200), "'"));
-  }
-  void expect(char c) {
-    ws();
-    if (i >= s.size() || s[i] != c) fail(str_cat("expected '", c, "'").c_str());
-    ++i;
-  }
-  std::string string() {
-    expect('"');
-    std::string o;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\') {
-        if (++i >= s.size()) fail("unterminated escape");
-        const char e = s[i];
-        if (e == 'u') {
-          if (i + 4 >= s.size()) fail("bad \\u escape");
-          o += static_cast<char>(std::strtol(s.substr(i + 1, 4).c_str(), nullptr, 16));
-          i += 4;
-        } else {
-          o += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-        }
-        ++i;
-      } else {
-        o += s[i++];
-      }
-    }
-    if (i >= s.size()) fail("unterminated string");
-    ++i;
-    return o;
-  }
-  std::string scalar() {
-    ws();
-    if (i < s.size() && s[i] == '"') return string();
-    const size_t b = i;
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
-                            s[i] == '.'))
-      ++i;
-    if (b == i) fail("expected a string, number or boolean (nested values are not allowed)");
-    return s.substr(b, i - b);
-  }
-};
 }  // namespace
 
 int64_t ArchSpec::get_int(const std::string& key, int64_t def) const {
@@ -128,43 +65,34 @@ ArchSpec& ArchSpec::set(const std::string& key, double value) {
 }
 
 std::string ArchSpec::to_json() const {
-  std::string o = "{\"name\": \"" + json_escape(name) + "\"";
+  io::Json o = io::Json::object();
+  o.set("name", name);
   for (const auto& [k, v] : params) {
-    o += ", \"" + json_escape(k) + "\": ";
-    if (parse_number(v, nullptr) || v == "true" || v == "false")
-      o += v;
-    else
-      o += "\"" + json_escape(v) + "\"";
+    double x = 0;
+    if (parse_number(v, &x)) o.set(k, io::Json::parse(v, "architecture value"));  // exact as written
+    else if (v == "true" || v == "false") o.set(k, v == "true");
+    else o.set(k, v);
   }
-  return o + "}";
+  return o.dump();
 }
 
 ArchSpec ArchSpec::from_json(const std::string& json) {
+  const io::Json j = io::Json::parse(json, "architecture JSON");
   ArchSpec spec;
-  FlatJson p{json};
-  p.expect('{');
-  p.ws();
-  if (p.i < json.size() && json[p.i] == '}') {
-    ++p.i;
-  } else {
-    for (;;) {
-      std::string key = p.string();
-      p.expect(':');
-      std::string value = p.scalar();
-      if (key == "name")
-        spec.name = value;
-      else
-        spec.params[key] = value;
-      p.ws();
-      if (p.i < json.size() && json[p.i] == ',') {
-        ++p.i;
-        continue;
-      }
-      p.expect('}');
-      break;
+  for (const auto& [k, v] : j.as_object("architecture JSON")) {
+    std::string text;
+    switch (v.type()) {
+      case io::Json::Type::string: text = v.as_string(); break;
+      case io::Json::Type::boolean: text = v.as_bool() ? "true" : "false"; break;
+      case io::Json::Type::number: text = v.dump(); break;
+      default:
+        throw_error(ErrorKind::format, str_cat("architecture JSON: '", k, "' must be a string, number or boolean (found ",
+                                               v.type_name(), ")"));
     }
+    if (k == "name") spec.name = text;
+    else spec.params[k] = text;
   }
-  LAI_CHECK(!spec.name.empty(), "architecture JSON: no \"name\" in '", json.substr(0, 200), "'");
+  LAI_CHECK_FORMAT(!spec.name.empty(), "architecture JSON: no \"name\" in '", json.substr(0, 200), "'");
   return spec;
 }
 
@@ -316,11 +244,32 @@ ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& 
 
 std::vector<std::string> zoo_names() { return {"compact_cxr", "teacher_cxr", "small_cnn", "autoencoder"}; }
 
+namespace {
+// The hyper-parameters each zoo entry takes ("standardize" is the preprocessing of every entry).
+const std::vector<std::string>* accepted_keys(const std::string& name) {
+  static const std::map<std::string, std::vector<std::string>> keys = {
+      {"compact_cxr", {"size", "channels", "classes", "head", "l2", "standardize"}},
+      {"teacher_cxr", {"size", "channels", "classes", "head", "width", "l2", "standardize"}},
+      {"small_cnn", {"size", "channels", "classes", "head", "standardize"}},
+      {"autoencoder", {"size", "channels", "width", "head", "standardize"}},
+  };
+  auto it = keys.find(name);
+  return it == keys.end() ? nullptr : &it->second;
+}
+}  // namespace
+
 std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   ArchSpec spec = spec_in;
   Generator g(seed);
   auto m = std::make_shared<Model>();
   const std::string& n = spec.name;
+  if (const std::vector<std::string>* keys = accepted_keys(n))
+    for (const auto& [k, v] : spec.params)
+      if (std::find(keys->begin(), keys->end(), k) == keys->end()) {
+        std::string known;
+        for (const auto& x : *keys) known += (known.empty() ? "" : ", ") + x;
+        throw_error(str_cat("build_model: architecture '", n, "' has no parameter '", k, "' (it takes: ", known, ")"));
+      }
   const int64_t channels = spec.get_int("channels", 1);
   const std::string head = spec.get("head", n == "autoencoder" ? "none" : "softmax");
   if (n == "autoencoder")
@@ -357,6 +306,11 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
                         "' (known: compact_cxr, teacher_cxr, small_cnn, autoencoder)"));
   }
   spec.set("channels", static_cast<double>(channels));
+  if (spec.params.count("standardize")) {
+    const std::string v = spec.get("standardize", "");
+    LAI_CHECK(v == "true" || v == "false", n, ": standardize must be true or false, got '", v, "'");
+    m->preprocessing.standardize = v == "true";
+  }
   m->arch = spec;
   const int64_t classes = spec.get_int("classes", 0);
   for (int64_t c = 0; c < classes; ++c) m->class_names.push_back(str_cat("class", c));
