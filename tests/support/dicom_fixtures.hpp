@@ -50,7 +50,9 @@ struct Spec {
   std::string presentation_lut_shape;
   int frames = 1;
   int samples_per_pixel = 1;
-  uint64_t seed = 7;
+  uint64_t seed = 7;           // the phantom: make_phantom(seed, index) of class phantom_class
+  uint64_t index = 0;
+  int phantom_class = 1;       // foreign body (round dense discs)
 };
 
 // The stored values of a spec: the phantom's anatomy scaled to the unsigned range of the stored
@@ -60,8 +62,8 @@ struct Spec {
 inline std::vector<int32_t> stored_values(const Spec& s) {
   data::PhantomOptions po;
   po.size = std::max(s.width, s.height);
-  po.classes = {1};
-  const data::Phantom ph = data::make_phantom(s.seed, 0, po);
+  po.classes = {s.phantom_class};
+  const data::Phantom ph = data::make_phantom(s.seed, s.index, po);
   const int32_t umax = (int32_t(1) << s.bits_stored) - 1;
   std::vector<int32_t> v(size_t(s.width) * s.height);
   for (int y = 0; y < s.height; ++y)

@@ -11,10 +11,13 @@
 //      Function (LINEAR, LINEAR_EXACT, SIGMOID), else the full range the stored bits can hold
 //   -> polarity: MONOCHROME1 (and MONOCHROME2 with Presentation LUT Shape INVERSE) is inverted,
 //      so dense structures are bright whatever the source
-//   -> linearly onto [0, 65535] as floats (max_value 65535, not rounded).
+//   -> linearly onto [0, 65535], rounded to whole levels (max_value 65535): a 16-bit image.
 // Why this scale: the model's per-image standardization is blind to scale and offset, and the
 // loader and the ProbMat tools divide by max_value, so a DICOM reads as its 16-bit PNG export
-// would (`dcm2pnm +on2` with the same window), on the same [0, 1] range as 8-bit PNGs.
+// would (`dcm2pnm +on2` with the same window), on the same [0, 1] range as 8-bit PNGs. Whole
+// levels make the image exactly representable as 16-bit pixels (the C API's LAI_PIXEL_U16), so
+// every front end feeds a model the same numbers; half a level of 65535 is far below any
+// window's resolution (a 400-wide window on 16-bit data spans 164 levels per input value).
 //
 // Limits (hostile files): at most 2^26 pixels; element lengths are checked against the bytes
 // present before anything is allocated; deflated data sets inflate to at most 256 MB.

@@ -12,6 +12,8 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
@@ -339,6 +341,37 @@ void parse(const uint8_t* p, size_t n, Parsed& out) {
   s.inverted = mono1 || inverse_shape;
 }
 
+// DCMTK 3.6.7's RLE decoder reads past a fragment whose header names segments outside it (fixed
+// upstream in 2024-2026; found here by fuzz_dicom_reader): the header is checked first. One
+// fragment per frame (PS3.5 G.2), a 64-byte header, the segment count of one gray sample, offsets
+// from 64 increasing within the fragment.
+void check_rle(DcmPixelData& px, const SourceInfo& s) {
+  DcmPixelSequence* seq = nullptr;
+  LAI_CHECK_FORMAT(px.getEncapsulatedRepresentation(EXS_RLELossless, nullptr, seq).good() && seq, "corrupt data (",
+                   label(DCM_PixelData), ": no RLE fragments)");
+  LAI_CHECK_FORMAT(seq->card() == 2, "corrupt data (", label(DCM_PixelData), ": ", seq->card() ? seq->card() - 1 : 0,
+                   " RLE fragments for one frame; DICOM requires one)");
+  DcmPixelItem* item = nullptr;
+  Uint8* bytes = nullptr;
+  LAI_CHECK_FORMAT(seq->getItem(item, 1).good() && item && item->getUint8Array(bytes).good() && bytes, "corrupt data (",
+                   label(DCM_PixelData), ": RLE fragment unreadable)");
+  const uint32_t n = item->getLength();
+  LAI_CHECK_FORMAT(n >= 64, "corrupt data (RLE fragment of ", n, " bytes has no complete 64-byte header)");
+  auto u32 = [&](int k) {
+    uint32_t v;
+    std::memcpy(&v, bytes + 4 * k, 4);
+    return v;  // little endian (as every host DCMTK builds on here)
+  };
+  const uint32_t segments = u32(0), want = uint32_t(s.bits_allocated / 8);
+  LAI_CHECK_FORMAT(segments == want, "corrupt data (RLE header has ", segments, " segments, ", s.bits_allocated,
+                   "-bit gray pixels need ", want, ")");
+  for (uint32_t k = 1; k <= segments; ++k) {
+    const uint32_t at = u32(int(k)), before = k == 1 ? 0 : u32(int(k) - 1);
+    LAI_CHECK_FORMAT(at < n && (k == 1 ? at == 64 : at > before), "corrupt data (RLE segment ", k, " at byte ", at,
+                     " of a ", n, "-byte fragment)");
+  }
+}
+
 void decode_pixels(Parsed& ps, data::Image& out) {
   const SourceInfo& s = ps.t.info;
   DcmElement* e = nullptr;
@@ -351,6 +384,7 @@ void decode_pixels(Parsed& ps, data::Image& out) {
     LAI_CHECK_FORMAT(px->getLength() >= frame_bytes, "truncated file (", label(DCM_PixelData), " holds ",
                      px->getLength(), " bytes, ", s.columns, " x ", s.rows, " x ", s.bits_allocated, " bits need ",
                      frame_bytes, ")");
+  if (ps.data->getOriginalXfer() == EXS_RLELossless) check_rle(*px, s);
   thread_local std::vector<uint8_t> frame;  // kept per thread: the loader decodes many
   frame.resize(frame_bytes + 2);
   Uint32 fragment = 0;
@@ -366,7 +400,7 @@ void decode_pixels(Parsed& ps, data::Image& out) {
   table.resize(size_t(mask) + 1);
   for (uint32_t i = 0; i <= mask; ++i) {
     const int32_t v = s.is_signed && (i >> (bits - 1)) ? int32_t(i) - (int32_t(1) << bits) : int32_t(i);
-    table[i] = float(ps.t.display(v) * 65535.0);
+    table[i] = float(std::round(ps.t.display(v) * 65535.0));
   }
   out.width = s.columns;
   out.height = s.rows;
