@@ -770,6 +770,15 @@ LAI_API lai_status lai_som_describe(const lai_som* som, char** json);
 LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json);
 LAI_API lai_status lai_senafas_describe(const lai_senafas* senafas, char** json);
 
+/* ------------------------------------------------------------------ images */
+
+/* An image resized to width x height (the library's bilinear resize; the size unchanged when it
+ * matches) and scaled to [0, 1] by its type's full scale (255 for U8, 65535 for U16, 1 for F32)
+ * into out (count >= width * height floats): exactly what `liteai probmat score` gives a ProbMat,
+ * so lai_probmat_wpm_with on it (as LAI_PIXEL_F32) reproduces the command's maps. Thread-safe. */
+LAI_API lai_status lai_image_to_unit(const lai_image* image, int32_t width, int32_t height, float* out,
+                                     size_t count);
+
 /* ------------------------------------------------------------------ DICOM */
 
 /* Non-zero when the library was built with its DICOM module (DCMTK); without it every
@@ -817,6 +826,14 @@ LAI_API lai_status lai_dicom_encode_sr(const lai_dicom* source, const char* find
 LAI_API lai_status lai_dicom_encode_overlay(const lai_dicom* source, const lai_image* map, float threshold,
                                             const char* findings_json, uint8_t** bytes, size_t* size);
 LAI_API void lai_bytes_free(uint8_t* bytes);
+/* The findings of an anomaly map `map` (the WPM of lai_probmat_wpm_with at the ProbMat's size,
+ * LAI_PIXEL_F32) with options of the task "probmat-score" (NULL: defaults): its image score, and
+ * the circles the Hough transform finds in it (radii and thresholds as the task sets them),
+ * converted to the pixels of a source of source_width x source_height; name "liteai probmat",
+ * version naming the ProbMat. The same findings `liteai probmat score --dicom-out` reports.
+ * Thread-safe. */
+LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
+                                        int32_t source_width, int32_t source_height, char** json);
 /* A classifier's probabilities (count = its classes) as findings JSON for the functions above:
  * the model's architecture name, a version naming its weights (computed once per handle), its
  * class names. Concurrent like lai_model_predict. */

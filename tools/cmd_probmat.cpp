@@ -2,7 +2,6 @@
 // weighted probability maps (WPM) of new images against them (app/anomaly_tasks.hpp).
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <optional>
 
 #include "command.hpp"
@@ -81,8 +80,7 @@ int score(const cli::Args& args) {
   app::MapWriter writer(o.get_text("out"), o.get_bool("png"), "probmat score");
   std::optional<app::DicomWriter> dicom;
   if (o.has("dicom-out")) dicom.emplace(o.get_text("dicom-out"));
-  const std::string version = str_cat(std::filesystem::path(o.get_text("probmat")).filename().string(), ", ",
-                                      pm.images(), " images, ", c.describe());
+  const std::string version = app::probmat_version(pm);
   const float heat_hi = ws.wpm.kind == WpmKind::NegLog ? -1.f : 1.f;
   std::printf("path,score\n");
   for (const std::string& path : app::expand_image_paths(p->positional, "probmat score")) {

@@ -51,6 +51,10 @@ dcm::Findings classifier_findings(const nn::Model& model, const std::string& ver
   return f;
 }
 
+std::string probmat_version(const anomaly::ProbMat& pm) {
+  return str_cat("ProbMat of ", pm.images(), " images, ", pm.config().describe());
+}
+
 dcm::Findings map_findings(const std::string& name, const std::string& version, const data::Image& map, double score,
                            const WpmSettings& ws, int source_width, int source_height, int max_circles) {
   dcm::Findings f;

@@ -328,6 +328,8 @@ _SIG_0_4 = {
                                       C.POINTER(C.c_size_t)]),
     "lai_bytes_free": (None, [_P]),
     "lai_model_findings": (_S, [_P, _P, C.c_size_t, C.POINTER(_P)]),
+    "lai_probmat_findings": (_S, [_P, C.POINTER(_Image), _P, C.c_int32, C.c_int32, C.POINTER(_P)]),
+    "lai_image_to_unit": (_S, [C.POINTER(_Image), C.c_int32, C.c_int32, _P, C.c_size_t]),
 }
 _OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
@@ -569,6 +571,16 @@ def decode_image(path):
     if np is not None:
         return buf.reshape(h.value, w.value)
     return list(buf), w.value, h.value
+
+
+def image_to_unit(image, width, height):
+    """The image resized to width x height and scaled to [0, 1] by its type's full scale, as
+    `liteai probmat score` prepares images for a ProbMat (float32; C API 0.4)."""
+    keep, ptr, t, w, h, stride = _as_image(image)
+    img = _Image(ptr, t, w, h, stride)
+    out, optr = _floats(width * height)
+    _check(_lib.lai_image_to_unit(C.byref(img), int(width), int(height), optr, width * height))
+    return _to_list_or_array(out, (height, width))
 
 
 def phantom(seed, index, size=64):
@@ -1000,6 +1012,15 @@ class ProbMat(_Handle):
         s = C.c_double()
         _check(_lib.lai_probmat_wpm_with(self._h, C.byref(img), o._h, optr, w * h, C.byref(s)))
         return _to_list_or_array(out, (h, w)), s.value
+
+    def findings(self, anomaly_map, source_width, source_height, **options):
+        """The findings of a WPM of this ProbMat (from wpm_with, same options) for DICOM results:
+        its score and the circles found in it, in the pixels of the source (C API 0.4)."""
+        o = _options("probmat-score", options)
+        keep, ptr, t, w, h, stride = _as_image(anomaly_map)
+        img = _Image(ptr, t, w, h, stride)
+        return _json_out(_lib.lai_probmat_findings, self._h, C.byref(img), o._h, int(source_width),
+                         int(source_height))
 
     def wpm(self, image, kind="neglog", smooth_sigma=0.0, score="topk_mean"):
         """(map as a 2-D array / flat list, image score)."""

@@ -444,6 +444,19 @@ class TestDicom(Base):
         sc = d.overlay(amap, 1.0, f)
         self.assertEqual(sc[128:132], b"DICM")
         self.assertGreater(len(sc), S * S * 3)
+        # A ProbMat's findings on the DICOM's unit-scaled image, joined with the model's.
+        pm = liteai.ProbMat.build(data=self.manifest, label="normal", size=S, bins=32, quiet=True)
+        def f32(values):  # a float image in either mode
+            if np is not None:
+                return values
+            import array
+            return liteai.Image(bytearray(array.array("f", values).tobytes()), S, S, liteai.PIXEL_F32)
+        unit = liteai.image_to_unit(d.image, S, S)
+        wpm, score = pm.wpm_with(f32(unit))
+        pf = pm.findings(f32(wpm), S, S)
+        self.assertEqual(pf["model_name"], "liteai probmat")
+        self.assertAlmostEqual(pf["anomaly_score"], score, places=5)
+        self.assertEqual(d.sr([f, pf])[128:132], b"DICM")
         with self.assertRaises(liteai.Error) as e:
             d.sr({"classes": [{"name": "x"}]})
         self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")

@@ -31,6 +31,9 @@ std::string model_version(const nn::Model& model);
 // The probabilities of a classifier as findings (its class names, its name, `version`).
 interop::dicom::Findings classifier_findings(const nn::Model& model, const std::string& version,
                                              const std::vector<float>& probabilities);
+// What names a ProbMat in results ("ProbMat of 200 images, 256x256 bins=256 ..."), the version
+// beside the name "liteai probmat" that map findings of its WPMs carry.
+std::string probmat_version(const anomaly::ProbMat& pm);
 // The findings of an anomaly map made at another size than its source (a WPM at the ProbMat's
 // size): its image score, and the circles the Hough transform finds in it (ws.circles; at most
 // `max_circles`, strongest first) in the source's pixels.
