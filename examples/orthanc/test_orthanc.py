@@ -95,7 +95,7 @@ class Orthanc:
 
     def read_log(self):
         self.log.flush()
-        with open(self.log.name) as f:
+        with open(self.log.name, errors="replace") as f:
             return f.read()[-8000:]
 
     def stop(self):
@@ -134,6 +134,8 @@ def main():
     ap.add_argument("--arch", default="small_cnn", help="the model's architecture (compact_cxr for measurements)")
     ap.add_argument("--input", type=int, default=64, help="the model's and the ProbMat's input size")
     a = ap.parse_args()
+    for k in ("orthanc", "plugin", "liteai", "dicom_files", "work"):  # Orthanc resolves plugins from its config's folder
+        setattr(a, k, os.path.abspath(getattr(a, k)))
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
     w = lambda *p: os.path.join(a.work, *p)  # noqa: E731
