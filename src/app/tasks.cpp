@@ -6,6 +6,8 @@
 
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -59,6 +61,8 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"som-train", &som_train_options},
       {"hough", &hough_options},
       {"synth", &synth_options},
+      {"distill", &distill_options},
+      {"calibrate", &calibrate_options},
   };
   return t;
 }

@@ -312,6 +312,9 @@ _SIG_0_4 = {
     "lai_probmat_build": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_wpm_with": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_double)]),
     "lai_phantom_write_set_with": (_S, [_P]),
+    "lai_distill": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_calibrate": (_S, [_P, _P, C.POINTER(_P)]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -504,6 +507,20 @@ def train(progress=None, **options):
     o = _options("train", options, progress)
     h, rep = C.c_void_p(), C.c_void_p()
     status = _lib.lai_train(o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    model = Model(h.value) if h.value else None
+    o._raise_callback_error()
+    _check(status)
+    return model, (json.loads(text) if text else None)
+
+
+def distill(progress=None, **options):
+    """Knowledge distillation with the options of `liteai distill` (teacher=... or teacher_logits=...,
+    student=..., temperature=..., alpha=..., and every option of train). Returns (Model, report)."""
+    import json
+    o = _options("distill", options, progress)
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_distill(o._h, C.byref(h), C.byref(rep))
     text = _take_string(rep)
     model = Model(h.value) if h.value else None
     o._raise_callback_error()
@@ -839,6 +856,29 @@ class Model(_Handle):
         o = _options("train", options, progress)
         rep = C.c_void_p()
         status = _lib.lai_model_train_with(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def distill(self, progress=None, **options):
+        """Trains this model as the student of a teacher (the options of `liteai distill`)."""
+        import json
+        o = _options("distill", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_distill(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def calibrate(self, progress=None, **options):
+        """Fits temperature scaling on validation data (the options of `liteai calibrate`: data=...)
+        and keeps it: later predictions are calibrated. Returns the report (T, NLL, ECE before/after)."""
+        import json
+        o = _options("calibrate", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_calibrate(self._h, o._h, C.byref(rep))
         text = _take_string(rep)
         o._raise_callback_error()
         _check(status)
