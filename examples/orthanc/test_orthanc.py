@@ -250,7 +250,7 @@ def main():
             check(sc["SOPClassUID"] == "1.2.840.10008.5.1.4.1.1.7" and int(sc["Rows"]) == a.size,
                   "%s: an SC at the source's size" % f)
             # The same numbers as the command line (which prints 4 decimals / 6 digits).
-            check(cls["model_name"] == a.arch and "weights crc32" in cls["model_version"], "%s: model" % f)
+            check(cls["model_name"] == a.arch and "weights sha256" in cls["model_version"], "%s: model" % f)
             got = {c["name"]: c["probability"] for c in cls["classes"]}
             check(set(got) == set(expected_p[f]), "%s: classes %s vs %s" % (f, got, expected_p[f]))
             for name, p in got.items():

@@ -1,8 +1,6 @@
 // DICOM results of the tasks (see liteai/app/dicom_tasks.hpp).
 #include "liteai/app/dicom_tasks.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +12,7 @@
 #include "liteai/core/version.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/data/transforms.hpp"
+#include "liteai/io/hash.hpp"
 
 namespace liteai::app {
 
@@ -28,16 +27,15 @@ bool dicom_available() {
 }
 
 std::string model_version(const nn::Model& model) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+  io::Sha256 h;
   for (const auto& [name, t] : model.net->named_parameters()) {
     const Tensor c = (t.dtype() == DType::f32 ? t : t.to(DType::f32)).contiguous();
-    const auto* p = reinterpret_cast<const Bytef*>(c.data());
-    size_t n = size_t(c.numel()) * sizeof(float);
-    for (size_t at = 0; at < n; at += 1u << 30) crc = crc32(crc, p + at, uInt(std::min<size_t>(n - at, 1u << 30)));
+    h.update(name);
+    h.update(c.data(), size_t(c.numel()) * sizeof(float));
   }
-  char hex[16];
-  std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc));
-  return str_cat("weights crc32 ", hex, ", liteai ", version());
+  // The calibration changes the probabilities as much as the weights do.
+  if (!model.temperature.empty()) h.update(model.temperature.data(), model.temperature.size() * sizeof(float));
+  return str_cat("weights sha256 ", h.hex().substr(0, 16), ", liteai ", version());
 }
 
 dcm::Findings classifier_findings(const nn::Model& model, const std::string& version,

@@ -148,7 +148,7 @@ TEST_CASE("capi dicom: SR and overlay SC of a model's and a map's findings") {
   REQUIRE(lai_model_findings(m.m, probs, 2, &mj) == LAI_OK);
   const std::string model_json = take(mj);
   CHECK(model_json.find("\"model_name\":\"small_cnn\"") != std::string::npos);
-  CHECK(model_json.find("weights crc32 ") != std::string::npos);
+  CHECK(model_json.find("weights sha256 ") != std::string::npos);
   CHECK(model_json.find("\"probability\":0.75") != std::string::npos);
   // The same version the second time (cached in the handle).
   char* mj2 = nullptr;

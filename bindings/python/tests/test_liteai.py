@@ -433,7 +433,7 @@ class TestDicom(Base):
         d = liteai.Dicom.read(self.files[0])
         f = m.findings([0.25, 0.75])
         self.assertEqual(f["model_name"], "small_cnn")
-        self.assertIn("weights crc32", f["model_version"])
+        self.assertIn("weights sha256", f["model_version"])
         sr = d.sr([f, {"anomaly_score": 2.5, "circles": [{"x": 3, "y": 4, "radius": 2, "score": 1}]}])
         self.assertEqual(sr[128:132], b"DICM")
         with self.assertRaises(liteai.Error) as e:

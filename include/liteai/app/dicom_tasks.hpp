@@ -25,8 +25,8 @@ namespace liteai::app {
 bool dicom_available();
 
 // What names a model in results: its architecture's name, and a version that names its weights
-// ("weights crc32 1a2b3c4d, liteai 0.4.0"). One pass over the parameters: compute it once per
-// model, not per image.
+// and calibration ("weights sha256 1a2b3c4d5e6f7081, liteai 0.4.0"). One pass over the
+// parameters: compute it once per model, not per image.
 std::string model_version(const nn::Model& model);
 // The probabilities of a classifier as findings (its class names, its name, `version`).
 interop::dicom::Findings classifier_findings(const nn::Model& model, const std::string& version,

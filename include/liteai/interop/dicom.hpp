@@ -121,7 +121,7 @@ struct Findings {
 };
 
 struct OutputOptions {
-  // The new series and instance. Empty: derived by name (2.25.<128-bit hash>): the series from
+  // The new series and instance. Empty: derived by name (2.25.<128 bits of a SHA-256>): the series from
   // the source series, the object kind and the model, so one model's results on one series share
   // a series; the instance from the source instance, the kind, the model and the findings, so
   // writing the same results twice gives the same instance (a PACS keeps one).

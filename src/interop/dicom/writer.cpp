@@ -14,6 +14,7 @@
 #include "dcmtk/dcmsr/dsrdoc.h"
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
+#include "liteai/io/hash.hpp"
 #include "liteai/interop/dicom.hpp"
 
 namespace liteai::interop::dicom {
@@ -23,39 +24,23 @@ namespace {
 constexpr const char* kScheme = "99LITEAI";
 constexpr const char* kMarker = "liteai";  // Device Observer Name and Manufacturer of every result
 
-// ---- name-based UIDs: 2.25.<128-bit hash as a decimal> (PS3.5 B.2) ----
-
-struct Hash128 {
-  uint64_t a = 0x6a09e667f3bcc908ull, b = 0xbb67ae8584caa73bull;
-  void add(const std::string& s) {
-    for (unsigned char c : s) {
-      a = (a ^ c) * 0x100000001b3ull;
-      b = (b ^ c) * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
-      b ^= b >> 29;
-    }
-    a ^= 0xff;  // field separator, so ("ab","c") and ("a","bc") differ
-    a *= 0x100000001b3ull;
-  }
-  static uint64_t mix(uint64_t x) {  // splitmix64's finalizer
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-  }
-  std::string uid() const {
-    unsigned __int128 v = (unsigned __int128)mix(a ^ mix(b)) << 64 | mix(b + mix(a));
-    std::string digits;
-    do {
-      digits.insert(digits.begin(), char('0' + int(v % 10)));
-      v /= 10;
-    } while (v != 0);
-    return "2.25." + digits;
-  }
-};
-
+// ---- name-based UIDs: 2.25.<the first 128 bits of a SHA-256 as a decimal> (PS3.5 B.2; the
+// way UUID version 5 names things, with SHA-256) ----
 std::string name_uid(std::initializer_list<std::string> parts) {
-  Hash128 h;
-  for (const std::string& p : parts) h.add(p);
-  return h.uid();
+  io::Sha256 h;
+  for (const std::string& p : parts) {
+    h.update(p);
+    h.update("\x1f", 1);  // separator: ("ab", "c") and ("a", "bc") differ
+  }
+  const std::string hex = h.hex();
+  unsigned __int128 v = 0;
+  for (int i = 0; i < 32; ++i) v = v << 4 | unsigned(std::stoi(hex.substr(size_t(i), 1), nullptr, 16));
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), char('0' + int(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return "2.25." + digits;
 }
 
 std::string fmt(double v) {
