@@ -6,6 +6,7 @@
 
 #include "capi_internal.hpp"
 #include "liteai/core/limits.hpp"
+#include "liteai/app/dicom_tasks.hpp"
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/som.hpp"
@@ -203,6 +204,36 @@ LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image,
     const data::Image w = probmat_wpm(fn, pm, img, r);
     if (score) *score = app::map_score(w, r);
     if (map) std::memcpy(map, w.pixels.data(), n * sizeof(float));
+  });
+}
+
+LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
+                                        int32_t source_width, int32_t source_height, char** json) {
+  const char* fn = "lai_probmat_findings";
+  return guarded(fn, [&] {
+    probmat_of(pm, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    const app::Options o = options_of(options, "probmat-score", fn);
+    const data::Image m = image_from_arg(fn, map, "map");
+    require(source_width > 0 && source_height > 0, fn, ": source size ", source_width, "x", source_height,
+            " (both must be positive)");
+    std::string version;
+    int size = 0;
+    {
+      std::lock_guard<std::mutex> lock(pm->mu);
+      const auto& c = pm->pm.config();
+      require(m.width == c.width && m.height == c.height, fn, ": map is ", m.width, "x", m.height,
+              ", the ProbMat's maps are ", c.width, "x", c.height);
+      version = app::probmat_version(pm->pm);
+      size = c.width;
+    }
+    const app::WpmSettings ws = app::wpm_settings(o, size);
+    const double score = app::map_score(m, ws);
+    give_string(app::findings_to_json(app::map_findings("liteai probmat", version, m, score, ws, source_width,
+                                                        source_height))
+                    .dump(),
+                json);
   });
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "capi_internal.hpp"
+#include "liteai/app/data.hpp"
 #include "liteai/app/data_tasks.hpp"
 #include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
@@ -217,6 +218,21 @@ LAI_API lai_status lai_image_decode_file(const char* path, float* pixels, size_t
       return;
     }
     decode_common(fn, data::decode_image(p), pixels, capacity, width, height);
+  });
+}
+
+LAI_API lai_status lai_image_to_unit(const lai_image* image, int32_t width, int32_t height, float* out,
+                                     size_t count) {
+  const char* fn = "lai_image_to_unit";
+  return guarded(fn, [&] {
+    const data::Image img = image_from_arg(fn, image, "image");
+    require(width > 0 && height > 0 && width <= 65536 && height <= 65536, fn, ": size ", width, "x", height,
+            " (1..65536 each)");
+    require_ptr(out, fn, "out");
+    require(count >= size_t(width) * size_t(height), fn, ": out has room for ", count, " floats, ", width, "x", height,
+            " needs ", size_t(width) * size_t(height));
+    const data::Image u = app::to_unit(img, width, height);
+    std::memcpy(out, u.pixels.data(), u.pixels.size() * sizeof(float));
   });
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -163,6 +164,10 @@ struct lai_model {
   mutable std::atomic<bool> exclusive{false};
   // lai_model_set_training_precision: activations kept for backward (TrainOptions::bf16_activations).
   std::atomic<int> training_precision{LAI_PRECISION_BF16};
+  // app::model_version (a pass over the weights) for lai_model_findings, made on first use and
+  // forgotten when an exclusive call may change the weights.
+  mutable std::mutex version_mutex;
+  mutable std::string version;
 };
 
 // Options of one task (app::OptionSet) and the progress callback task calls report to.
@@ -201,6 +206,10 @@ class ExclusiveAccess {
  public:
   ExclusiveAccess(lai_model* m, const char* fn) : m_(m) {
     if (m_->exclusive.exchange(true)) fail(LAI_ERR_BUSY, fn, ": the model is already being trained or modified");
+    {
+      std::lock_guard<std::mutex> lock(m_->version_mutex);
+      m_->version.clear();
+    }
     const int64_t r = m_->readers.load();
     if (r > 0) {
       m_->exclusive.store(false);

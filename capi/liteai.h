@@ -101,8 +101,9 @@ typedef struct lai_image {
   size_t stride_bytes;
 } lai_image;
 
-/* Decodes an image file held in memory (PNG 8/16-bit, JPEG, BMP, PGM/PPM) to gray float32 in
- * source units (0..255 or 0..65535). Writes width/height; with pixels == NULL only probes the
+/* Decodes an image file held in memory (PNG 8/16-bit, JPEG, BMP, PGM/PPM; since 0.4 DICOM when
+ * lai_dicom_available(): display values 0..65535, see lai_dicom) to gray float32 in source units
+ * (0..255 or 0..65535). Writes width/height; with pixels == NULL only probes the
  * size. capacity (floats) must be >= width*height. Thread-safe. */
 LAI_API lai_status lai_image_decode_memory(const void* bytes, size_t size, float* pixels, size_t capacity,
                                            int32_t* width, int32_t* height);
@@ -803,6 +804,76 @@ LAI_API lai_status lai_probmat_describe(const lai_probmat* pm, char** json);
 LAI_API lai_status lai_som_describe(const lai_som* som, char** json);
 LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json);
 LAI_API lai_status lai_senafas_describe(const lai_senafas* senafas, char** json);
+
+/* ------------------------------------------------------------------ images */
+
+/* An image resized to width x height (the library's bilinear resize; the size unchanged when it
+ * matches) and scaled to [0, 1] by its type's full scale (255 for U8, 65535 for U16, 1 for F32)
+ * into out (count >= width * height floats): exactly what `liteai probmat score` gives a ProbMat,
+ * so lai_probmat_wpm_with on it (as LAI_PIXEL_F32) reproduces the command's maps. Thread-safe. */
+LAI_API lai_status lai_image_to_unit(const lai_image* image, int32_t width, int32_t height, float* out,
+                                     size_t count);
+
+/* ------------------------------------------------------------------ DICOM */
+
+/* Non-zero when the library was built with its DICOM module (DCMTK); without it every
+ * lai_dicom_* function returns LAI_ERR_NOT_SUPPORTED and the image functions refuse DICOM. */
+LAI_API int32_t lai_dicom_available(void);
+
+/* A read DICOM image: its display pixels and what the result writers copy from it. Read: one-frame
+ * gray images (CR, DX, any MONOCHROME1/2), 8..16 bits stored, signed or not, native, deflated,
+ * RLE, JPEG (baseline, extended, lossless) or JPEG-LS. Display values: stored values through the
+ * modality transform (rescale or Modality LUT), the first VOI LUT, else the first window (LINEAR,
+ * LINEAR_EXACT, SIGMOID), else the full range the stored bits hold, MONOCHROME1 inverted, onto
+ * whole levels 0..65535: what a viewer shows, as a 16-bit image. lai_image_decode_file and
+ * lai_image_decode_memory give the same values for a DICOM file (as floats), so a model or a
+ * ProbMat sees the same numbers through either. Refused with LAI_ERR_NOT_SUPPORTED (the message
+ * names the file and the tag): objects without pixel data, several frames, colour, Bits Allocated
+ * other than 8/16, syntaxes DCMTK cannot decode here (JPEG 2000); LAI_ERR_FORMAT: damaged files.
+ * Immutable once read: every call but _free is thread-safe. */
+typedef struct lai_dicom lai_dicom;
+LAI_API lai_status lai_dicom_read_file(const char* path, lai_dicom** out);
+LAI_API lai_status lai_dicom_read_memory(const void* bytes, size_t size, lai_dicom** out);
+LAI_API void lai_dicom_free(lai_dicom* dicom);
+/* A view of its display pixels (LAI_PIXEL_U16, packed), owned by the handle: valid until
+ * lai_dicom_free. Pass it to lai_model_predict, lai_probmat_wpm_with, ... as any image. */
+LAI_API lai_status lai_dicom_image(const lai_dicom* dicom, lai_image* image);
+/* What it says about itself, as JSON into *json (free with lai_string_free): the UIDs, patient
+ * and study attributes, modality, rows, columns, pixel spacing, transfer syntax, photometric
+ * interpretation, bits, and how the display values were made ("voi", window centre/width). */
+LAI_API lai_status lai_dicom_describe(const lai_dicom* dicom, char** json);
+
+/* Results for a source, as DICOM files in memory (*bytes: free with lai_bytes_free): new series
+ * in the source's study (name-based UIDs: the same results give the same instance), patient and
+ * study attributes copied, the source referenced. findings_json: an object
+ *   {"model_name": "...", "model_version": "...", "classes": [{"name": "...", "probability": p}],
+ *    "anomaly_score": s, "circles": [{"x": .., "y": .., "radius": .., "score": ..}]}
+ * (every member optional; circles in the source's pixels, x the column, the centre of the top-left
+ * pixel at 0,0), or an array of such objects merged in order (classes and circles appended), so
+ * lai_model_findings' output and a map's can be joined without editing JSON.
+ * The SR: a Comprehensive SR with a TID 1500 measurement report (device observer "liteai").
+ * Thread-safe. */
+LAI_API lai_status lai_dicom_encode_sr(const lai_dicom* source, const char* findings_json, uint8_t** bytes,
+                                       size_t* size);
+/* The Secondary Capture (RGB) of the source's display image with `map` (any size; resized to the
+ * source) coloured where it exceeds `threshold`, as `liteai probmat score` draws overlays.
+ * Thread-safe. */
+LAI_API lai_status lai_dicom_encode_overlay(const lai_dicom* source, const lai_image* map, float threshold,
+                                            const char* findings_json, uint8_t** bytes, size_t* size);
+LAI_API void lai_bytes_free(uint8_t* bytes);
+/* The findings of an anomaly map `map` (the WPM of lai_probmat_wpm_with at the ProbMat's size,
+ * LAI_PIXEL_F32) with options of the task "probmat-score" (NULL: defaults): its image score, and
+ * the circles the Hough transform finds in it (radii and thresholds as the task sets them),
+ * converted to the pixels of a source of source_width x source_height; name "liteai probmat",
+ * version naming the ProbMat. The same findings `liteai probmat score --dicom-out` reports.
+ * Thread-safe. */
+LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
+                                        int32_t source_width, int32_t source_height, char** json);
+/* A classifier's probabilities (count = its classes) as findings JSON for the functions above:
+ * the model's architecture name, a version naming its weights (computed once per handle), its
+ * class names. Concurrent like lai_model_predict. */
+LAI_API lai_status lai_model_findings(const lai_model* model, const float* probabilities, size_t count,
+                                      char** json);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,13 @@
 // weighted probability maps (WPM) of new images against them (app/anomaly_tasks.hpp).
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "command.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/dicom_tasks.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/data/codec.hpp"
 
 namespace {
 
@@ -14,7 +17,7 @@ using namespace liteai::anomaly;
 
 const char* kUsage =
     "usage: liteai probmat build --data DIR|CSV --size S --out PM.lpm [options]\n"
-    "       liteai probmat score --probmat PM.lpm --out DIR [options] IMAGE|DIR...\n"
+    "       liteai probmat score --probmat PM.lpm --out DIR [--dicom-out DIR] [options] IMAGE|DIR...\n"
     "       liteai probmat merge --out PM.lpm A.lpm B.lpm...\n"
     "       liteai probmat info PM.lpm\n";
 
@@ -37,8 +40,22 @@ int build(const cli::Args& args) {
   return 0;
 }
 
+// probmat score's options plus its DICOM output (the C API has it as lai_dicom_encode_*).
+const app::OptionSet& score_cli_options() {
+  static const app::OptionSet s = [] {
+    app::OptionSet o("probmat score", app::probmat_score_options().summary());
+    o.include(app::probmat_score_options());
+    o.group("output").path("dicom-out",
+                           "folder for the DICOM results of DICOM images: DIR/<name>_sr.dcm (the score and the "
+                           "circles found in the map) and DIR/<name>_sc.dcm (the overlay)",
+                           "DIR");
+    return o;
+  }();
+  return s;
+}
+
 int score(const cli::Args& args) {
-  auto p = cli::parse(app::probmat_score_options(), args, kUsage);
+  auto p = cli::parse(score_cli_options(), args, kUsage);
   if (!p) return 0;
   app::Options& o = p->options;
   o.require("probmat");
@@ -62,12 +79,22 @@ int score(const cli::Args& args) {
                  ws.threshold, o.get_number("fpr"), normals.size());
   }
   app::MapWriter writer(o.get_text("out"), o.get_bool("png"), "probmat score");
+  std::optional<app::DicomWriter> dicom;
+  if (o.has("dicom-out")) dicom.emplace(o.get_text("dicom-out"));
+  const std::string version = app::probmat_version(pm);
+  const float heat_hi = ws.wpm.kind == WpmKind::NegLog ? -1.f : 1.f;
   std::printf("path,score\n");
   for (const std::string& path : app::expand_image_paths(p->positional, "probmat score")) {
     const data::Image img = load(path);
     const data::Image m = wpm(table, img, ws.wpm);
-    writer.write(path, img, m, ws.threshold, ws.wpm.kind == WpmKind::NegLog ? -1.f : 1.f);
-    std::printf("%s,%.6g\n", path.c_str(), app::map_score(m, ws));
+    writer.write(path, img, m, ws.threshold, heat_hi);
+    const double score = app::map_score(m, ws);
+    if (dicom) {
+      const data::ImageInfo source = data::probe_image(path);
+      dicom->write(path, {app::map_findings("liteai probmat", version, m, score, ws, source.width, source.height), &m,
+                          ws.threshold, heat_hi});
+    }
+    std::printf("%s,%.6g\n", path.c_str(), score);
     std::fflush(stdout);
   }
   return 0;

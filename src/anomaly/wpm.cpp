@@ -297,6 +297,10 @@ void write_gray_png(const std::string& path, const Image& im, float lo, float hi
 
 void write_overlay_png(const std::string& path, const Image& image, const Image& map, float threshold, float hi,
                        float max_alpha) {
+  write_png(path, image.width, image.height, 3, overlay_rgb(image, map, threshold, hi, max_alpha));
+}
+
+std::vector<uint8_t> overlay_rgb(const Image& image, const Image& map, float threshold, float hi, float max_alpha) {
   LAI_CHECK(image.width == map.width && image.height == map.height, "overlay: image ", image.width, "x",
             image.height, " and map ", map.width, "x", map.height, " differ");
   float ilo = 0, ihi = -1;
@@ -320,7 +324,7 @@ void write_overlay_png(const std::string& path, const Image& image, const Image&
     }
     for (int c = 0; c < 3; ++c) px[i * 3 + size_t(c)] = static_cast<uint8_t>(std::lround(g * (1.f - a) + rgb[c] * a));
   }
-  write_png(path, image.width, image.height, 3, px);
+  return px;
 }
 
 }  // namespace liteai::anomaly

@@ -22,6 +22,7 @@
 
 #include "liteai/core/error.hpp"
 #include "liteai/core/limits.hpp"
+#include "liteai/data/decoders.hpp"
 #include "liteai/io/file.hpp"
 #include "png.hpp"
 
@@ -42,7 +43,7 @@ std::string sniff_format(const uint8_t* p, size_t n) {
 
 // Names formats we recognise but do not decode, so the message says what the file is.
 std::string describe_unsupported(const uint8_t* p, size_t n) {
-  if (n >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) return "DICOM (convert to PNG first)";
+  if (n >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) return "DICOM; this build has no DICOM reader (needs DCMTK)";
   if (starts_with(p, n, "II*\0", 4) || starts_with(p, n, "MM\0*", 4)) return "TIFF";
   if (starts_with(p, n, "GIF8", 4)) return "GIF";
   if (starts_with(p, n, "RIFF", 4)) return "RIFF/WebP";
@@ -199,6 +200,8 @@ ImageInfo probe_image_memory(const void* bytes, size_t size, const std::string& 
   const auto* p = static_cast<const uint8_t*>(bytes);
   ImageInfo info;
   info.format = sniff_format(p, size);
+  if (info.format.empty())
+    if (auto d = find_image_decoder(p, size); d && d->probe) return d->probe(p, size, name);
   LAI_CHECK_FORMAT(!info.format.empty(), name, ": unsupported format (", describe_unsupported(p, size), ")");
   // Headers are read without decoding any pixel.
   if (info.format == "png") {
@@ -246,6 +249,8 @@ void decode_image_memory_into(const void* bytes, size_t size, const std::string&
     img = decode_pnm(p, size, pnm_header(p, size, name), name);
     return;
   }
+  if (sniff_format(p, size).empty())  // a registered decoder's format (DICOM), its size checked above
+    if (auto d = find_image_decoder(p, size); d && d->decode) return d->decode(p, size, name, img);
   if (info.format == "png") {
     const detail::PngFile f = detail::png_scan(p, size, name);
     check_limit(Limit::tensor_bytes, f.header.raw_bytes(), name + ": the PNG's pixel data");

@@ -20,6 +20,7 @@
 #include "liteai/core/log.hpp"
 #include "liteai/core/random.hpp"
 #include "liteai/data/codec.hpp"
+#include "liteai/data/decoders.hpp"
 #include "liteai/io/file.hpp"
 
 namespace fs = std::filesystem;
@@ -271,7 +272,9 @@ std::shared_ptr<FileDataset> FileDataset::from_folder(const std::string& dir, co
         continue;
       }
       const std::string ext = lower(e.extension().string());
-      if (std::find(opt.extensions.begin(), opt.extensions.end(), ext) == opt.extensions.end()) {
+      const bool listed = std::find(opt.extensions.begin(), opt.extensions.end(), ext) != opt.extensions.end();
+      // Files without an extension are taken when a registered decoder recognises them (PACS exports).
+      if (!listed && !(ext.empty() && registered_decoder_accepts_file(e.string()))) {
         ds->scan_.add(e.string(), "not an image file name");
         continue;
       }

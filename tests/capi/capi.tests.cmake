@@ -7,6 +7,12 @@ foreach(src IN LISTS capi_tests)
   liteai_catch_test(${name} ${src} LIBS liteai_shared)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/capi ${here})
 endforeach()
+# The DICOM functions read phantom DICOMs written by tests/support/make_dicom_files (a build
+# without DCMTK has none: the test then checks that every lai_dicom_* says NOT_SUPPORTED).
+if(TARGET make_dicom_files)
+  target_compile_definitions(test_capi_dicom PRIVATE LITEAI_MAKE_DICOM_FILES="$<TARGET_FILE:make_dicom_files>")
+  add_dependencies(test_capi_dicom make_dicom_files)
+endif()
 
 # The C API against the C++ API in one program: the C API objects linked statically beside the
 # C++ modules, so a test can compare each C function with the C++ function it translates.
@@ -39,6 +45,9 @@ else()
             "LITEAI_ABI_LAYOUTS=${layouts}")
     if(variant STREQUAL "nonumpy")
       list(APPEND env "LITEAI_PYTHON_NO_NUMPY=1")
+    endif()
+    if(TARGET make_dicom_files)  # phantom DICOMs for the DICOM tests
+      list(APPEND env "LITEAI_MAKE_DICOM_FILES=$<TARGET_FILE:make_dicom_files>")
     endif()
     set_tests_properties(capi_python_${variant} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 300)
   endforeach()

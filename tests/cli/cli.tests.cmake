@@ -23,6 +23,16 @@ foreach(workflow IN LISTS workflows)
   # Two threads whatever the machine: the same bits on every run (determinism is per thread count).
   set_tests_properties(cli_${workflow} PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2")
 endforeach()
+# DICOM in and out (phantom DICOMs from tests/support/make_dicom_files); skipped without DCMTK.
+set(dicom_files "")
+if(TARGET make_dicom_files)
+  set(dicom_files $<TARGET_FILE:make_dicom_files>)
+endif()
+add_test(NAME cli_dicom
+         COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DDICOM_FILES=${dicom_files}
+                 -DWORK=${LITEAI_TEST_TMP}/cli_dicom -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_dicom.cmake)
+set_tests_properties(cli_dicom PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2"
+                     SKIP_REGULAR_EXPRESSION "CLI_TEST_SKIPPED")
 # Real data (Fashion-MNIST IDX files): ~3 s here, but minutes under the sanitizers' unoptimized
 # kernels, so the normal build only; reported as skipped when the Debian dataset is absent.
 if(NOT LITEAI_SANITIZE)

@@ -323,6 +323,19 @@ _SIG_0_4 = {
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_autoencoder_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_senafas_describe": (_S, [_P, C.POINTER(_P)]),
+    "lai_dicom_available": (C.c_int32, []),
+    "lai_dicom_read_file": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_dicom_read_memory": (_S, [C.c_char_p, C.c_size_t, C.POINTER(_P)]),
+    "lai_dicom_free": (None, [_P]),
+    "lai_dicom_image": (_S, [_P, C.POINTER(_Image)]),
+    "lai_dicom_describe": (_S, [_P, C.POINTER(_P)]),
+    "lai_dicom_encode_sr": (_S, [_P, C.c_char_p, C.POINTER(_P), C.POINTER(C.c_size_t)]),
+    "lai_dicom_encode_overlay": (_S, [_P, C.POINTER(_Image), C.c_float, C.c_char_p, C.POINTER(_P),
+                                      C.POINTER(C.c_size_t)]),
+    "lai_bytes_free": (None, [_P]),
+    "lai_model_findings": (_S, [_P, _P, C.c_size_t, C.POINTER(_P)]),
+    "lai_probmat_findings": (_S, [_P, C.POINTER(_Image), _P, C.c_int32, C.c_int32, C.POINTER(_P)]),
+    "lai_image_to_unit": (_S, [C.POINTER(_Image), C.c_int32, C.c_int32, _P, C.c_size_t]),
 }
 _OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
@@ -603,6 +616,16 @@ def decode_image(path):
     return list(buf), w.value, h.value
 
 
+def image_to_unit(image, width, height):
+    """The image resized to width x height and scaled to [0, 1] by its type's full scale, as
+    `liteai probmat score` prepares images for a ProbMat (float32; C API 0.4)."""
+    keep, ptr, t, w, h, stride = _as_image(image)
+    img = _Image(ptr, t, w, h, stride)
+    out, optr = _floats(width * height)
+    _check(_lib.lai_image_to_unit(C.byref(img), int(width), int(height), optr, width * height))
+    return _to_list_or_array(out, (height, width))
+
+
 def phantom(seed, index, size=64):
     """SYNTHETIC chest-radiograph phantom: (image uint8 size x size, label 0..4); the image is a
     numpy array, or a liteai.Image without numpy."""
@@ -630,7 +653,7 @@ def write_phantoms(directory, count, seed=1, size=64, **options):
     return os.path.join(directory, "manifest.csv")
 
 
-# ---------------------------------------------------------------- models
+# ---------------------------------------------------------------- models and other handles
 
 class _Handle:
     """Owns one C handle: freed by close(), a `with` block or garbage collection. Subclasses name
@@ -785,6 +808,13 @@ class Model(_Handle):
             return out.reshape(len(views), n)
         return [list(out[i * n:(i + 1) * n]) for i in range(len(views))]
 
+    def findings(self, probabilities):
+        """The probabilities as findings for DICOM results (a dict: model_name, model_version
+        naming the weights, classes), C API 0.4; pass it to Dicom.sr / Dicom.overlay."""
+        p = [float(v) for v in probabilities]
+        arr = (C.c_float * len(p))(*p)
+        return _json_out(_lib.lai_model_findings, self._h, C.addressof(arr), len(p))
+
     def predict_file(self, path):
         n = self.info["output_size"]
         out, optr = _floats(n)
@@ -927,6 +957,71 @@ class Trainer(_Handle):
 
 # ---------------------------------------------------------------- ProbMat / WPM
 
+def dicom_available():
+    """True when the library reads and writes DICOM (built with DCMTK; C API 0.4)."""
+    return has("lai_dicom_available") and bool(_lib.lai_dicom_available())
+
+
+def _take_bytes(ptr, size):
+    try:
+        return C.string_at(ptr.value, size.value)
+    finally:
+        _lib.lai_bytes_free(ptr)
+
+
+class Dicom(_Handle):
+    """A DICOM image read by liteai (C API 0.4, liteai.dicom_available()): its display pixels
+    (whole levels 0..65535: what a viewer shows, MONOCHROME1 inverted) and what results copy
+    (describe()). Dicom.read(path) or Dicom.from_bytes(data); .image is a uint16 array (or a
+    liteai.Image without numpy) for Model.predict, ProbMat.wpm, ...; .sr(findings) and
+    .overlay(map, threshold, findings) give the result objects as DICOM file bytes."""
+    _free_fn = "lai_dicom_free"
+    _describe_fn = "lai_dicom_describe"
+    _load_fn = "lai_dicom_read_file"
+
+    @classmethod
+    def read(cls, path):
+        return cls.load(path)
+
+    @classmethod
+    def from_bytes(cls, data):
+        data = bytes(data)
+        h = C.c_void_p()
+        _check(_lib.lai_dicom_read_memory(data, len(data), C.byref(h)))
+        return cls(h.value)
+
+    @property
+    def image(self):
+        v = _Image()
+        _check(_lib.lai_dicom_image(self._h, C.byref(v)))
+        raw = C.string_at(v.data, v.width * v.height * 2)
+        if np is not None:
+            return np.frombuffer(raw, dtype="<u2").reshape(v.height, v.width).copy()
+        return Image(bytearray(raw), v.width, v.height, PIXEL_U16)
+
+    @staticmethod
+    def _findings(findings):
+        import json
+        return json.dumps(findings if findings is not None else {}).encode()
+
+    def sr(self, findings):
+        """The TID 1500 structured report of findings (a dict, or a list of dicts merged: e.g.
+        [model.findings(p), {"anomaly_score": s, "circles": [...]}]) as DICOM file bytes."""
+        out, n = C.c_void_p(), C.c_size_t()
+        _check(_lib.lai_dicom_encode_sr(self._h, self._findings(findings), C.byref(out), C.byref(n)))
+        return _take_bytes(out, n)
+
+    def overlay(self, anomaly_map, threshold, findings=None):
+        """The Secondary Capture (RGB) of this image with `anomaly_map` (any size) coloured above
+        `threshold`, as DICOM file bytes."""
+        keep, ptr, t, w, h, stride = _as_image(anomaly_map)
+        img = _Image(ptr, t, w, h, stride)
+        out, n = C.c_void_p(), C.c_size_t()
+        _check(_lib.lai_dicom_encode_overlay(self._h, C.byref(img), float(threshold), self._findings(findings),
+                                             C.byref(out), C.byref(n)))
+        return _take_bytes(out, n)
+
+
 class ProbMat(_Handle):
     _free_fn = "lai_probmat_free"
     _describe_fn = "lai_probmat_describe"
@@ -987,6 +1082,15 @@ class ProbMat(_Handle):
         s = C.c_double()
         _check(_lib.lai_probmat_wpm_with(self._h, C.byref(img), o._h, optr, w * h, C.byref(s)))
         return _to_list_or_array(out, (h, w)), s.value
+
+    def findings(self, anomaly_map, source_width, source_height, **options):
+        """The findings of a WPM of this ProbMat (from wpm_with, same options) for DICOM results:
+        its score and the circles found in it, in the pixels of the source (C API 0.4)."""
+        o = _options("probmat-score", options)
+        keep, ptr, t, w, h, stride = _as_image(anomaly_map)
+        img = _Image(ptr, t, w, h, stride)
+        return _json_out(_lib.lai_probmat_findings, self._h, C.byref(img), o._h, int(source_width),
+                         int(source_height))
 
     def wpm(self, image, kind="neglog", smooth_sigma=0.0, score="topk_mean"):
         """(map as a 2-D array / flat list, image score)."""

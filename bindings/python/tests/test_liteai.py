@@ -410,5 +410,79 @@ class TestVersion04(Base):
         self.assertGreater(checked, 50)
 
 
+@unittest.skipUnless(liteai.dicom_available() and os.environ.get("LITEAI_MAKE_DICOM_FILES"),
+                     "no DICOM module in this library, or no phantom DICOM writer (run through ctest)")
+class TestDicom(Base):
+    """DICOM in and out on SYNTHETIC phantom DICOMs (tests/support/make_dicom_files)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import subprocess
+        cls.dir = os.path.join(WORK, "dicom")
+        os.makedirs(cls.dir, exist_ok=True)
+        subprocess.run([os.environ["LITEAI_MAKE_DICOM_FILES"], cls.dir, "--size", str(S), "--count", "3", "--refused"],
+                       check=True)
+        cls.files = sorted(os.path.join(cls.dir, f) for f in os.listdir(cls.dir) if not f.startswith("refused"))
+
+    def test_read_image_describe_predict(self):
+        m = liteai.Model.create("small_cnn", S, 2)
+        for path in self.files:
+            d = liteai.Dicom.read(path)
+            with open(path, "rb") as f:
+                d2 = liteai.Dicom.from_bytes(f.read())
+            info = d.describe()
+            self.assertEqual(info["rows"], S)
+            self.assertEqual(info["patient_id"], "SYN-0001")
+            img, img2 = d.image, d2.image
+            decoded = liteai.decode_image(path)
+            if np is not None:
+                self.assertEqual(img.dtype, np.uint16)
+                self.assertEqual(img.shape, (S, S))
+                self.assertTrue((img == img2).all())
+                self.assertTrue((img.astype(np.float32) == decoded).all())
+            else:
+                self.assertEqual((img.width, img.height), (S, S))
+                self.assertEqual(bytes(img.buffer), bytes(img2.buffer))
+            self.assertEqual(list(m.predict(img)), list(m.predict_file(path)))  # bit for bit
+
+    def test_results_and_refusals(self):
+        m = liteai.Model.create("small_cnn", S, 2)
+        d = liteai.Dicom.read(self.files[0])
+        f = m.findings([0.25, 0.75])
+        self.assertEqual(f["model_name"], "small_cnn")
+        self.assertIn("weights sha256", f["model_version"])
+        sr = d.sr([f, {"anomaly_score": 2.5, "circles": [{"x": 3, "y": 4, "radius": 2, "score": 1}]}])
+        self.assertEqual(sr[128:132], b"DICM")
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Dicom.from_bytes(sr)
+        self.assertEqual(e.exception.status, "LAI_ERR_NOT_SUPPORTED")
+        self.assertIn("(7FE0,0010)", str(e.exception))
+        amap = np.zeros((8, 8), dtype=np.float32) if np is not None else liteai.Image(bytearray(8 * 8 * 4), 8, 8, 3)
+        sc = d.overlay(amap, 1.0, f)
+        self.assertEqual(sc[128:132], b"DICM")
+        self.assertGreater(len(sc), S * S * 3)
+        # A ProbMat's findings on the DICOM's unit-scaled image, joined with the model's.
+        pm = liteai.ProbMat.build(data=self.manifest, label="normal", size=S, bins=32, quiet=True)
+        def f32(values):  # a float image in either mode
+            if np is not None:
+                return values
+            import array
+            return liteai.Image(bytearray(array.array("f", values).tobytes()), S, S, liteai.PIXEL_F32)
+        unit = liteai.image_to_unit(d.image, S, S)
+        wpm, score = pm.wpm_with(f32(unit))
+        pf = pm.findings(f32(wpm), S, S)
+        self.assertEqual(pf["model_name"], "liteai probmat")
+        self.assertAlmostEqual(pf["anomaly_score"], score, places=5)
+        self.assertEqual(d.sr([f, pf])[128:132], b"DICM")
+        with self.assertRaises(liteai.Error) as e:
+            d.sr({"classes": [{"name": "x"}]})
+        self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")
+        with self.assertRaises(liteai.Error) as e:
+            liteai.Dicom.read(os.path.join(self.dir, "refused_rgb.dcm"))
+        self.assertEqual(e.exception.status, "LAI_ERR_NOT_SUPPORTED")
+        self.assertIn("(0028,0002)", str(e.exception))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -81,6 +81,9 @@ double pixel_auroc(const std::vector<data::Image>& maps, const std::vector<data:
 void write_heatmap_png(const std::string& path, const data::Image& map, float lo = 0.f, float hi = -1.f);
 void write_overlay_png(const std::string& path, const data::Image& image, const data::Image& map,
                        float threshold, float hi = -1.f, float max_alpha = 0.7f);
+// The overlay's pixels: width x height interleaved RGB bytes (e.g. for a DICOM Secondary Capture).
+std::vector<uint8_t> overlay_rgb(const data::Image& image, const data::Image& map, float threshold, float hi = -1.f,
+                                 float max_alpha = 0.7f);
 // Gray PNG of an image scaled from [lo, hi] (lo >= hi: its own range) to 0..255.
 void write_gray_png(const std::string& path, const data::Image& image, float lo = 0.f, float hi = -1.f);
 // The colour ramp used above: t in [0, 1] -> RGB.

@@ -67,8 +67,10 @@ struct ScanReport {
 struct FolderOptions {
   // Class names in label order; empty = the sorted sub-folder names. Sub-folders not listed are errors.
   std::vector<std::string> class_names;
-  // Lower-case file extensions taken as images; other files are skipped (and reported).
-  std::vector<std::string> extensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm"};
+  // Lower-case file extensions taken as images; other files are skipped (and reported), except
+  // files without an extension that a registered decoder accepts (DICOM from a PACS export;
+  // data/decoders.hpp). ".dcm" needs the DICOM module (built with DCMTK).
+  std::vector<std::string> extensions = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm", ".dcm"};
 };
 
 struct CsvOptions {

@@ -1,0 +1,101 @@
+# liteai on DICOM files (SYNTHETIC phantoms written by tests/support/make_dicom_files, -DDICOM_FILES):
+# predict reads them like any image and --dicom-out writes a structured report per image whose
+# probabilities are those printed; probmat score --dicom-out writes the SR (score, circles) and
+# the overlay Secondary Capture at the source's size. Read back with DCMTK's dsrdump/dcmdump.
+# Without the DICOM module the test is skipped (CLI_TEST_SKIPPED).
+include(${CMAKE_CURRENT_LIST_DIR}/run_cli_common.cmake)
+if(NOT DICOM_FILES)
+  message(STATUS "CLI_TEST_SKIPPED: this build has no DICOM module (DCMTK not found)")
+  return()
+endif()
+find_program(DSRDUMP dsrdump)
+# A probability as the SR writes it (%.6g: "0.498734", "1", "2.5e-05") in units of 1e-4, rounded.
+function(sr_1e4 var text)
+  if(text MATCHES "e-")
+    set(v 0)
+  elseif(text MATCHES "^1(\\.0*)?$")
+    set(v 10000)
+  elseif(text MATCHES "^0\\.([0-9]+)$")
+    string(SUBSTRING "${CMAKE_MATCH_1}000000" 0 6 d)
+    string(REGEX REPLACE "^0+([0-9])" "\\1" d "${d}")
+    math(EXPR v "(${d} + 50) / 100")
+  else()
+    message(FATAL_ERROR "'${text}' is not a probability as the SR writes it")
+  endif()
+  set(${var} ${v} PARENT_SCOPE)
+endfunction()
+find_program(DCMDUMP dcmdump)
+
+execute_process(COMMAND ${DICOM_FILES} ${WORK}/dcm --size 96 --count 9 RESULT_VARIABLE rc)
+expect("make_dicom_files wrote the phantoms" rc EQUAL 0)
+file(GLOB dicoms RELATIVE ${WORK} ${WORK}/dcm/*.dcm)
+list(LENGTH dicoms n)
+expect("9 phantom DICOMs" n EQUAL 9)
+
+# A small classifier, trained for one epoch on PNG phantoms (the DICOMs are 96 x 96: resized).
+cli_run(s synth --out train --n 20 --size 32 --classes normal,foreign_body --seed 3 --quiet)
+cli_run(t train --data train/manifest.csv --model small_cnn --size 32 --epochs 1 --batch 10 --out m.lai --quiet)
+
+# ---- predict: DICOM in, SR out ----
+cli_run(p predict --model m.lai --top 0 --dicom-out sr dcm)
+lines_of(lines "${p_out}")
+list(LENGTH lines n)
+expect("one prediction line per DICOM (${p_out})" n EQUAL 9)
+foreach(line IN LISTS lines)
+  if(NOT line MATCHES "^dcm/([0-9]+_[a-z0-9_]+)\\.dcm: ([a-z_]+) ([01]\\.[0-9]+) ([a-z_]+) ([01]\\.[0-9]+)$")
+    message(FATAL_ERROR "predict line '${line}' is not 'dcm/<name>.dcm: class p class p'")
+  endif()
+  set(stem ${CMAKE_MATCH_1})
+  set(c1 ${CMAKE_MATCH_2})
+  set(p1 ${CMAKE_MATCH_3})
+  expect("sr/${stem}_sr.dcm written" EXISTS ${WORK}/sr/${stem}_sr.dcm)
+  if(DSRDUMP)
+    execute_process(COMMAND ${DSRDUMP} +Pc ${WORK}/sr/${stem}_sr.dcm OUTPUT_VARIABLE t ERROR_VARIABLE e RESULT_VARIABLE rc)
+    expect("dsrdump reads sr/${stem}_sr.dcm: ${e}" rc EQUAL 0)
+    # The printed (4 decimals) and the reported probability (6 significant digits) agree.
+    string(REGEX MATCH "Finding\"\\)=\\(${c1},99LITEAI,\"${c1}\"\\)>[^<]*<contains NUM:\\(122157,DCM,\"Probability\"\\)=\"([0-9.e-]+)\"" m "${t}")
+    if(m STREQUAL "")
+      message(FATAL_ERROR "the SR of ${stem} does not report ${c1}'s probability:\n${t}")
+    endif()
+    set(in_sr ${CMAKE_MATCH_1})
+    to_1e4(printed ${p1})
+    sr_1e4(reported ${in_sr})
+    math(EXPR diff "${printed} - ${reported}")
+    expect("${stem}: printed ${p1}, the SR says ${in_sr}" diff GREATER_EQUAL -1 AND diff LESS_EQUAL 1)
+    expect("the SR names the model" t MATCHES "Algorithm Name\"\\)=\"small_cnn\"")
+    expect("the SR's device observer is liteai" t MATCHES "Device Observer Name\"\\)=\"liteai\"")
+  endif()
+endforeach()
+
+# ---- probmat score: DICOM in, SR + overlay SC out ----
+cli_run(s2 synth --out normals --n 16 --size 64 --classes normal --seed 4 --quiet)
+cli_run(b probmat build --data normals/images --size 64 --out pm.lpm --quiet)
+cli_run(sc probmat score --probmat pm.lpm --out maps --dicom-out results --score circles dcm)
+lines_of(lines "${sc_out}")
+list(REMOVE_AT lines 0)
+foreach(line IN LISTS lines)
+  if(NOT line MATCHES "^dcm/([0-9]+_[a-z0-9_]+)\\.dcm,(-?[0-9.]+(e[-+]?[0-9]+)?)$")
+    message(FATAL_ERROR "score line '${line}' is not 'dcm/<name>.dcm,<score>'")
+  endif()
+  set(stem ${CMAKE_MATCH_1})
+  check_npy(${WORK}/maps/${stem}_wpm.npy 64 64)
+  expect("results/${stem}_sr.dcm written" EXISTS ${WORK}/results/${stem}_sr.dcm)
+  expect("results/${stem}_sc.dcm written" EXISTS ${WORK}/results/${stem}_sc.dcm)
+  if(DCMDUMP)
+    execute_process(COMMAND ${DCMDUMP} ${WORK}/results/${stem}_sc.dcm OUTPUT_VARIABLE t RESULT_VARIABLE rc)
+    expect("dcmdump reads the SC" rc EQUAL 0)
+    expect("the SC is RGB at the source's 96 x 96:\n${t}"
+           t MATCHES "\\(0028,0004\\) CS \\[RGB\\]" AND t MATCHES "\\(0028,0010\\) US 96" AND t MATCHES "\\(0028,0011\\) US 96")
+    expect("the SC is a Secondary Capture in the source's study"
+           t MATCHES "=SecondaryCaptureImageStorage[^\n]*SOPClassUID"
+           AND t MATCHES "\\[1\\.2\\.826\\.0\\.1\\.3680043\\.10\\.1234\\.1\\][^\n]*StudyInstanceUID")
+  endif()
+  if(DSRDUMP)
+    execute_process(COMMAND ${DSRDUMP} +Pc ${WORK}/results/${stem}_sr.dcm OUTPUT_VARIABLE t RESULT_VARIABLE rc)
+    expect("dsrdump reads the SR" rc EQUAL 0)
+    expect("the SR carries an anomaly score:\n${t}" t MATCHES "Anomaly score\"\\)=\"-?[0-9.e+-]+\"")
+  endif()
+endforeach()
+
+# A source that is not DICOM: a clean error naming it.
+cli_fail(e "not DICOM" predict --model m.lai --dicom-out sr2 train/images/000000.png)
