@@ -393,6 +393,7 @@ void write_froc_png(const std::string& path, const DetectionEvaluation& e, const
   o.x_max = 8 * 1.5;
   o.y_min = 0;
   o.y_max = 1.02;
+  o.legend_bottom = true;
   data::write_line_plot_png(path, {curve, marks}, o);
 }
 

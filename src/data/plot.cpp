@@ -202,7 +202,9 @@ std::vector<uint8_t> render_line_plot(const std::vector<PlotSeries>& series, con
 
   // Series, clipped to the plot area; the legend in its top-right corner.
   size_t auto_colour = 0;
-  int legend_y = top + 6;
+  int labelled = 0;
+  for (const PlotSeries& s : series) labelled += s.label.empty() ? 0 : 1;
+  int legend_y = o.legend_bottom ? bottom - 6 - 12 * labelled : top + 6;
   for (const PlotSeries& s : series) {
     const uint32_t rgb = s.rgb ? s.rgb : kPalette[auto_colour++ % std::size(kPalette)];
     cv.clip_x0 = left, cv.clip_y0 = top, cv.clip_x1 = right, cv.clip_y1 = bottom;

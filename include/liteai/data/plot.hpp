@@ -28,6 +28,7 @@ struct PlotOptions {
   bool log2_x = false;  // log2 x axis (ticks at powers of 2); x <= 0 is not drawn
   // Axis ranges; NaN = from the data (a little padded on linear axes).
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
+  bool legend_bottom = false;  // the legend in the bottom-right corner instead of the top-right
 };
 
 // RGB pixels, width x height x 3, row-major.
