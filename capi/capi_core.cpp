@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "capi_internal.hpp"
+#include "liteai/app/data_tasks.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/data/phantom.hpp"
@@ -223,6 +224,11 @@ LAI_API lai_status lai_phantom_write_set(const char* dir, int32_t count, uint64_
     o.size = size;
     data::write_phantom_set(d, size_t(count), seed, o);
   });
+}
+
+LAI_API lai_status lai_phantom_write_set_with(const lai_options* options) {
+  const char* fn = "lai_phantom_write_set_with";
+  return guarded(fn, [&] { app::write_phantoms(options_of(options, "synth", fn), hooks_of(options)); });
 }
 
 }  // extern "C"

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "capi_internal.hpp"
+#include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
+#include "liteai/app/trust_tasks.hpp"
 
 using namespace liteai;
 using namespace liteai::capi;
@@ -66,16 +68,23 @@ app::Hooks hooks_for(lai_progress_fn fn, void* user) {
   return h;
 }
 
-// Trains a handle (exclusive; back to inference with its precision whatever happens).
-app::TrainOutcome train_handle(lai_model* model, const app::Options& o, const app::Hooks& h) {
+// Trains a handle (exclusive; back to inference with its precision whatever happens) with a task
+// of the train family (app::train, app::distill).
+template <class Task>
+app::TrainOutcome train_handle(lai_model* model, const app::Options& o, const app::Hooks& h, Task task) {
   std::shared_ptr<nn::Model> m = model->model;
   Fp32WhileTraining precision(*m->net);
   app::Options opts = o;
   if (!opts.has("fp32-activations"))
     opts.set_bool("fp32-activations", model->training_precision.load() != LAI_PRECISION_BF16);
-  app::TrainOutcome t = app::train(opts, h, m);
+  app::TrainOutcome t = task(opts, h, m);
   precision.finish();
   return t;
+}
+app::TrainOutcome train_handle(lai_model* model, const app::Options& o, const app::Hooks& h) {
+  return train_handle(model, o, h, [](const app::Options& a, const app::Hooks& b, std::shared_ptr<nn::Model> c) {
+    return app::train(a, b, std::move(c));
+  });
 }
 
 void fill_train_result(const app::TrainOutcome& t, lai_train_result& r) {
@@ -261,6 +270,48 @@ LAI_API lai_status lai_model_train_with(lai_model* model, const lai_options* opt
     const app::TrainOutcome t = train_handle(model, o, hooks_of(options));
     give_string(t.to_json().dump(), report);
     fail_if_cancelled(t, fn);
+  });
+}
+
+LAI_API lai_status lai_distill(const lai_options* options, lai_model** out, char** report) {
+  const char* fn = "lai_distill";
+  return guarded(fn, [&] {
+    if (out) *out = nullptr;
+    if (report) *report = nullptr;
+    const app::Options o = options_of(options, "distill", fn);
+    require(out || o.has("out"), fn, ": out is NULL and the option 'out' is not set: the student would be lost");
+    const app::TrainOutcome t = app::distill(o, hooks_of(options));
+    give_string(t.to_json().dump(), report);
+    if (out) *out = wrap_model(t.model);
+    fail_if_cancelled(t, fn);
+  });
+}
+
+LAI_API lai_status lai_model_distill(lai_model* student, const lai_options* options, char** report) {
+  const char* fn = "lai_model_distill";
+  return guarded(fn, [&] {
+    if (report) *report = nullptr;
+    model_of(student, fn);
+    const app::Options o = options_of(options, "distill", fn);
+    ExclusiveAccess access(student, fn);
+    const app::TrainOutcome t = train_handle(student, o, hooks_of(options), [](const app::Options& a, const app::Hooks& b,
+                                                                                std::shared_ptr<nn::Model> c) {
+      return app::distill(a, b, std::move(c));
+    });
+    give_string(t.to_json().dump(), report);
+    fail_if_cancelled(t, fn);
+  });
+}
+
+LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* options, char** report) {
+  const char* fn = "lai_model_calibrate";
+  return guarded(fn, [&] {
+    if (report) *report = nullptr;
+    model_of(model, fn);
+    const app::Options o = options_of(options, "calibrate", fn);
+    ExclusiveAccess access(model, fn);
+    const app::CalibrationOutcome r = app::calibrate(*model->model, o, hooks_of(options));
+    give_string(r.to_json().dump(), report);
   });
 }
 

@@ -742,6 +742,21 @@ LAI_API lai_status lai_model_train_with(lai_model* model, const lai_options* opt
  * *report_json (NULL allowed) the report as JSON. Exclusive like lai_model_evaluate. */
 LAI_API lai_status lai_model_evaluate_with(lai_model* model, const lai_options* options, lai_eval_report** out,
                                            char** report_json);
+/* Knowledge distillation with options of the task "distill": every option of "train", plus
+ * "teacher" (a .lai model run in inference mode beside the student) or "teacher-logits" (a logits
+ * file computed elsewhere: CSV image_id,<class>,... or .npy [N, C] + <name>.ids.txt), "temperature"
+ * (4), "alpha" (0.9) and "student" (a zoo name, default compact_cxr, or a .lai file). Loss:
+ * alpha T^2 KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) CE(y, s); the per-finding binary form
+ * for sigmoid heads. lai_distill makes the student, like lai_train (*out and *report as there);
+ * lai_model_distill trains a given student (exclusive like lai_model_train). */
+LAI_API lai_status lai_distill(const lai_options* options, lai_model** out, char** report);
+LAI_API lai_status lai_model_distill(lai_model* student, const lai_options* options, char** report);
+/* Fits temperature scaling with options of the task "calibrate" (the validation data: data,
+ * format, split, limit, ..., batch) and keeps it in the model: every later prediction,
+ * evaluation and lai_model_save uses the calibrated probabilities (accuracy and AUROC do not
+ * change). *report (NULL allowed): {"temperature", "nll_before", "nll_after", "before": {"ece",
+ * "brier"}, "after": {...}} (free with lai_string_free). Exclusive like lai_model_train. */
+LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* options, char** report);
 /* Builds a ProbMat from the images of a data spec with options of the task "probmat-build"
  * (data, label, limit, size, bins, counts, scale, tolerance, batch; in unit intensities: images
  * scaled to [0, 1] by their bit depth), as `liteai probmat build` does. Thread-safe. */
@@ -751,6 +766,10 @@ LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** o
  * lai_probmat_wpm does with its struct. Thread-safe. */
 LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image, const lai_options* options,
                                         float* map, size_t map_count, double* score);
+
+/* Writes SYNTHETIC phantoms with options of the task "synth" (out, n, size, seed, classes, noise),
+ * as `liteai synth` does. Thread-safe. */
+LAI_API lai_status lai_phantom_write_set_with(const lai_options* options);
 
 /* ------------------------------------------------------------------ descriptions */
 

@@ -10,7 +10,6 @@
 
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
-#include "liteai/data/plot.hpp"
 
 namespace liteai::anomaly {
 
@@ -371,30 +370,35 @@ MapDetections detections_from_maps(const std::vector<ImageTruth>& truth, const s
   return out;
 }
 
-void write_froc_png(const std::string& path, const DetectionEvaluation& e, const std::string& title) {
-  char label[64];
-  std::snprintf(label, sizeof label, "FROC %.3f", e.froc);
-  data::PlotSeries curve{label, {}, {}, 0x1F77B4, false};
-  for (const FrocPoint& p : e.curve)
-    if (p.fp_per_image > 0) curve.x.push_back(p.fp_per_image), curve.y.push_back(p.sensitivity);
-  // The seven rates as marks (a NaN between two points breaks the line).
-  data::PlotSeries marks{"at 1/8..8 FP per image", {}, {}, 0xD62728, true};
-  for (size_t i = 0; i < e.rates.size() && i < e.sensitivities.size(); ++i) {
-    if (i) marks.x.push_back(NAN), marks.y.push_back(NAN);
-    marks.x.push_back(e.rates[i]);
-    marks.y.push_back(e.sensitivities[i]);
+data::Chart froc_chart(const DetectionEvaluation& e, const std::string& title) {
+  data::Chart c;
+  c.title = title;
+  c.x_label = "false positives per image";
+  c.y_label = "sensitivity";
+  c.log_x = true;
+  c.x_min = 0.125 / 1.5;
+  c.x_max = 8 * 1.5;
+  c.y_min = 0;
+  c.y_max = 1.05;
+  char name[64];
+  std::snprintf(name, sizeof name, "FROC %.3f", e.froc);
+  data::Series curve;
+  curve.name = name;
+  // A step curve: the sensitivity holds until the next group of detections enters.
+  for (size_t i = 0; i < e.curve.size(); ++i) {
+    const double x = std::clamp(e.curve[i].fp_per_image, c.x_min, c.x_max);
+    if (i > 0) curve.x.push_back(x), curve.y.push_back(e.curve[i - 1].sensitivity);
+    curve.x.push_back(x), curve.y.push_back(e.curve[i].sensitivity);
   }
-  data::PlotOptions o;
-  o.title = title;
-  o.x_label = "false positives per image";
-  o.y_label = "sensitivity";
-  o.log2_x = true;
-  o.x_min = 0.125 / 1.5;
-  o.x_max = 8 * 1.5;
-  o.y_min = 0;
-  o.y_max = 1.02;
-  o.legend_bottom = true;
-  data::write_line_plot_png(path, {curve, marks}, o);
+  curve.x.push_back(c.x_max), curve.y.push_back(e.curve.empty() ? 0 : e.curve.back().sensitivity);
+  data::Series marks;
+  marks.name = "at 1/8 .. 8 FP per image";
+  marks.style = data::Series::Style::points;
+  marks.color = 0xd62728;
+  marks.x = e.rates;
+  marks.y = e.sensitivities;
+  c.series = {curve, marks};
+  return c;
 }
 
 }  // namespace liteai::anomaly

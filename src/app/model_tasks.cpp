@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 
 #include "liteai/app/data_source.hpp"
+#include "liteai/app/trust_tasks.hpp"
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/log.hpp"
 #include "liteai/core/parallel.hpp"
@@ -68,7 +70,7 @@ const OptionSet& model_options() {
     o.group("model")
         .text("model", std::nullopt, "architecture: " + names_text +
                                          " (default: small_cnn for Fashion-MNIST, compact_cxr otherwise)")
-        .integer("size", std::nullopt, 8, 8192, "input S x S (default: 28 for Fashion-MNIST, 256 for compact_cxr, else 64)")
+        .integer("size", std::nullopt, 8, 8192, "input S x S (default: 28 for Fashion-MNIST, 256 for compact_cxr(_gap), else 64)")
         .integer("channels", 1, 1, 4, "input channels (gray images are replicated over them)")
         .choice("head", std::nullopt, {"softmax", "sigmoid", "none"},
                 "softmax (one label per image) or sigmoid (multi-label; the default for multi-label data)")
@@ -134,7 +136,9 @@ const OptionSet& evaluate_options() {
         .number("threshold", 0.5, 1e-6, 1 - 1e-6, "multi-label decision threshold")
         .path("json", "the whole report as JSON")
         .path("csv", "per-class metrics as CSV")
-        .path("confusion", "the confusion matrix as CSV (single-label models)");
+        .path("confusion", "the confusion matrix as CSV (single-label models)")
+        .path("reliability", "the reliability diagram (calibration: 15 bins of confidence) as PNG", "FILE.png")
+        .path("reliability-csv", "the reliability diagram's bins as CSV", "FILE.csv");
     o.include(common_options());
     return o;
   }();
@@ -150,7 +154,9 @@ const OptionSet& predict_options() {
         .integer("top", 3, 0, std::numeric_limits<int64_t>::max(), "classes shown per image, most probable first "
                                                                    "(0: all)")
         .choice("precision", "f32", {"f32", "bf16"},
-                "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic)");
+                "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic)")
+        .path("logits", "also write the raw logits as a teacher-logits CSV (image_id,<class>,...) for "
+                        "`liteai distill --teacher-logits`", "FILE");
     o.include(threads_option());
     return o;
   }();
@@ -165,7 +171,7 @@ std::shared_ptr<nn::Model> create_model(const Options& o, const DataSource* data
   spec.name = o.get_text_or("model", mnist ? "small_cnn" : "compact_cxr");
   const bool autoencoder = spec.name == "autoencoder";
   if (!autoencoder && data) spec.set("classes", double(data->all->num_classes()));
-  spec.set("size", double(o.get_int_or("size", mnist ? 28 : spec.name == "compact_cxr" ? 256 : 64)));
+  spec.set("size", double(o.get_int_or("size", mnist ? 28 : spec.name.rfind("compact_cxr", 0) == 0 ? 256 : 64)));
   if (o.has("channels")) spec.set("channels", double(o.get_int("channels")));
   if (o.has("head")) spec.set("head", o.get_text("head"));
   else if (!autoencoder && data && data->all->multi_label()) spec.set("head", "sigmoid");
@@ -233,7 +239,7 @@ io::Json TrainOutcome::to_json() const {
   return j;
 }
 
-TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model) {
+TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model, const TrainRecipe* recipe) {
   apply_common(o);
   const std::string task = o.spec().task();
   const bool given = model != nullptr;
@@ -270,6 +276,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   const int64_t steps_per_epoch = (int64_t(d.train->size()) + batch - 1) / batch;
   optim::TrainOptions t = trainer_settings(o, steps_per_epoch);
   t.callback = hooks.progress;
+  if (recipe && recipe->loss) t.loss = recipe->loss;
   if (!quiet(o)) {
     log(LogLevel::info, "data: " + d.describe());
     log(LogLevel::info, str_cat("model: ", model->arch.name, " ", model->arch.to_json()));
@@ -290,7 +297,8 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   lo.skip_bad = d.skip_bad;
   lo.augment.hflip = o.get_bool("hflip");
   lo.augment.max_shift = float(o.get_number("shift"));
-  optim::LoaderSource src(d.train, lo);
+  std::unique_ptr<optim::BatchSource> src = std::make_unique<optim::LoaderSource>(d.train, lo);
+  if (recipe && recipe->source) src = recipe->source(std::move(src), *model, d, lo);
   std::unique_ptr<optim::LoaderSource> vsrc;
   if (d.validation) {
     data::LoaderOptions vo = optim::loader_options_for(*model, 256, req.seed, false);
@@ -298,9 +306,25 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
     vsrc = std::make_unique<optim::LoaderSource>(d.validation, vo);
   }
   model->net->train(true);
-  out.result = trainer.fit(src, vsrc.get());
+  out.result = trainer.fit(*src, vsrc.get());
   out.epochs_done = trainer.epochs_done();
   out.model = model;
+  {
+    io::Json metrics = io::Json::object();
+    metrics.set("epochs", out.epochs_done);
+    if (!out.result.history.empty()) {
+      const auto& e = out.result.history.back();
+      metrics.set("loss", e.loss);
+      metrics.set("accuracy", e.metric);
+      if (e.val_loss >= 0) metrics.set("val_loss", e.val_loss), metrics.set("val_accuracy", e.val_metric);
+    }
+    if (out.result.best_epoch > 0) metrics.set("best_epoch", out.result.best_epoch);
+    std::vector<Parent> parents;
+    if (!resume.empty()) parents.push_back({"resume", resume});
+    if (recipe)
+      for (const auto& [role, path] : recipe->parents) parents.push_back({role, path});
+    model->provenance = make_provenance(task, o, &d, parents, metrics);
+  }
   if (o.has("out") && !out.result.cancelled) {
     save_model(*model, o.get_text("out"));
     out.saved = o.get_text("out");
@@ -351,11 +375,38 @@ EvalOutcome evaluate(nn::Model& model, const Options& o, const Hooks& hooks) {
     if (o.has("json")) rep.write_json(o.get_text("json"));
     if (o.has("csv")) rep.write_csv(o.get_text("csv"));
     if (o.has("confusion")) rep.write_confusion_csv(o.get_text("confusion"));
+    if (o.has("reliability") || o.has("reliability-csv"))
+      LAI_CHECK(rep.calibration.valid, task, ": the model's outputs are not probabilities: no reliability diagram");
+    if (o.has("reliability")) reliability_chart(rep).write_png(o.get_text("reliability"));
+    if (o.has("reliability-csv")) {
+      const std::string csv = rep.reliability_csv();
+      io::atomic_write_file(o.get_text("reliability-csv"), csv.data(), csv.size());
+    }
   }
   return out;
 }
 
 // ---------------------------------------------------------------- inference
+
+data::Chart reliability_chart(const nn::ClassificationReport& r) {
+  data::Chart c;
+  c.title = str_cat("Reliability (ECE ", r.calibration.ece, ")");
+  c.x_label = r.multi_label ? "predicted probability" : "confidence (top class)";
+  c.y_label = r.multi_label ? "fraction positive" : "accuracy";
+  data::Series diag{"perfect calibration", {0, 1}, {0, 1}, data::Series::Style::dashed, 0x888888};
+  data::Series bars{"observed", {}, {}, data::Series::Style::bars, 0x1f77b4};
+  for (const auto& b : r.calibration.bins) {
+    if (b.count == 0) continue;
+    bars.x.push_back(0.5 * (b.lo + b.hi));
+    bars.y.push_back(b.accuracy);
+    bars.bar_width = (b.hi - b.lo) * 0.9;
+  }
+  data::Series conf{"mean confidence", {}, {}, data::Series::Style::points, 0xd62728};
+  for (const auto& b : r.calibration.bins)
+    if (b.count) conf.x.push_back(0.5 * (b.lo + b.hi)), conf.y.push_back(b.confidence);
+  c.series = {bars, diag, conf};
+  return c;
+}
 
 int64_t output_size(const nn::Model& m) {
   if (m.head() == nn::Head::none) return m.preprocessing.channels * m.preprocessing.width * m.preprocessing.height;
@@ -382,7 +433,7 @@ Tensor model_input(const nn::Model& m, const std::vector<data::Image>& images) {
   return x;
 }
 
-Tensor predict(const nn::Model& m, const std::vector<data::Image>& images) {
+Tensor predict(const nn::Model& m, const std::vector<data::Image>& images, bool raw) {
   LAI_CHECK(!images.empty(), "predict: no images");
   autograd::NoGrad ng;
   const int64_t per = output_size(m), n = int64_t(images.size());
@@ -392,8 +443,8 @@ Tensor predict(const nn::Model& m, const std::vector<data::Image>& images) {
     const size_t e = std::min(images.size(), b + chunk);
     std::vector<data::Image> part(images.begin() + long(b), images.begin() + long(e));
     Tensor y = m.net->forward(model_input(m, part));
-    if (m.head() == nn::Head::softmax) y = ops::softmax(y, -1);
-    else if (m.head() == nn::Head::sigmoid) y = ops::sigmoid(y);
+    if (!raw && m.head() == nn::Head::softmax) y = ops::softmax(m.calibrated_logits(y), -1);
+    else if (!raw && m.head() == nn::Head::sigmoid) y = ops::sigmoid(m.calibrated_logits(y));
     y = y.contiguous();
     LAI_CHECK(y.numel() == per * int64_t(e - b), "predict: the network returned ", y.describe(), ", expected ", per,
               " values per image");
@@ -410,19 +461,39 @@ std::vector<Prediction> predict_files(nn::Model& model, const std::vector<std::s
   model.net->eval();
   model.net->set_inference_dtype(o.get_text("precision") == "bf16" ? DType::bf16 : DType::f32);
   const std::vector<std::string> paths = expand_image_paths(args, task);
+  const bool want_logits = o.has("logits");
+  std::string csv;
+  if (want_logits) {
+    csv = "image_id";
+    for (const std::string& c : model.class_names) csv += "," + c;
+    csv += "\n";
+  }
   std::vector<Prediction> out;
   for (const std::string& p : paths) {
     std::vector<data::Image> one;
     one.push_back(data::decode_image(p));
     Prediction r;
     r.path = p;
-    r.probabilities = predict(model, one).to_vector();
+    const Tensor logits = predict(model, one, true);
+    if (want_logits) {
+      csv += p;
+      char buf[32];
+      for (float v : logits.to_vector()) {
+        std::snprintf(buf, sizeof buf, ",%.9g", v);
+        csv += buf;
+      }
+      csv += "\n";
+    }
+    const Tensor cal = model.calibrated_logits(logits);
+    const Tensor probs = model.head() == nn::Head::softmax ? ops::softmax(cal, -1) : ops::sigmoid(cal);
+    r.probabilities = probs.to_vector();
     r.ranked.resize(r.probabilities.size());
     std::iota(r.ranked.begin(), r.ranked.end(), size_t(0));
     std::stable_sort(r.ranked.begin(), r.ranked.end(),
                      [&](size_t a, size_t b) { return r.probabilities[a] > r.probabilities[b]; });
     out.push_back(std::move(r));
   }
+  if (want_logits) io::atomic_write_file(o.get_text("logits"), csv.data(), csv.size());
   return out;
 }
 

@@ -5,6 +5,9 @@
 #include <utility>
 
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/data_tasks.hpp"
+#include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -57,6 +60,9 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"anomaly-score", &autoencoder_score_options},
       {"som-train", &som_train_options},
       {"hough", &hough_options},
+      {"synth", &synth_options},
+      {"distill", &distill_options},
+      {"calibrate", &calibrate_options},
   };
   return t;
 }

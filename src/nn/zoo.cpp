@@ -113,11 +113,21 @@ Tensor Model::predict(const Tensor& x) {
     y = net->forward(x);  // no mode change: concurrent calls are safe
   }
   switch (head()) {
-    case Head::softmax: return ops::softmax(y, -1);
-    case Head::sigmoid: return ops::sigmoid(y);
+    case Head::softmax: return ops::softmax(calibrated_logits(y), -1);
+    case Head::sigmoid: return ops::sigmoid(calibrated_logits(y));
     case Head::none: break;
   }
   return y;
+}
+
+Tensor Model::calibrated_logits(const Tensor& logits) const {
+  if (temperature.empty()) return logits;
+  const int64_t C = logits.size(-1);
+  LAI_CHECK(temperature.size() == 1 || int64_t(temperature.size()) == C, "model: ", temperature.size(),
+            " calibration temperatures for ", C, " outputs");
+  Tensor inv = Tensor::empty({C});
+  for (int64_t c = 0; c < C; ++c) inv.data()[c] = 1.f / temperature[temperature.size() == 1 ? 0 : size_t(c)];
+  return ops::mul(logits, inv);
 }
 
 const char* to_string(Head h) {
@@ -164,21 +174,39 @@ void check_size(const char* model, int64_t size, int64_t multiple, int64_t chann
 }
 }  // namespace
 
-ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
-  check_size("compact_cxr", size, 8, channels, classes);
+namespace {
+// compact_cxr and compact_cxr_gap: the same three conv stages and bottleneck head; they differ in
+// how the 128 feature maps become the 256-vector (a 134M-weight Dense at 512x512, or a global
+// average pool and a 128 x 256 Dense).
+ModulePtr compact_family(int64_t size, int64_t channels, int64_t classes, float l2, bool gap, Generator& g) {
+  check_size(gap ? "compact_cxr_gap" : "compact_cxr", size, 8, channels, classes);
   auto net = std::make_shared<Sequential>();
   net->add("conv1", conv(channels, 32, Activation::swish, l2, g)).add("pool1", std::make_shared<AvgPool2d>(2));
   net->add("conv2", conv(32, 64, Activation::swish, l2, g)).add("pool2", std::make_shared<AvgPool2d>(2));
   net->add("conv3", conv(64, 128, Activation::swish, l2, g)).add("pool3", std::make_shared<AvgPool2d>(2));
-  net->add("flatten", std::make_shared<Flatten>());
   const int64_t s8 = size / 8;
-  net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g));
+  if (gap) {
+    net->add("gap", std::make_shared<GlobalAvgPool2d>());
+    net->add("fc1", dense(128, 256, Activation::swish, l2, g));
+  } else {
+    net->add("flatten", std::make_shared<Flatten>());
+    net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g));
+  }
   auto bottleneck = std::make_shared<Sequential>();
   bottleneck->add("fc2", dense(256, 128, Activation::swish, l2, g)).add("fc3", dense(128, 256, Activation::none, l2, g));
   net->add("res", std::make_shared<Residual>(bottleneck));
   net->add("act", std::make_shared<ActivationLayer>(Activation::swish));
   net->add("out", dense(256, classes, Activation::none, l2, g));
   return net;
+}
+}  // namespace
+
+ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
+  return compact_family(size, channels, classes, l2, false, g);
+}
+
+ModulePtr compact_cxr_gap(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
+  return compact_family(size, channels, classes, l2, true, g);
 }
 
 int64_t compact_cxr_parameter_count(int64_t size, int64_t channels, int64_t classes) {
@@ -242,13 +270,16 @@ ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& 
   return net;
 }
 
-std::vector<std::string> zoo_names() { return {"compact_cxr", "teacher_cxr", "small_cnn", "autoencoder"}; }
+std::vector<std::string> zoo_names() {
+  return {"compact_cxr", "compact_cxr_gap", "teacher_cxr", "small_cnn", "autoencoder"};
+}
 
 namespace {
 // The hyper-parameters each zoo entry takes ("standardize" is the preprocessing of every entry).
 const std::vector<std::string>* accepted_keys(const std::string& name) {
   static const std::map<std::string, std::vector<std::string>> keys = {
       {"compact_cxr", {"size", "channels", "classes", "head", "l2", "standardize"}},
+      {"compact_cxr_gap", {"size", "channels", "classes", "head", "l2", "standardize"}},
       {"teacher_cxr", {"size", "channels", "classes", "head", "width", "l2", "standardize"}},
       {"small_cnn", {"size", "channels", "classes", "head", "standardize"}},
       {"autoencoder", {"size", "channels", "width", "head", "standardize"}},
@@ -277,11 +308,12 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   else
     LAI_CHECK(head == to_string(Head::softmax) || head == to_string(Head::sigmoid), n,
               ": head must be \"softmax\" or \"sigmoid\", got '", head, "'");
-  if (n == "compact_cxr" || n == "teacher_cxr") {
+  if (n == "compact_cxr" || n == "compact_cxr_gap" || n == "teacher_cxr") {
     const int64_t size = spec.get_int("size", 512), classes = spec.get_int("classes", 2);
-    if (n == "compact_cxr") {
+    if (n != "teacher_cxr") {
       const double l2 = spec.get_double("l2", 0.01);
-      m->net = compact_cxr(size, channels, classes, static_cast<float>(l2), g);
+      m->net = n == "compact_cxr" ? compact_cxr(size, channels, classes, static_cast<float>(l2), g)
+                                  : compact_cxr_gap(size, channels, classes, static_cast<float>(l2), g);
       spec.set("l2", l2);
     } else {
       const double l2 = spec.get_double("l2", 0.0);
@@ -303,7 +335,7 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
     m->preprocessing = {size, size, channels, true};
   } else {
     throw_error(str_cat("build_model: unknown architecture '", n,
-                        "' (known: compact_cxr, teacher_cxr, small_cnn, autoencoder)"));
+                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, autoencoder)"));
   }
   spec.set("channels", static_cast<double>(channels));
   if (spec.params.count("standardize")) {

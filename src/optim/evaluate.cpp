@@ -53,7 +53,7 @@ Evaluation evaluate(nn::Model& model, BatchSource& source, const EvaluateOptions
   Evaluation r;
   source.reset(0);
   while (auto b = source.next()) {
-    Tensor out = model.forward(b->images);
+    Tensor out = model.calibrated_logits(model.forward(b->images));  // the probabilities the model gives
     Tensor targets = head == nn::Head::none && !b->targets.defined() ? b->images : b->targets;
     const int64_t n = b->images.size(0);
     loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * double(n);

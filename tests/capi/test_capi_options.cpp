@@ -195,3 +195,48 @@ TEST_CASE("capi tasks with options: ProbMat build and WPM") {
   CHECK(score == Approx(mx));  // "max" is the map's maximum
   CHECK(lai_probmat_wpm_with(pm.p, &img, b.o, map.data(), map.size(), &score) == LAI_ERR_INVALID_ARGUMENT);
 }
+
+TEST_CASE("capi distillation: a student taught by a teacher model, through options") {
+  const std::string dir = temp_dir("options_distill");
+  REQUIRE(lai_phantom_write_set(dir.c_str(), 20, 5, 32) == LAI_OK);
+  const std::string manifest = dir + "/manifest.csv", teacher = dir + "/teacher.lai";
+  Options t("train");
+  REQUIRE(lai_options_set(t.o, "data", manifest.c_str()) == LAI_OK);
+  REQUIRE(lai_options_set(t.o, "model", "small_cnn") == LAI_OK);
+  REQUIRE(lai_options_set_int(t.o, "size", 16) == LAI_OK);
+  REQUIRE(lai_options_set_int(t.o, "epochs", 1) == LAI_OK);
+  REQUIRE(lai_options_set_int(t.o, "quiet", 1) == LAI_OK);
+  REQUIRE(lai_options_set(t.o, "out", teacher.c_str()) == LAI_OK);
+  REQUIRE(lai_train(t.o, nullptr, nullptr) == LAI_OK);
+
+  Options d("distill");
+  REQUIRE(lai_options_set(d.o, "data", manifest.c_str()) == LAI_OK);
+  REQUIRE(lai_options_set(d.o, "teacher", teacher.c_str()) == LAI_OK);
+  REQUIRE(lai_options_set(d.o, "student", "compact_cxr_gap") == LAI_OK);
+  REQUIRE(lai_options_set_int(d.o, "size", 16) == LAI_OK);
+  REQUIRE(lai_options_set_int(d.o, "epochs", 1) == LAI_OK);
+  REQUIRE(lai_options_set_int(d.o, "batch", 5) == LAI_OK);
+  REQUIRE(lai_options_set_double(d.o, "temperature", 2.0) == LAI_OK);
+  REQUIRE(lai_options_set_int(d.o, "quiet", 1) == LAI_OK);
+  Model s;
+  char* report = nullptr;
+  REQUIRE(lai_distill(d.o, &s.m, &report) == LAI_OK);
+  CHECK(take(report).find("\"steps\":4") != std::string::npos);
+  char* json = nullptr;
+  REQUIRE(lai_model_describe(s.m, &json) == LAI_OK);
+  CHECK(take(json).find("compact_cxr_gap") != std::string::npos);
+  // A given student: the same task on a handle.
+  CHECK(lai_model_distill(s.m, d.o, nullptr) == LAI_ERR_INVALID_ARGUMENT);  // model options (size) make a new model
+  Options d2("distill");
+  REQUIRE(lai_options_set(d2.o, "data", manifest.c_str()) == LAI_OK);
+  REQUIRE(lai_options_set(d2.o, "teacher", teacher.c_str()) == LAI_OK);
+  REQUIRE(lai_options_set_int(d2.o, "epochs", 1) == LAI_OK);
+  REQUIRE(lai_options_set_int(d2.o, "quiet", 1) == LAI_OK);
+  CHECK(lai_model_distill(s.m, d2.o, nullptr) == LAI_OK);
+  Options none("distill");
+  REQUIRE(lai_options_set(none.o, "data", manifest.c_str()) == LAI_OK);
+  Model fails;
+  CHECK(lai_distill(none.o, &fails.m, nullptr) == LAI_ERR_INVALID_ARGUMENT);
+  CHECK(fails.m == nullptr);
+  CHECK(std::string(lai_last_error()).find("give one teacher") != std::string::npos);
+}

@@ -311,6 +311,10 @@ _SIG_0_4 = {
     "lai_model_evaluate_with": (_S, [_P, _P, C.POINTER(_P), C.POINTER(_P)]),
     "lai_probmat_build": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_wpm_with": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_double)]),
+    "lai_phantom_write_set_with": (_S, [_P]),
+    "lai_distill": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_calibrate": (_S, [_P, _P, C.POINTER(_P)]),
     "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
     "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
@@ -497,6 +501,20 @@ def train(progress=None, **options):
     return model, (json.loads(text) if text else None)
 
 
+def distill(progress=None, **options):
+    """Knowledge distillation with the options of `liteai distill` (teacher=... or teacher_logits=...,
+    student=..., temperature=..., alpha=..., and every option of train). Returns (Model, report)."""
+    import json
+    o = _options("distill", options, progress)
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_distill(o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    model = Model(h.value) if h.value else None
+    o._raise_callback_error()
+    _check(status)
+    return model, (json.loads(text) if text else None)
+
+
 # ---------------------------------------------------------------- images
 
 class Image:
@@ -575,9 +593,14 @@ def phantom(seed, index, size=64):
     return out, label.value
 
 
-def write_phantoms(directory, count, seed=1, size=64):
-    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv."""
-    _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
+def write_phantoms(directory, count, seed=1, size=64, **options):
+    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv. Further options of
+    `liteai synth` (classes=[0, 1], noise=0.5, quiet=True) need C API 0.4."""
+    if options:
+        o = Options("synth", out=directory, n=count, seed=seed, size=size, **options)
+        _check(_lib.lai_phantom_write_set_with(o._h))
+    else:
+        _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
     return os.path.join(directory, "manifest.csv")
 
 
@@ -803,6 +826,29 @@ class Model(_Handle):
         o = _options("train", options, progress)
         rep = C.c_void_p()
         status = _lib.lai_model_train_with(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def distill(self, progress=None, **options):
+        """Trains this model as the student of a teacher (the options of `liteai distill`)."""
+        import json
+        o = _options("distill", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_distill(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def calibrate(self, progress=None, **options):
+        """Fits temperature scaling on validation data (the options of `liteai calibrate`: data=...)
+        and keeps it: later predictions are calibrated. Returns the report (T, NLL, ECE before/after)."""
+        import json
+        o = _options("calibrate", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_calibrate(self._h, o._h, C.byref(rep))
         text = _take_string(rep)
         o._raise_callback_error()
         _check(status)

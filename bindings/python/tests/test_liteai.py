@@ -349,6 +349,13 @@ class TestVersion04(Base):
         r2 = m.train_with(data=self.manifest, epochs=1, batch=4, quiet=True)
         self.assertEqual(r2["epochs_run"], 1)
 
+    def test_synth_options(self):
+        d = os.path.join(WORK, "normals_only")
+        liteai.write_phantoms(d, 6, seed=2, size=S, classes=["normal"], quiet=True)
+        with open(os.path.join(d, "manifest.csv")) as f:
+            labels = [line.split(",")[1] for line in f.read().splitlines()[1:]]
+        self.assertEqual(labels, ["normal"] * 6)
+
     def test_probmat_build(self):
         pm = liteai.ProbMat.build(data=self.manifest, label="normal", size=S, bins=32, quiet=True)
         self.assertEqual(pm.images, 4)

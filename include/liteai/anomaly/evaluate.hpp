@@ -29,6 +29,7 @@
 #include "liteai/anomaly/detect.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/image.hpp"
+#include "liteai/data/plot.hpp"
 #include "liteai/io/json.hpp"
 
 namespace liteai::anomaly {
@@ -95,8 +96,8 @@ struct MapDetections {
 MapDetections detections_from_maps(const std::vector<ImageTruth>& truth, const std::string& maps_dir,
                                    const DetectOptions& detect = {}, const ScoreOptions& score = {});
 
-// The FROC curve as a PNG line plot (log2 x axis from 1/8 to 8, the seven rates marked), with
-// `title` (say SYNTHETIC when it is).
-void write_froc_png(const std::string& path, const DetectionEvaluation& e, const std::string& title);
+// The FROC curve as a chart (log x axis from 1/8 to 8, the seven rates marked); write it with
+// .write_png / .write_svg. Put SYNTHETIC in the title when the images are.
+data::Chart froc_chart(const DetectionEvaluation& e, const std::string& title);
 
 }  // namespace liteai::anomaly

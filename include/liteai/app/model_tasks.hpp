@@ -7,6 +7,7 @@
 //   TrainOutcome t = train(o);                        // creates, trains and saves the model
 //   Options e(task_options("evaluate")); e.set("data", "cxr/test");
 //   EvalOutcome r = evaluate(*t.model, e);            // r.evaluation.report: per-class metrics
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "liteai/app/options.hpp"
 #include "liteai/app/tasks.hpp"
 #include "liteai/data/image.hpp"
+#include "liteai/data/loader.hpp"
+#include "liteai/data/plot.hpp"
 #include "liteai/io/json.hpp"
 #include "liteai/nn/zoo.hpp"
 #include "liteai/optim/evaluate.hpp"
@@ -42,10 +45,21 @@ struct TrainOutcome {
   io::Json to_json() const;  // the figures of the run (epochs, losses, images/s, ...)
 };
 const OptionSet& train_options();
+// What a training recipe (distillation, ...) changes in a run of train().
+struct TrainRecipe {
+  optim::LossFn loss;  // empty: the head's loss
+  // Wraps the training batches (e.g. adds a teacher's logits to each); empty: as they are.
+  // `lo` are the loader options the training batches were made with.
+  std::function<std::unique_ptr<optim::BatchSource>(std::unique_ptr<optim::BatchSource> train, const nn::Model& model,
+                                                    const DataSource& data, const data::LoaderOptions& lo)>
+      source;
+  std::vector<std::pair<std::string, std::string>> parents;  // (role, path) recorded in the provenance
+};
 // Trains `model`, or when it is null creates one from the options (or the --resume checkpoint),
 // on the options' data; saves it to --out when given. Class names: a model with real names reads
 // the data in its class order (the data must have the same classes); a new model takes the data's.
-TrainOutcome train(const Options& o, const Hooks& hooks = {}, std::shared_ptr<nn::Model> model = nullptr);
+TrainOutcome train(const Options& o, const Hooks& hooks = {}, std::shared_ptr<nn::Model> model = nullptr,
+                   const TrainRecipe* recipe = nullptr);
 
 // ---- evaluation ----
 struct EvalOutcome {
@@ -58,13 +72,16 @@ const OptionSet& evaluate_options();
 // set may lack some) and writes the --json/--csv/--confusion files named by the options.
 EvalOutcome evaluate(nn::Model& model, const Options& o, const Hooks& hooks = {});
 
+// The reliability diagram of a report (bars: accuracy per confidence bin; the diagonal).
+data::Chart reliability_chart(const nn::ClassificationReport& report);
+
 // ---- inference ----
 // The network's input for images (resize + the model's standardization, gray replicated over its
 // channels): [n, C, H, W].
 Tensor model_input(const nn::Model& model, const std::vector<data::Image>& images);
-// Probabilities (softmax / sigmoid; raw outputs for head none) [n, outputs], in chunks of 16
-// images. Never changes the model's mode: thread-safe on a model in eval mode.
-Tensor predict(const nn::Model& model, const std::vector<data::Image>& images);
+// Probabilities (softmax / sigmoid; raw outputs for head none; the logits with raw) [n, outputs],
+// in chunks of 16 images. Never changes the model's mode: thread-safe on a model in eval mode.
+Tensor predict(const nn::Model& model, const std::vector<data::Image>& images, bool raw = false);
 int64_t output_size(const nn::Model& model);  // floats per image
 
 struct Prediction {

@@ -1,39 +1,33 @@
 #pragma once
-// Small line plots as PNG (FROC curves, training curves, reliability diagrams): axes with ticks
-// and grid, a linear or log2 x axis, one or more series, a legend, a title and axis labels in a
-// built-in 5x7 pixel font (letters are drawn upper-case; no font files needed). Deterministic:
-// the same data give the same bytes.
-//
-//   data::PlotSeries s{"WPM", fp_rates, sensitivities};
-//   data::write_line_plot_png("froc.png", {s}, {.title = "FROC (SYNTHETIC phantoms)",
-//                                               .x_label = "FP per image", .y_label = "sensitivity",
-//                                               .log2_x = true, .y_min = 0, .y_max = 1});
-#include <cmath>
+// Small charts the library draws itself (no plotting dependency): line, point and bar series on
+// linear or logarithmic axes, as a self-contained SVG (axes, ticks, labels, legend; what the HTML
+// report embeds) or as a PNG (the same picture, its text in a built-in 5x7 pixel font with
+// upper-case letters, for files people open directly).
+// Used for reliability diagrams, ROC and FROC curves, loss curves.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace liteai::data {
 
-struct PlotSeries {
-  std::string label;          // legend text ("" = not in the legend)
-  std::vector<double> x, y;   // equal lengths; non-finite points break the line
-  uint32_t rgb = 0;           // 0xRRGGBB; 0 = the next colour of a fixed palette
-  bool markers = false;       // a small square at each point
+struct Series {
+  enum class Style : uint8_t { line, points, bars, dashed };
+  std::string name;  // legend text ("" = not in the legend)
+  std::vector<double> x, y;
+  Style style = Style::line;
+  uint32_t color = 0x1f77b4;  // 0xRRGGBB
+  double bar_width = 0;       // bars: in x units (0: the gap between the first two x)
 };
 
-struct PlotOptions {
-  int width = 640, height = 420;
+struct Chart {
   std::string title, x_label, y_label;
-  bool log2_x = false;  // log2 x axis (ticks at powers of 2); x <= 0 is not drawn
-  // Axis ranges; NaN = from the data (a little padded on linear axes).
-  double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
-  bool legend_bottom = false;  // the legend in the bottom-right corner instead of the top-right
-};
+  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
+  bool log_x = false;  // x_min must then be > 0
+  std::vector<Series> series;
 
-// RGB pixels, width x height x 3, row-major.
-std::vector<uint8_t> render_line_plot(const std::vector<PlotSeries>& series, const PlotOptions& options = {});
-void write_line_plot_png(const std::string& path, const std::vector<PlotSeries>& series,
-                         const PlotOptions& options = {});
+  std::string svg(int width = 480, int height = 360) const;
+  void write_svg(const std::string& path, int width = 480, int height = 360) const;  // atomic
+  void write_png(const std::string& path, int width = 480, int height = 360) const;  // atomic
+};
 
 }  // namespace liteai::data

@@ -30,7 +30,8 @@ struct Evaluation {
 
 // The model runs in eval mode without autograd; a model in training mode is switched for the
 // call and back (a model already in eval mode is not touched, so concurrent readers stay safe).
-// Labels must be expressed in the model's class order (app::open_data does it).
+// Labels must be expressed in the model's class order (app::open_data does it). A calibrated model
+// (nn::Model::temperature) is scored on its calibrated probabilities (loss and report alike).
 Evaluation evaluate(nn::Model& model, BatchSource& source, const EvaluateOptions& o = {});
 
 // Correct decisions in a batch of outputs (logits), as training and evaluation count them.

@@ -161,7 +161,7 @@ TEST_CASE("evaluate: truth from a phantom manifest, detections from a maps folde
   const DetectionEvaluation e = evaluate_detections(truth, md.detections, &md.image_scores);
   CHECK(e.image_auroc == Approx(1.0));
   CHECK(e.froc == Approx(1.0));
-  write_froc_png(dir + "/froc.png", e, "FROC (SYNTHETIC phantoms)");
+  froc_chart(e, "FROC (SYNTHETIC phantoms)").write_png(dir + "/froc.png", 640, 420);
   const data::ImageInfo info = data::probe_image(dir + "/froc.png");
   CHECK(info.width == 640);
   CHECK(info.channels == 3);
