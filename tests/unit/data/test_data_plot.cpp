@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 
 #include "data_fixtures.hpp"
 #include "liteai/data/codec.hpp"
@@ -21,8 +22,8 @@ size_t dark_pixels(const Image& g, int x0, int y0, int x1, int y1) {
 Chart sample_chart() {
   Chart c;
   c.title = "Test chart (synthetic)";
-  c.x_label = "x";
-  c.y_label = "y";
+  c.x_label = "x value";
+  c.y_label = "y value";
   c.x_min = 0, c.x_max = 3, c.y_min = 0, c.y_max = 3;
   Series up;
   up.name = "rising";
@@ -35,15 +36,15 @@ Chart sample_chart() {
 }  // namespace
 
 TEST_CASE("chart: the PNG draws the series and the text, the same bytes every time") {
-  const std::string dir = test::temp_dir("chart");
+  const std::filesystem::path dir = test::temp_dir("chart");
   const Chart c = sample_chart();
-  c.write_png(dir + "/a.png", 480, 360);
-  c.write_png(dir + "/b.png", 480, 360);
-  CHECK(test::read_bytes(dir + "/a.png") == test::read_bytes(dir + "/b.png"));
-  const ImageInfo info = probe_image(dir + "/a.png");
+  c.write_png((dir / "a.png").string(), 480, 360);
+  c.write_png((dir / "b.png").string(), 480, 360);
+  CHECK(test::read_bytes((dir / "a.png").string()) == test::read_bytes((dir / "b.png").string()));
+  const ImageInfo info = probe_image((dir / "a.png").string());
   CHECK(info.width == 480);
   CHECK(info.height == 360);
-  const Image g = decode_image(dir + "/a.png");  // as gray
+  const Image g = decode_image((dir / "a.png").string());  // as gray
   // The black rising line: bottom-left and top-right of the plot area, not top-left.
   CHECK(dark_pixels(g, 56, 280, 110, 316) > 10);
   CHECK(dark_pixels(g, 400, 28, 463, 90) > 10);
@@ -56,20 +57,20 @@ TEST_CASE("chart: the PNG draws the series and the text, the same bytes every ti
 }
 
 TEST_CASE("chart: far-off points are clipped; the SVG has the text; bad charts are refused") {
-  const std::string dir = test::temp_dir("chart2");
+  const std::filesystem::path dir = test::temp_dir("chart2");
   Chart c = sample_chart();
   c.series[0].x = {0, 1e300};
   c.series[0].y = {0, 1e300};
-  c.write_png(dir + "/far.png", 200, 150);  // returns promptly
-  CHECK(probe_image(dir + "/far.png").width == 200);
+  c.write_png((dir / "far.png").string(), 200, 150);  // returns promptly
+  CHECK(probe_image((dir / "far.png").string()).width == 200);
   const std::string svg = sample_chart().svg();
   CHECK(svg.find("Test chart (synthetic)") != std::string::npos);
   CHECK(svg.find("rising") != std::string::npos);
   Chart bad = sample_chart();
   bad.y_max = bad.y_min;
-  CHECK_THROWS_WITH(bad.write_png(dir + "/bad.png"), Catch::Contains("axis range"));
+  CHECK_THROWS_WITH(bad.write_png((dir / "bad.png").string()), Catch::Contains("axis range"));
   bad = sample_chart();
   bad.series[0].y.pop_back();
   CHECK_THROWS_WITH(bad.svg(), Catch::Contains("series 'rising'"));
-  CHECK_THROWS_WITH(sample_chart().write_png(dir + "/tiny.png", 10, 10), Catch::Contains("size"));
+  CHECK_THROWS_WITH(sample_chart().write_png((dir / "tiny.png").string(), 10, 10), Catch::Contains("size"));
 }
