@@ -379,7 +379,7 @@ data::Chart froc_chart(const DetectionEvaluation& e, const std::string& title) {
   c.x_min = 0.125 / 1.5;
   c.x_max = 8 * 1.5;
   c.y_min = 0;
-  c.y_max = 1.05;
+  c.y_max = 1.2;  // room above 1 for the legend (top left)
   char name[64];
   std::snprintf(name, sizeof name, "FROC %.3f", e.froc);
   data::Series curve;
