@@ -312,8 +312,9 @@ DetectionEvaluation evaluate_detections(const std::vector<ImageTruth>& truth,
     i = j;
   }
   while (next_rate++ < e.rates.size()) e.sensitivities.push_back(double(hits) / objects);
-  e.froc = 0;
-  for (double s : e.sensitivities) e.froc += s / double(e.sensitivities.size());
+  double sum = 0;
+  for (double s : e.sensitivities) sum += s;
+  e.froc = sum / double(e.sensitivities.size());
   if (e.objects == 0) {
     e.froc = NAN;
     for (double& s : e.sensitivities) s = NAN;
