@@ -33,6 +33,7 @@ struct SuiteArgs {
   int threads = 0;      // 0 = every configured count (1 and 2 here)
   int repeats = 5;      // median of this many runs
   bool quick = false;   // smaller problems (CI smoke runs)
+  int seed = 0;         // 0 = each suite's fixed data seeds; else a shift of them (spread over seeds)
 };
 
 using SuiteFn = std::function<void(const SuiteArgs&, Report&)>;

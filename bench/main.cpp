@@ -10,7 +10,7 @@
 
 namespace {
 void usage(FILE* f) {
-  std::fprintf(f, "usage: liteai bench <suite>...|all [--json FILE] [--threads N] [--repeats R] [--quick]\nsuites:\n");
+  std::fprintf(f, "usage: liteai bench <suite>...|all [--json FILE] [--threads N] [--repeats R] [--quick] [--seed K]\nsuites:\n");
   for (auto& [name, s] : liteai::bench::suites()) std::fprintf(f, "  %-12s %s\n", name.c_str(), s.first.c_str());
 }
 int parse_int(const std::string& opt, const std::string& v) {
@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
       sa.repeats = parse_int(a, value());
     } else if (a == "--quick") {
       sa.quick = true;
+    } else if (a == "--seed") {
+      sa.seed = parse_int(a, value());
     } else if (a.rfind("--", 0) == 0) {
       std::fprintf(stderr, "liteai bench: unknown option %s (try --help)\n", a.c_str());
       return 2;

@@ -11,6 +11,7 @@
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/som.hpp"
 #include "liteai/anomaly/wpm.hpp"
+#include "liteai/app/detection_tasks.hpp"
 #include "liteai/data/codec.hpp"
 
 using namespace liteai;
@@ -20,6 +21,7 @@ using namespace liteai::capi;
 // scoring copies the table pointer under the lock and computes outside it.
 struct lai_probmat {
   anomaly::ProbMat pm;
+  anomaly::ProbMatCalibration calibration;  // dropped when the counts change
   std::mutex mu;
   std::shared_ptr<const anomaly::ProbTable> table;
   anomaly::FinalizeOptions table_options;
@@ -53,6 +55,7 @@ void add_images(lai_probmat* p, const std::vector<data::Image>& imgs, const char
   std::lock_guard<std::mutex> lock(p->mu);
   p->pm.add_batch(ptrs);
   p->table.reset();
+  p->calibration = anomaly::ProbMatCalibration();
 }
 
 const lai_som& som_of(const lai_som* s, const char* fn) {
@@ -175,6 +178,7 @@ LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) 
     std::scoped_lock lock(pm->mu, o->mu);
     pm->pm.merge(other->pm);
     pm->table.reset();
+    pm->calibration = anomaly::ProbMatCalibration();
   });
 }
 
@@ -185,7 +189,9 @@ LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** o
     *out = nullptr;
     const app::Options o = options_of(options, "probmat-build", fn);
     auto p = std::make_unique<lai_probmat>();
-    p->pm = app::build_probmat(o, hooks_of(options));
+    app::BuiltProbMat b = app::build_probmat(o, hooks_of(options));
+    p->pm = std::move(b.probmat);
+    p->calibration = std::move(b.calibration);
     *out = p.release();
   });
 }
@@ -237,6 +243,32 @@ LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, c
   });
 }
 
+LAI_API lai_status lai_probmat_assess(lai_probmat* pm, const lai_image* image, const lai_options* options,
+                                      char** json) {
+  const char* fn = "lai_probmat_assess";
+  return guarded(fn, [&] {
+    probmat_of(pm, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    const app::Options o = options_of(options, "probmat-score", fn);
+    const data::Image img = image_from_arg(fn, image, "image");
+    anomaly::ProbMatCalibration cal;
+    {
+      std::lock_guard<std::mutex> lock(pm->mu);
+      cal = pm->calibration;
+    }
+    bool calibrated = false;
+    const app::WpmSettings r = app::wpm_settings(o, pm->pm.config().width, cal, &calibrated);
+    anomaly::Calibration scores = calibrated ? cal.scores : anomaly::Calibration();
+    scores.score = r.score;
+    scores.detect = r.detect;
+    const data::Image w = probmat_wpm(fn, pm, img, r);
+    anomaly::Assessment a = anomaly::assess(w, scores, app::operating_point(o));
+    if (r.circle_score && !calibrated) a.score = app::map_score(w, r);
+    give_string(app::assessment_json(a, w.width, w.height, img.width, img.height).dump(), json);
+  });
+}
+
 LAI_API lai_status lai_probmat_describe(const lai_probmat* pm, char** json) {
   const char* fn = "lai_probmat_describe";
   return guarded(fn, [&] {
@@ -258,6 +290,7 @@ LAI_API lai_status lai_probmat_describe(const lai_probmat* pm, char** json) {
     j.set("hi", c.hi);
     j.set("images", static_cast<unsigned long long>(pm->pm.images()));
     j.set("description", c.describe());
+    j.set("calibration", pm->calibration.empty() ? io::Json() : pm->calibration.to_json());
     io::Json m = io::Json::object();
     m.set("count_bytes", static_cast<unsigned long long>(pm->pm.memory_bytes()));
     m.set("table_bytes", static_cast<unsigned long long>(uint64_t(c.cells()) * (uint64_t(c.bins) * 2 + 8)));
@@ -296,7 +329,7 @@ LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path) {
     const std::string p = require_path(path, fn);
     auto* h = const_cast<lai_probmat*>(pm);
     std::lock_guard<std::mutex> lock(h->mu);
-    h->pm.save(p);
+    h->pm.save(p, &h->calibration);
   });
 }
 
@@ -307,7 +340,7 @@ LAI_API lai_status lai_probmat_load(const char* path, lai_probmat** out) {
     *out = nullptr;
     const std::string p = require_path(path, fn);
     auto h = std::make_unique<lai_probmat>();
-    h->pm = anomaly::ProbMat::load(p);
+    h->pm = anomaly::ProbMat::load(p, &h->calibration);
     *out = h.release();
   });
 }

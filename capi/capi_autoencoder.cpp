@@ -8,6 +8,7 @@
 
 #include "capi_internal.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/wpm.hpp"
@@ -275,6 +276,30 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
   });
 }
 
+LAI_API lai_status lai_autoencoder_assess(const lai_autoencoder* ae, const lai_image* image, const lai_options* options,
+                                          char** json) {
+  const char* fn = "lai_autoencoder_assess";
+  return guarded(fn, [&] {
+    const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    const app::Options o = options_of(options, "anomaly-score", fn);
+    const data::Image img = image_from_arg(fn, image, "image");
+    const data::Image m = d.anomaly_map(img);  // resized and standardized inside
+    const anomaly::Assessment a = anomaly::assess(m, app::autoencoder_calibration(o, d), app::operating_point(o));
+    give_string(app::assessment_json(a, m.width, m.height, img.width, img.height).dump(), json);
+  });
+}
+
+LAI_API lai_status lai_eval_detections(const lai_options* options, char** json) {
+  const char* fn = "lai_eval_detections";
+  return guarded(fn, [&] {
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    give_string(app::eval_detections(options_of(options, "eval-detections", fn)).dump(), json);
+  });
+}
+
 LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json) {
   const char* fn = "lai_autoencoder_describe";
   return guarded(fn, [&] {
@@ -285,6 +310,7 @@ LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** js
     j.set("kind", "autoencoder");
     j.set("map_width", d.size());
     j.set("map_height", d.size());
+    j.set("calibration", d.calibration().empty() ? io::Json() : d.calibration().to_json());
     give_string(j.dump(), json);
   });
 }

@@ -788,6 +788,28 @@ LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** o
 LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image, const lai_options* options,
                                         float* map, size_t map_count, double* score);
 
+/* What a reader gets for one image, with options of the task "probmat-score" (the map, score and
+ * circle options: those of the ProbMat's calibration apply unless given) and its operating point
+ * ("fp-per-image" 0.125, "level" 0.9): *json (free with lai_string_free) receives {"score",
+ * "p_value" (the share of normal images scoring at least as high; null when the ProbMat is not
+ * calibrated or other settings were given), "flagged", "circle_threshold", "circles": [{"x", "y",
+ * "radius", "score", "confidence"}]}, circles in the image's pixels, past the operating point,
+ * strongest first; confidence = exp(-false circles per normal image at that score). A ProbMat
+ * from lai_probmat_build (holdout, calibrate) or a calibrated file carries its calibration; adding
+ * images or merging drops it. Thread-safe like lai_probmat_wpm. */
+LAI_API lai_status lai_probmat_assess(lai_probmat* pm, const lai_image* image, const lai_options* options,
+                                      char** json);
+/* The same for an autoencoder (options of "anomaly-score"; detectors trained since 0.4 hold back
+ * a share of their normals, "holdout" 0.2, and carry their calibration). Thread-safe. */
+LAI_API lai_status lai_autoencoder_assess(const lai_autoencoder* ae, const lai_image* image, const lai_options* options,
+                                          char** json);
+/* Image AUROC and FROC (object-CXR: a hit is a detection whose centre lies in a ground-truth
+ * object; mean sensitivity at 0.125..8 false positives per image) with options of the task
+ * "eval-detections" ("truth" manifest with mask paths; "detections" file or "maps" folder; "out"
+ * folder for evaluation.json, froc.csv/png/svg): *json receives the summary (free with
+ * lai_string_free). Thread-safe. */
+LAI_API lai_status lai_eval_detections(const lai_options* options, char** json);
+
 /* Writes SYNTHETIC phantoms with options of the task "synth" (out, n, size, seed, classes, noise),
  * as `liteai synth` does. Thread-safe. */
 LAI_API lai_status lai_phantom_write_set_with(const lai_options* options);

@@ -5,6 +5,8 @@
 
 #include "command.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/detection_tasks.hpp"
+#include "liteai/data/codec.hpp"
 
 namespace {
 using namespace liteai;
@@ -22,7 +24,9 @@ int train(const cli::Args& args) {
   const auto out_lock = app::claim_output(p->options);
   const anomaly::AutoencoderDetector det = app::train_autoencoder(p->options);
   det.save(p->options.get_text("out"));
-  std::fprintf(stderr, "anomaly train: wrote %s\n", p->options.get_text("out").c_str());
+  std::fprintf(stderr, "anomaly train: wrote %s%s\n", p->options.get_text("out").c_str(),
+               det.calibration().empty() ? " (uncalibrated)"
+                                         : str_cat(" (calibrated on ", det.calibration().images(), " normal images)").c_str());
   return 0;
 }
 
@@ -35,7 +39,7 @@ int score(const cli::Args& args) {
   LAI_CHECK(!p->positional.empty(), "anomaly score: give at least one IMAGE or DIR to score");
   app::apply_common(o);
   const anomaly::AutoencoderDetector det = anomaly::AutoencoderDetector::load(o.get_text("model"));
-  const anomaly::ScoreOptions so = app::score_settings(o);
+  app::ScoreLines lines(o, app::autoencoder_calibration(o, det));
   const int s = static_cast<int>(det.size());
   float threshold = 0.f;
   if (o.has("normals")) {
@@ -47,14 +51,16 @@ int score(const cli::Args& args) {
                  threshold, o.get_number("fpr"), normals.size());
   }
   app::MapWriter writer(o.get_text("out"), o.get_bool("png"), "anomaly score");
-  std::printf("path,score\n");
+  std::printf("%s\n", lines.header().c_str());
   for (const std::string& path : app::expand_image_paths(p->positional, "anomaly score")) {
     const data::Image img = app::load_unit_image(path, s, s);
     const data::Image m = det.anomaly_map(img);
     writer.write(path, img, m, threshold);
-    std::printf("%s,%.6g\n", path.c_str(), anomaly::image_score(m, so));
+    const data::ImageInfo info = data::probe_image(path);
+    std::printf("%s\n", lines.add(path, m, info.width, info.height).c_str());
     std::fflush(stdout);
   }
+  lines.finish();
   return 0;
 }
 }  // namespace

@@ -5,7 +5,9 @@
 #include <optional>
 
 #include "command.hpp"
+#include "liteai/anomaly/calibration.hpp"
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/dicom_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
@@ -31,12 +33,16 @@ int build(const cli::Args& args) {
   o.require("size");
   const auto out_lock = app::claim_output(o);
   const auto t0 = std::chrono::steady_clock::now();
-  const ProbMat pm = app::build_probmat(o);
-  pm.save(o.get_text("out"));
+  const app::BuiltProbMat b = app::build_probmat(o);
+  b.probmat.save(o.get_text("out"), &b.calibration);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!o.get_bool("quiet"))
-    std::printf("probmat: %llu images -> %s (%s) in %.1f s\n", (unsigned long long)pm.images(),
-                o.get_text("out").c_str(), pm.config().describe().c_str(), s);
+  if (!o.get_bool("quiet")) {
+    std::printf("probmat: %llu images -> %s (%s) in %.1f s\n", (unsigned long long)b.probmat.images(),
+                o.get_text("out").c_str(), b.probmat.config().describe().c_str(), s);
+    if (!b.calibration.empty())
+      std::printf("calibration: %lld normal images, circle threshold %.4g at 0.125 false circles per image\n",
+                  (long long)b.calibration.scores.images(), b.calibration.scores.circle_threshold(0.125));
+  }
   return 0;
 }
 
@@ -62,10 +68,12 @@ int score(const cli::Args& args) {
   o.require("out");
   LAI_CHECK(!p->positional.empty(), "probmat score: give at least one IMAGE or DIR to score");
   app::apply_common(o);
-  const ProbMat pm = ProbMat::load(o.get_text("probmat"));
+  ProbMatCalibration cal;
+  const ProbMat pm = ProbMat::load(o.get_text("probmat"), &cal);
   const ProbMatConfig& c = pm.config();
   LAI_CHECK(pm.images() > 0, o.get_text("probmat"), ": the ProbMat holds no images");
-  app::WpmSettings ws = app::wpm_settings(o, c.width);
+  bool calibrated = false;
+  app::WpmSettings ws = app::wpm_settings(o, c.width, cal, &calibrated);
   const ProbTable table = pm.finalize(ws.finalize);
   auto load = [&](const std::string& path) {
     return app::probmat_units(c, app::load_unit_image(path, c.width, c.height));
@@ -78,31 +86,38 @@ int score(const cli::Args& args) {
     std::fprintf(stderr, "probmat score: threshold %.4g (pixel false-positive rate %g on %zu normal images)\n",
                  ws.threshold, o.get_number("fpr"), normals.size());
   }
+  Calibration scores = calibrated ? cal.scores : Calibration();
+  scores.score = ws.score;
+  scores.detect = ws.detect;
+  app::ScoreLines lines(o, scores);
+  if (ws.circle_score) lines.set_score([&](const data::Image& m) { return circle_score(m, ws.circles); });
   app::MapWriter writer(o.get_text("out"), o.get_bool("png"), "probmat score");
   std::optional<app::DicomWriter> dicom;
   if (o.has("dicom-out")) dicom.emplace(o.get_text("dicom-out"));
   const std::string version = app::probmat_version(pm);
   const float heat_hi = ws.wpm.kind == WpmKind::NegLog ? -1.f : 1.f;
-  std::printf("path,score\n");
+  std::printf("%s
+", lines.header().c_str());
   for (const std::string& path : app::expand_image_paths(p->positional, "probmat score")) {
     const data::Image img = load(path);
     const data::Image m = wpm(table, img, ws.wpm);
     writer.write(path, img, m, ws.threshold, heat_hi);
-    const double score = app::map_score(m, ws);
-    if (dicom) {
-      const data::ImageInfo source = data::probe_image(path);
-      dicom->write(path, {app::map_findings("liteai probmat", version, m, score, ws, source.width, source.height), &m,
-                          ws.threshold, heat_hi});
-    }
-    std::printf("%s,%.6g\n", path.c_str(), score);
+    const data::ImageInfo info = data::probe_image(path);
+    std::printf("%s
+", lines.add(path, m, info.width, info.height).c_str());
+    if (dicom)
+      dicom->write(path, {app::map_findings("liteai probmat", version, m, app::map_score(m, ws), ws, info.width,
+                                            info.height),
+                          &m, ws.threshold, heat_hi});
     std::fflush(stdout);
   }
+  lines.finish();
   return 0;
 }
 
 int merge(const cli::Args& args) {
   static const app::OptionSet set = [] {
-    app::OptionSet s("probmat merge", "Adds the counts of ProbMats built with identical settings (e.g. at several sites).");
+    app::OptionSet s("probmat merge", "Adds the counts of ProbMats built with identical settings (e.g. at several sites). The merged counts are a new model: calibrations do not carry over.");
     s.path("out", "the merged ProbMat", "PM.lpm");
     return s;
   }();
@@ -126,11 +141,21 @@ int merge(const cli::Args& args) {
 
 int info(const cli::Args& args) {
   LAI_CHECK(args.size() == 1, "probmat info: give one .lpm file");
-  const ProbMat pm = ProbMat::load(args[0]);
+  ProbMatCalibration cal;
+  const ProbMat pm = ProbMat::load(args[0], &cal);
   const ProbMatConfig& c = pm.config();
   std::printf("file: %s\nimages: %llu\nconfig: %s\ncounts memory: %.2f MB\nfinalized table: %.2f MB\n", args[0].c_str(),
               (unsigned long long)pm.images(), c.describe().c_str(), double(pm.memory_bytes()) / 1048576.0,
               double(uint64_t(c.cells()) * (uint64_t(c.bins) * 2 + 8)) / 1048576.0);
+  if (cal.empty()) {
+    std::printf("calibration: none\n");
+  } else {
+    const Calibration& s = cal.scores;
+    std::printf("calibration: %lld normal images, image score %s, circles %s; circle threshold %.4g at 0.125 false "
+                "circles per image (90%%)%s\n",
+                (long long)s.images(), to_string(s.score.method), to_string(s.detect.source), s.circle_threshold(0.125),
+                s.circles.supported(0.125, 0.9) ? "" : " (too few images for that level: above every normal)");
+  }
   return 0;
 }
 

@@ -114,9 +114,25 @@ AutoencoderDetector::AutoencoderDetector(std::shared_ptr<nn::Model> model, Tenso
                 calibration_.data()[k], " at pixel ", k);
 }
 
-AutoencoderDetector AutoencoderDetector::train(const std::vector<data::Image>& normal_images,
-                                               const AutoencoderOptions& o) {
-  LAI_CHECK(!normal_images.empty(), "autoencoder: no training images");
+AutoencoderDetector AutoencoderDetector::train(const std::vector<data::Image>& all_normals, const AutoencoderOptions& o,
+                                               const std::vector<data::Image>* calibration_images) {
+  LAI_CHECK(!all_normals.empty(), "autoencoder: no training images");
+  LAI_CHECK(o.holdout >= 0 && o.holdout < 1, "autoencoder: holdout must be in [0, 1), got ", o.holdout);
+  o.score.spots.validate();
+  o.detect.validate();
+  // The held-back share: neither trained on nor used for the per-pixel calibration.
+  std::vector<data::Image> train_set, held;
+  const std::vector<size_t> held_idx =
+      calibration_images ? std::vector<size_t>() : holdout_indices(all_normals.size(), o.holdout);
+  for (size_t i = 0, k = 0; i < all_normals.size(); ++i) {
+    if (k < held_idx.size() && held_idx[k] == i) {
+      held.push_back(all_normals[i]);
+      ++k;
+    } else {
+      train_set.push_back(all_normals[i]);
+    }
+  }
+  const std::vector<data::Image>& normal_images = train_set;
   LAI_CHECK(o.size >= 8 && o.size % 4 == 0, "autoencoder: size must be a multiple of 4 (>= 8), got ", o.size);
   LAI_CHECK(o.calibration_floor > 0.f, "autoencoder: calibration_floor must be > 0, got ", o.calibration_floor);
   LAI_CHECK(o.denoise_std >= 0.f && o.denoise_grid >= 1, "autoencoder: denoise_std must be >= 0 and denoise_grid >= 1, got ",
@@ -156,17 +172,37 @@ AutoencoderDetector AutoencoderDetector::train(const std::vector<data::Image>& n
     }
   const double n = static_cast<double>(errors.size());
   Tensor calibration = Tensor::empty({o.size, o.size});
+  Tensor offset;
   if (!o.calibrate_variance) {
     for (size_t k = 0; k < plane; ++k) calibration.data()[k] = static_cast<float>(sum[k] / n) + o.calibration_floor;
-    return AutoencoderDetector(model, calibration, o.smooth_sigma);
+  } else {
+    offset = Tensor::empty({o.size, o.size});
+    for (size_t k = 0; k < plane; ++k) {
+      const double mean = sum[k] / n, var = std::max(0.0, sum_sq[k] / n - mean * mean);
+      offset.data()[k] = static_cast<float>(mean);
+      calibration.data()[k] = static_cast<float>(std::sqrt(var)) + o.calibration_floor;
+    }
   }
-  Tensor offset = Tensor::empty({o.size, o.size});
-  for (size_t k = 0; k < plane; ++k) {
-    const double mean = sum[k] / n, var = std::max(0.0, sum_sq[k] / n - mean * mean);
-    offset.data()[k] = static_cast<float>(mean);
-    calibration.data()[k] = static_cast<float>(std::sqrt(var)) + o.calibration_floor;
+  AutoencoderDetector det(model, calibration, o.smooth_sigma, offset);
+  const std::vector<data::Image>& cal = calibration_images ? *calibration_images : held;
+  if (!cal.empty()) det.calibrate(cal, o.score, o.detect);
+  return det;
+}
+
+void AutoencoderDetector::calibrate(const std::vector<data::Image>& normal_images, const ScoreOptions& score,
+                                    const DetectOptions& detect) {
+  LAI_CHECK(!normal_images.empty(), "autoencoder: no calibration images");
+  Calibrator cal(score, detect);
+  for (size_t b = 0; b < normal_images.size(); b += 16) {
+    const std::vector<data::Image> part(normal_images.begin() + long(b),
+                                        normal_images.begin() + long(std::min(normal_images.size(), b + 16)));
+    for (const data::Image& m : anomaly_maps(part)) cal.add(m);
   }
-  return AutoencoderDetector(model, calibration, o.smooth_sigma, offset);
+  score_calibration_ = cal.finish();
+}
+
+Assessment AutoencoderDetector::assess(const data::Image& image, const OperatingPoint& op) const {
+  return anomaly::assess(anomaly_map(image), score_calibration_, op);
 }
 
 std::vector<data::Image> AutoencoderDetector::raw_errors(const std::vector<data::Image>& images, int64_t batch) const {
@@ -209,12 +245,21 @@ std::vector<data::Image> AutoencoderDetector::anomaly_maps(const std::vector<dat
 
 data::Image AutoencoderDetector::anomaly_map(const data::Image& image) const { return anomaly_maps({image}, 1)[0]; }
 
+namespace {
+constexpr int64_t kDetectorVersion = 2;  // 1: no score calibration
+}
+
 void AutoencoderDetector::save(const std::string& path) const {
   nn::NamedTensors extra;
   if (calibration_.defined()) extra.emplace_back("anomaly.calibration", calibration_);
   if (calibration_offset_.defined()) extra.emplace_back("anomaly.calibration_offset", calibration_offset_);
   extra.emplace_back("anomaly.smooth_sigma", Tensor::scalar(smooth_sigma_));
-  nn::save_model(path, *model_, nullptr, io::Json(), &extra);
+  io::Json anomaly = io::Json::object();
+  anomaly.set("version", io::Json(static_cast<long long>(kDetectorVersion)));
+  if (!score_calibration_.empty()) anomaly.set("calibration", score_calibration_.to_json());
+  io::Json training = io::Json::object();
+  training.set("anomaly", anomaly);
+  nn::save_model(path, *model_, nullptr, training, &extra);
 }
 
 AutoencoderDetector AutoencoderDetector::load(const std::string& path) {
@@ -226,7 +271,17 @@ AutoencoderDetector AutoencoderDetector::load(const std::string& path) {
     if (name == "anomaly.calibration_offset") offset = t;
     if (name == "anomaly.smooth_sigma") sigma = t.item();
   }
-  return reclassify(ErrorKind::format, [&] { return AutoencoderDetector(saved.model, calibration, sigma, offset); });
+  return reclassify(ErrorKind::format, [&] {
+    AutoencoderDetector det(saved.model, calibration, sigma, offset);
+    const std::string what = path + " anomaly calibration";
+    if (const io::Json* a = saved.training.find("anomaly")) {
+      const int64_t version = a->get_int("version", what);
+      LAI_CHECK_SUPPORTED(version >= 1 && version <= kDetectorVersion, path, ": anomaly detector version ", version,
+                          " (this build reads 1..", kDetectorVersion, ")");
+      if (const io::Json* c = a->find("calibration")) det.score_calibration_ = Calibration::from_json(*c, what);
+    }
+    return det;
+  });
 }
 
 }  // namespace liteai::anomaly

@@ -1,10 +1,14 @@
 // ProbMat accumulation, merge, finalize (histogram KDE) and the .lpm file.
 //
-// .lpm layout (version 1), inside the checked container of checked_file.hpp (magic "LAIPMAT\0"):
+// .lpm layout, inside the checked container of checked_file.hpp (magic "LAIPMAT\0"):
 //   header: width i32, height i32, bins i32, count_bits i32, scale i32, tolerance i32,
 //           lo f32, hi f32, images u64, grid_width i32, grid_height i32      (48 bytes, LE)
+//           version 2: + calibration_bytes u64                               (56 bytes)
 //   payload: counts  cells x bins  (u16 or u32 LE, cell-major: cell * bins + bin)
 //            shifts  cells          (u8: halvings applied to that cell's counts)
+//            version 2: calibration  calibration_bytes of UTF-8 JSON (ProbMatCalibration::to_json:
+//            finalize and WPM settings, score and circle settings, the normal scores; 0 bytes: none)
+// Version 1 files (no calibration) still load; saves write version 2.
 #include "liteai/anomaly/probmat.hpp"
 
 #include <algorithm>
@@ -12,6 +16,7 @@
 #include <limits>
 
 #include "anomaly/checked_file.hpp"
+#include "liteai/anomaly/calibration.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
@@ -21,7 +26,8 @@ namespace liteai::anomaly {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
+constexpr uint64_t kMaxCalibrationBytes = 256ull << 20;  // far above any real calibration (JSON of the scores)
 constexpr int kMaxSide = 1 << 16;
 
 bool valid_bins(int b) { return b == 32 || b == 64 || b == 128 || b == 256; }
@@ -386,8 +392,9 @@ float ProbTable::rel_at(int64_t cell, float v) const {
   return std::exp(-interp_q(config_, q, v) * kQuantStep);
 }
 
-void ProbMat::save(const std::string& path) const {
+void ProbMat::save(const std::string& path, const ProbMatCalibration* calibration) const {
   LAI_CHECK(config_.width > 0, "probmat save: empty ProbMat");
+  const std::string cal = calibration && !calibration->empty() ? calibration->to_json().dump() : std::string();
   detail::ByteWriter h;
   h.i32(config_.width);
   h.i32(config_.height);
@@ -400,16 +407,19 @@ void ProbMat::save(const std::string& path) const {
   h.u64(images_);
   h.i32(config_.grid_width());
   h.i32(config_.grid_height());
+  h.u64(cal.size());
   detail::ByteWriter p;
   if (config_.count_bits == 32)
     p.array_u32(c32_.data(), c32_.size());
   else
     p.array_u16(c16_.data(), c16_.size());
   p.bytes(shift_.data(), shift_.size());
+  p.bytes(cal.data(), cal.size());
   detail::write_checked_file(path, kMagic, kVersion, h.buffer(), p.buffer());
 }
 
-ProbMat ProbMat::load(const std::string& path) {
+ProbMat ProbMat::load(const std::string& path, ProbMatCalibration* calibration) {
+  if (calibration) *calibration = ProbMatCalibration();
   // Everything the file fails to satisfy is a damaged file (format).
   return reclassify(ErrorKind::format, [&] {
     detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "probmat (.lpm)");
@@ -425,6 +435,10 @@ ProbMat ProbMat::load(const std::string& path) {
     c.hi = h.f32("hi");
     const uint64_t images = h.u64("images");
     const int gw = h.i32("grid_width"), gh = h.i32("grid_height");
+    const uint64_t cal_bytes = f.version >= 2 ? h.u64("calibration_bytes") : 0;
+    LAI_CHECK_FORMAT(h.remaining() == 0, path, ": ", h.remaining(), " unexpected bytes after the version ", f.version,
+                     " header");
+    LAI_CHECK_FORMAT(cal_bytes <= kMaxCalibrationBytes, path, ": calibration of ", cal_bytes, " bytes is implausible");
     try {
       c.validate();
     } catch (const Error& e) {
@@ -435,7 +449,7 @@ ProbMat ProbMat::load(const std::string& path) {
               " does not match ", c.width, "x", c.height, " at scale ", c.scale);
     const uint64_t cells = uint64_t(c.cells());
     const uint64_t expect = detail::checked_mul(detail::checked_mul(cells, uint64_t(c.bins), "probmat counts"),
-                                                uint64_t(c.count_bits / 8), "probmat counts") + cells;
+                                                uint64_t(c.count_bits / 8), "probmat counts") + cells + cal_bytes;
     LAI_CHECK_FORMAT(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, the header (",
               c.describe(), ") needs ", expect);
     ProbMat pm(c);
@@ -448,6 +462,12 @@ ProbMat ProbMat::load(const std::string& path) {
     p.bytes(pm.shift_.data(), pm.shift_.size(), "shifts");
     for (size_t i = 0; i < pm.shift_.size(); ++i)
       LAI_CHECK(pm.shift_[i] <= 31, path, ": cell ", i, " has an implausible count shift ", int(pm.shift_[i]));
+    if (cal_bytes > 0 && calibration) {
+      std::string text(size_t(cal_bytes), '\0');
+      p.bytes(text.data(), text.size(), "calibration");
+      const std::string what = path + " calibration";
+      *calibration = ProbMatCalibration::from_json(io::Json::parse(text, what), what);
+    }
     return pm;
   });
 }

@@ -95,8 +95,31 @@ Image gaussian_blur(const Image& in, float sigma) {
   return out;
 }
 
+const char* to_string(ScoreMethod m) {
+  switch (m) {
+    case ScoreMethod::Percentile: return "percentile";
+    case ScoreMethod::TopKMean: return "topk";
+    case ScoreMethod::Max: return "max";
+    case ScoreMethod::Mean: return "mean";
+    case ScoreMethod::Blob: return "blob";
+    case ScoreMethod::Spot: return "spot";
+  }
+  return "?";
+}
+
+ScoreMethod score_method_from_string(const std::string& name) {
+  for (ScoreMethod m : {ScoreMethod::Spot, ScoreMethod::TopKMean, ScoreMethod::Percentile, ScoreMethod::Max,
+                        ScoreMethod::Mean, ScoreMethod::Blob})
+    if (name == to_string(m)) return m;
+  LAI_FAIL(invalid_argument, "image score: unknown method '", name, "' (spot, topk, percentile, max, mean or blob)");
+}
+
 double image_score(const Image& map, const ScoreOptions& opt) {
   LAI_CHECK(!map.empty(), "image_score: empty map");
+  if (opt.method == ScoreMethod::Spot) {
+    const std::vector<Detection> spots = detect_circles(map, opt.spots);
+    return spots.empty() ? 0.0 : spots.front().score;
+  }
   if (opt.method == ScoreMethod::Blob) {
     LAI_CHECK(opt.blob_sigma_small >= 0 && opt.blob_sigma_large > opt.blob_sigma_small,
               "image_score: blob sigmas must satisfy 0 <= small < large, got ", opt.blob_sigma_small, " and ",

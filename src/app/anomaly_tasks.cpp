@@ -10,6 +10,7 @@
 #include <new>
 #include <optional>
 
+#include "liteai/app/detection_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/log.hpp"
 #include "liteai/data/codec.hpp"
@@ -91,43 +92,33 @@ const OptionSet& probmat_build_options() {
         .integer("scale", 1, 1, 4096, "a cell pools K x K pixels")
         .integer("tolerance", 0, 0, 64, "also count pixels within T px (misaligned images)")
         .integer("batch", 32, 1, 4096, "images decoded per batch")
-        .path("out", "where the ProbMat is written", "PM.lpm");
+        .path("out", "where the ProbMat is written", "PM.lpm")
+        .group("calibration")
+        .number("holdout", 0.2, 0, 0.9,
+                "share of the normals held back (every 1/share-th) to calibrate the scores on instead of counted")
+        .path("calibrate", "other normal images to calibrate on (then nothing is held back)", "DIR|CSV");
+    o.include(wpm_map_options());
     o.include(common_options());
     return o;
   }();
   return s;
 }
 
-ProbMat build_probmat(const Options& o, const Hooks& hooks) {
-  apply_common(o);
+namespace {
+
+// Streams `ds` through a loader (resized to the ProbMat, unit-scaled) and calls fn on each batch
+// [N, 1, S, S]; progress lines and the progress hook count `done` out of `total`.
+template <class F>
+void stream_unit_batches(const Options& o, const Hooks& hooks, const data::DatasetPtr& ds, int size,
+                         const char* what, F&& fn) {
   const std::string task = o.spec().task();
-  o.require("size");
-  ProbMatConfig c;
-  c.width = c.height = int(o.get_int("size"));
-  c.bins = int(o.get_int("bins"));
-  c.count_bits = int(o.get_int("counts"));
-  c.scale = int(o.get_int("scale"));
-  c.tolerance = int(o.get_int("tolerance"));
-  c.lo = 0.f;
-  c.hi = 1.f;  // unit intensities (see the header)
-  c.validate();
-  data::DatasetPtr ds = normal_images(o, task, 7);
   data::LoaderOptions lo;
   lo.batch_size = int(o.get_int("batch"));
-  lo.width = lo.height = c.width;
+  lo.width = lo.height = size;
   lo.shuffle = false;
   lo.standardize = false;  // [0, 1] by bit depth
   lo.skip_bad = o.get_bool("skip-bad");
   data::Loader loader(ds, lo);
-  std::optional<ProbMat> made;
-  try {
-    made.emplace(c);
-  } catch (const std::bad_alloc&) {
-    throw Error(ErrorKind::out_of_memory,
-                str_cat(task, ": cannot allocate ", c.count_bytes() / 1048576, " MB of counts for ", c.describe(),
-                        " (fewer --bins, --counts 16 or a larger --scale make it smaller)"));
-  }
-  ProbMat& pm = *made;
   const bool show = show_progress(o);
   const bool tty = ::isatty(2) && !has_log_sink();
   const auto t0 = std::chrono::steady_clock::now();
@@ -135,13 +126,13 @@ ProbMat build_probmat(const Options& o, const Hooks& hooks) {
   const int64_t total = int64_t(ds->size()), steps = loader.batches_per_epoch();
   loader.reset(0);
   while (auto b = loader.next()) {
-    pm.add_planes(b->images.data(), b->size());
+    fn(*b);
     done += b->size();
     ++step;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (show) {
       char line[160];
-      std::snprintf(line, sizeof line, "%s: %lld/%lld images, %.1f images/s", task.c_str(), (long long)done,
+      std::snprintf(line, sizeof line, "%s: %s %lld/%lld images, %.1f images/s", task.c_str(), what, (long long)done,
                     (long long)total, double(done) / std::max(secs, 1e-9));
       if (tty) std::fprintf(stderr, "\r%s", line);
       else log(LogLevel::info, line);
@@ -159,16 +150,86 @@ ProbMat build_probmat(const Options& o, const Hooks& hooks) {
   if (show && tty) std::fprintf(stderr, "\n");
   if (loader.skipped() > 0)
     log(LogLevel::warning, str_cat(task, ": skipped ", loader.skipped(), " bad image(s); first: ", loader.first_skipped_error()));
-  return std::move(pm);
 }
 
-const OptionSet& probmat_score_options() {
+// The same options reading another data spec (--calibrate): all its images.
+Options with_data(const Options& o, const std::string& spec) {
+  Options c = o;
+  c.set("data", spec);
+  c.unset("limit");
+  c.unset("label");
+  return c;
+}
+
+}  // namespace
+
+BuiltProbMat build_probmat(const Options& o, const Hooks& hooks) {
+  apply_common(o);
+  const std::string task = o.spec().task();
+  o.require("size");
+  ProbMatConfig c;
+  c.width = c.height = int(o.get_int("size"));
+  c.bins = int(o.get_int("bins"));
+  c.count_bits = int(o.get_int("counts"));
+  c.scale = int(o.get_int("scale"));
+  c.tolerance = int(o.get_int("tolerance"));
+  c.lo = 0.f;
+  c.hi = 1.f;  // unit intensities (see the header)
+  c.validate();
+  const WpmSettings ws = wpm_settings(o, c.width);  // checked before any image is read
+  data::DatasetPtr ds = normal_images(o, task, 7);
+  // The held-back share is not counted: the calibration must see normals the ProbMat has not.
+  data::DatasetPtr counted = ds, held;
+  if (o.has("calibrate")) {
+    held = normal_images(with_data(o, o.get_text("calibrate")), task, 7);
+  } else if (o.get_number("holdout") > 0) {
+    const std::vector<size_t> h = holdout_indices(ds->size(), o.get_number("holdout"));
+    if (!h.empty()) {
+      held = data::subset(ds, h);
+      counted = data::subset(ds, complement_indices(ds->size(), h));
+    }
+  }
+  std::optional<ProbMat> made;
+  try {
+    made.emplace(c);
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorKind::out_of_memory,
+                str_cat(task, ": cannot allocate ", c.count_bytes() / 1048576, " MB of counts for ", c.describe(),
+                        " (fewer --bins, --counts 16 or a larger --scale make it smaller)"));
+  }
+  BuiltProbMat out{std::move(*made), {}};
+  stream_unit_batches(o, hooks, counted, c.width, "counting",
+                      [&](const data::Batch& b) { out.probmat.add_planes(b.images.data(), b.size()); });
+  if (!held) return out;
+  LAI_CHECK(out.probmat.images() > 0, task, ": no image was counted (all were held back or bad)");
+  const ProbTable table = out.probmat.finalize(ws.finalize);
+  Calibrator cal(ws.score, ws.detect);
+  const size_t plane = size_t(c.width) * size_t(c.height);
+  stream_unit_batches(o, hooks, held, c.width, "calibrating on", [&](const data::Batch& b) {
+    for (int64_t i = 0; i < b.size(); ++i) {
+      data::Image im(c.width, c.height);
+      im.max_value = 1.f;
+      std::copy_n(b.images.data() + size_t(i) * plane, plane, im.pixels.begin());
+      cal.add(wpm(table, im, ws.wpm));
+    }
+  });
+  if (cal.images() == 0) {
+    log(LogLevel::warning, str_cat(task, ": no calibration image could be read; the ProbMat is not calibrated"));
+    return out;
+  }
+  out.calibration.finalize = ws.finalize;
+  out.calibration.wpm = ws.wpm;
+  out.calibration.scores = cal.finish();
+  if (!out.calibration.scores.circles.supported(0.125, 0.9))
+    log(LogLevel::warning, str_cat(task, ": ", cal.images(), " calibration images are fewer than the 19 that a rate of "
+                                         "0.125 false circles per image at 90% needs: thresholds stay above every normal"));
+  return out;
+}
+
+const OptionSet& wpm_map_options() {
   static const OptionSet s = [] {
-    OptionSet o("probmat score",
-                "For each image writes DIR/<name>_wpm.npy (float32, S x S), DIR/<name>_heatmap.png and "
-                "DIR/<name>_overlay.png, and prints 'path,score' CSV lines (with a header) to stdout.");
+    OptionSet o("wpm", "");
     o.group("map")
-        .path("probmat", "the ProbMat of normal images", "PM.lpm")
         .choice("kind", "neglog", {"neglog", "rel"}, "neglog: -log(p + eps); rel: 1 - p/max p")
         .number("eps", 0, 0, 1, "added to p before the log")
         .choice("side", "both", {"both", "brighter", "darker"}, "which deviations count")
@@ -177,17 +238,38 @@ const OptionSet& probmat_score_options() {
               "KDE bandwidth: silverman, scott or a positive VALUE in grey levels (1/256 of the range)")
         .number("floor", 1e-5, 1e-12, 0.5, "probability mass spread uniformly")
         .group("score")
-        .choice("score", "topk", {"topk", "percentile", "max", "mean", "blob", "circles"}, "image score")
+        .choice("score", "spot", {"spot", "topk", "percentile", "max", "mean", "blob", "circles"},
+                "image score: spot = the strongest circle's contrast (calibrated); circles = the strongest Hough "
+                "circle's votes x support")
         .number("top", 0.001, 1e-9, 1, "topk: the mean of the top fraction F of the pixels")
         .number("percentile", 99.9, 0, 100, "percentile score")
         .number("min-radius", std::nullopt, 0.5, 1e6, "circles score (default 1.4% of S)")
-        .number("max-radius", std::nullopt, 1, 1e6, "circles score (default 5% of S)")
-        .group("outputs")
+        .number("max-radius", std::nullopt, 1, 1e6, "circles score (default 5% of S)");
+    o.include(circle_options());
+    return o;
+  }();
+  return s;
+}
+
+const OptionSet& probmat_score_options() {
+  static const OptionSet s = [] {
+    OptionSet o("probmat score",
+                "For each image writes DIR/<name>_wpm.npy (float32, S x S), DIR/<name>_heatmap.png and "
+                "DIR/<name>_overlay.png, and prints CSV lines (with a header) to stdout: 'path,score', and for a "
+                "calibrated ProbMat 'path,score,p_value,flagged,circles' (p_value: the share of normal images scoring "
+                "at least as high; circles: how many pass the operating point). The settings of a calibrated "
+                "ProbMat's calibration apply unless map, score or circle options are given.");
+    o.group("map").path("probmat", "the ProbMat of normal images", "PM.lpm");
+    o.include(wpm_map_options());
+    o.include(operating_point_options());
+    o.group("outputs")
         .number("threshold", std::nullopt, -1e9, 1e9, "overlay threshold (default 8 for neglog, 0.99 for rel)")
         .path("normals", "normal images: the overlay threshold becomes the map value that --fpr of their pixels "
                          "exceed (overrides --threshold)", "DIR")
         .number("fpr", 0.001, 1e-9, 1, "pixel false-positive rate of --normals")
         .flag("png", "write the heatmap and overlay PNGs beside the .npy maps", true)
+        .path("detections", "write the circles (path,x,y,radius,score,confidence in image pixels) to this CSV", "FILE")
+        .flag("all-circles", "--detections lists every circle found, not only those past the operating point (for FROC)")
         .path("out", "output folder", "DIR");
     o.include(threads_option());
     return o;
@@ -219,18 +301,38 @@ WpmSettings wpm_settings(const Options& o, int size) {
   s.wpm.eps = float(o.get_number("eps"));
   const std::string method = o.get_text("score");
   s.circle_score = method == "circles";
-  s.score.method = method == "percentile" ? ScoreMethod::Percentile
-                   : method == "max"      ? ScoreMethod::Max
-                   : method == "mean"     ? ScoreMethod::Mean
-                   : method == "blob"     ? ScoreMethod::Blob
-                                          : ScoreMethod::TopKMean;
+  s.score.method = s.circle_score ? ScoreMethod::Spot : score_method_from_string(method);
   s.score.top_fraction = o.get_number("top");
   s.score.percentile = o.get_number("percentile");
+  s.detect = circle_settings(o, CircleSource::Hough);
+  s.score.spots = s.detect;
   s.circles.min_radius = float(o.get_number_or("min-radius", std::max(1.0, 0.014 * size)));
   s.circles.max_radius = float(o.get_number_or("max-radius", std::max(double(s.circles.min_radius) + 1, 0.05 * size)));
   s.circles.min_votes = 5;
   s.circles.min_support = 0.3f;
-  s.threshold = float(o.get_number_or("threshold", s.wpm.kind == WpmKind::NegLog ? 8.0 : 0.99));
+  const double overlay = s.wpm.kind == WpmKind::NegLog ? 8.0 : 0.99;
+  s.threshold = float(o.spec().find("threshold") ? o.get_number_or("threshold", overlay) : overlay);
+  return s;
+}
+
+WpmSettings wpm_settings(const Options& o, int size, const ProbMatCalibration& cal, bool* calibrated) {
+  WpmSettings s = wpm_settings(o, size);
+  *calibrated = false;
+  if (cal.empty()) return s;
+  const OptionSet& chosen = wpm_map_options();
+  if (!any_given(o, chosen)) {
+    s.finalize = cal.finalize;
+    s.wpm = cal.wpm;
+    s.score = cal.scores.score;
+    s.detect = cal.scores.detect;
+    *calibrated = true;
+    return s;
+  }
+  *calibrated = !s.circle_score && s.finalize == cal.finalize && s.wpm == cal.wpm && s.score == cal.scores.score &&
+                s.detect == cal.scores.detect;
+  if (!*calibrated)
+    log(LogLevel::warning, str_cat(o.spec().task(), ": the map, score or circle options differ from those the ProbMat "
+                                                    "was calibrated with: scores are reported uncalibrated"));
   return s;
 }
 
@@ -248,6 +350,23 @@ double map_score(const data::Image& map, const WpmSettings& s) {
 }
 
 // ---------------------------------------------------------------- autoencoder
+
+namespace {
+// The image score and circles of autoencoder maps: calibrated by anomaly train, used by score.
+const OptionSet& autoencoder_map_options() {
+  static const OptionSet s = [] {
+    OptionSet o("autoencoder maps", "");
+    o.group("score")
+        .choice("score", "spot", {"spot", "topk", "percentile", "max", "mean"},
+                "image score: spot = the strongest circle's contrast (calibrated)")
+        .number("top", 0.001, 1e-9, 1, "topk: the mean of the top fraction F of the pixels")
+        .number("percentile", 99.9, 0, 100, "percentile score");
+    o.include(circle_options());
+    return o;
+  }();
+  return s;
+}
+}  // namespace
 
 const OptionSet& autoencoder_train_options() {
   static const OptionSet s = [] {
@@ -268,7 +387,12 @@ const OptionSet& autoencoder_train_options() {
         .flag("spread-calibration", "divide the error by the spread of the normal error, not only its mean", true)
         .number("smooth", 2, 0, 100, "Gaussian smoothing of the map in pixels")
         .number("calibration-floor", 0.05, 1e-9, 1e6, "added to the divisor of the normal error")
-        .path("out", "where the detector is written", "AE.lai");
+        .path("out", "where the detector is written", "AE.lai")
+        .group("calibration")
+        .number("holdout", 0.2, 0, 0.9,
+                "share of the normals held back (every 1/share-th) to calibrate the scores on instead of trained on")
+        .path("calibrate", "other normal images to calibrate on (then nothing is held back)", "DIR|CSV");
+    o.include(autoencoder_map_options());
     o.include(common_options());
     return o;
   }();
@@ -288,9 +412,34 @@ AutoencoderOptions autoencoder_settings(const Options& o) {
   a.smooth_sigma = float(o.get_number("smooth"));
   a.calibration_floor = float(o.get_number("calibration-floor"));
   a.progress = progress_mode(o);
+  a.holdout = o.has("calibrate") ? 0.0 : o.get_number("holdout");
+  a.score = score_settings(o);
+  a.detect = a.score.spots;
   LAI_CHECK(a.size % 4 == 0, o.spec().task(), ": --size must be a multiple of 4, got ", a.size);
   return a;
 }
+
+namespace {
+// At most `max_images` images of `ds`, resized as read (memory: that many size^2 floats).
+std::vector<data::Image> read_resized(const data::Dataset& ds, size_t max_images, int size, bool skip_bad,
+                                      const std::string& task) {
+  std::vector<data::Image> images;
+  size_t skipped = 0;
+  for (size_t i = 0; i < ds.size() && images.size() < max_images; ++i) {
+    data::Image im;
+    try {
+      im = ds.get(i).image;
+    } catch (const Error& e) {
+      if (!skip_bad) throw;
+      ++skipped;
+      continue;
+    }
+    images.push_back(data::resize(im, size, size));
+  }
+  if (skipped) log(LogLevel::warning, str_cat(task, ": skipped ", skipped, " bad image(s)"));
+  return images;
+}
+}  // namespace
 
 AutoencoderDetector train_autoencoder(const Options& o, const Hooks& hooks) {
   apply_common(o);
@@ -300,25 +449,19 @@ AutoencoderDetector train_autoencoder(const Options& o, const Hooks& hooks) {
   data::DatasetPtr ds = normal_images(o, task, a.seed);
   const bool skip_bad = o.get_bool("skip-bad");
   const size_t max_images = size_t(o.get_int("max-images"));
-  // Resized as read: memory is max_images x size^2 floats, not the data set's full images.
-  std::vector<data::Image> images;
-  size_t skipped = 0;
-  for (size_t i = 0; i < ds->size() && images.size() < max_images; ++i) {
-    data::Image im;
-    try {
-      im = ds->get(i).image;
-    } catch (const Error& e) {
-      if (!skip_bad) throw;
-      ++skipped;
-      continue;
-    }
-    images.push_back(data::resize(im, int(a.size), int(a.size)));
-  }
-  if (skipped) log(LogLevel::warning, str_cat(task, ": skipped ", skipped, " bad image(s)"));
+  const std::vector<data::Image> images = read_resized(*ds, max_images, int(a.size), skip_bad, task);
   LAI_CHECK(!images.empty(), task, ": no training images in ", o.get_text("data"));
+  std::vector<data::Image> others;
+  if (o.has("calibrate")) {
+    const Options c = with_data(o, o.get_text("calibrate"));
+    others = read_resized(*normal_images(c, task, a.seed), max_images, int(a.size), skip_bad, task);
+    LAI_CHECK(!others.empty(), task, ": no calibration images in ", o.get_text("calibrate"));
+  }
   if (progress_mode(o) != 0)
-    log(LogLevel::info, str_cat(task, ": ", images.size(), " normal images at ", a.size, "x", a.size));
-  return AutoencoderDetector::train(images, a);
+    log(LogLevel::info, str_cat(task, ": ", images.size(), " normal images at ", a.size, "x", a.size,
+                                o.has("calibrate") ? str_cat(", ", others.size(), " to calibrate on")
+                                                   : str_cat(", a share of ", a.holdout, " of them held back to calibrate on")));
+  return AutoencoderDetector::train(images, a, o.has("calibrate") ? &others : nullptr);
 }
 
 const OptionSet& autoencoder_score_options() {
@@ -327,15 +470,16 @@ const OptionSet& autoencoder_score_options() {
                 "For each image writes DIR/<name>_wpm.npy (float32 S x S: calibrated squared reconstruction error), "
                 "DIR/<name>_heatmap.png and DIR/<name>_overlay.png, and prints 'path,score' CSV lines (with a "
                 "header) to stdout.");
-    o.group("score")
-        .path("model", "the detector", "AE.lai")
-        .choice("score", "topk", {"topk", "percentile", "max", "mean"}, "image score")
-        .number("top", 0.001, 1e-9, 1, "topk: the mean of the top fraction F of the pixels")
-        .number("percentile", 99.9, 0, 100, "percentile score")
+    o.group("score").path("model", "the detector", "AE.lai");
+    o.include(autoencoder_map_options());
+    o.include(operating_point_options());
+    o.group("outputs")
         .path("normals", "normal images: the overlay threshold becomes the map value that --fpr of their pixels "
                          "exceed", "DIR")
         .number("fpr", 0.001, 1e-9, 1, "pixel false-positive rate of --normals")
         .flag("png", "write the heatmap and overlay PNGs beside the .npy maps", true)
+        .path("detections", "write the circles (path,x,y,radius,score,confidence in image pixels) to this CSV", "FILE")
+        .flag("all-circles", "--detections lists every circle found, not only those past the operating point (for FROC)")
         .path("out", "output folder", "DIR");
     o.include(threads_option());
     return o;
@@ -345,15 +489,24 @@ const OptionSet& autoencoder_score_options() {
 
 ScoreOptions score_settings(const Options& o) {
   ScoreOptions so;
-  const std::string m = o.get_text("score");
-  so.method = m == "percentile" ? ScoreMethod::Percentile
-              : m == "max"      ? ScoreMethod::Max
-              : m == "mean"     ? ScoreMethod::Mean
-              : m == "blob"     ? ScoreMethod::Blob
-                                : ScoreMethod::TopKMean;
+  so.method = score_method_from_string(o.get_text("score"));
   so.top_fraction = o.get_number("top");
   so.percentile = o.get_number("percentile");
+  so.spots = circle_settings(o, CircleSource::Spots);
   return so;
+}
+
+Calibration autoencoder_calibration(const Options& o, const AutoencoderDetector& det) {
+  const Calibration& c = det.calibration();
+  if (c.empty() || !any_given(o, autoencoder_map_options())) return c;
+  const ScoreOptions so = score_settings(o);
+  if (so == c.score && so.spots == c.detect) return c;
+  log(LogLevel::warning, str_cat(o.spec().task(), ": the score or circle options differ from those the detector was "
+                                                  "calibrated with: scores are reported uncalibrated"));
+  Calibration none;
+  none.score = so;
+  none.detect = so.spots;
+  return none;
 }
 
 // ---------------------------------------------------------------- map files

@@ -6,6 +6,7 @@
 
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
@@ -67,6 +68,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"probmat-score", &probmat_score_options},
       {"anomaly-train", &autoencoder_train_options},
       {"anomaly-score", &autoencoder_score_options},
+      {"eval-detections", &eval_detections_options},
       {"som-train", &som_train_options},
       {"hough", &hough_options},
       {"synth", &synth_options},

@@ -1,6 +1,7 @@
 #include "liteai/data/plot.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -81,6 +82,55 @@ double bar_width_of(const Series& s) {
 }
 
 // ---- raster drawing for the PNG ----
+// 5x7 glyphs, one byte per row, bit 4 = leftmost column.
+struct Glyph {
+  char c;
+  uint8_t rows[7];
+};
+constexpr Glyph kFont[] = {
+    {' ', {0, 0, 0, 0, 0, 0, 0}},
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}}, {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}}, {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}}, {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}}, {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}}, {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}}, {'B', {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E}},
+    {'C', {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E}}, {'D', {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C}},
+    {'E', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F}}, {'F', {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10}},
+    {'G', {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F}}, {'H', {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}}, {'J', {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C}},
+    {'K', {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11}}, {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
+    {'M', {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11}}, {'N', {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11}},
+    {'O', {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}}, {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
+    {'Q', {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D}}, {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
+    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}}, {'T', {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04}},
+    {'U', {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E}}, {'V', {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04}},
+    {'W', {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A}}, {'X', {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11}},
+    {'Y', {0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04}}, {'Z', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F}},
+    {'.', {0, 0, 0, 0, 0, 0x0C, 0x0C}},                {',', {0, 0, 0, 0, 0x0C, 0x04, 0x08}},
+    {'-', {0, 0, 0, 0x1F, 0, 0, 0}},                   {'+', {0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0}},
+    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}}, {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
+    {'[', {0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E}}, {']', {0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E}},
+    {'/', {0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x10}}, {':', {0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0}},
+    {';', {0, 0x0C, 0x0C, 0, 0x0C, 0x04, 0x08}},       {'%', {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03}},
+    {'=', {0, 0, 0x1F, 0, 0x1F, 0, 0}},                {'_', {0, 0, 0, 0, 0, 0, 0x1F}},
+    {'<', {0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02}}, {'>', {0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08}},
+    {'#', {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A}}, {'*', {0, 0x04, 0x15, 0x0E, 0x15, 0x04, 0}},
+    {'!', {0x04, 0x04, 0x04, 0x04, 0x04, 0, 0x04}},    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04}},
+    {'\'', {0x04, 0x04, 0x08, 0, 0, 0, 0}},            {'"', {0x0A, 0x0A, 0x0A, 0, 0, 0, 0}},
+    {'&', {0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D}}, {'^', {0x04, 0x0A, 0x11, 0, 0, 0, 0}},
+};
+constexpr int kGlyphW = 6;  // advance, in font pixels
+
+const uint8_t* glyph(char c) {
+  const char u = char(std::toupper(static_cast<unsigned char>(c)));
+  for (const Glyph& g : kFont)
+    if (g.c == u) return g.rows;
+  for (const Glyph& g : kFont)
+    if (g.c == '?') return g.rows;
+  return kFont[0].rows;
+}
+
 struct Canvas {
   int w, h;
   std::vector<uint8_t> px;
@@ -92,6 +142,21 @@ struct Canvas {
     for (int k = 0; k < 3; ++k) p[k] = uint8_t(std::lround(p[k] * (1 - alpha) + rgb[k] * alpha));
   }
   void line(double x0, double y0, double x1, double y1, uint32_t c, double width = 1.5, bool dashed = false) {
+    // Liang-Barsky: only the part over the canvas is drawn (a point far off costs nothing).
+    const double m = width + 1, dx = x1 - x0, dy = y1 - y0;
+    const double p[4] = {-dx, dx, -dy, dy}, q[4] = {x0 + m, w - 1 + m - x0, y0 + m, h - 1 + m - y0};
+    double a = 0, b = 1;
+    for (int k = 0; k < 4; ++k) {
+      if (p[k] == 0) {
+        if (q[k] < 0) return;
+      } else if (p[k] < 0) {
+        a = std::max(a, q[k] / p[k]);
+      } else {
+        b = std::min(b, q[k] / p[k]);
+      }
+    }
+    if (!(a <= b)) return;  // also NaN
+    x1 = x0 + b * dx, y1 = y0 + b * dy, x0 += a * dx, y0 += a * dy;
     const double len = std::hypot(x1 - x0, y1 - y0);
     const int steps = std::max(1, int(len * 2));
     for (int i = 0; i <= steps; ++i) {
@@ -105,8 +170,28 @@ struct Canvas {
     }
   }
   void rect(double x0, double y0, double x1, double y1, uint32_t c, double alpha) {
-    for (int y = int(std::min(y0, y1)); y <= int(std::max(y0, y1)); ++y)
-      for (int x = int(std::min(x0, x1)); x <= int(std::max(x0, x1)); ++x) dot(x, y, c, alpha);
+    const int ya = std::max(0, int(std::min(y0, y1))), yb = std::min(h - 1, int(std::max(y0, y1)));
+    const int xa = std::max(0, int(std::min(x0, x1))), xb = std::min(w - 1, int(std::max(x0, x1)));
+    for (int y = ya; y <= yb; ++y)
+      for (int x = xa; x <= xb; ++x) dot(x, y, c, alpha);
+  }
+  // Text in the 5x7 font, `scale` pixels per font pixel; anchor 0 = left, 1 = centre, 2 = right
+  // of x; y is the top. Vertical text reads bottom to top, centred on (x, y).
+  static int text_width(const std::string& s, int scale = 1) { return int(s.size()) * kGlyphW * scale - scale; }
+  void text(double x, double y, const std::string& s, uint32_t c, int anchor = 0, int scale = 1, bool vertical = false) {
+    const int tw = text_width(s, scale);
+    const int x0 = int(std::lround(x)) - (vertical ? 0 : anchor * tw / 2), y0 = int(std::lround(y)) + (vertical ? tw / 2 : 0);
+    for (size_t k = 0; k < s.size(); ++k) {
+      const uint8_t* rows = glyph(s[k]);
+      for (int r = 0; r < 7; ++r)
+        for (int col = 0; col < 5; ++col) {
+          if (!(rows[r] & (0x10 >> col))) continue;
+          const int gx = (int(k) * kGlyphW + col) * scale, gy = r * scale;
+          for (int i = 0; i < scale; ++i)
+            for (int j = 0; j < scale; ++j)
+              vertical ? dot(x0 + gy + j, y0 - gx - i, c) : dot(x0 + gx + i, y0 + gy + j, c);
+        }
+    }
   }
 };
 
@@ -214,6 +299,20 @@ void Chart::write_png(const std::string& path, int w, int h) const {
   const double l = kLeft, r = w - kRight, t = kTop, btm = h - kBottom;
   cv.line(l, t, r, t, 0x444444, 1), cv.line(l, btm, r, btm, 0x444444, 1);
   cv.line(l, t, l, btm, 0x444444, 1), cv.line(r, t, r, btm, 0x444444, 1);
+  // The text of the SVG, in the built-in font (letters upper-case).
+  const uint32_t ink = 0x202020;
+  if (!title.empty()) cv.text(w / 2.0, 6, title, ink, 1, 2);
+  for (double v : ticks(x_min, x_max, log_x)) cv.text(f.px(v), btm + 6, num(v), ink, 1);
+  for (double v : ticks(y_min, y_max, false)) cv.text(l - 5, f.py(v) - 3, num(v), ink, 2);
+  if (!x_label.empty()) cv.text((l + r) / 2, h - 14, x_label, ink, 1);
+  if (!y_label.empty()) cv.text(6, (t + btm) / 2, y_label, ink, 0, 1, true);
+  double ly = t + 6;  // legend, top left inside the plot, as in the SVG
+  for (const Series& sr : series) {
+    if (sr.name.empty()) continue;
+    cv.rect(l + 8, ly, l + 17, ly + 7, sr.color, 1);
+    cv.text(l + 22, ly, sr.name, ink);
+    ly += 12;
+  }
   liteai::data::write_png(path, cv.px.data(), w, h, 3);
 }
 

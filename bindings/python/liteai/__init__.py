@@ -336,6 +336,9 @@ _SIG_0_4 = {
     "lai_model_findings": (_S, [_P, _P, C.c_size_t, C.POINTER(_P)]),
     "lai_probmat_findings": (_S, [_P, C.POINTER(_Image), _P, C.c_int32, C.c_int32, C.POINTER(_P)]),
     "lai_image_to_unit": (_S, [C.POINTER(_Image), C.c_int32, C.c_int32, _P, C.c_size_t]),
+    "lai_probmat_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
+    "lai_autoencoder_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
+    "lai_eval_detections": (_S, [_P, C.POINTER(_P)]),
 }
 _OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
@@ -640,6 +643,14 @@ def phantom(seed, index, size=64):
     if np is None:
         out = Image(out, size, size, PIXEL_U8)
     return out, label.value
+
+
+def eval_detections(**options):
+    """Image AUROC and FROC (object-CXR) with the options of `liteai eval-detections` (truth=
+    manifest, detections=file or maps=folder, out=folder for evaluation.json and froc.csv/png/svg)
+    as a dict (C API 0.4)."""
+    o = Options("eval-detections", **options)
+    return _json_out(_lib.lai_eval_detections, o._h)
 
 
 def write_phantoms(directory, count, seed=1, size=64, **options):
@@ -1092,6 +1103,16 @@ class ProbMat(_Handle):
         return _json_out(_lib.lai_probmat_findings, self._h, C.byref(img), o._h, int(source_width),
                          int(source_height))
 
+    def assess(self, image, **options):
+        """What a reader gets for one image, with the options of `liteai probmat score` (the
+        calibration's settings unless given; fp_per_image=0.125, level=0.9): a dict with score,
+        p_value (None when uncalibrated), flagged, circle_threshold and circles [{x, y, radius,
+        score, confidence}] in the image's pixels (C API 0.4)."""
+        o = _options("probmat-score", options)
+        keep, ptr, t, w, h, stride = _as_image(image)
+        img = _Image(ptr, t, w, h, stride)
+        return _json_out(_lib.lai_probmat_assess, self._h, C.byref(img), o._h)
+
     def wpm(self, image, kind="neglog", smooth_sigma=0.0, score="topk_mean"):
         """(map as a 2-D array / flat list, image score)."""
         keep, ptr, t, w, h, stride = _as_image(image)
@@ -1268,6 +1289,14 @@ class Autoencoder(_Handle):
             raise cb.error
         _check(status)
         return cls(h.value)
+
+    def assess(self, image, **options):
+        """Score, p_value, flagged and calibrated circles of one image as a dict, with the options
+        of `liteai anomaly score` (fp_per_image=0.125, level=0.9, ...) (C API 0.4)."""
+        o = _options("anomaly-score", options)
+        keep, ptr, t, w, h, stride = _as_image(image)
+        img = _Image(ptr, t, w, h, stride)
+        return _json_out(_lib.lai_autoencoder_assess, self._h, C.byref(img), o._h)
 
     @property
     def map_size(self):

@@ -14,13 +14,19 @@
 // thresholds, regions and the PNG writers of wpm.hpp apply unchanged and the two methods
 // compare side by side.
 //
+// Operating points (calibration.hpp): training holds back a share of the normal images (or takes
+// a separate calibration set), whose maps give the normal distribution of the image score and of
+// circle scores; the file keeps it, so a score comes with its p-value and circles with their
+// confidence at a threshold named by false positives per normal image.
+//
 //   auto det = anomaly::AutoencoderDetector::train(normal_images, {.size = 128});
 //   data::Image map = det.anomaly_map(image);      // 128 x 128
-//   double score = anomaly::image_score(map);
+//   anomaly::Assessment a = det.assess(image);     // score, p-value, circles (map pixels)
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "liteai/anomaly/calibration.hpp"
 #include "liteai/data/image.hpp"
 #include "liteai/nn/zoo.hpp"
 #include "liteai/optim/trainer.hpp"
@@ -45,6 +51,12 @@ struct AutoencoderOptions {
   // while the target stays clean (0 = plain autoencoder).
   float denoise_std = 1.f;
   int64_t denoise_grid = 16;
+  // Share of the normal images held back from training (and from the per-pixel calibration) to
+  // calibrate the scores on (holdout_indices: every 1/share-th image); 0 = none, unless a separate
+  // calibration set is given to train().
+  double holdout = 0.2;
+  ScoreOptions score;    // the image score that is calibrated
+  DetectOptions detect;  // the circles that are calibrated
   optim::ProgressCallback callback;  // may cancel
 };
 
@@ -56,8 +68,10 @@ class AutoencoderDetector {
   AutoencoderDetector(std::shared_ptr<nn::Model> model, Tensor calibration = Tensor(), float smooth_sigma = 2.f,
                       Tensor calibration_offset = Tensor());
 
-  // Trains a fresh autoencoder on normal images (any size; resized to options.size).
-  static AutoencoderDetector train(const std::vector<data::Image>& normal_images, const AutoencoderOptions& options = {});
+  // Trains a fresh autoencoder on normal images (any size; resized to options.size) and calibrates
+  // its scores on `calibration_images` (other normals) when given, else on the held-back share.
+  static AutoencoderDetector train(const std::vector<data::Image>& normal_images, const AutoencoderOptions& options = {},
+                                   const std::vector<data::Image>* calibration_images = nullptr);
 
   // Squared reconstruction error per pixel of the standardized image, at size x size, minus the
   // calibration offset (if any, clamped at 0), divided by the calibration map, smoothed.
@@ -65,11 +79,23 @@ class AutoencoderDetector {
   data::Image anomaly_map(const data::Image& image) const;
   std::vector<data::Image> anomaly_maps(const std::vector<data::Image>& images, int64_t batch = 16) const;
 
+  // The scores' calibration (empty for files written before it, or when trained without one).
+  const Calibration& calibration() const { return score_calibration_; }
+  // (Re)calibrates on the maps of other normal images.
+  void calibrate(const std::vector<data::Image>& normal_images, const ScoreOptions& score = {},
+                 const DetectOptions& detect = {});
+  // The map's image score, its p-value and the circles above the operating point (in map pixels).
+  // Thread-safe.
+  Assessment assess(const data::Image& image, const OperatingPoint& op = {}) const;
+
   int64_t size() const { return model_->preprocessing.width; }
   const nn::Model& model() const { return *model_; }
   std::shared_ptr<nn::Model> model_ptr() const { return model_; }
 
-  void save(const std::string& path) const;  // a .lai model file
+  // A .lai model file: the network, the per-pixel calibration maps and smoothing as extra tensors,
+  // and (detector version 2) the score calibration as JSON under "training": {"anomaly": {"version":
+  // 2, "calibration": Calibration::to_json()}}. Files without it load uncalibrated.
+  void save(const std::string& path) const;
   static AutoencoderDetector load(const std::string& path);
 
  private:
@@ -80,6 +106,7 @@ class AutoencoderDetector {
   Tensor calibration_;
   Tensor calibration_offset_;
   float smooth_sigma_;
+  Calibration score_calibration_;
 };
 
 }  // namespace liteai::anomaly

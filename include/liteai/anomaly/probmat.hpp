@@ -34,6 +34,8 @@
 
 namespace liteai::anomaly {
 
+struct ProbMatCalibration;  // calibration.hpp
+
 struct ProbMatConfig {
   int width = 0;          // image size the ProbMat is built for (images must match)
   int height = 0;
@@ -63,6 +65,7 @@ struct FinalizeOptions {
   float fixed_bandwidth = 4.f;   // in levels, for Bandwidth::Fixed
   float min_bandwidth = 1.f;     // in levels: lower bound for the rules (and cells with sd = 0)
   float floor = 1e-5f;           // probability mass spread uniformly over the bins
+  bool operator==(const FinalizeOptions&) const = default;
 };
 
 // Finalized probabilities: what WPM scoring reads.
@@ -127,8 +130,11 @@ class ProbMat {
                                          double* bandwidth = nullptr) const;
 
   // .lpm file (see src/anomaly/probmat.cpp for the layout): atomic, CRC-checked, fuzz-safe load.
-  void save(const std::string& path) const;
-  static ProbMat load(const std::string& path);
+  // A calibration on normal images (calibration.hpp) may travel with the counts: save writes it
+  // when given; load fills it when the file has one (and clears it otherwise). Version 1 files
+  // (before calibrations) load with none.
+  void save(const std::string& path, const ProbMatCalibration* calibration = nullptr) const;
+  static ProbMat load(const std::string& path, ProbMatCalibration* calibration = nullptr);
 
  private:
   void add_pointers(const std::vector<const float*>& planes);

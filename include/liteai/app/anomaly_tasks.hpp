@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "liteai/anomaly/autoencoder.hpp"
+#include "liteai/anomaly/calibration.hpp"
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/som.hpp"
@@ -27,21 +28,38 @@ namespace liteai::app {
 // ---- ProbMat ----
 const OptionSet& probmat_build_options();  // task "probmat-build"
 // Streams the options' data (a folder of images, a class-folder tree or a CSV; --label keeps one
-// class, --limit a seeded subset) batch by batch, resized and unit-scaled, into a new ProbMat.
-anomaly::ProbMat build_probmat(const Options& o, const Hooks& hooks = {});
+// class, --limit a seeded subset) batch by batch, resized and unit-scaled, into a new ProbMat,
+// and calibrates it (calibration.hpp) on the --holdout share of those normals it did not count
+// (every 1/share-th image), or on the normals of --calibrate, with the map, score and circle
+// settings given (the same options as probmat score). --holdout 0 without --calibrate: none.
+struct BuiltProbMat {
+  anomaly::ProbMat probmat;
+  anomaly::ProbMatCalibration calibration;  // empty when not calibrated
+};
+BuiltProbMat build_probmat(const Options& o, const Hooks& hooks = {});
 
-// How a map is made from a ProbMat and turned into an image score (task "probmat-score").
-const OptionSet& probmat_score_options();
+// How a map is made from a ProbMat and turned into an image score and circles: the options of
+// "probmat-score" that probmat-build shares (kind, eps, side, smooth, bandwidth, floor, score,
+// top, percentile, min-radius, max-radius and the circle options of detection_tasks.hpp).
+const OptionSet& wpm_map_options();
+const OptionSet& probmat_score_options();  // task "probmat-score"
 struct WpmSettings {
   anomaly::FinalizeOptions finalize;
   anomaly::WpmOptions wpm;
-  anomaly::ScoreOptions score;
-  bool circle_score = false;     // score = the strongest circle's votes x support
-  anomaly::HoughOptions circles;  // for the circle score
+  anomaly::ScoreOptions score;    // score.spots = detect
+  anomaly::DetectOptions detect;  // circles (calibrated with the file's normal scores)
+  bool circle_score = false;      // score = the strongest Hough circle's votes x support
+  anomaly::HoughOptions circles;  // for that circle score
   float threshold = 8.f;          // overlay threshold (map units)
 };
-// `size` (the ProbMat's width) sizes the default circle radii.
+// `size` (the ProbMat's width) sizes the default Hough radii of the circle score.
 WpmSettings wpm_settings(const Options& o, int size);
+// The settings a calibrated ProbMat is scored with: the calibration's when no map, score or
+// circle option is given; else the options', and `calibrated` says whether they are the ones the
+// calibration was made with (otherwise its p-values and confidences do not apply: a warning is
+// logged once and the outputs are uncalibrated).
+WpmSettings wpm_settings(const Options& o, int size, const anomaly::ProbMatCalibration& calibration,
+                         bool* calibrated);
 data::Image probmat_units(const anomaly::ProbMatConfig& c, const data::Image& img);
 double map_score(const data::Image& map, const WpmSettings& s);
 
@@ -51,7 +69,11 @@ anomaly::AutoencoderOptions autoencoder_settings(const Options& o);
 // Reads the options' normal images (at most --max-images, resized as read) and trains a detector.
 anomaly::AutoencoderDetector train_autoencoder(const Options& o, const Hooks& hooks = {});
 const OptionSet& autoencoder_score_options();  // task "anomaly-score"
+// The image score and circles of the options (score.spots = the circle settings).
 anomaly::ScoreOptions score_settings(const Options& o);
+// The calibration an autoencoder is scored with: its own when the options give no score or circle
+// setting, or give the ones it was made with; else empty (and a warning).
+anomaly::Calibration autoencoder_calibration(const Options& o, const anomaly::AutoencoderDetector& det);
 
 // ---- maps of files: the outputs of `probmat score` and `anomaly score` ----
 // Per image OUT/<name>_wpm.npy and, with png, OUT/<name>_heatmap.png and _overlay.png (a name

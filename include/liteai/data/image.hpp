@@ -1,6 +1,7 @@
 #pragma once
 // A gray image as floats, row-major. Values are in the source's intensity units
 // (0..255 for 8-bit, 0..65535 for 16-bit) unless a transform says otherwise.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -1,7 +1,8 @@
 #pragma once
 // Small charts the library draws itself (no plotting dependency): line, point and bar series on
 // linear or logarithmic axes, as a self-contained SVG (axes, ticks, labels, legend; what the HTML
-// report embeds) or as a PNG (the same picture without text, for files people open directly).
+// report embeds) or as a PNG (the same picture, its text in a built-in 5x7 pixel font with
+// upper-case letters, for files people open directly).
 // Used for reliability diagrams, ROC and FROC curves, loss curves.
 #include <cstdint>
 #include <string>

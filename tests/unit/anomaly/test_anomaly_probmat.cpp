@@ -273,7 +273,7 @@ TEST_CASE("probmat load rejects corrupted files with a clear error", "[anomaly][
   const std::string good = tmp_path("good.lpm"), bad = tmp_path("bad.lpm");
   pm.save(good);
   const std::vector<uint8_t> bytes = slurp(good);
-  REQUIRE(bytes.size() == 32 + 48 + 5 * 4 * 32 * 2 + 5 * 4);
+  REQUIRE(bytes.size() == 32 + 56 + 5 * 4 * 32 * 2 + 5 * 4);  // version 2 header, no calibration
   auto load_bad = [&](const std::vector<uint8_t>& b) {
     spit(bad, b);
     ProbMat::load(bad);
@@ -306,8 +306,8 @@ TEST_CASE("probmat load rejects corrupted files with a clear error", "[anomaly][
   }
   SECTION("wrong version") {
     auto b = bytes;
-    b[8] = 2;
-    CHECK_THROWS_WITH(load_bad(b), Catch::Contains("version 2"));
+    b[8] = 3;
+    CHECK_THROWS_WITH(load_bad(b), Catch::Contains("version 3"));
     b[8] = 0;
     CHECK_THROWS_WITH(load_bad(b), Catch::Contains("version 0"));
   }
@@ -318,7 +318,8 @@ TEST_CASE("probmat load rejects corrupted files with a clear error", "[anomaly][
                           {32 + 16, 0, "scale"},       {32 + 20, -1, "tolerance"},
                           {32 + 40, 99, "grid"},       {32 + 0, 6, "grid"},
                           {32 + 8, 64, "payload"},     {12, 200, "truncated"},
-                          {12, 40, "trailing"}};
+                          {12, 40, "trailing"},        {32 + 48, 5, "payload"},
+                          {32 + 48, 0x7fffffff, "implausible"}};
     for (const Case& c : cases) {
       auto b = bytes;
       put_i32(b, c.at, c.v);

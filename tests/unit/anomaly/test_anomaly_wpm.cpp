@@ -160,10 +160,20 @@ TEST_CASE("gaussian blur matches a direct 2-D convolution", "[anomaly][wpm]") {
 TEST_CASE("image scores, thresholds and AUROC against naive references", "[anomaly][wpm]") {
   Image m(10, 10);
   for (int i = 0; i < 100; ++i) m.pixels[size_t(i)] = float(i);
-  CHECK(image_score(m, {ScoreMethod::Max}) == 99.0);
-  CHECK(image_score(m, {ScoreMethod::Mean}) == Approx(49.5));
-  CHECK(image_score(m, {ScoreMethod::TopKMean, 0, 0.05}) == Approx((95 + 96 + 97 + 98 + 99) / 5.0));
-  CHECK(image_score(m, {ScoreMethod::Percentile, 50.0}) == Approx(50.0).margin(0.5));
+  auto score = [&](ScoreMethod method, double percentile = 99.9, double top = 0.001) {
+    ScoreOptions o;
+    o.method = method;
+    o.percentile = percentile;
+    o.top_fraction = top;
+    return image_score(m, o);
+  };
+  CHECK(score(ScoreMethod::Max) == 99.0);
+  CHECK(score(ScoreMethod::Mean) == Approx(49.5));
+  CHECK(score(ScoreMethod::TopKMean, 0, 0.05) == Approx((95 + 96 + 97 + 98 + 99) / 5.0));
+  CHECK(score(ScoreMethod::Percentile, 50.0) == Approx(50.0).margin(0.5));
+  CHECK(score(ScoreMethod::Spot) == 0.0);  // a ramp has no isolated spot
+  CHECK(score_method_from_string(to_string(ScoreMethod::Spot)) == ScoreMethod::Spot);
+  CHECK_THROWS_WITH(score_method_from_string("best"), Catch::Contains("spot, topk"));
   std::vector<double> v;
   for (int i = 1; i <= 100; ++i) v.push_back(i);
   const double t = threshold_for_fpr(v, 0.05);
