@@ -65,9 +65,6 @@ struct Plan {
   std::vector<PlannedTensor> tensors;
 };
 
-const void* raw_bytes(const Tensor& t) {
-  return t.dtype() == DType::f32 ? static_cast<const void*>(t.data()) : static_cast<const void*>(t.data_bf16());
-}
 
 Plan make_plan(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors) {
   Plan plan;
@@ -83,7 +80,7 @@ Plan make_plan(const ContainerFormat& fmt, const Json& header, const NamedTensor
     p.name = &name;
     p.data = t.detach().contiguous();
     p.bytes = uint64_t(p.data.numel()) * dtype_size(p.data.dtype());
-    p.crc = p.bytes ? crc32_of(raw_bytes(p.data), p.bytes) : 0;
+    p.crc = p.bytes ? crc32_of(p.data.raw_data(), p.bytes) : 0;
     plan.tensors.push_back(std::move(p));
   }
   // The offsets are written inside the JSON, whose length decides where the data start: iterate
@@ -133,7 +130,7 @@ void write_plan(const ContainerFormat& fmt, const Plan& plan, const ByteSink& si
   uint64_t at = kPrefixBytes + plan.json.size();
   for (const auto& p : plan.tensors) {
     if (at < p.offset) sink(zeros, size_t(p.offset - at));
-    if (p.bytes) sink(raw_bytes(p.data), size_t(p.bytes));
+    if (p.bytes) sink(p.data.raw_data(), size_t(p.bytes));
     at = p.offset + p.bytes;
   }
 }
@@ -261,7 +258,8 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
     const std::string& dt = e.get_string("dtype", ewhat);
     if (dt == "f32") te.dtype = DType::f32;
     else if (dt == "bf16") te.dtype = DType::bf16;
-    else throw_error(str_cat(ewhat, ": unknown dtype '", dt, "' (expected f32 or bf16)"));
+    else if (dt == "u8") te.dtype = DType::u8;
+    else throw_error(str_cat(ewhat, ": unknown dtype '", dt, "' (expected f32, bf16 or u8)"));
     const std::vector<int64_t> shape = e.get_int_array("shape", ewhat);
     LAI_CHECK(shape.size() <= kMaxDims, ewhat, ": ", shape.size(), " dimensions (at most ", kMaxDims, ")");
     // Overflow-safe element count; the product of the non-zero dims is bounded as well, because
@@ -350,7 +348,7 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
     } catch (const std::bad_alloc&) {
       throw_error(str_cat(name, ": cannot allocate ", e.bytes, " bytes for tensor '", e.name, "'"));
     }
-    void* dst = e.dtype == DType::f32 ? static_cast<void*>(tensor.data()) : static_cast<void*>(tensor.data_bf16());
+    void* dst = tensor.raw_data();
     src.read(e.offset, dst, static_cast<size_t>(e.bytes));
     const uint32_t crc = crc32_of(dst, static_cast<size_t>(e.bytes));
     LAI_CHECK_FORMAT(crc == e.crc, name, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,

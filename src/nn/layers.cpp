@@ -123,31 +123,22 @@ Tensor Dense::forward(const Tensor& x_in) {
     y = ops::linear(x, weight, bias);
   }
   const bool gx = x.requires_grad(), gb = bias.defined() && bias.requires_grad();
-  const int64_t out = out_features, in = in_features;
-  const int64_t block = block_rows_ > 0 ? block_rows_ : std::max<int64_t>(1, (int64_t(1) << 22) / out);
   Tensor xd = x.detach(), w = weight;
-  RowSink sink = sink_;
-  y = autograd::record("dense_streamed", y, {x, bias.defined() ? bias : Tensor::zeros({out})},
-                       [xd, w, sink, gx, gb, block, in, out](const Tensor& g) {
+  GradientSink sink = sink_;
+  y = autograd::record("dense_streamed", y, {x, bias.defined() ? bias : Tensor::zeros({out_features})},
+                       [xd, w, sink, gx, gb](const Tensor& g) {
                          autograd::NoGrad ng;
                          Tensor dx, db;
                          // the input gradient uses the weights before this step's update
                          if (gx) dx = ops::matmul(g, w.transpose(0, 1));
                          if (gb) db = ops::sum(g, {0});
-                         for (int64_t r0 = 0; r0 < in; r0 += block) {
-                           const int64_t r1 = std::min(in, r0 + block);
-                           sink(r0, ops::matmul(xd.slice(1, r0, r1).transpose(0, 1), g));
-                         }
+                         sink(xd, g.contiguous());
                          return std::vector<Tensor>{dx, db};
                        });
   return apply_activation(options.activation, y);
 }
 
-void Dense::stream_weight_gradient(RowSink sink, int64_t block_rows) {
-  LAI_CHECK(block_rows >= 0, "Dense: block_rows must be >= 0");
-  sink_ = std::move(sink);
-  block_rows_ = block_rows;
-}
+void Dense::stream_weight_gradient(GradientSink sink) { sink_ = std::move(sink); }
 
 std::string Dense::describe() const {
   return str_cat("Dense(", in_features, "->", out_features,
@@ -282,7 +273,7 @@ Tensor Sequential::forward(const Tensor& x) {
         }
       }
     }
-    y = layers[i].second->forward(y);
+    y = layers[i].second->run(y);
   }
   return y;
 }
@@ -290,7 +281,7 @@ Tensor Sequential::forward(const Tensor& x) {
 Residual::Residual(ModulePtr b) : body(std::move(b)) { add_child("body", body); }
 
 Tensor Residual::forward(const Tensor& x) {
-  Tensor r = body->forward(x);
+  Tensor r = body->run(x);
   LAI_CHECK(r.shape() == x.shape(), "Residual: body output ", to_string(r.shape()), " does not match input ",
             to_string(x.shape()));
   return ops::add(x, r);

@@ -159,12 +159,51 @@ std::optional<TrainBatch> TensorSource::next() {
 int64_t TensorSource::batches_per_epoch() const { return (n_ + batch_ - 1) / batch_; }
 
 // ---------------- Trainer ----------------
+namespace {
+// The module at a dotted path below `root` ("res.body"), or null.
+nn::Module* find_module(nn::Module& root, const std::string& path) {
+  nn::Module* m = &root;
+  size_t at = 0;
+  while (m && at <= path.size()) {
+    const size_t dot = std::min(path.find('.', at), path.size());
+    const std::string part = path.substr(at, dot - at);
+    nn::Module* next = nullptr;
+    for (const auto& [name, c] : m->children())
+      if (name == part) next = c.get();
+    m = next;
+    at = dot + 1;
+  }
+  return m;
+}
+void set_checkpointing_all(nn::Module& m, bool on) {
+  m.set_checkpointing(on);
+  for (const auto& [name, c] : m.children()) set_checkpointing_all(*c, on);
+}
+}  // namespace
+
 Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model_(std::move(model)), o_(std::move(options)) {
   LAI_CHECK(model_ && model_->net, "Trainer: no model");
   LAI_CHECK(o_.epochs >= 0, "Trainer: epochs must be >= 0, got ", o_.epochs);
-  opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
+  LAI_CHECK(o_.micro_batch >= 0, "Trainer: micro_batch must be >= 0, got ", o_.micro_batch);
+  LAI_CHECK(o_.max_memory >= 0, "Trainer: max_memory must be >= 0, got ", o_.max_memory);
   model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
+  for (const auto& [name, t] : model_->net->state()) memory_retag(t.storage(), MemoryCategory::weights);
+  configure();
+}
+
+void Trainer::configure() {
+  NamedTensors state;
+  std::map<std::string, double> meta;
+  if (opt_) {
+    state = opt_->state();
+    meta = opt_->state_meta();
+    unconfigure();
+  }
+  opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
+  if (!meta.empty()) opt_->load_state(state, meta, true);  // converted if the state's form changed
+  state.clear();
+  l2_kernels_.clear();
   // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
   // the update instead of a graph branch, and it works for streamed parameters too.
   for (const auto& p : model_->net->parameter_infos()) {
@@ -175,23 +214,78 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
     if (o_.stream_min_elements > 0 && p.tensor.numel() >= o_.stream_min_elements) {
       nn::Dense* owner = find_dense(*model_->net, p.tensor);
       if (owner) {
-        const size_t idx = opt_->index_of(p.name);
+        StreamedDense s;
+        s.layer = owner;
+        s.index = opt_->index_of(p.name);
         opt_->stream_updates(p.name, false);
-        Optimizer* op = opt_.get();
-        owner->stream_weight_gradient([op, idx](int64_t r0, const Tensor& rows) { op->update_rows(idx, r0, rows); },
-                                      o_.stream_block_rows);
-        streamed_dense_.push_back(owner);
-      } else {
+        streamed_dense_.push_back(std::move(s));
+      } else if (o_.micro_batch == 0) {  // a hook takes one gradient per step: not with micro-batches
         opt_->stream_updates(p.name);
       }
     }
   }
+  for (size_t k = 0; k < streamed_dense_.size(); ++k)
+    streamed_dense_[k].layer->stream_weight_gradient(
+        [this, k](const Tensor& x, const Tensor& g) { take_factors(streamed_dense_[k], x, g); });
+  set_checkpointing_all(*model_->net, false);
+  if (o_.checkpointing == Checkpointing::children) {
+    for (const auto& [name, c] : model_->net->children()) c->set_checkpointing(true);
+  } else if (o_.checkpointing == Checkpointing::named) {
+    LAI_CHECK(!o_.checkpoint_modules.empty(), "Trainer: checkpointing 'named' needs checkpoint_modules");
+    for (const std::string& name : o_.checkpoint_modules) {
+      nn::Module* m = find_module(*model_->net, name);
+      LAI_CHECK(m, "Trainer: checkpoint module '", name, "' is not a module of the network");
+      m->set_checkpointing(true);
+    }
+  }
+}
+
+void Trainer::unconfigure() {
+  for (StreamedDense& s : streamed_dense_) s.layer->stream_weight_gradient(nullptr);
+  streamed_dense_.clear();
+  if (opt_) opt_->stop_streaming();
+}
+
+void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
+  if (last_piece_ && s.xs.empty()) {
+    opt_->update_outer(s.index, x, g, o_.stream_block_rows);
+    return;
+  }
+  // Micro-batches: the weight gradient of the batch is x^T g over the rows of all pieces.
+  s.xs.push_back(x);
+  s.gs.push_back(g);
+  if (!last_piece_) return;
+  Tensor xs, gs;
+  {
+    autograd::NoGrad ng;
+    xs = ops::concat(s.xs, 0);
+    gs = ops::concat(s.gs, 0);
+  }
+  s.xs.clear();
+  s.gs.clear();
+  opt_->update_outer(s.index, xs, gs, o_.stream_block_rows);
 }
 
 Trainer::~Trainer() {
-  for (nn::Dense* d : streamed_dense_) d->stream_weight_gradient(nullptr);
+  unconfigure();
+  set_checkpointing_all(*model_->net, false);
   // Activations and gradients the step cache kept for reuse go back to the system with the trainer.
   storage_release_cache();
+}
+
+const MemoryPlan& Trainer::plan_memory(int64_t batch, const Shape& sample, int64_t budget) {
+  const int64_t b = budget > 0 ? budget : o_.max_memory;
+  LAI_CHECK(b > 0, "Trainer::plan_memory: no budget (set TrainOptions::max_memory or pass one)");
+  unconfigure();  // the measuring passes must not reach the optimizer
+  try {
+    plan_ = optim::plan_memory(*model_, o_, batch, sample, b);
+  } catch (...) {
+    configure();
+    throw;
+  }
+  apply_plan(*plan_, &o_);
+  configure();
+  return *plan_;
 }
 
 double Trainer::regularization_value() const {
@@ -214,28 +308,55 @@ double Trainer::regularization_value() const {
   return total;
 }
 
+namespace {
+// Rows [b, e) of a batch (views: dimension 0 of contiguous tensors).
+TrainBatch piece_of(const TrainBatch& t, int64_t b, int64_t e) {
+  TrainBatch p;
+  p.images = t.images.slice(0, b, e);
+  if (t.labels.defined()) p.labels = t.labels.slice(0, b, e);
+  if (t.targets.defined()) p.targets = t.targets.slice(0, b, e);
+  return p;
+}
+}  // namespace
+
 Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
-  LAI_CHECK(batch.images.defined(), "train_step: batch has no images");
+  LAI_CHECK(batch.images.defined() && batch.images.dim() >= 2, "train_step: batch has no images");
+  const int64_t n = batch.images.size(0);
+  if (o_.max_memory > 0 && !plan_) {
+    const Shape& s = batch.images.shape();
+    const MemoryPlan& plan = plan_memory(n, Shape(s.begin() + 1, s.end()));
+    if (o_.progress == 1 || (o_.progress < 0 && isatty(2))) std::fprintf(stderr, "memory plan: %s\n", plan.to_string().c_str());
+  }
   model_->net->train(true);
   opt_->set_lr(schedule_->at(global_step_));
   const nn::Head head = model_->head();
   StepResult r;
-  {
-    Tensor out = model_->forward(batch.images);
-    Tensor targets = head == nn::Head::none && !batch.targets.defined() ? batch.images : batch.targets;
-    Tensor loss = o_.loss ? o_.loss(out, batch) : nn::head_loss(head, out, batch.labels, targets);
+  // The regularization term at the weights this forward pass used (streamed parameters change
+  // during the last backward pass).
+  r.loss = regularization_value();
+  opt_->zero_grad();
+  const int64_t piece = o_.micro_batch > 0 ? std::min(o_.micro_batch, n) : n;
+  for (int64_t b = 0; b < n; b += piece) {
+    const int64_t e = std::min(n, b + piece);
+    const TrainBatch part = piece < n ? piece_of(batch, b, e) : batch;
+    last_piece_ = e == n;
+    MemoryScope scope(MemoryCategory::activations);
+    Tensor out = model_->forward(part.images);
+    Tensor targets = head == nn::Head::none && !part.targets.defined() ? part.images : part.targets;
+    Tensor loss = o_.loss ? o_.loss(out, part) : nn::head_loss(head, out, part.labels, targets);
     LAI_CHECK(loss.defined() && loss.numel() == 1, "train: the loss must be a scalar");
-    // The regularization term at the weights this forward pass used (streamed parameters
-    // change during backward).
-    r.loss = loss.item() + regularization_value();
+    // Each piece's mean loss weighs by its share of the batch: the gradients add up to the batch's.
+    const float share = static_cast<float>(e - b) / static_cast<float>(n);
+    r.loss += piece < n ? double(loss.item()) * share : double(loss.item());
     {
       autograd::NoGrad ng;
-      count_correct(head, out, batch, &r.correct, &r.counted);
+      count_correct(head, out, part, &r.correct, &r.counted);
     }
     out = Tensor();
-    opt_->zero_grad();
-    loss.backward();  // streamed parameters are updated inside this call
+    if (piece < n) loss = ops::mul_scalar(loss, share);
+    loss.backward();  // streamed parameters are updated inside the last piece's backward
   }
+  last_piece_ = true;
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();
@@ -258,11 +379,16 @@ EvalResult Trainer::evaluate(BatchSource& source) {
   double loss_sum = 0;
   int64_t correct = 0, counted = 0, samples = 0;
   while (auto b = source.next()) {
-    Tensor out = model_->forward(b->images);
-    Tensor targets = head == nn::Head::none && !b->targets.defined() ? b->images : b->targets;
-    const int64_t n = b->images.size(0);
-    loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * n;
-    count_correct(head, out, *b, &correct, &counted);
+    // In pieces of a micro-batch, as training does, so evaluation stays within the same memory.
+    const int64_t n = b->images.size(0), piece = o_.micro_batch > 0 ? std::min(o_.micro_batch, n) : n;
+    for (int64_t s = 0; s < n; s += piece) {
+      const int64_t e = std::min(n, s + piece);
+      const TrainBatch part = piece < n ? piece_of(*b, s, e) : *b;
+      Tensor out = model_->forward(part.images);
+      Tensor targets = head == nn::Head::none && !part.targets.defined() ? part.images : part.targets;
+      loss_sum += double(nn::head_loss(head, out, part.labels, targets).item()) * (e - s);
+      count_correct(head, out, part, &correct, &counted);
+    }
     samples += n;
   }
   model_->net->train(was);
@@ -276,9 +402,11 @@ EvalResult Trainer::evaluate(BatchSource& source) {
 std::string Trainer::memory_plan() const {
   double weights = 0, stored = 0, streamed = 0;
   std::string names;
+  std::vector<Shape> shapes;
   for (const auto& [name, t] : model_->net->named_parameters()) {
     const double mb = t.numel() * 4.0 / 1048576.0;
     weights += mb;
+    shapes.push_back(t.shape());
     if (opt_->is_streamed(name)) {
       streamed += mb;
       names += (names.empty() ? "" : ", ") + name;
@@ -286,15 +414,20 @@ std::string Trainer::memory_plan() const {
       stored += mb;
     }
   }
-  const double slots = opt_->name() == "sgd" ? (o_.optim.momentum > 0 ? 1 : 0) : 2;
+  const double state = optimizer_state_bytes(o_.optimizer, o_.optim, shapes) / 1048576.0;
+  std::string kind = opt_->name();
+  if (o_.optim.state != StatePrecision::f32 || o_.optim.factored)
+    kind += str_cat(" (", to_string(o_.optim.state), o_.optim.factored ? ", factored" : "", ")");
   char buf[256];
-  std::snprintf(buf, sizeof buf, "weights %.0f MB, %s state %.0f MB, stored gradients %.0f MB", weights,
-                opt_->name().c_str(), slots * weights, stored);
+  std::snprintf(buf, sizeof buf, "weights %.0f MB, %s state %.0f MB, stored gradients %.0f MB", weights, kind.c_str(),
+                state, stored);
   std::string out = buf;
   if (!names.empty()) {
     std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB never stored)", names.c_str(), streamed);
     out += buf;
   }
+  if (o_.micro_batch > 0) out += str_cat(", micro-batches of ", o_.micro_batch);
+  if (o_.checkpointing != Checkpointing::off) out += str_cat(", checkpointing ", to_string(o_.checkpointing));
   return out + ", plus activations";
 }
 

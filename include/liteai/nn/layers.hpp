@@ -64,21 +64,22 @@ class Dense : public Module {
   DenseOptions options;
 
   // Memory for huge layers (compact_cxr's first Dense: 134M weights at 512x512): while a sink is
-  // set and autograd is on, backward computes the input gradient first, then the weight
-  // gradient in blocks of `block_rows` rows (x[:, r0:r1]^T g), handing each block to
-  // sink(r0, block) — an optimizer updates those rows at once (optim::Optimizer::update_rows),
-  // so the full weight gradient never exists. The weight then gets no .grad. The layer must be
-  // used once per forward pass. An empty sink restores the ordinary path.
-  using RowSink = std::function<void(int64_t row0, const Tensor& rows)>;
-  void stream_weight_gradient(RowSink sink, int64_t block_rows = 0);  // 0: about 4M elements per block
+  // set and autograd is on, backward computes the input gradient (with the weights as they were
+  // in forward) and then hands the weight gradient over as its two factors, sink(x, g) with
+  // dW = x^T g (x [N, in] the layer's input, g [N, out] the gradient at its pre-activation output).
+  // An optimizer updates the weight from them in row blocks (optim::Optimizer::update_outer), so
+  // the full weight gradient never exists; a trainer that accumulates micro-batches keeps the
+  // factors (N * (in + out) floats) instead of a gradient. The weight then gets no .grad. The layer
+  // must be used once per forward pass. An empty sink restores the ordinary path.
+  using GradientSink = std::function<void(const Tensor& x, const Tensor& g)>;
+  void stream_weight_gradient(GradientSink sink);
   bool streams_weight_gradient() const { return static_cast<bool>(sink_); }
 
  protected:
   void refresh_derived() override;
 
  private:
-  RowSink sink_;
-  int64_t block_rows_ = 0;
+  GradientSink sink_;
   Tensor weight_bf16_;  // eval-mode copy when the inference dtype is bf16
 };
 

@@ -1,0 +1,297 @@
+#include "liteai/optim/memory_plan.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "liteai/autograd/autograd.hpp"
+#include "liteai/core/storage.hpp"
+#include "liteai/nn/layers.hpp"
+#include "liteai/nn/losses.hpp"
+#include "liteai/optim/quantize.hpp"
+#include "liteai/optim/trainer.hpp"
+
+namespace liteai::optim {
+
+const char* to_string(Checkpointing c) {
+  switch (c) {
+    case Checkpointing::off: return "off";
+    case Checkpointing::children: return "children";
+    case Checkpointing::named: return "named";
+  }
+  return "?";
+}
+
+Checkpointing checkpointing_from_string(const std::string& name) {
+  for (Checkpointing c : {Checkpointing::off, Checkpointing::children, Checkpointing::named})
+    if (name == to_string(c)) return c;
+  throw_error(str_cat("checkpointing: unknown mode '", name, "' (use off, children or named)"));
+}
+
+int64_t parse_memory_size(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1048576.0;
+  else if (unit == "G") scale = 1073741824.0;
+  else if (unit == "T") scale = 1099511627776.0;
+  LAI_CHECK(used > 0 && scale > 0 && std::isfinite(v) && v >= 0 && v * scale < 9.2e18, "memory size '", text,
+            "' is not a size (e.g. 1G, 768M, 1.5GiB, 800000000)");
+  return static_cast<int64_t>(v * scale);
+}
+
+namespace {
+double mib(int64_t bytes) { return double(bytes) / 1048576.0; }
+
+// Resident bytes of this process now (Linux), 0 when unknown.
+int64_t resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long long size = 0, resident = 0;
+  if (!(f >> size >> resident)) return 0;
+  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void collect_dropouts(nn::Module& m, std::vector<nn::Dropout*>* out) {
+  if (auto* d = dynamic_cast<nn::Dropout*>(&m)) out->push_back(d);
+  for (const auto& [name, c] : m.children()) collect_dropouts(*c, out);
+}
+nn::Dense* dense_of(nn::Module& m, const Tensor& w) {
+  if (auto* d = dynamic_cast<nn::Dense*>(&m); d && d->weight.impl() == w.impl()) return d;
+  for (const auto& [name, c] : m.children())
+    if (nn::Dense* d = dense_of(*c, w)) return d;
+  return nullptr;
+}
+
+// Runs forward and backward passes of training on the model and measures their peak memory and
+// time; nothing is updated, and the model is left as it was found.
+class Probe {
+ public:
+  Probe(nn::Model& model, const TrainOptions& o, const Shape& sample) : model_(model), o_(o), sample_(sample) {
+    nn::Module& net = *model.net;
+    was_training_ = net.is_training();
+    activation_dtype_ = net.activation_dtype();
+    net.set_activation_dtype(o.bf16_activations ? DType::bf16 : DType::f32);
+    for (const auto& [name, c] : net.children()) children_.push_back(c.get());
+    collect_dropouts(net, &dropouts_);
+    for (nn::Dropout* d : dropouts_) rng_.push_back(d->rng_state());
+    for (const auto& [name, b] : net.named_buffers()) buffers_.emplace_back(b, b.clone());
+    // Large gradients go nowhere, as the trainer's streaming would take them.
+    for (const auto& [name, p] : net.named_parameters()) {
+      if (o.stream_min_elements <= 0 || p.numel() < o.stream_min_elements) continue;
+      if (nn::Dense* d = dense_of(net, p)) {
+        d->stream_weight_gradient([](const Tensor&, const Tensor&) {});
+        sinks_.push_back(d);
+      } else {
+        p.impl()->grad_hook = [](const Tensor&) {};
+        hooks_.push_back(p);
+      }
+    }
+  }
+  ~Probe() {
+    nn::Module& net = *model_.net;
+    for (nn::Dense* d : sinks_) d->stream_weight_gradient(nullptr);
+    for (Tensor& p : hooks_) p.impl()->grad_hook = nullptr;
+    for (nn::Module* c : children_) c->set_checkpointing(false);
+    net.train(was_training_);
+    net.set_activation_dtype(activation_dtype_);
+  }
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+  bool can_checkpoint() const { return !children_.empty(); }
+
+  struct Result {
+    int64_t bytes = 0;
+    double seconds = 0;
+  };
+  Result run(int64_t n, Checkpointing mode) {
+    const auto key = std::make_pair(n, mode);
+    if (auto it = done_.find(key); it != done_.end()) return it->second;
+    nn::Module& net = *model_.net;
+    for (nn::Module* c : children_) c->set_checkpointing(mode == Checkpointing::children);
+    net.train(true);
+    TrainBatch b;
+    Shape shape{n};
+    shape.insert(shape.end(), sample_.begin(), sample_.end());
+    b.images = Tensor::zeros(shape);
+    b.labels = Tensor::zeros({n});
+    const int64_t classes = model_.num_classes();
+    if (model_.head() == nn::Head::sigmoid && classes > 0) b.targets = Tensor::zeros({n, classes});
+    memory_reset_peaks();
+    const int64_t before = static_cast<int64_t>(memory_stats().total_live);
+    const double t0 = now_seconds();
+    {
+      MemoryScope scope(MemoryCategory::activations);
+      Tensor out = model_.forward(b.images);
+      Tensor targets = model_.head() == nn::Head::none && !b.targets.defined() ? b.images : b.targets;
+      Tensor loss = o_.loss ? o_.loss(out, b) : nn::head_loss(model_.head(), out, b.labels, targets);
+      out = Tensor();
+      loss.backward();
+    }
+    Result r;
+    r.seconds = now_seconds() - t0;
+    r.bytes = static_cast<int64_t>(memory_stats().total_peak) - before;
+    net.zero_grad();
+    for (size_t i = 0; i < dropouts_.size(); ++i) dropouts_[i]->set_rng_state(rng_[i]);
+    for (auto& [b, saved] : buffers_) Tensor(b).copy_from(saved);
+    done_[key] = r;
+    return r;
+  }
+
+ private:
+  nn::Model& model_;
+  const TrainOptions& o_;
+  Shape sample_;
+  bool was_training_ = true;
+  DType activation_dtype_ = DType::f32;
+  std::vector<nn::Module*> children_;
+  std::vector<nn::Dropout*> dropouts_;
+  std::vector<nn::Dropout::RngState> rng_;
+  std::vector<std::pair<Tensor, Tensor>> buffers_;  // live buffer, copy
+  std::vector<nn::Dense*> sinks_;
+  std::vector<Tensor> hooks_;
+  std::map<std::pair<int64_t, Checkpointing>, Result> done_;
+};
+
+struct StateChoice {
+  StatePrecision state;
+  bool factored;
+};
+}  // namespace
+
+std::string MemoryPlan::to_string() const {
+  char buf[512];
+  const std::string pieces = micro_batch < batch ? str_cat(" (x", (batch + micro_batch - 1) / micro_batch, ")") : "";
+  std::snprintf(buf, sizeof buf,
+                "micro-batch %lld%s of %lld, checkpointing %s, optimizer state %s%s: estimated peak %.0f MiB of %.0f MiB "
+                "(weights %.0f, optimizer %.0f, activations %.0f, workspace %.0f, loader %.0f, runtime %.0f), "
+                "speed ~%.2fx",
+                (long long)micro_batch, pieces.c_str(), (long long)batch, optim::to_string(checkpointing),
+                optim::to_string(state), factored ? " factored" : "", mib(peak()), mib(budget), mib(weights),
+                mib(optimizer), mib(activations), mib(workspace), mib(loader), mib(runtime), speed);
+  return buf;
+}
+
+void apply_plan(const MemoryPlan& plan, TrainOptions* o) {
+  o->micro_batch = plan.micro_batch < plan.batch ? plan.micro_batch : 0;
+  o->checkpointing = plan.checkpointing;
+  o->optim.state = plan.state;
+  o->optim.factored = plan.factored;
+}
+
+MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, const Shape& sample, int64_t budget) {
+  LAI_CHECK(model.net, "plan_memory: no model");
+  LAI_CHECK(batch > 0, "plan_memory: batch must be > 0, got ", batch);
+  LAI_CHECK(budget > 0, "plan_memory: budget must be > 0, got ", budget);
+  LAI_CHECK(!sample.empty() && numel(sample) > 0, "plan_memory: sample shape ", to_string(sample),
+            " must be non-empty ([C, H, W])");
+  nn::Module& net = *model.net;
+  MemoryPlan base;
+  base.batch = batch;
+  base.budget = budget;
+  std::vector<Shape> shapes;
+  int64_t stored_gradients = 0, block = 0, factors = 0;
+  for (const auto& [name, t] : net.state()) base.weights += t.numel() * int64_t(dtype_size(t.dtype()));
+  for (const auto& [name, p] : net.named_parameters()) {
+    shapes.push_back(p.shape());
+    const bool streamed = o.stream_min_elements > 0 && p.numel() >= o.stream_min_elements;
+    if (!streamed) stored_gradients += 4 * p.numel();
+    if (nn::Dense* d = streamed ? dense_of(net, p) : nullptr) {
+      const int64_t rows = o.stream_block_rows > 0 ? o.stream_block_rows : std::max<int64_t>(1, (int64_t(1) << 22) / d->out_features);
+      // a row block of the gradient (rounded up to whole quantization blocks: at most kQuantBlock rows more)
+      block = std::max(block, 4 * std::min(rows + kQuantBlock, d->in_features) * d->out_features);
+      block += 8 * (d->in_features + d->out_features);  // factored statistics pass
+      factors += 4 * batch * (d->in_features + d->out_features);
+    }
+  }
+  base.loader = o.loader_bytes >= 0 ? o.loader_bytes : 4 * batch * numel(sample) * 4;
+  {
+    const MemoryStats now = memory_stats();
+    base.runtime = std::max<int64_t>(0, resident_bytes() - static_cast<int64_t>(now.total_live + storage_cached_bytes()));
+  }
+
+  // The states to try, from the most faithful on (never more precise than asked for).
+  std::vector<StateChoice> states;
+  const bool has_moments = o.optimizer != OptimizerKind::sgd || o.optim.momentum > 0.f;
+  for (StateChoice c : {StateChoice{StatePrecision::f32, false}, StateChoice{StatePrecision::q8, false},
+                        StateChoice{StatePrecision::q8, true}}) {
+    if (c.factored && o.optimizer == OptimizerKind::sgd) continue;
+    if (c.state == StatePrecision::f32 && o.optim.state == StatePrecision::q8) continue;
+    if (!c.factored && o.optim.factored) continue;
+    if (!has_moments && c.state != StatePrecision::f32) continue;
+    states.push_back(c);
+  }
+
+  Probe probe(model, o, sample);
+  std::vector<Checkpointing> modes{Checkpointing::off};
+  if (probe.can_checkpoint()) modes.push_back(Checkpointing::children);
+  // Linear in the micro-batch: measured at 1 and 2 samples.
+  auto activations = [&](int64_t n, Checkpointing mode) {
+    const Probe::Result one = probe.run(1, mode);
+    if (n == 1 || batch == 1) return one.bytes;
+    const Probe::Result two = probe.run(2, mode);
+    return one.bytes + std::max<int64_t>(0, two.bytes - one.bytes) * (n - 1);
+  };
+  auto seconds = [&](int64_t n, Checkpointing mode) {  // per batch, from the same passes
+    const Probe::Result one = probe.run(1, mode);
+    if (batch == 1) return one.seconds;
+    const Probe::Result two = probe.run(2, mode);
+    const double per_sample = std::max(1e-9, two.seconds - one.seconds), fixed = std::max(0.0, one.seconds - per_sample);
+    return double((batch + n - 1) / n) * fixed + double(batch) * per_sample;
+  };
+
+  std::optional<MemoryPlan> smallest;
+  for (const StateChoice& c : states) {
+    OptimizerOptions oo = o.optim;
+    oo.state = c.state;
+    oo.factored = c.factored;
+    std::optional<MemoryPlan> best;
+    for (Checkpointing mode : modes) {
+      // Micro-batches of ceil(batch / k) samples for k = 1, 2, ... pieces: largest first.
+      for (int64_t k = 1, last = 0; k <= batch; ++k) {
+        const int64_t n = (batch + k - 1) / k;
+        if (n == last) continue;
+        last = n;
+        MemoryPlan p = base;
+        p.micro_batch = n;
+        p.checkpointing = mode;
+        p.state = c.state;
+        p.factored = c.factored;
+        p.optimizer = optimizer_state_bytes(o.optimizer, oo, shapes);
+        p.activations = activations(n, mode) + (n < batch ? stored_gradients : 0);
+        p.workspace = block + (n < batch ? 2 * factors : 0);
+        if (!smallest || p.peak() < smallest->peak()) smallest = p;
+        if (p.peak() > budget) continue;
+        p.speed = seconds(batch, Checkpointing::off) / seconds(n, mode);
+        if (!best || p.speed > best->speed) best = p;
+        break;  // the largest micro-batch of this mode that fits
+      }
+    }
+    if (best) return *best;
+  }
+  LAI_FAIL(out_of_memory, "plan_memory: no plan fits ", mib(budget), " MiB; the smallest, ", smallest->to_string(),
+           "; lower the batch or the input size, or raise the budget");
+}
+
+}  // namespace liteai::optim
