@@ -14,7 +14,6 @@
 #include "liteai/core/storage.hpp"
 #include "liteai/nn/layers.hpp"
 #include "liteai/nn/losses.hpp"
-#include "liteai/optim/quantize.hpp"
 #include "liteai/optim/trainer.hpp"
 
 namespace liteai::optim {
@@ -218,10 +217,9 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
     const bool streamed = o.stream_min_elements > 0 && p.numel() >= o.stream_min_elements;
     if (!streamed) stored_gradients += 4 * p.numel();
     if (nn::Dense* d = streamed ? dense_of(net, p) : nullptr) {
-      const int64_t rows = o.stream_block_rows > 0 ? o.stream_block_rows : std::max<int64_t>(1, (int64_t(1) << 22) / d->out_features);
-      // a row block of the gradient (rounded up to whole quantization blocks: at most kQuantBlock rows more)
-      block = std::max(block, 4 * std::min(rows + kQuantBlock, d->in_features) * d->out_features);
-      block += 8 * (d->in_features + d->out_features);  // factored statistics pass
+      // a row block of the gradient, and the sums of a factored statistics pass
+      const int64_t rows = update_block_rows(d->in_features, d->out_features, o.stream_block_rows, true);
+      block = std::max(block, 4 * rows * d->out_features + 8 * (d->in_features + d->out_features));
       factors += 4 * batch * (d->in_features + d->out_features);
     }
   }
@@ -262,10 +260,13 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
   };
 
   std::optional<MemoryPlan> smallest;
+  std::vector<MemoryPlan> fitting;  // the best plan of each state that has one
   for (const StateChoice& c : states) {
     OptimizerOptions oo = o.optim;
     oo.state = c.state;
     oo.factored = c.factored;
+    // The largest micro-batch that fits, without checkpointing unless checkpointing allows a
+    // larger one and is estimated faster for it.
     std::optional<MemoryPlan> best;
     for (Checkpointing mode : modes) {
       // Micro-batches of ceil(batch / k) samples for k = 1, 2, ... pieces: largest first.
@@ -280,16 +281,22 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
         p.factored = c.factored;
         p.optimizer = optimizer_state_bytes(o.optimizer, oo, shapes);
         p.activations = activations(n, mode) + (n < batch ? stored_gradients : 0);
-        p.workspace = block + (n < batch ? 2 * factors : 0);
+        p.workspace = block + (n < batch ? factors : 0);
         if (!smallest || p.peak() < smallest->peak()) smallest = p;
         if (p.peak() > budget) continue;
         p.speed = seconds(batch, Checkpointing::off) / seconds(n, mode);
-        if (!best || p.speed > best->speed) best = p;
+        if (!best || (p.micro_batch > best->micro_batch && p.speed > best->speed)) best = p;
         break;  // the largest micro-batch of this mode that fits
       }
     }
-    if (best) return *best;
+    if (best) fitting.push_back(*best);
   }
+  // The most precise state whose plan runs at least 3/4 as fast as the fastest plan (micro-batches
+  // and checkpointing change no result, a leaner state does; but not at any price in speed).
+  double fastest = 0;
+  for (const MemoryPlan& p : fitting) fastest = std::max(fastest, p.speed);
+  for (const MemoryPlan& p : fitting)
+    if (p.speed >= 0.75 * fastest) return p;
   LAI_FAIL(out_of_memory, "plan_memory: no plan fits ", mib(budget), " MiB; the smallest, ", smallest->to_string(),
            "; lower the batch or the input size, or raise the budget");
 }

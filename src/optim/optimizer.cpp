@@ -11,7 +11,7 @@ namespace liteai::optim {
 
 namespace {
 constexpr int64_t kGrain = 1 << 16;        // elements per parallel chunk (elementwise: deterministic)
-constexpr int64_t kBlockElements = 1 << 22;  // default row block of update_outer: about 4M elements
+constexpr int64_t kBlockElements = 1 << 20;  // default row block of update_outer (4 MB: cache-friendly)
 constexpr double kFactoredEps = 1e-30;     // Adafactor's eps1: keeps the statistics above zero
 
 // The moments a rule keeps, the map each quantizes with, and whether it may be factored.
@@ -63,6 +63,15 @@ int64_t optimizer_state_bytes(OptimizerKind kind, const OptimizerOptions& o, con
   for (const auto& spec : moment_specs(kind, o))
     for (const Shape& s : params) total += moment_bytes(form_for(o, s, spec.factorable), s);
   return total;
+}
+
+int64_t update_block_rows(int64_t rows, int64_t cols, int64_t block_rows, bool quantized) {
+  int64_t block = block_rows > 0 ? block_rows : std::max<int64_t>(1, kBlockElements / std::max<int64_t>(1, cols));
+  if (quantized) {  // blocks of whole quantization blocks
+    const int64_t unit = kQuantBlock / std::gcd(kQuantBlock, cols);
+    block = (block + unit - 1) / unit * unit;
+  }
+  return std::max<int64_t>(1, std::min(block, rows));
 }
 
 // ---------------- a moment as the update rules see it ----------------
@@ -178,14 +187,9 @@ void Optimizer::run_update(Param& p, const GradientRows& grad, int64_t block_row
   LAI_CHECK(!p.streamed || p.t <= steps_, "optimizer: parameter '", p.name,
             "' received two gradients in one step; streamed updates need it used once per forward pass");
   const int64_t rows = p.rows(), cols = p.cols();
-  int64_t block = block_rows > 0 ? block_rows : std::max<int64_t>(1, kBlockElements / std::max<int64_t>(1, cols));
   bool quantized = false;
   for (const auto& s : moment_specs(kind(), opt_)) quantized |= form(p, s.name) == Form::q8;
-  if (quantized) {  // blocks of whole quantization blocks
-    const int64_t unit = kQuantBlock / std::gcd(kQuantBlock, cols);
-    block = (block + unit - 1) / unit * unit;
-  }
-  block = std::min(block, rows);
+  const int64_t block = update_block_rows(rows, cols, block_rows, quantized);
   ++p.t;
   const float extra = extra_of(p);
   if (needs_statistics(p)) {
@@ -562,8 +566,13 @@ void Adam::apply(Param& p, const float* g, float extra, int64_t offset, int64_t 
     float mbuf[kQuantBlock], vbuf[kQuantBlock];
     float* mk = m.load(off, len, mbuf);
     float* vk = vbuf;
-    if (factored) {
-      for (int64_t k = 0; k < len; ++k) vbuf[k] = v.row[(off + k) / cols] * v.col[(off + k) % cols] * inv_mean;
+    if (factored) {  // v[i][j] = r[i] c[j] / mean(r), row by row of the block
+      for (int64_t k = 0, i = off / cols, j = off % cols; k < len; ++i, j = 0) {
+        const float ri = v.row[i] * inv_mean;
+        const int64_t run = std::min(cols - j, len - k);
+        for (int64_t q = 0; q < run; ++q) vbuf[k + q] = ri * v.col[j + q];
+        k += run;
+      }
     } else {
       vk = v.load(off, len, vbuf);
     }

@@ -7,20 +7,22 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/quant_kernels_impl.hpp"
 #include "liteai/core/parallel.hpp"
 
 namespace liteai::optim {
 
 namespace {
 
-// A map's values, the midpoints between neighbours, and a table over the top 16 bits of a float
-// (sign, exponent, 7 mantissa bits) that gives, for every float of that bucket, how many midpoints
-// lie below the bucket. No bucket holds two midpoints (checked when the table is built), so the
-// nearest value is one table read and one comparison: index = below[bucket] + (y > mid[below]).
+// A map's values and the kernels' table over the top 16 bits of a float (kernels/quant_kernels.hpp):
+// for each bucket, the nearest value of its smallest float and, when a midpoint between two values
+// falls inside the bucket, the key from which on the next value is nearer. No bucket holds two
+// midpoints (checked when the table is built), so the nearest value is one table read and one
+// integer comparison.
 struct Map {
   std::array<float, 256> value{};
-  std::array<float, 256> mid{};  // mid[i] between value[i] and value[i + 1]; mid[255] = +inf
-  std::vector<uint8_t> below;    // 65536 entries
+  std::vector<uint32_t> buckets;  // 65536 entries
+  kernels::QuantTable table{};
 
   explicit Map(bool is_signed) {
     // Decade d = 10^(i - 6), i = 0..6, holds 2^i (signed) or 2^(i+1) (unsigned) values at the
@@ -39,34 +41,43 @@ struct Map {
     v.push_back(1.0);
     std::sort(v.begin(), v.end());
     for (size_t i = 0; i < 256; ++i) value[i] = static_cast<float>(v[i]);
-    for (size_t i = 0; i + 1 < 256; ++i) mid[i] = static_cast<float>(0.5 * (v[i] + v[i + 1]));
-    mid[255] = std::numeric_limits<float>::infinity();
-    below.resize(65536);
+    // Midpoints between neighbouring (float) values, exact in double; mid[255] = +inf.
+    std::array<double, 256> mid{};
+    for (size_t i = 0; i + 1 < 256; ++i) mid[i] = 0.5 * (double(value[i]) + double(value[i + 1]));
+    mid[255] = std::numeric_limits<double>::infinity();
+    const uint32_t zero_code = static_cast<uint32_t>(std::lower_bound(value.begin(), value.end(), 0.f) - value.begin());
+    buckets.resize(65536);
     for (uint32_t b = 0; b < 65536; ++b) {
       const bool negative = b & 0x8000u;
-      // The smallest and largest float of the bucket (negative floats grow in magnitude with the bits).
-      const float lo = bits(negative ? (b << 16) | 0xffffu : b << 16);
-      const float hi = bits(negative ? b << 16 : (b << 16) | 0xffffu);
+      // The float of bucket b with key k (the key grows with the value, for either sign).
+      auto at = [&](uint32_t k) { return bits((b << 16) | (negative ? 0xffffu - k : k)); };
+      const float lo = at(0), hi = at(0xffff);
       if (std::isnan(lo) || std::isnan(hi)) {
-        below[b] = static_cast<uint8_t>(std::lower_bound(value.begin(), value.end(), 0.f) - value.begin());
+        buckets[b] = zero_code | 0x10000u << 8;
         continue;
       }
-      const size_t n = static_cast<size_t>(std::lower_bound(mid.begin(), mid.end(), lo) - mid.begin());
-      LAI_CHECK_KIND(ErrorKind::internal, n + 1 >= 256 || !(mid[n + 1] <= hi),
-                     "quantization map: two midpoints in one float bucket");
-      below[b] = static_cast<uint8_t>(std::min<size_t>(n, 255));
+      // Nearest, ties to the lower index: the index is the number of midpoints below the float.
+      const size_t c = static_cast<size_t>(std::lower_bound(mid.begin(), mid.end(), double(lo)) - mid.begin());
+      uint32_t threshold = 0x10000u;
+      if (c < 255 && mid[c] < double(hi)) {
+        LAI_CHECK_KIND(ErrorKind::internal, !(mid[c + 1] < double(hi)),
+                       "quantization map: two midpoints in one float bucket");
+        uint32_t a = 0, z = 0xffff;  // the smallest key whose float lies above mid[c]
+        while (a < z) {
+          const uint32_t m = (a + z) / 2;
+          if (double(at(m)) > mid[c]) z = m;
+          else a = m + 1;
+        }
+        threshold = a;
+      }
+      buckets[b] = static_cast<uint32_t>(std::min<size_t>(c, 255)) | threshold << 8;
     }
+    table = {value.data(), buckets.data()};
   }
   static float bits(uint32_t u) {
     float f;
     std::memcpy(&f, &u, 4);
     return f;
-  }
-  uint8_t nearest(float y) const {
-    uint32_t u;
-    std::memcpy(&u, &y, 4);
-    const uint8_t i = below[u >> 16];
-    return static_cast<uint8_t>(i + (y > mid[i]));
   }
 };
 
@@ -79,21 +90,14 @@ const Map& map_of(QuantMap m) {
 
 const float* quant_values(QuantMap map) { return map_of(map).value.data(); }
 
-uint8_t quantize_normalized(QuantMap map, float y) { return map_of(map).nearest(y); }
+uint8_t quantize_normalized(QuantMap map, float y) { return kernels::detail::q8_code(map_of(map).table, y); }
 
 float quantize_block(QuantMap map, const float* x, int64_t n, uint8_t* codes) {
-  const Map& m = map_of(map);
-  float absmax = 0.f;
-  for (int64_t k = 0; k < n; ++k) absmax = std::max(absmax, std::fabs(x[k]));
-  // An all-zero block decodes to zeros whatever its codes; give them the code of 0 all the same.
-  const float inv = absmax > 0.f ? 1.f / absmax : 0.f;
-  for (int64_t k = 0; k < n; ++k) codes[k] = m.nearest(x[k] * inv);
-  return absmax;
+  return kernels::q8_encode(n, map_of(map).table, x, codes);
 }
 
 void dequantize_block(QuantMap map, const uint8_t* codes, float absmax, int64_t n, float* x) {
-  const float* v = map_of(map).value.data();
-  for (int64_t k = 0; k < n; ++k) x[k] = v[codes[k]] * absmax;
+  kernels::q8_decode(n, map_of(map).table, codes, absmax, x);
 }
 
 Quantized quantize(QuantMap map, const Tensor& x_in) {

@@ -247,23 +247,24 @@ void Trainer::unconfigure() {
 }
 
 void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
-  if (last_piece_ && s.xs.empty()) {
+  const int64_t n = x.size(0);
+  if (piece_begin_ == 0 && n == batch_rows_) {  // the whole batch at once
     opt_->update_outer(s.index, x, g, o_.stream_block_rows);
     return;
   }
   // Micro-batches: the weight gradient of the batch is x^T g over the rows of all pieces.
-  s.xs.push_back(x);
-  s.gs.push_back(g);
-  if (!last_piece_) return;
-  Tensor xs, gs;
-  {
-    autograd::NoGrad ng;
-    xs = ops::concat(s.xs, 0);
-    gs = ops::concat(s.gs, 0);
+  if (piece_begin_ == 0) {
+    MemoryScope scope(MemoryCategory::workspace);
+    s.x = Tensor::empty({batch_rows_, x.size(1)});
+    s.g = Tensor::empty({batch_rows_, g.size(1)});
   }
-  s.xs.clear();
-  s.gs.clear();
-  opt_->update_outer(s.index, xs, gs, o_.stream_block_rows);
+  LAI_CHECK(s.x.defined() && piece_begin_ + n <= batch_rows_, "train: the streamed Dense layer got ", n,
+            " rows at row ", piece_begin_, " of a ", batch_rows_, "-row batch (used more than once per forward?)");
+  s.x.slice(0, piece_begin_, piece_begin_ + n).copy_from(x);
+  s.g.slice(0, piece_begin_, piece_begin_ + n).copy_from(g);
+  if (piece_begin_ + n < batch_rows_) return;
+  opt_->update_outer(s.index, s.x, s.g, o_.stream_block_rows);
+  s.x = s.g = Tensor();
 }
 
 Trainer::~Trainer() {
@@ -336,10 +337,11 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   r.loss = regularization_value();
   opt_->zero_grad();
   const int64_t piece = o_.micro_batch > 0 ? std::min(o_.micro_batch, n) : n;
+  batch_rows_ = n;
   for (int64_t b = 0; b < n; b += piece) {
     const int64_t e = std::min(n, b + piece);
     const TrainBatch part = piece < n ? piece_of(batch, b, e) : batch;
-    last_piece_ = e == n;
+    piece_begin_ = b;
     MemoryScope scope(MemoryCategory::activations);
     Tensor out = model_->forward(part.images);
     Tensor targets = head == nn::Head::none && !part.targets.defined() ? part.images : part.targets;
@@ -356,7 +358,6 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     if (piece < n) loss = ops::mul_scalar(loss, share);
     loss.backward();  // streamed parameters are updated inside the last piece's backward
   }
-  last_piece_ = true;
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();

@@ -5,10 +5,12 @@
 //   optim::TrainOptions o;  o.max_memory = optim::parse_memory_size("1G");
 //   optim::Trainer trainer(model, o);  // plans before the first step (or: trainer.plan_memory(8, {1, 512, 512}))
 //
-// The knobs, in the order the planner gives them up: the optimizer's state precision (f32, then
-// 8-bit, then 8-bit with a factored second moment: optimizer.hpp), and, for each, the largest
-// micro-batch (gradient accumulation: the activations of fewer samples at a time) with or without
-// activation checkpointing, whichever is estimated faster. The estimate adds what is known exactly
+// The knobs: the optimizer's state precision (f32, 8-bit, 8-bit with a factored second moment:
+// optimizer.hpp) and, for each, the largest micro-batch that fits (gradient accumulation: the
+// activations of fewer samples at a time), with activation checkpointing only when that allows a
+// larger micro-batch and is estimated faster. Micro-batches and checkpointing change no result
+// (without BatchNorm), a leaner state does: the plan keeps the most precise state whose plan is
+// estimated to run at least 3/4 as fast as the fastest (never a more precise state than asked for). The estimate adds what is known exactly
 // (weights, optimizer state, the row-block workspace and micro-batch factors of a streamed Dense
 // layer, the loader's batches, the process's memory outside tensors) to what a step's activations
 // and stored gradients measure: one forward and backward pass at micro-batches of 1 and 2 samples

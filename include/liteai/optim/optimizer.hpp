@@ -76,6 +76,9 @@ enum class OptimizerKind : uint8_t { sgd, adam, adamw };
 const char* to_string(OptimizerKind k);
 OptimizerKind optimizer_from_string(const std::string& name);  // throws listing the names
 
+// Rows per block of update_outer for a [rows, cols] parameter (block_rows 0: about 1M elements),
+// rounded up to whole quantization blocks when the state is quantized.
+int64_t update_block_rows(int64_t rows, int64_t cols, int64_t block_rows, bool quantized);
 // Bytes of optimizer state `kind` with options `o` will hold for parameters of these shapes.
 int64_t optimizer_state_bytes(OptimizerKind kind, const OptimizerOptions& o, const std::vector<Shape>& params);
 
@@ -109,7 +112,7 @@ class Optimizer {
   void update(size_t index, const Tensor& grad);
   // Updates a 2-D parameter w[in, out] from the gradient x^T g (x [N, in], g [N, out]: the factors
   // nn::Dense::stream_weight_gradient hands over), computed here in blocks of `block_rows` rows
-  // (0: about 4M elements; rounded up to whole quantization blocks), so the full gradient never
+  // (update_block_rows: 0 is about 1M elements), so the full gradient never
   // exists. A factored second moment reads the blocks twice (statistics, then the update).
   void update_outer(size_t index, const Tensor& x, const Tensor& g, int64_t block_rows = 0);
   // Updates rows [row0, row0 + rows.size(0)) of a 2-D parameter from the gradient of those rows.

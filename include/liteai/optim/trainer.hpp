@@ -204,12 +204,12 @@ class Trainer {
   int64_t epochs_done() const { return epochs_done_; }
 
  private:
-  // A Dense layer whose weight gradient goes to the optimizer as factors, and the factors of the
-  // micro-batches of this step so far.
+  // A Dense layer whose weight gradient goes to the optimizer as factors; with micro-batches, the
+  // factors of the whole batch, filled piece by piece (N * (in + out) floats).
   struct StreamedDense {
     nn::Dense* layer = nullptr;
     size_t index = 0;  // in the optimizer
-    std::vector<Tensor> xs, gs;
+    Tensor x, g;
   };
   void configure();    // optimizer, streaming and checkpointing from o_ (keeps any optimizer state)
   void unconfigure();  // removes the sinks and hooks configure() installed
@@ -222,7 +222,7 @@ class Trainer {
   std::unique_ptr<LRSchedule> schedule_;
   std::vector<std::pair<Tensor, float>> l2_kernels_;  // for the reported loss
   std::vector<StreamedDense> streamed_dense_;
-  bool last_piece_ = true;  // the micro-batch being run is the batch's last
+  int64_t piece_begin_ = 0, batch_rows_ = 0;  // the micro-batch being run: its first row, the batch's rows
   std::optional<MemoryPlan> plan_;
   int64_t epochs_done_ = 0;
   int64_t global_step_ = 0;
