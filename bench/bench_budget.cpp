@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -164,4 +165,61 @@ LAI_BENCH_CHILD(budget_update) {
     std::printf("update_%s_cpu_ns %.3f\n", form, median(t) / double(rows * cols) * 1e9);
   }
   return 0;
+}
+
+// Child: path mode(fp32|mmap) threads repeats. Single-image inference of a saved compact_cxr.
+LAI_BENCH_CHILD(budget_infer) {
+  using namespace liteai;
+  const std::string path = args.at(0), mode = args.at(1);
+  set_num_threads(static_cast<int>(arg(args, 2)));
+  const int repeats = static_cast<int>(std::max<long long>(1, arg(args, 3)));
+  nn::SavedModel saved = mode == "mmap" ? nn::load_model_mapped(path) : nn::load_model(path, false);
+  nn::Model& model = *saved.model;
+  const int64_t size = model.preprocessing.width;
+  Generator g(3);
+  Tensor x = randn({1, 1, size, size}, 0, 1, g);
+  Tensor p;
+  const double ms = 1000 * bench::median_seconds(repeats, [&] { p = model.predict(x); });
+  std::printf("infer_ms %.3f\n", ms);
+  for (int64_t i = 0; i < p.numel(); ++i) std::printf("p%lld %.9g\n", (long long)i, p.data()[i]);
+  std::printf("peak_rss_mb %.1f\n", bench::peak_rss_mb());
+  return 0;
+}
+
+LAI_BENCH_SUITE(budget_infer, "compact_cxr 512x512 single-image inference with the weights copied vs memory-mapped from the .lai file, each in its own process: peak RSS, ms") {
+  using namespace liteai;
+  const int threads = args.threads > 0 ? args.threads : 2;
+  const int64_t size = args.quick ? 128 : 512;
+  const std::string s = std::to_string(size);
+  const std::string path = "/tmp/liteai_bench_budget_" + std::to_string(getpid()) + ".lai";
+  {
+    auto model = nn::build_model("compact_cxr", size, 2, 1);
+    nn::save_model(path, *model);
+  }
+  storage_release_cache();
+  const int rounds = args.quick ? 1 : 3;
+  std::map<std::string, std::vector<double>> ms, rss;
+  std::map<std::string, std::vector<double>> probs;
+  for (int r = 0; r < rounds; ++r)
+    for (const std::string mode : {"fp32", "mmap"}) {
+      bench::ChildResult res = bench::run_child("budget_infer", {path, mode, std::to_string(threads), "5"});
+      if (res.status != 0) {
+        report.note(str_cat("inference ", mode, ": the child process failed (status ", res.status, ")"));
+        continue;
+      }
+      ms[mode].push_back(res.values["infer_ms"]);
+      rss[mode].push_back(std::max(res.values["peak_rss_mb"], res.values["child_peak_rss_mb"]));
+      probs[mode] = {res.values["p0"], res.values["p1"]};
+    }
+  std::remove(path.c_str());
+  if (ms["fp32"].empty() || ms["mmap"].empty()) return;
+  const double diff = std::max(std::fabs(probs["fp32"][0] - probs["mmap"][0]), std::fabs(probs["fp32"][1] - probs["mmap"][1]));
+  report.note(str_cat("compact_cxr ", s, "x", s, " batch 1, ", threads, " threads, ", rounds,
+                      " round(s); mapped weights: largest probability change vs copied ", diff));
+  const double rf = median(rss["fp32"]), rm = median(rss["mmap"]);
+  report.add({"rss_infer_compact_" + s + "_fp32", rf, "MB", "", 0});
+  report.add({"rss_infer_compact_" + s + "_mmap", rm, "MB", "rss_infer_compact_" + s + "_fp32", rf / rm});
+  const double tf = median(ms["fp32"]), tm = median(ms["mmap"]);
+  report.add({"infer_compact_" + s + "_fp32", tf, "ms", "", 0});
+  report.add({"infer_compact_" + s + "_mmap", tm, "ms", "infer_compact_" + s + "_fp32", tf / tm});
 }

@@ -1,6 +1,7 @@
 #include "liteai/core/storage.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -297,13 +298,40 @@ Storage::Storage(size_t bytes, bool zero) : bytes_(bytes), category_(t_category)
   }
 }
 
-std::shared_ptr<Storage> Storage::wrap(void* data, size_t bytes, std::function<void()> release) {
+std::shared_ptr<Storage> Storage::wrap(void* data, size_t bytes, std::function<void()> release, bool read_only) {
   LAI_CHECK(release != nullptr, "Storage::wrap: a release function is required");
   std::shared_ptr<Storage> s(new Storage());
   s->data_ = data;
   s->bytes_ = bytes;
   s->release_ = std::move(release);
+  s->read_only_ = read_only;
   return s;
+}
+
+namespace {
+// madvise over the pages of [offset, offset + bytes) of a block: whole pages only, or also the
+// partial ones at the ends.
+void advise(const void* data, size_t size, size_t offset, size_t bytes, bool whole_only, int advice) {
+  if (offset >= size) return;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data) + offset, end = begin + std::min(bytes, size - offset);
+  const uintptr_t first = whole_only ? (begin + page - 1) / page * page : begin / page * page;
+  const uintptr_t last = whole_only ? end / page * page : (end + page - 1) / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, advice);
+}
+}  // namespace
+
+void Storage::release_pages(size_t offset, size_t bytes) const {
+  if (read_only_) advise(data_, bytes_, offset, bytes, true, MADV_DONTNEED);
+}
+
+void Storage::prefetch_pages(size_t offset, size_t bytes) const {
+#ifdef MADV_POPULATE_READ
+  const int advice = MADV_POPULATE_READ;  // Linux 5.14; older kernels refuse it, which is harmless
+#else
+  const int advice = MADV_WILLNEED;
+#endif
+  if (read_only_) advise(data_, bytes_, offset, bytes, false, advice);
 }
 
 Storage::~Storage() {

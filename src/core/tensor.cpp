@@ -179,8 +179,16 @@ Tensor Tensor::to(DType t) const {
   return out;
 }
 
+namespace {
+void check_writable(const Tensor& t, const char* op) {
+  LAI_CHECK(!t.storage()->read_only(), op, ": the tensor is a read-only mapping of a model file (load the model ",
+            "without mapping to change its weights)");
+}
+}  // namespace
+
 void Tensor::copy_from(const Tensor& src) {
   LAI_CHECK(shape() == src.shape(), "copy_from: shape ", to_string(src.shape()), " into ", to_string(shape()));
+  check_writable(*this, "copy_from");
   if (dtype() == DType::u8 || src.dtype() == DType::u8) {
     LAI_CHECK(dtype() == src.dtype() && is_contiguous() && src.is_contiguous(),
               "copy_from: u8 copies need two contiguous u8 tensors (", dtype_name(src.dtype()), " into ",
@@ -204,6 +212,7 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 void Tensor::fill_(float value) {
+  check_writable(*this, "fill_");
   float* d = data();
   for_each_run<1>(shape(), {&strides()}, [&](int64_t n, auto off, auto inner) {
     for (int64_t i = 0; i < n; ++i) d[off[0] + i * inner[0]] = value;

@@ -1,6 +1,7 @@
 #include "liteai/io/model_file.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -172,6 +173,7 @@ class FileSource final : public Source {
   }
   ~FileSource() override { ::close(fd_); }
   uint64_t size() const override { return size_; }
+  int fd() const { return fd_; }
   void read(uint64_t offset, void* dst, size_t n) override {
     auto* p = static_cast<uint8_t*>(dst);
     while (n > 0) {
@@ -359,6 +361,54 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
   return mf;
 }
 
+// A whole file mapped read-only (MAP_PRIVATE): the pages are the page cache's, shared by every
+// process that maps the file; unmapped when the last tensor viewing it is gone.
+struct Mapping {
+  void* base = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (base) munmap(base, size);
+  }
+};
+
+ModelFile map_from(const ContainerFormat& fmt, const std::string& path) {
+  FileSource src(path);
+  Table t = read_table(fmt, src, path);
+  check_padding(src, t, path);
+  auto map = std::make_shared<Mapping>();
+  map->size = static_cast<size_t>(src.size());
+  void* p = map->size ? mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, src.fd(), 0) : nullptr;
+  LAI_CHECK_IO(p != MAP_FAILED, path, ": cannot map the file (", std::strerror(errno), ")");
+  map->base = p;
+  ModelFile mf;
+  mf.source = path;
+  mf.format_version = t.version;
+  mf.tensors.reserve(t.entries.size());
+  for (const auto& e : t.entries) {
+    char* data = static_cast<char*>(map->base) + e.offset;
+    auto storage = Storage::wrap(data, size_t(e.bytes), [map] {}, /*read_only=*/true);
+    // The checksum reads every page once; each piece is given back right after, so checking a
+    // 537 MB tensor does not make it resident.
+    constexpr size_t kPiece = size_t(32) << 20;
+    uint32_t crc = 0;
+    for (size_t at = 0; at < e.bytes; at += kPiece) {
+      const size_t n = std::min(kPiece, size_t(e.bytes) - at);
+      crc = crc32_of(data + at, n, crc);
+      storage->release_pages(at, n);
+    }
+    LAI_CHECK_FORMAT(crc == e.crc, path, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,
+                     ", computed ", crc, "): the file is corrupted");
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = std::move(storage);
+    impl->shape = e.shape;
+    impl->strides = contiguous_strides(e.shape);
+    impl->dtype = e.dtype;
+    mf.tensors.emplace_back(e.name, Tensor(std::move(impl)));
+  }
+  mf.header = std::move(*t.doc.find("header"));
+  return mf;
+}
+
 }  // namespace
 
 namespace {
@@ -491,6 +541,8 @@ void save_model_file(const std::string& path, const Json& header, const NamedTen
   save_container(kModelFormat, path, header, tensors);
 }
 ModelFile load_model_file(const std::string& path) { return load_container(kModelFormat, path); }
+ModelFile map_model_file(const std::string& path) { return map_container(kModelFormat, path); }
+ModelFile map_container(const ContainerFormat& fmt, const std::string& path) { return map_from(fmt, path); }
 std::vector<uint8_t> model_file_to_bytes(const Json& header, const NamedTensors& tensors) {
   return container_to_bytes(kModelFormat, header, tensors);
 }

@@ -115,6 +115,8 @@ Tensor Dense::forward(const Tensor& x_in) {
                         (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (weight_bf16_.defined() && !is_training() && !recorded)
     return apply_activation(options.activation, ops::linear_bf16(x, weight_bf16_, bias));
+  if (!recorded && weight.storage()->read_only() && weight.numel() * 4 > kPagedBlockBytes)
+    return apply_activation(options.activation, forward_paged(x));
   if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
     return apply_activation(options.activation, ops::linear(x, weight, bias));
   Tensor y;
@@ -139,6 +141,21 @@ Tensor Dense::forward(const Tensor& x_in) {
 }
 
 void Dense::stream_weight_gradient(GradientSink sink) { sink_ = std::move(sink); }
+
+Tensor Dense::forward_paged(const Tensor& x) {
+  autograd::NoGrad ng;
+  const int64_t rows = std::max<int64_t>(1, kPagedBlockBytes / (4 * out_features));
+  Tensor y;
+  for (int64_t r0 = 0; r0 < in_features; r0 += rows) {
+    const int64_t r1 = std::min(in_features, r0 + rows);
+    const size_t at = size_t(weight.offset() + r0 * out_features) * 4, bytes = size_t((r1 - r0) * out_features) * 4;
+    weight.storage()->prefetch_pages(at, bytes);
+    Tensor part = ops::linear(x.slice(1, r0, r1), weight.slice(0, r0, r1), r0 == 0 ? bias : Tensor());
+    y = y.defined() ? ops::add(y, part) : part;
+    weight.storage()->release_pages(at, bytes);
+  }
+  return y;
+}
 
 std::string Dense::describe() const {
   return str_cat("Dense(", in_features, "->", out_features,

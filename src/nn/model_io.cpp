@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "liteai/core/random.hpp"
 #include "liteai/io/model_file.hpp"
 
 namespace liteai::nn {
@@ -51,7 +52,10 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
   SavedModel out;
   out.header = h;
   ArchSpec arch = arch_from_json(h.at("architecture", what), what);
-  out.model = build_model(arch, 0);
+  {
+    ZeroInit untouched;  // the file's weights replace these: no second resident copy at the peak
+    out.model = build_model(arch, 0);
+  }
   Model& m = *out.model;
   if (h.contains("class_names")) {
     auto names = h.get_string_array("class_names", what);
@@ -140,6 +144,10 @@ std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerStat
 // Whatever the header or the tensors fail to satisfy is a damaged file (format), not a bad argument.
 SavedModel load_model(const std::string& path, bool with_optimizer) {
   return reclassify(ErrorKind::format, [&] { return from_file(io::load_model_file(path), with_optimizer); });
+}
+
+SavedModel load_model_mapped(const std::string& path) {
+  return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), false); });
 }
 
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {

@@ -188,7 +188,17 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
   LAI_CHECK(o_.max_memory >= 0, "Trainer: max_memory must be >= 0, got ", o_.max_memory);
   model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
-  for (const auto& [name, t] : model_->net->state()) memory_retag(t.storage(), MemoryCategory::weights);
+  for (const auto& [name, t] : model_->net->state()) {
+    if (t.storage()->read_only()) {  // weights mapped from a file: training needs its own copy
+      MemoryScope scope(MemoryCategory::weights);
+      Tensor c = t.detach().clone();
+      TensorImpl* dst = t.impl();
+      dst->storage = c.storage();
+      dst->offset = 0;
+      dst->strides = c.strides();
+    }
+    memory_retag(t.storage(), MemoryCategory::weights);
+  }
   configure();
 }
 

@@ -64,8 +64,18 @@ class Storage {
   }
   // Memory owned elsewhere (e.g. a file mapping, io::map_model_file): `release` runs when the last
   // view is gone. Not counted in the statistics below (it is not this library's allocation).
-  static std::shared_ptr<Storage> wrap(void* data, size_t bytes, std::function<void()> release);
+  // read_only: the bytes must not be written (Tensor::copy_from and fill_ refuse; code that
+  // writes through data() must copy first, as a Trainer does), and release_pages may drop them.
+  static std::shared_ptr<Storage> wrap(void* data, size_t bytes, std::function<void()> release,
+                                       bool read_only = false);
   bool is_wrapped() const { return static_cast<bool>(release_); }
+  bool read_only() const { return read_only_; }
+  // Read-only mapped storage: gives the whole pages of [offset, offset + bytes) back (they stay in
+  // the page cache, shared with other processes, and are mapped again when read). No-op otherwise.
+  void release_pages(size_t offset, size_t bytes) const;
+  // Read-only mapped storage: maps the pages of [offset, offset + bytes) in one call ahead of use
+  // (instead of a fault per few pages). No-op otherwise.
+  void prefetch_pages(size_t offset, size_t bytes) const;
 
  private:
   void* data_ = nullptr;
@@ -73,6 +83,7 @@ class Storage {
   size_t mapped_ = 0;  // > 0: a large block from mmap (see storage.cpp)
   MemoryCategory category_ = MemoryCategory::other;
   std::function<void()> release_;  // wrapped memory
+  bool read_only_ = false;
   Storage() = default;
   // What the block occupies (large blocks are whole 2 MB pages): what the statistics count.
   size_t footprint() const { return mapped_ ? mapped_ : (bytes_ + kAlignment - 1) / kAlignment * kAlignment; }

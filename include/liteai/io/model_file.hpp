@@ -50,6 +50,14 @@ struct ModelFile {
 // ---- .lai model files ----
 void save_model_file(const std::string& path, const Json& header, const NamedTensors& tensors);
 ModelFile load_model_file(const std::string& path);
+// The same checks, but the tensors are views of the file mapped read-only (MAP_PRIVATE, PROT_READ)
+// instead of copies: loading allocates nothing, several processes share one copy of the weights in
+// the page cache, and a read-only tensor's pages can be given back after use
+// (Storage::release_pages) so resident memory stays bounded. The tensors refuse to be written
+// (Storage::read_only). The mapping lives as long as any of its tensors. Replacing the file the
+// way save_model_file does (a rename) leaves the mapping intact; truncating it in place while it
+// is mapped is not supported (the system then faults on the missing pages).
+ModelFile map_model_file(const std::string& path);
 
 // In-memory variants (C API buffers, fuzzers). `name` stands for the file in messages.
 std::vector<uint8_t> model_file_to_bytes(const Json& header, const NamedTensors& tensors);
@@ -73,6 +81,7 @@ inline constexpr ContainerFormat kModelFormat = {
 void save_container(const ContainerFormat& fmt, const std::string& path, const Json& header,
                     const NamedTensors& tensors);
 ModelFile load_container(const ContainerFormat& fmt, const std::string& path);
+ModelFile map_container(const ContainerFormat& fmt, const std::string& path);
 std::vector<uint8_t> container_to_bytes(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors);
 ModelFile container_from_bytes(const ContainerFormat& fmt, const void* data, size_t size, std::string_view name);
 

@@ -75,10 +75,18 @@ class Dense : public Module {
   void stream_weight_gradient(GradientSink sink);
   bool streams_weight_gradient() const { return static_cast<bool>(sink_); }
 
+  // Weights mapped read-only from a model file (nn::load_model_mapped) and larger than one block:
+  // a forward pass without autograd reads them kPagedBlockBytes of rows at a time and gives each
+  // block's pages back after use, so they never become resident as a whole (the page cache keeps
+  // them for the next pass). The sums then run block by block: the outputs differ from an
+  // unmapped layer's by float rounding.
+  static constexpr int64_t kPagedBlockBytes = int64_t(8) << 20;
+
  protected:
   void refresh_derived() override;
 
  private:
+  Tensor forward_paged(const Tensor& x);
   GradientSink sink_;
   Tensor weight_bf16_;  // eval-mode copy when the inference dtype is bf16
 };
