@@ -74,12 +74,16 @@ LAI_BENCH_CHILD(budget_train) {
   }
   trainer.train_step(b);  // warm-up: allocates the optimizer state
   std::vector<double> t, c;
+  rusage u0{}, u1{};
+  getrusage(RUSAGE_SELF, &u0);
   for (int64_t i = 0; i < steps; ++i) {
     const double t0 = bench::now_seconds(), c0 = cpu_seconds();
     trainer.train_step(b);
     t.push_back(bench::now_seconds() - t0);
     c.push_back(cpu_seconds() - c0);
   }
+  getrusage(RUSAGE_SELF, &u1);
+  std::printf("faults_per_step %.0f\n", double(u1.ru_minflt - u0.ru_minflt) / double(std::max<int64_t>(1, steps)));
   const MemoryStats m = memory_stats();
   std::printf("# tensors and kernel scratch, %s\n", m.to_string().c_str());
   std::printf("# %s\n", trainer.memory_plan().c_str());

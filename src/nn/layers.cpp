@@ -274,12 +274,15 @@ Sequential& Sequential::add(const std::string& name, ModulePtr m) {
   return *this;
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward(const Tensor& x) { return forward_range(x, 0, size()); }
+
+Tensor Sequential::forward_range(const Tensor& x, size_t begin, size_t end) {
+  LAI_CHECK(begin <= end && end <= size(), "Sequential: layer range ", begin, "..", end, " of ", size(), " layers");
   Tensor y = x;
   const auto& layers = children();
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     // Inference: conv -> 2x2 average pool in one pass (the full-size activation is never written).
-    if (!autograd::grad_enabled() && i + 1 < layers.size()) {
+    if (!autograd::grad_enabled() && i + 1 < end) {
       auto* conv = dynamic_cast<Conv2d*>(layers[i].second.get());
       auto* pool = dynamic_cast<AvgPool2d*>(layers[i + 1].second.get());
       if (conv && pool && pool->kernel == 2 && pool->stride == 2 && y.dim() == 4) {

@@ -9,12 +9,14 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/storage.hpp"
 #include "liteai/nn/layers.hpp"
 #include "liteai/nn/losses.hpp"
 #include "liteai/optim/trainer.hpp"
+#include "passes.hpp"
 
 namespace liteai::optim {
 
@@ -82,6 +84,10 @@ nn::Dense* dense_of(nn::Module& m, const Tensor& w) {
   return nullptr;
 }
 
+// How the pieces of a batch run (passes.hpp): through the whole network, the same with every child
+// of the network checkpointed, or prefix pieces.
+enum class Way : uint8_t { network, checkpointed, prefix };
+
 // Runs forward and backward passes of training on the model and measures their peak memory and
 // time; nothing is updated, and the model is left as it was found.
 class Probe {
@@ -96,16 +102,19 @@ class Probe {
     for (nn::Dropout* d : dropouts_) rng_.push_back(d->rng_state());
     for (const auto& [name, b] : net.named_buffers()) buffers_.emplace_back(b, b.clone());
     // Large gradients go nowhere, as the trainer's streaming would take them.
+    std::vector<const TensorImpl*> huge;
     for (const auto& [name, p] : net.named_parameters()) {
       if (o.stream_min_elements <= 0 || p.numel() < o.stream_min_elements) continue;
       if (nn::Dense* d = dense_of(net, p)) {
         d->stream_weight_gradient([](const Tensor&, const Tensor&) {});
         sinks_.push_back(d);
+        huge.push_back(p.impl());
       } else {
         p.impl()->grad_hook = [](const Tensor&) {};
         hooks_.push_back(p);
       }
     }
+    if (o.micro_batch_prefix) split_ = detail::prefix_split(net, huge);
   }
   ~Probe() {
     nn::Module& net = *model_.net;
@@ -119,17 +128,13 @@ class Probe {
   Probe& operator=(const Probe&) = delete;
 
   bool can_checkpoint() const { return !children_.empty(); }
+  size_t split() const { return split_; }
 
-  struct Result {
-    int64_t bytes = 0;
-    double seconds = 0;
-  };
-  Result run(int64_t n, Checkpointing mode) {
-    const auto key = std::make_pair(n, mode);
+  // One training step's passes over a batch of `n` zero samples in pieces of `piece`.
+  detail::PassResult run(int64_t n, int64_t piece, Way way) {
+    const auto key = std::make_tuple(n, piece, way);
     if (auto it = done_.find(key); it != done_.end()) return it->second;
-    nn::Module& net = *model_.net;
-    for (nn::Module* c : children_) c->set_checkpointing(mode == Checkpointing::children);
-    net.train(true);
+    for (nn::Module* c : children_) c->set_checkpointing(way == Way::checkpointed);
     TrainBatch b;
     Shape shape{n};
     shape.insert(shape.end(), sample_.begin(), sample_.end());
@@ -137,25 +142,22 @@ class Probe {
     b.labels = Tensor::zeros({n});
     const int64_t classes = model_.num_classes();
     if (model_.head() == nn::Head::sigmoid && classes > 0) b.targets = Tensor::zeros({n, classes});
-    memory_reset_peaks();
-    const int64_t before = static_cast<int64_t>(memory_stats().total_live);
+    detail::Passes p;
+    p.piece = piece;
+    p.split = way == Way::prefix ? split_ : 0;
+    p.measure = true;
     const double t0 = now_seconds();
-    {
-      MemoryScope scope(MemoryCategory::activations);
-      Tensor out = model_.forward(b.images);
-      Tensor targets = model_.head() == nn::Head::none && !b.targets.defined() ? b.images : b.targets;
-      Tensor loss = o_.loss ? o_.loss(out, b) : nn::head_loss(model_.head(), out, b.labels, targets);
-      out = Tensor();
-      loss.backward();
-    }
-    Result r;
-    r.seconds = now_seconds() - t0;
-    r.bytes = static_cast<int64_t>(memory_stats().total_peak) - before;
-    net.zero_grad();
+    detail::PassResult r = detail::run_passes(model_, o_, b, p);
+    seconds_[key] = now_seconds() - t0;
+    model_.net->zero_grad();
     for (size_t i = 0; i < dropouts_.size(); ++i) dropouts_[i]->set_rng_state(rng_[i]);
-    for (auto& [b, saved] : buffers_) Tensor(b).copy_from(saved);
+    for (auto& [t, saved] : buffers_) Tensor(t).copy_from(saved);
     done_[key] = r;
     return r;
+  }
+  double seconds(int64_t n, int64_t piece, Way way) {
+    run(n, piece, way);
+    return seconds_[std::make_tuple(n, piece, way)];
   }
 
  private:
@@ -170,7 +172,9 @@ class Probe {
   std::vector<std::pair<Tensor, Tensor>> buffers_;  // live buffer, copy
   std::vector<nn::Dense*> sinks_;
   std::vector<Tensor> hooks_;
-  std::map<std::pair<int64_t, Checkpointing>, Result> done_;
+  size_t split_ = 0;
+  std::map<std::tuple<int64_t, int64_t, Way>, detail::PassResult> done_;
+  std::map<std::tuple<int64_t, int64_t, Way>, double> seconds_;
 };
 
 struct StateChoice {
@@ -183,10 +187,11 @@ std::string MemoryPlan::to_string() const {
   char buf[512];
   const std::string pieces = micro_batch < batch ? str_cat(" (x", (batch + micro_batch - 1) / micro_batch, ")") : "";
   std::snprintf(buf, sizeof buf,
-                "micro-batch %lld%s of %lld, checkpointing %s, optimizer state %s%s: estimated peak %.0f MiB of %.0f MiB "
+                "micro-batch %lld%s of %lld%s, checkpointing %s, optimizer state %s%s: estimated peak %.0f MiB of %.0f MiB "
                 "(weights %.0f, optimizer %.0f, activations %.0f, workspace %.0f, loader %.0f, runtime %.0f), "
                 "speed ~%.2fx",
-                (long long)micro_batch, pieces.c_str(), (long long)batch, optim::to_string(checkpointing),
+                (long long)micro_batch, pieces.c_str(), (long long)batch, prefix ? " (up to the huge layer)" : "",
+                optim::to_string(checkpointing),
                 optim::to_string(state), factored ? " factored" : "", mib(peak()), mib(budget), mib(weights),
                 mib(optimizer), mib(activations), mib(workspace), mib(loader), mib(runtime), speed);
   return buf;
@@ -194,6 +199,7 @@ std::string MemoryPlan::to_string() const {
 
 void apply_plan(const MemoryPlan& plan, TrainOptions* o) {
   o->micro_batch = plan.micro_batch < plan.batch ? plan.micro_batch : 0;
+  o->micro_batch_prefix = plan.prefix;
   o->checkpointing = plan.checkpointing;
   o->optim.state = plan.state;
   o->optim.factored = plan.factored;
@@ -242,20 +248,33 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
   }
 
   Probe probe(model, o, sample);
-  std::vector<Checkpointing> modes{Checkpointing::off};
-  if (probe.can_checkpoint()) modes.push_back(Checkpointing::children);
-  // Linear in the micro-batch: measured at 1 and 2 samples.
-  auto activations = [&](int64_t n, Checkpointing mode) {
-    const Probe::Result one = probe.run(1, mode);
-    if (n == 1 || batch == 1) return one.bytes;
-    const Probe::Result two = probe.run(2, mode);
-    return one.bytes + std::max<int64_t>(0, two.bytes - one.bytes) * (n - 1);
+  std::vector<Way> ways{Way::network};
+  if (probe.split() > 0 && batch > 1) ways.push_back(Way::prefix);
+  if (probe.can_checkpoint()) ways.push_back(Way::checkpointed);
+  // Activations, their gradients and the stored gradients at micro-batches of n: linear in the
+  // samples, from passes over 1 and 2 (prefix pieces: batches of 2 and 4 in pieces of 1 and 2, the
+  // pieces and the whole-batch tail extrapolated apart).
+  auto activations = [&](int64_t n, Way way) -> int64_t {
+    if (way == Way::prefix) {
+      const detail::PassResult a = probe.run(2, 1, way), b = probe.run(4, 2, way);
+      const int64_t h = a.joined_bytes / 2;  // the joined outputs and their gradient, per sample
+      const int64_t p1 = a.prefix_peak - 2 * h, p2 = b.prefix_peak - 4 * h;
+      const int64_t pieces = p1 + std::max<int64_t>(0, p2 - p1) * (n - 1) + batch * h;
+      const int64_t tail = a.tail_peak + std::max<int64_t>(0, b.tail_peak - a.tail_peak) * (batch - 2) / 2;
+      return std::max(pieces, tail);
+    }
+    const int64_t one = probe.run(1, 1, way).peak;
+    if (n == 1 || batch == 1) return one;
+    return one + std::max<int64_t>(0, probe.run(2, 2, way).peak - one) * (n - 1);
   };
-  auto seconds = [&](int64_t n, Checkpointing mode) {  // per batch, from the same passes
-    const Probe::Result one = probe.run(1, mode);
-    if (batch == 1) return one.seconds;
-    const Probe::Result two = probe.run(2, mode);
-    const double per_sample = std::max(1e-9, two.seconds - one.seconds), fixed = std::max(0.0, one.seconds - per_sample);
+  auto seconds = [&](int64_t n, Way way) {  // per batch, from the same passes
+    if (way == Way::prefix) {  // about linear in the batch, hardly in the pieces
+      const double a = probe.seconds(2, 1, way), b = probe.seconds(4, 2, way), per_sample = std::max(1e-9, (b - a) / 2);
+      return std::max(0.0, a - 2 * per_sample) + double(batch) * per_sample;
+    }
+    const double one = probe.seconds(1, 1, way);
+    if (batch == 1) return one;
+    const double per_sample = std::max(1e-9, probe.seconds(2, 2, way) - one), fixed = std::max(0.0, one - per_sample);
     return double((batch + n - 1) / n) * fixed + double(batch) * per_sample;
   };
 
@@ -265,28 +284,35 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
     OptimizerOptions oo = o.optim;
     oo.state = c.state;
     oo.factored = c.factored;
-    // The largest micro-batch that fits, without checkpointing unless checkpointing allows a
-    // larger one and is estimated faster for it.
+    // For each way, the largest micro-batch that fits. The whole batch at once if it fits; else
+    // prefix pieces where the network has them (that is what they are for); else the larger
+    // micro-batch of plain and checkpointed pieces (checkpointing only if estimated faster).
     std::optional<MemoryPlan> best;
-    for (Checkpointing mode : modes) {
-      // Micro-batches of ceil(batch / k) samples for k = 1, 2, ... pieces: largest first.
-      for (int64_t k = 1, last = 0; k <= batch; ++k) {
+    auto better = [&](const MemoryPlan& p) {
+      if (!best) return true;
+      if (best->micro_batch == batch) return false;  // the whole batch at once: nothing beats it
+      if (p.prefix != best->prefix) return p.prefix;
+      return p.micro_batch > best->micro_batch && p.speed > best->speed;
+    };
+    for (Way way : ways) {
+      for (int64_t k = way == Way::prefix ? 2 : 1, last = 0; k <= batch; ++k) {  // pieces of ceil(batch / k)
         const int64_t n = (batch + k - 1) / k;
         if (n == last) continue;
         last = n;
         MemoryPlan p = base;
         p.micro_batch = n;
-        p.checkpointing = mode;
+        p.prefix = way == Way::prefix;
+        p.checkpointing = way == Way::checkpointed ? Checkpointing::children : Checkpointing::off;
         p.state = c.state;
         p.factored = c.factored;
         p.optimizer = optimizer_state_bytes(o.optimizer, oo, shapes);
-        p.activations = activations(n, mode) + (n < batch ? stored_gradients : 0);
-        p.workspace = block + (n < batch ? factors : 0);
+        p.activations = activations(n, way) + (n < batch ? stored_gradients : 0);
+        p.workspace = block + (n < batch && way != Way::prefix ? factors : 0);
         if (!smallest || p.peak() < smallest->peak()) smallest = p;
         if (p.peak() > budget) continue;
-        p.speed = seconds(batch, Checkpointing::off) / seconds(n, mode);
-        if (!best || (p.micro_batch > best->micro_batch && p.speed > best->speed)) best = p;
-        break;  // the largest micro-batch of this mode that fits
+        p.speed = seconds(batch, Way::network) / seconds(n, way);
+        if (better(p)) best = p;
+        break;
       }
     }
     if (best) fitting.push_back(*best);

@@ -16,6 +16,7 @@
 #include "liteai/nn/losses.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/ops/ops.hpp"
+#include "passes.hpp"
 
 namespace liteai::optim {
 
@@ -91,29 +92,6 @@ nn::NamedTensors copy_state(const nn::Module& m) {
 
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 
-// Correct predictions in a batch, and how many were counted.
-void count_correct(nn::Head head, const Tensor& out, const TrainBatch& b, int64_t* correct,
-                   int64_t* counted) {
-  if (head == nn::Head::softmax && b.labels.defined()) {
-    const int64_t N = out.size(0), C = out.size(1);
-    const float* o = out.data();
-    std::vector<float> lab = b.labels.to_vector();
-    for (int64_t i = 0; i < N; ++i) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < C; ++c)
-        if (o[i * C + c] > o[i * C + best]) best = c;
-      *correct += best == static_cast<int64_t>(lab[static_cast<size_t>(i)]);
-      ++*counted;
-    }
-  } else if (head == nn::Head::sigmoid && b.targets.defined()) {
-    const float* o = out.data();
-    std::vector<float> t = b.targets.to_vector();
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      *correct += (o[i] > 0.f) == (t[static_cast<size_t>(i)] > 0.5f);
-      ++*counted;
-    }
-  }
-}
 }  // namespace
 
 // ---------------- TensorSource ----------------
@@ -234,6 +212,9 @@ void Trainer::configure() {
       }
     }
   }
+  std::vector<const TensorImpl*> huge;
+  for (const StreamedDense& s : streamed_dense_) huge.push_back(s.layer->weight.impl());
+  split_ = detail::prefix_split(*model_->net, huge);
   for (size_t k = 0; k < streamed_dense_.size(); ++k)
     streamed_dense_[k].layer->stream_weight_gradient(
         [this, k](const Tensor& x, const Tensor& g) { take_factors(streamed_dense_[k], x, g); });
@@ -319,16 +300,6 @@ double Trainer::regularization_value() const {
   return total;
 }
 
-namespace {
-// Rows [b, e) of a batch (views: dimension 0 of contiguous tensors).
-TrainBatch piece_of(const TrainBatch& t, int64_t b, int64_t e) {
-  TrainBatch p;
-  p.images = t.images.slice(0, b, e);
-  if (t.labels.defined()) p.labels = t.labels.slice(0, b, e);
-  if (t.targets.defined()) p.targets = t.targets.slice(0, b, e);
-  return p;
-}
-}  // namespace
 
 Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   LAI_CHECK(batch.images.defined() && batch.images.dim() >= 2, "train_step: batch has no images");
@@ -338,36 +309,24 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     const MemoryPlan& plan = plan_memory(n, Shape(s.begin() + 1, s.end()));
     if (o_.progress == 1 || (o_.progress < 0 && isatty(2))) std::fprintf(stderr, "memory plan: %s\n", plan.to_string().c_str());
   }
-  model_->net->train(true);
   opt_->set_lr(schedule_->at(global_step_));
-  const nn::Head head = model_->head();
   StepResult r;
   // The regularization term at the weights this forward pass used (streamed parameters change
   // during the last backward pass).
   r.loss = regularization_value();
   opt_->zero_grad();
-  const int64_t piece = o_.micro_batch > 0 ? std::min(o_.micro_batch, n) : n;
-  batch_rows_ = n;
-  for (int64_t b = 0; b < n; b += piece) {
-    const int64_t e = std::min(n, b + piece);
-    const TrainBatch part = piece < n ? piece_of(batch, b, e) : batch;
-    piece_begin_ = b;
-    MemoryScope scope(MemoryCategory::activations);
-    Tensor out = model_->forward(part.images);
-    Tensor targets = head == nn::Head::none && !part.targets.defined() ? part.images : part.targets;
-    Tensor loss = o_.loss ? o_.loss(out, part) : nn::head_loss(head, out, part.labels, targets);
-    LAI_CHECK(loss.defined() && loss.numel() == 1, "train: the loss must be a scalar");
-    // Each piece's mean loss weighs by its share of the batch: the gradients add up to the batch's.
-    const float share = static_cast<float>(e - b) / static_cast<float>(n);
-    r.loss += piece < n ? double(loss.item()) * share : double(loss.item());
-    {
-      autograd::NoGrad ng;
-      count_correct(head, out, part, &r.correct, &r.counted);
-    }
-    out = Tensor();
-    if (piece < n) loss = ops::mul_scalar(loss, share);
-    loss.backward();  // streamed parameters are updated inside the last piece's backward
-  }
+  detail::Passes passes;
+  passes.piece = o_.micro_batch;
+  passes.split = o_.micro_batch_prefix ? split_ : 0;
+  passes.on_rows = [this](int64_t begin, int64_t, int64_t batch_rows) {
+    piece_begin_ = begin;
+    batch_rows_ = batch_rows;
+  };
+  // streamed parameters are updated inside the backward pass that covers the batch's last rows
+  const detail::PassResult pr = detail::run_passes(*model_, o_, batch, passes);
+  r.loss += pr.loss;
+  r.correct = pr.correct;
+  r.counted = pr.counted;
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();
@@ -394,11 +353,11 @@ EvalResult Trainer::evaluate(BatchSource& source) {
     const int64_t n = b->images.size(0), piece = o_.micro_batch > 0 ? std::min(o_.micro_batch, n) : n;
     for (int64_t s = 0; s < n; s += piece) {
       const int64_t e = std::min(n, s + piece);
-      const TrainBatch part = piece < n ? piece_of(*b, s, e) : *b;
+      const TrainBatch part = piece < n ? detail::piece_of(*b, s, e) : *b;
       Tensor out = model_->forward(part.images);
       Tensor targets = head == nn::Head::none && !part.targets.defined() ? part.images : part.targets;
       loss_sum += double(nn::head_loss(head, out, part.labels, targets).item()) * (e - s);
-      count_correct(head, out, part, &correct, &counted);
+      detail::count_correct(head, out, part, &correct, &counted);
     }
     samples += n;
   }

@@ -200,6 +200,8 @@ class Sequential : public Module {
   // Appends a child under `name` (names must be unique); returns this for chaining.
   Sequential& add(const std::string& name, ModulePtr m);
   Tensor forward(const Tensor& x) override;
+  // Children [begin, end) only (a trainer runs the layers before a huge one piece by piece).
+  Tensor forward_range(const Tensor& x, size_t begin, size_t end);
   std::string describe() const override { return "Sequential"; }
   size_t size() const { return children().size(); }
 };

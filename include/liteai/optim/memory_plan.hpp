@@ -40,6 +40,7 @@ Checkpointing checkpointing_from_string(const std::string& name);  // throws lis
 struct MemoryPlan {
   // the choice
   int64_t batch = 0, micro_batch = 0;  // micro_batch == batch: no accumulation
+  bool prefix = false;                 // pieces run only up to the huge layer (TrainOptions::micro_batch_prefix)
   Checkpointing checkpointing = Checkpointing::off;
   StatePrecision state = StatePrecision::f32;
   bool factored = false;

@@ -132,6 +132,12 @@ struct TrainOptions {
   // streamed Dense weight gets one update from the factors of all pieces; other streamed
   // parameters (gradient hooks) are not streamed with micro-batches (their gradients are stored).
   int64_t micro_batch = 0;
+  // With micro-batches, a Sequential network whose streamed Dense layer comes after other layers
+  // (compact_cxr: the convolutions, then fc1) runs the pieces only through those layers; the rest
+  // runs on the whole batch at once, and the layers before it are run once more, piece by piece,
+  // in backward. The huge layer's weights are then read twice per step, not twice per piece, for
+  // one more forward pass of the convolutions; layers after it see the whole batch.
+  bool micro_batch_prefix = true;
   Checkpointing checkpointing = Checkpointing::off;
   std::vector<std::string> checkpoint_modules;  // for Checkpointing::named: "conv2", "stage1", "res.body"
   // A budget in bytes for the whole training process (0 = none). Before the first step the
@@ -223,6 +229,7 @@ class Trainer {
   std::vector<std::pair<Tensor, float>> l2_kernels_;  // for the reported loss
   std::vector<StreamedDense> streamed_dense_;
   int64_t piece_begin_ = 0, batch_rows_ = 0;  // the micro-batch being run: its first row, the batch's rows
+  size_t split_ = 0;  // micro_batch_prefix: the first child of the network that runs on the whole batch
   std::optional<MemoryPlan> plan_;
   int64_t epochs_done_ = 0;
   int64_t global_step_ = 0;

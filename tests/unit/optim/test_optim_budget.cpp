@@ -8,6 +8,7 @@
 #include "liteai/core/random.hpp"
 #include "liteai/core/storage.hpp"
 #include "liteai/nn/checkpoint.hpp"
+#include "liteai/nn/layers.hpp"
 #include "liteai/nn/losses.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/optim/trainer.hpp"
@@ -66,13 +67,16 @@ std::vector<std::vector<float>> gradients(nn::Model& m, const optim::TrainBatch&
 TEST_CASE("Micro-batches accumulate the batch's gradient: the same training without BatchNorm", "[train][budget]") {
   Toy t = make_toy(10, 16, 3);
   const optim::TrainBatch b = batch_of(t, 10);
-  for (bool streamed : {false, true}) {
-    INFO("streamed fc1 " << streamed);
+  // streamed fc1: its gradient as factors over all pieces; prefix: pieces only up to fc1 (passes.hpp)
+  for (int variant = 0; variant < 3; ++variant) {
+    const bool streamed = variant > 0, prefix = variant == 2;
+    INFO("streamed fc1 " << streamed << ", prefix pieces " << prefix);
     auto a = compact(4), c = compact(4);
     optim::TrainOptions o = quiet();
     o.optimizer = optim::OptimizerKind::sgd;  // linear in the gradient: only rounding can differ
     o.optim.lr = 0.05f;
     o.stream_min_elements = streamed ? 100000 : 0;
+    o.micro_batch_prefix = prefix;
     optim::Trainer ta(a, o);
     o.micro_batch = 4;  // pieces of 4, 4 and 2
     optim::Trainer tc(c, o);
@@ -115,6 +119,34 @@ TEST_CASE("Micro-batches with BatchNorm: each piece is normalized by its own sta
     INFO(got[i].first);
     CHECK(got[i].second.to_vector() == want[i].second.to_vector());
   }
+}
+
+TEST_CASE("Prefix pieces with BatchNorm and Dropout: statistics once per piece, masks replayed, the tail whole", "[train][budget]") {
+  // teacher_cxr: four conv-BN stages, then fc1 (256 x 256, streamed here), Dropout, out.
+  Toy t = make_toy(8, 16, 16);
+  const optim::TrainBatch b = batch_of(t, 8);
+  auto c = nn::build_model("teacher_cxr", 16, 2, 6);
+  optim::TrainOptions o = quiet();
+  o.stream_min_elements = 60000;
+  o.micro_batch = 3;
+  optim::Trainer tc(c, o);
+  tc.train_step(b);
+  auto d = nn::build_model("teacher_cxr", 16, 2, 6);
+  d->net->train(true);
+  {
+    autograd::NoGrad ng;
+    for (int64_t s = 0; s < 8; s += 3) d->forward(b.images.slice(0, s, std::min<int64_t>(8, s + 3)));
+  }
+  const auto got = c->net->named_buffers(), want = d->net->named_buffers();
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO(got[i].first);
+    CHECK(got[i].second.to_vector() == want[i].second.to_vector());
+  }
+  // Dropout (in the tail) drew one mask per step, for the whole batch: a model stepped once
+  // without micro-batches has drawn as many.
+  auto* drop = dynamic_cast<nn::Dropout*>(c->net->children()[6].second.get());
+  REQUIRE(drop);
+  CHECK(drop->rng_state().calls == 1);
 }
 
 TEST_CASE("Activation checkpointing: the same gradient bits, Dropout masks and BatchNorm statistics", "[train][budget]") {
