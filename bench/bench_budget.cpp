@@ -43,9 +43,10 @@ long long arg(const std::vector<std::string>& a, size_t i) { return i < a.size()
 
 }  // namespace
 
-// Child: size batch steps budget_bytes threads [state micro_batch factored] (the last three set
-// the knobs by hand when there is no budget). Prints ips, ips_cpu, est_peak_mb, tracked_peak_mb,
-// peak_rss_mb.
+// Child: size batch steps budget_bytes threads [state micro_batch factored [save|resume path]]
+// (state, micro_batch and factored set the knobs by hand when there is no budget; save writes a
+// checkpoint after the steps, resume starts from one). Prints ips, ips_cpu, est_peak_mb,
+// tracked_peak_mb, peak_rss_mb.
 LAI_BENCH_CHILD(budget_train) {
   using namespace liteai;
   const int64_t size = arg(args, 0), batch = arg(args, 1), steps = arg(args, 2), budget = arg(args, 3);
@@ -67,10 +68,16 @@ LAI_BENCH_CHILD(budget_train) {
   std::vector<float> lab(static_cast<size_t>(batch));
   for (size_t i = 0; i < lab.size(); ++i) lab[i] = static_cast<float>(i % 2);
   b.labels = Tensor::from_vector(lab, {batch});
+  const std::string ck_mode = args.size() > 9 ? args[8] : "", ck_path = args.size() > 9 ? args[9] : "";
   if (budget > 0) {
     const optim::MemoryPlan& plan = trainer.plan_memory(batch, {1, size, size});
     std::printf("# plan: %s\n", plan.to_string().c_str());
     std::printf("est_peak_mb %.1f\n", plan.peak() / 1048576.0);
+  }
+  std::printf("# rss after planning %.0f MB (peak %.0f)\n", bench::current_rss_mb(), bench::peak_rss_mb());
+  if (ck_mode == "resume") {
+    trainer.resume(ck_path);
+    std::printf("# rss after resuming %.0f MB (peak %.0f)\n", bench::current_rss_mb(), bench::peak_rss_mb());
   }
   trainer.train_step(b);  // warm-up: allocates the optimizer state
   std::vector<double> t, c;
@@ -84,6 +91,7 @@ LAI_BENCH_CHILD(budget_train) {
   }
   getrusage(RUSAGE_SELF, &u1);
   std::printf("faults_per_step %.0f\n", double(u1.ru_minflt - u0.ru_minflt) / double(std::max<int64_t>(1, steps)));
+  if (ck_mode == "save") trainer.save_checkpoint(ck_path);
   const MemoryStats m = memory_stats();
   std::printf("# tensors and kernel scratch, %s\n", m.to_string().c_str());
   std::printf("# %s\n", trainer.memory_plan().c_str());
@@ -121,6 +129,14 @@ LAI_BENCH_SUITE(budget, "compact_cxr 512x512 training within 1 GiB and 768 MiB (
       tracked[c.name].push_back(res.values["tracked_peak_mb"]);
       if (r == 0) notes[c.name] = res.notes;
     }
+  // Resuming within the budget: a checkpoint written by a 1 GiB run, resumed by a fresh one.
+  const std::string ck = "/tmp/liteai_bench_budget_ck_" + std::to_string(getpid()) + ".lai";
+  const std::string one_g = std::to_string(int64_t(1) << 30);
+  bench::ChildResult saved = bench::run_child(
+      "budget_train", {s, std::to_string(batch), "1", one_g, std::to_string(threads), "f32", "0", "0", "save", ck});
+  bench::ChildResult resumed = bench::run_child(
+      "budget_train", {s, std::to_string(batch), "1", one_g, std::to_string(threads), "f32", "0", "0", "resume", ck});
+  std::remove(ck.c_str());
   report.note(str_cat("compact_cxr ", s, "x", s, ", effective batch ", batch, ", Adam, ", threads, " threads, ", rounds,
                       " round(s) of one child process per configuration (medians); wall-time ratios need an idle machine"));
   const double ref_ips = median(ips["b8"]);
@@ -141,6 +157,12 @@ LAI_BENCH_SUITE(budget, "compact_cxr 512x512 training within 1 GiB and 768 MiB (
       report.add({"train_compact_" + s + "_" + c.name, v, "images/s", "train_compact_" + s + "_b8",
                   ref_ips > 0 ? v / ref_ips : 0});
     }
+  }
+  if (saved.status == 0 && resumed.status == 0) {
+    const double m = std::max(resumed.values["peak_rss_mb"], resumed.values["child_peak_rss_mb"]);
+    report.add({"rss_resume_compact_" + s + "_budget1g", m, "MB", "budget", 1024.0 / m});
+  } else {
+    report.note(str_cat("resume within the budget: a child process failed (status ", saved.status, ", ", resumed.status, ")"));
   }
 }
 

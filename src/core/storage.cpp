@@ -358,7 +358,12 @@ size_t storage_cached_bytes() {
   std::lock_guard<std::mutex> lock(cache().mu);
   return cache().bytes;
 }
-size_t storage_release_cache() { return cache().release(); }
+size_t storage_release_cache() {
+  // The cache's resident budget starts anew from what is in use: an earlier high (e.g. a load's
+  // throwaway weights, never touched) does not let idle blocks pile up again.
+  g_mapped_high_water.store(g_mapped_in_use.load());
+  return cache().release();
+}
 void storage_set_cache_limit(size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(cache().mu);

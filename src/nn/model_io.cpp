@@ -146,8 +146,8 @@ SavedModel load_model(const std::string& path, bool with_optimizer) {
   return reclassify(ErrorKind::format, [&] { return from_file(io::load_model_file(path), with_optimizer); });
 }
 
-SavedModel load_model_mapped(const std::string& path) {
-  return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), false); });
+SavedModel load_model_mapped(const std::string& path, bool with_optimizer) {
+  return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), with_optimizer); });
 }
 
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {

@@ -388,11 +388,12 @@ void Optimizer::load_state(const NamedTensors& tensors, const std::map<std::stri
         it = it->first == spec.name || it->first.rfind(prefix, 0) == 0 ? p.slots.erase(it) : std::next(it);
       if (same) {  // the same form: adopt or copy, bit for bit
         auto put = [&](const std::string& slot, const Tensor& src) {
-          if (adopt) {
+          if (adopt && !src.storage()->read_only()) {
             p.slots[slot] = src;
           } else {
             MemoryScope scope(MemoryCategory::optimizer);
             p.slots[slot] = src.clone();
+            src.storage()->release_pages(0, src.storage()->bytes());  // a mapped file's: read once
           }
           memory_retag(p.slots[slot].storage(), MemoryCategory::optimizer);
         };

@@ -437,14 +437,37 @@ void Trainer::save_checkpoint(const std::string& path) const {
   nn::save_model(path, *model_, &st, training_json(), extra.empty() ? nullptr : &extra);
 }
 
+namespace {
+// Copies `src` into `dst` (same shape) a block at a time, giving a mapped source's pages back after
+// each block: resuming holds the weights once (the model's), not twice.
+void copy_paged(Tensor dst, const Tensor& src) {
+  if (!src.storage()->read_only() || !src.is_contiguous() || !dst.is_contiguous()) return dst.copy_from(src);
+  const int64_t n = src.numel(), block = int64_t(4) << 20, esize = int64_t(dtype_size(src.dtype()));
+  Tensor d = dst.reshape({n}), s = src.reshape({n});
+  for (int64_t at = 0; at < n; at += block) {
+    const int64_t len = std::min(block, n - at);
+    d.slice(0, at, at + len).copy_from(s.slice(0, at, at + len));
+    src.storage()->release_pages(size_t((src.offset() + at) * esize), size_t(len * esize));
+  }
+}
+}  // namespace
+
 void Trainer::resume(const std::string& path) {
-  nn::SavedModel saved = nn::load_model(path, true);
+  // Mapped: the checkpoint's tensors are read from the file as they are copied (no second copy).
+  nn::SavedModel saved = nn::load_model_mapped(path, true);
+  // The blocks the load's throwaway weights took (never touched) and idle ones go back: what the
+  // state below needs is then new pages, not pages on top of idle cached ones.
+  storage_release_cache();
   LAI_CHECK(saved.model->arch.to_json() == model_->arch.to_json(), path, ": checkpoint architecture ",
             saved.model->arch.to_json(), " differs from the model being trained ", model_->arch.to_json());
-  model_->net->load_state(saved.model->net->state());
+  {
+    const nn::NamedTensors from = saved.model->net->state(), to = model_->net->state();
+    LAI_CHECK(from.size() == to.size(), path, ": checkpoint holds ", from.size(), " tensors, the model ", to.size());
+    for (size_t i = 0; i < to.size(); ++i) copy_paged(to[i].second, from[i].second);
+  }
   LAI_CHECK(saved.optimizer.name.empty() || saved.optimizer.name == opt_->name(), path, ": checkpoint optimizer '",
             saved.optimizer.name, "' differs from '", opt_->name(), "'");
-  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta, true);
+  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta, false);
   const std::string what = path + " training";
   if (saved.training.is_object()) {
     epochs_done_ = saved.training.get_int_or("epochs_done", 0, what);
@@ -469,8 +492,12 @@ void Trainer::resume(const std::string& path) {
   // Best weights: stored beside the model when they differ from it, else they are the model's.
   best_state_.clear();
   const std::string prefix = kBestPrefix;
-  for (const auto& [name, t] : saved.extra)
-    if (name.rfind(prefix, 0) == 0) best_state_.emplace_back(name.substr(prefix.size()), t);
+  for (const auto& [name, t] : saved.extra)  // copies: they are updated in place later
+    if (name.rfind(prefix, 0) == 0) {
+      Tensor c = Tensor::empty(t.shape(), DType::f32);
+      copy_paged(c, t);
+      best_state_.emplace_back(name.substr(prefix.size()), c);
+    }
   if (!best_state_.empty()) {
     const nn::NamedTensors current = model_->net->state();
     LAI_CHECK(best_state_.size() == current.size(), path, ": checkpoint holds ", best_state_.size(),

@@ -105,7 +105,7 @@ size_t storage_large_bytes_allocated_total();
 // step), up to a limit: 1 GB by default, LITEAI_CACHE_MB in the environment, or this call
 // (0 disables the cache). The cached bytes stay resident until released.
 size_t storage_cached_bytes();
-size_t storage_release_cache();  // returns the bytes given back to the system
+size_t storage_release_cache();  // returns the bytes given back; the budget restarts from what is in use
 void storage_set_cache_limit(size_t bytes);
 
 }  // namespace liteai
