@@ -6,6 +6,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "liteai/core/error.hpp"
 
 namespace liteai::bench {
@@ -95,6 +99,56 @@ bool torch_available(std::string* why) {
   int rc = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1");
   if (rc != 0 && why) *why = "python3-torch is not installed (apt-get install python3-torch)";
   return rc == 0;
+}
+
+std::map<std::string, ChildFn>& child_functions() {
+  static std::map<std::string, ChildFn> table;
+  return table;
+}
+
+ChildResult run_child(const std::string& name, const std::vector<std::string>& args) {
+  ChildResult r;
+  int fds[2];
+  if (pipe(fds) != 0) return r;
+  std::vector<std::string> argv_s{"liteai-bench", "--child", name};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    return r;
+  }
+  FILE* f = fdopen(fds[0], "r");
+  char line[4096];
+  while (f && std::fgets(line, sizeof line, f)) {
+    std::string l(line);
+    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+    if (l.rfind("# ", 0) == 0) {
+      r.notes.push_back(l.substr(2));
+      continue;
+    }
+    char key[256];
+    double v = 0;
+    if (std::sscanf(l.c_str(), "%255s %lf", key, &v) == 2) r.values[key] = v;
+  }
+  if (f) std::fclose(f);
+  int status = 0;
+  rusage u{};
+  if (wait4(pid, &status, 0, &u) == pid) {
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    r.values["child_peak_rss_mb"] = u.ru_maxrss / 1024.0;  // kilobytes on Linux
+  }
+  return r;
 }
 
 }  // namespace liteai::bench

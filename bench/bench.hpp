@@ -54,7 +54,29 @@ void reset_peak_rss();
 // Runs /usr/bin/python3 with a script; returns false (and a reason) when python3-torch is absent.
 bool torch_available(std::string* why = nullptr);
 
+// Child processes: one configuration alone in a fresh process, so its peak RSS is its own.
+// run_child(name, args) re-runs this program as `liteai-bench --child name args...`, which calls
+// the function registered under `name` (LAI_BENCH_CHILD). The child prints "key value" lines
+// (numbers) and "# text" notes on stdout; the result holds them, plus "child_peak_rss_mb" from
+// the kernel's accounting of the finished child (wait4's ru_maxrss, its VmHWM).
+struct ChildResult {
+  std::map<std::string, double> values;
+  std::vector<std::string> notes;
+  int status = -1;  // exit status (0 = fine)
+};
+using ChildFn = std::function<int(const std::vector<std::string>& args)>;
+std::map<std::string, ChildFn>& child_functions();
+ChildResult run_child(const std::string& name, const std::vector<std::string>& args);
+struct ChildRegistrar {
+  ChildRegistrar(const std::string& name, ChildFn fn) { child_functions()[name] = std::move(fn); }
+};
+
 }  // namespace liteai::bench
+
+#define LAI_BENCH_CHILD(name)                                                                   \
+  static int LAI_BENCH_CAT(child_, name)(const std::vector<std::string>&);                    \
+  static ::liteai::bench::ChildRegistrar LAI_BENCH_CAT(creg_, name)(#name, LAI_BENCH_CAT(child_, name)); \
+  static int LAI_BENCH_CAT(child_, name)(const std::vector<std::string>& args)
 
 #define LAI_BENCH_CAT2(a, b) a##b
 #define LAI_BENCH_CAT(a, b) LAI_BENCH_CAT2(a, b)

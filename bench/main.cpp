@@ -26,6 +26,21 @@ int parse_int(const std::string& opt, const std::string& v) {
 
 int main(int argc, char** argv) {
   using namespace liteai;
+  // A child process of run_child: one configuration, results on stdout.
+  if (argc >= 3 && std::string(argv[1]) == "--child") {
+    auto& table = bench::child_functions();
+    auto it = table.find(argv[2]);
+    if (it == table.end()) {
+      std::fprintf(stderr, "liteai bench: unknown child '%s'\n", argv[2]);
+      return 2;
+    }
+    try {
+      return it->second(std::vector<std::string>(argv + 3, argv + argc));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "liteai bench: child %s: %s\n", argv[2], e.what());
+      return 1;
+    }
+  }
   bench::SuiteArgs sa;
   std::string json;
   std::vector<std::string> names;

@@ -38,6 +38,8 @@ Tensor own(const Tensor& g) {
 bool grad_enabled() { return t_grad_enabled; }
 NoGrad::NoGrad() : prev_(t_grad_enabled) { t_grad_enabled = false; }
 NoGrad::~NoGrad() { t_grad_enabled = prev_; }
+EnableGrad::EnableGrad() : prev_(t_grad_enabled) { t_grad_enabled = true; }
+EnableGrad::~EnableGrad() { t_grad_enabled = prev_; }
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_enabled) return false;
@@ -74,12 +76,12 @@ Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, Backward
 
 namespace {
 void deliver_to_leaf(TensorImpl* impl, const Tensor& g) {
-  if (impl->grad_hook)
+  if (impl->grad_hook) {
     impl->grad_hook(g);
-  else if (!impl->grad)
-    impl->grad = own(g).impl_ptr();
-  else
-    impl->grad = accumulate(Tensor(impl->grad), g).impl_ptr();
+    return;
+  }
+  impl->grad = (impl->grad ? accumulate(Tensor(impl->grad), g) : own(g)).impl_ptr();
+  memory_retag(impl->grad->storage, MemoryCategory::gradients);  // kept beyond the backward pass
 }
 }  // namespace
 

@@ -14,6 +14,7 @@
 
 #include "liteai/core/error.hpp"
 #include "liteai/core/log.hpp"
+#include "liteai/core/storage.hpp"
 
 namespace liteai {
 
@@ -81,9 +82,11 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
   int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t(threads) * 4);
   int64_t step = (n + chunks - 1) / chunks;
   chunks = (n + step - 1) / step;
+  const MemoryCategory category = current_memory_category();  // workers count what they allocate alike
   arena().execute([&] {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1),
                       [&](const tbb::blocked_range<int64_t>& r) {
+                        MemoryScope scope(category);
                         for (int64_t c = r.begin(); c != r.end(); ++c) {
                           int64_t b = begin + c * step;
                           fn(b, std::min(end, b + step));

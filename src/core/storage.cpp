@@ -1,10 +1,12 @@
 #include "liteai/core/storage.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -15,6 +17,114 @@
 namespace liteai {
 
 static std::atomic<size_t> g_in_use{0}, g_peak{0}, g_total{0}, g_large_total{0};
+
+// ---- bytes per category (Storage blocks + memory_track) ----
+namespace {
+thread_local MemoryCategory t_category = MemoryCategory::other;
+
+struct CategoryCounters {
+  std::atomic<size_t> live[kMemoryCategories] = {}, peak[kMemoryCategories] = {};
+  std::atomic<size_t> total{0}, total_peak{0};
+  std::mutex snapshot_mu;  // guards at_peak (taken only when the total reaches a new peak)
+  size_t at_peak[kMemoryCategories] = {};
+};
+CategoryCounters& counters() {
+  static CategoryCounters* c = new CategoryCounters();  // never destroyed, like the block cache
+  return *c;
+}
+
+void raise_to(std::atomic<size_t>& peak, size_t v) {
+  size_t p = peak.load(std::memory_order_relaxed);
+  while (v > p && !peak.compare_exchange_weak(p, v, std::memory_order_relaxed)) {
+  }
+}
+
+void count(MemoryCategory c, size_t add, size_t sub) {
+  CategoryCounters& k = counters();
+  const int i = static_cast<int>(c);
+  raise_to(k.peak[i], k.live[i].fetch_add(add, std::memory_order_relaxed) + add);
+  k.live[i].fetch_sub(sub, std::memory_order_relaxed);
+  const size_t total = k.total.fetch_add(add, std::memory_order_relaxed) + add;
+  k.total.fetch_sub(sub, std::memory_order_relaxed);
+  if (add > sub && total > k.total_peak.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(k.snapshot_mu);
+    if (total > k.total_peak.load(std::memory_order_relaxed)) {
+      k.total_peak.store(total, std::memory_order_relaxed);
+      for (int j = 0; j < kMemoryCategories; ++j) k.at_peak[j] = k.live[j].load(std::memory_order_relaxed);
+    }
+  }
+}
+}  // namespace
+
+const char* to_string(MemoryCategory c) {
+  switch (c) {
+    case MemoryCategory::other: return "other";
+    case MemoryCategory::weights: return "weights";
+    case MemoryCategory::gradients: return "gradients";
+    case MemoryCategory::optimizer: return "optimizer";
+    case MemoryCategory::activations: return "activations";
+    case MemoryCategory::workspace: return "workspace";
+    case MemoryCategory::loader: return "loader";
+  }
+  return "?";
+}
+
+MemoryScope::MemoryScope(MemoryCategory c) : prev_(t_category) { t_category = c; }
+MemoryScope::~MemoryScope() { t_category = prev_; }
+MemoryCategory current_memory_category() { return t_category; }
+
+void memory_track(MemoryCategory c, int64_t delta) {
+  if (delta >= 0)
+    count(c, size_t(delta), 0);
+  else
+    count(c, 0, size_t(-delta));
+}
+
+void memory_retag(const std::shared_ptr<Storage>& s, MemoryCategory c) {
+  if (!s || s->is_wrapped() || s->category_ == c) return;
+  count(s->category_, 0, s->footprint());
+  count(c, s->footprint(), 0);
+  s->category_ = c;
+}
+
+MemoryStats memory_stats() {
+  CategoryCounters& k = counters();
+  MemoryStats m;
+  std::lock_guard<std::mutex> lock(k.snapshot_mu);
+  for (int i = 0; i < kMemoryCategories; ++i) {
+    m.live[i] = k.live[i].load();
+    m.peak[i] = k.peak[i].load();
+    m.at_peak[i] = k.at_peak[i];
+  }
+  m.total_live = k.total.load();
+  m.total_peak = k.total_peak.load();
+  return m;
+}
+
+void memory_reset_peaks() {
+  CategoryCounters& k = counters();
+  std::lock_guard<std::mutex> lock(k.snapshot_mu);
+  for (int i = 0; i < kMemoryCategories; ++i) {
+    k.peak[i].store(k.live[i].load());
+    k.at_peak[i] = k.live[i].load();
+  }
+  k.total_peak.store(k.total.load());
+}
+
+std::string MemoryStats::to_string() const {
+  std::string out;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "total %.1f MiB at peak:", total_peak / 1048576.0);
+  out = buf;
+  for (int i = 0; i < kMemoryCategories; ++i) {
+    if (!at_peak[i]) continue;
+    const char* name = liteai::to_string(static_cast<MemoryCategory>(i));
+    std::snprintf(buf, sizeof buf, " %s %.1f,", name, at_peak[i] / 1048576.0);
+    out += buf;
+  }
+  if (out.back() == ',') out.pop_back();
+  return out;
+}
 // Mapped bytes of large blocks in use, and their most ever: the resident budget of the cache.
 static std::atomic<size_t> g_mapped_in_use{0}, g_mapped_high_water{0};
 
@@ -146,7 +256,7 @@ void* map_large(size_t want) {
 }
 }  // namespace
 
-Storage::Storage(size_t bytes, bool zero) : bytes_(bytes) {
+Storage::Storage(size_t bytes, bool zero) : bytes_(bytes), category_(t_category) {
   if (kUseLargeBlocks && bytes >= kLargeBlock) {
     const size_t want = (bytes + kHugePage - 1) / kHugePage * kHugePage;
     data_ = cache().take(want, &mapped_);
@@ -181,14 +291,56 @@ Storage::Storage(size_t bytes, bool zero) : bytes_(bytes) {
 #endif
   }
   g_total.fetch_add(bytes);
+  count(category_, footprint(), 0);
   size_t now = g_in_use.fetch_add(bytes) + bytes;
   size_t peak = g_peak.load();
   while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
   }
 }
 
+std::shared_ptr<Storage> Storage::wrap(void* data, size_t bytes, std::function<void()> release, bool read_only) {
+  LAI_CHECK(release != nullptr, "Storage::wrap: a release function is required");
+  std::shared_ptr<Storage> s(new Storage());
+  s->data_ = data;
+  s->bytes_ = bytes;
+  s->release_ = std::move(release);
+  s->read_only_ = read_only;
+  return s;
+}
+
+namespace {
+// madvise over the pages of [offset, offset + bytes) of a block: whole pages only, or also the
+// partial ones at the ends.
+void advise(const void* data, size_t size, size_t offset, size_t bytes, bool whole_only, int advice) {
+  if (offset >= size) return;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data) + offset, end = begin + std::min(bytes, size - offset);
+  const uintptr_t first = whole_only ? (begin + page - 1) / page * page : begin / page * page;
+  const uintptr_t last = whole_only ? end / page * page : (end + page - 1) / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, advice);
+}
+}  // namespace
+
+void Storage::release_pages(size_t offset, size_t bytes) const {
+  if (read_only_) advise(data_, bytes_, offset, bytes, true, MADV_DONTNEED);
+}
+
+void Storage::prefetch_pages(size_t offset, size_t bytes) const {
+#ifdef MADV_POPULATE_READ
+  const int advice = MADV_POPULATE_READ;  // Linux 5.14; older kernels refuse it, which is harmless
+#else
+  const int advice = MADV_WILLNEED;
+#endif
+  if (read_only_) advise(data_, bytes_, offset, bytes, false, advice);
+}
+
 Storage::~Storage() {
+  if (release_) {
+    release_();
+    return;
+  }
   g_in_use.fetch_sub(bytes_);
+  count(category_, 0, footprint());
   if (!mapped_) {
     std::free(data_);
     return;
@@ -206,7 +358,12 @@ size_t storage_cached_bytes() {
   std::lock_guard<std::mutex> lock(cache().mu);
   return cache().bytes;
 }
-size_t storage_release_cache() { return cache().release(); }
+size_t storage_release_cache() {
+  // The cache's resident budget starts anew from what is in use: an earlier high (e.g. a load's
+  // throwaway weights, never touched) does not let idle blocks pile up again.
+  g_mapped_high_water.store(g_mapped_in_use.load());
+  return cache().release();
+}
 void storage_set_cache_limit(size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(cache().mu);

@@ -107,11 +107,26 @@ uint16_t* Tensor::data_bf16() {
   return static_cast<uint16_t*>(impl_->storage->data()) + impl_->offset;
 }
 const uint16_t* Tensor::data_bf16() const { return const_cast<Tensor*>(this)->data_bf16(); }
+uint8_t* Tensor::data_u8() {
+  LAI_CHECK(need(impl_, "data").dtype == DType::u8, "data_u8(): tensor is ", dtype_name(impl_->dtype));
+  return static_cast<uint8_t*>(impl_->storage->data()) + impl_->offset;
+}
+const uint8_t* Tensor::data_u8() const { return const_cast<Tensor*>(this)->data_u8(); }
+void* Tensor::raw_data() {
+  TensorImpl& t = need(impl_, "raw_data");
+  return static_cast<char*>(t.storage->data()) + t.offset * int64_t(dtype_size(t.dtype));
+}
+const void* Tensor::raw_data() const { return const_cast<Tensor*>(this)->raw_data(); }
 
 std::vector<float> Tensor::to_vector() const {
   std::vector<float> v(static_cast<size_t>(numel()));
   if (v.empty()) return v;
   if (dtype() == DType::bf16) return to(DType::f32).to_vector();
+  if (dtype() == DType::u8) {
+    LAI_CHECK(is_contiguous(), "to_vector: strided u8 tensors are not supported");
+    std::copy(data_u8(), data_u8() + numel(), v.begin());
+    return v;
+  }
   gather(*this, v.data());
   return v;
 }
@@ -128,15 +143,16 @@ float Tensor::at(std::initializer_list<int64_t> index) const {
     off += i * strides()[d++];
   }
   if (dtype() == DType::bf16) return bf16_to_f32(static_cast<const uint16_t*>(storage()->data())[off]);
+  if (dtype() == DType::u8) return static_cast<const uint8_t*>(storage()->data())[off];
   return static_cast<const float*>(storage()->data())[off];
 }
 
 // ---- copies ----
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype());
-  if (dtype() == DType::bf16) {
-    LAI_CHECK(is_contiguous(), "clone: strided bf16 tensors are not supported");
-    std::memcpy(out.data_bf16(), data_bf16(), size_t(numel()) * 2);
+  if (dtype() != DType::f32) {
+    LAI_CHECK(is_contiguous(), "clone: strided ", dtype_name(dtype()), " tensors are not supported");
+    std::memcpy(out.raw_data(), raw_data(), size_t(numel()) * dtype_size(dtype()));
     return out;
   }
   gather(*this, out.data());
@@ -146,6 +162,8 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
+  LAI_CHECK(t != DType::u8 && dtype() != DType::u8, "to: u8 tensors hold raw codes and convert to nothing (",
+            dtype_name(dtype()), " -> ", dtype_name(t), ")");
   Tensor src = contiguous();
   Tensor out = empty(shape(), t);
   const int64_t n = numel();
@@ -161,8 +179,23 @@ Tensor Tensor::to(DType t) const {
   return out;
 }
 
+namespace {
+void check_writable(const Tensor& t, const char* op) {
+  LAI_CHECK(!t.storage()->read_only(), op, ": the tensor is a read-only mapping of a model file (load the model ",
+            "without mapping to change its weights)");
+}
+}  // namespace
+
 void Tensor::copy_from(const Tensor& src) {
   LAI_CHECK(shape() == src.shape(), "copy_from: shape ", to_string(src.shape()), " into ", to_string(shape()));
+  check_writable(*this, "copy_from");
+  if (dtype() == DType::u8 || src.dtype() == DType::u8) {
+    LAI_CHECK(dtype() == src.dtype() && is_contiguous() && src.is_contiguous(),
+              "copy_from: u8 copies need two contiguous u8 tensors (", dtype_name(src.dtype()), " into ",
+              dtype_name(dtype()), ")");
+    std::memcpy(raw_data(), src.raw_data(), size_t(numel()));
+    return;
+  }
   Tensor s = src.dtype() == DType::f32 ? src : src.to(DType::f32);
   if (is_contiguous()) {
     gather(s, data());
@@ -179,6 +212,7 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 void Tensor::fill_(float value) {
+  check_writable(*this, "fill_");
   float* d = data();
   for_each_run<1>(shape(), {&strides()}, [&](int64_t n, auto off, auto inner) {
     for (int64_t i = 0; i < n; ++i) d[off[0] + i * inner[0]] = value;

@@ -52,9 +52,6 @@ struct Plan {
   std::vector<PlannedTensor> tensors;
 };
 
-const void* raw_bytes(const Tensor& t) {
-  return t.dtype() == DType::f32 ? static_cast<const void*>(t.data()) : static_cast<const void*>(t.data_bf16());
-}
 
 Plan make_plan(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors) {
   Plan plan;
@@ -70,7 +67,7 @@ Plan make_plan(const ContainerFormat& fmt, const Json& header, const NamedTensor
     p.name = &name;
     p.data = t.detach().contiguous();
     p.bytes = uint64_t(p.data.numel()) * dtype_size(p.data.dtype());
-    p.crc = p.bytes ? crc32_of(raw_bytes(p.data), p.bytes) : 0;
+    p.crc = p.bytes ? crc32_of(p.data.raw_data(), p.bytes) : 0;
     plan.tensors.push_back(std::move(p));
   }
   // The offsets are written inside the JSON, whose length decides where the data start: iterate
@@ -120,7 +117,7 @@ void write_plan(const ContainerFormat& fmt, const Plan& plan, const ByteSink& si
   uint64_t at = kPrefixBytes + plan.json.size();
   for (const auto& p : plan.tensors) {
     if (at < p.offset) sink(zeros, size_t(p.offset - at));
-    if (p.bytes) sink(raw_bytes(p.data), size_t(p.bytes));
+    if (p.bytes) sink(p.data.raw_data(), size_t(p.bytes));
     at = p.offset + p.bytes;
   }
 }
@@ -153,6 +150,7 @@ class FileSource final : public Source {
   explicit FileSource(const std::string& path) : file_(path) {}
   uint64_t size() const override { return file_.size(); }
   void read(uint64_t offset, void* dst, size_t n) override { file_.read(offset, dst, n); }
+  int fd() const { return file_.fd(); }
 
  private:
   ReadFile file_;
@@ -227,7 +225,8 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
     const std::string& dt = e.get_string("dtype", ewhat);
     if (dt == "f32") te.dtype = DType::f32;
     else if (dt == "bf16") te.dtype = DType::bf16;
-    else throw_error(str_cat(ewhat, ": unknown dtype '", dt, "' (expected f32 or bf16)"));
+    else if (dt == "u8") te.dtype = DType::u8;
+    else throw_error(str_cat(ewhat, ": unknown dtype '", dt, "' (expected f32, bf16 or u8)"));
     const std::vector<int64_t> shape = e.get_int_array("shape", ewhat);
     LAI_CHECK(shape.size() <= kMaxDims, ewhat, ": ", shape.size(), " dimensions (at most ", kMaxDims, ")");
     // Overflow-safe element count; the product of the non-zero dims is bounded as well, because
@@ -319,12 +318,60 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
     } catch (const std::bad_alloc&) {
       throw_error(ErrorKind::out_of_memory, str_cat(name, ": cannot allocate ", e.bytes, " bytes for tensor '", e.name, "'"));
     }
-    void* dst = e.dtype == DType::f32 ? static_cast<void*>(tensor.data()) : static_cast<void*>(tensor.data_bf16());
+    void* dst = tensor.raw_data();
     src.read(e.offset, dst, static_cast<size_t>(e.bytes));
     const uint32_t crc = crc32_of(dst, static_cast<size_t>(e.bytes));
     LAI_CHECK_FORMAT(crc == e.crc, name, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,
               ", computed ", crc, "): the file is corrupted");
     mf.tensors.emplace_back(e.name, std::move(tensor));
+  }
+  mf.header = std::move(*t.doc.find("header"));
+  return mf;
+}
+
+// A whole file mapped read-only (MAP_PRIVATE): the pages are the page cache's, shared by every
+// process that maps the file; unmapped when the last tensor viewing it is gone.
+struct Mapping {
+  void* base = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (base) munmap(base, size);
+  }
+};
+
+ModelFile map_from(const ContainerFormat& fmt, const std::string& path) {
+  FileSource src(path);
+  Table t = read_table(fmt, src, path);
+  check_padding(src, t, path);
+  auto map = std::make_shared<Mapping>();
+  map->size = static_cast<size_t>(src.size());
+  void* p = map->size ? mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, src.fd(), 0) : nullptr;
+  LAI_CHECK_IO(p != MAP_FAILED, path, ": cannot map the file (", std::strerror(errno), ")");
+  map->base = p;
+  ModelFile mf;
+  mf.source = path;
+  mf.format_version = t.version;
+  mf.tensors.reserve(t.entries.size());
+  for (const auto& e : t.entries) {
+    char* data = static_cast<char*>(map->base) + e.offset;
+    auto storage = Storage::wrap(data, size_t(e.bytes), [map] {}, /*read_only=*/true);
+    // The checksum reads every page once; each piece is given back right after, so checking a
+    // 537 MB tensor does not make it resident.
+    constexpr size_t kPiece = size_t(32) << 20;
+    uint32_t crc = 0;
+    for (size_t at = 0; at < e.bytes; at += kPiece) {
+      const size_t n = std::min(kPiece, size_t(e.bytes) - at);
+      crc = crc32_of(data + at, n, crc);
+      storage->release_pages(at, n);
+    }
+    LAI_CHECK_FORMAT(crc == e.crc, path, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,
+                     ", computed ", crc, "): the file is corrupted");
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = std::move(storage);
+    impl->shape = e.shape;
+    impl->strides = contiguous_strides(e.shape);
+    impl->dtype = e.dtype;
+    mf.tensors.emplace_back(e.name, Tensor(std::move(impl)));
   }
   mf.header = std::move(*t.doc.find("header"));
   return mf;
@@ -412,6 +459,8 @@ void save_model_file(const std::string& path, const Json& header, const NamedTen
   save_container(kModelFormat, path, header, tensors);
 }
 ModelFile load_model_file(const std::string& path) { return load_container(kModelFormat, path); }
+ModelFile map_model_file(const std::string& path) { return map_container(kModelFormat, path); }
+ModelFile map_container(const ContainerFormat& fmt, const std::string& path) { return map_from(fmt, path); }
 std::vector<uint8_t> model_file_to_bytes(const Json& header, const NamedTensors& tensors) {
   return container_to_bytes(kModelFormat, header, tensors);
 }

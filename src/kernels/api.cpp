@@ -10,6 +10,7 @@
 #include "kernels/ref.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
+#include "liteai/core/storage.hpp"
 
 namespace liteai::kernels {
 namespace detail {
@@ -27,16 +28,25 @@ float* scratch(int slot, size_t floats) {
   struct Buf {
     float* p = nullptr;
     size_t n = 0;
-    ~Buf() { std::free(p); }
+    size_t bytes = 0;
+    ~Buf() { release(); }
+    void release() {
+      std::free(p);
+      memory_track(MemoryCategory::workspace, -static_cast<int64_t>(bytes));
+      p = nullptr;
+      n = bytes = 0;
+    }
   };
   thread_local Buf bufs[4];
   Buf& b = bufs[slot];
   if (b.n < floats) {
-    std::free(b.p);
+    b.release();
     const size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
     b.p = static_cast<float*>(std::aligned_alloc(64, bytes));
     if (!b.p) throw std::bad_alloc();
     b.n = floats;
+    b.bytes = bytes;
+    memory_track(MemoryCategory::workspace, static_cast<int64_t>(bytes));
   }
   return b.p;
 }

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "kernels/kernels.hpp"
+#include "liteai/core/storage.hpp"
 
 namespace liteai::kernels::detail {
 
@@ -91,9 +92,13 @@ struct AlignedAlloc {
     const size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
     void* p = std::aligned_alloc(64, bytes ? bytes : 64);
     if (!p) throw std::bad_alloc();
+    memory_track(MemoryCategory::workspace, static_cast<int64_t>(n * sizeof(T)));
     return static_cast<T*>(p);
   }
-  void deallocate(T* p, size_t) { std::free(p); }
+  void deallocate(T* p, size_t n) {
+    memory_track(MemoryCategory::workspace, -static_cast<int64_t>(n * sizeof(T)));
+    std::free(p);
+  }
   template <class U>
   bool operator==(const AlignedAlloc<U>&) const { return true; }
 };

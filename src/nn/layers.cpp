@@ -132,6 +132,8 @@ Tensor Dense::forward(const Tensor& x_in) {
                         (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (weight_bf16_.defined() && !is_training() && !recorded)
     return apply_activation(options.activation, ops::linear_bf16(x, weight_bf16_, bias));
+  if (!recorded && weight.storage()->read_only() && weight.numel() * 4 > kPagedBlockBytes)
+    return apply_activation(options.activation, forward_paged(x));
   if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
     return apply_activation(options.activation, ops::linear(x, weight, bias));
   Tensor y;
@@ -140,30 +142,36 @@ Tensor Dense::forward(const Tensor& x_in) {
     y = ops::linear(x, weight, bias);
   }
   const bool gx = x.requires_grad(), gb = bias.defined() && bias.requires_grad();
-  const int64_t out = out_features, in = in_features;
-  const int64_t block = block_rows_ > 0 ? block_rows_ : std::max<int64_t>(1, (int64_t(1) << 22) / out);
   Tensor xd = x.detach(), w = weight;
-  RowSink sink = sink_;
-  y = autograd::record("dense_streamed", y, {x, bias.defined() ? bias : Tensor::zeros({out})},
-                       [xd, w, sink, gx, gb, block, in, out](const Tensor& g) {
+  GradientSink sink = sink_;
+  y = autograd::record("dense_streamed", y, {x, bias.defined() ? bias : Tensor::zeros({out_features})},
+                       [xd, w, sink, gx, gb](const Tensor& g) {
                          autograd::NoGrad ng;
                          Tensor dx, db;
                          // the input gradient uses the weights before this step's update
                          if (gx) dx = ops::matmul(g, w.transpose(0, 1));
                          if (gb) db = ops::sum(g, {0});
-                         for (int64_t r0 = 0; r0 < in; r0 += block) {
-                           const int64_t r1 = std::min(in, r0 + block);
-                           sink(r0, ops::matmul(xd.slice(1, r0, r1).transpose(0, 1), g));
-                         }
+                         sink(xd, g.contiguous());
                          return std::vector<Tensor>{dx, db};
                        });
   return apply_activation(options.activation, y);
 }
 
-void Dense::stream_weight_gradient(RowSink sink, int64_t block_rows) {
-  LAI_CHECK(block_rows >= 0, "Dense: block_rows must be >= 0");
-  sink_ = std::move(sink);
-  block_rows_ = block_rows;
+void Dense::stream_weight_gradient(GradientSink sink) { sink_ = std::move(sink); }
+
+Tensor Dense::forward_paged(const Tensor& x) {
+  autograd::NoGrad ng;
+  const int64_t rows = std::max<int64_t>(1, kPagedBlockBytes / (4 * out_features));
+  Tensor y;
+  for (int64_t r0 = 0; r0 < in_features; r0 += rows) {
+    const int64_t r1 = std::min(in_features, r0 + rows);
+    const size_t at = size_t(weight.offset() + r0 * out_features) * 4, bytes = size_t((r1 - r0) * out_features) * 4;
+    weight.storage()->prefetch_pages(at, bytes);
+    Tensor part = ops::linear(x.slice(1, r0, r1), weight.slice(0, r0, r1), r0 == 0 ? bias : Tensor());
+    y = y.defined() ? ops::add(y, part) : part;
+    weight.storage()->release_pages(at, bytes);
+  }
+  return y;
 }
 
 std::string Dense::describe() const {
@@ -254,12 +262,15 @@ Sequential& Sequential::add(const std::string& name, ModulePtr m) {
   return *this;
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward(const Tensor& x) { return forward_range(x, 0, size()); }
+
+Tensor Sequential::forward_range(const Tensor& x, size_t begin, size_t end) {
+  LAI_CHECK(begin <= end && end <= size(), "Sequential: layer range ", begin, "..", end, " of ", size(), " layers");
   Tensor y = x;
   const auto& layers = children();
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     // Inference: conv -> 2x2 average pool in one pass (the full-size activation is never written).
-    if (!autograd::grad_enabled() && i + 1 < layers.size()) {
+    if (!autograd::grad_enabled() && i + 1 < end) {
       auto* conv = dynamic_cast<Conv2d*>(layers[i].second.get());
       auto* pool = dynamic_cast<AvgPool2d*>(layers[i + 1].second.get());
       if (conv && pool && pool->kernel == 2 && pool->stride == 2 && y.dim() == 4) {
@@ -270,7 +281,7 @@ Tensor Sequential::forward(const Tensor& x) {
         }
       }
     }
-    y = layers[i].second->forward(y);
+    y = layers[i].second->run(y);
   }
   return y;
 }
@@ -278,7 +289,7 @@ Tensor Sequential::forward(const Tensor& x) {
 Residual::Residual(ModulePtr b) : body(std::move(b)) { add_child("body", body); }
 
 Tensor Residual::forward(const Tensor& x) {
-  Tensor r = body->forward(x);
+  Tensor r = body->run(x);
   LAI_CHECK(r.shape() == x.shape(), "Residual: body output ", to_string(r.shape()), " does not match input ",
             to_string(x.shape()));
   return ops::add(x, r);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "liteai/core/random.hpp"
 #include "liteai/io/model_file.hpp"
 #include "liteai/nn/graph.hpp"
 #include "nn/placeholder.hpp"
@@ -82,7 +83,10 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
             h.get_string_or("kind", "", what), "'); was it written by another tool?");
   SavedModel out;
   out.header = h;
-  out.model = skeleton(h.at("architecture", what), what);
+  {
+    ZeroInit untouched;  // the file's weights replace these: no second resident copy at the peak
+    out.model = skeleton(h.at("architecture", what), what);
+  }
   Model& m = *out.model;
   const ArchSpec& arch = m.arch;
   if (h.contains("class_names")) {
@@ -191,6 +195,10 @@ std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerStat
 // Whatever the header or the tensors fail to satisfy is a damaged file (format), not a bad argument.
 SavedModel load_model(const std::string& path, bool with_optimizer) {
   return reclassify(ErrorKind::format, [&] { return from_file(io::load_model_file(path), with_optimizer); });
+}
+
+SavedModel load_model_mapped(const std::string& path, bool with_optimizer) {
+  return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), with_optimizer); });
 }
 
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/nn/checkpoint.hpp"
 #include "liteai/ops/ops.hpp"
 
 namespace liteai::nn {
@@ -27,6 +28,8 @@ std::string MemoryReport::to_string() const {
                 parameter_bytes / 1048576.0, buffer_bytes / 1048576.0);
   return buf;
 }
+
+Tensor Module::run(const Tensor& x) { return checkpointing_ ? checkpoint(*this, x) : forward(x); }
 
 Tensor Module::register_parameter(const std::string& name, Tensor t, bool is_kernel, float l2) {
   LAI_CHECK(t.defined(), "Module: parameter '", name, "' is undefined");

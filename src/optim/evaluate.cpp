@@ -1,5 +1,7 @@
 #include "liteai/optim/evaluate.hpp"
 
+#include "passes.hpp"
+
 #include <chrono>
 #include <cmath>
 
@@ -53,22 +55,26 @@ Evaluation evaluate(nn::Model& model, BatchSource& source, const EvaluateOptions
   Evaluation r;
   source.reset(0);
   while (auto b = source.next()) {
-    Tensor out = model.calibrated_logits(model.forward(b->images));  // the probabilities the model gives
-    Tensor targets = head == nn::Head::none && !b->targets.defined() ? b->images : b->targets;
-    const int64_t n = b->images.size(0);
-    loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * double(n);
-    count_correct(head, out, *b, &correct, &counted);
-    r.samples += n;
-    ++step;
-    if (report) {
-      if (head == nn::Head::sigmoid) {
-        acc.add(ops::sigmoid(out), b->targets);
-      } else {
-        std::vector<int64_t> labels;
-        for (float v : b->labels.to_vector()) labels.push_back(static_cast<int64_t>(v));
-        acc.add(ops::softmax(out, -1), labels);
+    const int64_t n = b->images.size(0), piece = o.micro_batch > 0 ? std::min(o.micro_batch, n) : n;
+    for (int64_t s = 0; s < n; s += piece) {
+      const int64_t e = std::min(n, s + piece);
+      const TrainBatch part = piece < n ? detail::piece_of(*b, s, e) : *b;
+      Tensor out = model.calibrated_logits(model.forward(part.images));  // the probabilities the model gives
+      Tensor targets = head == nn::Head::none && !part.targets.defined() ? part.images : part.targets;
+      loss_sum += double(nn::head_loss(head, out, part.labels, targets).item()) * double(e - s);
+      count_correct(head, out, part, &correct, &counted);
+      if (report) {
+        if (head == nn::Head::sigmoid) {
+          acc.add(ops::sigmoid(out), part.targets);
+        } else {
+          std::vector<int64_t> labels;
+          for (float v : part.labels.to_vector()) labels.push_back(static_cast<int64_t>(v));
+          acc.add(ops::softmax(out, -1), labels);
+        }
       }
     }
+    r.samples += n;
+    ++step;
     if (o.callback) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       Progress p;

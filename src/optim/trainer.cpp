@@ -19,6 +19,7 @@
 #include "liteai/nn/losses.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/ops/ops.hpp"
+#include "passes.hpp"
 
 namespace liteai::optim {
 
@@ -147,6 +148,28 @@ std::optional<TrainBatch> TensorSource::next() {
 int64_t TensorSource::batches_per_epoch() const { return (n_ + batch_ - 1) / batch_; }
 
 // ---------------- Trainer ----------------
+namespace {
+// The module at a dotted path below `root` ("res.body"), or null.
+nn::Module* find_module(nn::Module& root, const std::string& path) {
+  nn::Module* m = &root;
+  size_t at = 0;
+  while (m && at <= path.size()) {
+    const size_t dot = std::min(path.find('.', at), path.size());
+    const std::string part = path.substr(at, dot - at);
+    nn::Module* next = nullptr;
+    for (const auto& [name, c] : m->children())
+      if (name == part) next = c.get();
+    m = next;
+    at = dot + 1;
+  }
+  return m;
+}
+void set_checkpointing_all(nn::Module& m, bool on) {
+  m.set_checkpointing(on);
+  for (const auto& [name, c] : m.children()) set_checkpointing_all(*c, on);
+}
+}  // namespace
+
 Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model_(std::move(model)), o_(std::move(options)) {
   LAI_CHECK(model_ && model_->net, "Trainer: no model");
   LAI_CHECK(o_.epochs >= 0, "Trainer: epochs must be >= 0, got ", o_.epochs);
@@ -167,9 +190,36 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
   // Output paths are checked now, not when the first epoch ends.
   if (!o_.checkpoint.empty()) io::check_writable(o_.checkpoint, "checkpoint");
   if (!o_.metrics_csv.empty()) io::check_writable(o_.metrics_csv, "metrics log");
-  opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
+  LAI_CHECK(o_.micro_batch >= 0, "Trainer: micro_batch must be >= 0, got ", o_.micro_batch);
+  LAI_CHECK(o_.max_memory >= 0, "Trainer: max_memory must be >= 0, got ", o_.max_memory);
   model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
+  for (const auto& [name, t] : model_->net->state()) {
+    if (t.storage()->read_only()) {  // weights mapped from a file: training needs its own copy
+      MemoryScope scope(MemoryCategory::weights);
+      Tensor c = t.detach().clone();
+      TensorImpl* dst = t.impl();
+      dst->storage = c.storage();
+      dst->offset = 0;
+      dst->strides = c.strides();
+    }
+    memory_retag(t.storage(), MemoryCategory::weights);
+  }
+  configure();
+}
+
+void Trainer::configure() {
+  NamedTensors state;
+  std::map<std::string, double> meta;
+  if (opt_) {
+    state = opt_->state();
+    meta = opt_->state_meta();
+    unconfigure();
+  }
+  opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
+  if (!meta.empty()) opt_->load_state(state, meta, true);  // converted if the state's form changed
+  state.clear();
+  l2_kernels_.clear();
   // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
   // the update instead of a graph branch, and it works for streamed parameters too.
   for (const auto& p : model_->net->parameter_infos()) {
@@ -180,23 +230,82 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
     if (o_.stream_min_elements > 0 && p.tensor.numel() >= o_.stream_min_elements) {
       nn::Dense* owner = find_dense(*model_->net, p.tensor);
       if (owner) {
-        const size_t idx = opt_->index_of(p.name);
+        StreamedDense s;
+        s.layer = owner;
+        s.index = opt_->index_of(p.name);
         opt_->stream_updates(p.name, false);
-        Optimizer* op = opt_.get();
-        owner->stream_weight_gradient([op, idx](int64_t r0, const Tensor& rows) { op->update_rows(idx, r0, rows); },
-                                      o_.stream_block_rows);
-        streamed_dense_.push_back(owner);
-      } else {
+        streamed_dense_.push_back(std::move(s));
+      } else if (o_.micro_batch == 0) {  // a hook takes one gradient per step: not with micro-batches
         opt_->stream_updates(p.name);
       }
     }
   }
+  std::vector<const TensorImpl*> huge;
+  for (const StreamedDense& s : streamed_dense_) huge.push_back(s.layer->weight.impl());
+  split_ = detail::prefix_split(*model_->net, huge);
+  for (size_t k = 0; k < streamed_dense_.size(); ++k)
+    streamed_dense_[k].layer->stream_weight_gradient(
+        [this, k](const Tensor& x, const Tensor& g) { take_factors(streamed_dense_[k], x, g); });
+  set_checkpointing_all(*model_->net, false);
+  if (o_.checkpointing == Checkpointing::children) {
+    for (const auto& [name, c] : model_->net->children()) c->set_checkpointing(true);
+  } else if (o_.checkpointing == Checkpointing::named) {
+    LAI_CHECK(!o_.checkpoint_modules.empty(), "Trainer: checkpointing 'named' needs checkpoint_modules");
+    for (const std::string& name : o_.checkpoint_modules) {
+      nn::Module* m = find_module(*model_->net, name);
+      LAI_CHECK(m, "Trainer: checkpoint module '", name, "' is not a module of the network");
+      m->set_checkpointing(true);
+    }
+  }
+}
+
+void Trainer::unconfigure() {
+  for (StreamedDense& s : streamed_dense_) s.layer->stream_weight_gradient(nullptr);
+  streamed_dense_.clear();
+  if (opt_) opt_->stop_streaming();
+}
+
+void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
+  const int64_t n = x.size(0);
+  if (piece_begin_ == 0 && n == batch_rows_) {  // the whole batch at once
+    opt_->update_outer(s.index, x, g, o_.stream_block_rows);
+    return;
+  }
+  // Micro-batches: the weight gradient of the batch is x^T g over the rows of all pieces.
+  if (piece_begin_ == 0) {
+    MemoryScope scope(MemoryCategory::workspace);
+    s.x = Tensor::empty({batch_rows_, x.size(1)});
+    s.g = Tensor::empty({batch_rows_, g.size(1)});
+  }
+  LAI_CHECK(s.x.defined() && piece_begin_ + n <= batch_rows_, "train: the streamed Dense layer got ", n,
+            " rows at row ", piece_begin_, " of a ", batch_rows_, "-row batch (used more than once per forward?)");
+  s.x.slice(0, piece_begin_, piece_begin_ + n).copy_from(x);
+  s.g.slice(0, piece_begin_, piece_begin_ + n).copy_from(g);
+  if (piece_begin_ + n < batch_rows_) return;
+  opt_->update_outer(s.index, s.x, s.g, o_.stream_block_rows);
+  s.x = s.g = Tensor();
 }
 
 Trainer::~Trainer() {
-  for (nn::Dense* d : streamed_dense_) d->stream_weight_gradient(nullptr);
+  unconfigure();
+  set_checkpointing_all(*model_->net, false);
   // Activations and gradients the step cache kept for reuse go back to the system with the trainer.
   storage_release_cache();
+}
+
+const MemoryPlan& Trainer::plan_memory(int64_t batch, const Shape& sample, int64_t budget) {
+  const int64_t b = budget > 0 ? budget : o_.max_memory;
+  LAI_CHECK(b > 0, "Trainer::plan_memory: no budget (set TrainOptions::max_memory or pass one)");
+  unconfigure();  // the measuring passes must not reach the optimizer
+  try {
+    plan_ = optim::plan_memory(*model_, o_, batch, sample, b);
+  } catch (...) {
+    configure();
+    throw;
+  }
+  apply_plan(*plan_, &o_);
+  configure();
+  return *plan_;
 }
 
 double Trainer::regularization_value() const {
@@ -219,28 +328,33 @@ double Trainer::regularization_value() const {
   return total;
 }
 
+
 Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
-  LAI_CHECK(batch.images.defined(), "train_step: batch has no images");
-  model_->net->train(true);
-  opt_->set_lr(schedule_->at(global_step_));
-  const nn::Head head = model_->head();
-  StepResult r;
-  {
-    Tensor out = model_->forward(batch.images);
-    Tensor targets = head == nn::Head::none && !batch.targets.defined() ? batch.images : batch.targets;
-    Tensor loss = o_.loss ? o_.loss(out, batch) : nn::head_loss(head, out, batch.labels, targets);
-    LAI_CHECK(loss.defined() && loss.numel() == 1, "train: the loss must be a scalar");
-    // The regularization term at the weights this forward pass used (streamed parameters
-    // change during backward).
-    r.loss = loss.item() + regularization_value();
-    {
-      autograd::NoGrad ng;
-      count_correct(head, out, batch, &r.correct, &r.counted);
-    }
-    out = Tensor();
-    opt_->zero_grad();
-    loss.backward();  // streamed parameters are updated inside this call
+  LAI_CHECK(batch.images.defined() && batch.images.dim() >= 2, "train_step: batch has no images");
+  const int64_t n = batch.images.size(0);
+  if (o_.max_memory > 0 && !plan_) {
+    const Shape& s = batch.images.shape();
+    const MemoryPlan& plan = plan_memory(n, Shape(s.begin() + 1, s.end()));
+    if (o_.progress == 1 || (o_.progress < 0 && isatty(2))) std::fprintf(stderr, "memory plan: %s\n", plan.to_string().c_str());
   }
+  opt_->set_lr(schedule_->at(global_step_));
+  StepResult r;
+  // The regularization term at the weights this forward pass used (streamed parameters change
+  // during the last backward pass).
+  r.loss = regularization_value();
+  opt_->zero_grad();
+  detail::Passes passes;
+  passes.piece = o_.micro_batch;
+  passes.split = o_.micro_batch_prefix ? split_ : 0;
+  passes.on_rows = [this](int64_t begin, int64_t, int64_t batch_rows) {
+    piece_begin_ = begin;
+    batch_rows_ = batch_rows;
+  };
+  // streamed parameters are updated inside the backward pass that covers the batch's last rows
+  const detail::PassResult pr = detail::run_passes(*model_, o_, batch, passes);
+  r.loss += pr.loss;
+  r.correct = pr.correct;
+  r.counted = pr.counted;
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();
@@ -257,6 +371,7 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
 EvalResult Trainer::evaluate(BatchSource& source) {
   EvaluateOptions eo;
   eo.report = false;
+  eo.micro_batch = o_.micro_batch;  // evaluation stays within the memory training was planned for
   const Evaluation e = optim::evaluate(*model_, source, eo);
   EvalResult r;
   r.samples = e.samples;
@@ -268,9 +383,11 @@ EvalResult Trainer::evaluate(BatchSource& source) {
 std::string Trainer::memory_plan() const {
   double weights = 0, stored = 0, streamed = 0;
   std::string names;
+  std::vector<Shape> shapes;
   for (const auto& [name, t] : model_->net->named_parameters()) {
     const double mb = t.numel() * 4.0 / 1048576.0;
     weights += mb;
+    shapes.push_back(t.shape());
     if (opt_->is_streamed(name)) {
       streamed += mb;
       names += (names.empty() ? "" : ", ") + name;
@@ -278,15 +395,20 @@ std::string Trainer::memory_plan() const {
       stored += mb;
     }
   }
-  const double slots = opt_->name() == "sgd" ? (o_.optim.momentum > 0 ? 1 : 0) : 2;
+  const double state = optimizer_state_bytes(o_.optimizer, o_.optim, shapes) / 1048576.0;
+  std::string kind = opt_->name();
+  if (o_.optim.state != StatePrecision::f32 || o_.optim.factored)
+    kind += str_cat(" (", to_string(o_.optim.state), o_.optim.factored ? ", factored" : "", ")");
   char buf[256];
-  std::snprintf(buf, sizeof buf, "weights %.0f MB, %s state %.0f MB, stored gradients %.0f MB", weights,
-                opt_->name().c_str(), slots * weights, stored);
+  std::snprintf(buf, sizeof buf, "weights %.0f MB, %s state %.0f MB, stored gradients %.0f MB", weights, kind.c_str(),
+                state, stored);
   std::string out = buf;
   if (!names.empty()) {
     std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB never stored)", names.c_str(), streamed);
     out += buf;
   }
+  if (o_.micro_batch > 0) out += str_cat(", micro-batches of ", o_.micro_batch);
+  if (o_.checkpointing != Checkpointing::off) out += str_cat(", checkpointing ", to_string(o_.checkpointing));
   return out + ", plus activations";
 }
 
@@ -326,14 +448,37 @@ void Trainer::save_checkpoint(const std::string& path) const {
   nn::save_model(path, *model_, &st, training_json(), extra.empty() ? nullptr : &extra);
 }
 
+namespace {
+// Copies `src` into `dst` (same shape) a block at a time, giving a mapped source's pages back after
+// each block: resuming holds the weights once (the model's), not twice.
+void copy_paged(Tensor dst, const Tensor& src) {
+  if (!src.storage()->read_only() || !src.is_contiguous() || !dst.is_contiguous()) return dst.copy_from(src);
+  const int64_t n = src.numel(), block = int64_t(4) << 20, esize = int64_t(dtype_size(src.dtype()));
+  Tensor d = dst.reshape({n}), s = src.reshape({n});
+  for (int64_t at = 0; at < n; at += block) {
+    const int64_t len = std::min(block, n - at);
+    d.slice(0, at, at + len).copy_from(s.slice(0, at, at + len));
+    src.storage()->release_pages(size_t((src.offset() + at) * esize), size_t(len * esize));
+  }
+}
+}  // namespace
+
 void Trainer::resume(const std::string& path) {
-  nn::SavedModel saved = nn::load_model(path, true);
+  // Mapped: the checkpoint's tensors are read from the file as they are copied (no second copy).
+  nn::SavedModel saved = nn::load_model_mapped(path, true);
+  // The blocks the load's throwaway weights took (never touched) and idle ones go back: what the
+  // state below needs is then new pages, not pages on top of idle cached ones.
+  storage_release_cache();
   LAI_CHECK(saved.model->arch.to_json() == model_->arch.to_json(), path, ": checkpoint architecture ",
             saved.model->arch.to_json(), " differs from the model being trained ", model_->arch.to_json());
-  model_->net->load_state(saved.model->net->state());
+  {
+    const nn::NamedTensors from = saved.model->net->state(), to = model_->net->state();
+    LAI_CHECK(from.size() == to.size(), path, ": checkpoint holds ", from.size(), " tensors, the model ", to.size());
+    for (size_t i = 0; i < to.size(); ++i) copy_paged(to[i].second, from[i].second);
+  }
   LAI_CHECK(saved.optimizer.name.empty() || saved.optimizer.name == opt_->name(), path, ": checkpoint optimizer '",
             saved.optimizer.name, "' differs from '", opt_->name(), "'");
-  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta, true);
+  if (!saved.optimizer.name.empty()) opt_->load_state(saved.optimizer.tensors, saved.optimizer.meta, false);
   const std::string what = path + " training";
   if (saved.training.is_object()) {
     epochs_done_ = saved.training.get_int_or("epochs_done", 0, what);
@@ -358,8 +503,12 @@ void Trainer::resume(const std::string& path) {
   // Best weights: stored beside the model when they differ from it, else they are the model's.
   best_state_.clear();
   const std::string prefix = kBestPrefix;
-  for (const auto& [name, t] : saved.extra)
-    if (name.rfind(prefix, 0) == 0) best_state_.emplace_back(name.substr(prefix.size()), t);
+  for (const auto& [name, t] : saved.extra)  // copies: they are updated in place later
+    if (name.rfind(prefix, 0) == 0) {
+      Tensor c = Tensor::empty(t.shape(), DType::f32);
+      copy_paged(c, t);
+      best_state_.emplace_back(name.substr(prefix.size()), c);
+    }
   if (!best_state_.empty()) {
     const nn::NamedTensors current = model_->net->state();
     LAI_CHECK(best_state_.size() == current.size(), path, ": checkpoint holds ", best_state_.size(),

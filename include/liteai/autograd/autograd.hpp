@@ -44,6 +44,19 @@ class NoGrad {
   bool prev_;
 };
 
+// Turns recording back on inside a NoGrad region (activation checkpointing recomputes a forward
+// pass with autograd from inside backward).
+class EnableGrad {
+ public:
+  EnableGrad();
+  ~EnableGrad();
+  EnableGrad(const EnableGrad&) = delete;
+  EnableGrad& operator=(const EnableGrad&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // Does any input require grad (and is grad mode on)?
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 bool needs_grad(const std::vector<Tensor>& inputs);

@@ -35,6 +35,7 @@ class ReadFile {
 
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }  // as it was when opened
+  int fd() const { return fd_; }           // for mmap (io::map_model_file)
   // Exactly n bytes at `offset` (the caller checked the range against size()); a file that shrank
   // meanwhile is a format error ("truncated while reading").
   void read(uint64_t offset, void* dst, size_t n) const;

@@ -8,7 +8,7 @@
 //         16   header bytes   u64      length of the JSON header
 //         24   file bytes     u64      total file length (detects truncation up front)
 //         32   JSON header    UTF-8, an object: {"header": <caller's JSON>, "tensors": [table]}
-//              table entry:   {"name", "dtype": "f32"|"bf16", "shape": [..], "offset", "bytes", "crc32"}
+//              table entry:   {"name", "dtype": "f32"|"bf16"|"u8", "shape": [..], "offset", "bytes", "crc32"}
 //              zero padding to 64 bytes, then each tensor's data at its 64-byte-aligned offset
 //              (absolute from the file start), in table order, zero padding between them.
 //
@@ -41,7 +41,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 struct ModelFile {
   Json header;                   // the caller's header, as saved
-  NamedTensors tensors;          // in file order; contiguous, 64-byte aligned, f32 or bf16
+  NamedTensors tensors;          // in file order; contiguous, 64-byte aligned, f32, bf16 or u8
   uint32_t format_version = 0;
   std::string source;            // path (or the name given to the in-memory loader), for messages
 
@@ -54,6 +54,14 @@ struct ModelFile {
 // ---- .lai model files ----
 void save_model_file(const std::string& path, const Json& header, const NamedTensors& tensors);
 ModelFile load_model_file(const std::string& path);
+// The same checks, but the tensors are views of the file mapped read-only (MAP_PRIVATE, PROT_READ)
+// instead of copies: loading allocates nothing, several processes share one copy of the weights in
+// the page cache, and a read-only tensor's pages can be given back after use
+// (Storage::release_pages) so resident memory stays bounded. The tensors refuse to be written
+// (Storage::read_only). The mapping lives as long as any of its tensors. Replacing the file the
+// way save_model_file does (a rename) leaves the mapping intact; truncating it in place while it
+// is mapped is not supported (the system then faults on the missing pages).
+ModelFile map_model_file(const std::string& path);
 
 // In-memory variants (C API buffers, fuzzers). `name` stands for the file in messages.
 std::vector<uint8_t> model_file_to_bytes(const Json& header, const NamedTensors& tensors);
@@ -77,6 +85,7 @@ inline constexpr ContainerFormat kModelFormat = {
 void save_container(const ContainerFormat& fmt, const std::string& path, const Json& header,
                     const NamedTensors& tensors);
 ModelFile load_container(const ContainerFormat& fmt, const std::string& path);
+ModelFile map_container(const ContainerFormat& fmt, const std::string& path);
 std::vector<uint8_t> container_to_bytes(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors);
 ModelFile container_from_bytes(const ContainerFormat& fmt, const void* data, size_t size, std::string_view name);
 

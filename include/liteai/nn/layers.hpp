@@ -67,21 +67,30 @@ class Dense : public Module {
   DenseOptions options;
 
   // Memory for huge layers (compact_cxr's first Dense: 134M weights at 512x512): while a sink is
-  // set and autograd is on, backward computes the input gradient first, then the weight
-  // gradient in blocks of `block_rows` rows (x[:, r0:r1]^T g), handing each block to
-  // sink(r0, block) — an optimizer updates those rows at once (optim::Optimizer::update_rows),
-  // so the full weight gradient never exists. The weight then gets no .grad. The layer must be
-  // used once per forward pass. An empty sink restores the ordinary path.
-  using RowSink = std::function<void(int64_t row0, const Tensor& rows)>;
-  void stream_weight_gradient(RowSink sink, int64_t block_rows = 0);  // 0: about 4M elements per block
+  // set and autograd is on, backward computes the input gradient (with the weights as they were
+  // in forward) and then hands the weight gradient over as its two factors, sink(x, g) with
+  // dW = x^T g (x [N, in] the layer's input, g [N, out] the gradient at its pre-activation output).
+  // An optimizer updates the weight from them in row blocks (optim::Optimizer::update_outer), so
+  // the full weight gradient never exists; a trainer that accumulates micro-batches keeps the
+  // factors (N * (in + out) floats) instead of a gradient. The weight then gets no .grad. The layer
+  // must be used once per forward pass. An empty sink restores the ordinary path.
+  using GradientSink = std::function<void(const Tensor& x, const Tensor& g)>;
+  void stream_weight_gradient(GradientSink sink);
   bool streams_weight_gradient() const { return static_cast<bool>(sink_); }
+
+  // Weights mapped read-only from a model file (nn::load_model_mapped) and larger than one block:
+  // a forward pass without autograd reads them kPagedBlockBytes of rows at a time and gives each
+  // block's pages back after use, so they never become resident as a whole (the page cache keeps
+  // them for the next pass). The sums then run block by block: the outputs differ from an
+  // unmapped layer's by float rounding.
+  static constexpr int64_t kPagedBlockBytes = int64_t(8) << 20;
 
  protected:
   void refresh_derived() override;
 
  private:
-  RowSink sink_;
-  int64_t block_rows_ = 0;
+  Tensor forward_paged(const Tensor& x);
+  GradientSink sink_;
   Tensor weight_bf16_;  // eval-mode copy when the inference dtype is bf16
 };
 
@@ -194,6 +203,8 @@ class Sequential : public Module {
   // Appends a child under `name` (names must be unique); returns this for chaining.
   Sequential& add(const std::string& name, ModulePtr m);
   Tensor forward(const Tensor& x) override;
+  // Children [begin, end) only (a trainer runs the layers before a huge one piece by piece).
+  Tensor forward_range(const Tensor& x, size_t begin, size_t end);
   std::string describe() const override { return "Sequential"; }
   size_t size() const { return children().size(); }
 };

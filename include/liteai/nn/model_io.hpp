@@ -50,6 +50,12 @@ std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerStat
 // Loads a model file: rebuilds the architecture and copies the weights. Errors name the file
 // and the problem (missing tensor, shape mismatch, unknown architecture, corrupt file).
 SavedModel load_model(const std::string& path, bool with_optimizer = true);
+// For inference: the weights stay in the file, mapped read-only (io::map_model_file) instead of
+// copied; large Dense layers read them block by block and give the pages back (Dense::forward), so
+// a process holds a few MB of them, and processes that map the same file share one copy. The
+// weights cannot be changed in place (a Trainer copies them first). with_optimizer: the optimizer
+// state too, mapped as well (Trainer::resume copies from it).
+SavedModel load_model_mapped(const std::string& path, bool with_optimizer = false);
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name = "model.lai",
                                  bool with_optimizer = true);
 

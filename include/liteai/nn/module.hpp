@@ -91,6 +91,14 @@ class Module : public std::enable_shared_from_this<Module> {
   void set_activation_dtype(DType t);
   DType activation_dtype() const { return activation_dtype_; }
 
+  // ---- activation checkpointing (training memory) ----
+  // On: a recorded forward pass through this module keeps only the module's input, and backward
+  // runs the module's forward again (recorded) to go through it (nn/checkpoint.hpp): less memory
+  // for one more forward pass. Containers call their children through run(). Not recursive.
+  void set_checkpointing(bool on) { checkpointing_ = on; }
+  bool checkpointing() const { return checkpointing_; }
+  Tensor run(const Tensor& x);  // forward(x), checkpointed when set
+
   // ---- regularization and gradients ----
   // Sum over all kernels of l2 * sum(w^2), recorded by autograd (Keras semantics). Undefined
   // tensor when no layer has an L2 coefficient.
@@ -124,6 +132,7 @@ class Module : public std::enable_shared_from_this<Module> {
   bool training_ = true;
   DType inference_dtype_ = DType::f32;
   DType activation_dtype_ = DType::f32;
+  bool checkpointing_ = false;
 };
 
 using ModulePtr = std::shared_ptr<Module>;

@@ -15,6 +15,7 @@ struct EvaluateOptions {
   bool report = true;         // collect the scores for per-class metrics (classifiers only)
   double threshold = 0.5;     // multi-label decisions in the report
   ProgressCallback callback;  // after every batch (phase evaluate); false cancels
+  int64_t micro_batch = 0;    // > 0: batches run in pieces of this many samples (memory budget)
 };
 
 struct Evaluation {

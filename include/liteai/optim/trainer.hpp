@@ -13,6 +13,10 @@
 //
 // Determinism: for a fixed seed (model init, shuffling, dropout) and thread count the weights
 // after fit() are the same bits on every run.
+//
+// Memory (optim/memory_plan.hpp): micro-batches with gradient accumulation, activation
+// checkpointing and the optimizer's state precision trade speed for memory; with `max_memory` set
+// the Trainer picks them itself before the first step so the estimated peak fits the budget.
 // Thread-safety: a Trainer is used from one thread; the callback runs on that thread.
 #include <cstdint>
 #include <functional>
@@ -23,6 +27,7 @@
 
 #include "liteai/io/json.hpp"
 #include "liteai/nn/zoo.hpp"
+#include "liteai/optim/memory_plan.hpp"
 #include "liteai/optim/optimizer.hpp"
 
 namespace liteai::optim {
@@ -121,6 +126,32 @@ struct TrainOptions {
   ProgressCallback callback;
   LossFn loss;                     // empty: the head's loss (cross entropy / BCE / MSE)
   int64_t max_steps_per_epoch = 0;  // 0 = the whole source (benchmarks and smoke tests use fewer)
+
+  // ---- memory (optim/memory_plan.hpp) ----
+  // Micro-batches: each batch is split into pieces of at most this many samples, run one after
+  // the other, their gradients summed (each piece's loss weighted by its share of the batch): the
+  // same optimizer step with the activations of one piece. 0 = the whole batch at once. Exact for
+  // nets without BatchNorm up to float rounding (sums in another order); BatchNorm normalizes
+  // each piece by the piece's statistics and updates its running statistics once per piece (as
+  // gradient accumulation does in PyTorch and Keras), and Dropout draws masks per piece. A
+  // streamed Dense weight gets one update from the factors of all pieces; other streamed
+  // parameters (gradient hooks) are not streamed with micro-batches (their gradients are stored).
+  int64_t micro_batch = 0;
+  // With micro-batches, a Sequential network whose streamed Dense layer comes after other layers
+  // (compact_cxr: the convolutions, then fc1) runs the pieces only through those layers; the rest
+  // runs on the whole batch at once, and the layers before it are run once more, piece by piece,
+  // in backward. The huge layer's weights are then read twice per step, not twice per piece, for
+  // one more forward pass of the convolutions; layers after it see the whole batch.
+  bool micro_batch_prefix = true;
+  Checkpointing checkpointing = Checkpointing::off;
+  std::vector<std::string> checkpoint_modules;  // for Checkpointing::named: "conv2", "stage1", "res.body"
+  // A budget in bytes for the whole training process (0 = none). Before the first step the
+  // Trainer plans (plan_memory): it picks micro_batch, checkpointing and the optimizer state
+  // (optim.state, optim.factored) so that the estimated peak fits, prints the plan when progress
+  // is on, and refuses with ErrorKind::out_of_memory naming the smallest estimate when none fits.
+  // The plan replaces those settings; Trainer::plan_memory runs it earlier (e.g. to print it).
+  int64_t max_memory = 0;
+  int64_t loader_bytes = -1;  // memory of the data loader for the plan; -1: four batches of input
 };
 
 struct EpochStats {
@@ -174,12 +205,29 @@ class Trainer {
   // What training will hold besides activations: "weights 512 MB, adam state 1025 MB,
   // stored gradients 1 MB (streamed: fc1.weight, 512 MB never stored)".
   std::string memory_plan() const;
+  // Plans for batches of `batch` samples of shape `sample` ([C, H, W]) within `budget` bytes
+  // (TrainOptions::max_memory when 0) and adopts the plan (micro-batch, checkpointing, optimizer
+  // state; state already held is converted). Throws ErrorKind::out_of_memory when nothing fits.
+  // fit() and train_step() call it with the first batch when max_memory is set and no plan is.
+  const MemoryPlan& plan_memory(int64_t batch, const Shape& sample, int64_t budget = 0);
+  const std::optional<MemoryPlan>& plan() const { return plan_; }
+  const TrainOptions& options() const { return o_; }
 
   Optimizer& optimizer() { return *opt_; }
   nn::Model& model() { return *model_; }
   int64_t epochs_done() const { return epochs_done_; }
 
  private:
+  // A Dense layer whose weight gradient goes to the optimizer as factors; with micro-batches, the
+  // factors of the whole batch, filled piece by piece (N * (in + out) floats).
+  struct StreamedDense {
+    nn::Dense* layer = nullptr;
+    size_t index = 0;  // in the optimizer
+    Tensor x, g;
+  };
+  void configure();    // optimizer, streaming and checkpointing from o_ (keeps any optimizer state)
+  void unconfigure();  // removes the sinks and hooks configure() installed
+  void take_factors(StreamedDense& s, const Tensor& x, const Tensor& g);
   double regularization_value() const;
   io::Json training_json() const;
   std::shared_ptr<nn::Model> model_;
@@ -187,7 +235,10 @@ class Trainer {
   std::unique_ptr<Optimizer> opt_;
   std::unique_ptr<LRSchedule> schedule_;
   std::vector<std::pair<Tensor, float>> l2_kernels_;  // for the reported loss
-  std::vector<nn::Dense*> streamed_dense_;            // sinks to remove in the destructor
+  std::vector<StreamedDense> streamed_dense_;
+  int64_t piece_begin_ = 0, batch_rows_ = 0;  // the micro-batch being run: its first row, the batch's rows
+  size_t split_ = 0;  // micro_batch_prefix: the first child of the network that runs on the whole batch
+  std::optional<MemoryPlan> plan_;
   int64_t epochs_done_ = 0;
   int64_t global_step_ = 0;
   double best_val_loss_ = -1;
