@@ -48,6 +48,7 @@ const Table& table_scalar() {
     s.softmax_rows = &ref::softmax_rows, s.log_softmax_rows = &ref::log_softmax_rows;
     s.adam_update = &ref::adam_update;
     s.f32_to_bf16 = &ref::f32_to_bf16, s.bf16_to_f32 = &ref::bf16_to_f32;
+    s.gemm_bf16 = &GemmDriver<UkScalar>::gemm_bf16;  // the bf16 convolutions: api.cpp widens
     return s;
   }();
   return t;
