@@ -382,18 +382,15 @@ void backward_weight_dot_gemm(const Conv2dShape& p, const uint16_t* x, const uin
     float* dyt = scratch(3, size_t(Qh * Kp));
     fill_bf16_tile(p, x + n * p.C * p.H * p.W, oh0, geo, tile);
     const uint16_t* dyn = dy + n * p.K * P + oh0 * OW;
-    // dy at padded pixel q (zero in pad columns and past Q), transposed into pairs of pixels.
-    auto dy_at = [&](int64_t k, int64_t q) -> uint16_t {
-      if (q >= Q) return 0;
-      const int64_t r = q / geo.Wp, o = q % geo.Wp;
-      return o < OW ? dyn[k * P + r * OW + o] : uint16_t(0);
-    };
-    for (int64_t q0 = 0; q0 < Qh; q0 += 32) {  // strips of pixel pairs (cache friendly)
-      const int64_t q1 = std::min(Qh, q0 + 32);
-      for (int64_t k = 0; k < p.K; ++k)
-        for (int64_t q = q0; q < q1; ++q) dyt[q * Kp + k] = pair_word(dy_at(k, 2 * q), dy_at(k, 2 * q + 1));
-      for (int64_t q = q0; q < q1; ++q) std::fill(dyt + q * Kp + p.K, dyt + (q + 1) * Kp, 0.f);
+    // dy of channel k in the padded pixel order (zero in the pad columns and past Q), then its
+    // pixel pairs into column k of dy^T.
+    thread_local std::vector<uint16_t> row;
+    row.assign(size_t(2 * Qh), 0);
+    for (int64_t k = 0; k < p.K; ++k) {
+      for (int64_t r = 0; r < rows; ++r) std::memcpy(row.data() + r * geo.Wp, dyn + k * P + r * OW, sizeof(uint16_t) * OW);
+      for (int64_t q = 0; q < Qh; ++q) dyt[q * Kp + k] = pair_word(row[size_t(2 * q)], row[size_t(2 * q + 1)]);
     }
+    for (int64_t q = 0; q < Qh; ++q) std::fill(dyt + q * Kp + p.K, dyt + (q + 1) * Kp, 0.f);
     for (int64_t c0 = 0; c0 < CRS; c0 += U::MR) {
       const int m = int(std::min<int64_t>(U::MR, CRS - c0));
       const typename U::RowsA al{tile, off.data() + c0};
