@@ -38,7 +38,10 @@ Tensor apply_activation(Activation a, const Tensor& x) {
 }
 
 namespace {
+thread_local bool skip_weight_init = false;
+
 Tensor init_kernel(Init init, const Shape& shape, Generator& g) {
+  if (skip_weight_init) return Tensor::empty(shape);
   switch (init) {
     case Init::glorot_uniform: return glorot_uniform(shape, g);
     case Init::kaiming_uniform: return kaiming_uniform(shape, g);
@@ -47,6 +50,9 @@ Tensor init_kernel(Init init, const Shape& shape, Generator& g) {
   return glorot_uniform(shape, g);
 }
 }  // namespace
+
+SkipWeightInit::SkipWeightInit() : prev_(skip_weight_init) { skip_weight_init = true; }
+SkipWeightInit::~SkipWeightInit() { skip_weight_init = prev_; }
 
 // ---------------- Conv2d ----------------
 Conv2d::Conv2d(int64_t in_c, int64_t out_c, int64_t k, const Conv2dOptions& o, Generator& g)
@@ -58,14 +64,20 @@ Conv2d::Conv2d(int64_t in_c, int64_t out_c, int64_t k, const Conv2dOptions& o, G
   if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_c}));
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+ops::Conv2dOptions Conv2d::op_options() const {
   ops::Conv2dOptions co;
   co.stride = options.stride;
   co.padding = options.padding;
   co.same = options.same;
+  co.compute = precision() == Precision::bf16_compute ? DType::bf16 : DType::f32;
+  return co;
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  const ops::Conv2dOptions co = op_options();
   if (options.activation == Activation::swish) {
     // Keeping the pre-activation pays when recomputing it costs a real conv (not conv1's 9 taps).
-    const bool keep_bf16 = activation_dtype() == DType::bf16 && in_channels * kernel * kernel >= 64;
+    const bool keep_bf16 = precision() != Precision::f32 && in_channels * kernel * kernel >= 64;
     return ops::conv2d_swish(x, weight, bias, co, keep_bf16);
   }
   if (options.activation == Activation::relu) return ops::conv2d_relu(x, weight, bias, co);
@@ -75,11 +87,7 @@ Tensor Conv2d::forward(const Tensor& x) {
 std::optional<Tensor> Conv2d::forward_avgpool2(const Tensor& x) {
   const Activation a = options.activation;
   if (a != Activation::none && a != Activation::relu && a != Activation::swish) return std::nullopt;
-  ops::Conv2dOptions co;
-  co.stride = options.stride;
-  co.padding = options.padding;
-  co.same = options.same;
-  return ops::conv2d_avgpool2(x, weight, bias, co,
+  return ops::conv2d_avgpool2(x, weight, bias, op_options(),
                               a == Activation::swish ? ops::ConvAct::swish
                               : a == Activation::relu ? ops::ConvAct::relu
                                                       : ops::ConvAct::none);
@@ -101,8 +109,10 @@ Dense::Dense(int64_t in_f, int64_t out_f, const DenseOptions& o, Generator& g)
 }
 
 void Dense::refresh_derived() {
-  if (!is_training() && inference_dtype() == DType::bf16)
-    weight_bf16_ = weight.detach().to(DType::bf16);
+  if (weight.dtype() == DType::bf16)  // loaded for bf16 inference only: the weights are the copy
+    weight_bf16_ = weight;
+  else if (!is_training() && inference_precision() != Precision::f32)
+    weight_bf16_ = ops::cast(weight, DType::bf16);
   else
     weight_bf16_ = Tensor();
 }
@@ -115,6 +125,8 @@ Tensor Dense::forward(const Tensor& x_in) {
                         (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (weight_bf16_.defined() && !is_training() && !recorded)
     return apply_activation(options.activation, ops::linear_bf16(x, weight_bf16_, bias));
+  LAI_CHECK(weight.dtype() == DType::f32, "Dense: the weights are bf16 (a model loaded for bf16 inference only): ",
+            "it cannot train or pass gradients");
   if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
     return apply_activation(options.activation, ops::linear(x, weight, bias));
   Tensor y;
@@ -245,7 +257,7 @@ ConvTranspose2d::ConvTranspose2d(int64_t in_c, int64_t out_c, int64_t k, const C
   LAI_CHECK(in_c > 0 && out_c > 0 && k > 0, "ConvTranspose2d: channels and kernel must be positive");
   // fan_in_out reads [out, in, k, k]; the transposed layout [in, out, k, k] has the fans swapped,
   // which Glorot does not care about.
-  weight = register_parameter("weight", glorot_uniform({in_c, out_c, k, k}, g), true, o.l2);
+  weight = register_parameter("weight", init_kernel(Init::glorot_uniform, {in_c, out_c, k, k}, g), true, o.l2);
   if (o.bias) bias = register_parameter("bias", Tensor::zeros({out_c}));
 }
 

@@ -89,6 +89,14 @@ nn::NamedTensors copy_state(const nn::Module& m) {
   return out;
 }
 
+// bf16 training: a NaN or infinite gradient must not reach the weights (bf16 has fp32's exponent
+// range, so it means a diverging step rather than a rounding artifact: stop with its name).
+void check_finite_gradient(const std::string& name, const Tensor& g) {
+  const Tensor c = g.contiguous();
+  LAI_CHECK(kernels::all_finite(c.numel(), c.data()), "train: the gradient of '", name,
+            "' is not finite (NaN or infinity) with bf16 products; lower the learning rate, or train with f32");
+}
+
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 
 // Correct predictions in a batch, and how many were counted.
@@ -163,7 +171,7 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
   LAI_CHECK(model_ && model_->net, "Trainer: no model");
   LAI_CHECK(o_.epochs >= 0, "Trainer: epochs must be >= 0, got ", o_.epochs);
   opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
-  model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
+  model_->net->set_training_precision(o_.precision);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
   // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
   // the update instead of a graph branch, and it works for streamed parameters too.
@@ -178,8 +186,14 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
         const size_t idx = opt_->index_of(p.name);
         opt_->stream_updates(p.name, false);
         Optimizer* op = opt_.get();
-        owner->stream_weight_gradient([op, idx](int64_t r0, const Tensor& rows) { op->update_rows(idx, r0, rows); },
-                                      o_.stream_block_rows);
+        const bool check = o_.precision == nn::Precision::bf16_compute;
+        const std::string name = p.name;
+        owner->stream_weight_gradient(
+            [op, idx, check, name](int64_t r0, const Tensor& rows) {
+              if (check) check_finite_gradient(name, rows);
+              op->update_rows(idx, r0, rows);
+            },
+            o_.stream_block_rows);
         streamed_dense_.push_back(owner);
       } else {
         opt_->stream_updates(p.name);
@@ -236,6 +250,9 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     opt_->zero_grad();
     loss.backward();  // streamed parameters are updated inside this call
   }
+  if (o_.precision == nn::Precision::bf16_compute)  // streamed gradients were checked as they arrived
+    for (const auto& [name, t] : model_->net->named_parameters())
+      if (Tensor g = t.grad(); g.defined()) check_finite_gradient(name, g);
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();

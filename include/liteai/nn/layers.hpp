@@ -23,6 +23,20 @@ Tensor apply_activation(Activation a, const Tensor& x);  // softmax along the la
 
 enum class Init { glorot_uniform, kaiming_uniform, kaiming_normal };
 
+// While one exists on this thread, layers leave their kernels uninitialized (unspecified values,
+// no memory touched): for networks whose weights come from a file right after (nn::load_model),
+// which then need neither the time to draw 134M random numbers nor their resident memory.
+class SkipWeightInit {
+ public:
+  SkipWeightInit();
+  ~SkipWeightInit();
+  SkipWeightInit(const SkipWeightInit&) = delete;
+  SkipWeightInit& operator=(const SkipWeightInit&) = delete;
+
+ private:
+  bool prev_;
+};
+
 struct Conv2dOptions {
   int64_t stride = 1;
   int64_t padding = 0;
@@ -45,6 +59,9 @@ class Conv2d : public Module {
   Tensor weight, bias;  // weight [out, in, k, k]; bias [out] (undefined without bias)
   int64_t in_channels, out_channels, kernel;
   Conv2dOptions options;
+
+ private:
+  ops::Conv2dOptions op_options() const;  // geometry and the current precision's products
 };
 
 struct DenseOptions {
@@ -79,7 +96,7 @@ class Dense : public Module {
  private:
   RowSink sink_;
   int64_t block_rows_ = 0;
-  Tensor weight_bf16_;  // eval-mode copy when the inference dtype is bf16
+  Tensor weight_bf16_;  // eval-mode copy when the inference precision stores dense weights in bf16
 };
 
 class AvgPool2d : public Module {
