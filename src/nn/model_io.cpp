@@ -42,7 +42,7 @@ io::Json full_header(const Model& model, const OptimizerState* opt, const io::Js
   return h;
 }
 
-SavedModel from_file(io::ModelFile f, bool with_optimizer) {
+SavedModel from_file(io::ModelFile f, bool with_optimizer, bool keep_bf16 = false) {
   const std::string what = f.source + " header";
   const io::Json& h = f.header;
   LAI_CHECK(h.is_object(), what, ": must be a JSON object");
@@ -51,7 +51,10 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
   SavedModel out;
   out.header = h;
   ArchSpec arch = arch_from_json(h.at("architecture", what), what);
-  out.model = build_model(arch, 0);
+  {
+    SkipWeightInit from_the_file;  // every parameter is overwritten below (or the load fails)
+    out.model = build_model(arch, 0);
+  }
   Model& m = *out.model;
   if (h.contains("class_names")) {
     auto names = h.get_string_array("class_names", what);
@@ -73,12 +76,13 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
     LAI_CHECK(src, f.source, ": tensor '", name, "' of architecture '", arch.name, "' is missing");
     LAI_CHECK(src->shape() == t.shape(), f.source, ": tensor '", name, "' has shape ", to_string(src->shape()),
               ", architecture '", arch.name, "' expects ", to_string(t.shape()));
-    Tensor s = src->dtype() == DType::f32 ? *src : src->to(DType::f32);
+    Tensor s = src->dtype() == DType::f32 || keep_bf16 ? *src : src->to(DType::f32);
     if (s.is_contiguous() && t.is_contiguous()) {
       TensorImpl* dst = t.impl();
       dst->storage = s.storage();
       dst->offset = s.offset();
       dst->strides = s.strides();
+      dst->dtype = s.dtype();
     } else {
       t.copy_from(s);
     }
@@ -140,6 +144,34 @@ std::vector<uint8_t> save_model_to_bytes(const Model& model, const OptimizerStat
 // Whatever the header or the tensors fail to satisfy is a damaged file (format), not a bad argument.
 SavedModel load_model(const std::string& path, bool with_optimizer) {
   return reclassify(ErrorKind::format, [&] { return from_file(io::load_model_file(path), with_optimizer); });
+}
+
+SavedModel load_model_for_inference(const std::string& path, Precision precision) {
+  return reclassify(ErrorKind::format, [&] {
+    io::LoadOptions o;
+    if (precision != Precision::f32) {
+      // The kernels of the architecture, from a network built without touching its weights.
+      const io::Json table = io::read_model_file_table(path);
+      const std::string what = path + " header";
+      const io::Json& h = table.at("header", what);
+      LAI_CHECK(h.is_object() && h.find("architecture"), what, ": no architecture");
+      std::shared_ptr<Model> probe;
+      {
+        SkipWeightInit none;
+        probe = build_model(arch_from_json(h.at("architecture", what), what), 0);
+      }
+      auto kernels = std::make_shared<std::set<std::string>>();
+      for (const ParameterInfo& p : probe->net->parameter_infos())
+        if (p.is_kernel && (precision == Precision::bf16_compute || p.tensor.dim() == 2)) kernels->insert(p.name);
+      o.as_bf16 = [kernels](const std::string& name) { return kernels->count(name) > 0; };
+    }
+    SavedModel out = from_file(io::load_model_file(path, o), false, true);
+    Module& net = *out.model->net;
+    net.set_requires_grad(false);
+    net.eval();
+    net.set_inference_precision(precision);
+    return out;
+  });
 }
 
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {
