@@ -157,7 +157,7 @@ struct lai_model {
   std::shared_ptr<liteai::nn::Model> model;
   mutable std::atomic<int64_t> readers{0};
   mutable std::atomic<bool> exclusive{false};
-  // lai_model_set_training_precision: activations kept for backward (TrainOptions::bf16_activations).
+  // lai_model_set_training_precision (TrainOptions::precision).
   std::atomic<int> training_precision{LAI_PRECISION_BF16};
 };
 

@@ -38,6 +38,25 @@ const nn::Model& model_of(const lai_model* m, const char* fn) {
   return *m->model;
 }
 
+// lai_precision values and the library's: F32, BF16 (bf16 storage, 0.3), BF16_COMPUTE (0.4).
+int checked_precision(lai_precision precision, const char* fn) {
+  const int p = ev(precision);
+  require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16 || p == LAI_PRECISION_BF16_COMPUTE, fn,
+          ": unknown precision ", p, " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1, LAI_PRECISION_BF16_COMPUTE = 2)");
+  return p;
+}
+nn::Precision precision_of(int p) {
+  return p == LAI_PRECISION_BF16_COMPUTE ? nn::Precision::bf16_compute
+         : p == LAI_PRECISION_BF16       ? nn::Precision::bf16_storage
+                                         : nn::Precision::f32;
+}
+lai_precision to_lai(nn::Precision p) {
+  return p == nn::Precision::bf16_compute ? LAI_PRECISION_BF16_COMPUTE
+         : p == nn::Precision::bf16_storage ? LAI_PRECISION_BF16
+                                            : LAI_PRECISION_F32;
+}
+
+
 int64_t output_size(const nn::Model& m) {
   if (m.head() == nn::Head::none)
     return m.preprocessing.channels * m.preprocessing.width * m.preprocessing.height;
@@ -50,13 +69,13 @@ int64_t output_size(const nn::Model& m) {
 // is exclusive), so nobody sees the temporary fp32.
 class Fp32WhileTraining {
  public:
-  explicit Fp32WhileTraining(nn::Module& net) : net_(net), saved_(net.inference_dtype()) {
-    net_.set_inference_dtype(DType::f32);
+  explicit Fp32WhileTraining(nn::Module& net) : net_(net), saved_(net.inference_precision()) {
+    net_.set_inference_precision(nn::Precision::f32);
   }
   // Back to inference mode with the caller's precision; may throw (no memory for the copy).
   void finish() {
     net_.eval();
-    net_.set_inference_dtype(saved_);
+    net_.set_inference_precision(saved_);
     done_ = true;
   }
   ~Fp32WhileTraining() {
@@ -65,7 +84,7 @@ class Fp32WhileTraining {
       finish();
     } catch (...) {  // out of memory for the copy: fp32 inference still works
       try {
-        net_.set_inference_dtype(DType::f32);
+        net_.set_inference_precision(nn::Precision::f32);
         net_.eval();
       } catch (...) {
       }
@@ -76,7 +95,7 @@ class Fp32WhileTraining {
 
  private:
   nn::Module& net_;
-  DType saved_;
+  nn::Precision saved_;
   bool done_ = false;
 };
 
@@ -420,7 +439,7 @@ LAI_API lai_status lai_model_train(lai_model* model, const char* data, const lai
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
     if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
     t.max_steps_per_epoch = o.max_steps_per_epoch;
-    t.bf16_activations = model->training_precision.load() == LAI_PRECISION_BF16;
+    t.precision = precision_of(model->training_precision.load());
     t.progress = o.verbose ? 1 : 0;
     if (o.checkpoint_path) t.checkpoint = o.checkpoint_path;
     if (o.metrics_csv) t.metrics_csv = o.metrics_csv;
@@ -622,7 +641,7 @@ LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options*
     t.optim.weight_decay = o.weight_decay;
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
     if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
-    t.bf16_activations = model->training_precision.load() == LAI_PRECISION_BF16;
+    t.precision = precision_of(model->training_precision.load());
     t.progress = 0;
     auto h = std::make_unique<lai_trainer>();
     // Taken here and released by lai_trainer_free: the model stays exclusive in between.
@@ -719,20 +738,18 @@ LAI_API lai_status lai_model_set_inference_precision(lai_model* model, lai_preci
   const char* fn = "lai_model_set_inference_precision";
   return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
     model_of(model, fn);
-    const int p = ev(precision);
-    require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16, fn, ": unknown precision ", p,
-            " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1)");
+    const int p = checked_precision(precision, fn);
     // Rebuilding the bf16 copy replaces tensors that concurrent predictions would read.
     ExclusiveAccess access(model, fn);
     nn::Module& net = *model->model->net;
-    const DType before = net.inference_dtype();
+    const nn::Precision before = net.inference_precision();
     try {
-      net.set_inference_dtype(p == LAI_PRECISION_BF16 ? DType::bf16 : DType::f32);
+      net.set_inference_precision(precision_of(p));
     } catch (...) {  // e.g. out of memory for the copy: leave the model as it was
       try {
-        net.set_inference_dtype(before);
+        net.set_inference_precision(before);
       } catch (...) {
-        net.set_inference_dtype(DType::f32);
+        net.set_inference_precision(nn::Precision::f32);
       }
       throw;
     }
@@ -745,7 +762,7 @@ LAI_API lai_status lai_model_get_inference_precision(const lai_model* model, lai
     const nn::Model& m = model_of(model, fn);
     require_ptr(precision, fn, "precision");
     ReadAccess access(model, fn);
-    *precision = m.net->inference_dtype() == DType::bf16 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32;
+    *precision = to_lai(m.net->inference_precision());
   });
 }
 
@@ -753,9 +770,7 @@ LAI_API lai_status lai_model_set_training_precision(lai_model* model, lai_precis
   const char* fn = "lai_model_set_training_precision";
   return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
     model_of(model, fn);
-    const int p = ev(precision);
-    require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16, fn, ": unknown precision ", p,
-            " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1)");
+    const int p = checked_precision(precision, fn);
     ExclusiveAccess access(model, fn);  // a running training reads it at its start only, but say so
     model->training_precision.store(p);
   });
@@ -766,7 +781,7 @@ LAI_API lai_status lai_model_get_training_precision(const lai_model* model, lai_
   return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
     model_of(model, fn);
     require_ptr(precision, fn, "precision");
-    *precision = model->training_precision.load() == LAI_PRECISION_BF16 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32;
+    *precision = to_lai(precision_of(model->training_precision.load()));
   });
 }
 

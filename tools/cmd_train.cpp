@@ -127,7 +127,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   t.early_stopping_patience = o.get_int("patience", 0);
   LAI_CHECK(t.early_stopping_patience >= 0, "train: --patience must be >= 0, got ", t.early_stopping_patience);
   t.restore_best_weights = !o.has("no-restore-best");
-  t.bf16_activations = !o.has("fp32-activations");
+  t.precision = o.has("fp32-activations") ? nn::Precision::f32 : nn::Precision::bf16_storage;
   LAI_CHECK(t.early_stopping_patience == 0 || val, "train: --patience needs a validation set (--val-split 0.1)");
   t.progress = o.has("quiet") ? 0 : o.has("progress") ? 1 : -1;
 
