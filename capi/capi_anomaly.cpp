@@ -44,8 +44,10 @@ void add_images(lai_probmat* p, const std::vector<data::Image>& imgs, const char
   for (size_t i = 0; i < imgs.size(); ++i)
     require(imgs[i].width == c.width && imgs[i].height == c.height, fn, ": image ", i, " is ", imgs[i].width, "x",
             imgs[i].height, ", the ProbMat is built for ", c.width, "x", c.height);
+  std::vector<data::Image> units;
+  for (const auto& im : imgs) units.push_back(app::probmat_units(c, im));
   std::vector<const data::Image*> ptrs;
-  for (const auto& im : imgs) ptrs.push_back(&im);
+  for (const auto& im : units) ptrs.push_back(&im);
   std::lock_guard<std::mutex> lock(p->mu);
   p->pm.add_batch(ptrs);
   p->table.reset();
@@ -87,7 +89,7 @@ static void probmat_config_defaults(lai_probmat_config* c) { lai_probmat_config_
 
 LAI_API lai_status lai_probmat_create(const lai_probmat_config* config, lai_probmat** out) {
   const char* fn = "lai_probmat_create";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(config, fn, "config");
@@ -111,7 +113,7 @@ LAI_API lai_status lai_probmat_create(const lai_probmat_config* config, lai_prob
 LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixel_type type, int32_t width,
                                    int32_t height, size_t stride_bytes) {
   const char* fn = "lai_probmat_add";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     std::vector<data::Image> imgs;
     imgs.push_back(image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes));
@@ -121,7 +123,7 @@ LAI_API lai_status lai_probmat_add(lai_probmat* pm, const void* pixels, lai_pixe
 
 LAI_API lai_status lai_probmat_add_batch(lai_probmat* pm, const lai_image* images, size_t count) {
   const char* fn = "lai_probmat_add_batch";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     require_ptr(images, fn, "images");
     require(count > 0, fn, ": count is 0");
@@ -139,7 +141,7 @@ LAI_API lai_status lai_probmat_add_batch(lai_probmat* pm, const lai_image* image
 
 LAI_API lai_status lai_probmat_add_files(lai_probmat* pm, const char* const* paths, size_t count) {
   const char* fn = "lai_probmat_add_files";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     require_ptr(paths, fn, "paths");
     require(count > 0, fn, ": count is 0");
@@ -159,7 +161,7 @@ LAI_API lai_status lai_probmat_add_files(lai_probmat* pm, const char* const* pat
 
 LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) {
   const char* fn = "lai_probmat_merge";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
     require_ptr(other, fn, "other");
     require(pm != other, fn, ": pm and other are the same handle");
@@ -171,9 +173,68 @@ LAI_API lai_status lai_probmat_merge(lai_probmat* pm, const lai_probmat* other) 
   });
 }
 
+LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** out) {
+  const char* fn = "lai_probmat_build";
+  return guarded(fn, [&] {
+    require_ptr(out, fn, "out");
+    *out = nullptr;
+    const app::Options o = options_of(options, "probmat-build", fn);
+    auto p = std::make_unique<lai_probmat>();
+    p->pm = app::build_probmat(o, hooks_of(options));
+    *out = p.release();
+  });
+}
+
+LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image, const lai_options* options,
+                                        float* map, size_t map_count, double* score) {
+  const char* fn = "lai_probmat_wpm_with";
+  return guarded(fn, [&] {
+    probmat_of(pm, fn);
+    require(map || score, fn, ": map and score are both NULL: nothing to return");
+    const app::Options o = options_of(options, "probmat-score", fn);
+    const data::Image img = image_from_arg(fn, image, "image");
+    const app::WpmSettings r = app::wpm_settings(o, pm->pm.config().width);
+    const size_t n = size_t(img.width) * size_t(img.height);
+    if (map) require(map_count >= n, fn, ": map has room for ", map_count, " floats, ", n, " needed");
+    const data::Image w = probmat_wpm(fn, pm, img, r);
+    if (score) *score = app::map_score(w, r);
+    if (map) std::memcpy(map, w.pixels.data(), n * sizeof(float));
+  });
+}
+
+LAI_API lai_status lai_probmat_describe(const lai_probmat* pm, char** json) {
+  const char* fn = "lai_probmat_describe";
+  return guarded(fn, [&] {
+    require_ptr(pm, fn, "pm");
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    auto* p = const_cast<lai_probmat*>(pm);
+    std::lock_guard<std::mutex> lock(p->mu);
+    const auto& c = pm->pm.config();
+    io::Json j = io::Json::object();
+    j.set("kind", "probmat");
+    j.set("width", c.width);
+    j.set("height", c.height);
+    j.set("bins", c.bins);
+    j.set("count_bits", c.count_bits);
+    j.set("scale", c.scale);
+    j.set("tolerance", c.tolerance);
+    j.set("lo", c.lo);
+    j.set("hi", c.hi);
+    j.set("images", static_cast<unsigned long long>(pm->pm.images()));
+    j.set("description", c.describe());
+    io::Json m = io::Json::object();
+    m.set("count_bytes", static_cast<unsigned long long>(pm->pm.memory_bytes()));
+    m.set("table_bytes", static_cast<unsigned long long>(uint64_t(c.cells()) * (uint64_t(c.bins) * 2 + 8)));
+    m.set("cached_table_bytes", static_cast<unsigned long long>(p->table ? p->table->memory_bytes() : 0));
+    j.set("memory", std::move(m));
+    give_string(j.dump(), json);
+  });
+}
+
 LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_config* config, uint64_t* images) {
   const char* fn = "lai_probmat_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(pm, fn, "pm");
     auto* p = const_cast<lai_probmat*>(pm);
     std::lock_guard<std::mutex> lock(p->mu);
@@ -195,7 +256,7 @@ LAI_API lai_status lai_probmat_get_info(const lai_probmat* pm, lai_probmat_confi
 
 LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path) {
   const char* fn = "lai_probmat_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     require_ptr(pm, fn, "pm");
     const std::string p = require_path(path, fn);
     auto* h = const_cast<lai_probmat*>(pm);
@@ -206,7 +267,7 @@ LAI_API lai_status lai_probmat_save(const lai_probmat* pm, const char* path) {
 
 LAI_API lai_status lai_probmat_load(const char* path, lai_probmat** out) {
   const char* fn = "lai_probmat_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);
@@ -240,9 +301,9 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
                                    int32_t height, size_t stride_bytes, const lai_wpm_options* options, float* map,
                                    size_t map_count, double* score) {
   const char* fn = "lai_probmat_wpm";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     probmat_of(pm, fn);
-    const WpmRequest r = wpm_request(fn, options);
+    const app::WpmSettings r = wpm_request(fn, options);
     require(map || score, fn, ": map and score are both NULL: nothing to return");
     data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
     const size_t n = size_t(width) * size_t(height);
@@ -257,7 +318,7 @@ LAI_API lai_status lai_probmat_wpm(lai_probmat* pm, const void* pixels, lai_pixe
 
 namespace liteai::capi {
 
-WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
+app::WpmSettings wpm_request(const char* fn, const lai_wpm_options* options) {
   const lai_wpm_options o = read_options(options, lai_wpm_options_init, fn, "options");
   require(ev(o.kind) == LAI_WPM_NEGLOG || ev(o.kind) == LAI_WPM_ONE_MINUS_REL, fn, ": unknown WPM kind ", int(ev(o.kind)));
   require(ev(o.score) >= LAI_SCORE_TOPK_MEAN && ev(o.score) <= LAI_SCORE_MEAN, fn, ": unknown score method ", int(ev(o.score)));
@@ -270,7 +331,7 @@ WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
   require(o.top_fraction > 0 && o.top_fraction <= 1, fn, ": top_fraction must be in (0, 1]");
   require(std::isfinite(o.fixed_bandwidth) && o.fixed_bandwidth > 0, fn, ": fixed_bandwidth must be > 0");
   require(std::isfinite(o.floor) && o.floor > 0 && o.floor < 1, fn, ": floor must be in (0, 1)");
-  WpmRequest r;
+  app::WpmSettings r;
   r.finalize.rule = ev(o.bandwidth) == LAI_BANDWIDTH_SCOTT   ? anomaly::Bandwidth::Scott
                     : ev(o.bandwidth) == LAI_BANDWIDTH_FIXED ? anomaly::Bandwidth::Fixed
                                                              : anomaly::Bandwidth::Silverman;
@@ -288,7 +349,7 @@ WpmRequest wpm_request(const char* fn, const lai_wpm_options* options) {
   return r;
 }
 
-data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const WpmRequest& r) {
+data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const app::WpmSettings& r) {
   require_ptr(pm, fn, "pm");
   std::shared_ptr<const anomaly::ProbTable> table;
   {
@@ -303,7 +364,7 @@ data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img,
     }
     table = pm->table;
   }
-  return anomaly::wpm(*table, img, r.wpm);
+  return anomaly::wpm(*table, app::probmat_units(table->config(), img), r.wpm);
 }
 
 }  // namespace liteai::capi
@@ -335,7 +396,7 @@ LAI_API void lai_som_options_init(lai_som_options* o) {
 LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, const lai_som_options* options,
                                  lai_som** out) {
   const char* fn = "lai_som_train";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     check_vectors(fn, nullptr, data, n, dim);
@@ -399,7 +460,7 @@ LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, cons
 LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n, int32_t dim, int32_t* bmu,
                                float* dist) {
   const char* fn = "lai_som_map";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     check_vectors(fn, &s, data, n, dim);
     require_ptr(bmu, fn, "bmu");
@@ -411,9 +472,29 @@ LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n,
   });
 }
 
+LAI_API lai_status lai_som_describe(const lai_som* som, char** json) {
+  const char* fn = "lai_som_describe";
+  return guarded(fn, [&] {
+    const anomaly::SomConfig& c = som_of(som, fn).som.config();
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = io::Json::object();
+    j.set("kind", "som");
+    j.set("rows", c.rows);
+    j.set("cols", c.cols);
+    j.set("dim", c.dim);
+    j.set("topology", c.topology == anomaly::SomTopology::Hexagonal ? "hexagonal" : "rectangular");
+    j.set("toroidal", c.toroidal);
+    io::Json m = io::Json::object();
+    m.set("weight_bytes", static_cast<long long>(int64_t(c.rows) * c.cols * c.dim * 4));
+    j.set("memory", std::move(m));
+    give_string(j.dump(), json);
+  });
+}
+
 LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* cols, int32_t* dim) {
   const char* fn = "lai_som_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::SomConfig& c = som_of(som, fn).som.config();
     if (rows) *rows = c.rows;
     if (cols) *cols = c.cols;
@@ -423,7 +504,7 @@ LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* 
 
 LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_count) {
   const char* fn = "lai_som_weights";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     require_ptr(out, fn, "out");
     const auto& w = s.weights();
@@ -435,7 +516,7 @@ LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_co
 LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* data, int64_t n, int32_t dim,
                                               double* error) {
   const char* fn = "lai_som_quantization_error";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     check_vectors(fn, &s, data, n, dim);
     require_ptr(error, fn, "error");
@@ -445,7 +526,7 @@ LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* d
 
 LAI_API lai_status lai_som_save(const lai_som* som, const char* path) {
   const char* fn = "lai_som_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const anomaly::Som& s = som_of(som, fn).som;
     s.save(require_path(path, fn));
   });
@@ -453,7 +534,7 @@ LAI_API lai_status lai_som_save(const lai_som* som, const char* path) {
 
 LAI_API lai_status lai_som_load(const char* path, lai_som** out) {
   const char* fn = "lai_som_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);
@@ -488,7 +569,7 @@ LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, in
                                      size_t stride_bytes, const lai_hough_options* options, lai_circle* circles,
                                      size_t capacity, size_t* found) {
   const char* fn = "lai_hough_circles";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(found, fn, "found");
     require(circles || capacity == 0, fn, ": circles is NULL but capacity is ", capacity);
     const lai_hough_options o = read_options(options, lai_hough_options_init, fn, "options");

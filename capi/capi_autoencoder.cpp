@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "capi_internal.hpp"
+#include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/model_tasks.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/codec.hpp"
@@ -89,31 +91,6 @@ lai_autoencoder* train_detector(const std::vector<data::Image>& images, const la
   return new lai_autoencoder(std::move(det));
 }
 
-bool is_image_name(const std::filesystem::path& p) {
-  std::string ext = p.extension().string();
-  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm"})
-    if (ext == e) return true;
-  return false;
-}
-
-// A flat folder of images (no classes), else a class-folder tree or a CSV manifest.
-data::DatasetPtr open_images(const std::string& spec) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(spec, ec)) {
-    std::vector<std::string> paths;
-    for (const auto& e : fs::directory_iterator(spec, ec))
-      if (e.is_regular_file() && is_image_name(e.path())) paths.push_back(e.path().string());
-    if (!paths.empty()) {
-      std::sort(paths.begin(), paths.end());
-      return std::make_shared<data::FileDataset>(paths, std::vector<std::vector<int>>(paths.size(), {0}),
-                                                 std::vector<std::string>{"image"}, false);
-    }
-  }
-  return data::open_dataset(spec);
-}
-
 void write_map(const data::Image& m, float* map, size_t map_count, const char* fn) {
   if (!map) return;
   const size_t n = m.pixels.size();
@@ -156,7 +133,7 @@ LAI_API void lai_score_options_init(lai_score_options* o) {
 
 LAI_API lai_status lai_map_score(const lai_image* map, const lai_score_options* options, double* score) {
   const char* fn = "lai_map_score";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(score, fn, "score");
     const anomaly::ScoreOptions so = score_options(options, fn);
     *score = anomaly::image_score(image_from_arg(fn, map, "map"), so);
@@ -165,7 +142,7 @@ LAI_API lai_status lai_map_score(const lai_image* map, const lai_score_options* 
 
 LAI_API lai_status lai_write_heatmap_png(const char* path, const lai_image* map, float lo, float hi) {
   const char* fn = "lai_write_heatmap_png";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const std::string p = require_path(path, fn);
     require(std::isfinite(lo) && std::isfinite(hi), fn, ": lo and hi must be finite");
     const data::Image m = image_from_arg(fn, map, "map");
@@ -176,7 +153,7 @@ LAI_API lai_status lai_write_heatmap_png(const char* path, const lai_image* map,
 LAI_API lai_status lai_write_overlay_png(const char* path, const lai_image* image, const lai_image* map,
                                          float threshold, float hi, float max_alpha) {
   const char* fn = "lai_write_overlay_png";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const std::string p = require_path(path, fn);
     require(std::isfinite(threshold) && std::isfinite(hi), fn, ": threshold and hi must be finite");
     require(std::isfinite(max_alpha) && max_alpha >= 0 && max_alpha <= 1, fn, ": max_alpha must be in [0, 1], got ",
@@ -209,46 +186,46 @@ LAI_API void lai_autoencoder_options_init(lai_autoencoder_options* o) {
 LAI_API lai_status lai_autoencoder_train(const char* data, const lai_autoencoder_options* options,
                                          lai_autoencoder** out) {
   const char* fn = "lai_autoencoder_train";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string spec = require_path(data, fn, "data");
     const lai_autoencoder_options o = read_options(options, lai_autoencoder_options_init, fn, "options");
-    const anomaly::AutoencoderOptions a = train_options(o, fn);
+    train_options(o, fn);  // the struct's fields checked with the struct's names
     require(o.max_images >= 1, fn, ": max_images must be >= 1, got ", o.max_images);
-    data::DatasetPtr ds = open_images(spec);
-    int keep = -1;
-    if (o.label) {
-      const auto& names = ds->class_names();
-      for (size_t k = 0; k < names.size(); ++k)
-        if (names[k] == o.label) keep = int(k);
-      require(keep >= 0, fn, ": no class '", o.label, "' in ", spec);
-    }
-    // Resized as read: memory is max_images x size^2 floats, not the data set's full images.
-    std::vector<data::Image> images;
-    for (size_t i = 0; i < ds->size() && images.size() < size_t(o.max_images); ++i) {
-      if (keep >= 0) {
-        const auto l = ds->labels(i);
-        if (l.size() != 1 || l[0] != keep) continue;
-      }
-      data::Image im;
-      try {
-        im = ds->get(i).image;
-      } catch (const Error& e) {
-        if (o.skip_bad_files) continue;
-        throw;
-      }
-      images.push_back(data::resize(im, int(a.size), int(a.size)));
-    }
-    require(!images.empty(), fn, ": no training images in ", spec, o.label ? " with label " : "", o.label ? o.label : "");
-    *out = train_detector(images, o, a, fn);
+    app::Options t(app::autoencoder_train_options());
+    t.set("data", spec);
+    t.set_int("size", o.size);
+    t.set_int("width", o.width);
+    t.set_int("epochs", o.epochs);
+    t.set_int("batch", o.batch_size);
+    t.set_number("lr", o.learning_rate);
+    t.set_int("seed", int64_t(o.seed & 0x7fffffffffffffffull));
+    t.set_number("smooth", o.smooth_sigma);
+    t.set_number("calibration-floor", o.calibration_floor);
+    t.set_int("max-images", o.max_images);
+    if (o.label) t.set("label", o.label);
+    t.set_bool("skip-bad", o.skip_bad_files != 0);
+    t.set_bool(o.verbose ? "progress" : "quiet", true);
+    bool cancelled = false;
+    app::Hooks h;
+    if (o.progress)
+      h.progress = [&](const optim::Progress& p) {
+        lai_progress c;
+        fill_progress(p, c);
+        if (o.progress(&c, o.user_data) != 0) cancelled = true;
+        return !cancelled;
+      };
+    anomaly::AutoencoderDetector det = app::train_autoencoder(t, h);
+    if (cancelled) fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback");
+    *out = new lai_autoencoder(std::move(det));
   });
 }
 
 LAI_API lai_status lai_autoencoder_train_images(const lai_image* images, size_t count,
                                                 const lai_autoencoder_options* options, lai_autoencoder** out) {
   const char* fn = "lai_autoencoder_train_images";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(images, fn, "images");
@@ -272,7 +249,7 @@ LAI_API lai_status lai_autoencoder_score(const lai_autoencoder* ae, const void* 
                                          const lai_score_options* options, float* map, size_t map_count,
                                          double* score) {
   const char* fn = "lai_autoencoder_score";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     check_outputs(d, map, map_count, score, fn);
     const anomaly::ScoreOptions so = score_options(options, fn);
@@ -285,7 +262,7 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
                                               const lai_score_options* options, float* map, size_t map_count,
                                               double* score) {
   const char* fn = "lai_autoencoder_score_file";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     const std::string p = require_path(path, fn);
     check_outputs(d, map, map_count, score, fn);
@@ -299,9 +276,23 @@ LAI_API lai_status lai_autoencoder_score_file(const lai_autoencoder* ae, const c
   });
 }
 
+LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json) {
+  const char* fn = "lai_autoencoder_describe";
+  return guarded(fn, [&] {
+    const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = app::describe_model(d.model());
+    j.set("kind", "autoencoder");
+    j.set("map_width", d.size());
+    j.set("map_height", d.size());
+    give_string(j.dump(), json);
+  });
+}
+
 LAI_API lai_status lai_autoencoder_get_info(const lai_autoencoder* ae, int32_t* map_width, int32_t* map_height) {
   const char* fn = "lai_autoencoder_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     if (map_width) *map_width = int32_t(d.size());
     if (map_height) *map_height = int32_t(d.size());
@@ -310,7 +301,7 @@ LAI_API lai_status lai_autoencoder_get_info(const lai_autoencoder* ae, int32_t* 
 
 LAI_API lai_status lai_autoencoder_save(const lai_autoencoder* ae, const char* path) {
   const char* fn = "lai_autoencoder_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const anomaly::AutoencoderDetector& d = detector_of(ae, fn);
     d.save(require_path(path, fn));
   });
@@ -318,7 +309,7 @@ LAI_API lai_status lai_autoencoder_save(const lai_autoencoder* ae, const char* p
 
 LAI_API lai_status lai_autoencoder_load(const char* path, lai_autoencoder** out) {
   const char* fn = "lai_autoencoder_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);

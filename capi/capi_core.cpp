@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "capi_internal.hpp"
+#include "liteai/app/data_tasks.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/data/phantom.hpp"
@@ -135,7 +136,7 @@ LAI_API const char* lai_version(int32_t* major, int32_t* minor, int32_t* patch) 
 }
 
 LAI_API lai_status lai_set_num_threads(int32_t n) {
-  return guarded("lai_set_num_threads", LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded("lai_set_num_threads", [&] {
     require(n <= 4096, "lai_set_num_threads: ", n, " threads is more than 4096");
     set_num_threads(n);
   });
@@ -163,7 +164,7 @@ static void decode_common(const char* fn, const data::Image& img, float* pixels,
 LAI_API lai_status lai_image_decode_memory(const void* bytes, size_t size, float* pixels, size_t capacity,
                                            int32_t* width, int32_t* height) {
   const char* fn = "lai_image_decode_memory";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(bytes, fn, "bytes");
     require(size > 0, fn, ": size is 0");
     require(pixels || (width && height), fn, ": pixels, width and height are all NULL: nothing to return");
@@ -180,7 +181,7 @@ LAI_API lai_status lai_image_decode_memory(const void* bytes, size_t size, float
 LAI_API lai_status lai_image_decode_file(const char* path, float* pixels, size_t capacity, int32_t* width,
                                          int32_t* height) {
   const char* fn = "lai_image_decode_file";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     const std::string p = require_path(path, fn);
     require(pixels || (width && height), fn, ": pixels, width and height are all NULL: nothing to return");
     if (!pixels) {
@@ -196,7 +197,7 @@ LAI_API lai_status lai_image_decode_file(const char* path, float* pixels, size_t
 LAI_API lai_status lai_phantom_render(uint64_t seed, uint64_t index, int32_t size, uint8_t* pixels,
                                       size_t stride_bytes, int32_t* label) {
   const char* fn = "lai_phantom_render";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(pixels, fn, "pixels");
     require(size >= 32 && size <= 4096, fn, ": size must be in 32..4096, got ", size);
     if (stride_bytes == 0) stride_bytes = size_t(size);
@@ -215,7 +216,7 @@ LAI_API lai_status lai_phantom_render(uint64_t seed, uint64_t index, int32_t siz
 
 LAI_API lai_status lai_phantom_write_set(const char* dir, int32_t count, uint64_t seed, int32_t size) {
   const char* fn = "lai_phantom_write_set";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const std::string d = require_path(dir, fn, "dir");
     require(count > 0, fn, ": count must be positive, got ", count);
     require(size >= 32 && size <= 4096, fn, ": size must be in 32..4096, got ", size);
@@ -223,6 +224,11 @@ LAI_API lai_status lai_phantom_write_set(const char* dir, int32_t count, uint64_
     o.size = size;
     data::write_phantom_set(d, size_t(count), seed, o);
   });
+}
+
+LAI_API lai_status lai_phantom_write_set_with(const lai_options* options) {
+  const char* fn = "lai_phantom_write_set_with";
+  return guarded(fn, [&] { app::write_phantoms(options_of(options, "synth", fn), hooks_of(options)); });
 }
 
 }  // extern "C"

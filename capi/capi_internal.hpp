@@ -13,6 +13,9 @@
 #include "liteai.h"
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/anomaly/wpm.hpp"
+#include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/options.hpp"
+#include "liteai/app/tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/image.hpp"
 #include "liteai/nn/metrics.hpp"
@@ -37,7 +40,7 @@ lai_status status_of(liteai::ErrorKind kind) noexcept;
 
 // Runs fn (returning void) and turns every exception into a status + message.
 template <class F>
-lai_status guarded(const char* fn_name, lai_status /*unused*/, F&& fn) noexcept {
+lai_status guarded(const char* fn_name, F&& fn) noexcept {
   try {
     fn();
     return LAI_OK;
@@ -137,16 +140,11 @@ void fill_progress(const optim::Progress& p, lai_progress& c);
 // Copies text into a caller buffer (the C convention of this API: *needed = length + 1).
 void copy_text(const char* fn, const std::string& text, char* buf, size_t size, size_t* needed);
 
-// A checked lai_wpm_options (NULL = defaults) in C++ terms, and the WPM of an image with a
-// ProbMat handle (its finalized table cached as lai_probmat_wpm does). Shared by lai_probmat_wpm
-// and lai_senafas_fit_probmat so the two give the same maps.
-struct WpmRequest {
-  anomaly::FinalizeOptions finalize;
-  anomaly::WpmOptions wpm;
-  anomaly::ScoreOptions score;
-};
-WpmRequest wpm_request(const char* fn, const lai_wpm_options* options);
-data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const WpmRequest& r);
+// A checked lai_wpm_options (NULL = defaults) in the task layer's terms, and the WPM of an image
+// with a ProbMat handle (in the ProbMat's intensity units; its finalized table cached as
+// lai_probmat_wpm does). Shared by lai_probmat_wpm and lai_senafas_fit_probmat.
+app::WpmSettings wpm_request(const char* fn, const lai_wpm_options* options);
+data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img, const app::WpmSettings& r);
 
 }  // namespace liteai::capi
 
@@ -159,6 +157,14 @@ struct lai_model {
   mutable std::atomic<bool> exclusive{false};
   // lai_model_set_training_precision (TrainOptions::precision).
   std::atomic<int> training_precision{LAI_PRECISION_BF16};
+};
+
+// Options of one task (app::OptionSet) and the progress callback task calls report to.
+struct lai_options {
+  explicit lai_options(const liteai::app::OptionSet& set) : values(set) {}
+  liteai::app::Options values;
+  lai_progress_fn progress = nullptr;
+  void* user_data = nullptr;
 };
 
 // An evaluation report (immutable once made: every getter is thread-safe).
@@ -201,6 +207,68 @@ class ExclusiveAccess {
 
  private:
   lai_model* m_;
+};
+
+// The values of a task call's options (NULL: the task's defaults); refuses options of another task.
+liteai::app::Options options_of(const lai_options* o, const char* task, const char* fn);
+// The task layer's hooks for an options handle's progress callback (cancel = non-zero return).
+liteai::app::Hooks hooks_of(const lai_options* o);
+// A library-owned copy of text for a char** output (NULL out: nothing).
+void give_string(const std::string& text, char** out);
+
+inline const liteai::nn::Model& model_of(const lai_model* m, const char* fn) {
+  require_ptr(m, fn, "model");
+  return *m->model;
+}
+// A new handle for a model (put in eval mode: handles are, except while they train).
+lai_model* wrap_model(std::shared_ptr<liteai::nn::Model> m);
+
+// Training keeps no bf16 inference copy (lai_model_set_inference_precision): validation inside a
+// training is fp32, and the copy is not rebuilt after every step. The handle's precision comes
+// back (one rebuild) when the training or trainer ends; nothing can predict in between (the model
+// is exclusive), so nobody sees the temporary fp32.
+// lai_precision values and the library's: F32, BF16 (bf16 storage, 0.3), BF16_COMPUTE (0.4).
+inline liteai::nn::Precision precision_of(int p) {
+  return p == LAI_PRECISION_BF16_COMPUTE ? liteai::nn::Precision::bf16_compute
+         : p == LAI_PRECISION_BF16       ? liteai::nn::Precision::bf16_storage
+                                         : liteai::nn::Precision::f32;
+}
+inline lai_precision to_lai(liteai::nn::Precision p) {
+  return p == liteai::nn::Precision::bf16_compute   ? LAI_PRECISION_BF16_COMPUTE
+         : p == liteai::nn::Precision::bf16_storage ? LAI_PRECISION_BF16
+                                                    : LAI_PRECISION_F32;
+}
+
+class Fp32WhileTraining {
+ public:
+  explicit Fp32WhileTraining(liteai::nn::Module& net) : net_(net), saved_(net.inference_precision()) {
+    net_.set_inference_precision(liteai::nn::Precision::f32);
+  }
+  // Back to inference mode with the caller's precision; may throw (no memory for the copy).
+  void finish() {
+    net_.eval();
+    net_.set_inference_precision(saved_);
+    done_ = true;
+  }
+  ~Fp32WhileTraining() {
+    if (done_) return;
+    try {
+      finish();
+    } catch (...) {  // out of memory for the copy: fp32 inference still works
+      try {
+        net_.set_inference_precision(liteai::nn::Precision::f32);
+        net_.eval();
+      } catch (...) {
+      }
+    }
+  }
+  Fp32WhileTraining(const Fp32WhileTraining&) = delete;
+  Fp32WhileTraining& operator=(const Fp32WhileTraining&) = delete;
+
+ private:
+  liteai::nn::Module& net_;
+  liteai::nn::Precision saved_;
+  bool done_ = false;
 };
 
 }  // namespace liteai::capi

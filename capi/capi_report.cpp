@@ -30,7 +30,7 @@ extern "C" {
 LAI_API lai_status lai_eval_report_from_scores(const float* scores, int64_t n, int32_t classes, const int32_t* labels,
                                                const float* targets, double threshold, lai_eval_report** out) {
   const char* fn = "lai_eval_report_from_scores";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(scores, fn, "scores");
@@ -71,7 +71,7 @@ LAI_API void lai_eval_summary_init(lai_eval_summary* s) {
 
 LAI_API lai_status lai_eval_report_get_summary(const lai_eval_report* report, lai_eval_summary* summary) {
   const char* fn = "lai_eval_report_get_summary";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const nn::ClassificationReport& r = report_of(report, fn);
     require_ptr(summary, fn, "summary");
     lai_eval_summary s;
@@ -99,7 +99,7 @@ LAI_API void lai_class_metrics_init(lai_class_metrics* m) {
 
 LAI_API lai_status lai_eval_report_get_class(const lai_eval_report* report, int32_t index, lai_class_metrics* metrics) {
   const char* fn = "lai_eval_report_get_class";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const nn::ClassificationReport& r = report_of(report, fn);
     require_ptr(metrics, fn, "metrics");
     const nn::ClassMetrics& c = class_of(r, index, fn);
@@ -122,7 +122,7 @@ LAI_API lai_status lai_eval_report_get_class(const lai_eval_report* report, int3
 LAI_API lai_status lai_eval_report_class_name(const lai_eval_report* report, int32_t index, char* buf, size_t size,
                                               size_t* needed) {
   const char* fn = "lai_eval_report_class_name";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const nn::ClassificationReport& r = report_of(report, fn);
     copy_text(fn, class_of(r, index, fn).name, buf, size, needed);
   });
@@ -130,7 +130,7 @@ LAI_API lai_status lai_eval_report_class_name(const lai_eval_report* report, int
 
 LAI_API lai_status lai_eval_report_confusion(const lai_eval_report* report, int64_t* out, size_t out_count) {
   const char* fn = "lai_eval_report_confusion";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const nn::ClassificationReport& r = report_of(report, fn);
     if (r.multi_label) fail(LAI_ERR_NOT_SUPPORTED, fn, ": a multi-label report has no confusion matrix");
     require_ptr(out, fn, "out");
@@ -144,7 +144,7 @@ LAI_API lai_status lai_eval_report_confusion(const lai_eval_report* report, int6
 
 LAI_API lai_status lai_eval_report_json(const lai_eval_report* report, char* buf, size_t size, size_t* needed) {
   const char* fn = "lai_eval_report_json";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const nn::ClassificationReport& r = report_of(report, fn);
     copy_text(fn, r.to_json().dump(), buf, size, needed);
   });

@@ -118,7 +118,7 @@ LAI_API void lai_senafas_options_init(lai_senafas_options* o) {
 LAI_API lai_status lai_senafas_fit(const lai_image* maps, size_t count, const lai_senafas_options* options,
                                    lai_senafas** out) {
   const char* fn = "lai_senafas_fit";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     fit_into(fn, images_of(fn, maps, count, "maps"), options, out);
@@ -129,11 +129,11 @@ LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* ima
                                            const lai_wpm_options* wpm_options, const lai_senafas_options* options,
                                            lai_senafas** out) {
   const char* fn = "lai_senafas_fit_probmat";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     require_ptr(pm, fn, "pm");
-    const WpmRequest r = wpm_request(fn, wpm_options);
+    const app::WpmSettings r = wpm_request(fn, wpm_options);
     bool unused = false;
     senafas_options(fn, options, &unused);  // bad options fail before the WPMs are computed
     std::vector<data::Image> imgs = images_of(fn, images, count, "images");
@@ -146,7 +146,7 @@ LAI_API lai_status lai_senafas_fit_probmat(lai_probmat* pm, const lai_image* ima
 LAI_API lai_status lai_senafas_channel(const lai_senafas* senafas, const lai_image* map, float* out,
                                        size_t out_count, int32_t* width, int32_t* height, double* score) {
   const char* fn = "lai_senafas_channel";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Senafas& s = senafas_of(senafas, fn);
     const data::Image m = image_from_arg(fn, map, "map");
     require(m.width == s.map_width() && m.height == s.map_height(), fn, ": map is ", m.width, "x", m.height,
@@ -172,9 +172,33 @@ LAI_API void lai_senafas_info_init(lai_senafas_info* info) {
   info->struct_size = sizeof *info;
 }
 
+LAI_API lai_status lai_senafas_describe(const lai_senafas* senafas, char** json) {
+  const char* fn = "lai_senafas_describe";
+  return guarded(fn, [&] {
+    const anomaly::Senafas& s = senafas_of(senafas, fn);
+    require_ptr(json, fn, "json");
+    *json = nullptr;
+    io::Json j = io::Json::object();
+    j.set("kind", "senafas");
+    j.set("map_width", s.map_width());
+    j.set("map_height", s.map_height());
+    j.set("channel_width", s.grid_width());
+    j.set("channel_height", s.grid_height());
+    j.set("patch", s.patch());
+    j.set("features", s.dim());
+    j.set("rows", s.som().config().rows);
+    j.set("cols", s.som().config().cols);
+    j.set("log_scale", s.log_scale());
+    io::Json m = io::Json::object();
+    m.set("bytes", static_cast<long long>((s.som().weights().size() + s.cell_mean().size() + s.cell_sd().size()) * 4));
+    j.set("memory", std::move(m));
+    give_string(j.dump(), json);
+  });
+}
+
 LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_info* info) {
   const char* fn = "lai_senafas_get_info";
-  return guarded(fn, LAI_ERR_INVALID_ARGUMENT, [&] {
+  return guarded(fn, [&] {
     const anomaly::Senafas& s = senafas_of(senafas, fn);
     require_ptr(info, fn, "info");
     lai_senafas_info r;
@@ -195,7 +219,7 @@ LAI_API lai_status lai_senafas_get_info(const lai_senafas* senafas, lai_senafas_
 
 LAI_API lai_status lai_senafas_save(const lai_senafas* senafas, const char* path) {
   const char* fn = "lai_senafas_save";
-  return guarded(fn, LAI_ERR_IO, [&] {
+  return guarded(fn, [&] {
     const anomaly::Senafas& s = senafas_of(senafas, fn);
     s.save(require_path(path, fn));
   });
@@ -203,7 +227,7 @@ LAI_API lai_status lai_senafas_save(const lai_senafas* senafas, const char* path
 
 LAI_API lai_status lai_senafas_load(const char* path, lai_senafas** out) {
   const char* fn = "lai_senafas_load";
-  return guarded(fn, LAI_ERR_FORMAT, [&] {
+  return guarded(fn, [&] {
     require_ptr(out, fn, "out");
     *out = nullptr;
     const std::string p = require_path(path, fn);

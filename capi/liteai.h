@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define LAI_VERSION_MAJOR 0
-#define LAI_VERSION_MINOR 3
+#define LAI_VERSION_MINOR 4
 #define LAI_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -673,7 +673,120 @@ LAI_API lai_status lai_senafas_load(const char* path, lai_senafas** out);
 /* Releases the handle. NULL is a no-op. No other call may use the handle during or after. */
 LAI_API void lai_senafas_free(lai_senafas* senafas);
 
+
 /* ================================================================== since 0.4 */
+
+/* ------------------------------------------------------------------ library-owned strings */
+
+/* Releases a string the library returned through a char** (JSON descriptions and reports).
+ * NULL is a no-op. Thread-safe. */
+LAI_API void lai_string_free(char* s);
+
+/* ------------------------------------------------------------------ log messages */
+
+typedef enum lai_log_level { LAI_LOG_ERROR = 0, LAI_LOG_WARNING = 1, LAI_LOG_INFO = 2, LAI_LOG_DEBUG = 3 } lai_log_level;
+/* Receives one message (without a newline; valid during the call). It may be called from any
+ * library thread, one message at a time, and must not call liteai functions. */
+typedef void (*lai_log_fn)(lai_log_level level, const char* message, void* user_data);
+/* The library's messages (progress lines, skipped files, warnings) go to fn instead of stderr;
+ * fn NULL restores stderr. Process-wide; call it while no other liteai call runs. */
+LAI_API lai_status lai_set_log_callback(lai_log_fn fn, void* user_data);
+/* Messages above `level` are dropped (default LAI_LOG_INFO). Thread-safe. */
+LAI_API lai_status lai_set_log_level(lai_log_level level);
+
+/* ------------------------------------------------------------------ task options */
+
+/* The options of one task ("train", "evaluate", "predict", "probmat-build", "probmat-score",
+ * "anomaly-train", "anomaly-score", "som-train", "hough", ...), by the names, defaults, ranges and
+ * meanings of the `liteai` command's long options (`liteai train --help` lists train's; "epochs"
+ * is --epochs). Values are checked when set: a name the task does not take, a value of the wrong
+ * type or outside the option's range gives LAI_ERR_INVALID_ARGUMENT naming the option and the
+ * accepted range, and changes nothing. An options handle is used by one thread at a time; a task
+ * call only reads it. Options structs of older versions (lai_train_options...) keep working;
+ * settings added since 0.4 are reachable only here, so no struct ever has to grow. */
+typedef struct lai_options lai_options;
+/* *out receives new options for `task` with every option at its default. */
+LAI_API lai_status lai_options_create(const char* task, lai_options** out);
+LAI_API void lai_options_free(lai_options* options);
+/* A value as text, parsed as the command line parses it ("5", "1e-3", "yes", "512M", "a,b"). */
+LAI_API lai_status lai_options_set(lai_options* options, const char* name, const char* value);
+LAI_API lai_status lai_options_set_int(lai_options* options, const char* name, int64_t value);
+LAI_API lai_status lai_options_set_double(lai_options* options, const char* name, double value);
+/* Back to the default. */
+LAI_API lai_status lai_options_unset(lai_options* options, const char* name);
+/* The callback task calls give progress to (phase, step, loss, ...; non-zero cancels). */
+LAI_API lai_status lai_options_set_progress(lai_options* options, lai_progress_fn progress, void* user_data);
+/* The value as text (the default when unset), copied like lai_model_architecture; an option
+ * without a value or default gives LAI_ERR_INVALID_ARGUMENT. */
+LAI_API lai_status lai_options_get(const lai_options* options, const char* name, char* buf, size_t size,
+                                   size_t* needed);
+/* The values that were set, as a JSON object, into *json (free with lai_string_free). */
+LAI_API lai_status lai_options_to_json(const lai_options* options, char** json);
+/* The description of a task's options as JSON (an array of {"name", "type", "default", "min",
+ * "max", "choices", "help", "group"}); task NULL: the array of task names. *json: free with
+ * lai_string_free. Thread-safe. */
+LAI_API lai_status lai_options_describe(const char* task, char** json);
+
+/* ------------------------------------------------------------------ tasks with options */
+
+/* Trains a new model made from options of the task "train" (model, size, head, l2, standardize,
+ * the data's classes) on its data (data, format, val-split, ...), with everything `liteai train`
+ * offers (schedule, warmup, clip, patience, resume, checkpoint, log, columns, image root...), and
+ * saves it to "out" when set. *out receives the model (NULL allowed: then "out" must be set);
+ * *report (NULL allowed) the run's figures as JSON (free with lai_string_free). On
+ * LAI_ERR_CANCELLED *out still receives the model with the weights of the steps done.
+ * Thread-safe (independent of other handles). */
+LAI_API lai_status lai_train(const lai_options* options, lai_model** out, char** report);
+/* Trains an existing model with options of the task "train" (model options are refused: the
+ * model exists). A model with real class names reads the data in its class order; one with the
+ * default names ("class0"...) takes the data's. Exclusive like lai_model_train. */
+LAI_API lai_status lai_model_train_with(lai_model* model, const lai_options* options, char** report);
+/* Evaluates with options of the task "evaluate" (data, format, split, limit, batch, threshold,
+ * and the json/csv/confusion files to write). *out (NULL allowed) receives the report handle,
+ * *report_json (NULL allowed) the report as JSON. Exclusive like lai_model_evaluate. */
+LAI_API lai_status lai_model_evaluate_with(lai_model* model, const lai_options* options, lai_eval_report** out,
+                                           char** report_json);
+/* Knowledge distillation with options of the task "distill": every option of "train", plus
+ * "teacher" (a .lai model run in inference mode beside the student) or "teacher-logits" (a logits
+ * file computed elsewhere: CSV image_id,<class>,... or .npy [N, C] + <name>.ids.txt), "temperature"
+ * (4), "alpha" (0.9) and "student" (a zoo name, default compact_cxr, or a .lai file). Loss:
+ * alpha T^2 KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) CE(y, s); the per-finding binary form
+ * for sigmoid heads. lai_distill makes the student, like lai_train (*out and *report as there);
+ * lai_model_distill trains a given student (exclusive like lai_model_train). */
+LAI_API lai_status lai_distill(const lai_options* options, lai_model** out, char** report);
+LAI_API lai_status lai_model_distill(lai_model* student, const lai_options* options, char** report);
+/* Fits temperature scaling with options of the task "calibrate" (the validation data: data,
+ * format, split, limit, ..., batch) and keeps it in the model: every later prediction,
+ * evaluation and lai_model_save uses the calibrated probabilities (accuracy and AUROC do not
+ * change). *report (NULL allowed): {"temperature", "nll_before", "nll_after", "before": {"ece",
+ * "brier"}, "after": {...}} (free with lai_string_free). Exclusive like lai_model_train. */
+LAI_API lai_status lai_model_calibrate(lai_model* model, const lai_options* options, char** report);
+/* Builds a ProbMat from the images of a data spec with options of the task "probmat-build"
+ * (data, label, limit, size, bins, counts, scale, tolerance, batch; in unit intensities: images
+ * scaled to [0, 1] by their bit depth), as `liteai probmat build` does. Thread-safe. */
+LAI_API lai_status lai_probmat_build(const lai_options* options, lai_probmat** out);
+/* The WPM of an image with options of the task "probmat-score" (kind, side, smooth, eps,
+ * bandwidth, floor, score incl. "circles", top, percentile, min-radius, max-radius), as
+ * lai_probmat_wpm does with its struct. Thread-safe. */
+LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image, const lai_options* options,
+                                        float* map, size_t map_count, double* score);
+
+/* Writes SYNTHETIC phantoms with options of the task "synth" (out, n, size, seed, classes, noise),
+ * as `liteai synth` does. Thread-safe. */
+LAI_API lai_status lai_phantom_write_set_with(const lai_options* options);
+
+/* ------------------------------------------------------------------ descriptions */
+
+/* Every handle describes itself the same way: a JSON object into *json (free with
+ * lai_string_free), with what a server needs to know of it, memory included. A model: its
+ * architecture, class names, preprocessing, head, parameters, "memory": {"parameter_bytes",
+ * "buffer_bytes", "inference_copy_bytes" (bf16 weights when set)}, and the provenance its file
+ * carries. A ProbMat: its config, images, "memory": {"count_bytes", "table_bytes"}. Thread-safe. */
+LAI_API lai_status lai_model_describe(const lai_model* model, char** json);
+LAI_API lai_status lai_probmat_describe(const lai_probmat* pm, char** json);
+LAI_API lai_status lai_som_describe(const lai_som* som, char** json);
+LAI_API lai_status lai_autoencoder_describe(const lai_autoencoder* ae, char** json);
+LAI_API lai_status lai_senafas_describe(const lai_senafas* senafas, char** json);
 
 /* ------------------------------------------------------------------ bf16 products */
 

@@ -5,27 +5,31 @@
 #include "liteai/io/model_file.hpp"
 
 namespace {
-const char* kHelp =
-    "usage: liteai info MODEL.lai [--json] [--verify]\n"
-    "\n"
-    "Prints the model file's header (architecture, preprocessing, classes, provenance) and its\n"
-    "tensor table: name, dtype, shape, size. Only the header is read unless --verify is given, which\n"
-    "loads every tensor and checks its CRC32 (exit status 1 with the reason when the file is damaged).\n"
-    "--json prints the header and table as JSON instead.\n";
+const char* kUsage = "usage: liteai info MODEL.lai [--json] [--verify]\n";
+
+const liteai::app::OptionSet& info_options() {
+  static const liteai::app::OptionSet s = [] {
+    liteai::app::OptionSet o("info", "Prints the model file's header (architecture, preprocessing, classes, provenance) "
+                                     "and its tensor table: name, dtype, shape, size. Only the header is read unless "
+                                     "--verify is given.");
+    o.flag("json", "print the header and table as JSON")
+        .flag("verify", "load every tensor and check its CRC32 (exit status 1 with the reason when damaged)");
+    return o;
+  }();
+  return s;
+}
 }
 
 LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks every checksum") {
   using namespace liteai;
-  cli::Options o(args, {}, {"json", "verify"});
-  if (o.has("help")) {
-    std::printf("%s", kHelp);
-    return 0;
-  }
-  LAI_CHECK(o.positional().size() == 1, "info: give exactly one MODEL.lai (liteai info --help)");
-  const std::string path = o.positional()[0];
+  auto p = cli::parse(info_options(), args, kUsage);
+  if (!p) return 0;
+  LAI_CHECK(p->positional.size() == 1, "info: give exactly one MODEL.lai (liteai info --help)");
+  const std::string path = p->positional[0];
+  const bool verify = p->options.get_bool("verify"), json = p->options.get_bool("json");
   const io::Json table = io::read_model_file_table(path);
-  if (o.has("verify")) io::load_model_file(path);  // throws naming the damaged tensor
-  if (o.has("json")) {
+  if (verify) io::load_model_file(path);  // throws naming the damaged tensor
+  if (json) {
     std::printf("%s\n", table.dump(2).c_str());
   } else {
     std::printf("header:\n%s\n", table.at("header").dump(2).c_str());
@@ -46,6 +50,6 @@ LAI_COMMAND(info, "show a .lai model file's header and tensors; --verify checks 
     }
     std::printf("tensor data: %.2f MB\n", double(total) / 1e6);
   }
-  if (o.has("verify")) std::printf("checksums: ok\n");
+  if (verify) std::printf("checksums: ok\n");
   return 0;
 }

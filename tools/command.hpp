@@ -1,11 +1,17 @@
 #pragma once
 // Sub-commands of the `liteai` program register themselves with LAI_COMMAND so each lives in its
 // own file: LAI_COMMAND(train, "train a model on a data folder or manifest") { ...; return 0; }
-// The body sees `args` (the arguments after the sub-command name).
+// The body sees `args` (the arguments after the sub-command name). A command translates its
+// arguments into a task of the library's task layer (include/liteai/app/): the options come from
+// the task's OptionSet, parsed by app::parse_args, so the CLI, the C API and Python share names,
+// defaults and ranges.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "liteai/app/options.hpp"
 
 namespace liteai::cli {
 
@@ -24,12 +30,19 @@ struct Registrar {
   }
 };
 
-// Minimal option parser: --key value, --flag, positional arguments. Unknown options are errors.
+// Parses args against a task's options. With --help, prints the usage line(s) and the option
+// table to stdout and returns nullopt (the command then exits 0).
+std::optional<app::ParsedArgs> parse(const app::OptionSet& set, const Args& args, const std::string& usage,
+                                     const std::string& epilog = "");
+// Refuses positional arguments when a command takes none.
+void no_positional(const app::ParsedArgs& p, const std::string& cmd);
+bool stderr_is_tty();
+
+// Minimal option parser of the commands not yet moved to an OptionSet: --key value, --flag,
+// positional arguments. Unknown options are errors.
 class Options {
  public:
-  // spec: option names that take a value ("data", "out") and flags ("help", "quiet").
-  Options(const Args& args, const std::vector<std::string>& with_value,
-          const std::vector<std::string>& flags);
+  Options(const Args& args, const std::vector<std::string>& with_value, const std::vector<std::string>& flags);
   bool has(const std::string& key) const;
   std::string get(const std::string& key, const std::string& def = "") const;
   long long get_int(const std::string& key, long long def) const;

@@ -4,6 +4,8 @@
 #include <exception>
 #include <new>
 
+#include <unistd.h>
+
 #include "command.hpp"
 #include "liteai/core/error.hpp"
 
@@ -13,6 +15,23 @@ std::map<std::string, Command>& commands() {
   static std::map<std::string, Command> table;
   return table;
 }
+
+std::optional<app::ParsedArgs> parse(const app::OptionSet& set, const Args& args, const std::string& usage,
+                                     const std::string& epilog) {
+  app::ParsedArgs p = app::parse_args(set, args);
+  if (p.help) {
+    std::printf("%s%s", set.help(usage).c_str(), epilog.empty() ? "" : ("\n" + epilog).c_str());
+    return std::nullopt;
+  }
+  return p;
+}
+
+void no_positional(const app::ParsedArgs& p, const std::string& cmd) {
+  LAI_CHECK(p.positional.empty(), cmd, ": unexpected argument '", p.positional.empty() ? "" : p.positional[0],
+            "' (options start with --)");
+}
+
+bool stderr_is_tty() { return ::isatty(2) != 0; }
 
 Options::Options(const Args& args, const std::vector<std::string>& with_value,
                  const std::vector<std::string>& flags) {

@@ -1,4 +1,5 @@
 #include "liteai/data/loader.hpp"
+#include "liteai/core/log.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -128,8 +129,8 @@ struct Loader::State {
               if (skipped.fetch_add(1) == 0) {
                 std::lock_guard<std::mutex> lk(skip_mu);
                 first_skip = errors[k];
-                std::fprintf(stderr, "liteai data: skipping bad file: %s (further bad files are only counted)\n",
-                             errors[k].c_str());
+                log(LogLevel::warning,
+                    str_cat("liteai data: skipping bad file: ", errors[k], " (further bad files are only counted)"));
               }
               continue;
             }

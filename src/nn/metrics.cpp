@@ -130,6 +130,70 @@ double auroc(const std::vector<float>& scores, const std::vector<uint8_t>& posit
   return auroc(scores.data(), positive.data(), static_cast<int64_t>(scores.size()));
 }
 
+namespace {
+// Bins of (confidence, outcome) pairs into a Calibration; brier is supplied by the caller.
+Calibration binned(const std::vector<std::pair<float, bool>>& pairs, double brier, int bins) {
+  Calibration c;
+  c.valid = true;
+  c.brier = brier;
+  c.bins.resize(size_t(std::max(1, bins)));
+  const int nb = int(c.bins.size());
+  std::vector<double> conf(c.bins.size(), 0.0), hit(c.bins.size(), 0.0);
+  for (int b = 0; b < nb; ++b) c.bins[size_t(b)].lo = double(b) / nb, c.bins[size_t(b)].hi = double(b + 1) / nb;
+  for (const auto& [p, ok] : pairs) {
+    const int b = std::min(nb - 1, int(double(p) * nb));
+    ++c.bins[size_t(b)].count;
+    conf[size_t(b)] += p;
+    hit[size_t(b)] += ok ? 1.0 : 0.0;
+  }
+  const double total = double(pairs.size());
+  for (int b = 0; b < nb; ++b) {
+    ReliabilityBin& r = c.bins[size_t(b)];
+    if (r.count == 0) continue;
+    r.confidence = conf[size_t(b)] / double(r.count);
+    r.accuracy = hit[size_t(b)] / double(r.count);
+    c.ece += double(r.count) / total * std::fabs(r.accuracy - r.confidence);
+  }
+  return c;
+}
+bool are_probabilities(const float* p, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    if (!(p[i] >= 0.f && p[i] <= 1.f)) return false;
+  return true;
+}
+}  // namespace
+
+Calibration calibration_single_label(const float* probs, int64_t n, int64_t c, const int64_t* labels, int bins) {
+  if (n <= 0 || !are_probabilities(probs, n * c)) return {};
+  std::vector<std::pair<float, bool>> pairs;
+  double brier = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = probs + i * c;
+    double sum = 0;
+    for (int64_t k = 0; k < c; ++k) sum += row[k];
+    if (std::fabs(sum - 1.0) > 1e-3) return {};  // not a distribution over the classes
+    const int64_t pred = std::max_element(row, row + c) - row;
+    pairs.emplace_back(row[pred], pred == labels[i]);
+    for (int64_t k = 0; k < c; ++k) {
+      const double d = double(row[k]) - (k == labels[i] ? 1.0 : 0.0);
+      brier += d * d;
+    }
+  }
+  return binned(pairs, brier / double(n), bins);
+}
+
+Calibration calibration_multi_label(const float* probs, int64_t n, int64_t c, const float* targets, int bins) {
+  if (n <= 0 || !are_probabilities(probs, n * c)) return {};
+  std::vector<std::pair<float, bool>> pairs;
+  double brier = 0;
+  for (int64_t i = 0; i < n * c; ++i) {
+    pairs.emplace_back(probs[i], targets[i] != 0.f);
+    const double d = double(probs[i]) - double(targets[i]);
+    brier += d * d;
+  }
+  return binned(pairs, brier / double(n * c), bins);
+}
+
 ClassificationReport evaluate_single_label(const float* scores, int64_t n, int64_t c, const int64_t* labels,
                                            const std::vector<std::string>& names) {
   const char* op = "evaluate_single_label";
@@ -152,6 +216,7 @@ ClassificationReport evaluate_single_label(const float* scores, int64_t n, int64
   }
   r.accuracy = ratio(correct, n);
   r.exact_match = r.accuracy;
+  r.calibration = calibration_single_label(scores, n, c, labels);
   std::vector<uint8_t> positive(static_cast<size_t>(n));
   for (int64_t k = 0; k < c; ++k) {
     ClassMetrics& m = r.classes[size_t(k)];
@@ -211,6 +276,7 @@ ClassificationReport evaluate_multi_label(const float* scores, int64_t n, int64_
   }
   r.accuracy = ratio(right, n * c);
   r.exact_match = ratio(exact, n);
+  r.calibration = calibration_multi_label(scores, n, c, targets);
   std::vector<uint8_t> positive(static_cast<size_t>(n));
   for (int64_t k = 0; k < c; ++k) {
     ClassMetrics& m = r.classes[size_t(k)];
@@ -291,7 +357,37 @@ io::Json ClassificationReport::to_json() const {
     cm.set("rows", std::move(rows));
     j.set("confusion_matrix", std::move(cm));
   }
+  if (calibration.valid) {
+    Json c = Json::object();
+    c.set("ece", calibration.ece);
+    c.set("brier", calibration.brier);
+    c.set("bins", int64_t(calibration.bins.size()));
+    Json bins = Json::array();
+    for (const auto& b : calibration.bins) {
+      Json e = Json::object();
+      e.set("lo", b.lo);
+      e.set("hi", b.hi);
+      e.set("count", b.count);
+      e.set("confidence", b.confidence);
+      e.set("accuracy", b.accuracy);
+      bins.push_back(std::move(e));
+    }
+    c.set("reliability", std::move(bins));
+    j.set("calibration", std::move(c));
+  }
   return j;
+}
+
+std::string ClassificationReport::reliability_csv() const {
+  std::string out = "bin,lo,hi,count,confidence,accuracy\n";
+  for (size_t b = 0; b < calibration.bins.size(); ++b) {
+    const ReliabilityBin& r = calibration.bins[b];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%zu,%.6g,%.6g,%lld,%.6g,%.6g\n", b, r.lo, r.hi, static_cast<long long>(r.count),
+                  r.confidence, r.accuracy);
+    out += buf;
+  }
+  return out;
 }
 
 std::string ClassificationReport::per_class_csv() const {
@@ -338,6 +434,9 @@ std::string ClassificationReport::summary() const {
   if (multi_label) out += str_cat("exact match: ", f(exact_match), " (threshold ", threshold, ")\n");
   out += str_cat("macro precision ", f(macro_precision), "  recall ", f(macro_recall), "  f1 ", f(macro_f1),
                  "  auroc ", f(macro_auroc), " (", auroc_classes, " classes)\n");
+  if (calibration.valid)
+    out += str_cat("calibration: ECE ", f(calibration.ece), " (", calibration.bins.size(), " bins)  Brier ",
+                   f(calibration.brier), "\n");
   auto pad = [&](std::string s) {
     if (s.size() > width) s = s.substr(0, width);
     return s + std::string(width - s.size(), ' ');

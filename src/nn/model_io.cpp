@@ -1,5 +1,7 @@
 #include "liteai/nn/model_io.hpp"
+#include "liteai/core/version.hpp"
 
+#include <cmath>
 #include <set>
 
 #include "liteai/io/model_file.hpp"
@@ -108,6 +110,20 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer, bool keep_bf16 = fals
     out.optimizer.tensors.clear();
   }
   if (const io::Json* t = h.find("training")) out.training = *t;
+  if (const io::Json* c = h.find("calibration")) {
+    LAI_CHECK(c->get_string("method", what) == "temperature", what, ": unknown calibration method '",
+              c->get_string("method", what), "'");
+    for (double t : c->get_number_array("temperature", what)) {
+      LAI_CHECK(std::isfinite(t) && t > 0, what, ": calibration temperature ", t, " must be a positive number");
+      m.temperature.push_back(float(t));
+    }
+    LAI_CHECK(m.temperature.size() == 1 || int64_t(m.temperature.size()) == m.num_classes(), what, ": ",
+              m.temperature.size(), " calibration temperatures for ", m.num_classes(), " classes");
+  }
+  if (const io::Json* p = h.find("provenance")) {
+    LAI_CHECK(p->is_object(), what, ": 'provenance' must be an object");
+    m.provenance = *p;
+  }
   m.net->eval();
   return out;
 }
@@ -125,7 +141,15 @@ io::Json model_header(const Model& model) {
   p.set("standardize", model.preprocessing.standardize);
   h.set("preprocessing", p);
   h.set("parameters", model.net->parameter_count());
-  h.set("library", "liteai 0.1");
+  h.set("library", str_cat("liteai ", version()));
+  h.set("source_revision", source_revision());
+  if (!model.temperature.empty()) {
+    io::Json c = io::Json::object();
+    c.set("method", "temperature");
+    c.set("temperature", io::Json::array_of(model.temperature));
+    h.set("calibration", c);
+  }
+  if (model.provenance.is_object()) h.set("provenance", model.provenance);
   return h;
 }
 

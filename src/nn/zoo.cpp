@@ -1,11 +1,14 @@
 #include "liteai/nn/zoo.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/io/json.hpp"
 #include "liteai/ops/ops.hpp"
 
 namespace liteai::nn {
@@ -21,72 +24,6 @@ bool parse_number(const std::string& s, double* out) {
   return true;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else {
-      o += c;
-    }
-  }
-  return o;
-}
-
-// A tiny parser for flat JSON objects (strings, numbers, booleans, null).
-struct FlatJson {
-  const std::string& s;
-  size_t i = 0;
-  void ws() {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  }
-  [[noreturn]] void fail(const char* what) {
-    throw_error(str_cat("architecture JSON: ", what, " at offset ", i, " in '", s.substr(0, 200), "'"));
-  }
-  void expect(char c) {
-    ws();
-    if (i >= s.size() || s[i] != c) fail(str_cat("expected '", c, "'").c_str());
-    ++i;
-  }
-  std::string string() {
-    expect('"');
-    std::string o;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\') {
-        if (++i >= s.size()) fail("unterminated escape");
-        const char e = s[i];
-        if (e == 'u') {
-          if (i + 4 >= s.size()) fail("bad \\u escape");
-          o += static_cast<char>(std::strtol(s.substr(i + 1, 4).c_str(), nullptr, 16));
-          i += 4;
-        } else {
-          o += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-        }
-        ++i;
-      } else {
-        o += s[i++];
-      }
-    }
-    if (i >= s.size()) fail("unterminated string");
-    ++i;
-    return o;
-  }
-  std::string scalar() {
-    ws();
-    if (i < s.size() && s[i] == '"') return string();
-    const size_t b = i;
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '+' ||
-                            s[i] == '.'))
-      ++i;
-    if (b == i) fail("expected a string, number or boolean (nested values are not allowed)");
-    return s.substr(b, i - b);
-  }
-};
 }  // namespace
 
 int64_t ArchSpec::get_int(const std::string& key, int64_t def) const {
@@ -128,43 +65,34 @@ ArchSpec& ArchSpec::set(const std::string& key, double value) {
 }
 
 std::string ArchSpec::to_json() const {
-  std::string o = "{\"name\": \"" + json_escape(name) + "\"";
+  io::Json o = io::Json::object();
+  o.set("name", name);
   for (const auto& [k, v] : params) {
-    o += ", \"" + json_escape(k) + "\": ";
-    if (parse_number(v, nullptr) || v == "true" || v == "false")
-      o += v;
-    else
-      o += "\"" + json_escape(v) + "\"";
+    double x = 0;
+    if (parse_number(v, &x)) o.set(k, io::Json::parse(v, "architecture value"));  // exact as written
+    else if (v == "true" || v == "false") o.set(k, v == "true");
+    else o.set(k, v);
   }
-  return o + "}";
+  return o.dump();
 }
 
 ArchSpec ArchSpec::from_json(const std::string& json) {
+  const io::Json j = io::Json::parse(json, "architecture JSON");
   ArchSpec spec;
-  FlatJson p{json};
-  p.expect('{');
-  p.ws();
-  if (p.i < json.size() && json[p.i] == '}') {
-    ++p.i;
-  } else {
-    for (;;) {
-      std::string key = p.string();
-      p.expect(':');
-      std::string value = p.scalar();
-      if (key == "name")
-        spec.name = value;
-      else
-        spec.params[key] = value;
-      p.ws();
-      if (p.i < json.size() && json[p.i] == ',') {
-        ++p.i;
-        continue;
-      }
-      p.expect('}');
-      break;
+  for (const auto& [k, v] : j.as_object("architecture JSON")) {
+    std::string text;
+    switch (v.type()) {
+      case io::Json::Type::string: text = v.as_string(); break;
+      case io::Json::Type::boolean: text = v.as_bool() ? "true" : "false"; break;
+      case io::Json::Type::number: text = v.dump(); break;
+      default:
+        throw_error(ErrorKind::format, str_cat("architecture JSON: '", k, "' must be a string, number or boolean (found ",
+                                               v.type_name(), ")"));
     }
+    if (k == "name") spec.name = text;
+    else spec.params[k] = text;
   }
-  LAI_CHECK(!spec.name.empty(), "architecture JSON: no \"name\" in '", json.substr(0, 200), "'");
+  LAI_CHECK_FORMAT(!spec.name.empty(), "architecture JSON: no \"name\" in '", json.substr(0, 200), "'");
   return spec;
 }
 
@@ -185,11 +113,21 @@ Tensor Model::predict(const Tensor& x) {
     y = net->forward(x);  // no mode change: concurrent calls are safe
   }
   switch (head()) {
-    case Head::softmax: return ops::softmax(y, -1);
-    case Head::sigmoid: return ops::sigmoid(y);
+    case Head::softmax: return ops::softmax(calibrated_logits(y), -1);
+    case Head::sigmoid: return ops::sigmoid(calibrated_logits(y));
     case Head::none: break;
   }
   return y;
+}
+
+Tensor Model::calibrated_logits(const Tensor& logits) const {
+  if (temperature.empty()) return logits;
+  const int64_t C = logits.size(-1);
+  LAI_CHECK(temperature.size() == 1 || int64_t(temperature.size()) == C, "model: ", temperature.size(),
+            " calibration temperatures for ", C, " outputs");
+  Tensor inv = Tensor::empty({C});
+  for (int64_t c = 0; c < C; ++c) inv.data()[c] = 1.f / temperature[temperature.size() == 1 ? 0 : size_t(c)];
+  return ops::mul(logits, inv);
 }
 
 const char* to_string(Head h) {
@@ -236,21 +174,39 @@ void check_size(const char* model, int64_t size, int64_t multiple, int64_t chann
 }
 }  // namespace
 
-ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
-  check_size("compact_cxr", size, 8, channels, classes);
+namespace {
+// compact_cxr and compact_cxr_gap: the same three conv stages and bottleneck head; they differ in
+// how the 128 feature maps become the 256-vector (a 134M-weight Dense at 512x512, or a global
+// average pool and a 128 x 256 Dense).
+ModulePtr compact_family(int64_t size, int64_t channels, int64_t classes, float l2, bool gap, Generator& g) {
+  check_size(gap ? "compact_cxr_gap" : "compact_cxr", size, 8, channels, classes);
   auto net = std::make_shared<Sequential>();
   net->add("conv1", conv(channels, 32, Activation::swish, l2, g)).add("pool1", std::make_shared<AvgPool2d>(2));
   net->add("conv2", conv(32, 64, Activation::swish, l2, g)).add("pool2", std::make_shared<AvgPool2d>(2));
   net->add("conv3", conv(64, 128, Activation::swish, l2, g)).add("pool3", std::make_shared<AvgPool2d>(2));
-  net->add("flatten", std::make_shared<Flatten>());
   const int64_t s8 = size / 8;
-  net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g));
+  if (gap) {
+    net->add("gap", std::make_shared<GlobalAvgPool2d>());
+    net->add("fc1", dense(128, 256, Activation::swish, l2, g));
+  } else {
+    net->add("flatten", std::make_shared<Flatten>());
+    net->add("fc1", dense(s8 * s8 * 128, 256, Activation::swish, l2, g));
+  }
   auto bottleneck = std::make_shared<Sequential>();
   bottleneck->add("fc2", dense(256, 128, Activation::swish, l2, g)).add("fc3", dense(128, 256, Activation::none, l2, g));
   net->add("res", std::make_shared<Residual>(bottleneck));
   net->add("act", std::make_shared<ActivationLayer>(Activation::swish));
   net->add("out", dense(256, classes, Activation::none, l2, g));
   return net;
+}
+}  // namespace
+
+ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
+  return compact_family(size, channels, classes, l2, false, g);
+}
+
+ModulePtr compact_cxr_gap(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g) {
+  return compact_family(size, channels, classes, l2, true, g);
 }
 
 int64_t compact_cxr_parameter_count(int64_t size, int64_t channels, int64_t classes) {
@@ -314,13 +270,37 @@ ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& 
   return net;
 }
 
-std::vector<std::string> zoo_names() { return {"compact_cxr", "teacher_cxr", "small_cnn", "autoencoder"}; }
+std::vector<std::string> zoo_names() {
+  return {"compact_cxr", "compact_cxr_gap", "teacher_cxr", "small_cnn", "autoencoder"};
+}
+
+namespace {
+// The hyper-parameters each zoo entry takes ("standardize" is the preprocessing of every entry).
+const std::vector<std::string>* accepted_keys(const std::string& name) {
+  static const std::map<std::string, std::vector<std::string>> keys = {
+      {"compact_cxr", {"size", "channels", "classes", "head", "l2", "standardize"}},
+      {"compact_cxr_gap", {"size", "channels", "classes", "head", "l2", "standardize"}},
+      {"teacher_cxr", {"size", "channels", "classes", "head", "width", "l2", "standardize"}},
+      {"small_cnn", {"size", "channels", "classes", "head", "standardize"}},
+      {"autoencoder", {"size", "channels", "width", "head", "standardize"}},
+  };
+  auto it = keys.find(name);
+  return it == keys.end() ? nullptr : &it->second;
+}
+}  // namespace
 
 std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   ArchSpec spec = spec_in;
   Generator g(seed);
   auto m = std::make_shared<Model>();
   const std::string& n = spec.name;
+  if (const std::vector<std::string>* keys = accepted_keys(n))
+    for (const auto& [k, v] : spec.params)
+      if (std::find(keys->begin(), keys->end(), k) == keys->end()) {
+        std::string known;
+        for (const auto& x : *keys) known += (known.empty() ? "" : ", ") + x;
+        throw_error(str_cat("build_model: architecture '", n, "' has no parameter '", k, "' (it takes: ", known, ")"));
+      }
   const int64_t channels = spec.get_int("channels", 1);
   const std::string head = spec.get("head", n == "autoencoder" ? "none" : "softmax");
   if (n == "autoencoder")
@@ -328,11 +308,12 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
   else
     LAI_CHECK(head == to_string(Head::softmax) || head == to_string(Head::sigmoid), n,
               ": head must be \"softmax\" or \"sigmoid\", got '", head, "'");
-  if (n == "compact_cxr" || n == "teacher_cxr") {
+  if (n == "compact_cxr" || n == "compact_cxr_gap" || n == "teacher_cxr") {
     const int64_t size = spec.get_int("size", 512), classes = spec.get_int("classes", 2);
-    if (n == "compact_cxr") {
+    if (n != "teacher_cxr") {
       const double l2 = spec.get_double("l2", 0.01);
-      m->net = compact_cxr(size, channels, classes, static_cast<float>(l2), g);
+      m->net = n == "compact_cxr" ? compact_cxr(size, channels, classes, static_cast<float>(l2), g)
+                                  : compact_cxr_gap(size, channels, classes, static_cast<float>(l2), g);
       spec.set("l2", l2);
     } else {
       const double l2 = spec.get_double("l2", 0.0);
@@ -354,9 +335,14 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
     m->preprocessing = {size, size, channels, true};
   } else {
     throw_error(str_cat("build_model: unknown architecture '", n,
-                        "' (known: compact_cxr, teacher_cxr, small_cnn, autoencoder)"));
+                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, autoencoder)"));
   }
   spec.set("channels", static_cast<double>(channels));
+  if (spec.params.count("standardize")) {
+    const std::string v = spec.get("standardize", "");
+    LAI_CHECK(v == "true" || v == "false", n, ": standardize must be true or false, got '", v, "'");
+    m->preprocessing.standardize = v == "true";
+  }
   m->arch = spec;
   const int64_t classes = spec.get_int("classes", 0);
   for (int64_t c = 0; c < classes; ++c) m->class_names.push_back(str_cat("class", c));

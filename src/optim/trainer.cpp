@@ -1,6 +1,8 @@
 #include "kernels/kernels.hpp"
 #include "liteai/core/storage.hpp"
 #include "liteai/optim/trainer.hpp"
+#include "liteai/optim/evaluate.hpp"
+#include "liteai/core/log.hpp"
 
 #include <unistd.h>
 
@@ -30,6 +32,14 @@ const char* to_string(Phase p) {
 }
 
 namespace {
+// printf-style formatting into a std::string (progress and log lines).
+template <class... A>
+std::string format(const char* fmt, A... a) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, fmt, a...);
+  return buf;
+}
+
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -99,29 +109,6 @@ void check_finite_gradient(const std::string& name, const Tensor& g) {
 
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 
-// Correct predictions in a batch, and how many were counted.
-void count_correct(nn::Head head, const Tensor& out, const TrainBatch& b, int64_t* correct,
-                   int64_t* counted) {
-  if (head == nn::Head::softmax && b.labels.defined()) {
-    const int64_t N = out.size(0), C = out.size(1);
-    const float* o = out.data();
-    std::vector<float> lab = b.labels.to_vector();
-    for (int64_t i = 0; i < N; ++i) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < C; ++c)
-        if (o[i * C + c] > o[i * C + best]) best = c;
-      *correct += best == static_cast<int64_t>(lab[static_cast<size_t>(i)]);
-      ++*counted;
-    }
-  } else if (head == nn::Head::sigmoid && b.targets.defined()) {
-    const float* o = out.data();
-    std::vector<float> t = b.targets.to_vector();
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      *correct += (o[i] > 0.f) == (t[static_cast<size_t>(i)] > 0.5f);
-      ++*counted;
-    }
-  }
-}
 }  // namespace
 
 // ---------------- TensorSource ----------------
@@ -267,26 +254,13 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
 }
 
 EvalResult Trainer::evaluate(BatchSource& source) {
-  autograd::NoGrad ng;
-  const bool was = model_->net->is_training();
-  model_->net->eval();
-  const nn::Head head = model_->head();
-  source.reset(0);
-  double loss_sum = 0;
-  int64_t correct = 0, counted = 0, samples = 0;
-  while (auto b = source.next()) {
-    Tensor out = model_->forward(b->images);
-    Tensor targets = head == nn::Head::none && !b->targets.defined() ? b->images : b->targets;
-    const int64_t n = b->images.size(0);
-    loss_sum += double(nn::head_loss(head, out, b->labels, targets).item()) * n;
-    count_correct(head, out, *b, &correct, &counted);
-    samples += n;
-  }
-  model_->net->train(was);
+  EvaluateOptions eo;
+  eo.report = false;
+  const Evaluation e = optim::evaluate(*model_, source, eo);
   EvalResult r;
-  r.samples = samples;
-  r.loss = samples ? loss_sum / samples : 0;
-  r.metric = counted ? double(correct) / counted : std::nan("");
+  r.samples = e.samples;
+  r.loss = e.loss;
+  r.metric = e.metric;
   return r;
 }
 
@@ -400,7 +374,8 @@ void Trainer::resume(const std::string& path) {
 TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   TrainResult result;
   const bool show = o_.progress == 1 || (o_.progress < 0 && isatty(2));
-  const bool tty = isatty(2);
+  // A live bar (\r) only on a terminal that no host log sink has replaced; else one log line each.
+  const bool tty = isatty(2) && !has_log_sink();
   std::ofstream csv;
   if (!o_.metrics_csv.empty()) {
     const bool append = epochs_done_ > 0;
@@ -454,11 +429,16 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       }
       if (show && (t - last_report >= o_.progress_interval || step == steps)) {
         last_report = t;
-        std::fprintf(stderr, "%sepoch %lld/%lld step %lld/%s loss %.4f acc %.4f %.1f img/s ETA %s%s",
-                     tty ? "\r" : "", (long long)p.epoch, (long long)p.epochs, (long long)step,
-                     steps > 0 ? std::to_string(steps).c_str() : "?", p.loss, p.metric, p.images_per_second,
-                     fmt_duration(p.eta_seconds).c_str(), tty ? "   " : "\n");
-        std::fflush(stderr);
+        const std::string line = format("epoch %lld/%lld step %lld/%s loss %.4f acc %.4f %.1f img/s ETA %s",
+                                        (long long)p.epoch, (long long)p.epochs, (long long)step,
+                                        steps > 0 ? std::to_string(steps).c_str() : "?", p.loss, p.metric,
+                                        p.images_per_second, fmt_duration(p.eta_seconds).c_str());
+        if (tty) {
+          std::fprintf(stderr, "\r%s   ", line.c_str());
+          std::fflush(stderr);
+        } else {
+          log(LogLevel::info, line);
+        }
       }
     }
     const double epoch_seconds = now() - t_epoch;
@@ -493,7 +473,7 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       } else {
         ++bad_epochs_;
       }
-      if (show) std::fprintf(stderr, "epoch %lld: val_loss %.4f val_acc %.4f\n", (long long)es.epoch, v.loss, v.metric);
+      if (show) log(LogLevel::info, format("epoch %lld: val_loss %.4f val_acc %.4f", (long long)es.epoch, v.loss, v.metric));
     }
     epochs_done_ = epoch + 1;
     result.history.push_back(es);
@@ -517,7 +497,7 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     }
     if (validation && o_.early_stopping_patience > 0 && bad_epochs_ >= o_.early_stopping_patience) {
       result.early_stopped = true;
-      if (show) std::fprintf(stderr, "early stopping: no validation improvement for %lld epochs\n", (long long)bad_epochs_);
+      if (show) log(LogLevel::info, format("early stopping: no validation improvement for %lld epochs", (long long)bad_epochs_));
       break;
     }
   }
@@ -527,8 +507,8 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     model_->net->load_state(best_state_);
     result.restored_best = true;
     if (show)
-      std::fprintf(stderr, "restored the weights of epoch %lld (best validation loss %.4f)\n", (long long)best_epoch_,
-                   best_val_loss_);
+      log(LogLevel::info, format("restored the weights of epoch %lld (best validation loss %.4f)", (long long)best_epoch_,
+                                 best_val_loss_));
   }
   result.seconds = now() - t_start;
   result.images_per_second = images_total / std::max(1e-9, train_seconds);

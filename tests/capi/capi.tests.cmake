@@ -33,7 +33,10 @@ else()
     add_test(NAME capi_python_${variant}
              COMMAND ${LITEAI_SYSTEM_PYTHON} ${PROJECT_SOURCE_DIR}/bindings/python/tests/test_liteai.py
                      ${LITEAI_TEST_TMP}/python_${variant})
-    set(env "LITEAI_LIBRARY=$<TARGET_FILE:liteai_shared>" "PYTHONPATH=${PROJECT_SOURCE_DIR}/bindings/python")
+    # The layout programs of tests/abi: the ctypes structures are checked against the header.
+    set(layouts "$<TARGET_FILE:capi_abi_layout_new>:$<TARGET_FILE:capi_abi_layout_0_2_new>:$<TARGET_FILE:capi_abi_layout_0_3_new>")
+    set(env "LITEAI_LIBRARY=$<TARGET_FILE:liteai_shared>" "PYTHONPATH=${PROJECT_SOURCE_DIR}/bindings/python"
+            "LITEAI_ABI_LAYOUTS=${layouts}")
     if(variant STREQUAL "nonumpy")
       list(APPEND env "LITEAI_PYTHON_NO_NUMPY=1")
     endif()

@@ -228,3 +228,34 @@ TEST_CASE("capi: Hough finds a drawn disc; decoding images") {
   CHECK(lai_image_decode_memory(bytes.data(), bytes.size() / 3, px2.data(), px2.size(), &w, &h) == LAI_ERR_FORMAT);
   CHECK(lai_image_decode_file((dir + "/none.png").c_str(), px2.data(), px2.size(), &w, &h) == LAI_ERR_IO);
 }
+
+TEST_CASE("capi: a ProbMat in unit intensities (as `liteai probmat build` makes) scores 8-bit pixels like a 0..255 one") {
+  // The CLI builds ProbMats over [0, 1] (images scaled by their bit depth); the C API's default
+  // range is the pixels' own 0..255. Pixels given to a unit ProbMat are scaled by their type's
+  // full scale, so both give the same map (before, a unit ProbMat saturated every 8-bit pixel).
+  lai_probmat_config raw, unit;
+  lai_probmat_config_init(&raw, S, S);
+  lai_probmat_config_init(&unit, S, S);
+  raw.bins = unit.bins = 64;
+  unit.lo = 0.f;
+  unit.hi = 1.f;
+  ProbMat a, b;
+  REQUIRE(lai_probmat_create(&raw, &a.p) == LAI_OK);
+  REQUIRE(lai_probmat_create(&unit, &b.p) == LAI_OK);
+  for (int i = 0; i < 10; ++i) {
+    const std::vector<uint8_t> px = phantom(9, uint64_t(i) * 5, S);
+    REQUIRE(lai_probmat_add(a.p, px.data(), LAI_PIXEL_U8, S, S, 0) == LAI_OK);
+    REQUIRE(lai_probmat_add(b.p, px.data(), LAI_PIXEL_U8, S, S, 0) == LAI_OK);
+  }
+  const std::vector<uint8_t> probe = phantom(9, 1, S);  // a foreign body
+  double sa = 0, sb = 0;
+  const std::vector<float> ma = wpm_of(a.p, probe, &sa), mb = wpm_of(b.p, probe, &sb);
+  double worst = 0;
+  for (size_t i = 0; i < ma.size(); ++i) worst = std::max(worst, double(std::fabs(ma[i] - mb[i])));
+  CHECK(worst < 1e-3);
+  CHECK(std::fabs(sa - sb) < 1e-3 * std::max(1.0, sa));
+  // And the map is informative, not saturated: most pixels of an image like the normals are probable.
+  std::vector<float> sorted = mb;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted[sorted.size() / 2] < 0.5f * sorted.back());
+}

@@ -353,3 +353,21 @@ TEST_CASE("capi: step-by-step trainer on caller buffers lowers the loss and hold
   CHECK(std::isfinite(loss));
   lai_trainer_free(t);
 }
+
+TEST_CASE("capi: architecture keys are honoured or refused, never ignored") {
+  Model m;
+  CHECK(lai_model_create("{\"name\": \"compact_cxr\", \"size\": 16, \"bogus\": 1}", 0, 3, 1, &m.m) ==
+        LAI_ERR_INVALID_ARGUMENT);
+  CHECK(m.m == nullptr);
+  CHECK(std::string(lai_last_error()).find("no parameter 'bogus'") != std::string::npos);
+  REQUIRE(lai_model_create("{\"name\": \"compact_cxr\", \"size\": 16, \"standardize\": false}", 0, 3, 1, &m.m) ==
+          LAI_OK);
+  lai_model_info info;
+  lai_model_info_init(&info);
+  REQUIRE(lai_model_get_info(m.m, &info) == LAI_OK);
+  CHECK(info.standardize == 0);
+  Model n;
+  CHECK(lai_model_create("{\"name\": \"small_cnn\", \"l2\": 0.1}", 0, 3, 1, &n.m) == LAI_ERR_INVALID_ARGUMENT);
+  CHECK(lai_model_create("{\"name\": \"small_cnn\", \"standardize\": \"maybe\"}", 0, 3, 1, &n.m) ==
+        LAI_ERR_INVALID_ARGUMENT);
+}

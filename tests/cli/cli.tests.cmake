@@ -9,10 +9,10 @@ if(NOT TARGET liteai_cli)
 endif()
 # CMake scripts cannot write arbitrary bytes: this helper makes the damaged files of cli_errors.
 add_executable(cli_test_corrupt ${CMAKE_CURRENT_LIST_DIR}/cli_test_corrupt.cpp)
-foreach(workflow classify probmat anomaly som hough demo errors)
+foreach(workflow classify probmat anomaly som hough demo errors distill trust)
   add_test(NAME cli_${workflow}
            COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DCORRUPT=$<TARGET_FILE:cli_test_corrupt>
-                   -DWORK=${LITEAI_TEST_TMP}/cli_${workflow}
+                   -DWORK=${LITEAI_TEST_TMP}/cli_${workflow} -DEXAMPLES=${PROJECT_SOURCE_DIR}/examples
                    -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_${workflow}.cmake)
   # Two threads whatever the machine: the same bits on every run (determinism is per thread count).
   set_tests_properties(cli_${workflow} PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2")

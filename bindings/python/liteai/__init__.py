@@ -171,6 +171,15 @@ class _SenafasInfo(C.Structure):
                 ("floor", C.c_float)]
 
 
+# The C structs by their header names (tests/abi's layout programs are checked against these).
+_STRUCTS = {"lai_image": _Image, "lai_model_info": _ModelInfo, "lai_progress": _Progress,
+            "lai_train_options": _TrainOptions, "lai_train_result": _TrainResult, "lai_eval_result": _EvalResult,
+            "lai_probmat_config": _ProbMatConfig, "lai_wpm_options": _WpmOptions, "lai_som_options": _SomOptions,
+            "lai_circle": _Circle, "lai_hough_options": _HoughOptions, "lai_score_options": _ScoreOptions,
+            "lai_autoencoder_options": _AutoencoderOptions, "lai_eval_summary": _EvalSummary,
+            "lai_class_metrics": _ClassMetrics, "lai_senafas_options": _SenafasOptions,
+            "lai_senafas_info": _SenafasInfo}
+
 _P = C.c_void_p
 _S = C.c_int  # lai_status
 _SIG = {
@@ -281,7 +290,38 @@ _SIG_0_3 = {
     "lai_senafas_load": (_S, [C.c_char_p, C.POINTER(_P)]),
     "lai_senafas_free": (None, [_P]),
 }
-_OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3])
+# Functions of C API 0.4 (task options, tasks with options, descriptions, the log callback).
+_LOG_FN = C.CFUNCTYPE(None, C.c_int, C.c_char_p, C.c_void_p)
+_SIG_0_4 = {
+    "lai_string_free": (None, [_P]),
+    "lai_set_log_callback": (_S, [_LOG_FN, _P]),
+    "lai_set_log_level": (_S, [C.c_int]),
+    "lai_options_create": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_options_free": (None, [_P]),
+    "lai_options_set": (_S, [_P, C.c_char_p, C.c_char_p]),
+    "lai_options_set_int": (_S, [_P, C.c_char_p, C.c_int64]),
+    "lai_options_set_double": (_S, [_P, C.c_char_p, C.c_double]),
+    "lai_options_unset": (_S, [_P, C.c_char_p]),
+    "lai_options_set_progress": (_S, [_P, _PROGRESS_FN, _P]),
+    "lai_options_get": (_S, [_P, C.c_char_p, C.c_char_p, C.c_size_t, C.POINTER(C.c_size_t)]),
+    "lai_options_to_json": (_S, [_P, C.POINTER(_P)]),
+    "lai_options_describe": (_S, [C.c_char_p, C.POINTER(_P)]),
+    "lai_train": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_train_with": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_evaluate_with": (_S, [_P, _P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_probmat_build": (_S, [_P, C.POINTER(_P)]),
+    "lai_probmat_wpm_with": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_double)]),
+    "lai_phantom_write_set_with": (_S, [_P]),
+    "lai_distill": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_distill": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_calibrate": (_S, [_P, _P, C.POINTER(_P)]),
+    "lai_model_describe": (_S, [_P, C.POINTER(_P)]),
+    "lai_probmat_describe": (_S, [_P, C.POINTER(_P)]),
+    "lai_som_describe": (_S, [_P, C.POINTER(_P)]),
+    "lai_autoencoder_describe": (_S, [_P, C.POINTER(_P)]),
+    "lai_senafas_describe": (_S, [_P, C.POINTER(_P)]),
+}
+_OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
 
 class _Missing:
@@ -298,7 +338,8 @@ def has(name):
     return not isinstance(getattr(_lib, name, None), (_Missing, type(None)))
 
 
-for _name, (_res, _args) in list(_SIG.items()) + list(_SIG_0_2.items()) + list(_SIG_0_3.items()):
+for _name, (_res, _args) in list(_SIG.items()) + list(_SIG_0_2.items()) + list(_SIG_0_3.items()) + \
+        list(_SIG_0_4.items()):
     try:
         _f = getattr(_lib, _name)
     except AttributeError:
@@ -332,6 +373,146 @@ def set_num_threads(n):
 
 def get_num_threads():
     return _lib.lai_get_num_threads()
+
+
+# ---------------------------------------------------------------- options, strings, log (C API 0.4)
+
+def _take_string(ptr):
+    """The text of a library-owned string, which is then released."""
+    if not ptr.value:
+        return None
+    try:
+        return C.string_at(ptr.value).decode("utf-8")
+    finally:
+        _lib.lai_string_free(ptr)
+
+
+def _json_out(fn, *args):
+    import json
+    out = C.c_void_p()
+    _check(fn(*args, C.byref(out)))
+    return json.loads(_take_string(out))
+
+
+def describe_options(task=None):
+    """The options of a task as a list of dicts (name, type, default, min, max, choices, help,
+    group), by the names `liteai <task> --help` shows; task None: the task names."""
+    return _json_out(_lib.lai_options_describe, task.encode() if task else None)
+
+
+class Options:
+    """Options of one task ("train", "evaluate", "probmat-build", ...), with the names, defaults
+    and ranges of the `liteai` command's long options. Keyword arguments use '_' for '-':
+    Options("train", epochs=5, val_split=0.1, hflip=True). A value is checked when it is set."""
+
+    def __init__(self, task, progress=None, **values):
+        h = C.c_void_p()
+        _check(_lib.lai_options_create(task.encode(), C.byref(h)))
+        self._h, self.task = h, task
+        self._cb = _Callback(progress) if progress else None
+        if self._cb:
+            _check(_lib.lai_options_set_progress(self._h, self._cb.c_fn, None))
+        for k, v in values.items():
+            self[k] = v
+
+    def __setitem__(self, name, value):
+        name = name.replace("_", "-").encode()
+        if isinstance(value, bool):
+            _check(_lib.lai_options_set_int(self._h, name, int(value)))
+        elif isinstance(value, int):
+            _check(_lib.lai_options_set_int(self._h, name, value))
+        elif isinstance(value, float):
+            _check(_lib.lai_options_set_double(self._h, name, value))
+        elif isinstance(value, (list, tuple)):
+            _check(_lib.lai_options_set(self._h, name, ",".join(str(x) for x in value).encode()))
+        else:
+            _check(_lib.lai_options_set(self._h, name, os.fsencode(value) if isinstance(value, os.PathLike)
+                                        else str(value).encode()))
+
+    def __getitem__(self, name):
+        name = name.replace("_", "-").encode()
+        need = C.c_size_t()
+        _check(_lib.lai_options_get(self._h, name, None, 0, C.byref(need)))
+        buf = C.create_string_buffer(need.value)
+        _check(_lib.lai_options_get(self._h, name, buf, need.value, None))
+        return buf.value.decode("utf-8")
+
+    def to_dict(self):
+        """The values that were set."""
+        return _json_out(_lib.lai_options_to_json, self._h)
+
+    def _raise_callback_error(self):
+        if self._cb is not None and self._cb.error is not None:
+            e, self._cb.error = self._cb.error, None
+            raise e
+
+    def close(self):
+        if self._h:
+            _lib.lai_options_free(self._h)
+            self._h = C.c_void_p()
+
+    def __del__(self):
+        self.close()
+
+
+def _options(task, options, progress=None):
+    if isinstance(options, Options):
+        return options
+    return Options(task, progress=progress, **options)
+
+
+_LOG_LEVELS = {0: "error", 1: "warning", 2: "info", 3: "debug"}
+_log_keep = None
+
+
+def set_log_callback(fn):
+    """Sends the library's messages (progress lines, skipped files, warnings) to fn(level, text)
+    instead of stderr; None restores stderr. fn runs on library threads: keep it short."""
+    global _log_keep
+    if fn is None:
+        _check(_lib.lai_set_log_callback(_LOG_FN(), None))
+        _log_keep = None
+        return
+
+    def trampoline(level, message, _user):
+        try:
+            fn(_LOG_LEVELS.get(level, "info"), message.decode("utf-8", "replace"))
+        except BaseException:  # noqa: B902 - must not cross into C
+            pass
+    _log_keep = _LOG_FN(trampoline)
+    _check(_lib.lai_set_log_callback(_log_keep, None))
+
+
+def set_log_level(level):
+    _check(_lib.lai_set_log_level({v: k for k, v in _LOG_LEVELS.items()}[level]))
+
+
+def train(progress=None, **options):
+    """Trains a new model with the options of `liteai train` (data=..., model=..., size=...,
+    epochs=..., out=... ; '_' for '-'). Returns (Model, report dict)."""
+    import json
+    o = _options("train", options, progress)
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_train(o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    model = Model(h.value) if h.value else None
+    o._raise_callback_error()
+    _check(status)
+    return model, (json.loads(text) if text else None)
+
+
+def distill(progress=None, **options):
+    """Knowledge distillation with the options of `liteai distill` (teacher=... or teacher_logits=...,
+    student=..., temperature=..., alpha=..., and every option of train). Returns (Model, report)."""
+    import json
+    o = _options("distill", options, progress)
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_distill(o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    model = Model(h.value) if h.value else None
+    o._raise_callback_error()
+    _check(status)
+    return model, (json.loads(text) if text else None)
 
 
 # ---------------------------------------------------------------- images
@@ -412,9 +593,14 @@ def phantom(seed, index, size=64):
     return out, label.value
 
 
-def write_phantoms(directory, count, seed=1, size=64):
-    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv."""
-    _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
+def write_phantoms(directory, count, seed=1, size=64, **options):
+    """Writes `count` SYNTHETIC phantoms as PNGs plus directory/manifest.csv. Further options of
+    `liteai synth` (classes=[0, 1], noise=0.5, quiet=True) need C API 0.4."""
+    if options:
+        o = Options("synth", out=directory, n=count, seed=seed, size=size, **options)
+        _check(_lib.lai_phantom_write_set_with(o._h))
+    else:
+        _check(_lib.lai_phantom_write_set(_path(directory), count, seed, size))
     return os.path.join(directory, "manifest.csv")
 
 
@@ -422,9 +608,10 @@ def write_phantoms(directory, count, seed=1, size=64):
 
 class _Handle:
     """Owns one C handle: freed by close(), a `with` block or garbage collection. Subclasses name
-    their C functions: _free_fn, and _load_fn / _save_fn when the object is kept in a file."""
+    their C functions: _free_fn, _describe_fn, and _load_fn / _save_fn when the object is kept in
+    a file."""
     _h = C.c_void_p()
-    _free_fn = _load_fn = _save_fn = None
+    _free_fn = _load_fn = _save_fn = _describe_fn = None
 
     def __init__(self, handle):
         self._h = C.c_void_p(handle)
@@ -441,6 +628,10 @@ class _Handle:
 
     def save(self, path):
         _check(getattr(_lib, self._save_fn)(self._h, _path(path)))
+
+    def describe(self):
+        """What the handle is, memory included, as a dict (C API 0.4)."""
+        return _json_out(getattr(_lib, self._describe_fn), self._h)
 
     def close(self):
         if self._h:
@@ -477,6 +668,7 @@ class _Callback:
 
 class Model(_Handle):
     _free_fn = "lai_model_free"
+    _describe_fn = "lai_model_describe"
     _load_fn = "lai_model_load"
     _save_fn = "lai_model_save"
 
@@ -629,6 +821,54 @@ class Model(_Handle):
         return d
 
 
+    def train_with(self, progress=None, **options):
+        """Trains this model with the options of `liteai train` (no model options). Returns the
+        report dict (C API 0.4)."""
+        import json
+        o = _options("train", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_train_with(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def distill(self, progress=None, **options):
+        """Trains this model as the student of a teacher (the options of `liteai distill`)."""
+        import json
+        o = _options("distill", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_distill(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def calibrate(self, progress=None, **options):
+        """Fits temperature scaling on validation data (the options of `liteai calibrate`: data=...)
+        and keeps it: later predictions are calibrated. Returns the report (T, NLL, ECE before/after)."""
+        import json
+        o = _options("calibrate", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_calibrate(self._h, o._h, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+    def evaluate_with(self, progress=None, **options):
+        """Evaluates with the options of `liteai eval` (data=..., split=..., json=...). Returns the
+        report dict (per-class metrics, loss, samples) (C API 0.4)."""
+        import json
+        o = _options("evaluate", options, progress)
+        rep = C.c_void_p()
+        status = _lib.lai_model_evaluate_with(self._h, o._h, None, C.byref(rep))
+        text = _take_string(rep)
+        o._raise_callback_error()
+        _check(status)
+        return json.loads(text) if text else None
+
+
 class Trainer(_Handle):
     """Step-by-step training on images in memory; holds the model exclusively until closed.
 
@@ -661,6 +901,7 @@ class Trainer(_Handle):
 
 class ProbMat(_Handle):
     _free_fn = "lai_probmat_free"
+    _describe_fn = "lai_probmat_describe"
     _load_fn = "lai_probmat_load"
     _save_fn = "lai_probmat_save"
 
@@ -698,6 +939,27 @@ class ProbMat(_Handle):
         _check(_lib.lai_probmat_get_info(self._h, None, C.byref(n)))
         return n.value
 
+    @classmethod
+    def build(cls, progress=None, **options):
+        """A ProbMat of the images of a data spec, with the options of `liteai probmat build`
+        (data=..., size=..., label=..., bins=...) (C API 0.4)."""
+        o = _options("probmat-build", options, progress)
+        h = C.c_void_p()
+        status = _lib.lai_probmat_build(o._h, C.byref(h))
+        o._raise_callback_error()
+        _check(status)
+        return cls(_handle=h.value)
+
+    def wpm_with(self, image, **options):
+        """(map, score) with the options of `liteai probmat score` (kind, side, smooth, score...)."""
+        o = _options("probmat-score", options)
+        keep, ptr, t, w, h, stride = _as_image(image)
+        img = _Image(ptr, t, w, h, stride)
+        out, optr = _floats(w * h)
+        s = C.c_double()
+        _check(_lib.lai_probmat_wpm_with(self._h, C.byref(img), o._h, optr, w * h, C.byref(s)))
+        return _to_list_or_array(out, (h, w)), s.value
+
     def wpm(self, image, kind="neglog", smooth_sigma=0.0, score="topk_mean"):
         """(map as a 2-D array / flat list, image score)."""
         keep, ptr, t, w, h, stride = _as_image(image)
@@ -727,6 +989,7 @@ def _matrix(data):
 
 class Som(_Handle):
     _free_fn = "lai_som_free"
+    _describe_fn = "lai_som_describe"
     _load_fn = "lai_som_load"
     _save_fn = "lai_som_save"
 
@@ -831,6 +1094,7 @@ class Autoencoder(_Handle):
         anomaly_map, score = ae.score(image)
     """
     _free_fn = "lai_autoencoder_free"
+    _describe_fn = "lai_autoencoder_describe"
     _load_fn = "lai_autoencoder_load"
     _save_fn = "lai_autoencoder_save"
 
@@ -962,6 +1226,7 @@ class Senafas(_Handle):
         channel, score = sen.channel(wpm)
     """
     _free_fn = "lai_senafas_free"
+    _describe_fn = "lai_senafas_describe"
     _load_fn = "lai_senafas_load"
     _save_fn = "lai_senafas_save"
 

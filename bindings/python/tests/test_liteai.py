@@ -314,5 +314,90 @@ class TestVersion03(Base):
         self.assertIn("at least 2", str(e.exception))
 
 
+class TestVersion04(Base):
+    def test_options_are_the_clis(self):
+        o = liteai.Options("train", epochs=3, val_split=0.25, hflip=True)
+        self.assertEqual(o["epochs"], "3")
+        self.assertEqual(o["batch"], "64")  # the CLI's default
+        self.assertEqual(o.to_dict(), {"epochs": 3, "val-split": 0.25, "hflip": True})
+        with self.assertRaises(liteai.Error) as e:
+            o["batch"] = 0
+        self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")
+        self.assertIn("1..65536", str(e.exception))
+        with self.assertRaises(liteai.Error):
+            liteai.Options("train", bogus=1)
+        names = [d["name"] for d in liteai.describe_options("train")]
+        self.assertIn("warmup", names)
+        self.assertIn("image-root", names)
+        self.assertIn("probmat-build", liteai.describe_options())
+
+    def test_train_evaluate_describe_log(self):
+        lines = []
+        liteai.set_log_callback(lambda level, text: lines.append((level, text)))
+        try:
+            out = os.path.join(WORK, "py_train.lai")
+            steps = []
+            m, report = liteai.train(data=self.manifest, model="compact_cxr", size=16, epochs=1, batch=4, l2=0.0,
+                                     schedule="cosine", out=out, progress=lambda p: steps.append(p["step"]) and False)
+        finally:
+            liteai.set_log_callback(None)
+        self.assertEqual(report["epochs_done"], 1)
+        self.assertEqual(report["saved"], out)
+        self.assertTrue(os.path.exists(out))
+        self.assertEqual(len(steps) > 0, True)
+        self.assertTrue(any(text.startswith("data: ") for _, text in lines))
+        r = m.evaluate_with(data=self.manifest, batch=8)
+        self.assertEqual(r["samples"], 20)
+        self.assertEqual(r["classes"], 5)
+        self.assertEqual(len(r["per_class"]), 5)
+        d = m.describe()
+        self.assertEqual(d["head"], "softmax")
+        self.assertGreater(d["memory"]["parameter_bytes"], 0)
+        r2 = m.train_with(data=self.manifest, epochs=1, batch=4, quiet=True)
+        self.assertEqual(r2["epochs_run"], 1)
+
+    def test_synth_options(self):
+        d = os.path.join(WORK, "normals_only")
+        liteai.write_phantoms(d, 6, seed=2, size=S, classes=["normal"], quiet=True)
+        with open(os.path.join(d, "manifest.csv")) as f:
+            labels = [line.split(",")[1] for line in f.read().splitlines()[1:]]
+        self.assertEqual(labels, ["normal"] * 6)
+
+    def test_probmat_build(self):
+        pm = liteai.ProbMat.build(data=self.manifest, label="normal", size=S, bins=32, quiet=True)
+        self.assertEqual(pm.images, 4)
+        self.assertEqual(pm.describe()["bins"], 32)
+        img, _ = liteai.phantom(3, 1, S)
+        wpm, score = pm.wpm_with(img, score="max")
+        top = float(max(wpm.flatten()) if np is not None else max(wpm))
+        self.assertAlmostEqual(score, top, places=4)
+
+    def test_ctypes_structs_match_the_header(self):
+        """Every struct the wrapper declares agrees with the C compiler's layout (tests/abi's layout
+        programs print each field's offset and size from liteai.h)."""
+        import subprocess
+        progs = [p for p in os.environ.get("LITEAI_ABI_LAYOUTS", "").split(os.pathsep) if p]
+        if not progs:
+            self.skipTest("LITEAI_ABI_LAYOUTS not set (run through ctest)")
+        seen = {}
+        for prog in progs:
+            for line in subprocess.run([prog], check=True, capture_output=True, text=True).stdout.splitlines():
+                parts = line.split()
+                if len(parts) == 3 and "." in parts[0]:
+                    struct, field = parts[0].split(".", 1)
+                    seen.setdefault(struct, []).append((field, int(parts[1]), int(parts[2])))
+        checked = 0
+        for struct, fields in seen.items():
+            cls = liteai._STRUCTS.get(struct)
+            self.assertIsNotNone(cls, "the wrapper has no ctypes class for %s" % struct)
+            names = [f[0] for f in cls._fields_]
+            for field, offset, size in fields:
+                self.assertIn(field, names, "%s.%s missing in the wrapper" % (struct, field))
+                d = getattr(cls, field)
+                self.assertEqual((d.offset, d.size), (offset, size), "%s.%s" % (struct, field))
+                checked += 1
+        self.assertGreater(checked, 50)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -40,6 +40,7 @@ class LoaderSource : public BatchSource {
     t.images = b->images;
     t.labels = b->labels;
     t.targets = b->targets;
+    t.paths = std::move(b->paths);
     return t;
   }
   int64_t batches_per_epoch() const override { return loader_->batches_per_epoch(); }

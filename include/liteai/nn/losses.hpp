@@ -16,6 +16,15 @@ namespace liteai::nn {
 Tensor distillation_loss(const Tensor& student_logits, const Tensor& teacher_logits, const Tensor& targets,
                          float temperature, float alpha);
 
+// The multi-label (sigmoid) form: each finding is its own two-class problem,
+//   alpha * T^2 * mean KL(Bern(sigmoid(t/T)) || Bern(sigmoid(s/T))) + (1 - alpha) * BCE(y, s)
+// with the KL and the BCE both averaged over samples and findings. targets [N, C] in {0, 1}.
+Tensor binary_distillation_loss(const Tensor& student_logits, const Tensor& teacher_logits, const Tensor& targets,
+                                float temperature, float alpha);
+// The loss of a head: softmax -> distillation_loss, sigmoid -> binary_distillation_loss.
+Tensor head_distillation_loss(Head head, const Tensor& student_logits, const Tensor& teacher_logits,
+                              const Tensor& labels, const Tensor& targets, float temperature, float alpha);
+
 // KL(softmax(t/T) || softmax(s/T)) alone, mean over the batch (no T^2 factor).
 Tensor softened_kl(const Tensor& student_logits, const Tensor& teacher_logits, float temperature);
 

@@ -29,6 +29,26 @@ struct ClassMetrics {
   std::string auroc_note;  // "" or "no positives" / "no negatives"
 };
 
+// Calibration of probabilities (Guo et al. 2017): a reliability diagram over equal-width bins of
+// confidence, the expected calibration error ECE = sum_b (n_b / N) |accuracy_b - confidence_b|
+// and the Brier score. Single-label: the top class's probability against whether it is right,
+// Brier = mean over samples of sum_c (p_c - y_c)^2. Multi-label: every (sample, finding) pair
+// is a binary prediction, its probability against the finding being present; Brier = mean
+// (p - y)^2. NaN (valid = false) when the scores are not probabilities.
+struct ReliabilityBin {
+  double lo = 0, hi = 0;     // confidence range [lo, hi)
+  int64_t count = 0;
+  double confidence = 0;     // mean predicted probability in the bin
+  double accuracy = 0;       // fraction right (single-label) or positive (multi-label)
+};
+struct Calibration {
+  bool valid = false;
+  double ece = 0, brier = 0;
+  std::vector<ReliabilityBin> bins;  // 15 by default
+};
+Calibration calibration_single_label(const float* probs, int64_t n, int64_t c, const int64_t* labels, int bins = 15);
+Calibration calibration_multi_label(const float* probs, int64_t n, int64_t c, const float* targets, int bins = 15);
+
 struct ClassificationReport {
   bool multi_label = false;
   double threshold = 0.5;  // multi-label decision threshold
@@ -43,6 +63,7 @@ struct ClassificationReport {
   std::vector<ClassMetrics> classes;
   // Single-label only: C x C counts, row = true class, column = predicted class.
   std::vector<int64_t> confusion;
+  Calibration calibration;  // of the scores as probabilities
 
   int64_t num_classes() const { return static_cast<int64_t>(classes.size()); }
   int64_t confusion_at(int64_t truth, int64_t predicted) const;
@@ -51,6 +72,7 @@ struct ClassificationReport {
   std::string per_class_csv() const;   // class,support,predicted,tp,fp,fn,tn,precision,recall,f1,auroc + macro row
   std::string confusion_csv() const;   // header row of predicted names, one row per true class
   std::string summary() const;         // a readable table for the terminal
+  std::string reliability_csv() const;  // bin,lo,hi,count,confidence,accuracy
   // Files are written atomically. write_csv writes the per-class table.
   void write_json(const std::string& path) const;
   void write_csv(const std::string& path) const;

@@ -13,6 +13,9 @@
 //                residual [Dense 128 -> swish -> Dense 256] added -> swish -> Dense(classes).
 //                Parameters: 158,848 + (size/8)^2*32,768 + 257*classes (1-channel input)
 //                (134,217,728 weights in the first Dense at 512x512).
+//   compact_cxr_gap  compact_cxr "densed" for distillation: the 134M-weight Flatten -> Dense 256
+//                is a global average pool -> Dense 128 x 256 (the rest identical); 1/900 of the
+//                parameters at 512x512. Hyper-parameters as compact_cxr.
 //   teacher_cxr  a deeper, wider distillation teacher: 4 stages of [conv-BN-swish x2, avgpool2]
 //                with width w, 2w, 4w, 8w (w = "width", 32), global average pool, Dense 256 ->
 //                swish -> Dropout(0.2) -> Dense(classes). Hyper-parameters: size, channels,
@@ -31,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "liteai/io/json.hpp"
 #include "liteai/nn/layers.hpp"
 
 namespace liteai::nn {
@@ -66,13 +70,24 @@ struct Preprocessing {
   bool standardize = true;  // per-image standardization (TF); false: scale to [0, 1]
 };
 
-// A network plus what is needed to use it: architecture, class names, preprocessing.
+// A network plus what is needed to use it: architecture, class names, preprocessing, the
+// calibration of its probabilities and where it came from.
 class Model {
  public:
   ArchSpec arch;
   ModulePtr net;
   std::vector<std::string> class_names;
   Preprocessing preprocessing;
+  // Temperature scaling (Guo et al. 2017), fitted on validation data by `liteai calibrate`:
+  // probabilities are softmax(logits / T) (one T) or sigmoid(logit_c / T_c) (one per finding).
+  // Empty: uncalibrated (T = 1). Logits (training, distillation) are never scaled.
+  std::vector<float> temperature;
+  // Where the model came from (written by every task that makes a model file): library version
+  // and source revision, task and options, data hash and counts, parents, date, seed, threads,
+  // final metrics. An object; null when unknown.
+  io::Json provenance;
+  // logits / temperature (a copy; `logits` itself when there is no calibration).
+  Tensor calibrated_logits(const Tensor& logits) const;
 
   Head head() const { return head_from_string(arch.get("head", "softmax")); }
   int64_t num_classes() const { return arch.get_int("classes", 0); }
@@ -94,6 +109,7 @@ std::shared_ptr<Model> build_model(const std::string& name, int64_t size, int64_
 
 // The network alone for each zoo entry (what build_model uses).
 ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g);
+ModulePtr compact_cxr_gap(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g);
 ModulePtr teacher_cxr(int64_t size, int64_t channels, int64_t classes, int64_t width, float l2, Generator& g);
 ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& g);
 ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& g);

@@ -31,6 +31,8 @@ struct TrainBatch {
   Tensor images;   // [N, C, H, W]
   Tensor labels;   // [N] class indices as f32 (softmax heads)
   Tensor targets;  // [N, K] multi-hot (sigmoid heads) or regression targets; may be undefined
+  Tensor teacher;  // [N, K] a teacher's logits for these images (distillation); may be undefined
+  std::vector<std::string> paths;  // where each image came from (file sources); may be empty
 };
 
 // Where batches come from (an in-memory tensor set, the data layer's Loader, a C callback...).

@@ -180,3 +180,19 @@ TEST_CASE("json: pretty output is indented and keeps scalar arrays on one line",
   j["layers"].push_back(Json::object()).set("kind", "conv");
   CHECK(j.dump(2) == "{\n  \"shape\": [1, 28, 28],\n  \"layers\": [\n    {\n      \"kind\": \"conv\"\n    }\n  ]\n}");
 }
+
+#include "liteai/io/hash.hpp"
+
+TEST_CASE("SHA-256 against the FIPS 180-4 test vectors", "[io][hash]") {
+  using liteai::io::sha256_hex;
+  CHECK(sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(sha256_hex(two.data(), two.size()) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  const std::string a(1000000, 'a');  // a million 'a's, whole and in uneven pieces
+  CHECK(sha256_hex(a.data(), a.size()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  liteai::io::Sha256 m;
+  for (size_t at = 0, step = 1; at < a.size(); at += step, step = step % 97 + 13)
+    m.update(a.data() + at, std::min(step, a.size() - at));
+  CHECK(m.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}

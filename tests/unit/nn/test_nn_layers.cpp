@@ -403,3 +403,28 @@ TEST_CASE("Distillation loss: value against a direct formula, gradient check", "
   CHECK(nn::distillation_loss(s, t, onehot, T, alpha).item() == Approx(got).epsilon(1e-5));
   CHECK_THROWS(nn::distillation_loss(s, t, y, 0.f, alpha));
 }
+
+TEST_CASE("Binary (multi-label) distillation loss: value against a direct formula, gradient check", "[nn][distill]") {
+  Generator g(9);
+  Tensor s = randn({3, 4}, 0, 2, g), t = randn({3, 4}, 0, 2, g);
+  Tensor y = Tensor::from_vector({1, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 1}, {3, 4});
+  const float T = 2.f, alpha = 0.6f;
+  const double got = nn::binary_distillation_loss(s, t, y, T, alpha).item();
+  std::vector<float> sv = s.to_vector(), tv = t.to_vector(), yv = y.to_vector();
+  auto sig = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+  double kl = 0, bce = 0;
+  for (size_t k = 0; k < 12; ++k) {
+    const double pt = sig(tv[k] / T), ps = sig(sv[k] / T), p = sig(sv[k]);
+    kl += pt * std::log(pt / ps) + (1 - pt) * std::log((1 - pt) / (1 - ps));
+    bce -= yv[k] * std::log(p) + (1 - yv[k]) * std::log(1 - p);
+  }
+  const double expect = alpha * T * T * kl / 12 + (1 - alpha) * bce / 12;
+  CHECK(got == Approx(expect).epsilon(1e-4));
+  CHECK(nn::binary_distillation_loss(s, s, y, T, 1.f).item() == Approx(0).margin(1e-6));
+  auto r = autograd::gradcheck(
+      [&](const std::vector<Tensor>& in) { return nn::binary_distillation_loss(in[0], t, y, T, alpha); }, {s});
+  INFO(r.message);
+  CHECK(r.ok);
+  CHECK(nn::head_distillation_loss(nn::Head::sigmoid, s, t, Tensor(), y, T, alpha).item() == Approx(got));
+  CHECK_THROWS(nn::binary_distillation_loss(s, t, y, 2.f, 1.5f));
+}

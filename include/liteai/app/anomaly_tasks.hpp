@@ -1,0 +1,92 @@
+#pragma once
+// The anomaly tasks both front ends share: ProbMats of normal images and the WPM of new images
+// against them, the autoencoder detector, self-organizing maps and Hough circles, with their
+// options (names as the `liteai probmat|anomaly|som|hough` commands take them).
+//
+// Intensity units: a ProbMat stores the range [lo, hi] its bins span. A range ending at 1 or below
+// is the unit convention (images scaled to [0, 1] by their source's full scale: 8-bit and 16-bit
+// alike), which is what `liteai probmat build` and build_probmat() make; any other range is the
+// source's own units (0..255 for 8-bit pixels, the C API's default config). probmat_units() puts
+// an image into the ProbMat's units, so a ProbMat scores the same whichever front end made it.
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "liteai/anomaly/autoencoder.hpp"
+#include "liteai/anomaly/hough.hpp"
+#include "liteai/anomaly/probmat.hpp"
+#include "liteai/anomaly/som.hpp"
+#include "liteai/anomaly/wpm.hpp"
+#include "liteai/app/data.hpp"
+#include "liteai/app/options.hpp"
+#include "liteai/app/tasks.hpp"
+
+namespace liteai::app {
+
+// ---- ProbMat ----
+const OptionSet& probmat_build_options();  // task "probmat-build"
+// Streams the options' data (a folder of images, a class-folder tree or a CSV; --label keeps one
+// class, --limit a seeded subset) batch by batch, resized and unit-scaled, into a new ProbMat.
+anomaly::ProbMat build_probmat(const Options& o, const Hooks& hooks = {});
+
+// How a map is made from a ProbMat and turned into an image score (task "probmat-score").
+const OptionSet& probmat_score_options();
+struct WpmSettings {
+  anomaly::FinalizeOptions finalize;
+  anomaly::WpmOptions wpm;
+  anomaly::ScoreOptions score;
+  bool circle_score = false;     // score = the strongest circle's votes x support
+  anomaly::HoughOptions circles;  // for the circle score
+  float threshold = 8.f;          // overlay threshold (map units)
+};
+// `size` (the ProbMat's width) sizes the default circle radii.
+WpmSettings wpm_settings(const Options& o, int size);
+data::Image probmat_units(const anomaly::ProbMatConfig& c, const data::Image& img);
+double map_score(const data::Image& map, const WpmSettings& s);
+
+// ---- autoencoder ----
+const OptionSet& autoencoder_train_options();  // task "anomaly-train"
+anomaly::AutoencoderOptions autoencoder_settings(const Options& o);
+// Reads the options' normal images (at most --max-images, resized as read) and trains a detector.
+anomaly::AutoencoderDetector train_autoencoder(const Options& o, const Hooks& hooks = {});
+const OptionSet& autoencoder_score_options();  // task "anomaly-score"
+anomaly::ScoreOptions score_settings(const Options& o);
+
+// ---- maps of files: the outputs of `probmat score` and `anomaly score` ----
+// Per image OUT/<name>_wpm.npy and, with png, OUT/<name>_heatmap.png and _overlay.png (a name
+// met twice gets _2, _3...).
+class MapWriter {
+ public:
+  MapWriter(const std::string& out_dir, bool png, const std::string& task);
+  // heat_hi: top of the heatmap's colour range (<= 0: the map's own range). Returns the base path.
+  std::string write(const std::string& path, const data::Image& image, const data::Image& map, float threshold,
+                    float heat_hi = -1.f);
+
+ private:
+  std::string out_;
+  bool png_;
+  std::set<std::string> used_;
+};
+// The overlay threshold that a fraction `fpr` of the pixels of these normal maps exceed.
+float threshold_from_normals(const std::vector<data::Image>& normal_maps, double fpr);
+
+// ---- SOM ----
+const OptionSet& som_train_options();  // task "som-train"
+anomaly::SomConfig som_config(const Options& o, int dim);
+anomaly::SomTrainOptions som_settings(const Options& o);
+struct SomSamples {
+  std::vector<float> x;
+  int64_t n = 0;
+  int dim = 0;
+  bool from_probmat = false;
+  anomaly::ProbTable table;  // when from a ProbMat: its cells' probability profiles are the samples
+};
+// A float32 .npy matrix (one sample per row) or a .lpm ProbMat's per-cell profiles.
+SomSamples load_som_samples(const std::string& path, const std::string& task);
+
+// ---- Hough ----
+const OptionSet& hough_options();  // task "hough"
+anomaly::HoughOptions hough_settings(const Options& o);
+
+}  // namespace liteai::app

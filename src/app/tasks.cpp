@@ -1,0 +1,85 @@
+#include "liteai/app/tasks.hpp"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/data_tasks.hpp"
+#include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/trust_tasks.hpp"
+#include "liteai/app/model_tasks.hpp"
+#include "liteai/core/error.hpp"
+#include "liteai/core/parallel.hpp"
+
+namespace liteai::app {
+
+const OptionSet& threads_option() {
+  static const OptionSet s = [] {
+    OptionSet o("common", "");
+    o.group("general").integer("threads", 0, 0, 1024,
+                               "threads of the library's pool (0: LITEAI_NUM_THREADS, else every core)");
+    return o;
+  }();
+  return s;
+}
+
+const OptionSet& common_options() {
+  static const OptionSet s = [] {
+    OptionSet o("common", "");
+    o.include(threads_option());
+    o.group("general")
+        .flag("quiet", "no informational messages")
+        .flag("progress", "progress lines even when stderr is not a terminal");
+    return o;
+  }();
+  return s;
+}
+
+void apply_common(const Options& o) {
+  if (o.spec().find("threads") && o.has("threads")) set_num_threads(int(o.get_int("threads")));
+}
+
+int progress_mode(const Options& o) {
+  if (o.spec().find("quiet") && o.get_bool("quiet")) return 0;
+  if (o.spec().find("progress") && o.get_bool("progress")) return 1;
+  return -1;
+}
+
+namespace {
+using Getter = const OptionSet& (*)();
+// Every task, by the name the C API and Python use (the CLI's sub-command, with spaces as '-').
+const std::vector<std::pair<const char*, Getter>>& table() {
+  static const std::vector<std::pair<const char*, Getter>> t = {
+      {"train", &train_options},
+      {"evaluate", &evaluate_options},
+      {"predict", &predict_options},
+      {"probmat-build", &probmat_build_options},
+      {"probmat-score", &probmat_score_options},
+      {"anomaly-train", &autoencoder_train_options},
+      {"anomaly-score", &autoencoder_score_options},
+      {"som-train", &som_train_options},
+      {"hough", &hough_options},
+      {"synth", &synth_options},
+      {"distill", &distill_options},
+      {"calibrate", &calibrate_options},
+  };
+  return t;
+}
+}  // namespace
+
+const OptionSet& task_options(const std::string& task) {
+  for (const auto& [name, get] : table())
+    if (task == name) return get();
+  std::string known;
+  for (const auto& [name, get] : table()) known += (known.empty() ? "" : ", ") + std::string(name);
+  throw_error(str_cat("unknown task '", task, "' (tasks: ", known, ")"));
+}
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> out;
+  for (const auto& [name, get] : table()) out.emplace_back(name);
+  return out;
+}
+
+}  // namespace liteai::app

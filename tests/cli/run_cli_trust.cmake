@@ -1,0 +1,37 @@
+# liteai eval --reliability, calibrate and card on tiny SYNTHETIC phantoms: the calibration figures
+# agree between calibrate and eval, the model file keeps the temperature, and the card shows it.
+include(${CMAKE_CURRENT_LIST_DIR}/run_cli_common.cmake)
+
+cli_run(s synth --out data --n 30 --size 32 --seed 6 --quiet)
+cli_run(t train --data data/manifest.csv --model compact_cxr --size 16 --epochs 3 --batch 5 --l2 0 --lr 0.003 --seed 2
+        --quiet --out m.lai)
+cli_run(e eval --model m.lai --data data/manifest.csv --json before.json --reliability rel.png --reliability-csv rel.csv)
+expect("eval prints the calibration: ${e_out}" e_out MATCHES "calibration: ECE [0-9.]+ \\(15 bins\\)  Brier [0-9.]+")
+check_png(${WORK}/rel.png 480 360)
+file(STRINGS ${WORK}/rel.csv bins)
+list(LENGTH bins n)
+expect("rel.csv has a header and 15 bins" n EQUAL 16)
+file(READ ${WORK}/before.json before)
+string(JSON ece0 GET "${before}" calibration ece)
+
+cli_run(c calibrate --model m.lai --data data/manifest.csv --out cal.lai --quiet)
+expect("calibrate reports T and the ECE: ${c_out}" c_out MATCHES "temperature: [0-9.e+-]+\nsamples: 30\nnll: [0-9.]+ -> [0-9.]+\nece: ")
+string(REGEX MATCH "ece: ([0-9.]+) -> ([0-9.]+)" _ "${c_out}")
+set(cal_before ${CMAKE_MATCH_1})
+set(cal_after ${CMAKE_MATCH_2})
+string(REGEX MATCH "nll: ([0-9.]+) -> ([0-9.]+)" _ "${c_out}")
+expect("calibration lowers the NLL on its data (${CMAKE_MATCH_1} -> ${CMAKE_MATCH_2})" CMAKE_MATCH_2 LESS_EQUAL CMAKE_MATCH_1)
+cli_run(e2 eval --model cal.lai --data data/manifest.csv --json after.json)
+file(READ ${WORK}/after.json after)
+string(JSON ece1 GET "${after}" calibration ece)
+string(JSON acc0 GET "${before}" accuracy)
+string(JSON acc1 GET "${after}" accuracy)
+expect("accuracy unchanged by calibration (${acc0} vs ${acc1})" acc0 EQUAL acc1)
+message(STATUS "ECE ${ece0} -> ${ece1} (calibrate said ${cal_before} -> ${cal_after})")
+cli_run(i info --json cal.lai)
+expect("the file keeps the temperature" i_out MATCHES "\"calibration\": {\n *\"method\": \"temperature\"")
+cli_run(k card cal.lai)
+expect("the card is Markdown with the lineage: ${k_out}" k_out MATCHES "^# Model card: cal.lai" AND k_out MATCHES
+       "temperature scaling" AND k_out MATCHES "not a medical device" AND k_out MATCHES "Task: train")
+cli_fail(f "calibrate: --data DIR\\|CSV is required" calibrate --model m.lai --out x.lai)
+message(STATUS "cli trust workflow: ok")
