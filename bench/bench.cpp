@@ -81,6 +81,23 @@ double median_seconds(int repeats, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
+std::vector<double> median_seconds_alternating(int repeats, const std::vector<std::function<void()>>& fns) {
+  for (const auto& f : fns) f();
+  std::vector<std::vector<double>> t(fns.size());
+  for (int i = 0; i < std::max(1, repeats); ++i)
+    for (size_t k = 0; k < fns.size(); ++k) {
+      const double t0 = now_seconds();
+      fns[k]();
+      t[k].push_back(now_seconds() - t0);
+    }
+  std::vector<double> out;
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    out.push_back(v[v.size() / 2]);
+  }
+  return out;
+}
+
 static double status_mb(const char* key) {
   std::ifstream f("/proc/self/status");
   std::string line;

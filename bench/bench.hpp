@@ -46,6 +46,9 @@ struct SuiteRegistrar {
 
 // Median wall seconds of `repeats` calls of fn (after one warm-up call).
 double median_seconds(int repeats, const std::function<void()>& fn);
+// Median wall seconds of each fn over `repeats` rounds that run every fn once in turn (after one
+// warm-up round): load from other processes falls on all of them alike.
+std::vector<double> median_seconds_alternating(int repeats, const std::vector<std::function<void()>>& fns);
 double now_seconds();
 // Peak resident set size of this process in MB (VmHWM), and a reset where the kernel allows it.
 double peak_rss_mb();

@@ -2,6 +2,9 @@
 // and 256x256, batch 8 — images/s and peak RSS — plus single-image inference and the small
 // Fashion-MNIST CNN (batch 64), each beside PyTorch running the same model and recipe in a
 // separate /usr/bin/python3 process (skipped with a clear line when python3-torch is absent).
+// The PyTorch reference is its best configuration here (torch_ref.hpp): the faster of NCHW and
+// channels_last for fp32 figures, bf16 autocast included for bf16 ones; the default NCHW figure
+// follows as a second line (*_torch_nchw).
 //
 // Wall-time figures suffer when other processes share the cores; the *_cpu records divide by
 // this process's CPU time instead (both sides measured the same way) as a steadier comparison.
@@ -15,12 +18,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "bench.hpp"
+#include "torch_ref.hpp"
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/core/random.hpp"
@@ -29,88 +32,6 @@
 #include "liteai/optim/trainer.hpp"
 
 namespace {
-
-const char* kTorchScript = R"PY(
-import argparse, resource, statistics, sys, time
-import torch, torch.nn as nn, torch.nn.functional as F
-p = argparse.ArgumentParser()
-p.add_argument('--model', default='compact'); p.add_argument('--size', type=int, default=512)
-p.add_argument('--batch', type=int, default=8); p.add_argument('--steps', type=int, default=3)
-p.add_argument('--threads', type=int, default=2); p.add_argument('--infer', type=int, default=1)
-a = p.parse_args()
-torch.set_num_threads(a.threads); torch.manual_seed(0)
-
-class Compact(nn.Module):  # SPEC.md section 2, same as liteai's compact_cxr
-    def __init__(s, size, classes=2):
-        super().__init__()
-        s.c1 = nn.Conv2d(1, 32, 3, padding=1); s.c2 = nn.Conv2d(32, 64, 3, padding=1)
-        s.c3 = nn.Conv2d(64, 128, 3, padding=1)
-        s.fc1 = nn.Linear((size // 8) ** 2 * 128, 256); s.fc2 = nn.Linear(256, 128)
-        s.fc3 = nn.Linear(128, 256); s.out = nn.Linear(256, classes)
-    def forward(s, x):
-        x = F.avg_pool2d(F.silu(s.c1(x)), 2); x = F.avg_pool2d(F.silu(s.c2(x)), 2)
-        x = F.avg_pool2d(F.silu(s.c3(x)), 2); h = F.silu(s.fc1(torch.flatten(x, 1)))
-        h = F.silu(h + s.fc3(F.silu(s.fc2(h)))); return s.out(h)
-    def l2(s):  # Keras kernel_regularizer l2(0.01) on every kernel
-        return 0.01 * sum((m.weight ** 2).sum() for m in [s.c1, s.c2, s.c3, s.fc1, s.fc2, s.fc3, s.out])
-
-class Small(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.c1 = nn.Conv2d(1, 32, 3, padding=1); s.c2 = nn.Conv2d(32, 64, 3, padding=1)
-        s.fc1 = nn.Linear(64 * 7 * 7, 128); s.out = nn.Linear(128, 10)
-    def forward(s, x):
-        x = F.max_pool2d(F.relu(s.c1(x)), 2); x = F.max_pool2d(F.relu(s.c2(x)), 2)
-        return s.out(F.relu(s.fc1(torch.flatten(x, 1))))
-    def l2(s): return 0.0
-
-m = Compact(a.size) if a.model == 'compact' else Small()
-classes = 2 if a.model == 'compact' else 10
-size = a.size if a.model == 'compact' else 28
-opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-x = torch.randn(a.batch, 1, size, size); y = torch.randint(0, classes, (a.batch,))
-def step():
-    opt.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(m(x), y) + m.l2(); loss.backward(); opt.step()
-step()
-times = []; cpu = []
-for _ in range(a.steps):
-    t = time.perf_counter(); c = time.process_time(); step()
-    times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
-print('train_ips', a.batch / statistics.median(times))
-print('train_ips_cpu', a.batch / statistics.median(cpu))
-print('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
-if a.infer:
-    m.eval(); x1 = torch.randn(1, 1, size, size); times = []
-    with torch.no_grad():
-        m(x1)
-        for _ in range(5):
-            t = time.perf_counter(); m(x1); times.append(time.perf_counter() - t)
-    print('infer_ms', 1000 * statistics.median(times))
-sys.stdout.flush()
-)PY";
-
-// Runs the PyTorch script; returns its "key value" lines (empty map on failure).
-std::map<std::string, double> run_torch(const std::string& args) {
-  std::map<std::string, double> out;
-  char path[] = "/tmp/liteai_bench_train_XXXXXX.py";
-  const int fd = mkstemps(path, 3);
-  if (fd < 0) return out;
-  {
-    std::ofstream f(path);
-    f << kTorchScript;
-  }
-  ::close(fd);
-  const std::string cmd = "/usr/bin/python3 " + std::string(path) + " " + args + " 2>/dev/null";
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char key[64];
-    double v;
-    while (std::fscanf(p, "%63s %lf", key, &v) == 2) out[key] = v;
-    pclose(p);
-  }
-  std::remove(path);
-  return out;
-}
 
 // CPU seconds (user + system) of this process: a figure that other processes on a busy machine
 // disturb much less than wall time.
@@ -169,7 +90,7 @@ Measured measure_compact(int64_t size, int64_t batch, int steps, bool infer) {
     model->net->eval();
     Tensor p32;
     m.infer_ms = 1000 * liteai::bench::median_seconds(5, [&] { p32 = model->predict(x1); });
-    model->net->set_inference_dtype(DType::bf16);  // the first Dense reads its weights as bf16
+    model->net->set_inference_precision(nn::Precision::bf16_storage);  // the first Dense reads bf16 weights
     Tensor p16;
     m.infer_bf16_ms = 1000 * liteai::bench::median_seconds(5, [&] { p16 = model->predict(x1); });
     const auto a = p32.to_vector(), b16 = p16.to_vector();
@@ -194,11 +115,13 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
   std::vector<int64_t> sizes = args.quick ? std::vector<int64_t>{256} : std::vector<int64_t>{512, 256};
   for (int64_t size : sizes) {
     const std::string s = std::to_string(size);
-    std::map<std::string, double> ref;
+    // fp32 figures against PyTorch's faster layout; the bf16-storage inference also against autocast.
+    bench::TorchRuns ref;
     if (torch)
-      ref = run_torch("--model compact --size " + s + " --batch 8 --steps " + std::to_string(steps) + " --threads " +
-                      std::to_string(threads) + " --infer " + (size == 512 ? "1" : "0"));
-    if (torch && ref.empty()) report.note("torch reference failed to run for size " + s);
+      ref = bench::run_torch_configs("--model compact --size " + s + " --batch 8 --steps " + std::to_string(steps) +
+                                         " --threads " + std::to_string(threads) + " --infer " + (size == 512 ? "1" : "0"),
+                                     bench::torch_configs(size == 512));
+    if (torch && !ref.has("nchw", "train_ips")) report.note("torch reference failed to run for size " + s);
     Measured m = measure_compact(size, 8, steps, size == 512);
     const double params = static_cast<double>(nn::compact_cxr_parameter_count(size, 1, 2));
     const double w_mb = params * 4 / 1048576.0;
@@ -212,25 +135,15 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
                         " MB, steady state between steps ", static_cast<int>(m.state_mb), " MB, peak of later steps ",
                         static_cast<int>(m.step_peak_mb), " MB -> activations + transient buffers ",
                         static_cast<int>(m.step_peak_mb - m.state_mb), " MB"));
-    const bool have = ref.count("train_ips") > 0;
-    report.add({"train_compact_" + s + "_b8", m.images_per_second, "images/s", have ? "torch" : "",
-                have ? m.images_per_second / ref["train_ips"] : 0});
-    if (have) report.add({"train_compact_" + s + "_b8_torch", ref["train_ips"], "images/s", "", 0});
-    const bool have_cpu = ref.count("train_ips_cpu") > 0;
-    report.add({"train_compact_" + s + "_b8_cpu", m.images_per_cpu_second, "images/cpu-s", have_cpu ? "torch" : "",
-                have_cpu ? m.images_per_cpu_second / ref["train_ips_cpu"] : 0});
-    if (have_cpu) report.add({"train_compact_" + s + "_b8_cpu_torch", ref["train_ips_cpu"], "images/cpu-s", "", 0});
-    const bool have_rss = ref.count("peak_rss_mb") > 0;
-    // lower is better: ratio = torch / this
-    report.add({"rss_train_compact_" + s + "_b8", m.peak_mb, "MB", have_rss ? "torch" : "",
-                have_rss ? ref["peak_rss_mb"] / m.peak_mb : 0});
-    if (have_rss) report.add({"rss_train_compact_" + s + "_b8_torch", ref["peak_rss_mb"], "MB", "", 0});
+    const std::vector<std::string>& fp32 = bench::kTorchFp32;
+    const std::string b8 = "train_compact_" + s + "_b8";
+    bench::add_vs_torch(report, b8, m.images_per_second, "images/s", ref, "train_ips", false, fp32);
+    bench::add_vs_torch(report, b8 + "_cpu", m.images_per_cpu_second, "images/cpu-s", ref, "train_ips_cpu", false, fp32);
+    bench::add_vs_torch(report, "rss_" + b8, m.peak_mb, "MB", ref, "peak_rss_mb", true, fp32);
     if (size == 512) {
-      const bool hi = ref.count("infer_ms") > 0;
-      report.add({"infer_compact_512_b1", m.infer_ms, "ms", hi ? "torch" : "", hi ? ref["infer_ms"] / m.infer_ms : 0});
-      if (hi) report.add({"infer_compact_512_b1_torch", ref["infer_ms"], "ms", "", 0});
-      report.add({"infer_compact_512_b1_bf16", m.infer_bf16_ms, "ms", hi ? "torch" : "",
-                  hi ? ref["infer_ms"] / m.infer_bf16_ms : 0});
+      bench::add_vs_torch(report, "infer_compact_512_b1", m.infer_ms, "ms", ref, "infer_ms", true, fp32);
+      bench::add_vs_torch(report, "infer_compact_512_b1_bf16_storage", m.infer_bf16_ms, "ms", ref, "infer_ms", true,
+                          bench::kTorchAny);
       report.note(str_cat("  inference with bf16 dense weights (fp32 products): largest probability change vs fp32 ",
                           m.bf16_max_prob_diff));
     }
@@ -239,10 +152,11 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
   // ---- small_cnn, the Fashion-MNIST recipe (batch 64, Adam 1e-3) on random 28x28 data ----
   {
     const int small_steps = args.quick ? 5 : 30;
-    std::map<std::string, double> ref;
+    bench::TorchRuns ref;
     if (torch)
-      ref = run_torch("--model small --batch 64 --steps " + std::to_string(small_steps) + " --threads " +
-                      std::to_string(threads) + " --infer 0");
+      ref = bench::run_torch_configs("--model small --batch 64 --steps " + std::to_string(small_steps) + " --threads " +
+                                         std::to_string(threads) + " --infer 0",
+                                     bench::torch_configs(false));
     auto model = nn::build_model("small_cnn", 28, 10, 1);
     optim::TrainOptions o;
     o.progress = 0;
@@ -262,12 +176,9 @@ LAI_BENCH_SUITE(train, "training step of compact_cxr (512/256, batch 8) and smal
       c.push_back(cpu_seconds() - c0);
     }
     const double ips = 64 / median(t), ips_cpu = 64 / median(c);
-    const bool have = ref.count("train_ips") > 0;
-    report.add({"train_small_cnn_b64" + tt, ips, "images/s", have ? "torch" : "", have ? ips / ref["train_ips"] : 0});
-    if (have) report.add({"train_small_cnn_b64" + tt + "_torch", ref["train_ips"], "images/s", "", 0});
-    const bool have_cpu = ref.count("train_ips_cpu") > 0;
-    report.add({"train_small_cnn_b64" + tt + "_cpu", ips_cpu, "images/cpu-s", have_cpu ? "torch" : "",
-                have_cpu ? ips_cpu / ref["train_ips_cpu"] : 0});
-    if (have_cpu) report.add({"train_small_cnn_b64" + tt + "_cpu_torch", ref["train_ips_cpu"], "images/cpu-s", "", 0});
+    const std::vector<std::string>& fp32 = bench::kTorchFp32;
+    bench::add_vs_torch(report, "train_small_cnn_b64" + tt, ips, "images/s", ref, "train_ips", false, fp32);
+    bench::add_vs_torch(report, "train_small_cnn_b64" + tt + "_cpu", ips_cpu, "images/cpu-s", ref, "train_ips_cpu", false,
+                        fp32);
   }
 }

@@ -162,7 +162,7 @@ struct lai_model {
   std::shared_ptr<liteai::nn::Model> model;
   mutable std::atomic<int64_t> readers{0};
   mutable std::atomic<bool> exclusive{false};
-  // lai_model_set_training_precision: activations kept for backward (TrainOptions::bf16_activations).
+  // lai_model_set_training_precision (TrainOptions::precision).
   std::atomic<int> training_precision{LAI_PRECISION_BF16};
   // app::model_version (a pass over the weights) for lai_model_findings, made on first use and
   // forgotten when an exclusive call may change the weights.
@@ -242,15 +242,27 @@ lai_model* wrap_model(std::shared_ptr<liteai::nn::Model> m);
 // training is fp32, and the copy is not rebuilt after every step. The handle's precision comes
 // back (one rebuild) when the training or trainer ends; nothing can predict in between (the model
 // is exclusive), so nobody sees the temporary fp32.
+// lai_precision values and the library's: F32, BF16 (bf16 storage, 0.3), BF16_COMPUTE (0.4).
+inline liteai::nn::Precision precision_of(int p) {
+  return p == LAI_PRECISION_BF16_COMPUTE ? liteai::nn::Precision::bf16_compute
+         : p == LAI_PRECISION_BF16       ? liteai::nn::Precision::bf16_storage
+                                         : liteai::nn::Precision::f32;
+}
+inline lai_precision to_lai(liteai::nn::Precision p) {
+  return p == liteai::nn::Precision::bf16_compute   ? LAI_PRECISION_BF16_COMPUTE
+         : p == liteai::nn::Precision::bf16_storage ? LAI_PRECISION_BF16
+                                                    : LAI_PRECISION_F32;
+}
+
 class Fp32WhileTraining {
  public:
-  explicit Fp32WhileTraining(liteai::nn::Module& net) : net_(net), saved_(net.inference_dtype()) {
-    net_.set_inference_dtype(liteai::DType::f32);
+  explicit Fp32WhileTraining(liteai::nn::Module& net) : net_(net), saved_(net.inference_precision()) {
+    net_.set_inference_precision(liteai::nn::Precision::f32);
   }
   // Back to inference mode with the caller's precision; may throw (no memory for the copy).
   void finish() {
     net_.eval();
-    net_.set_inference_dtype(saved_);
+    net_.set_inference_precision(saved_);
     done_ = true;
   }
   ~Fp32WhileTraining() {
@@ -259,7 +271,7 @@ class Fp32WhileTraining {
       finish();
     } catch (...) {  // out of memory for the copy: fp32 inference still works
       try {
-        net_.set_inference_dtype(liteai::DType::f32);
+        net_.set_inference_precision(liteai::nn::Precision::f32);
         net_.eval();
       } catch (...) {
       }
@@ -270,7 +282,7 @@ class Fp32WhileTraining {
 
  private:
   liteai::nn::Module& net_;
-  liteai::DType saved_;
+  liteai::nn::Precision saved_;
   bool done_ = false;
 };
 

@@ -240,26 +240,33 @@ LAI_API lai_status lai_model_predict_file(const lai_model* model, const char* pa
 
 // ---------------------------------------------------------------- inference precision (0.3)
 
+namespace {
+int checked_precision(lai_precision precision, const char* fn) {
+  const int p = ev(precision);
+  require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16 || p == LAI_PRECISION_BF16_COMPUTE, fn,
+          ": unknown precision ", p, " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1, LAI_PRECISION_BF16_COMPUTE = 2)");
+  return p;
+}
+}  // namespace
+
 extern "C" {
 
 LAI_API lai_status lai_model_set_inference_precision(lai_model* model, lai_precision precision) {
   const char* fn = "lai_model_set_inference_precision";
   return guarded(fn, [&] {
     model_of(model, fn);
-    const int p = ev(precision);
-    require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16, fn, ": unknown precision ", p,
-            " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1)");
+    const int p = checked_precision(precision, fn);
     // Rebuilding the bf16 copy replaces tensors that concurrent predictions would read.
     ExclusiveAccess access(model, fn);
     nn::Module& net = *model->model->net;
-    const DType before = net.inference_dtype();
+    const nn::Precision before = net.inference_precision();
     try {
-      net.set_inference_dtype(p == LAI_PRECISION_BF16 ? DType::bf16 : DType::f32);
+      net.set_inference_precision(precision_of(p));
     } catch (...) {  // e.g. out of memory for the copy: leave the model as it was
       try {
-        net.set_inference_dtype(before);
+        net.set_inference_precision(before);
       } catch (...) {
-        net.set_inference_dtype(DType::f32);
+        net.set_inference_precision(nn::Precision::f32);
       }
       throw;
     }
@@ -272,7 +279,7 @@ LAI_API lai_status lai_model_get_inference_precision(const lai_model* model, lai
     const nn::Model& m = model_of(model, fn);
     require_ptr(precision, fn, "precision");
     ReadAccess access(model, fn);
-    *precision = m.net->inference_dtype() == DType::bf16 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32;
+    *precision = to_lai(m.net->inference_precision());
   });
 }
 
@@ -280,9 +287,7 @@ LAI_API lai_status lai_model_set_training_precision(lai_model* model, lai_precis
   const char* fn = "lai_model_set_training_precision";
   return guarded(fn, [&] {
     model_of(model, fn);
-    const int p = ev(precision);
-    require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16, fn, ": unknown precision ", p,
-            " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1)");
+    const int p = checked_precision(precision, fn);
     ExclusiveAccess access(model, fn);  // a running training reads it at its start only, but say so
     model->training_precision.store(p);
   });
@@ -293,7 +298,7 @@ LAI_API lai_status lai_model_get_training_precision(const lai_model* model, lai_
   return guarded(fn, [&] {
     model_of(model, fn);
     require_ptr(precision, fn, "precision");
-    *precision = model->training_precision.load() == LAI_PRECISION_BF16 ? LAI_PRECISION_BF16 : LAI_PRECISION_F32;
+    *precision = to_lai(precision_of(model->training_precision.load()));
   });
 }
 

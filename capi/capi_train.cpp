@@ -76,8 +76,8 @@ app::TrainOutcome train_handle(lai_model* model, const app::Options& o, const ap
   std::shared_ptr<nn::Model> m = model->model;
   Fp32WhileTraining precision(*m->net);
   app::Options opts = o;
-  if (!opts.has("fp32-activations"))
-    opts.set_bool("fp32-activations", model->training_precision.load() != LAI_PRECISION_BF16);
+  if (!opts.has("precision") && !opts.has("fp32-activations"))
+    opts.set("precision", app::inference_precision_name(precision_of(model->training_precision.load())));
   app::TrainOutcome t = task(opts, h, m);
   precision.finish();
   return t;
@@ -382,7 +382,7 @@ LAI_API lai_status lai_trainer_create(lai_model* model, const lai_train_options*
     t.optim.weight_decay = o.weight_decay;
     if (ev(o.optimizer) == LAI_OPTIMIZER_SGD) t.optim.momentum = o.momentum;
     if (ev(o.optimizer) == LAI_OPTIMIZER_ADAMW) t.optim.decoupled = true;
-    t.bf16_activations = model->training_precision.load() == LAI_PRECISION_BF16;
+    t.precision = precision_of(model->training_precision.load());
     t.progress = 0;
     auto h = std::make_unique<lai_trainer>();
     // Taken here and released by lai_trainer_free: the model stays exclusive in between.

@@ -573,7 +573,11 @@ LAI_API void lai_eval_report_free(lai_eval_report* report);
 
 /* ------------------------------------------------------------------ inference precision */
 
-typedef enum lai_precision { LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1 } lai_precision;
+typedef enum lai_precision {
+  LAI_PRECISION_F32 = 0,
+  LAI_PRECISION_BF16 = 1,         /* bf16 storage, fp32 products (described below) */
+  LAI_PRECISION_BF16_COMPUTE = 2  /* since 0.4: bf16 products (see the 0.4 section) */
+} lai_precision;
 
 /* The precision of the dense (fully connected) layers' weights in lai_model_predict* and
  * lai_model_evaluate*. LAI_PRECISION_BF16: the library builds a bf16 copy of the dense weights
@@ -581,7 +585,7 @@ typedef enum lai_precision { LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1 } lai
  * the copy costs half the fp32 dense weights in memory, on top of them. Training always uses the
  * fp32 weights and validates in fp32; the copy is dropped while a lai_model_train runs or a
  * trainer exists, and rebuilt from the trained weights when it returns / at lai_trainer_free. Products and sums stay fp32: the outputs differ from fp32 only by the weight rounding
- * (relative 2^-9 per weight), typically by 1e-3 in a probability. LAI_PRECISION_F32 (the default)
+ * (relative 2^-8 per weight), typically by 1e-3 in a probability. LAI_PRECISION_F32 (the default)
  * drops the copy and gives the fp32 results bit for bit again. Not stored in model files
  * (lai_model_load gives F32). Exclusive: it must not be called while other threads predict on the
  * handle or while it trains; such a call gets LAI_ERR_BUSY (nothing changed). */
@@ -595,7 +599,7 @@ LAI_API lai_status lai_model_get_inference_precision(const lai_model* model, lai
  * LAI_PRECISION_BF16 (the default): mixed precision - swish conv layers keep their pre-activation
  * in bf16 instead of recomputing it (about a quarter fewer FLOPs per compact_cxr step, a little
  * more memory before the peak); the gradients see those activations rounded to bf16 (relative
- * 2^-9). Weights, gradients and optimizer state stay fp32 either way. LAI_PRECISION_F32: exact
+ * 2^-8). Weights, gradients and optimizer state stay fp32 either way. LAI_PRECISION_F32: exact
  * fp32 activations, recomputed where that saves memory. Each setting is deterministic (same seed
  * and threads: same bits). Not stored in model files. (A setter rather than a field of
  * lai_train_options: the library's _init functions write their whole struct, so appending a field
@@ -896,6 +900,20 @@ LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, c
  * class names. Concurrent like lai_model_predict. */
 LAI_API lai_status lai_model_findings(const lai_model* model, const float* probabilities, size_t count,
                                       char** json);
+
+/* ------------------------------------------------------------------ bf16 products */
+
+/* LAI_PRECISION_BF16_COMPUTE (lai_precision) is accepted by lai_model_set_inference_precision and
+ * lai_model_set_training_precision, on top of what LAI_PRECISION_BF16 does there: the
+ * convolutions round their inputs and weights to bf16 and sum the products in fp32 (AVX512_BF16
+ * dot products on CPUs that run them at full rate, AMD Zen 4 and later; elsewhere the same
+ * products widened to fp32: the same results up to the rounding of the sums), and training keeps
+ * bf16 copies of the conv inputs for the backward pass (less memory). Dense layers keep fp32
+ * products (they are bound by reading their weights, which inference reads as bf16). Training
+ * keeps fp32 weights and optimizer state and fails with LAI_ERR_INVALID_ARGUMENT naming the
+ * parameter if a gradient becomes NaN or infinite. The outputs differ from fp32 by the bf16
+ * rounding of the operands (each product within 2^-7 relative), typically by a few 1e-3 in a
+ * probability. Each setting is deterministic (same seed and threads: same bits). */
 
 #ifdef __cplusplus
 }

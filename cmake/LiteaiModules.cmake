@@ -1,8 +1,9 @@
 # liteai_module(name "dir1;dir2" DEPS ...): a static library from every .cpp in the folders
 # (relative to the project root, or absolute).
-# Files named *_avx512.cpp / *_avx2.cpp / *_sse.cpp get that ISA's flags (and only they do):
+# Files named *_avx512bf16.cpp / *_avx512.cpp / *_avx2.cpp / *_sse.cpp get that ISA's flags (and only they do):
 # the library itself is never built with -march=native, an older CPU must run the same binary.
 set(LITEAI_FLAGS_avx512 -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
+set(LITEAI_FLAGS_avx512bf16 ${LITEAI_FLAGS_avx512} -mavx512bf16)
 set(LITEAI_FLAGS_avx2 -mavx2 -mfma -mf16c)
 set(LITEAI_FLAGS_sse -msse4.2)
 
@@ -28,7 +29,7 @@ function(liteai_module name dirs)
   target_link_libraries(${name} PUBLIC ${M_DEPS} Threads::Threads)
   target_link_libraries(${name} PRIVATE liteai_xsimd Eigen3::Eigen stb::stb)
   foreach(f IN LISTS srcs)
-    foreach(isa avx512 avx2 sse)
+    foreach(isa avx512bf16 avx512 avx2 sse)
       if(f MATCHES "_${isa}\\.cpp$")
         set_source_files_properties(${f} PROPERTIES COMPILE_OPTIONS "${LITEAI_FLAGS_${isa}}")
       endif()

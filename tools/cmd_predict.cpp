@@ -9,8 +9,10 @@
 
 namespace {
 const char* kUsage =
-    "usage: liteai predict --model MODEL.lai [--top K] [--precision f32|bf16] [--threads T] [--dicom-out DIR]\n"
-    "                      IMAGE|DIR...\n"
+    "usage: liteai predict --model MODEL.lai [--top K] [--precision f32|bf16|bf16-compute] [--threads T]
+"
+    "                      [--dicom-out DIR] IMAGE|DIR...
+"
     "\n"
     "Prints, per image, 'path: class p class p ...': the K most probable classes with their\n"
     "probabilities, most probable first. Multi-label models give one independent probability per class.\n"
@@ -35,7 +37,7 @@ LAI_COMMAND(predict, "class probabilities of a saved model for image files") {
   if (!p) return 0;
   p->options.require("model");
   LAI_CHECK(!p->positional.empty(), "predict: give one or more image files after the options");
-  std::shared_ptr<nn::Model> model = app::load_model(p->options.get_text("model"));
+  std::shared_ptr<nn::Model> model = app::load_model_for_predict(p->options.get_text("model"), p->options);
   const int64_t want = p->options.get_int("top");
   const int64_t top = want == 0 ? model->num_classes() : std::min<int64_t>(want, model->num_classes());
   std::optional<app::DicomWriter> dicom;

@@ -53,7 +53,7 @@ optim::TrainOptions trainer_settings(const Options& o, int64_t steps_per_epoch) 
   t.metrics_csv = o.get_text_or("log", "");
   t.early_stopping_patience = o.get_int("patience");
   t.restore_best_weights = o.get_bool("restore-best");
-  t.bf16_activations = !o.get_bool("fp32-activations");
+  t.precision = o.get_bool("fp32-activations") ? nn::Precision::f32 : nn::precision_from_string(o.get_text("precision"));
   t.progress = progress_mode(o);
   return t;
 }
@@ -116,11 +116,15 @@ const OptionSet& train_options() {
         .integer("max-steps", 0, 0, std::numeric_limits<int64_t>::max(), "steps per epoch at most (0: all)")
         .integer("stream-min", 4000000, 0, std::numeric_limits<int64_t>::max(),
                  "parameters with at least this many weights are updated inside backward, their gradient never stored")
-        .flag("fp32-activations", "exact fp32 activations for backward (default: swish convs keep their "
-                                  "pre-activation in bf16 instead of recomputing it)")
+        .choice("precision", "bf16", {"f32", "bf16", "bf16-compute"},
+                "f32: exact fp32; bf16: fp32 products, swish convs keep their pre-activation in bf16 for backward "
+                "instead of recomputing it; bf16-compute: bf16 conv products as well (fp32 weights and optimizer "
+                "state, gradients checked finite)")
+        .flag("fp32-activations", "the same as --precision f32 (0.3)")
         .flag("hflip", "augment: random horizontal flips")
         .number("shift", 0, 0, 0.49, "augment: random translation up to this fraction of the size")
         .path("out", "where the trained model is written", "MODEL.lai");
+    o.hide("fp32-activations");
     o.include(common_options());
     return o;
   }();
@@ -155,8 +159,9 @@ const OptionSet& predict_options() {
     o.group("prediction")
         .integer("top", 3, 0, std::numeric_limits<int64_t>::max(), "classes shown per image, most probable first "
                                                                    "(0: all)")
-        .choice("precision", "f32", {"f32", "bf16"},
-                "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic)")
+        .choice("precision", "f32", {"f32", "bf16", "bf16-compute"},
+                "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic); "
+                "bf16-compute: bf16 conv products too (sums in fp32) and every weight read as bf16")
         .path("logits", "also write the raw logits as a teacher-logits CSV (image_id,<class>,...) for "
                         "`liteai distill --teacher-logits`", "FILE");
     o.include(threads_option());
@@ -191,19 +196,25 @@ io::Json describe_model(const nn::Model& m) {
   j.set("output_size", output_size(m));
   const nn::MemoryReport r = m.net->memory();
   int64_t copy = 0;
-  if (m.net->inference_dtype() == DType::bf16)
+  if (m.net->inference_precision() != nn::Precision::f32)
     for (const auto& [name, t] : m.net->named_parameters())
-      if (t.dim() == 2) copy += t.numel() * 2;  // dense weights get a bf16 copy
+      if (t.dim() == 2 && t.dtype() == DType::f32) copy += t.numel() * 2;  // dense weights get a bf16 copy
   io::Json mem = io::Json::object();
   mem.set("parameter_bytes", r.parameter_bytes);
   mem.set("buffer_bytes", r.buffer_bytes);
   mem.set("inference_copy_bytes", copy);
   j.set("memory", std::move(mem));
-  j.set("inference_precision", dtype_name(m.net->inference_dtype()));
+  j.set("inference_precision", inference_precision_name(m.net->inference_precision()));
   return j;
 }
 
 std::shared_ptr<nn::Model> load_model(const std::string& path) { return nn::load_model(path, false).model; }
+std::shared_ptr<nn::Model> load_model_for_predict(const std::string& path, const Options& o) {
+  return nn::load_model_for_inference(path, nn::precision_from_string(o.get_text("precision"))).model;
+}
+const char* inference_precision_name(nn::Precision p) {
+  return p == nn::Precision::bf16_storage ? "bf16" : nn::to_string(p);  // the option's names
+}
 void save_model(const nn::Model& model, const std::string& path) { nn::save_model(path, model); }
 
 // ---------------------------------------------------------------- training
@@ -484,7 +495,7 @@ std::vector<Prediction> predict_files(nn::Model& model, const std::vector<std::s
   LAI_CHECK(model.head() != nn::Head::none, task, ": the model is not a classifier (head none); use the anomaly tasks");
   LAI_CHECK(!args.empty(), task, ": give one or more image files");
   model.net->eval();
-  model.net->set_inference_dtype(o.get_text("precision") == "bf16" ? DType::bf16 : DType::f32);
+  model.net->set_inference_precision(nn::precision_from_string(o.get_text("precision")));
   const std::vector<std::string> paths = expand_image_paths(args, task);
   const bool want_logits = o.has("logits");
   std::string csv;

@@ -96,43 +96,24 @@ void fan_in_out(const Shape& s, int64_t& fan_in, int64_t& fan_out) {
   if (fan_out < 1) fan_out = 1;
 }
 
-namespace {
-thread_local bool t_zero_init = false;
-
-// What the initializers return: drawn numbers, or (under ZeroInit) zeros after the same draws.
-Tensor uniform_init(const Shape& shape, float lo, float hi, Generator& g) {
-  if (!t_zero_init) return rand_uniform(shape, lo, hi, g);
-  for (int64_t i = 0, n = numel(shape); i < n; ++i) (void)g.uniform(lo, hi);
-  return Tensor::zeros(shape);
-}
-Tensor normal_init(const Shape& shape, float mean, float stddev, Generator& g) {
-  if (!t_zero_init) return randn(shape, mean, stddev, g);
-  for (int64_t i = 0, n = numel(shape); i < n; ++i) (void)g.normal(mean, stddev);
-  return Tensor::zeros(shape);
-}
-}  // namespace
-
-ZeroInit::ZeroInit() : prev_(t_zero_init) { t_zero_init = true; }
-ZeroInit::~ZeroInit() { t_zero_init = prev_; }
-
 Tensor kaiming_uniform(const Shape& shape, Generator& g) {
   int64_t fi, fo;
   fan_in_out(shape, fi, fo);
   float bound = static_cast<float>(std::sqrt(6.0 / fi));
-  return uniform_init(shape, -bound, bound, g);
+  return rand_uniform(shape, -bound, bound, g);
 }
 
 Tensor kaiming_normal(const Shape& shape, Generator& g) {
   int64_t fi, fo;
   fan_in_out(shape, fi, fo);
-  return normal_init(shape, 0.f, static_cast<float>(std::sqrt(2.0 / fi)), g);
+  return randn(shape, 0.f, static_cast<float>(std::sqrt(2.0 / fi)), g);
 }
 
 Tensor glorot_uniform(const Shape& shape, Generator& g) {
   int64_t fi, fo;
   fan_in_out(shape, fi, fo);
   float bound = static_cast<float>(std::sqrt(6.0 / (fi + fo)));
-  return uniform_init(shape, -bound, bound, g);
+  return rand_uniform(shape, -bound, bound, g);
 }
 
 }  // namespace liteai

@@ -304,7 +304,7 @@ void check_padding(Source& src, const Table& t, const std::string& name) {
   check_gap(at, src.size());
 }
 
-ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& name) {
+ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& name, const LoadOptions& options) {
   Table t = read_table(fmt, src, name);
   check_padding(src, t, name);
   ModelFile mf;
@@ -312,15 +312,29 @@ ModelFile load_from(const ContainerFormat& fmt, Source& src, const std::string& 
   mf.format_version = t.version;
   mf.tensors.reserve(t.entries.size());
   for (const auto& e : t.entries) {
+    const bool to_bf16 = e.dtype == DType::f32 && options.as_bf16 && options.as_bf16(e.name);
     Tensor tensor;
     try {
-      tensor = Tensor::empty(e.shape, e.dtype);
+      tensor = Tensor::empty(e.shape, to_bf16 ? DType::bf16 : e.dtype);
     } catch (const std::bad_alloc&) {
       throw_error(ErrorKind::out_of_memory, str_cat(name, ": cannot allocate ", e.bytes, " bytes for tensor '", e.name, "'"));
     }
-    void* dst = tensor.raw_data();
-    src.read(e.offset, dst, static_cast<size_t>(e.bytes));
-    const uint32_t crc = crc32_of(dst, static_cast<size_t>(e.bytes));
+    uint32_t crc = 0;
+    if (to_bf16) {  // through a 1 MB buffer
+      std::vector<float> chunk(size_t(1) << 18);
+      uint16_t* out = tensor.data_bf16();
+      const uint64_t n = e.bytes / 4;
+      for (uint64_t i = 0; i < n; i += chunk.size()) {
+        const size_t m = static_cast<size_t>(std::min<uint64_t>(chunk.size(), n - i));
+        src.read(e.offset + 4 * i, chunk.data(), 4 * m);
+        crc = crc32_of(chunk.data(), 4 * m, crc);
+        for (size_t k = 0; k < m; ++k) out[i + k] = f32_to_bf16(chunk[k]);
+      }
+    } else {
+      void* dst = tensor.raw_data();
+      src.read(e.offset, dst, static_cast<size_t>(e.bytes));
+      crc = crc32_of(dst, static_cast<size_t>(e.bytes));
+    }
     LAI_CHECK_FORMAT(crc == e.crc, name, ": checksum mismatch in tensor '", e.name, "' (stored ", e.crc,
               ", computed ", crc, "): the file is corrupted");
     mf.tensors.emplace_back(e.name, std::move(tensor));
@@ -433,9 +447,9 @@ void save_container(const ContainerFormat& fmt, const std::string& path, const J
   atomic_write_file(path, [&](const ByteSink& sink) { write_plan(fmt, plan, sink); });
 }
 
-ModelFile load_container(const ContainerFormat& fmt, const std::string& path) {
+ModelFile load_container(const ContainerFormat& fmt, const std::string& path, const LoadOptions& options) {
   FileSource src(path);
-  return load_from(fmt, src, path);
+  return load_from(fmt, src, path, options);
 }
 
 std::vector<uint8_t> container_to_bytes(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors) {
@@ -452,13 +466,15 @@ std::vector<uint8_t> container_to_bytes(const ContainerFormat& fmt, const Json& 
 ModelFile container_from_bytes(const ContainerFormat& fmt, const void* data, size_t size, std::string_view name) {
   LAI_CHECK(data != nullptr || size == 0, name, ": null buffer");
   MemorySource src(data, size);
-  return load_from(fmt, src, std::string(name));
+  return load_from(fmt, src, std::string(name), {});
 }
 
 void save_model_file(const std::string& path, const Json& header, const NamedTensors& tensors) {
   save_container(kModelFormat, path, header, tensors);
 }
-ModelFile load_model_file(const std::string& path) { return load_container(kModelFormat, path); }
+ModelFile load_model_file(const std::string& path, const LoadOptions& options) {
+  return load_container(kModelFormat, path, options);
+}
 ModelFile map_model_file(const std::string& path) { return map_container(kModelFormat, path); }
 ModelFile map_container(const ContainerFormat& fmt, const std::string& path) { return map_from(fmt, path); }
 std::vector<uint8_t> model_file_to_bytes(const Json& header, const NamedTensors& tensors) {

@@ -1,6 +1,8 @@
 // Public entry points of kernels.hpp: argument checks, splitting of large element-wise work
 // over threads, then the table of the active ISA (detail.hpp).
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <cstdlib>
 #include <new>
 #include <vector>
@@ -17,6 +19,7 @@ namespace detail {
 
 const Table& table_for(Isa isa) {
   switch (isa) {
+    case Isa::avx512bf16: return table_avx512bf16();
     case Isa::avx512: return table_avx512();
     case Isa::avx2: return table_avx2();
     case Isa::sse: return table_sse();
@@ -139,6 +142,76 @@ void conv2d_backward_weight(const Conv2dShape& p, const float* x, const float* d
   check_conv(p, "conv2d_backward_weight");
   if (p.K == 0) return;
   active_table().conv2d_backward_weight(p, x, dy, dw, dbias);
+}
+
+// ---- bf16 products ----
+bool bf16_dot_products() { return active_table().bf16_dot; }
+
+void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+               const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  LAI_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm_bf16: negative size M=", M, " N=", N, " K=", K);
+  if (M == 0 || N == 0) return;
+  LAI_CHECK(ldc >= N, "gemm_bf16: ldc=", ldc, " < N=", N);
+  LAI_CHECK(lda >= (ta ? M : K) && ldb >= (tb ? K : N), "gemm_bf16: lda=", lda, " or ldb=", ldb,
+            " too small for M=", M, " N=", N, " K=", K);
+  active_table().gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+namespace {
+// The tables without bf16 convolutions (scalar) widen whole operands into the fp32 kernels.
+std::vector<float> widened(int64_t n, const uint16_t* x) {
+  std::vector<float> out(static_cast<size_t>(n));
+  bf16_to_f32(n, x, out.data());
+  return out;
+}
+int64_t weight_size(const Conv2dShape& p) { return p.K * p.C * p.R * p.S; }
+}  // namespace
+
+void conv2d_forward_bf16(const Conv2dShape& p, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
+                         Act act) {
+  check_conv(p, "conv2d_forward_bf16");
+  if (p.N == 0 || p.K == 0) return;
+  const detail::Table& t = active_table();
+  if (t.conv2d_forward_bf16) return t.conv2d_forward_bf16(p, x, w, bias, y, act);
+  conv2d_forward(p, widened(p.N * p.C * p.H * p.W, x).data(), widened(weight_size(p), w).data(), bias, y, act);
+}
+void conv2d_forward_avgpool2_bf16(const Conv2dShape& p, const uint16_t* x, const uint16_t* w, const float* bias,
+                                  float* y, Act act) {
+  check_conv(p, "conv2d_forward_avgpool2_bf16");
+  LAI_CHECK(p.OH() >= 2 && p.OW() >= 2, "conv2d_forward_avgpool2_bf16: output ", p.OH(), "x", p.OW(),
+            " is smaller than the 2x2 pool window");
+  if (p.N == 0 || p.K == 0) return;
+  const detail::Table& t = active_table();
+  if (t.conv2d_forward_avgpool2_bf16) return t.conv2d_forward_avgpool2_bf16(p, x, w, bias, y, act);
+  conv2d_forward_avgpool2(p, widened(p.N * p.C * p.H * p.W, x).data(), widened(weight_size(p), w).data(), bias, y,
+                          act);
+}
+void conv2d_backward_data_bf16(const Conv2dShape& p, const uint16_t* dy, const uint16_t* w, float* dx) {
+  check_conv(p, "conv2d_backward_data_bf16");
+  if (p.N * p.C * p.H * p.W == 0) return;
+  const detail::Table& t = active_table();
+  if (t.conv2d_backward_data_bf16) return t.conv2d_backward_data_bf16(p, dy, w, dx);
+  conv2d_backward_data(p, widened(p.N * p.K * p.OH() * p.OW(), dy).data(), widened(weight_size(p), w).data(), dx);
+}
+void conv2d_backward_weight_bf16(const Conv2dShape& p, const uint16_t* x, const uint16_t* dy, float* dw) {
+  check_conv(p, "conv2d_backward_weight_bf16");
+  if (p.K == 0) return;
+  const detail::Table& t = active_table();
+  if (t.conv2d_backward_weight_bf16) return t.conv2d_backward_weight_bf16(p, x, dy, dw);
+  conv2d_backward_weight(p, widened(p.N * p.C * p.H * p.W, x).data(), widened(p.N * p.K * p.OH() * p.OW(), dy).data(),
+                         dw, nullptr);
+}
+
+void bias_grad(int64_t N, int64_t K, int64_t P, const float* dy, float* db) {
+  LAI_CHECK(N >= 0 && K >= 0 && P >= 0, "bias_grad: negative size N=", N, " K=", K, " P=", P);
+  const auto sum = active_table().vsum;
+  parallel_for(0, K, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      double acc = 0;
+      for (int64_t n = 0; n < N; ++n) acc += P > 0 ? sum(P, dy + (n * K + k) * P) : 0.0;
+      db[k] = static_cast<float>(acc);
+    }
+  });
 }
 
 // ---- pooling: memory bound; plain loops split over planes ----
@@ -360,6 +433,25 @@ void log_softmax_rows(int64_t rows, int64_t cols, const float* x, float* y) {
   parallel_for(0, rows, std::max<int64_t>(1, kEltGrain / std::max<int64_t>(1, cols)),
                [&](int64_t b, int64_t e) { f(e - b, cols, x + b * cols, y + b * cols); });
 }
+bool all_finite(int64_t n, const float* x) {
+  // Finite floats have an exponent below all ones; NaN and infinities set every exponent bit. A
+  // sum over |x| would overflow on large finite values, so test the bits, a block at a time.
+  std::atomic<bool> ok{true};
+  split(n, [&](int64_t b, int64_t e) {
+    uint32_t worst = 0;
+    for (int64_t i = b; i < e && ok.load(std::memory_order_relaxed); i += 4096) {
+      const int64_t c = std::min<int64_t>(4096, e - i);
+      for (int64_t j = 0; j < c; ++j) {
+        uint32_t u;
+        std::memcpy(&u, x + i + j, 4);
+        worst = std::max(worst, u & 0x7f800000u);
+      }
+      if (worst == 0x7f800000u) ok.store(false, std::memory_order_relaxed);
+    }
+  });
+  return ok.load();
+}
+
 void f32_to_bf16(int64_t n, const float* x, uint16_t* y) {
   const auto f = active_table().f32_to_bf16;
   split(n, [&](int64_t s, int64_t e) { f(e - s, x + s, y + s); });

@@ -49,6 +49,15 @@ struct Table {
   void (*adam_update)(int64_t, const AdamStep&, const float*, float*, float*, float*);
   void (*f32_to_bf16)(int64_t, const float*, uint16_t*);
   void (*bf16_to_f32)(int64_t, const uint16_t*, float*);
+  // bf16 operands, fp32 sums (kernels.hpp): widening into the fp32 micro-kernels, or vdpbf16ps.
+  bool bf16_dot;
+  void (*gemm_bf16)(bool, bool, int64_t, int64_t, int64_t, float, const uint16_t*, int64_t, const uint16_t*,
+                    int64_t, float, float*, int64_t);
+  void (*conv2d_forward_bf16)(const Conv2dShape&, const uint16_t*, const uint16_t*, const float*, float*, Act);
+  void (*conv2d_forward_avgpool2_bf16)(const Conv2dShape&, const uint16_t*, const uint16_t*, const float*, float*,
+                                       Act);
+  void (*conv2d_backward_data_bf16)(const Conv2dShape&, const uint16_t*, const uint16_t*, float*);
+  void (*conv2d_backward_weight_bf16)(const Conv2dShape&, const uint16_t*, const uint16_t*, float*);
 };
 
 // The portable 2x2 max-pool row (first maximum wins; a NaN is taken and kept).
@@ -74,6 +83,7 @@ const Table& table_scalar();
 const Table& table_sse();
 const Table& table_avx2();
 const Table& table_avx512();
+const Table& table_avx512bf16();
 const Table& table_for(Isa isa);
 inline const Table& active_table() { return table_for(active_isa()); }
 

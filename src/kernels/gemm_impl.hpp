@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/detail.hpp"
@@ -20,17 +21,26 @@ namespace liteai::kernels::detail {
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
+// An element as fp32: bf16 (uint16_t) widens exactly.
+inline float to_f32(float v) { return v; }
+inline float to_f32(uint16_t h) { return std::bit_cast<float>(uint32_t(h) << 16); }
+
 // op(A) as an M x K view: element (i, k) at p[i*rs + k*cs], scaled by alpha when packed.
-struct MatA {
-  const float* p;
+// T: float, or uint16_t (bf16, widened to fp32 as it is packed).
+template <class T>
+struct MatAT {
+  const T* p;
   int64_t rs, cs;
   float alpha;
 };
 // op(B) as a K x N view: element (k, j) at p[k*rs + j*cs].
-struct MatB {
-  const float* p;
+template <class T>
+struct MatBT {
+  const T* p;
   int64_t rs, cs;
 };
+using MatA = MatAT<float>;
+using MatB = MatBT<float>;
 
 // Tuning hook: blocking sizes can be overridden from the environment (LAI_KC, LAI_MC, LAI_L2B).
 inline int64_t env_or(const char* name, int64_t def) {
@@ -56,65 +66,73 @@ struct GemmDriver {
   static int64_t n_block(int64_t kc) { return std::max<int64_t>(NR, (L2B / (kc * 4)) / NR * NR); }
 
   // Packs rows [i0, i0+mc) x k [k0, k0+kc) of A into MR-row panels.
-  static void pack_a(const MatA& a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
+  template <class T>
+  static void pack_a(const MatAT<T>& a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
     for (int64_t i = 0; i < mc; i += MR) {
       const int64_t m = std::min<int64_t>(MR, mc - i);
-      const float* src = a.p + (i0 + i) * a.rs + k0 * a.cs;
+      const T* src = a.p + (i0 + i) * a.rs + k0 * a.cs;
       if (a.rs == 1 && m == MR) {  // column-major A: MR contiguous floats per k
         for (int64_t k = 0; k < kc; ++k)
-          for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * src[k * a.cs + ii];
+          for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * to_f32(src[k * a.cs + ii]);
       } else if (m == MR && a.cs == 1) {  // row-major A: MR sequential row streams, contiguous writes
-        const float* rows[MR];
+        const T* rows[MR];
         for (int ii = 0; ii < MR; ++ii) rows[ii] = src + ii * a.rs;
         for (int64_t k = 0; k < kc; ++k)
-          for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * rows[ii][k];
+          for (int ii = 0; ii < MR; ++ii) dst[k * MR + ii] = a.alpha * to_f32(rows[ii][k]);
       } else if (m == MR) {
         for (int ii = 0; ii < MR; ++ii) {
-          const float* row = src + ii * a.rs;
-          for (int64_t k = 0; k < kc; ++k) dst[k * MR + ii] = a.alpha * row[k * a.cs];
+          const T* row = src + ii * a.rs;
+          for (int64_t k = 0; k < kc; ++k) dst[k * MR + ii] = a.alpha * to_f32(row[k * a.cs]);
         }
       } else {
         for (int64_t k = 0; k < kc; ++k)
           for (int ii = 0; ii < MR; ++ii)
-            dst[k * MR + ii] = ii < m ? a.alpha * src[ii * a.rs + k * a.cs] : 0.f;
+            dst[k * MR + ii] = ii < m ? a.alpha * to_f32(src[ii * a.rs + k * a.cs]) : 0.f;
       }
       dst += kc * MR;
     }
   }
 
-  struct PackB {
-    MatB b;
+  template <class T>
+  struct PackBT {
+    MatBT<T> b;
     void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* dst) const {
       for (int64_t j = 0; j < nc; j += NR) {
         const int64_t n = std::min<int64_t>(NR, nc - j);
-        const float* src = b.p + k0 * b.rs + (j0 + j) * b.cs;
+        const T* src = b.p + k0 * b.rs + (j0 + j) * b.cs;
         if (b.cs == 1 && n == NR) {
-          for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * b.rs, NR * sizeof(float));
+          for (int64_t k = 0; k < kc; ++k) {
+            if constexpr (std::is_same_v<T, float>)
+              std::memcpy(dst + k * NR, src + k * b.rs, NR * sizeof(float));
+            else
+              for (int jj = 0; jj < NR; ++jj) dst[k * NR + jj] = to_f32(src[k * b.rs + jj]);
+          }
         } else if (b.rs == 1 && n == NR && NR % 8 == 0) {
           // Transposed B: 8 x 8 blocks, read along columns, written as 8-float rows.
           for (int j8 = 0; j8 < NR; j8 += 8)
             for (int64_t k0 = 0; k0 < kc; k0 += 8) {
               const int64_t kn = std::min<int64_t>(8, kc - k0);
               for (int64_t kk = 0; kk < kn; ++kk)
-                for (int jj = 0; jj < 8; ++jj) dst[(k0 + kk) * NR + j8 + jj] = src[(j8 + jj) * b.cs + k0 + kk];
+                for (int jj = 0; jj < 8; ++jj) dst[(k0 + kk) * NR + j8 + jj] = to_f32(src[(j8 + jj) * b.cs + k0 + kk]);
             }
         } else if (b.rs == 1) {  // transposed B: each column is contiguous over k
           for (int jj = 0; jj < NR; ++jj) {
             if (jj < n) {
-              const float* col = src + jj * b.cs;
-              for (int64_t k = 0; k < kc; ++k) dst[k * NR + jj] = col[k];
+              const T* col = src + jj * b.cs;
+              for (int64_t k = 0; k < kc; ++k) dst[k * NR + jj] = to_f32(col[k]);
             } else {
               for (int64_t k = 0; k < kc; ++k) dst[k * NR + jj] = 0.f;
             }
           }
         } else {
           for (int64_t k = 0; k < kc; ++k)
-            for (int jj = 0; jj < NR; ++jj) dst[k * NR + jj] = jj < n ? src[k * b.rs + jj * b.cs] : 0.f;
+            for (int jj = 0; jj < NR; ++jj) dst[k * NR + jj] = jj < n ? to_f32(src[k * b.rs + jj * b.cs]) : 0.f;
         }
         dst += kc * NR;
       }
     }
   };
+  using PackB = PackBT<float>;
 
   // B packed once for the whole call (shared by every row task): K blocks of kc x Nr, each a
   // run of NR-wide panels. j0 is the task's first column (a multiple of NR).
@@ -124,12 +142,14 @@ struct GemmDriver {
     const float* panels(int64_t pc, int64_t kc, int64_t jc) const { return base + pc * Nr + (j0 + jc) * kc; }
   };
 
-  struct PackA {
-    MatA a;
+  template <class T>
+  struct PackAT {
+    MatAT<T> a;
     void operator()(int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) const {
       pack_a(a, i0, mc, k0, kc, dst);
     }
   };
+  using PackA = PackAT<float>;
 
   // Single-threaded C[M,N] (+)= A[M,K] B[K,N] through packers (K > 0). accumulate=false
   // overwrites C (its old contents are never read). epi(i, j, m, n, Ctile, ldc) runs on each
@@ -306,6 +326,52 @@ struct GemmDriver {
       });
   }
 
+  // Tasks are blocks of C (mT x nT of mstep x nstep); every element is summed in the same k order
+  // whatever the thread count, so results do not depend on it.
+  struct TaskGrid {
+    int64_t mT, nT, mstep, nstep;
+  };
+  static TaskGrid task_grid(int64_t M, int64_t N) {
+    const int threads = num_threads();
+    int64_t nT = ceil_div(N, TN), mT = 1;
+    const int64_t want = threads > 1 ? 2 * threads : 1;
+    while (nT * mT < want && ceil_div(M, mT * 2) >= 2 * MR) mT *= 2;
+    while (nT * mT < want && ceil_div(N, nT + 1) >= 2 * NR) ++nT;
+    // parallel_for deals at most 4 chunks per thread: a task count that divides evenly into
+    // them keeps both cores busy to the end.
+    const int64_t chunks = 4 * int64_t(threads);
+    if (threads > 1 && mT == 1 && nT > chunks && ceil_div(N, round_up(nT, chunks)) >= NR)
+      nT = round_up(nT, chunks);
+    const int64_t mstep = round_up(ceil_div(M, mT), MR), nstep = round_up(ceil_div(N, nT), NR);
+    return {ceil_div(M, mstep), ceil_div(N, nstep), mstep, nstep};
+  }
+
+  // C = alpha op(A) op(B) + beta C with bf16 A and B, widened to fp32 as they are packed: the fp32
+  // micro-kernel sums the exact products of the bf16 values (kernels.hpp). Blocks of C as tasks.
+  static void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
+                        int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K == 0 || alpha == 0.f) {
+      if (beta != 1.f) scale_block(M, N, beta, C, ldc);
+      return;
+    }
+    const MatAT<uint16_t> a{A, ta ? 1 : lda, ta ? lda : 1, alpha};
+    const MatBT<uint16_t> b{B, tb ? 1 : ldb, tb ? ldb : 1};
+    const TaskGrid g = task_grid(M, N);
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    parallel_for(0, g.mT * g.nT, flops < 4e6 ? g.mT * g.nT : 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t i0 = (t / g.nT) * g.mstep, j0 = (t % g.nT) * g.nstep;
+        const int64_t m = std::min(g.mstep, M - i0), n = std::min(g.nstep, N - j0);
+        float* c = C + i0 * ldc + j0;
+        if (beta != 0.f && beta != 1.f) scale_block(m, n, beta, c, ldc);
+        const MatAT<uint16_t> as{a.p + i0 * a.rs, a.rs, a.cs, a.alpha};
+        const MatBT<uint16_t> bs{b.p + j0 * b.cs, b.rs, b.cs};
+        run(m, n, K, PackAT<uint16_t>{as}, PackBT<uint16_t>{bs}, c, ldc, beta != 0.f);
+      }
+    });
+  }
+
   static void scale_block(int64_t m, int64_t n, float beta, float* C, int64_t ldc) {
     for (int64_t i = 0; i < m; ++i) {
       float* r = C + i * ldc;
@@ -388,20 +454,10 @@ struct GemmDriver {
     }
     const MatA a{A, ta ? 1 : lda, ta ? lda : 1, alpha};
     const MatB b{B, tb ? 1 : ldb, tb ? ldb : 1};
-    // Tasks are blocks of C; every element is summed in the same k order whatever the thread
-    // count, so results do not depend on it.
     const int threads = num_threads();
-    int64_t nT = ceil_div(N, TN), mT = 1;
-    const int64_t want = threads > 1 ? 2 * threads : 1;
-    while (nT * mT < want && ceil_div(M, mT * 2) >= 2 * MR) mT *= 2;
-    while (nT * mT < want && ceil_div(N, nT + 1) >= 2 * NR) ++nT;
-    // parallel_for deals at most 4 chunks per thread: a task count that divides evenly into
-    // them keeps both cores busy to the end.
-    const int64_t chunks = 4 * int64_t(threads);
-    if (threads > 1 && mT == 1 && nT > chunks && ceil_div(N, round_up(nT, chunks)) >= NR)
-      nT = round_up(nT, chunks);
-    const int64_t mstep = round_up(ceil_div(M, mT), MR), nstep = round_up(ceil_div(N, nT), NR);
-    mT = ceil_div(M, mstep), nT = ceil_div(N, nstep);
+    const TaskGrid grid = task_grid(M, N);
+    const int64_t mT = grid.mT, nT = grid.nT;
+    const int64_t mstep = grid.mstep, nstep = grid.nstep;
     const double flops = 2.0 * double(M) * double(N) * double(K);
     bool direct_b = false;
     if constexpr (requires { typename UK::StridedB; })

@@ -1,12 +1,17 @@
 #pragma once
 // Raw-pointer compute kernels behind the ops. They never see Tensors or autograd.
 // Each entry point dispatches at run time to the best ISA the CPU has (isa.cpp, detail.hpp);
-// LITEAI_ISA=avx512|avx2|sse|scalar forces one.
+// LITEAI_ISA=avx512bf16|avx512|avx2|sse|scalar forces one.
 #include <cstdint>
 
 namespace liteai::kernels {
 
-enum class Isa : int { scalar = 0, sse = 1, avx2 = 2, avx512 = 3 };
+// avx512bf16: avx512 plus AVX512_BF16 dot products (vdpbf16ps) for the bf16 kernels below. It is
+// the default only where vdpbf16ps is a full-rate instruction (AMD Zen 4 and later: two fp32
+// FMAs' worth of products per instruction); Intel Xeons up to Emerald Rapids issue it at a
+// quarter of the FMA rate (half the products per second: measured by `liteai bench bf16`),
+// so there avx512 stays the default and its bf16 kernels widen to fp32 FMAs.
+enum class Isa : int { scalar = 0, sse = 1, avx2 = 2, avx512 = 3, avx512bf16 = 4 };
 const char* isa_name(Isa isa);
 bool isa_supported(Isa isa);  // by this CPU (and this build)
 Isa active_isa();             // what the kernels use now
@@ -91,12 +96,34 @@ struct AdamStep {
 };
 void adam_update(int64_t n, const AdamStep& s, const float* g, float* w, float* m, float* v);
 
-// ---- bf16 ----
+// ---- bf16 products with fp32 sums (mixed precision) ----
+// Operands are bf16 (uint16_t, the upper half of an fp32), results fp32. The products of bf16
+// values are exact in fp32, so every ISA computes the same sums of the same products and differs
+// only in the rounding of the fp32 sums: on Isa::avx512bf16 through vdpbf16ps (operands packed
+// in pairs along the sum), elsewhere by widening the operands to fp32 in the packing routines
+// and running the fp32 micro-kernels. vdpbf16ps flushes denormal inputs and results to zero.
+// Same contracts, parallelism and determinism as the fp32 entry points above.
+bool bf16_dot_products();  // the active ISA multiplies bf16 pairs in hardware (vdpbf16ps)
+void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
+               int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void conv2d_forward_bf16(const Conv2dShape& p, const uint16_t* x, const uint16_t* w, const float* bias, float* y,
+                         Act act = Act::none);
+void conv2d_forward_avgpool2_bf16(const Conv2dShape& p, const uint16_t* x, const uint16_t* w, const float* bias,
+                                  float* y, Act act = Act::none);
+void conv2d_backward_data_bf16(const Conv2dShape& p, const uint16_t* dy, const uint16_t* w, float* dx);
+// dw only (overwritten); the bias gradient is a sum of the fp32 output gradient (bias_grad).
+void conv2d_backward_weight_bf16(const Conv2dShape& p, const uint16_t* x, const uint16_t* dy, float* dw);
+// db[k] = sum over images and pixels of dy[N, K, P] (accurate: double across blocks).
+void bias_grad(int64_t N, int64_t K, int64_t P, const float* dy, float* db);
+
+// ---- bf16 conversions ----
 void f32_to_bf16(int64_t n, const float* x, uint16_t* y);
 void bf16_to_f32(int64_t n, const uint16_t* x, float* y);
 // Mixed-precision swish: saved = bf16(x), then x = swish(x) in place (one pass through cache);
 // dx = dy * swish'(bf16 saved value).
 void vswish_save_bf16(int64_t n, float* x, uint16_t* saved);
 void vswish_backward_bf16(int64_t n, const uint16_t* saved, const float* dy, float* dx);
+// true when no element is NaN or infinite (gradient checks of bf16 training).
+bool all_finite(int64_t n, const float* x);
 
 }  // namespace liteai::kernels

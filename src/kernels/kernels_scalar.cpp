@@ -15,8 +15,12 @@ struct UkScalar {
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + acc[i][j];
   }
+  // The table's own element-wise functions: a fused epilogue gives the same bits as a separate
+  // activation pass (a kept pre-activation, then vswish).
   static void act_row(float* row, int64_t n, float bias, Act act) {
-    for (int64_t j = 0; j < n; ++j) row[j] = ref::apply_act(row[j] + bias, act);
+    for (int64_t j = 0; j < n; ++j) row[j] += bias;
+    if (act == Act::relu) ref::vrelu(n, row, row);
+    if (act == Act::swish) ref::vswish(n, row, row);
   }
   static double sum(int64_t n, const float* x) { return ref::vsum(n, x); }
 };
@@ -48,6 +52,7 @@ const Table& table_scalar() {
     s.softmax_rows = &ref::softmax_rows, s.log_softmax_rows = &ref::log_softmax_rows;
     s.adam_update = &ref::adam_update;
     s.f32_to_bf16 = &ref::f32_to_bf16, s.bf16_to_f32 = &ref::bf16_to_f32;
+    s.gemm_bf16 = &GemmDriver<UkScalar>::gemm_bf16;  // the bf16 convolutions: api.cpp widens
     return s;
   }();
   return t;

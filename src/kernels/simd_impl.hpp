@@ -339,6 +339,12 @@ Table make_table(Isa isa) {
   t.softmax_rows = &E::softmax_rows, t.log_softmax_rows = &E::log_softmax_rows;
   t.adam_update = &E::adam_update;
   t.f32_to_bf16 = &f32_to_bf16_loop, t.bf16_to_f32 = &bf16_to_f32_loop;
+  t.bf16_dot = false;
+  t.gemm_bf16 = &GemmDriver<UK>::gemm_bf16;
+  t.conv2d_forward_bf16 = &C::forward_bf16;
+  t.conv2d_forward_avgpool2_bf16 = &C::forward_avgpool2_bf16;
+  t.conv2d_backward_data_bf16 = &C::backward_data_bf16;
+  t.conv2d_backward_weight_bf16 = &C::backward_weight_bf16;
   return t;
 }
 

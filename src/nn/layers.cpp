@@ -64,14 +64,20 @@ Conv2d::Conv2d(int64_t in_c, int64_t out_c, int64_t k, const Conv2dOptions& o, G
   if (o.bias) bias = register_parameter("bias", filled({out_c}, 0.f));
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+ops::Conv2dOptions Conv2d::op_options() const {
   ops::Conv2dOptions co;
   co.stride = options.stride;
   co.padding = options.padding;
   co.same = options.same;
+  co.compute = precision() == Precision::bf16_compute ? DType::bf16 : DType::f32;
+  return co;
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  const ops::Conv2dOptions co = op_options();
   if (options.activation == Activation::swish) {
     // Keeping the pre-activation pays when recomputing it costs a real conv (not conv1's 9 taps).
-    const bool keep_bf16 = activation_dtype() == DType::bf16 && in_channels * kernel * kernel >= 64;
+    const bool keep_bf16 = precision() != Precision::f32 && in_channels * kernel * kernel >= 64;
     return ops::conv2d_swish(x, weight, bias, co, keep_bf16);
   }
   if (options.activation == Activation::relu) return ops::conv2d_relu(x, weight, bias, co);
@@ -81,11 +87,7 @@ Tensor Conv2d::forward(const Tensor& x) {
 std::optional<Tensor> Conv2d::forward_avgpool2(const Tensor& x) {
   const Activation a = options.activation;
   if (a != Activation::none && a != Activation::relu && a != Activation::swish) return std::nullopt;
-  ops::Conv2dOptions co;
-  co.stride = options.stride;
-  co.padding = options.padding;
-  co.same = options.same;
-  return ops::conv2d_avgpool2(x, weight, bias, co,
+  return ops::conv2d_avgpool2(x, weight, bias, op_options(),
                               a == Activation::swish ? ops::ConvAct::swish
                               : a == Activation::relu ? ops::ConvAct::relu
                                                       : ops::ConvAct::none);
@@ -118,8 +120,10 @@ Dense::Dense(Tensor w, Tensor b, const DenseOptions& o) : options(o) {
 }
 
 void Dense::refresh_derived() {
-  if (!is_training() && inference_dtype() == DType::bf16)
-    weight_bf16_ = weight.detach().to(DType::bf16);
+  if (weight.dtype() == DType::bf16)  // loaded for bf16 inference only: the weights are the copy
+    weight_bf16_ = weight;
+  else if (!is_training() && inference_precision() != Precision::f32)
+    weight_bf16_ = ops::cast(weight, DType::bf16);
   else
     weight_bf16_ = Tensor();
 }
@@ -134,6 +138,8 @@ Tensor Dense::forward(const Tensor& x_in) {
     return apply_activation(options.activation, ops::linear_bf16(x, weight_bf16_, bias));
   if (!recorded && weight.storage()->read_only() && weight.numel() * 4 > kPagedBlockBytes)
     return apply_activation(options.activation, forward_paged(x));
+  LAI_CHECK(weight.dtype() == DType::f32, "Dense: the weights are bf16 (a model loaded for bf16 inference only): ",
+            "it cannot train or pass gradients");
   if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
     return apply_activation(options.activation, ops::linear(x, weight, bias));
   Tensor y;

@@ -75,7 +75,7 @@ io::Json full_header(const Model& model, const OptimizerState* opt, const io::Js
   return h;
 }
 
-SavedModel from_file(io::ModelFile f, bool with_optimizer) {
+SavedModel from_file(io::ModelFile f, bool with_optimizer, bool keep_bf16 = false) {
   const std::string what = f.source + " header";
   const io::Json& h = f.header;
   LAI_CHECK(h.is_object(), what, ": must be a JSON object");
@@ -83,10 +83,7 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
             h.get_string_or("kind", "", what), "'); was it written by another tool?");
   SavedModel out;
   out.header = h;
-  {
-    ZeroInit untouched;  // the file's weights replace these: no second resident copy at the peak
-    out.model = skeleton(h.at("architecture", what), what);
-  }
+  out.model = skeleton(h.at("architecture", what), what);  // shapes only: nothing allocated yet
   Model& m = *out.model;
   const ArchSpec& arch = m.arch;
   if (h.contains("class_names")) {
@@ -127,7 +124,7 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer) {
     LAI_CHECK(needed.count(name), f.source, ": tensor '", name, "' does not belong to architecture '", arch.name,
               "'");
   }
-  for (auto& [name, t] : state) detail::adopt(t, *f.find(name));
+  for (auto& [name, t] : state) detail::adopt(t, *f.find(name), keep_bf16);
   if (const io::Json* o = h.find("optimizer"); o && with_optimizer) {
     out.optimizer.name = o->get_string("name", what);
     if (const io::Json* meta = o->find("meta"))
@@ -199,6 +196,30 @@ SavedModel load_model(const std::string& path, bool with_optimizer) {
 
 SavedModel load_model_mapped(const std::string& path, bool with_optimizer) {
   return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), with_optimizer); });
+}
+
+SavedModel load_model_for_inference(const std::string& path, Precision precision) {
+  return reclassify(ErrorKind::format, [&] {
+    io::LoadOptions o;
+    if (precision != Precision::f32) {
+      // The kernels of the architecture, from its network built as shapes.
+      const io::Json table = io::read_model_file_table(path);
+      const std::string what = path + " header";
+      const io::Json& h = table.at("header", what);
+      LAI_CHECK(h.is_object() && h.find("architecture"), what, ": no architecture");
+      const std::shared_ptr<Model> probe = skeleton(h.at("architecture", what), what);
+      auto kernels = std::make_shared<std::set<std::string>>();
+      for (const ParameterInfo& p : probe->net->parameter_infos())
+        if (p.is_kernel && (precision == Precision::bf16_compute || p.tensor.dim() == 2)) kernels->insert(p.name);
+      o.as_bf16 = [kernels](const std::string& name) { return kernels->count(name) > 0; };
+    }
+    SavedModel out = from_file(io::load_model_file(path, o), false, true);
+    Module& net = *out.model->net;
+    net.set_requires_grad(false);
+    net.eval();
+    net.set_inference_precision(precision);
+    return out;
+  });
 }
 
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name, bool with_optimizer) {

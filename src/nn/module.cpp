@@ -51,6 +51,8 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
             "' must be non-empty and contain no '.'");
   for (const auto& c : children_) LAI_CHECK(c.first != name, "Module: child '", name, "' registered twice");
   m->train(training_);
+  m->set_training_precision(training_precision_);
+  m->set_inference_precision(inference_precision_);
   children_.emplace_back(name, std::move(m));
 }
 
@@ -156,15 +158,31 @@ void Module::train(bool on) {
   refresh_derived();
 }
 
-void Module::set_inference_dtype(DType t) {
-  inference_dtype_ = t;
-  for (auto& c : children_) c.second->set_inference_dtype(t);
+const char* to_string(Precision p) {
+  switch (p) {
+    case Precision::f32: return "f32";
+    case Precision::bf16_storage: return "bf16-storage";
+    case Precision::bf16_compute: return "bf16-compute";
+  }
+  return "?";
+}
+
+Precision precision_from_string(const std::string& s) {
+  for (Precision p : {Precision::f32, Precision::bf16_storage, Precision::bf16_compute})
+    if (s == to_string(p)) return p;
+  if (s == "bf16") return Precision::bf16_storage;
+  throw_error(str_cat("precision: unknown name '", s, "' (use f32, bf16-storage (or bf16) or bf16-compute)"));
+}
+
+void Module::set_inference_precision(Precision p) {
+  inference_precision_ = p;
+  for (auto& c : children_) c.second->set_inference_precision(p);
   refresh_derived();
 }
 
-void Module::set_activation_dtype(DType t) {
-  activation_dtype_ = t;
-  for (auto& c : children_) c.second->set_activation_dtype(t);
+void Module::set_training_precision(Precision p) {
+  training_precision_ = p;
+  for (auto& c : children_) c.second->set_training_precision(p);
 }
 
 void Module::refresh_derived_all() {

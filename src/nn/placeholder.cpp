@@ -22,16 +22,17 @@ Tensor placeholder(const Shape& shape) {
 
 bool is_placeholder(const Tensor& t) { return t.defined() && t.storage() == anchor().storage(); }
 
-void adopt(const Tensor& dst, const Tensor& src) {
+void adopt(const Tensor& dst, const Tensor& src, bool keep_bf16) {
   LAI_CHECK(dst.defined() && src.defined() && dst.shape() == src.shape(), "adopt: shape ",
             src.defined() ? to_string(src.shape()) : "undefined", " for a tensor of shape ", to_string(dst.shape()));
   // A placeholder stays one (a network described by shapes, still to adopt a file's tensors).
-  Tensor s = is_placeholder(src) ? src : src.dtype() == DType::f32 ? src.contiguous() : src.to(DType::f32);
+  const bool keep = src.dtype() == DType::f32 || (keep_bf16 && src.dtype() == DType::bf16);
+  Tensor s = is_placeholder(src) ? src : keep ? src.contiguous() : src.to(DType::f32);
   TensorImpl* d = dst.impl();
   d->storage = s.storage();
   d->offset = s.offset();
   d->strides = s.strides();
-  d->dtype = DType::f32;
+  d->dtype = s.dtype();
 }
 
 }  // namespace liteai::nn::detail

@@ -27,7 +27,8 @@ Tensor new_tensor(const Shape& shape, F make) {
   return shape_only() ? placeholder(shape) : make();
 }
 // Makes the tensor behind `dst` (a layer's handle) hold `src`'s values: shapes must match; src is
-// converted to contiguous f32 and its storage shared, not copied.
-void adopt(const Tensor& dst, const Tensor& src);
+// converted to contiguous f32 (kept bf16 with keep_bf16: a model loaded for bf16 inference) and
+// its storage shared, not copied.
+void adopt(const Tensor& dst, const Tensor& src, bool keep_bf16 = false);
 
 }  // namespace liteai::nn::detail

@@ -64,20 +64,47 @@ kernels::Conv2dShape conv_shape(const char* op, const Tensor& x, const Tensor& w
   return p;
 }
 
-GradList conv_grads(const kernels::Conv2dShape& p, const Tensor& x, const Tensor& w, bool gx, bool gw, bool gb,
-                    const Tensor& dy) {
-  Tensor dx, dw, db;
-  if (gx) {
-    dx = Tensor::empty({p.N, p.C, p.H, p.W});
-    kernels::conv2d_backward_data(p, dy.data(), w.data(), dx.data());
+// The operands as the kernels of the compute type take them: fp32, or bf16 copies (which are also
+// what backward keeps: half the memory of an fp32 input).
+struct ConvOperands {
+  kernels::Conv2dShape p;
+  bool bf16 = false;
+  Tensor x, w;  // contiguous, f32 or bf16
+
+  ConvOperands(const kernels::Conv2dShape& shape, const Tensor& x_in, const Tensor& w_in, DType compute)
+      : p(shape), bf16(compute == DType::bf16), x(cast(x_in, compute)), w(cast(w_in, compute)) {}
+
+  // y = act(conv(x, w) + bias); pooled: the fused 2x2 average pool.
+  void forward(const float* bias, float* y, kernels::Act act, bool pooled = false) const {
+    if (bf16 && pooled) return kernels::conv2d_forward_avgpool2_bf16(p, x.data_bf16(), w.data_bf16(), bias, y, act);
+    if (bf16) return kernels::conv2d_forward_bf16(p, x.data_bf16(), w.data_bf16(), bias, y, act);
+    if (pooled) return kernels::conv2d_forward_avgpool2(p, x.data(), w.data(), bias, y, act);
+    kernels::conv2d_forward(p, x.data(), w.data(), bias, y, act);
   }
-  if (gw || gb) {
-    dw = Tensor::empty({p.K, p.C, p.R, p.S});
-    db = Tensor::empty({p.K});
-    kernels::conv2d_backward_weight(p, x.data(), dy.data(), dw.data(), db.data());
+
+  // Gradients from the pre-activation gradient dz (fp32): bf16 products take dz rounded to bf16
+  // once for both kernels; the bias gradient sums the fp32 dz.
+  GradList grads(bool gx, bool gw, bool gb, const Tensor& dz) const {
+    Tensor dx, dw, db;
+    const Tensor dz16 = bf16 && (gx || gw) ? cast(dz, DType::bf16) : Tensor();
+    if (gx) {
+      dx = Tensor::empty({p.N, p.C, p.H, p.W});
+      if (bf16) kernels::conv2d_backward_data_bf16(p, dz16.data_bf16(), w.data_bf16(), dx.data());
+      else kernels::conv2d_backward_data(p, dz.data(), w.data(), dx.data());
+    }
+    if (gw || gb) {
+      dw = Tensor::empty({p.K, p.C, p.R, p.S});
+      db = Tensor::empty({p.K});
+      if (!bf16) {
+        kernels::conv2d_backward_weight(p, x.data(), dz.data(), dw.data(), db.data());
+      } else {
+        if (gw) kernels::conv2d_backward_weight_bf16(p, x.data_bf16(), dz16.data_bf16(), dw.data());
+        kernels::bias_grad(p.N, p.K, p.OH() * p.OW(), dz.data(), db.data());
+      }
+    }
+    return {dx, gw ? dw : Tensor(), gb ? db : Tensor()};
   }
-  return {dx, gw ? dw : Tensor(), gb ? db : Tensor()};
-}
+};
 
 // The activation fused into the conv and what its backward uses: swish recomputes its
 // pre-activation or keeps it in bf16; relu needs only its own output.
@@ -86,25 +113,27 @@ enum class Fused { none, swish_recompute, swish_bf16, relu };
 Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const ConvGeometry& o,
                  Fused fused) {
   const kernels::Conv2dShape p = conv_shape(op, x_in, w_in, b_in, o);
-  Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const ConvOperands in(p, x_in, w_in, o.compute);
+  Tensor b = b_in.defined() ? cast(b_in, DType::f32) : Tensor();
+  const float* bias = b.defined() ? b.data() : nullptr;
   Tensor y = Tensor::empty({p.N, p.K, p.OH(), p.OW()});
   const bool gx = x_in.requires_grad(), gw = w_in.requires_grad(), gb = b_in.defined() && b_in.requires_grad();
   const bool recorded = autograd::grad_enabled() && (gx || gw || gb);
   Tensor z16;  // bf16 pre-activation for backward
   if (fused == Fused::swish_bf16 && recorded) {
-    kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), kernels::Act::none);
+    in.forward(bias, y.data(), kernels::Act::none);
     z16 = Tensor::empty(y.shape(), DType::bf16);
     kernels::vswish_save_bf16(y.numel(), y.data(), z16.data_bf16());
   } else {
     const kernels::Act act = fused == Fused::relu   ? kernels::Act::relu
                              : fused == Fused::none ? kernels::Act::none
                                                     : kernels::Act::swish;
-    kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), act);
+    in.forward(bias, y.data(), act);
   }
+  if (!recorded) return y;
   Tensor y_kept = fused == Fused::relu ? y.detach() : Tensor();
   std::vector<Tensor> inputs{x_in, w_in, b_in.defined() ? b_in : Tensor::zeros({p.K})};
-  return autograd::record(op, y, inputs, [p, x, w, b, gx, gw, gb, fused, z16, y_kept](const Tensor& g) {
+  return autograd::record(op, y, inputs, [in, b, gx, gw, gb, fused, z16, y_kept](const Tensor& g) {
     Tensor dy = g.contiguous();
     if (fused == Fused::relu) {
       Tensor dz = Tensor::empty(dy.shape());
@@ -118,11 +147,11 @@ Tensor conv_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
       // Recompute the pre-activation instead of keeping it from the forward pass: one extra
       // forward conv buys a whole activation map of memory per layer.
       Tensor z = Tensor::empty(dy.shape());
-      kernels::conv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, z.data(), kernels::Act::none);
+      in.forward(b.defined() ? b.data() : nullptr, z.data(), kernels::Act::none);
       kernels::vswish_backward(z.numel(), z.data(), dy.data(), z.data());
       dy = z;
     }
-    return conv_grads(p, x, w, gx, gw, gb, dy);
+    return in.grads(gx, gw, gb, dy);
   });
 }
 }  // namespace
@@ -145,13 +174,13 @@ Tensor conv2d_avgpool2(const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   const kernels::Conv2dShape p = conv_shape("conv2d_avgpool2", x_in, w_in, b_in, geometry_of("conv2d_avgpool2", w_in, o));
   LAI_CHECK(p.OH() >= 2 && p.OW() >= 2, "conv2d_avgpool2: conv output ", p.OH(), "x", p.OW(),
             " is smaller than the 2x2 pool window");
-  Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  const ConvOperands in(p, x_in, w_in, o.compute);
+  Tensor b = b_in.defined() ? cast(b_in, DType::f32) : Tensor();
   Tensor y = Tensor::empty({p.N, p.K, p.OH() / 2, p.OW() / 2});
   const kernels::Act ka = act == ConvAct::swish ? kernels::Act::swish
                           : act == ConvAct::relu ? kernels::Act::relu
                                                  : kernels::Act::none;
-  kernels::conv2d_forward_avgpool2(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), ka);
+  in.forward(b.defined() ? b.data() : nullptr, y.data(), ka, true);
   return y;
 }
 

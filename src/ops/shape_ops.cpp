@@ -1,7 +1,24 @@
-// Shape ops: thin functional wrappers over the Tensor views, and concat.
+// Shape ops: thin functional wrappers over the Tensor views, concat, and dtype conversion.
+#include "kernels/kernels.hpp"
 #include "liteai/ops/ops.hpp"
 
 namespace liteai::ops {
+
+Tensor cast(const Tensor& t, DType dtype) {
+  LAI_CHECK(t.defined(), "cast: undefined tensor");
+  Tensor c = t.detach();
+  if (!c.is_contiguous()) {
+    autograd::NoGrad ng;
+    c = c.contiguous();
+  }
+  if (c.dtype() == dtype) return c;
+  Tensor out = Tensor::empty(c.shape(), dtype);
+  if (dtype == DType::bf16)
+    kernels::f32_to_bf16(c.numel(), c.data(), out.data_bf16());
+  else
+    kernels::bf16_to_f32(c.numel(), c.data_bf16(), out.data());
+  return out;
+}
 
 Tensor reshape(const Tensor& a, const Shape& shape) { return a.reshape(shape); }
 Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) { return a.transpose(d0, d1); }

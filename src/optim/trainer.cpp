@@ -101,6 +101,14 @@ nn::NamedTensors copy_state(const nn::Module& m) {
   return out;
 }
 
+// bf16 training: a NaN or infinite gradient must not reach the weights (bf16 has fp32's exponent
+// range, so it means a diverging step rather than a rounding artifact: stop with its name).
+void check_finite_gradient(const std::string& name, const Tensor& g) {
+  const Tensor c = g.contiguous();
+  LAI_CHECK(kernels::all_finite(c.numel(), c.data()), "train: the gradient of '", name,
+            "' is not finite (NaN or infinity) with bf16 products; lower the learning rate, or train with f32");
+}
+
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 
 }  // namespace
@@ -192,7 +200,7 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
   if (!o_.metrics_csv.empty()) io::check_writable(o_.metrics_csv, "metrics log");
   LAI_CHECK(o_.micro_batch >= 0, "Trainer: micro_batch must be >= 0, got ", o_.micro_batch);
   LAI_CHECK(o_.max_memory >= 0, "Trainer: max_memory must be >= 0, got ", o_.max_memory);
-  model_->net->set_activation_dtype(o_.bf16_activations ? DType::bf16 : DType::f32);
+  model_->net->set_training_precision(o_.precision);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
   for (const auto& [name, t] : model_->net->state()) {
     if (t.storage()->read_only()) {  // weights mapped from a file: training needs its own copy
@@ -233,6 +241,7 @@ void Trainer::configure() {
         StreamedDense s;
         s.layer = owner;
         s.index = opt_->index_of(p.name);
+        s.name = p.name;
         opt_->stream_updates(p.name, false);
         streamed_dense_.push_back(std::move(s));
       } else if (o_.micro_batch == 0) {  // a hook takes one gradient per step: not with micro-batches
@@ -266,6 +275,7 @@ void Trainer::unconfigure() {
 }
 
 void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
+  if (o_.precision == nn::Precision::bf16_compute) check_finite_gradient(s.name, g);  // its weight gradient's factor
   const int64_t n = x.size(0);
   if (piece_begin_ == 0 && n == batch_rows_) {  // the whole batch at once
     opt_->update_outer(s.index, x, g, o_.stream_block_rows);
@@ -355,6 +365,9 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   r.loss += pr.loss;
   r.correct = pr.correct;
   r.counted = pr.counted;
+  if (o_.precision == nn::Precision::bf16_compute)  // streamed gradients were checked as they arrived
+    for (const auto& [name, t] : model_->net->named_parameters())
+      if (Tensor g = t.grad(); g.defined()) check_finite_gradient(name, g);
   if (o_.clip_norm > 0) {
     std::vector<Tensor> ps;
     const nn::NamedTensors named = model_->net->named_parameters();

@@ -487,7 +487,7 @@ TEST_CASE("capi errors: 0.3 inference precision, senafas") {
   REQUIRE(lai_model_create("compact_cxr", S, 2, 1, &m.m) == LAI_OK);
   EXPECT_INVALID(lai_model_get_inference_precision(m.m, nullptr), "precision is NULL");
   EXPECT_INVALID(lai_model_set_inference_precision(m.m, lai_precision(-1)), "unknown precision -1");
-  EXPECT_INVALID(lai_model_set_inference_precision(m.m, lai_precision(2)), "unknown precision 2");
+  EXPECT_INVALID(lai_model_set_inference_precision(m.m, lai_precision(3)), "unknown precision 3");
   REQUIRE(lai_model_get_inference_precision(m.m, &p) == LAI_OK);
   CHECK(p == LAI_PRECISION_F32);  // a refused call changes nothing
   EXPECT_INVALID(lai_model_set_training_precision(nullptr, LAI_PRECISION_F32), "model is NULL");

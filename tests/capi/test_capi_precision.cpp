@@ -1,5 +1,5 @@
 // C API 0.3: bf16 inference (lai_model_set_inference_precision) and mixed-precision training
-// (lai_train_options.bf16_activations) through libliteai.so only.
+// (lai_model_set_training_precision); 0.4: LAI_PRECISION_BF16_COMPUTE. Through libliteai.so only.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -224,4 +224,65 @@ TEST_CASE("capi precision: the training precision reaches the trainer; each sett
   REQUIRE(lai_model_create("compact_cxr", S, 5, 1, &m.m) == LAI_OK);
   CHECK(lai_model_set_training_precision(m.m, lai_precision(3)) == LAI_ERR_INVALID_ARGUMENT);
   CHECK(std::string(lai_last_error()).find("unknown precision 3") != std::string::npos);
+}
+
+TEST_CASE("capi precision 0.4: BF16_COMPUTE multiplies in bf16 for inference and training; deterministic") {
+  constexpr int S = 64;
+  constexpr size_t C = 5;
+  Model m;
+  REQUIRE(lai_model_create("compact_cxr", S, int32_t(C), 3, &m.m) == LAI_OK);
+  const std::vector<uint8_t> img = phantom(5, 1, S);
+  const std::vector<float> f32 = predict(m.m, img, S, C);
+  REQUIRE(lai_model_set_inference_precision(m.m, LAI_PRECISION_BF16) == LAI_OK);
+  const std::vector<float> storage = predict(m.m, img, S, C);
+  REQUIRE(lai_model_set_inference_precision(m.m, LAI_PRECISION_BF16_COMPUTE) == LAI_OK);
+  lai_precision p = LAI_PRECISION_F32;
+  REQUIRE(lai_model_get_inference_precision(m.m, &p) == LAI_OK);
+  CHECK(p == LAI_PRECISION_BF16_COMPUTE);
+  const std::vector<float> compute = predict(m.m, img, S, C);
+  INFO("largest probability change: bf16 storage " << max_abs_diff(storage, f32) << ", bf16 compute "
+                                                   << max_abs_diff(compute, f32));
+  CHECK(compute != storage);  // the conv products are bf16 too
+  CHECK(max_abs_diff(compute, f32) < 2e-2);
+  CHECK(predict(m.m, img, S, C) == compute);
+  REQUIRE(lai_model_set_inference_precision(m.m, LAI_PRECISION_F32) == LAI_OK);
+  CHECK(predict(m.m, img, S, C) == f32);
+
+  // Training: three trainer steps, twice, against fp32 products.
+  constexpr int T = 32;
+  std::vector<std::vector<uint8_t>> px;
+  std::vector<int32_t> labels;
+  std::vector<lai_image> views;
+  for (uint64_t i = 0; i < 4; ++i) {
+    int32_t l = 0;
+    px.push_back(phantom(8, i, T, &l));
+    labels.push_back(l);
+  }
+  for (auto& q : px) views.push_back({q.data(), LAI_PIXEL_U8, T, T, 0});
+  auto run = [&](lai_precision precision) {
+    Model t;
+    REQUIRE(lai_model_create("compact_cxr", T, 5, 1, &t.m) == LAI_OK);
+    REQUIRE(lai_model_set_training_precision(t.m, precision) == LAI_OK);
+    lai_precision got = LAI_PRECISION_F32;
+    REQUIRE(lai_model_get_training_precision(t.m, &got) == LAI_OK);
+    CHECK(got == precision);
+    lai_train_options o;
+    lai_train_options_init(&o);
+    o.learning_rate = 1e-2f;
+    lai_trainer* tr = nullptr;
+    REQUIRE(lai_trainer_create(t.m, &o, &tr) == LAI_OK);
+    std::vector<double> losses;
+    for (int k = 0; k < 3; ++k) {
+      double loss = 0;
+      REQUIRE(lai_trainer_step(tr, views.data(), views.size(), labels.data(), nullptr, 0, &loss) == LAI_OK);
+      losses.push_back(loss);
+    }
+    lai_trainer_free(tr);
+    return losses;
+  };
+  const std::vector<double> bf16 = run(LAI_PRECISION_BF16_COMPUTE), mixed = run(LAI_PRECISION_BF16);
+  INFO("bf16 compute " << bf16[0] << " " << bf16[2] << ", bf16 storage " << mixed[0] << " " << mixed[2]);
+  CHECK(run(LAI_PRECISION_BF16_COMPUTE) == bf16);
+  CHECK(bf16[0] != mixed[0]);  // the forward pass already multiplies in bf16
+  for (size_t k = 0; k < 3; ++k) CHECK(std::abs(bf16[k] - mixed[k]) < 0.05 * std::abs(mixed[k]) + 1e-3);
 }

@@ -772,18 +772,20 @@ class Model(_Handle):
         arr = (C.c_char_p * len(names))(*[n.encode() for n in names])
         _check(_lib.lai_model_set_class_names(self._h, arr, len(names)))
 
-    _PRECISIONS = {"f32": 0, "bf16": 1}
+    # "bf16" is bf16 storage (0.3); "bf16-compute" also multiplies in bf16 (C API 0.4).
+    _PRECISIONS = {"f32": 0, "bf16": 1, "bf16-storage": 1, "bf16-compute": 2}
 
     def _get_precision(self, fn):
         v = C.c_int()
         _check(fn(self._h, C.byref(v)))
-        return {0: "f32", 1: "bf16"}[v.value]
+        return {0: "f32", 1: "bf16", 2: "bf16-compute"}[v.value]
 
     @property
     def inference_precision(self):
-        """"f32" or "bf16": dense weights used by predict/evaluate (C API 0.3). Setting "bf16"
-        builds a bf16 copy of the dense weights (half their fp32 size, results differ from fp32 by
-        the weight rounding); "f32" gives the fp32 results again. Not while other threads predict."""
+        """"f32", "bf16" or "bf16-compute": dense weights used by predict/evaluate (C API 0.3). Setting
+        "bf16" builds a bf16 copy of the dense weights (half their fp32 size, results differ from fp32
+        by the weight rounding); "bf16-compute" also multiplies in bf16 in the convolutions (0.4);
+        "f32" gives the fp32 results again. Not while other threads predict."""
         return self._get_precision(_lib.lai_model_get_inference_precision)
 
     @inference_precision.setter
@@ -792,8 +794,8 @@ class Model(_Handle):
 
     @property
     def training_precision(self):
-        """"bf16" (default, mixed precision) or "f32": activations training keeps for backward
-        (C API 0.3)."""
+        """"bf16" (default, mixed precision: bf16 activations kept for backward), "f32", or
+        "bf16-compute" (bf16 conv products as well, fp32 master weights; C API 0.4)."""
         return self._get_precision(_lib.lai_model_get_training_precision)
 
     @training_precision.setter

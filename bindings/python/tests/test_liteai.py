@@ -257,10 +257,17 @@ class TestVersion03(Base):
         p16 = list(m.predict(img))
         self.assertNotEqual(p16, p32)
         self.assertLess(max(abs(a - b) for a, b in zip(p16, p32)), 2e-2)
+        m.inference_precision = "bf16-compute"  # C API 0.4: bf16 conv products too
+        self.assertEqual(m.inference_precision, "bf16-compute")
+        pc = list(m.predict(img))
+        self.assertNotEqual(pc, p16)
+        self.assertLess(max(abs(a - b) for a, b in zip(pc, p32)), 2e-2)
         m.inference_precision = "f32"
         self.assertEqual(list(m.predict(img)), p32)
         m.training_precision = "f32"
         self.assertEqual(m.training_precision, "f32")
+        m.training_precision = "bf16-compute"
+        self.assertEqual(m.training_precision, "bf16-compute")
         with self.assertRaises(KeyError):
             m.inference_precision = "fp8"
 

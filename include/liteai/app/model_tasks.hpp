@@ -101,6 +101,11 @@ io::Json describe_model(const nn::Model& model);
 
 // ---- files ----
 std::shared_ptr<nn::Model> load_model(const std::string& path);
+// For predict_files only: --precision bf16 / bf16-compute read the dense / all weights straight
+// into bf16 (nn::load_model_for_inference: about half the memory; the model cannot train).
+std::shared_ptr<nn::Model> load_model_for_predict(const std::string& path, const Options& predict);
+// "f32", "bf16" (bf16 storage) or "bf16-compute": the --precision names.
+const char* inference_precision_name(nn::Precision p);
 void save_model(const nn::Model& model, const std::string& path);
 
 }  // namespace liteai::app

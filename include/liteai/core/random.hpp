@@ -36,19 +36,4 @@ Tensor kaiming_normal(const Shape& shape, Generator& g = default_generator());
 Tensor glorot_uniform(const Shape& shape, Generator& g = default_generator());
 void fan_in_out(const Shape& shape, int64_t& fan_in, int64_t& fan_out);
 
-// While one is alive on this thread, the three initializers above draw their numbers as usual (the
-// generator ends where it would) but return zeros: a large zero tensor is fresh pages never
-// touched, so not resident. For building a network whose weights are about to be replaced by a
-// model file's (the file's weights, not two copies, are then what a load holds at its peak).
-class ZeroInit {
- public:
-  ZeroInit();
-  ~ZeroInit();
-  ZeroInit(const ZeroInit&) = delete;
-  ZeroInit& operator=(const ZeroInit&) = delete;
-
- private:
-  bool prev_;
-};
-
 }  // namespace liteai

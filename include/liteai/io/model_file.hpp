@@ -51,9 +51,16 @@ struct ModelFile {
   const Tensor& tensor(std::string_view name) const;
 };
 
+// How loading reads the tensors. as_bf16(name): read that f32 tensor into a bf16 tensor (round to
+// nearest even), a megabyte at a time, so its fp32 values never exist whole in memory (inference
+// in bf16; the checksum covers the stored bytes as always).
+struct LoadOptions {
+  std::function<bool(const std::string& name)> as_bf16;
+};
+
 // ---- .lai model files ----
 void save_model_file(const std::string& path, const Json& header, const NamedTensors& tensors);
-ModelFile load_model_file(const std::string& path);
+ModelFile load_model_file(const std::string& path, const LoadOptions& options = {});
 // The same checks, but the tensors are views of the file mapped read-only (MAP_PRIVATE, PROT_READ)
 // instead of copies: loading allocates nothing, several processes share one copy of the weights in
 // the page cache, and a read-only tensor's pages can be given back after use
@@ -84,7 +91,7 @@ inline constexpr ContainerFormat kModelFormat = {
 
 void save_container(const ContainerFormat& fmt, const std::string& path, const Json& header,
                     const NamedTensors& tensors);
-ModelFile load_container(const ContainerFormat& fmt, const std::string& path);
+ModelFile load_container(const ContainerFormat& fmt, const std::string& path, const LoadOptions& options = {});
 ModelFile map_container(const ContainerFormat& fmt, const std::string& path);
 std::vector<uint8_t> container_to_bytes(const ContainerFormat& fmt, const Json& header, const NamedTensors& tensors);
 ModelFile container_from_bytes(const ContainerFormat& fmt, const void* data, size_t size, std::string_view name);

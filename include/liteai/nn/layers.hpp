@@ -45,6 +45,9 @@ class Conv2d : public Module {
   Tensor weight, bias;  // weight [out, in, k, k]; bias [out] (undefined without bias)
   int64_t in_channels, out_channels, kernel;
   Conv2dOptions options;
+
+ private:
+  ops::Conv2dOptions op_options() const;  // geometry and the current precision's products
 };
 
 struct DenseOptions {
@@ -91,7 +94,7 @@ class Dense : public Module {
  private:
   Tensor forward_paged(const Tensor& x);
   GradientSink sink_;
-  Tensor weight_bf16_;  // eval-mode copy when the inference dtype is bf16
+  Tensor weight_bf16_;  // eval-mode copy when the inference precision stores dense weights in bf16
 };
 
 class AvgPool2d : public Module {

@@ -58,6 +58,13 @@ SavedModel load_model(const std::string& path, bool with_optimizer = true);
 SavedModel load_model_mapped(const std::string& path, bool with_optimizer = false);
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name = "model.lai",
                                  bool with_optimizer = true);
+// Loads a model file for inference only, in eval mode with that inference precision and no
+// parameter needing a gradient (no optimizer state). bf16_storage reads the dense kernels (2-D
+// weights) straight into bf16, bf16_compute every kernel (dense and conv weights): those fp32 values never
+// exist whole in memory (compact_cxr 512: 268 instead of 537 MB). The model then computes with the
+// rounded weights in every precision and cannot train (nn::Dense refuses); load_model gives a
+// model that can. f32: the same model as load_model, without optimizer state.
+SavedModel load_model_for_inference(const std::string& path, Precision precision);
 
 // The header as JSON for a model (what save_model writes, without tensors).
 io::Json model_header(const Model& model);

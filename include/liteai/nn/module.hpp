@@ -32,6 +32,26 @@ struct ParameterInfo {
   float l2 = 0.f;          // Keras kernel_regularizer: loss += l2 * sum(w^2)
 };
 
+// What a module's layers compute and store in bf16 (SPEC 5, mixed precision); set separately
+// for eval-mode inference and for training (Module::set_*_precision).
+//   f32           fp32 everywhere.
+//   bf16_storage  bf16 only where it stores: in eval mode the dense weights (half the memory
+//                 traffic of weight-bound layers), in training what backward keeps (swish conv
+//                 pre-activations, instead of recomputing them). Every product stays fp32. This
+//                 is what 0.3 called "bf16" (and the C API's LAI_PRECISION_BF16 still means).
+//   bf16_compute  bf16 products with fp32 sums: convolutions round their inputs and weights to
+//                 bf16 (AVX512_BF16 dot products where the CPU runs them at full rate, else the
+//                 same products widened to fp32, kernels.hpp) and backward keeps bf16 copies of
+//                 them; plus everything of bf16_storage. Dense layers, bound by reading their
+//                 weights, keep fp32 products. Training keeps fp32 master weights and optimizer
+//                 state. Results differ from fp32 by the bf16 rounding of the operands (8
+//                 significant bits: each product within 2^-7).
+enum class Precision : uint8_t { f32 = 0, bf16_storage = 1, bf16_compute = 2 };
+const char* to_string(Precision p);  // "f32", "bf16-storage", "bf16-compute"
+using liteai::to_string;             // keep Shape printing visible next to the overload above
+// The names above, and "bf16" for bf16-storage (its 0.3 name); throws liteai::Error otherwise.
+Precision precision_from_string(const std::string& s);
+
 struct MemoryReport {
   int64_t parameters = 0;       // trainable scalars
   int64_t parameter_bytes = 0;  // fp32 storage of the parameters
@@ -73,23 +93,23 @@ class Module : public std::enable_shared_from_this<Module> {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // ---- inference precision ----
-  // DType::bf16: dense layers keep a bf16 copy of their weights for eval-mode forward passes
-  // without autograd, halving the memory traffic of weight-bound layers (compact_cxr's first Dense
-  // reads 537 MB per image in fp32); products and sums stay fp32, the outputs differ from fp32 by
-  // the weight rounding (relative 2^-9 per weight). Training always uses the fp32 master weights;
-  // the copy costs half the fp32 weights in memory and is rebuilt on eval() and load_state().
-  // Changing weights in place in eval mode any other way needs a new eval() call. Recursive.
-  void set_inference_dtype(DType t);
-  DType inference_dtype() const { return inference_dtype_; }
-
-  // ---- training activations (mixed precision) ----
-  // DType::bf16: layers keep what backward needs in bf16 where that saves time and memory (a swish
-  // conv keeps its pre-activation instead of recomputing it, at half the size of the map); the
-  // gradients then see those activations rounded to bf16 (relative 2^-9). DType::f32 (the
-  // default): exact, recomputing where that saves memory. Recursive.
-  void set_activation_dtype(DType t);
-  DType activation_dtype() const { return activation_dtype_; }
+  // ---- precision (see Precision) ----
+  // Eval-mode forward passes: bf16_storage and bf16 keep bf16 copies of the dense weights (built on
+  // eval() and load_state(); half the fp32 weights in memory; changing weights in place in eval
+  // mode any other way needs a new eval() call). Weights that are bf16 tensors themselves (a model
+  // loaded for bf16 inference only) are used as they are. Recursive.
+  void set_inference_precision(Precision p);
+  Precision inference_precision() const { return inference_precision_; }
+  // Train-mode forward and backward passes. Recursive.
+  void set_training_precision(Precision p);
+  Precision training_precision() const { return training_precision_; }
+  // The precision of the current mode.
+  Precision precision() const { return is_training() ? training_precision_ : inference_precision_; }
+  // The 0.3 names: bf16 is bf16_storage.
+  void set_inference_dtype(DType t) { set_inference_precision(t == DType::bf16 ? Precision::bf16_storage : Precision::f32); }
+  DType inference_dtype() const { return inference_precision_ == Precision::f32 ? DType::f32 : DType::bf16; }
+  void set_activation_dtype(DType t) { set_training_precision(t == DType::bf16 ? Precision::bf16_storage : Precision::f32); }
+  DType activation_dtype() const { return training_precision_ == Precision::f32 ? DType::f32 : DType::bf16; }
 
   // ---- activation checkpointing (training memory) ----
   // On: a recorded forward pass through this module keeps only the module's input, and backward
@@ -120,7 +140,7 @@ class Module : public std::enable_shared_from_this<Module> {
   void add_child(const std::string& name, std::shared_ptr<Module> m);
   void clear_children();  // for networks that rebuild their structure (nn::Graph after an edit)
   // Called (recursively, by the public calls above) after the mode, the weights or the inference
-  // dtype change: layers rebuild what they derive from their parameters. Default: nothing.
+  // precision change: layers rebuild what they derive from their parameters. Default: nothing.
   virtual void refresh_derived() {}
   void refresh_derived_all();
 
@@ -130,8 +150,8 @@ class Module : public std::enable_shared_from_this<Module> {
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
-  DType inference_dtype_ = DType::f32;
-  DType activation_dtype_ = DType::f32;
+  Precision inference_precision_ = Precision::f32;
+  Precision training_precision_ = Precision::f32;
   bool checkpointing_ = false;
 };
 

@@ -47,6 +47,11 @@ Tensor linear_bf16(const Tensor& x, const Tensor& w_bf16, const Tensor& b);
 Tensor softmax(const Tensor& a, int64_t axis = -1);
 Tensor log_softmax(const Tensor& a, int64_t axis = -1);
 
+// ---- dtype ----
+// t as a contiguous tensor of `dtype` (t itself, detached, when it already is one): converted by
+// the SIMD kernels, bf16 rounded to nearest even. Not recorded by autograd.
+Tensor cast(const Tensor& t, DType dtype);
+
 // ---- shape ops (views when possible) ----
 Tensor reshape(const Tensor& a, const Shape& shape);
 Tensor transpose(const Tensor& a, int64_t d0, int64_t d1);
@@ -59,6 +64,10 @@ Tensor contiguous(const Tensor& a);
 struct Conv2dOptions {
   int64_t stride = 1, padding = 0, dilation = 1;
   bool same = false;  // 'same' padding for stride 1 (odd kernels): padding = dilation*(k-1)/2
+  // The products: f32, or bf16 (x, w and the output gradient rounded to bf16, sums in fp32:
+  // AVX512_BF16 dot products where the kernels use them, kernels.hpp). Backward then keeps bf16
+  // copies of x and w (half the memory of an fp32 input); outputs and gradients stay fp32.
+  DType compute = DType::f32;
 };
 // x[N,C,H,W], w[K,C,R,S], b[K] (may be undefined)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o = {});

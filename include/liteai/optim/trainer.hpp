@@ -102,12 +102,15 @@ struct TrainOptions {
   // not even a transient full gradient. Rows per block; 0 = about 4M elements per block.
   int64_t stream_min_elements = 0;
   int64_t stream_block_rows = 0;
-  // Mixed precision (SPEC 5): layers keep the activations backward needs in bf16 where that saves
-  // time and memory (nn::Module::set_activation_dtype); weights, gradients and optimizer state stay
-  // fp32. compact_cxr 512x512: no recomputed conv pre-activations (about a quarter of a step's
-  // FLOPs) for 100 MB more before the peak, which comes later in backward and does not grow.
-  // false: exact fp32 activations, recomputed where that saves memory.
-  bool bf16_activations = true;
+  // Mixed precision (SPEC 5, nn::Precision, set on the model with set_training_precision).
+  // bf16_storage (the default): layers keep what backward needs in bf16 where that saves time and
+  // memory; every product stays fp32. compact_cxr 512x512: no recomputed conv pre-activations
+  // (about a quarter of a step's FLOPs) for 100 MB more before the peak, which comes later in
+  // backward and does not grow. bf16_compute: also bf16 products in the convolutions, with bf16
+  // copies of their inputs kept for backward; weights and optimizer state stay fp32, and every gradient is
+  // checked to be finite before it updates a weight (an Error names the parameter otherwise).
+  // f32: exact fp32 activations, recomputed where that saves memory.
+  nn::Precision precision = nn::Precision::bf16_storage;
   // Output paths, checked writable when the Trainer is made and locked (io::OutputLock) while
   // fit() runs.
   std::string checkpoint;          // path: model + optimizer state saved after every epoch
@@ -223,6 +226,7 @@ class Trainer {
   struct StreamedDense {
     nn::Dense* layer = nullptr;
     size_t index = 0;  // in the optimizer
+    std::string name;  // the parameter's
     Tensor x, g;
   };
   void configure();    // optimizer, streaming and checkpointing from o_ (keeps any optimizer state)

@@ -1,5 +1,7 @@
 // Convolution forward / backward-data / backward-weight and pooling of every ISA against the
 // double-accumulating references, on odd shapes, strides, paddings, dilations.
+#include <sstream>
+
 #include "kernels/ref.hpp"
 #include "kernels_test_util.hpp"
 #include "liteai/core/error.hpp"
@@ -163,6 +165,133 @@ TEST_CASE("conv2d on a larger image: many tiles, several weight-gradient groups,
   REQUIRE(dw1 == dw2);  // deterministic whatever the thread count
 }
 
+// ---- bf16 operands (fp32 sums) ----
+namespace {
+// The shapes above, plus the pairings of the vdpbf16ps layout: one channel (pairs of taps along
+// the row, S even and odd, dilated), an odd channel count, a wide dilated kernel.
+std::vector<Case> bf16_cases() {
+  std::vector<Case> v(std::begin(kCases), std::end(kCases));
+  v.push_back({2, 1, 9, 12, 5, 3, 4, 1, 1, 1, 2, 1, 2});     // C = 1, S = 4, dilation 2 along the row
+  v.push_back({1, 1, 8, 40, 33, 2, 5, 1, 1, 1, 2, 1, 1});    // C = 1, S = 5
+  v.push_back({1, 3, 11, 10, 9, 3, 3, 1, 1, 1, 1, 1, 1});    // C = 3: a last channel without a partner
+  v.push_back({1, 2, 6, 60, 7, 1, 7, 1, 1, 0, 9, 1, 3});     // 1x7 taps dilated 3 (reach 18 along the row)
+  return v;
+}
+// Rounded operands for the kernels, their fp32 values for the reference.
+struct Bf16Conv {
+  kt::Bf16Data x, w, dy;
+  std::vector<float> b;
+};
+Bf16Conv bf16_operands(liteai::Generator& g, const Conv2dShape& p) {
+  return {kt::to_bf16(kt::random_vec(g, p.N * p.C * p.H * p.W)), kt::to_bf16(kt::random_vec(g, p.K * p.C * p.R * p.S)),
+          kt::to_bf16(kt::random_vec(g, p.N * p.K * p.OH() * p.OW())), kt::random_vec(g, p.K)};
+}
+std::string describe(const Case& c) {
+  std::ostringstream os;
+  os << "N" << c.N << " C" << c.C << " " << c.H << "x" << c.W << " K" << c.K << " " << c.R << "x" << c.S << " stride "
+     << c.sh << "x" << c.sw << " dil " << c.dh << "x" << c.dw;
+  return os.str();
+}
+}  // namespace
+
+TEST_CASE("bf16 conv2d forward and fused pool: the reference on bf16-rounded operands, within bf16 rounding of fp32",
+          "[kernels][conv][bf16]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(31);
+  for (const Case& c : bf16_cases()) {
+    const Conv2dShape p = shape_of(c);
+    const Bf16Conv o = bf16_operands(g, p);
+    const size_t ny = size_t(p.N * p.K * p.OH() * p.OW());
+    // Without activation, fp32 operands rounded to bf16 against the fp32 result: within the bf16
+    // rounding of each product, (2^-7 + 2^-16) sum |x||w|.
+    const auto x32 = kt::random_vec(g, p.N * p.C * p.H * p.W), w32 = kt::random_vec(g, p.K * p.C * p.R * p.S);
+    std::vector<float> exact(ny), bound(ny);
+    ref::conv2d_forward(p, x32.data(), w32.data(), nullptr, exact.data(), Act::none);
+    ref::conv2d_forward(p, kt::abs_of(x32).data(), kt::abs_of(w32).data(), nullptr, bound.data(), Act::none);
+    for (float& v : bound) v *= kt::kBf16ProductError;
+    const kt::Bf16Data x_from32 = kt::to_bf16(x32), w_from32 = kt::to_bf16(w32);
+    for (Act act : {Act::none, Act::relu, Act::swish}) {
+      std::vector<float> want(ny);
+      const float* bias = act == Act::none ? nullptr : o.b.data();
+      ref::conv2d_forward(p, o.x.f32.data(), o.w.f32.data(), bias, want.data(), act);
+      for (Isa isa : kt::isas()) {
+        set_isa(isa);
+        INFO("isa " << isa_name(isa) << " act " << int(act) << " " << describe(c));
+        std::vector<float> got(ny, std::nanf(""));
+        conv2d_forward_bf16(p, o.x.bf16.data(), o.w.bf16.data(), bias, got.data(), act);
+        kt::require_close(got, want, tol_for(p.C * p.R * p.S), 1e-5, "conv2d_forward_bf16");
+        if (act == Act::none) {
+          conv2d_forward_bf16(p, x_from32.bf16.data(), w_from32.bf16.data(), nullptr, got.data(), act);
+          kt::require_within(got, exact, bound, tol_for(p.C * p.R * p.S), "conv2d_forward_bf16 vs fp32 operands");
+        }
+        if (p.OH() >= 2 && p.OW() >= 2) {
+          const Pool2dShape q{p.N, p.K, p.OH(), p.OW(), 2, 2, 2, 2};
+          std::vector<float> pooled_ref(size_t(p.N * p.K * q.OH() * q.OW())), pooled(pooled_ref.size(), std::nanf(""));
+          ref::avg_pool2d_forward(q, want.data(), pooled_ref.data());
+          conv2d_forward_avgpool2_bf16(p, o.x.bf16.data(), o.w.bf16.data(), bias, pooled.data(), act);
+          kt::require_close(pooled, pooled_ref, tol_for(p.C * p.R * p.S), 1e-5, "conv2d_forward_avgpool2_bf16");
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("bf16 conv2d backward data and weight: the reference on bf16-rounded operands", "[kernels][conv][bf16]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(32);
+  for (const Case& c : bf16_cases()) {
+    const Conv2dShape p = shape_of(c);
+    const Bf16Conv o = bf16_operands(g, p);
+    std::vector<float> want_dx(size_t(p.N * p.C * p.H * p.W)), want_dw(o.w.f32.size()), db(size_t(p.K));
+    ref::conv2d_backward_data(p, o.dy.f32.data(), o.w.f32.data(), want_dx.data());
+    ref::conv2d_backward_weight(p, o.x.f32.data(), o.dy.f32.data(), want_dw.data(), db.data());
+    for (Isa isa : kt::isas()) {
+      set_isa(isa);
+      INFO("isa " << isa_name(isa) << " " << describe(c));
+      std::vector<float> dx(want_dx.size(), std::nanf("")), dw(want_dw.size(), std::nanf(""));
+      conv2d_backward_data_bf16(p, o.dy.bf16.data(), o.w.bf16.data(), dx.data());
+      kt::require_close(dx, want_dx, tol_for(p.K * p.R * p.S), 1e-5, "conv2d_backward_data_bf16");
+      conv2d_backward_weight_bf16(p, o.x.bf16.data(), o.dy.bf16.data(), dw.data());
+      kt::require_close(dw, want_dw, tol_for(p.N * p.OH() * p.OW()), 1e-5, "conv2d_backward_weight_bf16");
+    }
+  }
+}
+
+TEST_CASE("bf16 conv2d on larger images: the same bits for 1 and 2 threads on every ISA; bias_grad",
+          "[kernels][conv][bf16]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(33);
+  for (const Case& c : {Case{3, 4, 70, 130, 8, 3, 3, 1, 1, 1, 1, 1, 1}, Case{2, 1, 64, 90, 32, 3, 3, 1, 1, 1, 1, 1, 1},
+                        Case{2, 32, 30, 40, 64, 3, 3, 1, 1, 1, 1, 1, 1}}) {
+    const Conv2dShape p = shape_of(c);
+    const Bf16Conv o = bf16_operands(g, p);
+    std::vector<float> want(size_t(p.N * p.K * p.OH() * p.OW())), want_dw(o.w.f32.size()), want_db(size_t(p.K));
+    ref::conv2d_forward(p, o.x.f32.data(), o.w.f32.data(), o.b.data(), want.data(), Act::swish);
+    ref::conv2d_backward_weight(p, o.x.f32.data(), o.dy.f32.data(), want_dw.data(), want_db.data());
+    std::vector<float> db(size_t(p.K)), dy32 = o.dy.f32;
+    bias_grad(p.N, p.K, p.OH() * p.OW(), dy32.data(), db.data());
+    kt::require_close(db, want_db, tol_for(p.N * p.OH() * p.OW()), 1e-5, "bias_grad");
+    for (Isa isa : kt::isas()) {
+      set_isa(isa);
+      INFO("isa " << isa_name(isa) << " " << describe(c));
+      std::vector<float> y[2], dx[2], dw[2];
+      for (int t = 0; t < 2; ++t) {
+        liteai::set_num_threads(t + 1);
+        y[t].assign(want.size(), 0.f), dx[t].assign(size_t(p.N * p.C * p.H * p.W), 0.f), dw[t].assign(want_dw.size(), 0.f);
+        conv2d_forward_bf16(p, o.x.bf16.data(), o.w.bf16.data(), o.b.data(), y[t].data(), Act::swish);
+        conv2d_backward_data_bf16(p, o.dy.bf16.data(), o.w.bf16.data(), dx[t].data());
+        conv2d_backward_weight_bf16(p, o.x.bf16.data(), o.dy.bf16.data(), dw[t].data());
+      }
+      liteai::set_num_threads(0);
+      kt::require_close(y[0], want, tol_for(p.C * 9), 1e-5, "forward");
+      kt::require_close(dw[0], want_dw, tol_for(p.N * p.OH() * p.OW()), 1e-5, "dw");
+      REQUIRE(y[0] == y[1]);
+      REQUIRE(dx[0] == dx[1]);
+      REQUIRE(dw[0] == dw[1]);
+    }
+  }
+}
+
 TEST_CASE("conv2d with an empty batch writes zero gradients", "[kernels][conv]") {
   kt::IsaGuard guard;
   for (Isa isa : kt::isas()) {
@@ -175,6 +304,10 @@ TEST_CASE("conv2d with an empty batch writes zero gradients", "[kernels][conv]")
       conv2d_backward_weight(p, &dummy, &dummy, dw.data(), db.data());
       for (float v : dw) REQUIRE(v == 0.f);
       for (float v : db) REQUIRE(v == 0.f);
+      std::fill(dw.begin(), dw.end(), 7.f);
+      uint16_t none = 0;
+      conv2d_backward_weight_bf16(p, &none, &none, dw.data());
+      for (float v : dw) REQUIRE(v == 0.f);
     }
   }
 }

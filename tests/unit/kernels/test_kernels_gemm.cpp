@@ -140,6 +140,84 @@ TEST_CASE("sgemm gives the same bits for 1 and 2 threads", "[kernels][gemm]") {
   REQUIRE(C1 == C2);
 }
 
+namespace {
+// gemm_bf16 on bf16-rounded operands against the double reference on the same values: the
+// products are exact, so only the fp32 rounding of the sums may differ (the sgemm tolerance).
+// And against the fp32 reference on the unrounded operands: within the bf16 rounding of each
+// product (8 significant bits, each operand within 2^-8: the product within 2^-7 + 2^-16).
+void check_gemm_bf16(liteai::Generator& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     float beta, int64_t pad) {
+  const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+  const auto A32 = kt::random_vec(g, (ta ? K : M) * lda), B32 = kt::random_vec(g, (tb ? N : K) * ldb);
+  const kt::Bf16Data A = kt::to_bf16(A32), B = kt::to_bf16(B32);
+  const auto C0 = kt::random_vec(g, M * ldc);
+  auto want = C0, exact = C0, bound = std::vector<float>(C0.size(), 0.f);
+  ref::sgemm(ta, tb, M, N, K, alpha, A.f32.data(), lda, B.f32.data(), ldb, beta, want.data(), ldc);
+  ref::sgemm(ta, tb, M, N, K, alpha, A32.data(), lda, B32.data(), ldb, beta, exact.data(), ldc);
+  ref::sgemm(ta, tb, M, N, K, std::fabs(alpha) * kt::kBf16ProductError, kt::abs_of(A32).data(), lda,
+             kt::abs_of(B32).data(), ldb, 0.f, bound.data(), ldc);
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    auto got = C0;
+    gemm_bf16(ta, tb, M, N, K, alpha, A.bf16.data(), lda, B.bf16.data(), ldb, beta, got.data(), ldc);
+    const double tol = 1e-5 * (1 + std::sqrt(double(K))) * (std::fabs(alpha) + 1);
+    INFO("isa " << isa_name(isa) << " ta " << ta << " tb " << tb << " M " << M << " N " << N << " K " << K
+                << " alpha " << alpha << " beta " << beta << " pad " << pad);
+    kt::require_close(got, want, tol, 1e-5, "gemm_bf16 vs bf16-rounded inputs");
+    kt::require_within(got, exact, bound, tol, "gemm_bf16 vs fp32 inputs");
+  }
+}
+}  // namespace
+
+TEST_CASE("gemm_bf16 matches the reference on odd shapes, transposes, alpha, beta for every ISA",
+          "[kernels][gemm][bf16]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(21);
+  const int64_t sizes[] = {1, 3, 17, 48, 65};
+  for (int64_t M : sizes)
+    for (int64_t N : sizes)
+      for (int64_t K : {1, 2, 5, 34}) {  // odd K: the last bf16 pair is half empty
+        const int t = int((M * 7 + N * 3 + K) % 4);
+        check_gemm_bf16(g, t & 1, t & 2, M, N, K, 1.f, 0.f, (M + N) % 3);
+      }
+  for (int t = 0; t < 4; ++t) {
+    check_gemm_bf16(g, t & 1, t & 2, 161, 1601, 301, 0.5f, 0.f, 3);  // several NC/KC blocks, odd K
+    check_gemm_bf16(g, t & 1, t & 2, 300, 97, 511, -1.25f, 1.f, 0);  // several MC blocks, beta 1
+    check_gemm_bf16(g, t & 1, t & 2, 33, 65, 17, 2.f, -0.5f, 1);     // general alpha and beta
+  }
+}
+
+TEST_CASE("gemm_bf16: degenerate sizes, beta == 0 ignores NaN, the same bits for 1 and 2 threads",
+          "[kernels][gemm][bf16]") {
+  kt::IsaGuard guard;
+  liteai::Generator g(22);
+  const int64_t M = 150, N = 500, K = 301;
+  const kt::Bf16Data A = kt::to_bf16(kt::random_vec(g, M * K)), B = kt::to_bf16(kt::random_vec(g, K * N));
+  for (Isa isa : kt::isas()) {
+    set_isa(isa);
+    INFO("isa " << isa_name(isa));
+    std::vector<float> C(12, std::nanf(""));
+    const std::vector<uint16_t> one(12, liteai::f32_to_bf16(1.f)), two(12, liteai::f32_to_bf16(2.f));
+    gemm_bf16(false, false, 3, 4, 0, 1.f, one.data(), 1, two.data(), 4, 0.f, C.data(), 4);  // K == 0
+    for (float v : C) REQUIRE(v == 0.f);
+    std::fill(C.begin(), C.end(), std::nanf(""));
+    gemm_bf16(false, false, 3, 4, 2, 1.f, one.data(), 2, two.data(), 4, 0.f, C.data(), 4);
+    for (float v : C) REQUIRE(v == 4.f);
+    gemm_bf16(false, false, 3, 4, 2, 1.f, one.data(), 2, two.data(), 4, 1.f, C.data(), 4);
+    for (float v : C) REQUIRE(v == 8.f);
+    std::vector<float> C1(M * N), C2(M * N);
+    liteai::set_num_threads(1);
+    gemm_bf16(false, true, M, N, K, 1.f, A.bf16.data(), K, B.bf16.data(), K, 0.f, C1.data(), N);
+    liteai::set_num_threads(2);
+    gemm_bf16(false, true, M, N, K, 1.f, A.bf16.data(), K, B.bf16.data(), K, 0.f, C2.data(), N);
+    liteai::set_num_threads(0);
+    REQUIRE(C1 == C2);
+  }
+  std::vector<uint16_t> X(4);
+  std::vector<float> Y(4);
+  REQUIRE_THROWS_AS(gemm_bf16(false, false, 2, 2, 2, 1.f, X.data(), 1, X.data(), 2, 0.f, Y.data(), 2), liteai::Error);
+}
+
 TEST_CASE("ISA selection", "[kernels][isa]") {
   kt::IsaGuard guard;
   REQUIRE(isa_supported(Isa::scalar));
@@ -148,7 +226,13 @@ TEST_CASE("ISA selection", "[kernels][isa]") {
     set_isa(isa);
     REQUIRE(active_isa() == isa);
   }
-  for (Isa isa : {Isa::sse, Isa::avx2, Isa::avx512})
+  for (Isa isa : {Isa::sse, Isa::avx2, Isa::avx512, Isa::avx512bf16})
     if (!isa_supported(isa)) REQUIRE_THROWS_AS(set_isa(isa), liteai::Error);
   REQUIRE(std::string(isa_name(Isa::avx2)) == "avx2");
+  REQUIRE(std::string(isa_name(Isa::avx512bf16)) == "avx512bf16");
+  if (isa_supported(Isa::avx512bf16)) REQUIRE(isa_supported(Isa::avx512));
+  for (Isa isa : kt::isas()) {  // only the avx512bf16 table multiplies bf16 pairs in hardware
+    set_isa(isa);
+    REQUIRE(bf16_dot_products() == (isa == Isa::avx512bf16));
+  }
 }

@@ -2,6 +2,7 @@
 // and parameter counts, architecture JSON.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/autograd/gradcheck.hpp"
@@ -150,6 +151,76 @@ TEST_CASE("Inference fuses conv -> 2x2 avg pool: the same bits as the recorded l
     fused = model->forward(x);
   }
   REQUIRE(fused.to_vector() == recorded.to_vector());
+}
+
+TEST_CASE("Precision: names, per-mode settings down the tree, the 0.3 dtype names", "[nn][bf16]") {
+  for (nn::Precision p : {nn::Precision::f32, nn::Precision::bf16_storage, nn::Precision::bf16_compute})
+    CHECK(nn::precision_from_string(nn::to_string(p)) == p);
+  CHECK(nn::precision_from_string("bf16") == nn::Precision::bf16_storage);  // the 0.3 name
+  CHECK_THROWS_WITH(nn::precision_from_string("fp16"), Catch::Contains("use f32, bf16-storage (or bf16) or bf16-compute"));
+  auto model = nn::build_model("compact_cxr", 16, 2, 1);
+  model->net->set_training_precision(nn::Precision::bf16_compute);
+  model->net->set_inference_precision(nn::Precision::bf16_storage);
+  std::function<void(const nn::Module&)> walk = [&](const nn::Module& m) {
+    CHECK(m.training_precision() == nn::Precision::bf16_compute);
+    CHECK(m.inference_precision() == nn::Precision::bf16_storage);
+    for (const auto& [name, c] : m.children()) walk(*c);
+  };
+  walk(*model->net);
+  model->net->train();
+  CHECK(model->net->precision() == nn::Precision::bf16_compute);
+  model->net->eval();
+  CHECK(model->net->precision() == nn::Precision::bf16_storage);
+  CHECK(model->net->inference_dtype() == DType::bf16);
+  model->net->set_activation_dtype(DType::f32);
+  CHECK(model->net->training_precision() == nn::Precision::f32);
+  model->net->set_inference_dtype(DType::bf16);
+  CHECK(model->net->inference_precision() == nn::Precision::bf16_storage);
+  // A layer added later takes its parent's settings.
+  auto seq = std::make_shared<nn::Sequential>();
+  seq->set_inference_precision(nn::Precision::bf16_compute);
+  seq->add("fc", std::make_shared<nn::Dense>(3, 2));
+  CHECK(seq->children()[0].second->inference_precision() == nn::Precision::bf16_compute);
+}
+
+TEST_CASE("compact_cxr inference with bf16 products: close to fp32, visibly rounded, fused pool as recorded",
+          "[nn][bf16]") {
+  auto model = nn::build_model("compact_cxr", 40, 3, 4);
+  model->net->eval();
+  Generator g(10);
+  Tensor x = randn({2, 1, 40, 40}, 0, 1, g);
+  auto logits = [&](nn::Precision p, bool grad) {
+    model->net->set_inference_precision(p);
+    if (grad) return model->net->forward(x).detach().to_vector();
+    autograd::NoGrad ng;
+    return model->net->forward(x).to_vector();
+  };
+  const auto f32 = logits(nn::Precision::f32, false), storage = logits(nn::Precision::bf16_storage, false);
+  const auto bf16 = logits(nn::Precision::bf16_compute, false);
+  double d_storage = 0, d_bf16 = 0, scale = 0;
+  for (size_t i = 0; i < f32.size(); ++i) {
+    d_storage = std::max(d_storage, std::fabs(double(storage[i]) - f32[i]));
+    d_bf16 = std::max(d_bf16, std::fabs(double(bf16[i]) - f32[i]));
+    scale = std::max(scale, std::fabs(double(f32[i])));
+  }
+  INFO("logit scale " << scale << ", bf16-storage differs by " << d_storage << ", bf16 by " << d_bf16);
+  CHECK(d_bf16 > d_storage);      // the convolutions' rounding shows on top of the weights'
+  CHECK(d_bf16 < 0.02 * scale);   // 8 significant bits through 6 layers
+
+  // conv -> swish -> pool stages fused without autograd: the same bits as recorded layer by layer
+  // (both conv kinds: a kept bf16 pre-activation, 8 * 9 taps, and the recomputed one of 1 channel).
+  Generator gw(11);
+  auto stages = std::make_shared<nn::Sequential>();
+  stages->add("c1", std::make_shared<nn::Conv2d>(1, 8, 3, nn::Conv2dOptions{.same = true, .activation = nn::Activation::swish}, gw));
+  stages->add("p1", std::make_shared<nn::AvgPool2d>(2));
+  stages->add("c2", std::make_shared<nn::Conv2d>(8, 16, 3, nn::Conv2dOptions{.same = true, .activation = nn::Activation::swish}, gw));
+  stages->add("p2", std::make_shared<nn::AvgPool2d>(2));
+  stages->eval();
+  stages->set_inference_precision(nn::Precision::bf16_compute);
+  const Tensor recorded = stages->forward(x);
+  REQUIRE(recorded.requires_grad());
+  autograd::NoGrad ng;
+  CHECK(stages->forward(x).to_vector() == recorded.to_vector());
 }
 
 TEST_CASE("BatchNorm2d: batch statistics in training, running statistics in eval", "[nn]") {

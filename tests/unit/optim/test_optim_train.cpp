@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/random.hpp"
@@ -43,6 +44,44 @@ TEST_CASE("Trainer learns a toy task; validation accuracy is high", "[train]") {
   optim::EvalResult e = trainer.evaluate(vsrc);
   CHECK(e.samples == 256);
   CHECK(e.metric == Approx(r.history[1].val_metric));
+}
+
+TEST_CASE("bf16 training: learns like fp32, deterministic, a non-finite gradient stops it with its name",
+          "[train][bf16]") {
+  Toy tr = make_toy(512, 8, 1), va = make_toy(256, 8, 2);
+  auto train = [&](nn::Precision p) {
+    auto model = toy_model(3);
+    optim::TrainOptions o = toy_options();
+    o.precision = p;
+    optim::Trainer trainer(model, o);
+    CHECK(model->net->training_precision() == p);
+    optim::TensorSource src(tr.images, tr.labels, Tensor(), 32, 5);
+    optim::TensorSource vsrc(va.images, va.labels, Tensor(), 64, 0, false);
+    optim::TrainResult r = trainer.fit(src, &vsrc);
+    std::vector<float> w;
+    for (auto& [n, t] : model->net->state())
+      for (float v : t.to_vector()) w.push_back(v);
+    return std::make_pair(r, w);
+  };
+  const auto [r32, w32] = train(nn::Precision::f32);
+  const auto [r16, w16] = train(nn::Precision::bf16_compute);
+  const auto [r16b, w16b] = train(nn::Precision::bf16_compute);
+  CHECK(r16.history[1].val_metric > 0.9);
+  CHECK(std::fabs(r16.history[1].val_metric - r32.history[1].val_metric) < 0.05);
+  CHECK(w16 == w16b);  // the same bits for the same seed
+  CHECK(w16 != w32);   // the products really were bf16
+
+  auto model = toy_model(4);
+  optim::TrainOptions o = toy_options();
+  o.precision = nn::Precision::bf16_compute;
+  optim::Trainer trainer(model, o);
+  optim::TrainBatch b;
+  b.images = tr.images.slice(0, 0, 8).contiguous();
+  b.images.data()[5] = std::numeric_limits<float>::infinity();
+  b.labels = tr.labels.slice(0, 0, 8).contiguous();
+  const std::vector<float> before = model->net->state()[0].second.to_vector();
+  CHECK_THROWS_WITH(trainer.train_step(b), Catch::Contains("the gradient of '") && Catch::Contains("is not finite"));
+  CHECK(model->net->state()[0].second.to_vector() == before);  // no weight was updated
 }
 
 TEST_CASE("Training is deterministic for a fixed seed", "[train]") {
