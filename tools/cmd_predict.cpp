@@ -9,10 +9,8 @@
 
 namespace {
 const char* kUsage =
-    "usage: liteai predict --model MODEL.lai [--top K] [--precision f32|bf16|bf16-compute] [--threads T]
-"
-    "                      [--dicom-out DIR] IMAGE|DIR...
-"
+    "usage: liteai predict --model MODEL.lai [--top K] [--precision f32|bf16|bf16-compute] [--threads T]\n"
+    "                      [--dicom-out DIR] IMAGE|DIR...\n"
     "\n"
     "Prints, per image, 'path: class p class p ...': the K most probable classes with their\n"
     "probabilities, most probable first. Multi-label models give one independent probability per class.\n"

@@ -96,15 +96,13 @@ int score(const cli::Args& args) {
   if (o.has("dicom-out")) dicom.emplace(o.get_text("dicom-out"));
   const std::string version = app::probmat_version(pm);
   const float heat_hi = ws.wpm.kind == WpmKind::NegLog ? -1.f : 1.f;
-  std::printf("%s
-", lines.header().c_str());
+  std::printf("%s\n", lines.header().c_str());
   for (const std::string& path : app::expand_image_paths(p->positional, "probmat score")) {
     const data::Image img = load(path);
     const data::Image m = wpm(table, img, ws.wpm);
     writer.write(path, img, m, ws.threshold, heat_hi);
     const data::ImageInfo info = data::probe_image(path);
-    std::printf("%s
-", lines.add(path, m, info.width, info.height).c_str());
+    std::printf("%s\n", lines.add(path, m, info.width, info.height).c_str());
     if (dicom)
       dicom->write(path, {app::map_findings("liteai probmat", version, m, app::map_score(m, ws), ws, info.width,
                                             info.height),

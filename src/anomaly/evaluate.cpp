@@ -1,3 +1,4 @@
+#include "liteai/io/file.hpp"
 #include "liteai/anomaly/evaluate.hpp"
 
 #include <algorithm>
@@ -179,7 +180,7 @@ void write_detections_csv(const std::string& path, const std::vector<ImageDetect
       s += '\n';
     }
   }
-  data::write_file_atomic(path, s.data(), s.size(), false);
+  io::atomic_write_file(path, s.data(), s.size(), false);
 }
 
 std::vector<ImageDetections> read_detections_csv(const std::string& path) {

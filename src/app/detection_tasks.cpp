@@ -1,3 +1,4 @@
+#include "liteai/io/file.hpp"
 #include "liteai/app/detection_tasks.hpp"
 
 #include <cstdio>
@@ -185,9 +186,9 @@ io::Json eval_detections(const Options& o) {
     fs::create_directories(out, ec);
     LAI_CHECK_IO(fs::is_directory(out, ec), task, ": cannot create output folder ", out.string());
     const std::string text = j.dump(2) + "\n";
-    data::write_file_atomic((out / "evaluation.json").string(), text.data(), text.size(), false);
+    io::atomic_write_file((out / "evaluation.json").string(), text.data(), text.size(), false);
     const std::string csv = (synthetic ? std::string("# SYNTHETIC phantoms (liteai synth)\n") : std::string()) + e.curve_csv();
-    data::write_file_atomic((out / "froc.csv").string(), csv.data(), csv.size(), false);
+    io::atomic_write_file((out / "froc.csv").string(), csv.data(), csv.size(), false);
     std::string title = o.get_text_or("title", "FROC");
     if (synthetic && title.find("SYNTHETIC") == std::string::npos) title += " (SYNTHETIC phantoms)";
     const data::Chart chart = froc_chart(e, title);

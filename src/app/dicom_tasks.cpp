@@ -1,4 +1,5 @@
 // DICOM results of the tasks (see liteai/app/dicom_tasks.hpp).
+#include "liteai/io/file.hpp"
 #include "liteai/app/dicom_tasks.hpp"
 
 #include <algorithm>
@@ -159,7 +160,7 @@ DicomWriter::DicomWriter(const std::string& dir) : dir_(dir) {
 
 DicomWritten DicomWriter::write(const std::string& source, const DicomResults& r) {
 #ifdef LITEAI_HAVE_DICOM
-  const std::vector<uint8_t> bytes = data::read_file_bytes(source);
+  const std::vector<uint8_t> bytes = io::read_file(source);
   LAI_CHECK_SUPPORTED(dcm::is_dicom(bytes.data(), bytes.size()), source,
                       ": DICOM results need a DICOM source (this file is not DICOM)");
   const dcm::Decoded src = dcm::read_memory(bytes.data(), bytes.size(), source);

@@ -1,5 +1,6 @@
 #include "liteai/io/model_file.hpp"
 
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include <algorithm>

@@ -16,6 +16,7 @@ ConvGeometry geometry_of(const char* op, const Tensor& w, const Conv2dOptions& o
   ConvGeometry g;
   g.stride_h = g.stride_w = o.stride;
   g.dilation_h = g.dilation_w = o.dilation;
+  g.compute = o.compute;
   if (o.same) {
     LAI_CHECK(o.stride == 1 && w.size(2) % 2 == 1 && w.size(3) % 2 == 1, op,
               ": 'same' padding needs stride 1 and odd kernel sizes, got ", to_string(w.shape()));

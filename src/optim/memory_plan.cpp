@@ -95,8 +95,8 @@ class Probe {
   Probe(nn::Model& model, const TrainOptions& o, const Shape& sample) : model_(model), o_(o), sample_(sample) {
     nn::Module& net = *model.net;
     was_training_ = net.is_training();
-    activation_dtype_ = net.activation_dtype();
-    net.set_activation_dtype(o.bf16_activations ? DType::bf16 : DType::f32);
+    precision_ = net.training_precision();
+    net.set_training_precision(o.precision);
     for (const auto& [name, c] : net.children()) children_.push_back(c.get());
     collect_dropouts(net, &dropouts_);
     for (nn::Dropout* d : dropouts_) rng_.push_back(d->rng_state());
@@ -122,7 +122,7 @@ class Probe {
     for (Tensor& p : hooks_) p.impl()->grad_hook = nullptr;
     for (nn::Module* c : children_) c->set_checkpointing(false);
     net.train(was_training_);
-    net.set_activation_dtype(activation_dtype_);
+    net.set_training_precision(precision_);
   }
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
@@ -165,7 +165,7 @@ class Probe {
   const TrainOptions& o_;
   Shape sample_;
   bool was_training_ = true;
-  DType activation_dtype_ = DType::f32;
+  nn::Precision precision_ = nn::Precision::f32;
   std::vector<nn::Module*> children_;
   std::vector<nn::Dropout*> dropouts_;
   std::vector<nn::Dropout::RngState> rng_;

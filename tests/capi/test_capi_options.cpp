@@ -172,6 +172,7 @@ TEST_CASE("capi tasks with options: ProbMat build and WPM") {
   REQUIRE(lai_options_set(b.o, "label", "normal") == LAI_OK);
   REQUIRE(lai_options_set_int(b.o, "size", 32) == LAI_OK);
   REQUIRE(lai_options_set_int(b.o, "bins", 32) == LAI_OK);
+  REQUIRE(lai_options_set_double(b.o, "holdout", 0) == LAI_OK);  // count every normal (no calibration share)
   REQUIRE(lai_options_set_int(b.o, "quiet", 1) == LAI_OK);
   ProbMat pm;
   REQUIRE(lai_probmat_build(b.o, &pm.p) == LAI_OK);

@@ -6,13 +6,13 @@ include(${CMAKE_CURRENT_LIST_DIR}/run_cli_common.cmake)
 cli_run(s synth --out normals --n 16 --size 64 --classes normal --seed 1 --quiet)
 cli_run(s synth --out test --n 4 --size 64 --classes normal,foreign_body --seed 2 --quiet)
 
-cli_run(t anomaly train --data normals/manifest.csv --label normal --size 32 --width 4 --epochs 2 --batch 8
+cli_run(t anomaly train --data normals/manifest.csv --label normal --size 32 --width 4 --epochs 2 --batch 8 --holdout 0
         --seed 1 --threads 2 --out ae.lai)
 if(NOT t_err MATCHES "anomaly train: 16 normal images at 32x32" OR NOT t_err MATCHES "wrote ae.lai")
   message(FATAL_ERROR "anomaly train: ${t_err}")
 endif()
 # The plain recipe (no denoising noise, mean-only calibration) is a different model.
-cli_run(t2 anomaly train --data normals/manifest.csv --label normal --size 32 --width 4 --epochs 2 --batch 8
+cli_run(t2 anomaly train --data normals/manifest.csv --label normal --size 32 --width 4 --epochs 2 --batch 8 --holdout 0
         --seed 1 --threads 2 --denoise-std 0 --no-spread-calibration --out ae_plain.lai)
 file(SHA256 ${WORK}/ae.lai h1)
 file(SHA256 ${WORK}/ae_plain.lai h2)

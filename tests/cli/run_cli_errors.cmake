@@ -49,7 +49,7 @@ cli_fail(f "build_model: unknown architecture 'resnet'" train --data data/manife
 cli_fail(f "nope\\.lai: cannot open \\(No such file" predict --model nope.lai ${img})
 cli_fail(f "predict: no such file or folder: missing\\.png" predict --model model.lai missing.png)
 cli_fail(f "predict: --top must be >= 0, got -1" predict --model model.lai --top -1 ${img})
-cli_fail(f "predict: --precision must be f32, bf16 \\(bf16-storage\\) or bf16-compute, got 'fp16'" predict --model model.lai --precision fp16 ${img})
+cli_fail(f "predict: --precision must be f32, bf16 or bf16-compute, got 'fp16'" predict --model model.lai --precision fp16 ${img})
 cli_fail(f "data 'no_such_dir' does not exist" eval --model model.lai --data no_such_dir)
 cli_fail(f "data 'no_such_dir' does not exist" train --data no_such_dir --out x.lai)
 cli_fail(f "nope\\.lpm: cannot open" probmat score --probmat nope.lpm --out o ${img})

@@ -7,17 +7,17 @@ cli_run(s synth --out normals --n 24 --size 64 --classes normal --seed 1 --quiet
 cli_run(s synth --out test --n 6 --size 64 --classes normal,foreign_body --seed 2 --quiet)
 
 # ---- build (flat image folder; manifest with --label; a compact form) and info ----
-cli_run(b probmat build --data normals/images --size 64 --out pm.lpm --quiet)
+cli_run(b probmat build --data normals/images --size 64 --holdout 0 --out pm.lpm --quiet)
 cli_run(i probmat info pm.lpm)
 if(NOT i_out MATCHES "images: 24\n" OR NOT i_out MATCHES "64x64 bins=256 counts=u32")
   message(FATAL_ERROR "probmat info: ${i_out}")
 endif()
-cli_run(b2 probmat build --data normals/manifest.csv --label normal --size 64 --scale 2 --bins 32 --counts 16 --limit 12
+cli_run(b2 probmat build --data normals/manifest.csv --label normal --size 64 --scale 2 --bins 32 --counts 16 --limit 12 --holdout 0
         --out small.lpm)
 if(NOT b2_out MATCHES "probmat: 12 images -> small.lpm \\(64x64 bins=32 counts=u16 scale=2 .*grid=32x32")
   message(FATAL_ERROR "probmat build (compact): ${b2_out}")
 endif()
-cli_run(b3 probmat build --data normals/manifest.csv --label normal --size 64 --scale 2 --bins 32 --counts 16 --limit 12
+cli_run(b3 probmat build --data normals/manifest.csv --label normal --size 64 --scale 2 --bins 32 --counts 16 --limit 12 --holdout 0
         --out small_b.lpm --quiet)
 cli_run(m probmat merge --out merged.lpm small.lpm small_b.lpm)
 cli_run(mi probmat info merged.lpm)
@@ -82,3 +82,22 @@ if(NOT min_fb GREATER max_normal)
   message(FATAL_ERROR "circle scores do not separate foreign bodies (lowest ${min_fb}) from normals (highest ${max_normal}):\n${c_out}")
 endif()
 message(STATUS "cli probmat workflow: ok (circle score: foreign bodies >= ${min_fb}, normals <= ${max_normal})")
+
+# ---- calibrated (the default holds back a share of the normals): p-values and flags per image ----
+cli_run(cb probmat build --data normals/images --size 64 --out calibrated.lpm)
+if(NOT cb_out MATCHES "probmat: 20 images -> calibrated.lpm" OR NOT cb_out MATCHES "calibration: 4 normal images")
+  message(FATAL_ERROR "probmat build (calibrated, holdout 0.2 of 24): ${cb_out}")
+endif()
+cli_run(cs probmat score --probmat calibrated.lpm --out calibrated_maps --no-png test/images)
+lines_of(lines "${cs_out}")
+list(GET lines 0 header)
+list(LENGTH lines n)
+if(NOT n EQUAL 7 OR NOT header STREQUAL "path,score,p_value,flagged,circles")
+  message(FATAL_ERROR "probmat score (calibrated): expected the calibrated header and 6 lines:\n${cs_out}")
+endif()
+foreach(k RANGE 1 6)
+  list(GET lines ${k} line)
+  if(NOT line MATCHES "^test/images/[0-9]+\\.png,[-0-9.e+]+,(1|0(\\.[0-9]+)?|[0-9.]+e-[0-9]+),[01],[0-9]+$")
+    message(FATAL_ERROR "calibrated score line '${line}'")
+  endif()
+endforeach()

@@ -382,7 +382,7 @@ class TestVersion04(Base):
         self.assertEqual(labels, ["normal"] * 6)
 
     def test_probmat_build(self):
-        pm = liteai.ProbMat.build(data=self.manifest, label="normal", size=S, bins=32, quiet=True)
+        pm = liteai.ProbMat.build(data=self.manifest, label="normal", size=S, bins=32, holdout=0, quiet=True)
         self.assertEqual(pm.images, 4)
         self.assertEqual(pm.describe()["bins"], 32)
         img, _ = liteai.phantom(3, 1, S)

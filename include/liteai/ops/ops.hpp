@@ -97,6 +97,7 @@ struct ConvGeometry {
   int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int64_t groups = 1;
+  DType compute = DType::f32;  // the products of dense (groups 1) convolutions, as Conv2dOptions::compute
 };
 // act: an activation applied to the output (fused into the kernel where it can be).
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeometry& g, ConvAct act = ConvAct::none);

@@ -19,6 +19,7 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
+#include "liteai/io/file.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/decoders.hpp"
 #include "liteai/interop/dicom.hpp"
@@ -481,7 +482,7 @@ Decoded read_memory(const void* bytes, size_t size, const std::string& name) {
 }
 
 Decoded read(const std::string& path) {
-  const std::vector<uint8_t> bytes = data::read_file_bytes(path);
+  const std::vector<uint8_t> bytes = io::read_file(path);
   return read_memory(bytes.data(), bytes.size(), path);
 }
 

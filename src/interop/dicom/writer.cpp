@@ -12,6 +12,7 @@
 #include "dcmtk/dcmsr/codes/dcm.h"
 #include "dcmtk/dcmsr/codes/ucum.h"
 #include "dcmtk/dcmsr/dsrdoc.h"
+#include "liteai/io/file.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/io/hash.hpp"
@@ -355,13 +356,13 @@ std::vector<uint8_t> encode_secondary_capture(const SourceInfo& s, const Finding
 
 void write_sr(const std::string& path, const SourceInfo& s, const Findings& f, const OutputOptions& o) {
   const std::vector<uint8_t> bytes = encode_sr(s, f, o);
-  data::write_file_atomic(path, bytes.data(), bytes.size());
+  io::atomic_write_file(path, bytes.data(), bytes.size());
 }
 
 void write_secondary_capture(const std::string& path, const SourceInfo& s, const Findings& f, const uint8_t* rgb,
                              int width, int height, int stride, const OutputOptions& o) {
   const std::vector<uint8_t> bytes = encode_secondary_capture(s, f, rgb, width, height, stride, o);
-  data::write_file_atomic(path, bytes.data(), bytes.size());
+  io::atomic_write_file(path, bytes.data(), bytes.size());
 }
 
 }  // namespace liteai::interop::dicom
