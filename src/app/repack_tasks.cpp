@@ -13,6 +13,7 @@
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/core/storage.hpp"
 #include "liteai/core/log.hpp"
 #include "liteai/data/phantom.hpp"
 #include "liteai/io/file.hpp"
@@ -29,7 +30,7 @@ double status_mb(const char* key) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::string(key).size())) / 1024.0;  // kB
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::string(key).size())) * 1024.0 / 1e6;  // kB
   return 0;
 }
 // Gives freed heap back and restarts the peak (VmHWM) at the current resident size, so the next
@@ -79,13 +80,16 @@ std::vector<data::Image> check_images(const Options& o, const nn::Model& m, std:
   return out;
 }
 
-// Loads `path` for inference as `liteai predict` does, runs batch 1 `runs` times (after one
-// warm-up run) and the check batch; the memory figures cover the load and the runs.
-RepackFigures measure(const std::string& path, const std::vector<data::Image>& images, int64_t runs, Tensor& logits) {
+// Loads `path` for inference as `liteai predict` does and runs the check batch and batch 1 (a
+// warm-up run, then `runs` more): the memory figures cover the load and those runs.
+RepackFigures measure_memory(const std::string& path, const std::vector<data::Image>& images, int64_t runs,
+                             Tensor& logits) {
   RepackFigures f;
   f.file_bytes = int64_t(fs::file_size(path));
   reset_peak();
   const double rss0 = status_mb("VmRSS:");
+  const size_t live0 = memory_stats().total_live;
+  memory_reset_peaks();
   {
     nn::SavedModel s = nn::load_model_for_inference(path, nn::Precision::f32);
     const nn::Model& m = *s.model;
@@ -93,20 +97,41 @@ RepackFigures measure(const std::string& path, const std::vector<data::Image>& i
     for (const auto& [n, t] : m.net->named_buffers()) f.buffers += t.numel();
     autograd::NoGrad ng;
     const Tensor x = model_input(m, {images[0]});
-    m.net->forward(x);  // warm-up: first-touch of the weights, kernel selection
-    std::vector<double> ms;
-    for (int64_t i = 0; i < runs; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      m.net->forward(x);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(ms.begin(), ms.end());
-    f.latency_ms = ms[ms.size() / 2];
-    f.peak_rss_mb = status_mb("VmHWM:");
+    for (int64_t i = 0; i <= runs; ++i) m.net->forward(x);
     logits = predict(m, images, /*raw=*/true);
+    f.peak_rss_mb = status_mb("VmHWM:");
+    f.memory_peak_mb = double(memory_stats().total_peak - std::min(live0, memory_stats().total_peak)) / 1e6;
   }
   f.rss_growth_mb = std::max(0.0, f.peak_rss_mb - rss0);
   return f;
+}
+
+// Median batch-1 latency of both files, their runs alternating (A B A B ...) so that the load of
+// a shared machine drifting during the measurement affects both alike.
+void measure_latency(const std::string& a_path, const std::string& b_path, const data::Image& image, int64_t runs,
+                     RepackFigures& a, RepackFigures& b) {
+  const nn::SavedModel ma = nn::load_model_for_inference(a_path, nn::Precision::f32);
+  const nn::SavedModel mb = nn::load_model_for_inference(b_path, nn::Precision::f32);
+  autograd::NoGrad ng;
+  const Tensor xa = model_input(*ma.model, {image}), xb = model_input(*mb.model, {image});
+  ma.model->net->forward(xa);  // warm-up: first touch of the weights, kernel selection
+  mb.model->net->forward(xb);
+  std::vector<double> ta, tb;
+  auto time = [](const nn::Model& m, const Tensor& x) {
+    const auto t0 = std::chrono::steady_clock::now();
+    m.net->forward(x);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  for (int64_t i = 0; i < runs; ++i) {
+    ta.push_back(time(*ma.model, xa));
+    tb.push_back(time(*mb.model, xb));
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  a.latency_ms = median(ta);
+  b.latency_ms = median(tb);
 }
 }  // namespace
 
@@ -115,6 +140,7 @@ io::Json RepackFigures::to_json() const {
   j.set("parameters", parameters);
   j.set("buffers", buffers);
   j.set("file_bytes", file_bytes);
+  j.set("inference_memory_peak_mb", memory_peak_mb);
   j.set("inference_rss_growth_mb", rss_growth_mb);
   j.set("inference_peak_rss_mb", peak_rss_mb);
   j.set("latency_ms_batch1", latency_ms);
@@ -160,6 +186,7 @@ std::string RepackOutcome::summary() const {
   row("parameters", with_commas(before.parameters), with_commas(after.parameters));
   row("buffers (statistics)", with_commas(before.buffers), with_commas(after.buffers));
   row("file size", mb(double(before.file_bytes)), mb(double(after.file_bytes)));
+  row("inference memory (peak)", fmt("%.1f MB", before.memory_peak_mb), fmt("%.1f MB", after.memory_peak_mb));
   row("inference RSS growth", fmt("%.1f MB", before.rss_growth_mb), fmt("%.1f MB", after.rss_growth_mb));
   row("inference peak RSS", fmt("%.1f MB", before.peak_rss_mb), fmt("%.1f MB", after.peak_rss_mb));
   row(str_cat("latency, batch 1 (med. ", runs, ")").c_str(), fmt("%.3g ms", before.latency_ms),
@@ -232,8 +259,9 @@ RepackOutcome repack(const Options& o, const Hooks& hooks) {
   else save_model(*r.model, r.out);
   if (progress_mode(o) != 0) log(LogLevel::info, str_cat(task, ": wrote ", r.out, "; measuring both files"));
   Tensor a, b;
-  r.before = measure(r.in, images, r.runs, a);
-  r.after = measure(r.out, images, r.runs, b);
+  r.before = measure_memory(r.in, images, r.runs, a);
+  r.after = measure_memory(r.out, images, r.runs, b);
+  measure_latency(r.in, r.out, images[0], r.runs, r.before, r.after);
   const auto x = a.to_vector(), y = b.to_vector();
   LAI_CHECK(x.size() == y.size(), task, ": internal: ", x.size(), " outputs before, ", y.size(), " after");
   double scale = 0;

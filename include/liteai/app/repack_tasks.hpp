@@ -21,9 +21,14 @@ struct RepackFigures {
   int64_t parameters = 0;  // trained tensors' elements
   int64_t buffers = 0;     // other tensors' elements (BN statistics, constants)
   int64_t file_bytes = 0;
-  double rss_growth_mb = 0;  // peak resident memory above what the process held before loading
+  // The library's own peak (tensors, weights and activations, and kernel scratch: core/storage.hpp
+  // memory_stats) while loading and running it: what the model needs, independent of the allocator.
+  double memory_peak_mb = 0;
+  // Peak resident memory above what the process held before loading (includes what the allocator
+  // keeps from earlier work, so the second file measured tends to show less).
+  double rss_growth_mb = 0;
   double peak_rss_mb = 0;    // the process's peak while loading and running it
-  double latency_ms = 0;     // median of the runs at batch 1
+  double latency_ms = 0;     // median of the runs at batch 1 (the two files' runs alternate)
   io::Json to_json() const;
 };
 
