@@ -247,16 +247,15 @@ RepackOutcome repack(const Options& o, const Hooks& hooks) {
     ro.gray = o.get_bool("gray");
     ro.fold = o.get_bool("fold");
     transform::RepackResult t = transform::repack(*src.model, ro);
-    r.model = t.model;
     r.changes = t.changes;
-  }
+    io::Json metrics = io::Json::object();
+    metrics.set("changes", io::Json::array_of(r.changes));
+    metrics.set("bf16_weights", bf16);
+    t.model->provenance = make_provenance("repack", o, nullptr, {{"source", r.in}}, metrics);
+    if (bf16) transform::save_bf16(*t.model, r.out);
+    else save_model(*t.model, r.out);
+  }  // both models released before anything is measured
   r.check_images = int64_t(images.size());
-  io::Json metrics = io::Json::object();
-  metrics.set("changes", io::Json::array_of(r.changes));
-  metrics.set("bf16_weights", bf16);
-  r.model->provenance = make_provenance("repack", o, nullptr, {{"source", r.in}}, metrics);
-  if (bf16) transform::save_bf16(*r.model, r.out);
-  else save_model(*r.model, r.out);
   if (progress_mode(o) != 0) log(LogLevel::info, str_cat(task, ": wrote ", r.out, "; measuring both files"));
   Tensor a, b;
   r.before = measure_memory(r.in, images, r.runs, a);

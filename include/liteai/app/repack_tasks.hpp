@@ -33,7 +33,6 @@ struct RepackFigures {
 };
 
 struct RepackOutcome {
-  std::shared_ptr<nn::Model> model;  // the repacked model (fp32 in memory; the file has bf16 kernels with --bf16)
   std::vector<std::string> changes;  // what the passes did, naming the nodes
   RepackFigures before, after;
   std::string check_source;  // "SYNTHETIC phantoms" or the --check path
@@ -47,6 +46,8 @@ struct RepackOutcome {
 };
 
 const OptionSet& repack_options();  // task "repack"
+// The result is the --out file (load it; the transformed model is not kept in memory while both
+// files are measured).
 RepackOutcome repack(const Options& o, const Hooks& hooks = {});
 
 }  // namespace liteai::app
