@@ -12,7 +12,7 @@ cli_run(r repack --in model.lai --out folded.lai --fold --runs 2 --json report.j
 expect("repack names what it folded: ${r_out}" r_out MATCHES "folded BatchNormalization 'stage1_bn1' into Conv 'stage1_conv1'")
 expect("repack removed the dropout: ${r_out}" r_out MATCHES "removed Dropout 'drop'")
 expect("repack prints before and after: ${r_out}"
-       r_out MATCHES "before +after.*parameters +1,2[0-9,]+ +1,2[0-9,]+.*file size.*inference RSS growth.*latency, batch 1")
+       r_out MATCHES "before +after.*parameters +1,2[0-9,]+ +1,2[0-9,]+.*file size.*inference memory \\(peak\\).*process peak RSS.*latency, batch 1")
 expect("the exact transform stays within 1e-5: ${r_out}"
        r_out MATCHES "check \\(4 SYNTHETIC phantoms\\): largest output difference [-0-9.e+]+ \\(relative [-0-9.e+]+\\), within 1e-5")
 expect("repack says where it saved: ${r_out}" r_out MATCHES "saved folded.lai")
