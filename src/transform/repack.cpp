@@ -225,7 +225,7 @@ int64_t to_gray(nn::Model& model, std::vector<std::string>& changes) {
   GraphNode nc = *conv;  // the new conv
   const std::string conv_name = conv->name, conv_out = conv->outputs[0];
   std::string how;
-  Tensor border;  // [1, K, OH, OW] when the offsets meet zero padding
+  Tensor border_ones, border_kernel;  // when the offsets meet zero padding
   std::string conv_in = input;
   if (!offsets) {
     how = "no offset";
@@ -249,33 +249,39 @@ int64_t to_gray(nn::Model& model, std::vector<std::string>& changes) {
     how = str_cat("mean ", float(m[0]), " subtracted in front (padding)");
   } else {
     // Different offsets and zero padding: at the border some taps see the padding's 0 instead of
-    // the offset, so the exact correction depends on the position: conv(offset image) with the
-    // conv's own padding, added after the conv.
+    // the offset, so the exact correction depends on the position. It is the conv of the offset
+    // image, i.e. of a 1-channel image of ones (zero padded like the input) with the kernel
+    // E[k, 0] = sum_c d_c W[k, c]: computed by a second 1-channel conv and added after the conv
+    // (a ones image [1, 1, H, W] is stored, not the [1, K, OH, OW] map).
+    std::vector<float> e(size_t(K * RS));
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < RS; ++j) {
+        double sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += f.d[size_t(c)] * double(wv[size_t((k * C + c) * RS + j)]);
+        e[size_t(k * RS + j)] = float(sum);
+      }
     const Shape xs = shapes.at(v);
-    Tensor dimg = Tensor::empty({1, C, xs[2], xs[3]});
-    float* dp = dimg.data();
-    for (int64_t c = 0; c < C; ++c) std::fill(dp + c * xs[2] * xs[3], dp + (c + 1) * xs[2] * xs[3], float(f.d[size_t(c)]));
-    GraphNode probe = *conv;
-    probe.inputs = {"offsets"};
-    Graph m1;
-    m1.add_node({"offsets", "Constant", {}, {"offsets"}}, {}, {{"value", dimg}});
-    m1.add_node(probe, {{"weight", own(w)}});
-    m1.add_output(probe.outputs[0]);
-    m1.eval();
-    autograd::NoGrad ng;
-    border = own(m1.run({})[0]);
-    how = "per-position offset map added after it (padding, unequal means)";
+    border_ones = Tensor::ones({1, 1, xs[2], xs[3]});
+    border_kernel = Tensor::from_vector(e, {K, 1, ws[2], ws[3]});
+    how = "border correction by a 1-channel conv of ones added after it (padding, unequal means)";
   }
   nc.inputs = {conv_in};
   NamedTensors params{{"weight", Tensor::from_vector(w1, {K, 1, ws[2], ws[3]})}};
   if (had_bias || offsets) params.emplace_back("bias", Tensor::from_vector(bias, {K}));
-  if (border.defined()) nc.outputs = {fresh(g, conv_out + "_gray")};
+  const bool border = border_ones.defined();
+  if (border) nc.outputs = {fresh(g, conv_out + "_gray")};
   g.replace_node(conv_name, nc, params, {});
-  if (border.defined()) {
+  if (border) {
     const int64_t at = position_of(g, conv_name);
-    const std::string mname = fresh(g, conv_name + "_gray_border");
-    g.insert_node(size_t(at + 1), {mname, "Constant", {}, {mname}}, {}, {{"value", border}});
-    g.insert_node(size_t(at + 2), {fresh(g, conv_name + "_gray_add"), "Add", {nc.outputs[0], mname}, {conv_out}});
+    const std::string ones = fresh(g, conv_name + "_gray_ones"), corr = fresh(g, conv_name + "_gray_border");
+    GraphNode bc = nc;  // the same geometry (strides, pads, dilations) on the ones image
+    bc.name = corr;
+    bc.inputs = {ones};
+    bc.outputs = {corr};
+    bc.attrs.erase("l2");
+    g.insert_node(size_t(at), {ones, "Constant", {}, {ones}}, {}, {{"value", border_ones}});
+    g.insert_node(size_t(at + 1), bc, {{"weight", border_kernel}}, {});
+    g.insert_node(size_t(at + 3), {fresh(g, conv_name + "_gray_add"), "Add", {nc.outputs[0], corr}, {conv_out}});
   }
   g.remove_unused();
   g.set_input_shape(input, {in_shape[0], 1, in_shape[2], in_shape[3]});
@@ -316,6 +322,14 @@ int64_t fold_constants(Graph& g, std::vector<std::string>& changes) {
       return v.empty() || constant_of(g, v).defined();
     });
     if (!all_constant) continue;
+    // Only when the result is no bigger than what it is computed from: a constant conv of a small
+    // image (the gray pass's border correction) stays a conv instead of becoming a large map.
+    int64_t from = 0;
+    for (const auto& v : node.inputs)
+      if (!v.empty()) from += constant_of(g, v).numel();
+    for (const auto& [slot, t] : g.params(node.name)) from += t.numel();
+    for (const auto& [slot, t] : g.buffers(node.name)) from += t.numel();
+    if (numel(g.infer_shapes().at(node.outputs[0])) > from) continue;
     const Tensor value = run_on_constants(g, node);
     g.replace_node(node.name, {node.name, "Constant", {}, node.outputs}, {}, {{"value", value}});
     changes.push_back(str_cat("evaluated ", label(node), " on constants"));

@@ -140,8 +140,10 @@ TEST_CASE("gray: an imported net's replication and ImageNet normalization fold i
     CHECK(count_op(g, "Concat") == 0);
     CHECK(count_op(g, "Div") == 0);
     CHECK(r.model->preprocessing.channels == 1);
-    // Unequal means with padding: the border map; without padding: only the bias.
+    // Unequal means with padding: a 1-channel conv of ones corrects the border; without padding
+    // the offsets are only a bias.
     CHECK(count_op(g, "Add") == (pad ? 1 : 0));
+    CHECK(count_op(g, "Conv") == (pad ? 2 : 1));
     CHECK(max_rel_diff(run(*r.model->net, gray), ref) < 1e-5);
     // The original is untouched.
     CHECK(graph_of(*m).tensor("conv1", "weight").shape() == Shape{5, 3, 3, 3});
@@ -236,6 +238,7 @@ TEST_CASE("fold: an imported graph loses Dropout, Identity and BN, keeps its out
   // Folding and gray together.
   transform::RepackResult both = transform::repack(*m, {.gray = true, .fold = true});
   CHECK(max_rel_diff(run(*both.model->net, gray), ref) < 1e-5);
+  CHECK(count_op(graph_of(*both.model), "Concat") == 0);
 }
 
 TEST_CASE("fold: Gemm -> Gemm, MatMul + Add, constants and linear residuals merge into single layers", "[transform][fold]") {
