@@ -326,3 +326,26 @@ TEST_CASE("bf16: kernels stored as bf16 halve the file; loading gives the rounde
   std::filesystem::remove(f32);
   std::filesystem::remove(b16);
 }
+
+TEST_CASE("bf16: a DenseNet-style Concat -> BN -> Relu -> Conv step runs on bf16 kernels loaded for inference",
+          "[transform][bf16]") {
+  auto g = std::make_shared<Graph>();
+  g->add_input("image", {-1, 1, 8, 8});
+  g->add_node({"c0", "Conv", {"image"}, {"a"}, attrs({{"pads", ints({1, 1, 1, 1})}})}, {{"weight", rnd({4, 1, 3, 3})}});
+  g->add_node({"cat", "Concat", {"a", "image"}, {"cat"}, attrs({{"axis", 1}})});
+  g->add_node({"bn", "BatchNormalization", {"cat"}, {"n"}}, {{"scale", rnd({5}, 0.5f, 2.f)}, {"bias", rnd({5})}},
+              {{"mean", rnd({5})}, {"var", rnd({5}, 0.5f, 2.f)}});
+  g->add_node({"relu", "Relu", {"n"}, {"r"}});
+  g->add_node({"c1", "Conv", {"r"}, {"c1"}}, {{"weight", rnd({3, 5, 1, 1})}, {"bias", rnd({3})}});
+  g->add_node({"gap", "GlobalAveragePool", {"c1"}, {"p"}});
+  g->add_node({"flat", "Flatten", {"p"}, {"logits"}, attrs({{"axis", 1}})});
+  g->add_output("logits");
+  auto m = graph_model(g, 1, 8);
+  const std::string path = (std::filesystem::temp_directory_path() / "repack_bf16_dense.lai").string();
+  transform::save_bf16(*m, path);
+  auto inf = nn::load_model_for_inference(path, nn::Precision::f32).model;
+  CHECK(graph_of(*inf).tensor("c1", "weight").dtype() == DType::bf16);
+  const Tensor x = rnd({2, 1, 8, 8});
+  CHECK(max_rel_diff(run(*inf->net, x), run(*m->net, x)) < 0.03);
+  std::filesystem::remove(path);
+}
