@@ -252,7 +252,7 @@ int64_t to_gray(nn::Model& model, std::vector<std::string>& changes) {
     // the offset, so the exact correction depends on the position. It is the conv of the offset
     // image, i.e. of a 1-channel image of ones (zero padded like the input) with the kernel
     // E[k, 0] = sum_c d_c W[k, c]: computed by a second 1-channel conv and added after the conv
-    // (a ones image [1, 1, H, W] is stored, not the [1, K, OH, OW] map).
+    // (neither the [1, K, OH, OW] map nor the ones image is stored).
     std::vector<float> e(size_t(K * RS));
     for (int64_t k = 0; k < K; ++k)
       for (int64_t j = 0; j < RS; ++j) {
@@ -279,9 +279,16 @@ int64_t to_gray(nn::Model& model, std::vector<std::string>& changes) {
     bc.inputs = {ones};
     bc.outputs = {corr};
     bc.attrs.erase("l2");
-    g.insert_node(size_t(at), {ones, "Constant", {}, {ones}}, {}, {{"value", border_ones}});
-    g.insert_node(size_t(at + 1), bc, {{"weight", border_kernel}}, {});
-    g.insert_node(size_t(at + 3), {fresh(g, conv_name + "_gray_add"), "Add", {nc.outputs[0], corr}, {conv_out}});
+    // The ones image is one stored 1 padded out with 1s (a Pad node) rather than H x W stored values.
+    const std::string one = fresh(g, conv_name + "_gray_one");
+    const Shape os = border_ones.shape();
+    io::Json pa = io::Json::object();
+    pa.set("pads", io::Json::array_of(std::vector<int64_t>{0, 0, 0, 0, 0, 0, os[2] - 1, os[3] - 1}));
+    pa.set("value", 1.0);
+    g.insert_node(size_t(at), {one, "Constant", {}, {one}}, {}, {{"value", Tensor::ones({1, 1, 1, 1})}});
+    g.insert_node(size_t(at + 1), {ones, "Pad", {one}, {ones}, pa});
+    g.insert_node(size_t(at + 2), bc, {{"weight", border_kernel}}, {});
+    g.insert_node(size_t(at + 4), {fresh(g, conv_name + "_gray_add"), "Add", {nc.outputs[0], corr}, {conv_out}});
   }
   g.remove_unused();
   g.set_input_shape(input, {in_shape[0], 1, in_shape[2], in_shape[3]});
