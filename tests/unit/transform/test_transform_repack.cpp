@@ -349,3 +349,23 @@ TEST_CASE("bf16: a DenseNet-style Concat -> BN -> Relu -> Conv step runs on bf16
   CHECK(max_rel_diff(run(*inf->net, x), run(*m->net, x)) < 0.03);
   std::filesystem::remove(path);
 }
+
+TEST_CASE("bf16: depthwise, grouped and transposed convs run on bf16 kernels loaded for inference", "[transform][bf16]") {
+  auto g = std::make_shared<Graph>();
+  g->add_input("image", {-1, 1, 8, 8});
+  g->add_node({"c0", "Conv", {"image"}, {"a"}, attrs({{"pads", ints({1, 1, 1, 1})}})}, {{"weight", rnd({4, 1, 3, 3})}});
+  g->add_node({"dw", "Conv", {"a"}, {"b"}, attrs({{"pads", ints({1, 1, 1, 1})}, {"group", 4}})}, {{"weight", rnd({4, 1, 3, 3})}});
+  g->add_node({"gc", "Conv", {"b"}, {"c"}, attrs({{"group", 2}})}, {{"weight", rnd({4, 2, 1, 1})}});
+  g->add_node({"up", "ConvTranspose", {"c"}, {"d"}, attrs({{"strides", ints({2, 2})}})}, {{"weight", rnd({4, 3, 2, 2})}});
+  g->add_node({"gap", "GlobalAveragePool", {"d"}, {"p"}});
+  g->add_node({"flat", "Flatten", {"p"}, {"logits"}, attrs({{"axis", 1}})});
+  g->add_output("logits");
+  auto m = graph_model(g, 1, 8);
+  const std::string path = (std::filesystem::temp_directory_path() / "repack_bf16_dw.lai").string();
+  transform::save_bf16(*m, path);
+  auto inf = nn::load_model_for_inference(path, nn::Precision::f32).model;
+  CHECK(graph_of(*inf).tensor("dw", "weight").dtype() == DType::bf16);
+  const Tensor x = rnd({2, 1, 8, 8});
+  CHECK(max_rel_diff(run(*inf->net, x), run(*m->net, x)) < 0.03);
+  std::filesystem::remove(path);
+}
