@@ -14,14 +14,15 @@
 //          per-channel normalization in front of it (Sub/Add/Mul/Div by constants, e.g. ImageNet's
 //          mean/std) folded in: scales into the weights; offsets into the bias when the conv has
 //          no padding. With zero padding an offset is not a bias (padded taps see 0, not the
-//          offset): equal offsets stay as one 1-channel Sub in front, unequal ones become the exact
-//          per-position map conv(offset image) added after the conv (a constant [1, K, OH, OW]).
+//          offset): with one mean for all channels (y_c = a_c (x - m)) that mean stays as one
+//          1-channel Sub in front; unequal means (ImageNet's) get the exact border correction conv(ones image, sum_c offset_c W_c) from a second
+//          1-channel conv added after the conv (its ones image is a Pad of one stored 1).
 //          A replicating Concat in front (an ONNX import's gray input) goes away; the model's
 //          preprocessing then takes 1 channel. A model whose first Conv already reads 1 channel is
 //          an error saying so.
 //   fold   Dropout and Identity removed; nodes whose inputs are all constants evaluated into
-//          Constants; BatchNormalization folded into the Conv/ConvTranspose/Dense before it;
-//          MatMul by a constant (+ Add of a constant) becomes a Dense; Dense -> Dense with nothing
+//          Constants (unless the result is bigger than its inputs); BatchNormalization folded
+//          into the Conv/ConvTranspose/Dense before it (the output's only reader); MatMul by a constant (+ Add of a constant) becomes a Dense; Dense -> Dense with nothing
 //          between merged into one Dense (only when that does not add parameters: a bottleneck
 //          stays); x + Dense(x) and x + Conv(x) (stride 1, "same") become one layer (W + I).
 //          Repeated until nothing changes.
