@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "capi_internal.hpp"
@@ -213,6 +214,35 @@ LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image,
   });
 }
 
+namespace {
+// How `probmat score` assesses a WPM of this ProbMat with these options (one place for the
+// CSV line, lai_probmat_assess and the DICOM findings).
+struct ProbMatScoring {
+  app::WpmSettings ws;
+  std::optional<app::ScoreLines> lines;
+  std::string version;
+};
+ProbMatScoring probmat_scoring(lai_probmat* pm, const app::Options& o) {
+  anomaly::ProbMatCalibration cal;
+  ProbMatScoring s;
+  int size = 0;
+  {
+    std::lock_guard<std::mutex> lock(pm->mu);
+    cal = pm->calibration;
+    size = pm->pm.config().width;
+    s.version = app::probmat_version(pm->pm);
+  }
+  bool calibrated = false;
+  s.ws = app::wpm_settings(o, size, cal, &calibrated);
+  s.lines.emplace(o, app::wpm_scoring(cal, calibrated, s.ws));
+  if (s.ws.circle_score) {
+    const app::WpmSettings ws = s.ws;
+    s.lines->set_score([ws](const data::Image& m) { return app::map_score(m, ws); });
+  }
+  return s;
+}
+}  // namespace
+
 LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
                                         int32_t source_width, int32_t source_height, char** json) {
   const char* fn = "lai_probmat_findings";
@@ -224,20 +254,16 @@ LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, c
     const data::Image m = image_from_arg(fn, map, "map");
     require(source_width > 0 && source_height > 0, fn, ": source size ", source_width, "x", source_height,
             " (both must be positive)");
-    std::string version;
-    int size = 0;
     {
       std::lock_guard<std::mutex> lock(pm->mu);
       const auto& c = pm->pm.config();
       require(m.width == c.width && m.height == c.height, fn, ": map is ", m.width, "x", m.height,
               ", the ProbMat's maps are ", c.width, "x", c.height);
-      version = app::probmat_version(pm->pm);
-      size = c.width;
     }
-    const app::WpmSettings ws = app::wpm_settings(o, size);
-    const double score = app::map_score(m, ws);
-    give_string(app::findings_to_json(app::map_findings("liteai probmat", version, m, score, ws, source_width,
-                                                        source_height))
+    const ProbMatScoring s = probmat_scoring(pm, o);
+    const anomaly::Assessment a = s.lines->assess(m);
+    give_string(app::findings_to_json(app::assessment_findings("liteai probmat", s.version, a, m.width, m.height,
+                                                               source_width, source_height))
                     .dump(),
                 json);
   });
@@ -252,19 +278,9 @@ LAI_API lai_status lai_probmat_assess(lai_probmat* pm, const lai_image* image, c
     *json = nullptr;
     const app::Options o = options_of(options, "probmat-score", fn);
     const data::Image img = image_from_arg(fn, image, "image");
-    anomaly::ProbMatCalibration cal;
-    {
-      std::lock_guard<std::mutex> lock(pm->mu);
-      cal = pm->calibration;
-    }
-    bool calibrated = false;
-    const app::WpmSettings r = app::wpm_settings(o, pm->pm.config().width, cal, &calibrated);
-    anomaly::Calibration scores = calibrated ? cal.scores : anomaly::Calibration();
-    scores.score = r.score;
-    scores.detect = r.detect;
-    const data::Image w = probmat_wpm(fn, pm, img, r);
-    anomaly::Assessment a = anomaly::assess(w, scores, app::operating_point(o));
-    if (r.circle_score && !calibrated) a.score = app::map_score(w, r);
+    const ProbMatScoring s = probmat_scoring(pm, o);
+    const data::Image w = probmat_wpm(fn, pm, img, s.ws);
+    const anomaly::Assessment a = s.lines->assess(w);
     give_string(app::assessment_json(a, w.width, w.height, img.width, img.height).dump(), json);
   });
 }

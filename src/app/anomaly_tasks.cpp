@@ -345,6 +345,14 @@ data::Image probmat_units(const ProbMatConfig& c, const data::Image& img) {
   return u;
 }
 
+anomaly::Calibration wpm_scoring(const anomaly::ProbMatCalibration& calibration, bool calibrated,
+                                 const WpmSettings& s) {
+  anomaly::Calibration scores = calibrated ? calibration.scores : anomaly::Calibration();
+  scores.score = s.score;
+  scores.detect = s.detect;
+  return scores;
+}
+
 double map_score(const data::Image& map, const WpmSettings& s) {
   return s.circle_score ? circle_score(map, s.circles) : image_score(map, s.score);
 }
