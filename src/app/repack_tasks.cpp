@@ -63,6 +63,9 @@ std::vector<data::Image> check_images(const Options& o, const nn::Model& m, std:
   std::vector<data::Image> out;
   if (o.has("check")) {
     source = o.get_text("check");
+    std::error_code ec;
+    LAI_CHECK(fs::exists(source, ec), o.spec().task(), ": --check ", source,
+              " does not exist (a folder of images or a CSV manifest)");
     Options d(data_options());
     d.set("data", source);
     DataRequest r;

@@ -40,4 +40,5 @@ cli_fail(f3 "--gray: the model already takes 1 channel \\(its first Conv 'stage1
          repack --in model.lai --out x.lai --gray)
 cli_fail(f4 "--out OUT.lai is required" repack --in model.lai)
 cli_fail(f5 "--out must be another file than --in" repack --in model.lai --out model.lai --fold)
+cli_fail(f6 "--check nowhere does not exist" repack --in model.lai --out x.lai --fold --check nowhere)
 expect("nothing was written for the failed runs" NOT EXISTS ${WORK}/x.lai)
