@@ -916,6 +916,24 @@ LAI_API lai_status lai_model_findings(const lai_model* model, const float* proba
  * rounding of the operands (each product within 2^-7 relative), typically by a few 1e-3 in a
  * probability. Each setting is deterministic (same seed and threads: same bits). */
 
+/* ------------------------------------------------------------------ repacking */
+
+/* Repacks a model file with options of the task "repack": "in" (the model, zoo or graph), "out"
+ * (the file to write, required), "gray" (a net trained on RGB copies of gray images gets a
+ * 1-channel first conv, its per-channel normalization folded in; exact), "fold" (BatchNorm into
+ * the conv/dense before it, Dropout/Identity removed, constant subgraphs evaluated, linear layers
+ * with no nonlinearity between merged; exact), "bf16" (conv/dense weights stored as bf16: half the
+ * file; inference keeps them bf16 with fp32 sums), "check" (a folder or manifest the outputs are
+ * compared on; default SYNTHETIC phantoms), "check-count", "runs", "json". The file carries
+ * provenance (task "repack", the options, the source file's SHA-256). *out (NULL allowed) receives
+ * the written model; *report (NULL allowed; free with lai_string_free) the figures as JSON:
+ * {"in", "out", "changes": [...], "before"/"after": {"parameters", "buffers", "file_bytes",
+ * "inference_rss_growth_mb", "inference_peak_rss_mb", "latency_ms_batch1"}, "check": {"source",
+ * "images", "max_abs_diff", "max_rel_diff"}, "exact", "runs"}. A transform that does not apply
+ * (e.g. "gray" on a model whose first conv reads 1 channel) gives LAI_ERR_INVALID_ARGUMENT naming
+ * the option and the node; nothing is written. Thread-safe (memory figures are the process's). */
+LAI_API lai_status lai_model_repack(const lai_options* options, lai_model** out, char** report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/app/onnx_tasks.hpp"
+#include "liteai/app/repack_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
@@ -77,6 +78,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"merge", &merge_options},
       {"import", &import_options},
       {"export", &export_options},
+      {"repack", &repack_options},
   };
   return t;
 }

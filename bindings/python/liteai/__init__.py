@@ -339,6 +339,7 @@ _SIG_0_4 = {
     "lai_probmat_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
     "lai_autoencoder_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
     "lai_eval_detections": (_S, [_P, C.POINTER(_P)]),
+    "lai_model_repack": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
 }
 _OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
@@ -555,6 +556,20 @@ def import_onnx(onnx, **options):
     h = C.c_void_p()
     _check(_lib.lai_model_import_onnx(o._h, C.byref(h)))
     return Model(h.value)
+
+
+def repack(input, out, **options):
+    """Repacks the model file `input` into `out` with the options of `liteai repack` (gray=True,
+    fold=True, bf16=True, check=DIR, check_count=..., runs=...). Returns (Model, report): the
+    written model and the before/after figures (parameters, file size, inference RSS and latency
+    at batch 1, largest output difference on the check batch)."""
+    import json
+    o = _options("repack", dict(options, **{"in": str(input), "out": str(out)}))
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_model_repack(o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    _check(status)
+    return Model(h.value), json.loads(text)
 
 
 # ---------------------------------------------------------------- images
