@@ -34,4 +34,19 @@ cli_fail(f3 "explain: --class 'lungs' is not a class of the model \\(classes: ef
 cli_fail(f4 "explain: --out DIR is required" explain --model m.lai data/images/000000.png)
 cli_fail(f5 "explain: --threshold" explain --model m.lai --threshold 2 --out maps4 data/images/000000.png)
 cli_fail(f6 "missing.png" explain --model m.lai --out maps4 missing.png)
+# An imported graph (ONNX round trip, when this build has ONNX): the default layer is the value
+# after the last Conv node's activation, the same map as the zoo net's.
+_cli_exec(x export m.lai --out m.onnx)
+if(x_rc STREQUAL "0")
+  cli_run(i import m.onnx --out g.lai)
+  cli_run(g explain --model g.lai --out gmaps data/images/000000.png)
+  expect("a graph model's default layer: ${g_out}" g_out MATCHES "000000.png: [a-z_]+ [01]\\.[0-9]+ \\(layer conv3_act\\)")
+  check_npy(${WORK}/gmaps/000000_gradcam.npy 32 32)
+  cli_run(g2 explain --model g.lai --layer conv2 --out gmaps2 data/images/000000.png)
+  expect("a graph node names its output: ${g2_out}" g2_out MATCHES "\\(layer conv2\\)")
+  cli_fail(g3 "explain: no layer 'nope' in the network \\(layers with a 4-D output: conv1, conv1_act"
+           explain --model g.lai --layer nope --out gmaps3 data/images/000000.png)
+else()
+  message(STATUS "no ONNX in this build: the graph part is skipped (${x_err})")
+endif()
 message(STATUS "cli explain workflow: ok")
