@@ -225,7 +225,8 @@ TEST_CASE("Grad-CAM sanity: weight randomization and the pointing game on phanto
 
   // Held-out phantoms (another seed).
   const int n = 160;
-  int correct = 0, positives = 0, hits_mask = 0, hits_radius = 0;
+  int64_t cell_w = 0, cell_h = 0;
+  int correct = 0, positives = 0, hits_mask = 0, hits_radius = 0, hits_cell = 0;
   std::vector<double> rho;
   auto random_model = nn::build_model(model.arch, 12345);
   random_model->class_names = names;
@@ -248,6 +249,15 @@ TEST_CASE("Grad-CAM sanity: weight randomization and the pointing game on phanto
     bool near = false;
     for (const auto& f : p.findings) near = near || std::hypot(px - f.cx, py - f.cy) <= f.r + 1.f;
     hits_radius += near || p.mask.at(px, py) > 0;
+    // At the map's own resolution: the coarse map's maximum cell holds a mask pixel.
+    const size_t ca = size_t(std::max_element(cam.cam.begin(), cam.cam.end()) - cam.cam.begin());
+    const int cx = int(ca % size_t(cam.cam_width)), cy = int(ca / size_t(cam.cam_width));
+    const int sx = size / int(cam.cam_width), sy = size / int(cam.cam_height);
+    bool cell = false;
+    for (int y = cy * sy; y < (cy + 1) * sy; ++y)
+      for (int x = cx * sx; x < (cx + 1) * sx; ++x) cell = cell || p.mask.at(x, y) > 0;
+    hits_cell += cell;
+    cell_w = cam.cam_width, cell_h = cam.cam_height;
     const nn::GradCam rnd = nn::grad_cam(*random_model, x, o);
     rho.push_back(spearman(cam.map, rnd.map));
   }
@@ -261,9 +271,10 @@ TEST_CASE("Grad-CAM sanity: weight randomization and the pointing game on phanto
   // The pointing game counts a hit when the map's maximum is inside the mask or within the
   // finding's radius + 1 pixel (the map comes from a 40x40 activation: 2-pixel cells).
   std::printf("explain: small_cnn %dx%d, accuracy %.3f on %d held-out phantoms; pointing game %d/%d = %.3f "
-              "(inside the mask), %.3f (within radius + 1 px); weight randomization: Spearman rho median %.3f, "
+              "(inside the mask), %.3f (within radius + 1 px), %.3f (the activation's cell, %lldx%lld); weight randomization: Spearman rho median %.3f, "
               "mean %.3f\n",
-              size, size, accuracy, n, hits_mask, positives, pointing, pointing_radius, median_rho, mean_rho);
+              size, size, accuracy, n, hits_mask, positives, pointing, pointing_radius,
+              positives ? double(hits_cell) / positives : 0.0, (long long)cell_w, (long long)cell_h, median_rho, mean_rho);
   CHECK(accuracy >= 0.9);
   CHECK(positives >= 40);
   CHECK(pointing_radius >= 0.8);
