@@ -250,18 +250,20 @@ GradCam grad_cam(const Model& model, const Tensor& x, const GradCamOptions& o) {
             ", expected [1, classes]");
   const int64_t classes = logits.size(1);
   const std::vector<float> lv = logits.detach().contiguous().to_vector();
-  r.class_index = o.class_index;
-  if (r.class_index < 0) r.class_index = int64_t(std::max_element(lv.begin(), lv.end()) - lv.begin());
-  LAI_CHECK(r.class_index < classes, "explain: class index ", r.class_index, " is out of range (the model has ",
-            classes, " classes)");
-  r.logit = lv[size_t(r.class_index)];
   {
     autograd::NoGrad ng;
     const Tensor cal = model.calibrated_logits(logits.detach());
     const Tensor p = model.head() == Head::softmax ? ops::softmax(cal, -1) : ops::sigmoid(cal);
     r.probabilities = p.contiguous().to_vector();
-    r.probability = r.probabilities[size_t(r.class_index)];
   }
+  // Default: the most probable class (per-finding temperatures may reorder a sigmoid head's logits).
+  r.class_index = o.class_index;
+  if (r.class_index < 0)
+    r.class_index = int64_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
+  LAI_CHECK(r.class_index < classes && size_t(classes) == r.probabilities.size(), "explain: class index ",
+            r.class_index, " is out of range (the model has ", classes, " classes)");
+  r.logit = lv[size_t(r.class_index)];
+  r.probability = r.probabilities[size_t(r.class_index)];
   LAI_CHECK(logits.requires_grad(), "explain: the class scores do not depend on layer '", r.layer,
             "' through differentiable operations");
   Tensor seed = Tensor::zeros({1, classes});

@@ -30,7 +30,7 @@ namespace liteai::nn {
 
 struct GradCamOptions {
   std::string layer;         // "": the default layer (see above)
-  int64_t class_index = -1;  // -1: the class with the largest logit
+  int64_t class_index = -1;  // -1: the most probable class
 };
 
 struct GradCam {
