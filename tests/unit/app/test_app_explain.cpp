@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <thread>
 
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/autograd/only_leaf.hpp"
 #include "liteai/core/random.hpp"
 #include "liteai/data/phantom.hpp"
 #include "liteai/nn/explain.hpp"
@@ -137,6 +139,39 @@ TEST_CASE("Grad-CAM: weights are the spatial mean of dS/dA, checked by central d
   }
   // Nothing in the model was touched: no parameter has a gradient.
   for (const auto& [name, t] : m->net->named_parameters()) CHECK_FALSE(t.grad().defined());
+}
+
+TEST_CASE("OnlyLeaf: this thread's leaves need no gradient but the allowed one; other threads unaffected",
+          "[app][explain]") {
+  Tensor w = Tensor::ones({2}).set_requires_grad(true);
+  Tensor a = Tensor::ones({2}).set_requires_grad(true);
+  {
+    autograd::OnlyLeaf only;
+    CHECK_FALSE(w.requires_grad());
+    CHECK_FALSE(a.requires_grad());
+    only.allow(a);
+    CHECK(a.requires_grad());
+    bool other_thread = false;
+    std::thread t([&] { other_thread = w.requires_grad(); });
+    t.join();
+    CHECK(other_thread);
+    Tensor y = ops::sum(ops::mul(a, w));
+    CHECK(y.requires_grad());
+    y.backward();
+    CHECK(a.grad().defined());
+    CHECK_FALSE(w.grad().defined());
+  }
+  CHECK(w.requires_grad());
+}
+
+TEST_CASE("Grad-CAM: a model in training mode is explained in eval mode and left as it was", "[app][explain]") {
+  auto m = tiny_model();
+  const Tensor x = random_input({1, 1, 6, 6}, 4);
+  const nn::GradCam a = nn::grad_cam(*m, x);
+  m->net->train();
+  const nn::GradCam b = nn::grad_cam(*m, x);
+  CHECK(m->net->is_training());
+  CHECK(a.map == b.map);
 }
 
 TEST_CASE("Grad-CAM: layer choice, resizing and the errors name the layer", "[app][explain]") {
