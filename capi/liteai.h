@@ -888,10 +888,11 @@ LAI_API lai_status lai_dicom_encode_overlay(const lai_dicom* source, const lai_i
                                             const char* findings_json, uint8_t** bytes, size_t* size);
 LAI_API void lai_bytes_free(uint8_t* bytes);
 /* The findings of an anomaly map `map` (the WPM of lai_probmat_wpm_with at the ProbMat's size,
- * LAI_PIXEL_F32) with options of the task "probmat-score" (NULL: defaults): its image score, and
- * the circles the Hough transform finds in it (radii and thresholds as the task sets them),
- * converted to the pixels of a source of source_width x source_height; name "liteai probmat",
- * version naming the ProbMat. The same findings `liteai probmat score --dicom-out` reports.
+ * LAI_PIXEL_F32) with options of the task "probmat-score" (NULL: defaults): its image score and
+ * the circles past the operating point, as lai_probmat_assess gives them (calibrated when the
+ * ProbMat is), converted to the pixels of a source of source_width x source_height; name
+ * "liteai probmat", version naming the ProbMat. The same findings `liteai probmat score
+ * --dicom-out` reports and the same score its CSV line prints.
  * Thread-safe. */
 LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
                                         int32_t source_width, int32_t source_height, char** json);

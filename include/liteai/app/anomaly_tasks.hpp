@@ -62,6 +62,10 @@ WpmSettings wpm_settings(const Options& o, int size, const anomaly::ProbMatCalib
                          bool* calibrated);
 data::Image probmat_units(const anomaly::ProbMatConfig& c, const data::Image& img);
 double map_score(const data::Image& map, const WpmSettings& s);
+// What a WPM is assessed with (app::ScoreLines, anomaly::assess): the ProbMat's calibrated scores
+// when `calibrated` (wpm_settings said so), else none; the settings' score and circle detection.
+anomaly::Calibration wpm_scoring(const anomaly::ProbMatCalibration& calibration, bool calibrated,
+                                 const WpmSettings& s);
 
 // ---- autoencoder ----
 const OptionSet& autoencoder_train_options();  // task "anomaly-train"
