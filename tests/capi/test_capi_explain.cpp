@@ -104,6 +104,14 @@ TEST_CASE("lai_model_explain: errors name the argument, option, class and layer"
   const lai_image bad = {px.data(), LAI_PIXEL_U8, 0, 40, 0};
   CHECK(lai_model_explain(model.m, &bad, nullptr, map.data(), map.size(), nullptr, nullptr) == LAI_ERR_INVALID_ARGUMENT);
 
+  const lai_image no_pixels = {nullptr, LAI_PIXEL_U8, 48, 40, 0};
+  CHECK(lai_model_explain(model.m, &no_pixels, nullptr, map.data(), map.size(), nullptr, nullptr) ==
+        LAI_ERR_INVALID_ARGUMENT);
+  const lai_image bad_type = {px.data(), lai_pixel_type(9), 48, 40, 0};
+  CHECK(lai_model_explain(model.m, &bad_type, nullptr, map.data(), map.size(), nullptr, nullptr) ==
+        LAI_ERR_INVALID_ARGUMENT);
+  const lai_image huge = {px.data(), LAI_PIXEL_U8, 1 << 30, 1 << 30, 0};
+  CHECK(lai_model_explain(model.m, &huge, nullptr, map.data(), map.size(), nullptr, nullptr) != LAI_OK);
   Options other("predict");
   CHECK(lai_model_explain(model.m, &img, other.o, map.data(), map.size(), nullptr, nullptr) == LAI_ERR_INVALID_ARGUMENT);
   CHECK_THAT(err(), Contains("not 'explain'"));
