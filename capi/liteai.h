@@ -934,6 +934,21 @@ LAI_API lai_status lai_model_findings(const lai_model* model, const float* proba
  * the option and the node; nothing is written. Thread-safe (memory figures are the process's). */
 LAI_API lai_status lai_model_repack(const lai_options* options, lai_model** out, char** report);
 
+/* ------------------------------------------------------------------ explanations */
+
+/* Grad-CAM (Selvaraju et al. 2017) of a classifier for one image (the model's preprocessing
+ * applies): where it found the evidence for a class, as `liteai explain` computes it. out receives
+ * image->width x image->height floats (row-major, count at least that) in [0, 1]: the ReLU of the
+ * activation of the explained layer weighted by the spatial mean of the class logit's gradient
+ * (before softmax/sigmoid), upsampled bilinearly and divided by its maximum (all 0 when nothing
+ * speaks for the class). options: of the task "explain" (NULL: defaults): "class" (a class name or
+ * index; default the most probable class), "layer" (a module path such as "conv3" or a graph value
+ * or node; default the last convolution's activation). class_index and probability (NULL allowed)
+ * receive the class explained and its probability. The model is not changed (no gradients are
+ * kept). Concurrent like lai_model_predict. Errors name the option, the class or the layer. */
+LAI_API lai_status lai_model_explain(const lai_model* model, const lai_image* image, const lai_options* options,
+                                     float* out, size_t count, int32_t* class_index, float* probability);
+
 #ifdef __cplusplus
 }
 #endif

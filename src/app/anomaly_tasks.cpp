@@ -525,7 +525,8 @@ Calibration autoencoder_calibration(const Options& o, const AutoencoderDetector&
 
 // ---------------------------------------------------------------- map files
 
-MapWriter::MapWriter(const std::string& out, bool png, const std::string& task) : out_(out), png_(png) {
+MapWriter::MapWriter(const std::string& out, bool png, const std::string& task, std::string npy_suffix)
+    : out_(out), png_(png), npy_suffix_(std::move(npy_suffix)) {
   std::error_code ec;
   fs::create_directories(out, ec);
   LAI_CHECK_IO(fs::is_directory(out, ec), task, ": cannot create output folder ", out);
@@ -538,7 +539,7 @@ std::string MapWriter::write(const std::string& path, const data::Image& image, 
   for (int k = 2; used_.count(name); ++k) name = stem + "_" + std::to_string(k);
   used_.insert(name);
   const std::string base = (fs::path(out_) / name).string();
-  data::write_npy(base + "_wpm.npy", map);
+  data::write_npy(base + npy_suffix_ + ".npy", map);
   if (png_) {
     write_heatmap_png(base + "_heatmap.png", map, 0.f, heat_hi);
     write_overlay_png(base + "_overlay.png", image, map, threshold);

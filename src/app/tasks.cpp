@@ -8,6 +8,7 @@
 #include "liteai/app/data_tasks.hpp"
 #include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/explain_tasks.hpp"
 #include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
@@ -79,6 +80,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"import", &import_options},
       {"export", &export_options},
       {"repack", &repack_options},
+      {"explain", &explain_options},
   };
   return t;
 }

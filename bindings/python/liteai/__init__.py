@@ -340,6 +340,8 @@ _SIG_0_4 = {
     "lai_autoencoder_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
     "lai_eval_detections": (_S, [_P, C.POINTER(_P)]),
     "lai_model_repack": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_explain": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_int32),
+                               C.POINTER(C.c_float)]),
 }
 _OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
@@ -842,6 +844,21 @@ class Model(_Handle):
         p = [float(v) for v in probabilities]
         arr = (C.c_float * len(p))(*p)
         return _json_out(_lib.lai_model_findings, self._h, C.addressof(arr), len(p))
+
+    def explain(self, image, **options):
+        """Grad-CAM (C API 0.4): where the model found the evidence for a class, as `liteai explain`
+        computes it: a 2-D float32 map in [0, 1] at the image's size (rows of floats without
+        numpy). Options of the task "explain": class (a class name or index; default the most
+        probable class), layer (a module path such as "conv3", or a graph value or node; default
+        the last convolution's activation)."""
+        o = _options("explain", options)
+        keep, ptr, t, w, h, stride = _as_image(image)
+        img = _Image(ptr, t, w, h, stride)
+        out, optr = _floats(w * h)
+        _check(_lib.lai_model_explain(self._h, C.byref(img), o._h, optr, w * h, None, None))
+        if np is not None:
+            return out.reshape(h, w)
+        return [list(out[y * w:(y + 1) * w]) for y in range(h)]
 
     def predict_file(self, path):
         n = self.info["output_size"]

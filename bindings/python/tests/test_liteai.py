@@ -436,6 +436,31 @@ class TestVersion04(Base):
         self.assertGreater(checked, 50)
 
 
+class TestExplain(Base):
+    def test_explain(self):
+        m = liteai.Model.create("compact_cxr", size=S, classes=3, seed=7)
+        m.class_names = ["a", "b", "c"]
+        img, _ = liteai.phantom(3, 1, 40)  # another size than the model's input
+        cam = m.explain(img)
+        rows = cam.tolist() if np is not None else cam
+        self.assertEqual((len(rows), len(rows[0])), (40, 40))
+        values = [v for r in rows for v in r]
+        self.assertGreaterEqual(min(values), 0.0)
+        self.assertIn(max(values), (0.0, 1.0))
+        other = m.explain(img, **{"class": "c", "layer": "conv2"})
+        other_rows = other.tolist() if np is not None else other
+        self.assertNotEqual(rows, other_rows)
+        with self.assertRaises(liteai.Error) as e:
+            m.explain(img, layer="nope")
+        self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")
+        self.assertIn("no layer 'nope'", str(e.exception))
+        with self.assertRaises(liteai.Error) as e:
+            m.explain(img, **{"class": "zebra"})
+        self.assertIn("class 'zebra'", str(e.exception))
+        with self.assertRaises(liteai.Error):
+            m.explain(img, bogus=1)
+
+
 @unittest.skipUnless(liteai.dicom_available() and os.environ.get("LITEAI_MAKE_DICOM_FILES"),
                      "no DICOM module in this library, or no phantom DICOM writer (run through ctest)")
 class TestDicom(Base):

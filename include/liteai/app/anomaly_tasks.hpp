@@ -80,11 +80,11 @@ anomaly::ScoreOptions score_settings(const Options& o);
 anomaly::Calibration autoencoder_calibration(const Options& o, const anomaly::AutoencoderDetector& det);
 
 // ---- maps of files: the outputs of `probmat score` and `anomaly score` ----
-// Per image OUT/<name>_wpm.npy and, with png, OUT/<name>_heatmap.png and _overlay.png (a name
-// met twice gets _2, _3...).
+// Per image OUT/<name>_wpm.npy (<name><npy_suffix>.npy) and, with png, OUT/<name>_heatmap.png
+// and _overlay.png (a name met twice gets _2, _3...).
 class MapWriter {
  public:
-  MapWriter(const std::string& out_dir, bool png, const std::string& task);
+  MapWriter(const std::string& out_dir, bool png, const std::string& task, std::string npy_suffix = "_wpm");
   // heat_hi: top of the heatmap's colour range (<= 0: the map's own range). Returns the base path.
   std::string write(const std::string& path, const data::Image& image, const data::Image& map, float threshold,
                     float heat_hi = -1.f);
@@ -93,6 +93,7 @@ class MapWriter {
   std::string out_;
   bool png_;
   std::set<std::string> used_;
+  std::string npy_suffix_;
 };
 // The overlay threshold that a fraction `fpr` of the pixels of these normal maps exceed.
 float threshold_from_normals(const std::vector<data::Image>& normal_maps, double fpr);
