@@ -48,6 +48,7 @@ optim::TrainOptions trainer_settings(const Options& o, int64_t steps_per_epoch) 
   t.schedule.total_steps = t.epochs * per;
   t.schedule.step_size = std::max<int64_t>(1, steps_per_epoch);
   t.clip_norm = o.get_number("clip");
+  t.prox_mu = o.get_number("prox-mu");
   t.stream_min_elements = o.get_int("stream-min");
   t.checkpoint = o.get_text_or("checkpoint", "");
   t.metrics_csv = o.get_text_or("log", "");
@@ -112,6 +113,8 @@ const OptionSet& train_options() {
         .path("resume", "continue from a checkpoint (its architecture unless model options are given)", "FILE")
         .path("init", "start from a model file's weights with a fresh optimizer (e.g. a federated round's merged "
                       "model; its architecture unless model options are given)", "MODEL.lai")
+        .number("prox-mu", 0, 0, 1e6, "FedProx: adds (mu/2) ||w - w_init||^2 to the loss, keeping a site's round near "
+                                      "the --init model (needs --init, or --resume of such a run; 0: off)")
         .path("log", "metrics CSV, one row per epoch", "METRICS.csv")
         .integer("max-steps", 0, 0, std::numeric_limits<int64_t>::max(), "steps per epoch at most (0: all)")
         .integer("stream-min", 4000000, 0, std::numeric_limits<int64_t>::max(),
@@ -265,6 +268,9 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   const std::optional<io::OutputLock> out_lock = claim_output(o);  // before hours of training, not after
   const std::string resume = o.get_text_or("resume", ""), init = o.get_text_or("init", "");
   LAI_CHECK(resume.empty() || init.empty(), task, ": --resume continues a run, --init starts one: give one of them");
+  LAI_CHECK(o.get_number("prox-mu") == 0 || !init.empty() || !resume.empty(), task,
+            ": --prox-mu keeps the weights near the round's starting model: give it with --init MODEL.lai (or "
+            "--resume a checkpoint of such a run)");
   // Without model options, the checkpoint or the initial model says what the model is.
   if (!given && !resume.empty() && !has_model_options(o)) model = load_model(resume);
   std::shared_ptr<nn::Model> init_model;

@@ -110,6 +110,7 @@ void check_finite_gradient(const std::string& name, const Tensor& g) {
 }
 
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
+const char* kProxPrefix = "prox/";  // checkpoint extra tensors: the FedProx anchor
 
 }  // namespace
 
@@ -200,6 +201,7 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
   if (!o_.metrics_csv.empty()) io::check_writable(o_.metrics_csv, "metrics log");
   LAI_CHECK(o_.micro_batch >= 0, "Trainer: micro_batch must be >= 0, got ", o_.micro_batch);
   LAI_CHECK(o_.max_memory >= 0, "Trainer: max_memory must be >= 0, got ", o_.max_memory);
+  LAI_CHECK(std::isfinite(o_.prox_mu) && o_.prox_mu >= 0, "Trainer: prox_mu must be >= 0 (0: off), got ", o_.prox_mu);
   model_->net->set_training_precision(o_.precision);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
   for (const auto& [name, t] : model_->net->state()) {
@@ -212,6 +214,14 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
       dst->strides = c.strides();
     }
     memory_retag(t.storage(), MemoryCategory::weights);
+  }
+  if (o_.prox_mu > 0) {
+    MemoryScope scope(MemoryCategory::weights);
+    for (const auto& [name, t] : model_->net->named_parameters()) {
+      Tensor c = Tensor::empty(t.shape(), DType::f32);
+      c.copy_from(t);
+      prox_anchor_.emplace_back(name, c);
+    }
   }
   configure();
 }
@@ -230,6 +240,7 @@ void Trainer::configure() {
   l2_kernels_.clear();
   // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
   // the update instead of a graph branch, and it works for streamed parameters too.
+  for (const auto& [name, a] : prox_anchor_) opt_->set_prox(name, a, float(o_.prox_mu));
   for (const auto& p : model_->net->parameter_infos()) {
     if (p.is_kernel && p.l2 > 0.f) {
       opt_->set_l2_grad(p.name, p.l2);
@@ -335,6 +346,29 @@ double Trainer::regularization_value() const {
     for (double v : part) s += v;  // fixed order: deterministic
     total += l2 * s;
   }
+  if (!prox_anchor_.empty()) {  // FedProx: (mu / 2) ||w - w0||^2
+    const nn::NamedTensors params = model_->net->named_parameters();
+    double s = 0;
+    for (size_t i = 0; i < params.size() && i < prox_anchor_.size(); ++i) {
+      const float* w = params[i].second.data();
+      const float* a = prox_anchor_[i].second.data();
+      const int64_t n = params[i].second.numel();
+      const int64_t chunk = 1 << 18, chunks = (n + chunk - 1) / chunk;
+      std::vector<double> part(static_cast<size_t>(chunks), 0.0);
+      parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {
+          double acc = 0;
+          for (int64_t k = c * chunk; k < std::min(n, (c + 1) * chunk); ++k) {
+            const double d = double(w[k]) - double(a[k]);
+            acc += d * d;
+          }
+          part[static_cast<size_t>(c)] = acc;
+        }
+      });
+      for (double v : part) s += v;  // fixed order: deterministic
+    }
+    total += 0.5 * o_.prox_mu * s;
+  }
   return total;
 }
 
@@ -420,6 +454,7 @@ std::string Trainer::memory_plan() const {
     std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB never stored)", names.c_str(), streamed);
     out += buf;
   }
+  if (!prox_anchor_.empty()) out += str_cat(", FedProx anchor ", int64_t(weights + 0.5), " MB");
   if (o_.micro_batch > 0) out += str_cat(", micro-batches of ", o_.micro_batch);
   if (o_.checkpointing != Checkpointing::off) out += str_cat(", checkpointing ", to_string(o_.checkpointing));
   return out + ", plus activations";
@@ -458,6 +493,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   nn::NamedTensors extra;
   if (!best_state_.empty() && best_epoch_ != epochs_done_)
     for (const auto& [name, t] : best_state_) extra.emplace_back(kBestPrefix + name, t);
+  for (const auto& [name, t] : prox_anchor_) extra.emplace_back(kProxPrefix + name, t);
   nn::save_model(path, *model_, &st, training_json(), extra.empty() ? nullptr : &extra);
 }
 
@@ -512,6 +548,21 @@ void Trainer::resume(const std::string& path) {
         d->set_rng_state({static_cast<uint64_t>(seed), static_cast<uint64_t>(calls)});
       }
     }
+  }
+  // FedProx: the anchor travels in the checkpoint (the weights the first run started from).
+  if (!prox_anchor_.empty()) {
+    size_t found = 0;
+    for (auto& [name, a] : prox_anchor_)
+      for (const auto& [ename, t] : saved.extra)
+        if (ename == kProxPrefix + name) {
+          LAI_CHECK(t.shape() == a.shape(), path, ": the FedProx anchor of '", name, "' has shape ",
+                    to_string(t.shape()), ", the parameter ", to_string(a.shape()));
+          copy_paged(a, t);
+          ++found;
+        }
+    LAI_CHECK(found == prox_anchor_.size(), path, ": the checkpoint holds no FedProx anchor (prox/...) for ",
+              prox_anchor_.size() - found, " parameter(s): it was not written with prox_mu > 0; resume it with "
+              "prox_mu 0, or start the round again from its --init model");
   }
   // Best weights: stored beside the model when they differ from it, else they are the model's.
   best_state_.clear();

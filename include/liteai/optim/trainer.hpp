@@ -96,6 +96,12 @@ struct TrainOptions {
   OptimizerOptions optim;
   ScheduleOptions schedule;        // kind constant | step | cosine (+ warm-up); cosine needs total_steps
   double clip_norm = 0;            // > 0: clip the global gradient norm (streamed parameters excluded)
+  // FedProx (Li et al. 2020): > 0 adds (prox_mu / 2) ||w - w0||^2 over every parameter to the
+  // loss, w0 being the weights when the Trainer is made (a federated round's merged model). Its
+  // gradient prox_mu * (w - w0) goes into the optimizer's update like the kernel L2 (streamed
+  // parameters included). Memory: one more set of weights (the copy w0), and checkpoints carry it
+  // ("prox/<name>") so a resumed run keeps the same anchor.
+  double prox_mu = 0;
   // Parameters with at least this many elements get their update streamed from the gradient
   // hook (the gradient is never stored; see optimizer.hpp). 0 = never.
   // A streamed Dense weight gets its gradient in row blocks (nn::Dense::stream_weight_gradient):
@@ -250,6 +256,7 @@ class Trainer {
   int64_t bad_epochs_ = 0;
   bool early_stopping_on_ = false;  // set by fit(): a validation source and patience > 0
   nn::NamedTensors best_state_;     // copy of state() at best_epoch_ (restore_best_weights)
+  nn::NamedTensors prox_anchor_;    // FedProx: the parameters' values when the Trainer was made
 };
 
 }  // namespace liteai::optim
