@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/parallel.hpp"
@@ -196,7 +197,8 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
             "Trainer: progress_interval must be >= 0 seconds, got ", o_.progress_interval);
   LAI_CHECK(o_.max_steps_per_epoch >= 0, "Trainer: max_steps_per_epoch must be >= 0 (0: all), got ",
             o_.max_steps_per_epoch);
-  // Output paths are checked now, not when the first epoch ends.
+  // Output paths are checked now, not when the first epoch ends (rank 0 alone writes them).
+  if (!lead()) o_.checkpoint.clear(), o_.metrics_csv.clear(), o_.progress = 0;
   if (!o_.checkpoint.empty()) io::check_writable(o_.checkpoint, "checkpoint");
   if (!o_.metrics_csv.empty()) io::check_writable(o_.metrics_csv, "metrics log");
   LAI_CHECK(o_.micro_batch >= 0, "Trainer: micro_batch must be >= 0, got ", o_.micro_batch);
@@ -214,6 +216,16 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
       dst->strides = c.strides();
     }
     memory_retag(t.storage(), MemoryCategory::weights);
+  }
+  if (o_.collective) {  // every rank starts from rank 0's weights and buffers
+    std::set<const TensorImpl*> params;
+    for (const auto& [name, t] : model_->net->named_parameters()) params.insert(t.impl());
+    for (const auto& [name, t] : model_->net->state()) {
+      LAI_CHECK(t.dtype() == DType::f32 && t.is_contiguous(), "Trainer: data-parallel training needs contiguous f32 "
+                "state; '", name, "' is not");
+      o_.collective->broadcast(const_cast<float*>(t.data()), t.numel(), 0);
+      if (!params.count(t.impl())) buffers_.push_back(t);
+    }
   }
   if (o_.prox_mu > 0) {
     MemoryScope scope(MemoryCategory::weights);
@@ -255,7 +267,8 @@ void Trainer::configure() {
         s.name = p.name;
         opt_->stream_updates(p.name, false);
         streamed_dense_.push_back(std::move(s));
-      } else if (o_.micro_batch == 0) {  // a hook takes one gradient per step: not with micro-batches
+      } else if (o_.micro_batch == 0 && !o_.collective) {  // a hook takes one gradient per step: not with
+                                                          // micro-batches, nor summed over ranks
         opt_->stream_updates(p.name);
       }
     }
@@ -289,7 +302,7 @@ void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
   if (o_.precision == nn::Precision::bf16_compute) check_finite_gradient(s.name, g);  // its weight gradient's factor
   const int64_t n = x.size(0);
   if (piece_begin_ == 0 && n == batch_rows_) {  // the whole batch at once
-    opt_->update_outer(s.index, x, g, o_.stream_block_rows);
+    update_streamed(s, x, g);
     return;
   }
   // Micro-batches: the weight gradient of the batch is x^T g over the rows of all pieces.
@@ -303,8 +316,62 @@ void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
   s.x.slice(0, piece_begin_, piece_begin_ + n).copy_from(x);
   s.g.slice(0, piece_begin_, piece_begin_ + n).copy_from(g);
   if (piece_begin_ + n < batch_rows_) return;
-  opt_->update_outer(s.index, s.x, s.g, o_.stream_block_rows);
+  update_streamed(s, s.x, s.g);
   s.x = s.g = Tensor();
+}
+
+void Trainer::update_streamed(StreamedDense& s, const Tensor& x, const Tensor& g) {
+  if (!o_.collective) return opt_->update_outer(s.index, x, g, o_.stream_block_rows);
+  // The batch's gradient is sum_r share_r x_r^T g_r = X^T G with the ranks' rows stacked and each
+  // rank's g rows scaled by its share: gather the factors, every rank makes the same update.
+  Tensor scaled = Tensor::empty(g.shape());
+  {
+    const Tensor c = g.contiguous();
+    const float* src = c.data();
+    float* dst = scaled.data();
+    const float f = float(share_);
+    for (int64_t k = 0; k < c.numel(); ++k) dst[k] = src[k] * f;
+  }
+  const Tensor X = o_.collective->all_gather_rows(x.contiguous());
+  const Tensor G = o_.collective->all_gather_rows(scaled);
+  opt_->update_outer(s.index, X, G, o_.stream_block_rows);
+}
+
+void Trainer::exchange_gradients() {
+  // One buffer for every stored gradient (the same parameters, in the same order, on every rank),
+  // each rank's scaled by its share of the global batch, summed.
+  std::vector<std::pair<Tensor, int64_t>> parts;
+  int64_t total = 0;
+  for (const auto& [name, t] : model_->net->named_parameters()) {
+    if (opt_->is_streamed(name)) continue;
+    parts.emplace_back(t, t.numel());
+    total += t.numel();
+  }
+  if (total == 0) return;
+  MemoryScope scope(MemoryCategory::workspace);
+  Tensor buf = Tensor::empty({total});
+  float* b = buf.data();
+  const float f = float(share_);
+  int64_t at = 0;
+  for (auto& [t, n] : parts) {
+    const Tensor g = t.grad();
+    if (g.defined()) {
+      const Tensor c = g.contiguous();
+      const float* src = c.data();
+      for (int64_t k = 0; k < n; ++k) b[at + k] = src[k] * f;
+    } else {
+      std::fill(b + at, b + at + n, 0.f);
+    }
+    at += n;
+  }
+  o_.collective->all_reduce_sum(b, total);
+  at = 0;
+  for (auto& [t, n] : parts) {
+    Tensor g = Tensor::empty(t.shape());
+    std::copy(b + at, b + at + n, g.data());
+    Tensor(t).set_grad(g);
+    at += n;
+  }
 }
 
 Trainer::~Trainer() {
@@ -395,10 +462,26 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     batch_rows_ = batch_rows;
   };
   // streamed parameters are updated inside the backward pass that covers the batch's last rows
+  if (o_.collective) {  // this rank's share of the global batch weighs its gradients
+    double rows = double(n);
+    o_.collective->all_reduce_sum(&rows, 1);
+    global_rows_ = int64_t(rows);
+    share_ = double(n) / rows;
+  } else {
+    global_rows_ = n;
+  }
   const detail::PassResult pr = detail::run_passes(*model_, o_, batch, passes);
   r.loss += pr.loss;
   r.correct = pr.correct;
   r.counted = pr.counted;
+  if (o_.collective) {
+    exchange_gradients();
+    double stats[3] = {pr.loss * share_, double(pr.correct), double(pr.counted)};
+    o_.collective->all_reduce_sum(stats, 3);
+    r.loss = r.loss - pr.loss + stats[0];
+    r.correct = int64_t(stats[1]);
+    r.counted = int64_t(stats[2]);
+  }
   if (o_.precision == nn::Precision::bf16_compute)  // streamed gradients were checked as they arrived
     for (const auto& [name, t] : model_->net->named_parameters())
       if (Tensor g = t.grad(); g.defined()) check_finite_gradient(name, g);
@@ -411,6 +494,21 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   }
   opt_->step();
   opt_->zero_grad();
+  if (o_.collective && !buffers_.empty()) {  // BatchNorm running statistics: the ranks' mean
+    int64_t total = 0;
+    for (const Tensor& t : buffers_) total += t.numel();
+    std::vector<float> buf(static_cast<size_t>(total));
+    int64_t at = 0;
+    for (const Tensor& t : buffers_) std::copy(t.data(), t.data() + t.numel(), buf.data() + at), at += t.numel();
+    o_.collective->all_reduce_sum(buf.data(), total);
+    const float inv = 1.f / float(o_.collective->size());
+    at = 0;
+    for (const Tensor& t : buffers_) {
+      float* d = const_cast<float*>(t.data());
+      for (int64_t k = 0; k < t.numel(); ++k) d[k] = buf[size_t(at + k)] * inv;
+      at += t.numel();
+    }
+  }
   ++global_step_;
   return r;
 }
@@ -625,9 +723,19 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     bool stop = false;
     while (!stop && (o_.max_steps_per_epoch <= 0 || step < o_.max_steps_per_epoch)) {
       std::optional<TrainBatch> b = train.next();
+      if (o_.collective) {  // the epoch ends for all when one rank's shard does
+        double have = b ? 1 : 0;
+        o_.collective->all_reduce_sum(&have, 1);
+        if (have < o_.collective->size()) {
+          if (have > 0 && lead())
+            log(LogLevel::warning, format("epoch %lld: the last global batch is dropped (%d of %d ranks have samples left)",
+                                          (long long)(epoch + 1), int(have), o_.collective->size()));
+          break;
+        }
+      }
       if (!b) break;
-      const int64_t n = b->images.size(0);
       StepResult r = train_step(*b);
+      const int64_t n = global_rows_;
       LAI_CHECK(std::isfinite(r.loss), "train: the loss became ", r.loss, " at epoch ", epoch + 1, " step ", step + 1,
                 " (lower the learning rate or check the data)");
       ++step;
@@ -646,6 +754,11 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       if (o_.callback && !o_.callback(p)) {
         stop = true;
         result.cancelled = true;
+      }
+      if (o_.collective) {  // a rank that stops stops them all
+        double s = stop ? 1 : 0;
+        o_.collective->all_reduce_sum(&s, 1);
+        if (s > 0) stop = result.cancelled = true;
       }
       if (show && (t - last_report >= o_.progress_interval || step == steps)) {
         last_report = t;
