@@ -61,5 +61,23 @@ mpi_exec(bad train ${common} --batch 4 --distributed --init missing.lai --out ba
 expect("a failing rank must end the job with a non-zero status" NOT bad_rc STREQUAL "0")
 expect("the failure names the rank: ${bad_err}" bad_err MATCHES "rank [01] of 2 failed: train: .*missing.lai")
 
+# One rank failing alone (a damaged image lands in one shard) while the other waits in a collective:
+# MPI_Abort ends the job (TIMEOUT: a hang fails the test instead of blocking it).
+file(COPY ${WORK}/data DESTINATION ${WORK}/bad)
+file(WRITE ${WORK}/bad/data/images/000003.png "not a PNG")
+function(mpi_exec_timeout prefix)
+  execute_process(COMMAND ${mpi} ${LITEAI} ${ARGN} WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err TIMEOUT 120)
+  set(${prefix}_rc "${rc}" PARENT_SCOPE)
+  set(${prefix}_err "${err}" PARENT_SCOPE)
+endfunction()
+string(REPLACE "data/manifest.csv" "bad/data/manifest.csv" bad_common "${common}")
+mpi_exec_timeout(one_bad train ${bad_common} --batch 4 --distributed --out bad2.lai)
+message(STATUS "one rank failing: exit ${one_bad_rc}")
+expect("one failing rank must end the job with a non-zero status, not hang: ${one_bad_rc}" one_bad_rc MATCHES "^[0-9]+$"
+       AND NOT one_bad_rc STREQUAL "0")
+expect("the failure names the rank and the file: ${one_bad_err}" one_bad_err MATCHES "rank [01] of 2 failed: train: .*000003.png")
+expect("no model is written" NOT EXISTS ${WORK}/bad2.lai)
+
 cli_fail(p "--prox-mu .*--init" train ${common} --batch 8 --prox-mu 0.1 --out p.lai)
 cli_run(pi train ${common} --batch 8 --init one.lai --prox-mu 0.1 --out prox.lai)
