@@ -367,9 +367,12 @@ void Trainer::exchange_gradients() {
   o_.collective->all_reduce_sum(b, total);
   at = 0;
   for (auto& [t, n] : parts) {
-    Tensor g = Tensor::empty(t.shape());
+    Tensor g = t.grad();
+    if (!g.defined() || !g.is_contiguous()) {  // else overwritten in place (no second gradient set)
+      g = Tensor::empty(t.shape());
+      Tensor(t).set_grad(g);
+    }
     std::copy(b + at, b + at + n, g.data());
-    Tensor(t).set_grad(g);
     at += n;
   }
 }
