@@ -81,3 +81,7 @@ expect("no model is written" NOT EXISTS ${WORK}/bad2.lai)
 
 cli_fail(p "--prox-mu .*--init" train ${common} --batch 8 --prox-mu 0.1 --out p.lai)
 cli_run(pi train ${common} --batch 8 --init one.lai --prox-mu 0.1 --out prox.lai)
+cli_run(pinfo info prox.lai)
+expect("the provenance records --prox-mu" pinfo_out MATCHES "\"prox-mu\": 0.1")
+cli_run(tinfo info two.lai)
+expect("the provenance records the rank count" tinfo_out MATCHES "\"ranks\": 2")
