@@ -52,6 +52,22 @@ expect("batch 4 on one rank must differ from batch 8 (else the comparison proves
 execute_process(COMMAND ${COMPARE} ${WORK}/one.lai ${WORK}/two.ck 1e-4 RESULT_VARIABLE ck)
 expect("the checkpoint holds the same weights" ck STREQUAL "0")
 
+# 3 ranks x batch 2 against 1 x 6: 40 samples end with a global batch of 4 split 2 + 1 + 1, so the
+# ranks' gradients must be weighted by their shares (2/4, 1/4, 1/4), not averaged.
+cli_run(six train ${common} --batch 6 --out six.lai)
+set(mpi3 ${mpi})
+list(TRANSFORM mpi3 REPLACE "^2$" "3")
+set(mpi_saved ${mpi})
+set(mpi ${mpi3})
+mpi_exec(three train ${common} --batch 2 --distributed --out three_ranks.lai)
+set(mpi ${mpi_saved})
+if(NOT three_rc STREQUAL "0")
+  message(FATAL_ERROR "3-rank training failed (exit ${three_rc})\n--- stderr:\n${three_err}")
+endif()
+execute_process(COMMAND ${COMPARE} ${WORK}/six.lai ${WORK}/three_ranks.lai 1e-4 RESULT_VARIABLE same3 OUTPUT_VARIABLE same3_out)
+message(STATUS "1 rank x 6 vs 3 ranks x 2: ${same3_out}")
+expect("3 ranks x batch 2 must give the weights of 1 rank x batch 6: ${same3_out}" same3 STREQUAL "0")
+
 # Resume the 2-rank checkpoint on 1 rank (another rank count) for a third epoch.
 cli_run(res train --data data/manifest.csv --resume two.ck --epochs 3 --batch 8 --threads 1 --stream-min 100000
         --precision f32 --seed 5 --quiet --out three.lai)
