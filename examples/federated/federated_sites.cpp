@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     std::printf("%-10s %-32s %.3f\n", s.name.c_str(), s.classes.c_str(), a);
     beats_all = beats_all && merged_acc > a;
   }
-  std::printf("%-10s %-32s %.3f\n", "merged", "all three sites, FedAvg", merged_acc);
+  std::printf("%-10s %-32s %.3f\n", "merged", prox_mu > 0 ? "all three sites, FedProx" : "all three sites, FedAvg", merged_acc);
   std::printf("%s\n", beats_all ? "the merged model beats every site's own model" : "the merged model does NOT beat every site model");
   return beats_all ? 0 : 1;
 }

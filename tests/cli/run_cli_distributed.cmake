@@ -3,7 +3,14 @@
 # reassociation (compact_cxr 32 px: fc1's 131k-weight gradient streamed and exchanged as factors);
 # a 1-rank run with batch 4 does not (so the comparison can fail). A failing rank ends the job with
 # a message; --prox-mu needs --init. Run with -DMPIEXEC=<mpirun> -DCOMPARE=<cli_compare_models>.
+# Without MPI in the build (-DHAVE_MPI=OFF): --distributed is refused with a message naming MPI.
 include(${CMAKE_CURRENT_LIST_DIR}/run_cli_common.cmake)
+cli_run(s synth --out data --n 40 --size 32 --seed 1 --quiet)
+if(NOT HAVE_MPI)
+  cli_fail(n "--distributed needs MPI.*openmpi" train --data data/manifest.csv --model compact_cxr --size 32 --epochs 1
+           --distributed --out n.lai)
+  return()
+endif()
 if(NOT MPIEXEC OR NOT COMPARE)
   message(FATAL_ERROR "run with -DMPIEXEC=<mpirun> -DCOMPARE=<cli_compare_models>")
 endif()
@@ -13,7 +20,6 @@ if(uid STREQUAL "0")
   list(APPEND mpi --allow-run-as-root)
 endif()
 
-cli_run(s synth --out data --n 40 --size 32 --seed 1 --quiet)
 set(common --data data/manifest.csv --model compact_cxr --size 32 --l2 0 --lr 0.002 --seed 5 --epochs 2
            --threads 1 --stream-min 100000 --precision f32 --quiet)
 cli_run(one train ${common} --batch 8 --out one.lai)
