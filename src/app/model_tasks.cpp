@@ -261,6 +261,7 @@ io::Json TrainOutcome::to_json() const {
   j.set("scan", data.scan.to_json());
   j.set("memory_plan", memory_plan);
   if (!saved.empty()) j.set("saved", saved);
+  if (ranks > 1) j.set("rank", int64_t(rank)), j.set("ranks", int64_t(ranks));
   return j;
 }
 
@@ -333,6 +334,8 @@ TrainOutcome train_run(const Options& o, const Hooks& hooks, std::shared_ptr<nn:
   }
   if (model && model->head() == nn::Head::none) req.class_names.clear();
   TrainOutcome out;
+  out.rank = world ? world->rank() : 0;
+  out.ranks = ranks;
   out.data = open_data(o, req);
   const DataSource& d = out.data;
   if (!model) model = create_model(o, &d);
