@@ -53,8 +53,11 @@ else()
 endif()
 add_test(NAME cli_distributed
          COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DHAVE_MPI=${have_mpi} -DMPIEXEC=${LITEAI_MPIEXEC}
+                 -DSANITIZED=${LITEAI_SANITIZE}
                  -DCOMPARE=$<TARGET_FILE:cli_compare_models> -DWORK=${LITEAI_TEST_TMP}/cli_distributed
                  -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_distributed.cmake)
 # Open MPI refuses root without these; one thread per rank (the ranks share the cores).
-set_tests_properties(cli_distributed PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT
+# Under the sanitizers the MPI runs are skipped (Open MPI's own allocations at exit are not ours to
+# report): the Release build runs them.
+set_tests_properties(cli_distributed PROPERTIES TIMEOUT 600 LABELS cli SKIP_REGULAR_EXPRESSION "CLI_TEST_SKIPPED" ENVIRONMENT
                      "LITEAI_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
