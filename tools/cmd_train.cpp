@@ -21,6 +21,7 @@ LAI_COMMAND(train, "train a model (small_cnn, compact_cxr, ...) on Fashion-MNIST
   p->options.require("data");
   p->options.require("out");
   const app::TrainOutcome t = app::train(p->options);
+  if (t.rank != 0) return 0;  // --distributed: rank 0 reports
   const optim::TrainResult& r = t.result;
   if (r.cancelled) std::fprintf(stderr, "training cancelled\n");
   if (r.early_stopped) std::fprintf(stderr, "early stopping after %zu epochs\n", r.history.size());

@@ -1,6 +1,6 @@
 // Three hospitals, one model, no image leaves a site: federated averaging on SYNTHETIC phantoms.
 //
-//   federated_sites WORK_DIR [--rounds 4] [--epochs 4] [--size 64] [--images 120]
+//   federated_sites WORK_DIR [--rounds 4] [--epochs 4] [--size 64] [--images 120] [--prox-mu 0]
 //
 // The sites' data are not identically distributed: each sees the same three findings (normal,
 // foreign body, opacity) at its own prevalence (A: mostly normals, B: mostly foreign bodies, C:
@@ -9,7 +9,8 @@
 // from the sample counts in the files' provenance), and the next round starts from the merge. On
 // one common test set with all five classes, the merged model is compared with each site's own
 // model (trained the same number of epochs on its data alone). Exit status 1 if the merged model
-// does not beat every site model.
+// does not beat every site model. --prox-mu MU > 0 trains the rounds with FedProx (`liteai train
+// --init global.lai --prox-mu MU`: (MU/2)||w - w_global||^2 keeps each site near the global model).
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -39,14 +40,16 @@ double accuracy(nn::Model& m, const std::string& data) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: federated_sites WORK_DIR [--rounds R] [--epochs E] [--size S] [--images N]\n");
+    std::fprintf(stderr, "usage: federated_sites WORK_DIR [--rounds R] [--epochs E] [--size S] [--images N] [--prox-mu MU]\n");
     return 2;
   }
   const std::string work = argv[1];
   int rounds = 4, size = 64, images = 120, local_epochs = 4;
+  double prox_mu = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int v = std::atoi(argv[i + 1]);
+    if (k == "--prox-mu") prox_mu = std::atof(argv[i + 1]);
     if (k == "--rounds") rounds = v;
     else if (k == "--size") size = v;
     else if (k == "--images") images = v;
@@ -85,8 +88,9 @@ int main(int argc, char** argv) {
   std::string global_path = work + "/global_0.lai";
   app::save_model(*global, global_path);
 
-  auto train_site = [&](const Site& s, const std::string& init, int epochs, const std::string& out) {
+  auto train_site = [&](const Site& s, const std::string& init, int epochs, const std::string& out, double mu) {
     app::Options o(app::train_options());
+    if (mu > 0) o.set_number("prox-mu", mu);
     o.set("data", work + "/" + s.name + "/manifest.csv");
     o.set("init", init);
     o.set_int("epochs", epochs);
@@ -97,13 +101,14 @@ int main(int argc, char** argv) {
     o.set("out", out);
     app::train(o);
   };
-  std::printf("federated averaging, %d rounds x %d local epochs, 3 sites of %d images (SYNTHETIC phantoms, %dx%d)\n",
-              rounds, local_epochs, images, size, size);
+  std::printf("federated averaging%s, %d rounds x %d local epochs, 3 sites of %d images (SYNTHETIC phantoms, %dx%d)\n",
+              prox_mu > 0 ? str_cat(" with FedProx (mu ", prox_mu, ")").c_str() : "", rounds, local_epochs, images, size,
+              size);
   for (int r = 1; r <= rounds; ++r) {
     std::vector<std::string> trained;
     for (const Site& s : sites) {
       const std::string out = work + "/" + s.name + "_round" + std::to_string(r) + ".lai";
-      train_site(s, global_path, local_epochs, out);
+      train_site(s, global_path, local_epochs, out, prox_mu);
       trained.push_back(out);
     }
     app::Options m(app::merge_options());
@@ -120,13 +125,13 @@ int main(int argc, char** argv) {
   std::printf("\n%-10s %-32s %s\n", "model", "class mix (0 normal, 1 fb, 3 opacity)", "test accuracy (3 classes)");
   for (const Site& s : sites) {
     const std::string out = work + "/" + s.name + "_alone.lai";
-    train_site(s, work + "/global_0.lai", local_epochs * rounds, out);
+    train_site(s, work + "/global_0.lai", local_epochs * rounds, out, 0);
     std::shared_ptr<nn::Model> alone = app::load_model(out);
     const double a = accuracy(*alone, test);
     std::printf("%-10s %-32s %.3f\n", s.name.c_str(), s.classes.c_str(), a);
     beats_all = beats_all && merged_acc > a;
   }
-  std::printf("%-10s %-32s %.3f\n", "merged", "all three sites, FedAvg", merged_acc);
+  std::printf("%-10s %-32s %.3f\n", "merged", prox_mu > 0 ? "all three sites, FedProx" : "all three sites, FedAvg", merged_acc);
   std::printf("%s\n", beats_all ? "the merged model beats every site's own model" : "the merged model does NOT beat every site model");
   return beats_all ? 0 : 1;
 }

@@ -18,6 +18,9 @@
 #include "liteai/io/model_file.hpp"
 #include "liteai/nn/model_io.hpp"
 #include "liteai/ops/ops.hpp"
+#ifdef LITEAI_HAVE_MPI
+#include "liteai/interop/mpi.hpp"
+#endif
 
 namespace liteai::app {
 namespace {
@@ -48,6 +51,7 @@ optim::TrainOptions trainer_settings(const Options& o, int64_t steps_per_epoch) 
   t.schedule.total_steps = t.epochs * per;
   t.schedule.step_size = std::max<int64_t>(1, steps_per_epoch);
   t.clip_norm = o.get_number("clip");
+  t.prox_mu = o.get_number("prox-mu");
   t.stream_min_elements = o.get_int("stream-min");
   t.checkpoint = o.get_text_or("checkpoint", "");
   t.metrics_csv = o.get_text_or("log", "");
@@ -112,6 +116,8 @@ const OptionSet& train_options() {
         .path("resume", "continue from a checkpoint (its architecture unless model options are given)", "FILE")
         .path("init", "start from a model file's weights with a fresh optimizer (e.g. a federated round's merged "
                       "model; its architecture unless model options are given)", "MODEL.lai")
+        .number("prox-mu", 0, 0, 1e6, "FedProx: adds (mu/2) ||w - w_init||^2 to the loss, keeping a site's round near "
+                                      "the --init model (needs --init, or --resume of such a run; 0: off)")
         .path("log", "metrics CSV, one row per epoch", "METRICS.csv")
         .integer("max-steps", 0, 0, std::numeric_limits<int64_t>::max(), "steps per epoch at most (0: all)")
         .integer("stream-min", 4000000, 0, std::numeric_limits<int64_t>::max(),
@@ -123,7 +129,10 @@ const OptionSet& train_options() {
         .flag("fp32-activations", "the same as --precision f32 (0.3)")
         .flag("hflip", "augment: random horizontal flips")
         .number("shift", 0, 0, 0.49, "augment: random translation up to this fraction of the size")
-        .path("out", "where the trained model is written", "MODEL.lai");
+        .path("out", "where the trained model is written", "MODEL.lai")
+        .flag("distributed", "data-parallel training over MPI, under `mpirun -np N`: rank r reads every N-th sample "
+                             "of each epoch's order, --batch is per rank (global batch N x --batch), gradients are "
+                             "summed every step, rank 0 writes --out, --checkpoint and --log");
     o.hide("fp32-activations");
     o.include(common_options());
     return o;
@@ -252,19 +261,54 @@ io::Json TrainOutcome::to_json() const {
   j.set("scan", data.scan.to_json());
   j.set("memory_plan", memory_plan);
   if (!saved.empty()) j.set("saved", saved);
+  if (ranks > 1) j.set("rank", int64_t(rank)), j.set("ranks", int64_t(ranks));
   return j;
 }
 
+namespace {
+TrainOutcome train_run(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model, const TrainRecipe* recipe,
+                       const std::shared_ptr<optim::Collective>& world);
+}  // namespace
+
 TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model, const TrainRecipe* recipe) {
+  const std::string task = o.spec().task();
+  if (!o.spec().find("distributed") || !o.get_bool("distributed")) return train_run(o, hooks, std::move(model), recipe, nullptr);
+#ifdef LITEAI_HAVE_MPI
+  const std::shared_ptr<optim::Collective> world = interop::mpi_world();
+  if (!interop::mpi_launched() && world->rank() == 0)
+    log(LogLevel::warning, task + ": --distributed outside mpirun: training as a single rank");
+  try {
+    return train_run(o, hooks, std::move(model), recipe, world);
+  } catch (const std::exception& e) {
+    // One rank's failure (a bad file, a full disk...) must not leave the others waiting in a collective.
+    world->abort(str_cat(task, ": ", e.what()));
+  }
+#else
+  throw Error(ErrorKind::not_supported,
+              str_cat(task, ": --distributed needs MPI, and this build has none (install openmpi-bin and "
+                            "libopenmpi-dev, e.g. scripts/setup-deps, and rebuild: LITEAI_WITH_MPI)"));
+#endif
+}
+
+namespace {
+TrainOutcome train_run(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Model> model, const TrainRecipe* recipe,
+                       const std::shared_ptr<optim::Collective>& world) {
   apply_common(o);
   const std::string task = o.spec().task();
+  const bool lead = !world || world->rank() == 0;  // rank 0 writes the outputs and talks
+  const int ranks = world ? world->size() : 1;
+  const bool talk = lead && !quiet(o);
   const bool given = model != nullptr;
   LAI_CHECK(!given || !has_model_options(o), task,
             ": model options (--model, --size, --channels, --head, --l2, --standardize) make a new model; this call "
             "trains the one it is given");
-  const std::optional<io::OutputLock> out_lock = claim_output(o);  // before hours of training, not after
+  const std::optional<io::OutputLock> out_lock =
+      lead ? claim_output(o) : std::nullopt;  // before hours of training, not after
   const std::string resume = o.get_text_or("resume", ""), init = o.get_text_or("init", "");
   LAI_CHECK(resume.empty() || init.empty(), task, ": --resume continues a run, --init starts one: give one of them");
+  LAI_CHECK(o.get_number("prox-mu") == 0 || !init.empty() || !resume.empty(), task,
+            ": --prox-mu keeps the weights near the round's starting model: give it with --init MODEL.lai (or "
+            "--resume a checkpoint of such a run)");
   // Without model options, the checkpoint or the initial model says what the model is.
   if (!given && !resume.empty() && !has_model_options(o)) model = load_model(resume);
   std::shared_ptr<nn::Model> init_model;
@@ -290,6 +334,8 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   }
   if (model && model->head() == nn::Head::none) req.class_names.clear();
   TrainOutcome out;
+  out.rank = world ? world->rank() : 0;
+  out.ranks = ranks;
   out.data = open_data(o, req);
   const DataSource& d = out.data;
   if (!model) model = create_model(o, &d);
@@ -308,11 +354,12 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   }
   LAI_CHECK(o.get_int("patience") == 0 || d.validation, task, ": --patience needs a validation set (--val-split 0.1)");
   const int64_t batch = o.get_int("batch");
-  const int64_t steps_per_epoch = (int64_t(d.train->size()) + batch - 1) / batch;
+  const int64_t steps_per_epoch = (int64_t(d.train->size()) + batch * ranks - 1) / (batch * ranks);
   optim::TrainOptions t = trainer_settings(o, steps_per_epoch);
   t.callback = hooks.progress;
+  t.collective = world;
   if (recipe && recipe->loss) t.loss = recipe->loss;
-  if (!quiet(o)) {
+  if (talk) {
     log(LogLevel::info, "data: " + d.describe());
     log(LogLevel::info, str_cat("model: ", model->arch.name, " ", model->arch.to_json()));
     log(LogLevel::info, model->net->summary());
@@ -321,10 +368,10 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   optim::Trainer trainer(model, t);
   if (!resume.empty()) {
     trainer.resume(resume);
-    if (!quiet(o)) log(LogLevel::info, str_cat("resumed from ", resume, " after epoch ", trainer.epochs_done()));
+    if (talk) log(LogLevel::info, str_cat("resumed from ", resume, " after epoch ", trainer.epochs_done()));
   }
   out.memory_plan = trainer.memory_plan();
-  if (!quiet(o)) log(LogLevel::info, "memory: " + out.memory_plan);
+  if (talk) log(LogLevel::info, "memory: " + out.memory_plan);
   if (trainer.epochs_done() >= t.epochs && !resume.empty())
     log(LogLevel::warning, str_cat(task, ": the checkpoint already holds ", trainer.epochs_done(), " epochs (--epochs ",
                                    t.epochs, "): nothing to train, saving it as is"));
@@ -332,6 +379,8 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   lo.skip_bad = d.skip_bad;
   lo.augment.hflip = o.get_bool("hflip");
   lo.augment.max_shift = float(o.get_number("shift"));
+  if (world) lo.shard = world->rank(), lo.shards = ranks;
+  if (talk && world) log(LogLevel::info, str_cat("distributed: ", ranks, " ranks, global batch ", batch * ranks));
   std::unique_ptr<optim::BatchSource> src = std::make_unique<optim::LoaderSource>(d.train, lo);
   if (recipe && recipe->source) src = recipe->source(std::move(src), *model, d, lo);
   std::unique_ptr<optim::LoaderSource> vsrc;
@@ -354,6 +403,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
       if (e.val_loss >= 0) metrics.set("val_loss", e.val_loss), metrics.set("val_accuracy", e.val_metric);
     }
     if (out.result.best_epoch > 0) metrics.set("best_epoch", out.result.best_epoch);
+    if (world) metrics.set("ranks", int64_t(ranks));
     std::vector<Parent> parents;
     if (!resume.empty()) parents.push_back({"resume", resume});
     if (!init.empty()) parents.push_back({"init", init});
@@ -361,12 +411,13 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
       for (const auto& [role, path] : recipe->parents) parents.push_back({role, path});
     model->provenance = make_provenance(task, o, &d, parents, metrics);
   }
-  if (o.has("out") && !out.result.cancelled) {
+  if (lead && o.has("out") && !out.result.cancelled) {
     save_model(*model, o.get_text("out"));
     out.saved = o.get_text("out");
   }
   return out;
 }
+}  // namespace
 
 // ---------------------------------------------------------------- evaluation
 

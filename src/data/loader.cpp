@@ -196,6 +196,8 @@ Loader::Loader(DatasetPtr dataset, LoaderOptions options) : s_(std::make_unique<
   LAI_CHECK(options.prefetch >= 1, "Loader: prefetch must be >= 1, got ", options.prefetch);
   LAI_CHECK(options.decode_threads == 0 || options.decode_threads == 1, "Loader: decode_threads must be 0 or 1, got ",
             options.decode_threads);
+  LAI_CHECK(options.shards >= 1 && options.shard >= 0 && options.shard < options.shards, "Loader: shard ",
+            options.shard, " of ", options.shards, " does not exist");
   s_->ds = std::move(dataset);
   s_->opt = options;
 }
@@ -208,6 +210,11 @@ std::vector<size_t> Loader::epoch_order(int64_t epoch) const {
   if (s_->opt.shuffle) {
     Generator g(sample_seed(s_->opt.seed, uint64_t(epoch), ~uint64_t(0)));
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+  }
+  if (s_->opt.shards > 1) {
+    size_t kept = 0;
+    for (size_t i = size_t(s_->opt.shard); i < order.size(); i += size_t(s_->opt.shards)) order[kept++] = order[i];
+    order.resize(kept);
   }
   return order;
 }
@@ -241,7 +248,8 @@ std::optional<Batch> Loader::next() {
 }
 
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = int64_t(s_->ds->size()), b = s_->opt.batch_size;
+  const int64_t all = int64_t(s_->ds->size()), k = s_->opt.shards, n = (all - s_->opt.shard + k - 1) / k;
+  const int64_t b = s_->opt.batch_size;
   return s_->opt.drop_last ? n / b : (n + b - 1) / b;
 }
 

@@ -219,6 +219,7 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
   int64_t stored_gradients = 0, block = 0, factors = 0;
   for (const auto& [name, t] : net.state()) base.weights += t.numel() * int64_t(dtype_size(t.dtype()));
   for (const auto& [name, p] : net.named_parameters()) {
+    if (o.prox_mu > 0) base.weights += 4 * p.numel();  // FedProx: the anchor copy
     shapes.push_back(p.shape());
     const bool streamed = o.stream_min_elements > 0 && p.numel() >= o.stream_min_elements;
     if (!streamed) stored_gradients += 4 * p.numel();

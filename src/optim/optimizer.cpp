@@ -158,6 +158,21 @@ void Optimizer::set_l2_grad(const std::string& param, float l2) {
   params_[index_of(param)].l2_grad = l2;
 }
 
+void Optimizer::set_prox(const std::string& param, const Tensor& anchor, float mu) {
+  Param& p = params_[index_of(param)];
+  LAI_CHECK(std::isfinite(mu) && mu >= 0.f, "optimizer: the proximal mu must be >= 0, got ", mu);
+  if (mu == 0.f) {
+    p.prox_mu = 0.f;
+    p.prox_anchor = Tensor();
+    return;
+  }
+  LAI_CHECK(anchor.defined() && anchor.shape() == p.tensor.shape() && anchor.dtype() == DType::f32 && anchor.is_contiguous(),
+            "optimizer: the proximal anchor of '", p.name, "' must be a contiguous f32 tensor of shape ",
+            to_string(p.tensor.shape()));
+  p.prox_mu = mu;
+  p.prox_anchor = anchor;
+}
+
 void Optimizer::stream_updates(const std::string& param, bool install_hook) {
   const size_t i = index_of(param);
   Param& p = params_[i];
@@ -192,16 +207,39 @@ void Optimizer::run_update(Param& p, const GradientRows& grad, int64_t block_row
   const int64_t block = update_block_rows(rows, cols, block_rows, quantized);
   ++p.t;
   const float extra = extra_of(p);
+  // FedProx: the rows handed to the rule carry + mu * (w - anchor), computed into a scratch block
+  // from the weights before that block's update (the statistics pass sees the same values).
+  GradientRows grad_prox;
+  Tensor scratch;
+  if (p.prox_mu > 0.f) {
+    grad_prox = [&, inner = grad](int64_t r0, int64_t r1) {
+      const float* g = inner(r0, r1);
+      const int64_t n = (r1 - r0) * cols;
+      if (!scratch.defined() || scratch.numel() < n) {
+        MemoryScope scope(MemoryCategory::workspace);
+        scratch = Tensor::empty({n});
+      }
+      float* d = scratch.data();
+      const float* w = p.tensor.data() + r0 * cols;
+      const float* a = p.prox_anchor.data() + r0 * cols;
+      const float mu = p.prox_mu;
+      parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t k = b; k < e; ++k) d[k] = g[k] + mu * (w[k] - a[k]);
+      });
+      return static_cast<const float*>(d);
+    };
+  }
+  const GradientRows& rows_of = grad_prox ? grad_prox : grad;
   if (needs_statistics(p)) {
     for (int64_t r0 = 0; r0 < rows; r0 += block) {
       const int64_t r1 = std::min(rows, r0 + block);
-      accumulate_statistics(p, grad(r0, r1), extra, r0, r1);
+      accumulate_statistics(p, rows_of(r0, r1), extra, r0, r1);
     }
     finish_statistics(p);
   }
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t r1 = std::min(rows, r0 + block);
-    apply(p, grad(r0, r1), extra, r0 * cols, (r1 - r0) * cols);
+    apply(p, rows_of(r0, r1), extra, r0 * cols, (r1 - r0) * cols);
   }
 }
 
@@ -259,6 +297,16 @@ void Optimizer::update_rows(size_t index, int64_t row0, const Tensor& rows_in) {
     ++p.t;
   }
   Tensor g = rows_in.contiguous();
+  if (p.prox_mu > 0.f) {  // FedProx term on these rows
+    g = g.clone();
+    float* d = g.data();
+    const float* w = p.tensor.data() + offset;
+    const float* a = p.prox_anchor.data() + offset;
+    const float mu = p.prox_mu;
+    parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) d[k] += mu * (w[k] - a[k]);
+    });
+  }
   apply(p, g.data(), extra_of(p), offset, n);
 }
 

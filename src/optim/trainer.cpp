@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/parallel.hpp"
@@ -110,6 +111,7 @@ void check_finite_gradient(const std::string& name, const Tensor& g) {
 }
 
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
+const char* kProxPrefix = "prox/";  // checkpoint extra tensors: the FedProx anchor
 
 }  // namespace
 
@@ -195,11 +197,13 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
             "Trainer: progress_interval must be >= 0 seconds, got ", o_.progress_interval);
   LAI_CHECK(o_.max_steps_per_epoch >= 0, "Trainer: max_steps_per_epoch must be >= 0 (0: all), got ",
             o_.max_steps_per_epoch);
-  // Output paths are checked now, not when the first epoch ends.
+  // Output paths are checked now, not when the first epoch ends (rank 0 alone writes them).
+  if (!lead()) o_.checkpoint.clear(), o_.metrics_csv.clear(), o_.progress = 0;
   if (!o_.checkpoint.empty()) io::check_writable(o_.checkpoint, "checkpoint");
   if (!o_.metrics_csv.empty()) io::check_writable(o_.metrics_csv, "metrics log");
   LAI_CHECK(o_.micro_batch >= 0, "Trainer: micro_batch must be >= 0, got ", o_.micro_batch);
   LAI_CHECK(o_.max_memory >= 0, "Trainer: max_memory must be >= 0, got ", o_.max_memory);
+  LAI_CHECK(std::isfinite(o_.prox_mu) && o_.prox_mu >= 0, "Trainer: prox_mu must be >= 0 (0: off), got ", o_.prox_mu);
   model_->net->set_training_precision(o_.precision);
   schedule_ = std::make_unique<LRSchedule>(o_.optim.lr, o_.schedule);
   for (const auto& [name, t] : model_->net->state()) {
@@ -212,6 +216,24 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
       dst->strides = c.strides();
     }
     memory_retag(t.storage(), MemoryCategory::weights);
+  }
+  if (o_.collective) {  // every rank starts from rank 0's weights and buffers
+    std::set<const TensorImpl*> params;
+    for (const auto& [name, t] : model_->net->named_parameters()) params.insert(t.impl());
+    for (const auto& [name, t] : model_->net->state()) {
+      LAI_CHECK(t.dtype() == DType::f32 && t.is_contiguous(), "Trainer: data-parallel training needs contiguous f32 "
+                "state; '", name, "' is not");
+      o_.collective->broadcast(const_cast<float*>(t.data()), t.numel(), 0);
+      if (!params.count(t.impl())) buffers_.push_back(t);
+    }
+  }
+  if (o_.prox_mu > 0) {
+    MemoryScope scope(MemoryCategory::weights);
+    for (const auto& [name, t] : model_->net->named_parameters()) {
+      Tensor c = Tensor::empty(t.shape(), DType::f32);
+      c.copy_from(t);
+      prox_anchor_.emplace_back(name, c);
+    }
   }
   configure();
 }
@@ -230,6 +252,7 @@ void Trainer::configure() {
   l2_kernels_.clear();
   // Keras kernel L2 goes into the gradient inside the optimizer (g += 2 l2 w): one pass fused with
   // the update instead of a graph branch, and it works for streamed parameters too.
+  for (const auto& [name, a] : prox_anchor_) opt_->set_prox(name, a, float(o_.prox_mu));
   for (const auto& p : model_->net->parameter_infos()) {
     if (p.is_kernel && p.l2 > 0.f) {
       opt_->set_l2_grad(p.name, p.l2);
@@ -244,7 +267,8 @@ void Trainer::configure() {
         s.name = p.name;
         opt_->stream_updates(p.name, false);
         streamed_dense_.push_back(std::move(s));
-      } else if (o_.micro_batch == 0) {  // a hook takes one gradient per step: not with micro-batches
+      } else if (o_.micro_batch == 0 && !o_.collective) {  // a hook takes one gradient per step: not with
+                                                          // micro-batches, nor summed over ranks
         opt_->stream_updates(p.name);
       }
     }
@@ -278,7 +302,7 @@ void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
   if (o_.precision == nn::Precision::bf16_compute) check_finite_gradient(s.name, g);  // its weight gradient's factor
   const int64_t n = x.size(0);
   if (piece_begin_ == 0 && n == batch_rows_) {  // the whole batch at once
-    opt_->update_outer(s.index, x, g, o_.stream_block_rows);
+    update_streamed(s, x, g);
     return;
   }
   // Micro-batches: the weight gradient of the batch is x^T g over the rows of all pieces.
@@ -292,8 +316,65 @@ void Trainer::take_factors(StreamedDense& s, const Tensor& x, const Tensor& g) {
   s.x.slice(0, piece_begin_, piece_begin_ + n).copy_from(x);
   s.g.slice(0, piece_begin_, piece_begin_ + n).copy_from(g);
   if (piece_begin_ + n < batch_rows_) return;
-  opt_->update_outer(s.index, s.x, s.g, o_.stream_block_rows);
+  update_streamed(s, s.x, s.g);
   s.x = s.g = Tensor();
+}
+
+void Trainer::update_streamed(StreamedDense& s, const Tensor& x, const Tensor& g) {
+  if (!o_.collective) return opt_->update_outer(s.index, x, g, o_.stream_block_rows);
+  // The batch's gradient is sum_r share_r x_r^T g_r = X^T G with the ranks' rows stacked and each
+  // rank's g rows scaled by its share: gather the factors, every rank makes the same update.
+  Tensor scaled = Tensor::empty(g.shape());
+  {
+    const Tensor c = g.contiguous();
+    const float* src = c.data();
+    float* dst = scaled.data();
+    const float f = float(share_);
+    for (int64_t k = 0; k < c.numel(); ++k) dst[k] = src[k] * f;
+  }
+  const Tensor X = o_.collective->all_gather_rows(x.contiguous());
+  const Tensor G = o_.collective->all_gather_rows(scaled);
+  opt_->update_outer(s.index, X, G, o_.stream_block_rows);
+}
+
+void Trainer::exchange_gradients() {
+  // One buffer for every stored gradient (the same parameters, in the same order, on every rank),
+  // each rank's scaled by its share of the global batch, summed.
+  std::vector<std::pair<Tensor, int64_t>> parts;
+  int64_t total = 0;
+  for (const auto& [name, t] : model_->net->named_parameters()) {
+    if (opt_->is_streamed(name)) continue;
+    parts.emplace_back(t, t.numel());
+    total += t.numel();
+  }
+  if (total == 0) return;
+  MemoryScope scope(MemoryCategory::workspace);
+  Tensor buf = Tensor::empty({total});
+  float* b = buf.data();
+  const float f = float(share_);
+  int64_t at = 0;
+  for (auto& [t, n] : parts) {
+    const Tensor g = t.grad();
+    if (g.defined()) {
+      const Tensor c = g.contiguous();
+      const float* src = c.data();
+      for (int64_t k = 0; k < n; ++k) b[at + k] = src[k] * f;
+    } else {
+      std::fill(b + at, b + at + n, 0.f);
+    }
+    at += n;
+  }
+  o_.collective->all_reduce_sum(b, total);
+  at = 0;
+  for (auto& [t, n] : parts) {
+    Tensor g = t.grad();
+    if (!g.defined() || !g.is_contiguous()) {  // else overwritten in place (no second gradient set)
+      g = Tensor::empty(t.shape());
+      Tensor(t).set_grad(g);
+    }
+    std::copy(b + at, b + at + n, g.data());
+    at += n;
+  }
 }
 
 Trainer::~Trainer() {
@@ -335,6 +416,29 @@ double Trainer::regularization_value() const {
     for (double v : part) s += v;  // fixed order: deterministic
     total += l2 * s;
   }
+  if (!prox_anchor_.empty()) {  // FedProx: (mu / 2) ||w - w0||^2
+    const nn::NamedTensors params = model_->net->named_parameters();
+    double s = 0;
+    for (size_t i = 0; i < params.size() && i < prox_anchor_.size(); ++i) {
+      const float* w = params[i].second.data();
+      const float* a = prox_anchor_[i].second.data();
+      const int64_t n = params[i].second.numel();
+      const int64_t chunk = 1 << 18, chunks = (n + chunk - 1) / chunk;
+      std::vector<double> part(static_cast<size_t>(chunks), 0.0);
+      parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {
+          double acc = 0;
+          for (int64_t k = c * chunk; k < std::min(n, (c + 1) * chunk); ++k) {
+            const double d = double(w[k]) - double(a[k]);
+            acc += d * d;
+          }
+          part[static_cast<size_t>(c)] = acc;
+        }
+      });
+      for (double v : part) s += v;  // fixed order: deterministic
+    }
+    total += 0.5 * o_.prox_mu * s;
+  }
   return total;
 }
 
@@ -361,10 +465,26 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
     batch_rows_ = batch_rows;
   };
   // streamed parameters are updated inside the backward pass that covers the batch's last rows
+  if (o_.collective) {  // this rank's share of the global batch weighs its gradients
+    double rows = double(n);
+    o_.collective->all_reduce_sum(&rows, 1);
+    global_rows_ = int64_t(rows);
+    share_ = double(n) / rows;
+  } else {
+    global_rows_ = n;
+  }
   const detail::PassResult pr = detail::run_passes(*model_, o_, batch, passes);
   r.loss += pr.loss;
   r.correct = pr.correct;
   r.counted = pr.counted;
+  if (o_.collective) {
+    exchange_gradients();
+    double stats[3] = {pr.loss * share_, double(pr.correct), double(pr.counted)};
+    o_.collective->all_reduce_sum(stats, 3);
+    r.loss = r.loss - pr.loss + stats[0];
+    r.correct = int64_t(stats[1]);
+    r.counted = int64_t(stats[2]);
+  }
   if (o_.precision == nn::Precision::bf16_compute)  // streamed gradients were checked as they arrived
     for (const auto& [name, t] : model_->net->named_parameters())
       if (Tensor g = t.grad(); g.defined()) check_finite_gradient(name, g);
@@ -377,6 +497,21 @@ Trainer::StepResult Trainer::train_step(const TrainBatch& batch) {
   }
   opt_->step();
   opt_->zero_grad();
+  if (o_.collective && !buffers_.empty()) {  // BatchNorm running statistics: the ranks' mean
+    int64_t total = 0;
+    for (const Tensor& t : buffers_) total += t.numel();
+    std::vector<float> buf(static_cast<size_t>(total));
+    int64_t at = 0;
+    for (const Tensor& t : buffers_) std::copy(t.data(), t.data() + t.numel(), buf.data() + at), at += t.numel();
+    o_.collective->all_reduce_sum(buf.data(), total);
+    const float inv = 1.f / float(o_.collective->size());
+    at = 0;
+    for (const Tensor& t : buffers_) {
+      float* d = const_cast<float*>(t.data());
+      for (int64_t k = 0; k < t.numel(); ++k) d[k] = buf[size_t(at + k)] * inv;
+      at += t.numel();
+    }
+  }
   ++global_step_;
   return r;
 }
@@ -420,6 +555,7 @@ std::string Trainer::memory_plan() const {
     std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB never stored)", names.c_str(), streamed);
     out += buf;
   }
+  if (!prox_anchor_.empty()) out += str_cat(", FedProx anchor ", int64_t(weights + 0.5), " MB");
   if (o_.micro_batch > 0) out += str_cat(", micro-batches of ", o_.micro_batch);
   if (o_.checkpointing != Checkpointing::off) out += str_cat(", checkpointing ", to_string(o_.checkpointing));
   return out + ", plus activations";
@@ -458,6 +594,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   nn::NamedTensors extra;
   if (!best_state_.empty() && best_epoch_ != epochs_done_)
     for (const auto& [name, t] : best_state_) extra.emplace_back(kBestPrefix + name, t);
+  for (const auto& [name, t] : prox_anchor_) extra.emplace_back(kProxPrefix + name, t);
   nn::save_model(path, *model_, &st, training_json(), extra.empty() ? nullptr : &extra);
 }
 
@@ -512,6 +649,21 @@ void Trainer::resume(const std::string& path) {
         d->set_rng_state({static_cast<uint64_t>(seed), static_cast<uint64_t>(calls)});
       }
     }
+  }
+  // FedProx: the anchor travels in the checkpoint (the weights the first run started from).
+  if (!prox_anchor_.empty()) {
+    size_t found = 0;
+    for (auto& [name, a] : prox_anchor_)
+      for (const auto& [ename, t] : saved.extra)
+        if (ename == kProxPrefix + name) {
+          LAI_CHECK(t.shape() == a.shape(), path, ": the FedProx anchor of '", name, "' has shape ",
+                    to_string(t.shape()), ", the parameter ", to_string(a.shape()));
+          copy_paged(a, t);
+          ++found;
+        }
+    LAI_CHECK(found == prox_anchor_.size(), path, ": the checkpoint holds no FedProx anchor (prox/...) for ",
+              prox_anchor_.size() - found, " parameter(s): it was not written with prox_mu > 0; resume it with "
+              "prox_mu 0, or start the round again from its --init model");
   }
   // Best weights: stored beside the model when they differ from it, else they are the model's.
   best_state_.clear();
@@ -574,9 +726,19 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     bool stop = false;
     while (!stop && (o_.max_steps_per_epoch <= 0 || step < o_.max_steps_per_epoch)) {
       std::optional<TrainBatch> b = train.next();
+      if (o_.collective) {  // the epoch ends for all when one rank's shard does
+        double have = b ? 1 : 0;
+        o_.collective->all_reduce_sum(&have, 1);
+        if (have < o_.collective->size()) {
+          if (have > 0 && lead())
+            log(LogLevel::warning, format("epoch %lld: the last global batch is dropped (%d of %d ranks have samples left)",
+                                          (long long)(epoch + 1), int(have), o_.collective->size()));
+          break;
+        }
+      }
       if (!b) break;
-      const int64_t n = b->images.size(0);
       StepResult r = train_step(*b);
+      const int64_t n = global_rows_;
       LAI_CHECK(std::isfinite(r.loss), "train: the loss became ", r.loss, " at epoch ", epoch + 1, " step ", step + 1,
                 " (lower the learning rate or check the data)");
       ++step;
@@ -595,6 +757,11 @@ TrainResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       if (o_.callback && !o_.callback(p)) {
         stop = true;
         result.cancelled = true;
+      }
+      if (o_.collective) {  // a rank that stops stops them all
+        double s = stop ? 1 : 0;
+        o_.collective->all_reduce_sum(&s, 1);
+        if (s > 0) stop = result.cancelled = true;
       }
       if (show && (t - last_report >= o_.progress_interval || step == steps)) {
         last_report = t;

@@ -42,3 +42,22 @@ if(NOT LITEAI_SANITIZE)
   set_tests_properties(cli_mnist PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2"
                        SKIP_REGULAR_EXPRESSION "CLI_TEST_SKIPPED")
 endif()
+# Data-parallel training over MPI: `mpirun --oversubscribe -np 2` on loopback against one rank;
+# in a build without MPI, the clear error of --distributed.
+add_executable(cli_compare_models ${CMAKE_CURRENT_LIST_DIR}/cli_compare_models.cpp)
+target_link_libraries(cli_compare_models PRIVATE liteai_nn)
+if(TARGET liteai_interop_mpi AND LITEAI_MPIEXEC)
+  set(have_mpi ON)
+else()
+  set(have_mpi OFF)
+endif()
+add_test(NAME cli_distributed
+         COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DHAVE_MPI=${have_mpi} -DMPIEXEC=${LITEAI_MPIEXEC}
+                 -DSANITIZED=${LITEAI_SANITIZE}
+                 -DCOMPARE=$<TARGET_FILE:cli_compare_models> -DWORK=${LITEAI_TEST_TMP}/cli_distributed
+                 -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_distributed.cmake)
+# Open MPI refuses root without these; one thread per rank (the ranks share the cores).
+# Under the sanitizers the MPI runs are skipped (Open MPI's own allocations at exit are not ours to
+# report): the Release build runs them.
+set_tests_properties(cli_distributed PROPERTIES TIMEOUT 600 LABELS cli SKIP_REGULAR_EXPRESSION "CLI_TEST_SKIPPED" ENVIRONMENT
+                     "LITEAI_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")

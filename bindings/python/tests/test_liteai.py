@@ -355,6 +355,13 @@ class TestVersion04(Base):
         self.assertGreater(d["memory"]["parameter_bytes"], 0)
         r2 = m.train_with(data=self.manifest, epochs=1, batch=4, quiet=True)
         self.assertEqual(r2["epochs_run"], 1)
+        # FedProx: an option of the train task like any other (issue 20), refused without --init.
+        prox = os.path.join(WORK, "py_prox.lai")
+        _, r3 = liteai.train(data=self.manifest, init=out, prox_mu=0.5, epochs=1, batch=4, quiet=True, out=prox)
+        self.assertEqual(r3["epochs_done"], 1)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.train(data=self.manifest, model="compact_cxr", size=16, prox_mu=0.5, epochs=1, batch=4, quiet=True)
+        self.assertIn("--prox-mu", str(e.exception))
 
     def test_onnx_export_import(self):
         m = liteai.Model.create("small_cnn", size=S, classes=3, seed=6)

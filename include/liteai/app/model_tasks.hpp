@@ -42,6 +42,7 @@ struct TrainOutcome {
   int64_t epochs_done = 0;  // including the epochs of a resumed checkpoint
   std::string memory_plan;
   std::string saved;  // the --out path when the model was saved
+  int rank = 0, ranks = 1;  // --distributed: this process's rank and the job's rank count
   io::Json to_json() const;  // the figures of the run (epochs, losses, images/s, ...)
 };
 const OptionSet& train_options();

@@ -42,6 +42,10 @@ struct LoaderOptions {
   bool skip_bad = false;
   // 0: decode with liteai::parallel_for in the library arena; 1: in the producer thread only.
   int decode_threads = 0;
+  // Data-parallel training: this reader takes positions shard, shard + shards, shard + 2 shards...
+  // of each epoch's (shuffled) order, so the k-th batches of all shards together hold the samples
+  // of the k-th batch of one reader with shards x batch_size.
+  int shard = 0, shards = 1;
 };
 
 struct Batch {

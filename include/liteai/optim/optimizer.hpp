@@ -100,6 +100,11 @@ class Optimizer {
   // Extra L2 on the gradient of one parameter: g += 2 * l2 * w before the update (Keras kernel
   // regularization applied in the optimizer; see Trainer).
   void set_l2_grad(const std::string& param, float l2);
+  // FedProx (Li et al. 2020): a proximal term (mu/2) ||w - anchor||^2 on one parameter, whose
+  // gradient mu * (w - anchor) is added inside the update like the L2 term, for streamed and
+  // stored gradients alike. `anchor` (same shape, f32, contiguous) is kept by reference: the
+  // caller holds the copy (one set of weights). mu = 0 removes it.
+  void set_prox(const std::string& param, const Tensor& anchor, float mu);
 
   // Streams the update of `param` from its gradient hook (see above). Throws if the name is unknown.
   // install_hook = false only marks it streamed (the caller feeds update_rows itself, as the
@@ -141,6 +146,8 @@ class Optimizer {
     std::string name;
     Tensor tensor;
     float l2_grad = 0.f;
+    float prox_mu = 0.f;  // FedProx: + prox_mu * (w - prox_anchor) on the gradient
+    Tensor prox_anchor;
     bool streamed = false;
     int64_t t = 0;  // this parameter's update count (Adam bias correction)
     // Optimizer state: "<moment>" (f32, or u8 codes), "<moment>.absmax", "<moment>.row"/".col".

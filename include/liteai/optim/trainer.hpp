@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "liteai/io/json.hpp"
+#include "liteai/optim/collective.hpp"
 #include "liteai/nn/zoo.hpp"
 #include "liteai/optim/memory_plan.hpp"
 #include "liteai/optim/optimizer.hpp"
@@ -96,6 +97,12 @@ struct TrainOptions {
   OptimizerOptions optim;
   ScheduleOptions schedule;        // kind constant | step | cosine (+ warm-up); cosine needs total_steps
   double clip_norm = 0;            // > 0: clip the global gradient norm (streamed parameters excluded)
+  // FedProx (Li et al. 2020): > 0 adds (prox_mu / 2) ||w - w0||^2 over every parameter to the
+  // loss, w0 being the weights when the Trainer is made (a federated round's merged model). Its
+  // gradient prox_mu * (w - w0) goes into the optimizer's update like the kernel L2 (streamed
+  // parameters included). Memory: one more set of weights (the copy w0), and checkpoints carry it
+  // ("prox/<name>") so a resumed run keeps the same anchor.
+  double prox_mu = 0;
   // Parameters with at least this many elements get their update streamed from the gradient
   // hook (the gradient is never stored; see optimizer.hpp). 0 = never.
   // A streamed Dense weight gets its gradient in row blocks (nn::Dense::stream_weight_gradient):
@@ -155,6 +162,22 @@ struct TrainOptions {
   // The plan replaces those settings; Trainer::plan_memory runs it earlier (e.g. to print it).
   int64_t max_memory = 0;
   int64_t loader_bytes = -1;  // memory of the data loader for the plan; -1: four batches of input
+
+  // ---- data-parallel training (optim/collective.hpp; over MPI: liteai/interop/mpi.hpp) ----
+  // Set: every rank runs its own Trainer on its own shard of the batches; the Trainer broadcasts
+  // rank 0's weights when it is made, and every step sums the ranks' gradients, each weighted by
+  // its share of the global batch (n_r / sum n), so the step is that of one Trainer on the union of
+  // the ranks' batches (up to float reassociation) and every rank holds the same weights. A
+  // streamed Dense weight's gradient is exchanged as its factors (the ranks' input and output
+  // gradient rows, gathered; every rank then makes the same update_outer): (in + out) floats per
+  // sample instead of in x out. Gradient-hook streaming of other parameters is off (their
+  // gradients are stored and summed). Float buffers (BatchNorm running statistics) are averaged
+  // after every step; BatchNorm normalizes with each rank's own batch statistics, and Dropout
+  // draws the same masks on every rank (as without SyncBatchNorm in PyTorch DDP). The epoch ends
+  // when any rank's source does (a last global batch with fewer samples than ranks is dropped).
+  // Only rank 0 writes the checkpoint and the metrics log and shows progress; validation runs
+  // on every rank (the same weights: the same result). Loss, accuracy and images/s are global.
+  std::shared_ptr<Collective> collective;
 };
 
 struct EpochStats {
@@ -232,6 +255,9 @@ class Trainer {
   void configure();    // optimizer, streaming and checkpointing from o_ (keeps any optimizer state)
   void unconfigure();  // removes the sinks and hooks configure() installed
   void take_factors(StreamedDense& s, const Tensor& x, const Tensor& g);
+  void update_streamed(StreamedDense& s, const Tensor& x, const Tensor& g);  // gathers the ranks' factors
+  void exchange_gradients();  // data-parallel: the weighted sum of the ranks' stored gradients
+  bool lead() const { return !o_.collective || o_.collective->rank() == 0; }  // writes files, shows progress
   double regularization_value() const;
   io::Json training_json() const;
   std::shared_ptr<nn::Model> model_;
@@ -250,6 +276,10 @@ class Trainer {
   int64_t bad_epochs_ = 0;
   bool early_stopping_on_ = false;  // set by fit(): a validation source and patience > 0
   nn::NamedTensors best_state_;     // copy of state() at best_epoch_ (restore_best_weights)
+  nn::NamedTensors prox_anchor_;    // FedProx: the parameters' values when the Trainer was made
+  double share_ = 1;                // data-parallel: this rank's part of the step's global batch
+  int64_t global_rows_ = 0;         // data-parallel: the step's global batch
+  std::vector<Tensor> buffers_;     // data-parallel: float buffers averaged after each step
 };
 
 }  // namespace liteai::optim

@@ -265,3 +265,41 @@ TEST_CASE("loader rejects bad options") {
   CHECK_THROWS_AS(Loader(ds, o), Error);
   CHECK_THROWS_AS(Loader(nullptr, LoaderOptions{}), Error);
 }
+
+TEST_CASE("shards: the k-th batches of all shards hold the k-th batch of one reader") {
+  std::vector<Image> imgs;
+  std::vector<std::vector<int>> labels;
+  for (int i = 0; i < 11; ++i) {
+    imgs.push_back(Image(4, 4, float(i)));
+    labels.push_back({i % 2});
+  }
+  auto ds = std::make_shared<MemoryDataset>(imgs, labels, std::vector<std::string>{"a", "b"});
+  LoaderOptions o;
+  o.batch_size = 6;
+  o.width = o.height = 4;
+  o.seed = 9;
+  Loader whole(ds, o);
+  o.batch_size = 3;
+  o.shards = 2;
+  o.shard = 0;
+  Loader s0(ds, o);
+  o.shard = 1;
+  Loader s1(ds, o);
+  CHECK(s0.batches_per_epoch() == 2);  // 6 samples
+  CHECK(s1.batches_per_epoch() == 2);  // 5 samples
+  for (int64_t epoch : {0, 1}) {
+    whole.reset(epoch);
+    s0.reset(epoch);
+    s1.reset(epoch);
+    while (auto w = whole.next()) {
+      std::multiset<size_t> a(w->indices.begin(), w->indices.end()), b;
+      for (Loader* l : {&s0, &s1})
+        if (auto p = l->next()) b.insert(p->indices.begin(), p->indices.end());
+      CHECK(a == b);
+    }
+    CHECK_FALSE(s0.next());
+    CHECK_FALSE(s1.next());
+  }
+  o.shard = 2;
+  CHECK_THROWS_WITH(Loader(ds, o), Catch::Contains("shard 2 of 2"));
+}
