@@ -231,7 +231,9 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
     }
   }
   base.loader = o.loader_bytes >= 0 ? o.loader_bytes : 4 * batch * numel(sample) * 4;
-  {
+  if (o.runtime_bytes >= 0) {
+    base.runtime = o.runtime_bytes;
+  } else {
     const MemoryStats now = memory_stats();
     base.runtime = std::max<int64_t>(0, resident_bytes() - static_cast<int64_t>(now.total_live + storage_cached_bytes()));
   }

@@ -162,6 +162,10 @@ struct TrainOptions {
   // The plan replaces those settings; Trainer::plan_memory runs it earlier (e.g. to print it).
   int64_t max_memory = 0;
   int64_t loader_bytes = -1;  // memory of the data loader for the plan; -1: four batches of input
+  // The process's memory outside tensors (code, threads, heap) for the plan; -1: measured when
+  // planning (resident bytes minus live and cached tensors), which moves with what the process did
+  // before: a fixed figure makes plans reproducible (tests).
+  int64_t runtime_bytes = -1;
 
   // ---- data-parallel training (optim/collective.hpp; over MPI: liteai/interop/mpi.hpp) ----
   // Set: every rank runs its own Trainer on its own shard of the batches; the Trainer broadcasts
