@@ -6,6 +6,7 @@
 
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/app/demo_tasks.hpp"
 #include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/federated_tasks.hpp"
@@ -77,6 +78,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"merge", &merge_options},
       {"import", &import_options},
       {"export", &export_options},
+      {"demo", &demo_options},
   };
   return t;
 }
