@@ -45,6 +45,7 @@ const OptionSet& demo_options() {
         .integer("epochs", std::nullopt, 1, 1000, "training epochs of the main model (default 8, --quick 1)")
         .integer("batch", 32, 1, 4096, "images per step")
         .number("lr", 2e-3, 1e-6, 1, "Adam learning rate of the main model")
+        .list("classes", "phantom classes to learn (default normal,foreign_body,opacity,effusion; also nodule)")
         .choice("model", "compact_cxr", {"compact_cxr", "compact_cxr_gap", "small_cnn"}, "the main model")
         .bytes("memory-budget", int64_t(256) << 20, int64_t(16) << 20, int64_t(1) << 40,
                "the student's training budget (the memory planner picks micro-batches, checkpointing, state)")
@@ -779,6 +780,19 @@ Settings settings_of(const Options& o) {
   s.budget = o.get_int("memory-budget");
   s.seed = uint64_t(o.get_int("seed"));
   s.progress = progress_mode(o) == 0 ? 0 : 1;
+  if (o.has("classes")) {
+    s.classes.clear();
+    const auto& names = data::phantom_class_names();
+    for (const std::string& c : o.get_list("classes")) {
+      const auto it = std::find(names.begin(), names.end(), c);
+      LAI_CHECK(it != names.end(), "demo: --classes: '", c, "' is not a phantom class (normal, foreign_body, nodule, "
+                                   "opacity, effusion)");
+      LAI_CHECK(std::find(s.classes.begin(), s.classes.end(), int(it - names.begin())) == s.classes.end(),
+                "demo: --classes names '", c, "' twice");
+      s.classes.push_back(int(it - names.begin()));
+    }
+    LAI_CHECK(s.classes.size() >= 2, "demo: --classes needs at least two classes");
+  }
   return s;
 }
 
