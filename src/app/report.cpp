@@ -46,6 +46,7 @@ io::Json MachineInfo::to_json() const {
   j.set("cores", cores);
   j.set("threads", threads);
   j.set("ram_bytes", ram_bytes);
+  j.set("ram_gib", double(ram_bytes) / (1024.0 * 1024 * 1024));
   j.set("os", os);
   j.set("compiler", compiler);
   return j;
