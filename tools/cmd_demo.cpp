@@ -26,6 +26,7 @@ LAI_COMMAND(demo, "the main job end to end on synthetic phantoms, with a self-co
               m.at("distill").at("teacher").get_number("accuracy"));
   std::printf("federated merged accuracy %.4f\n", m.at("federated").get_number("merged_accuracy"));
   std::printf("reloaded predictions differ by at most %g\n", m.at("reload").get_number("max_difference"));
-  std::printf("report: %s (metrics.json beside it)\ndemo finished in %.1f s\n", d.report.c_str(), d.seconds);
+  std::printf("report: %s (metrics.json beside it)\ndemo finished in %.1f s (CPU %.1f s)\n", d.report.c_str(), d.seconds,
+              d.cpu_seconds);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "liteai/app/report.hpp"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -85,6 +86,12 @@ void reset_peak_rss() {
   // Linux >= 4.0: writing 5 resets the peak resident set size (VmHWM) to the current one.
   std::ofstream f("/proc/self/clear_refs");
   if (f) f << "5";
+}
+
+double process_cpu_seconds() {
+  struct rusage u;
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 std::string html_escape(const std::string& text) {

@@ -22,7 +22,8 @@ namespace liteai::app {
 struct DemoStageResult {
   std::string id, title;
   std::string status;  // "ran", "not in this build"
-  double seconds = 0;
+  double seconds = 0;      // wall time
+  double cpu_seconds = 0;  // user + system, all threads (what a shared machine does not inflate)
   int64_t peak_rss_bytes = 0;  // peak resident set of the process during the stage
 };
 
@@ -30,7 +31,7 @@ struct DemoOutcome {
   std::vector<DemoStageResult> stages;
   io::Json metrics;  // the whole of metrics.json
   std::string report;  // path of index.html
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;
 };
 
 const OptionSet& demo_options();  // task "demo"

@@ -38,6 +38,8 @@ MachineInfo machine_info();
 int64_t current_rss_bytes();
 int64_t peak_rss_bytes();
 void reset_peak_rss();
+// CPU time of the process so far (user + system, all threads), seconds.
+double process_cpu_seconds();
 
 std::string html_escape(const std::string& text);
 // The text a figure is shown with: fixed `digits` after the point ("n/a" for NaN).
