@@ -888,10 +888,11 @@ LAI_API lai_status lai_dicom_encode_overlay(const lai_dicom* source, const lai_i
                                             const char* findings_json, uint8_t** bytes, size_t* size);
 LAI_API void lai_bytes_free(uint8_t* bytes);
 /* The findings of an anomaly map `map` (the WPM of lai_probmat_wpm_with at the ProbMat's size,
- * LAI_PIXEL_F32) with options of the task "probmat-score" (NULL: defaults): its image score, and
- * the circles the Hough transform finds in it (radii and thresholds as the task sets them),
- * converted to the pixels of a source of source_width x source_height; name "liteai probmat",
- * version naming the ProbMat. The same findings `liteai probmat score --dicom-out` reports.
+ * LAI_PIXEL_F32) with options of the task "probmat-score" (NULL: defaults): its image score and
+ * the circles past the operating point, as lai_probmat_assess gives them (calibrated when the
+ * ProbMat is), converted to the pixels of a source of source_width x source_height; name
+ * "liteai probmat", version naming the ProbMat. The same findings `liteai probmat score
+ * --dicom-out` reports and the same score its CSV line prints.
  * Thread-safe. */
 LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
                                         int32_t source_width, int32_t source_height, char** json);
@@ -914,6 +915,39 @@ LAI_API lai_status lai_model_findings(const lai_model* model, const float* proba
  * parameter if a gradient becomes NaN or infinite. The outputs differ from fp32 by the bf16
  * rounding of the operands (each product within 2^-7 relative), typically by a few 1e-3 in a
  * probability. Each setting is deterministic (same seed and threads: same bits). */
+
+/* ------------------------------------------------------------------ repacking */
+
+/* Repacks a model file with options of the task "repack": "in" (the model, zoo or graph), "out"
+ * (the file to write, required), "gray" (a net trained on RGB copies of gray images gets a
+ * 1-channel first conv, its per-channel normalization folded in; exact), "fold" (BatchNorm into
+ * the conv/dense before it, Dropout/Identity removed, constant subgraphs evaluated, linear layers
+ * with no nonlinearity between merged; exact), "bf16" (conv/dense weights stored as bf16: half the
+ * file; inference keeps them bf16 with fp32 sums), "check" (a folder or manifest the outputs are
+ * compared on; default SYNTHETIC phantoms), "check-count", "runs", "json". The file carries
+ * provenance (task "repack", the options, the source file's SHA-256). *out (NULL allowed) receives
+ * the written model; *report (NULL allowed; free with lai_string_free) the figures as JSON:
+ * {"in", "out", "changes": [...], "before"/"after": {"parameters", "buffers", "file_bytes",
+ * "inference_rss_growth_mb", "inference_peak_rss_mb", "latency_ms_batch1"}, "check": {"source",
+ * "images", "max_abs_diff", "max_rel_diff"}, "exact", "runs"}. A transform that does not apply
+ * (e.g. "gray" on a model whose first conv reads 1 channel) gives LAI_ERR_INVALID_ARGUMENT naming
+ * the option and the node; nothing is written. Thread-safe (memory figures are the process's). */
+LAI_API lai_status lai_model_repack(const lai_options* options, lai_model** out, char** report);
+
+/* ------------------------------------------------------------------ explanations */
+
+/* Grad-CAM (Selvaraju et al. 2017) of a classifier for one image (the model's preprocessing
+ * applies): where it found the evidence for a class, as `liteai explain` computes it. out receives
+ * image->width x image->height floats (row-major, count at least that) in [0, 1]: the ReLU of the
+ * activation of the explained layer weighted by the spatial mean of the class logit's gradient
+ * (before softmax/sigmoid), upsampled bilinearly and divided by its maximum (all 0 when nothing
+ * speaks for the class). options: of the task "explain" (NULL: defaults): "class" (a class name or
+ * index; default the most probable class), "layer" (a module path such as "conv3" or a graph value
+ * or node; default the last convolution's activation). class_index and probability (NULL allowed)
+ * receive the class explained and its probability. The model is not changed (no gradients are
+ * kept). Concurrent like lai_model_predict. Errors name the option, the class or the layer. */
+LAI_API lai_status lai_model_explain(const lai_model* model, const lai_image* image, const lai_options* options,
+                                     float* out, size_t count, int32_t* class_index, float* probability);
 
 #ifdef __cplusplus
 }

@@ -86,10 +86,7 @@ int score(const cli::Args& args) {
     std::fprintf(stderr, "probmat score: threshold %.4g (pixel false-positive rate %g on %zu normal images)\n",
                  ws.threshold, o.get_number("fpr"), normals.size());
   }
-  Calibration scores = calibrated ? cal.scores : Calibration();
-  scores.score = ws.score;
-  scores.detect = ws.detect;
-  app::ScoreLines lines(o, scores);
+  app::ScoreLines lines(o, app::wpm_scoring(cal, calibrated, ws));
   if (ws.circle_score) lines.set_score([&](const data::Image& m) { return circle_score(m, ws.circles); });
   app::MapWriter writer(o.get_text("out"), o.get_bool("png"), "probmat score");
   std::optional<app::DicomWriter> dicom;
@@ -104,8 +101,8 @@ int score(const cli::Args& args) {
     const data::ImageInfo info = data::probe_image(path);
     std::printf("%s\n", lines.add(path, m, info.width, info.height).c_str());
     if (dicom)
-      dicom->write(path, {app::map_findings("liteai probmat", version, m, app::map_score(m, ws), ws, info.width,
-                                            info.height),
+      dicom->write(path, {app::assessment_findings("liteai probmat", version, lines.last(), m.width, m.height,
+                                                   info.width, info.height),
                           &m, ws.threshold, heat_hi});
     std::fflush(stdout);
   }

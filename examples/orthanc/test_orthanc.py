@@ -148,7 +148,7 @@ def main():
          "2", "--batch", "10", "--out", w("m.lai"), "--quiet"])
     run([a.liteai, "synth", "--out", w("normals"), "--n", "24", "--size", size, "--classes", "normal", "--seed", "4",
          "--quiet"])
-    run([a.liteai, "probmat", "build", "--data", w("normals", "images"), "--size", size, "--holdout", "0",
+    run([a.liteai, "probmat", "build", "--data", w("normals", "images"), "--size", size,
          "--out", w("pm.lpm"), "--quiet"])
     run([a.dicom_files, w("dcm"), "--size", str(a.size), "--count", str(a.count)])
     run([a.dicom_files, w("refused"), "--size", str(a.size), "--count", "0", "--refused"])  # colour, multi-frame

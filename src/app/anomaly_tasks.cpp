@@ -251,6 +251,26 @@ const OptionSet& wpm_map_options() {
   return s;
 }
 
+namespace {
+// The outputs of the map-scoring tasks (probmat score, anomaly score): one description for both.
+const OptionSet& map_output_options() {
+  static const OptionSet s = [] {
+    OptionSet o("map outputs", "");
+    o.group("outputs")
+        .path("normals", "normal images: the overlay threshold becomes the map value that --fpr of their pixels "
+                         "exceed", "DIR")
+        .number("fpr", 0.001, 1e-9, 1, "pixel false-positive rate of --normals")
+        .flag("png", "write the heatmap and overlay PNGs beside the .npy maps", true)
+        .path("detections", "write the circles (path,x,y,radius,score,confidence in image pixels) to this CSV", "FILE")
+        .flag("all-circles", "--detections lists every circle found, not only those past the operating point (for FROC)")
+        .path("out", "output folder", "DIR");
+    o.include(threads_option());
+    return o;
+  }();
+  return s;
+}
+}  // namespace
+
 const OptionSet& probmat_score_options() {
   static const OptionSet s = [] {
     OptionSet o("probmat score",
@@ -263,15 +283,9 @@ const OptionSet& probmat_score_options() {
     o.include(wpm_map_options());
     o.include(operating_point_options());
     o.group("outputs")
-        .number("threshold", std::nullopt, -1e9, 1e9, "overlay threshold (default 8 for neglog, 0.99 for rel)")
-        .path("normals", "normal images: the overlay threshold becomes the map value that --fpr of their pixels "
-                         "exceed (overrides --threshold)", "DIR")
-        .number("fpr", 0.001, 1e-9, 1, "pixel false-positive rate of --normals")
-        .flag("png", "write the heatmap and overlay PNGs beside the .npy maps", true)
-        .path("detections", "write the circles (path,x,y,radius,score,confidence in image pixels) to this CSV", "FILE")
-        .flag("all-circles", "--detections lists every circle found, not only those past the operating point (for FROC)")
-        .path("out", "output folder", "DIR");
-    o.include(threads_option());
+        .number("threshold", std::nullopt, -1e9, 1e9,
+                "overlay threshold (default 8 for neglog, 0.99 for rel; --normals overrides it)");
+    o.include(map_output_options());
     return o;
   }();
   return s;
@@ -343,6 +357,14 @@ data::Image probmat_units(const ProbMatConfig& c, const data::Image& img) {
   for (float& v : u.pixels) v *= s;
   u.max_value = 1.f;
   return u;
+}
+
+anomaly::Calibration wpm_scoring(const anomaly::ProbMatCalibration& calibration, bool calibrated,
+                                 const WpmSettings& s) {
+  anomaly::Calibration scores = calibrated ? calibration.scores : anomaly::Calibration();
+  scores.score = s.score;
+  scores.detect = s.detect;
+  return scores;
 }
 
 double map_score(const data::Image& map, const WpmSettings& s) {
@@ -473,15 +495,7 @@ const OptionSet& autoencoder_score_options() {
     o.group("score").path("model", "the detector", "AE.lai");
     o.include(autoencoder_map_options());
     o.include(operating_point_options());
-    o.group("outputs")
-        .path("normals", "normal images: the overlay threshold becomes the map value that --fpr of their pixels "
-                         "exceed", "DIR")
-        .number("fpr", 0.001, 1e-9, 1, "pixel false-positive rate of --normals")
-        .flag("png", "write the heatmap and overlay PNGs beside the .npy maps", true)
-        .path("detections", "write the circles (path,x,y,radius,score,confidence in image pixels) to this CSV", "FILE")
-        .flag("all-circles", "--detections lists every circle found, not only those past the operating point (for FROC)")
-        .path("out", "output folder", "DIR");
-    o.include(threads_option());
+    o.include(map_output_options());
     return o;
   }();
   return s;
@@ -511,7 +525,8 @@ Calibration autoencoder_calibration(const Options& o, const AutoencoderDetector&
 
 // ---------------------------------------------------------------- map files
 
-MapWriter::MapWriter(const std::string& out, bool png, const std::string& task) : out_(out), png_(png) {
+MapWriter::MapWriter(const std::string& out, bool png, const std::string& task, std::string npy_suffix)
+    : out_(out), png_(png), npy_suffix_(std::move(npy_suffix)) {
   std::error_code ec;
   fs::create_directories(out, ec);
   LAI_CHECK_IO(fs::is_directory(out, ec), task, ": cannot create output folder ", out);
@@ -524,7 +539,7 @@ std::string MapWriter::write(const std::string& path, const data::Image& image, 
   for (int k = 2; used_.count(name); ++k) name = stem + "_" + std::to_string(k);
   used_.insert(name);
   const std::string base = (fs::path(out_) / name).string();
-  data::write_npy(base + "_wpm.npy", map);
+  data::write_npy(base + npy_suffix_ + ".npy", map);
   if (png_) {
     write_heatmap_png(base + "_heatmap.png", map, 0.f, heat_hi);
     write_overlay_png(base + "_overlay.png", image, map, threshold);

@@ -13,8 +13,10 @@
 #include "liteai/anomaly/senafas.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/app/data_source.hpp"
+#include "liteai/app/explain_tasks.hpp"
 #include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
+#include "liteai/app/repack_tasks.hpp"
 #include "liteai/app/report.hpp"
 #include "liteai/core/log.hpp"
 #include "liteai/core/parallel.hpp"
@@ -429,6 +431,71 @@ void stage_explain_missing(Ctx& x) {
                            "something made up.");
 }
 
+// Grad-CAM (app::explain_image) of the first test phantom of each finding class: image | heatmap |
+// overlay, and whether the map's peak falls on the finding (the pointing game, 2 px tolerance).
+void stage_explain(Ctx& x) {
+  const Settings& s = x.s;
+  Options eo(explain_options());
+  data::PhantomOptions po;
+  po.size = s.size;
+  po.classes = s.classes;
+  io::Json examples = io::Json::array();
+  std::vector<std::pair<std::string, std::string>> pictures;
+  int hits = 0, shown = 0;
+  x.model->net->train(false);
+  for (size_t k = 1; k < s.classes.size(); ++k) {
+    for (size_t i = 0; i < size_t(s.n_test); ++i) {
+      if (data::phantom_label(i, po) != s.classes[k]) continue;
+      const data::Phantom ph = data::make_phantom(s.seed + 1000, i, po);  // the test set's phantom i
+      const Explanation e = explain_image(*x.model, ph.image, eo);
+      int bx = 0, by = 0;
+      float best = -1;
+      for (int yy = 0; yy < e.map.height; ++yy)
+        for (int xx = 0; xx < e.map.width; ++xx)
+          if (e.map.at(xx, yy) > best) best = e.map.at(xx, yy), bx = xx, by = yy;
+      bool hit = false;
+      for (int dy = -2; dy <= 2 && !hit; ++dy)
+        for (int dx = -2; dx <= 2 && !hit; ++dx) {
+          const int qx = bx + dx, qy = by + dy;
+          hit = qx >= 0 && qy >= 0 && qx < ph.mask.width && qy < ph.mask.height && ph.mask.at(qx, qy) > 0;
+        }
+      hits += hit;
+      ++shown;
+      const std::string truth = data::phantom_class_names()[size_t(s.classes[k])];
+      const std::string stem = str_cat("explain_", truth);
+      anomaly::write_gray_png(x.file(stem + ".png"), ph.image, 0.f, 255.f);
+      anomaly::write_heatmap_png(x.file(stem + "_heatmap.png"), e.map, 0.f, 1.f);
+      anomaly::write_overlay_png(x.file(stem + "_overlay.png"), ph.image, e.map, 0.5f);
+      io::Json j = io::Json::object();
+      j.set("test_index", int64_t(i));
+      j.set("truth", truth);
+      j.set("explained_class", e.class_name);
+      j.set("probability", double(e.cam.probability));
+      j.set("layer", e.cam.layer);
+      j.set("peak_on_finding", hit);
+      examples.push_back(std::move(j));
+      pictures.push_back({stem + ".png", str_cat("test phantom ", i, ": ", truth, " (SYNTHETIC)")});
+      pictures.push_back({stem + "_heatmap.png", str_cat("Grad-CAM of '", e.class_name, "' (p ",
+                                                         format_figure(e.cam.probability, 3), ")")});
+      pictures.push_back({stem + "_overlay.png", hit ? "overlay: the peak is on the finding" :
+                                                       "overlay: the peak is off the finding"});
+      break;
+    }
+  }
+  io::Json j = io::Json::object();
+  j.set("examples", std::move(examples));
+  j.set("pointing_hits", hits);
+  j.set("pointing_total", shown);
+  x.metrics.set("explain", std::move(j));
+  x.say(str_cat("Grad-CAM of ", shown, " test phantoms: the peak on the finding in ", hits));
+  x.report.paragraph("Grad-CAM (liteai explain) of the model of section 1 on the first test phantom of each finding "
+                     "class, for its top predicted class: image | heatmap | overlay (map above 0.5).");
+  x.report.figure("peaks on the finding", "explain.pointing_hits", hits, 0);
+  x.report.figure("examples", "explain.pointing_total", shown, 0);
+  for (size_t i = 0; i < pictures.size(); i += 3)
+    x.report.images({pictures[i], pictures[i + 1], pictures[i + 2]}, 192);
+}
+
 void stage_anomaly(Ctx& x) {
   const Settings& s = x.s;
   anomaly::ProbMatConfig pc;
@@ -623,9 +690,39 @@ void stage_distill(Ctx& x) {
   j.set("memory_budget_bytes", s.budget);
   j.set("memory_plan", plan);
   j.set("plan_peak_bytes", plan_peak);
-  j.set("repack", std::string(has_task("repack") ? "in this build, not run by the demo yet" : "not in this build"));
+  j.set("repack", std::string(has_task("repack") ? "ran" : "not in this build"));
   j.set("memory_budget_mib", double(s.budget) / (1 << 20));
   j.set("plan_peak_mib", double(plan_peak) / (1 << 20));
+  if (has_task("repack")) {  // liteai repack: the teacher as a folded graph with bf16 weights
+    const auto t_repack = Clock::now();
+    const std::string in = x.file("teacher.lai"), out = x.file("teacher_repacked.lai");
+    nn::save_model(in, *teacher);
+    Options ro(repack_options());
+    ro.set("in", in);
+    ro.set("out", out);
+    ro.set_bool("fold", true);
+    ro.set_bool("bf16", true);
+    ro.set_bool("quiet", true);
+    ro.set_int("runs", 1);
+    const RepackOutcome rp = repack(ro);
+    auto repacked = nn::load_model(out, false).model;
+    std::vector<float> rs;
+    std::vector<int64_t> rl;
+    score(*repacked, x.test, 64, rs, rl);
+    const nn::ClassificationReport rr = report_of(*repacked, rs, rl);
+    io::Json r = io::Json::object();
+    r.set("parameters", rp.after.parameters);
+    r.set("file_bytes", rp.after.file_bytes);
+    r.set("file_mib", double(rp.after.file_bytes) / (1 << 20));
+    r.set("teacher_file_bytes", rp.before.file_bytes);
+    r.set("max_abs_logit_difference", rp.max_abs_diff);
+    r.set("accuracy", rr.accuracy);
+    r.set("macro_auroc", rr.macro_auroc);
+    r.set("seconds", since(t_repack));
+    j.set("repacked", std::move(r));
+    x.say(str_cat("repacked teacher: ", rp.after.file_bytes, " bytes (was ", rp.before.file_bytes, "), accuracy ",
+                  format_figure(rr.accuracy)));
+  }
   x.metrics.set("distill", std::move(j));
   x.say(str_cat("student accuracy ", format_figure(sr.accuracy), " (teacher ", format_figure(tr.accuracy), ")"));
 
@@ -644,9 +741,17 @@ void stage_distill(Ctx& x) {
                     HtmlReport::Cell::of(m.get_number("macro_auroc"), k + "macro_auroc"),
                     HtmlReport::Cell::of(m.get_number("train_seconds"), k + "train_seconds", 1)});
   }
-  // Repack (the repack/distill issue) slots in here as a row between teacher and student.
-  rows.push_back({{"repacked"}, {has_task("repack") ? "in this build, not run by the demo yet" : "not in this build"},
-                  {""}, {""}, {""}, {""}, {""}});
+  if (x.metrics.at("distill").find("repacked")) {
+    const io::Json& m = x.metrics.at("distill").at("repacked");
+    rows.push_back({{"repacked teacher"}, {"graph, bf16 weights"},
+                    {std::to_string(m.get_int("parameters")), "distill.repacked.parameters", 0},
+                    HtmlReport::Cell::of(m.get_number("file_mib"), "distill.repacked.file_mib", 2),
+                    HtmlReport::Cell::of(m.get_number("accuracy"), "distill.repacked.accuracy"),
+                    HtmlReport::Cell::of(m.get_number("macro_auroc"), "distill.repacked.macro_auroc"),
+                    HtmlReport::Cell::of(m.get_number("seconds"), "distill.repacked.seconds", 1)});
+  } else {
+    rows.push_back({{"repacked"}, {"not in this build"}, {""}, {""}, {""}, {""}, {""}});
+  }
   x.report.figure("memory budget MiB", "distill.memory_budget_mib", double(s.budget) / (1 << 20), 0);
   x.report.figure("planned peak MiB", "distill.plan_peak_mib", double(plan_peak) / (1 << 20), 1);
   x.report.table({"role", "model", "parameters", "weights MiB", "accuracy", "macro AUROC", "training s"}, rows,
@@ -789,7 +894,8 @@ const std::vector<Stage>& stages() {
       {"train", "1. Train a classifier on phantoms (on-the-fly loader)", [] { return true; }, &stage_train, nullptr},
       {"evaluate", "2. Evaluation: per-class metrics, ROC, confusion, calibration", [] { return true; },
        &stage_evaluate, nullptr},
-      {"explain", "3. Explanations (Grad-CAM)", [] { return false; }, nullptr, &stage_explain_missing},
+      {"explain", "3. Explanations (Grad-CAM)", [] { return has_task("explain"); }, &stage_explain,
+       &stage_explain_missing},
       {"anomaly", "4. Anomalous regions without labels: ProbMat, WPM, Hough circles, SOM, senafas",
        [] { return true; }, &stage_anomaly, nullptr},
       {"distill", "5. Teacher -> student (distillation) within a memory budget", [] { return true; }, &stage_distill,

@@ -101,9 +101,15 @@ ScoreLines::ScoreLines(const Options& o, Calibration calibration)
   header_ = cal_.empty() ? "path,score" : "path,score,p_value,flagged,circles";
 }
 
-std::string ScoreLines::add(const std::string& path, const data::Image& map, int image_w, int image_h) {
-  Assessment a = assess(map, cal_, op_);
+Assessment ScoreLines::assess(const data::Image& map) const {
+  Assessment a = anomaly::assess(map, cal_, op_);
   if (score_ && cal_.empty()) a.score = score_(map);
+  return a;
+}
+
+std::string ScoreLines::add(const std::string& path, const data::Image& map, int image_w, int image_h) {
+  last_ = assess(map);
+  const Assessment& a = last_;
   char buf[160];
   if (cal_.empty()) std::snprintf(buf, sizeof buf, ",%.6g", a.score);
   else std::snprintf(buf, sizeof buf, ",%.6g,%.4g,%d,%zu", a.score, a.p_value, a.flagged ? 1 : 0, a.circles.size());

@@ -54,22 +54,17 @@ std::string probmat_version(const anomaly::ProbMat& pm) {
   return str_cat("ProbMat of ", pm.images(), " images, ", pm.config().describe());
 }
 
-dcm::Findings map_findings(const std::string& name, const std::string& version, const data::Image& map, double score,
-                           const WpmSettings& ws, int source_width, int source_height, int max_circles) {
+dcm::Findings assessment_findings(const std::string& name, const std::string& version, const anomaly::Assessment& a,
+                                  int map_w, int map_h, int source_w, int source_h, int max_circles) {
   dcm::Findings f;
   f.model_name = name;
   f.model_version = version;
   f.has_anomaly_score = true;
-  f.anomaly_score = score;
-  // Map pixel centres to source pixel centres; radii by the mean of the two scales.
-  const double sx = double(source_width) / map.width, sy = double(source_height) / map.height;
-  std::vector<anomaly::Circle> found = anomaly::hough_circles(map, ws.circles);
-  std::sort(found.begin(), found.end(),
-            [](const anomaly::Circle& a, const anomaly::Circle& b) { return a.votes * a.support > b.votes * b.support; });
-  for (const anomaly::Circle& c : found) {
+  f.anomaly_score = a.score;
+  for (const anomaly::Detection& raw : a.circles) {
     if (int(f.circles.size()) >= max_circles) break;
-    f.circles.push_back({(c.x + 0.5) * sx - 0.5, (c.y + 0.5) * sy - 0.5, c.radius * (sx + sy) / 2,
-                         double(c.votes) * double(c.support)});
+    const anomaly::Detection d = anomaly::scale_detection(raw, map_w, map_h, source_w, source_h);
+    f.circles.push_back({d.x, d.y, d.radius, d.score});
   }
   return f;
 }

@@ -9,10 +9,12 @@
 #include "liteai/app/demo_tasks.hpp"
 #include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
+#include "liteai/app/explain_tasks.hpp"
 #include "liteai/app/federated_tasks.hpp"
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/app/onnx_tasks.hpp"
+#include "liteai/app/repack_tasks.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 
@@ -78,6 +80,8 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"merge", &merge_options},
       {"import", &import_options},
       {"export", &export_options},
+      {"repack", &repack_options},
+      {"explain", &explain_options},
       {"demo", &demo_options},
   };
   return t;

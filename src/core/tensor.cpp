@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/autograd/only_leaf.hpp"
 #include "liteai/core/strided.hpp"
 
 namespace liteai {
@@ -344,7 +345,27 @@ Tensor Tensor::squeeze(int64_t d) const {
 }
 
 // ---- autograd ----
-bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+namespace {
+// autograd::OnlyLeaf: while active, leaves other than `t_only_allowed` need no gradient.
+thread_local bool t_only_active = false;
+thread_local const void* t_only_allowed = nullptr;
+}  // namespace
+namespace autograd {
+OnlyLeaf::OnlyLeaf() : prev_allowed_(t_only_allowed), prev_active_(t_only_active) {
+  t_only_active = true;
+  t_only_allowed = nullptr;
+}
+OnlyLeaf::~OnlyLeaf() {
+  t_only_active = prev_active_;
+  t_only_allowed = prev_allowed_;
+}
+void OnlyLeaf::allow(const Tensor& leaf) { t_only_allowed = leaf.impl(); }
+}  // namespace autograd
+
+bool Tensor::requires_grad() const {
+  if (!impl_ || !impl_->requires_grad) return false;
+  return !t_only_active || impl_->grad_fn || impl_.get() == t_only_allowed;
+}
 Tensor& Tensor::set_requires_grad(bool v) {
   need(impl_, "set_requires_grad").requires_grad = v;
   return *this;

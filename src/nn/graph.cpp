@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "liteai/autograd/autograd.hpp"
+#include "liteai/nn/tap.hpp"
 #include "nn/graph_ops.hpp"
 #include "nn/placeholder.hpp"
 
@@ -196,6 +197,29 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) {
     }
     Module& state = states_[step.chain[0]] ? *states_[step.chain[0]] : no_tensors;
     std::vector<Tensor> out;
+    if (const ForwardTap* tap = active_tap(); tap && tap->value) {
+      // Tapped (nn/tap.hpp): node by node, every value through the tap.
+      for (size_t k : step.chain) {
+        const GraphNode& n = nodes_[k];
+        std::vector<Tensor> nin;
+        for (const auto& v : n.inputs) {
+          if (v.empty()) {
+            nin.emplace_back();
+            continue;
+          }
+          auto it = values.find(v);
+          LAI_CHECK(it != values.end(), node_label(n), ": input '", v, "' is not computed before it");
+          nin.push_back(it->second);
+        }
+        Module& st = states_[k] ? *states_[k] : no_tensors;
+        std::vector<Tensor> nout = about(n, [&] { return graph_ops::find_op(n.op)->run(n, st, nin, training); });
+        LAI_CHECK(nout.size() == n.outputs.size(), node_label(n), ": internal: ", nout.size(), " outputs for ",
+                  n.outputs.size());
+        for (size_t o = 0; o < nout.size(); ++o) values[n.outputs[o]] = tap->value(*this, n.outputs[o], nout[o]);
+      }
+      for (const auto& v : step.release) values.erase(v);
+      continue;
+    }
     if (step.chain.size() == 1) {
       out = about(head, [&] { return graph_ops::find_op(head.op)->run(head, state, in, training); });
     } else {

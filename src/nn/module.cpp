@@ -7,6 +7,7 @@
 
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/nn/checkpoint.hpp"
+#include "liteai/nn/tap.hpp"
 #include "liteai/ops/ops.hpp"
 
 namespace liteai::nn {
@@ -29,7 +30,18 @@ std::string MemoryReport::to_string() const {
   return buf;
 }
 
-Tensor Module::run(const Tensor& x) { return checkpointing_ ? checkpoint(*this, x) : forward(x); }
+namespace {
+thread_local const ForwardTap* t_tap = nullptr;
+}  // namespace
+TapScope::TapScope(const ForwardTap& tap) : prev_(t_tap) { t_tap = &tap; }
+TapScope::~TapScope() { t_tap = prev_; }
+const ForwardTap* active_tap() { return t_tap; }
+
+Tensor Module::run(const Tensor& x) {
+  Tensor y = checkpointing_ ? checkpoint(*this, x) : forward(x);
+  if (t_tap && t_tap->module) y = t_tap->module(*this, y);
+  return y;
+}
 
 Tensor Module::register_parameter(const std::string& name, Tensor t, bool is_kernel, float l2) {
   LAI_CHECK(t.defined(), "Module: parameter '", name, "' is undefined");

@@ -222,7 +222,8 @@ Tensor depthwise_conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_
                      w_in.size(2), w_in.size(3)};
   p.sh = g.stride_h, p.sw = g.stride_w, p.dh = g.dilation_h, p.dw = g.dilation_w;
   p.pt = g.pad_top, p.pl = g.pad_left, p.pb = g.pad_bottom, p.pr = g.pad_right;
-  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  // bf16 weights (a file with bf16 kernels loaded for inference) are widened for the fp32 kernels.
+  Tensor x = x_in.contiguous(), w = w_in.dtype() == DType::f32 ? w_in.contiguous() : w_in.to(DType::f32);
   Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor y = Tensor::empty({p.N, p.K(), p.OH(), p.OW()});
   kernels::dwconv2d_forward(p, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
@@ -291,7 +292,8 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_
   p.pad_h = g.pad_top, p.pad_w = g.pad_left;
   p.dil_h = g.dilation_h, p.dil_w = g.dilation_w;
   LAI_CHECK(p.OH() == H && p.OW() == W, "conv_transpose2d: inconsistent geometry");
-  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  // bf16 weights (a file with bf16 kernels loaded for inference) are widened for the fp32 kernels.
+  Tensor x = x_in.contiguous(), w = w_in.dtype() == DType::f32 ? w_in.contiguous() : w_in.to(DType::f32);
   Tensor y = Tensor::empty({N, Cout, OH, OW});
   kernels::conv2d_backward_data(p, x.data(), w.data(), y.data());
   if (b_in.defined()) {

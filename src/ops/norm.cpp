@@ -135,7 +135,9 @@ Tensor bn_relu_conv2d(const std::vector<Tensor>& parts_in, const BatchNormParams
             ": kernel ", to_string(w_in.shape()), " does not fit input ", H, "x", W);
   const Norm n = normalization(parts, C, bn.gamma, bn.beta, bn.running_mean, bn.running_var, bn.training, bn.momentum,
                                bn.eps, op);
-  Tensor w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor(), gamma = bn.gamma.contiguous();
+  // bf16 weights (a file with bf16 kernels loaded for inference) are widened: the fp32 kernels below.
+  Tensor w = w_in.dtype() == DType::f32 ? w_in.contiguous() : w_in.to(DType::f32);
+  Tensor b = b_in.defined() ? b_in.contiguous() : Tensor(), gamma = bn.gamma.contiguous();
   // relu(x * scale + shift) of every part, written into its channels of z [N, C, H, W].
   auto activation = [parts, offsets, n, N, C, HW](Tensor& z) {
     z = Tensor::empty({N, C, HW});

@@ -13,6 +13,7 @@
 
 #include "capi_test_util.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
+#include "liteai/app/explain_tasks.hpp"
 #include "liteai/app/model_tasks.hpp"
 #include "liteai/data/codec.hpp"
 #include "liteai/io/model_file.hpp"
@@ -341,4 +342,34 @@ TEST_CASE("crosscheck: lai_train with options = `liteai train` with the same arg
     return h.dump();
   };
   CHECK(normalized(fa.header) == normalized(fb.header));
+}
+
+TEST_CASE("crosscheck: lai_model_explain = app::explain_image (the map bit for bit, class, probability)") {
+  const std::string dir = temp_dir("crosscheck_explain");
+  const std::string path = dir + "/m.lai";
+  Model c;
+  REQUIRE(lai_model_create("compact_cxr", 32, 3, 9, &c.m) == LAI_OK);
+  REQUIRE(lai_model_save(c.m, path.c_str()) == LAI_OK);
+  auto cpp = app::load_model(path);
+  const std::vector<uint8_t> px = phantom(2, 3, S);
+  const lai_image img = {px.data(), LAI_PIXEL_U8, S, S, 0};
+  for (const char* cls : {"", "class1"}) {
+    lai_options* o = nullptr;
+    REQUIRE(lai_options_create("explain", &o) == LAI_OK);
+    app::Options co(app::task_options("explain"));
+    if (*cls) {
+      REQUIRE(lai_options_set(o, "class", cls) == LAI_OK);
+      co.set("class", cls);
+    }
+    std::vector<float> map(size_t(S) * S);
+    int32_t k = -1;
+    float p = -1;
+    const lai_status st = lai_model_explain(c.m, &img, o, map.data(), map.size(), &k, &p);
+    lai_options_free(o);
+    REQUIRE(st == LAI_OK);
+    const app::Explanation e = app::explain_image(*cpp, to_image(px, S), co);
+    CHECK(k == e.cam.class_index);
+    CHECK(p == e.cam.probability);
+    CHECK(map == e.map.pixels);
+  }
 }

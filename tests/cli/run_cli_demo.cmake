@@ -5,12 +5,12 @@
 include(${CMAKE_CURRENT_LIST_DIR}/run_cli_common.cmake)
 cli_run(d demo --quick --out out)
 foreach(line "accuracy: [01]\\.[0-9][0-9][0-9][0-9]\n" "macro AUROC: [01]\\.[0-9]+\n" "SYNTHETIC"
-        "reloaded predictions differ by at most 0\n" "Explanations \\(Grad-CAM\\) +not in this build")
+        "reloaded predictions differ by at most 0\n" "Explanations \\(Grad-CAM\\) +ran")
   if(NOT d_out MATCHES "${line}")
     message(FATAL_ERROR "demo output lacks '${line}':\n${d_out}")
   endif()
 endforeach()
-foreach(stage train evaluate anomaly distill federated reload)
+foreach(stage train evaluate explain anomaly distill federated reload)
   if(NOT d_err MATCHES "\\[demo\\] ${stage}: [0-9.]+ s, peak RSS")
     message(FATAL_ERROR "demo progress (stderr) lacks the timing of stage ${stage}:\n${d_err}")
   endif()
@@ -27,7 +27,7 @@ string(JSON wpm GET "${m}" anomaly wpm_image_auroc)
 if(NOT synthetic STREQUAL "ON" AND NOT synthetic STREQUAL "true")
   message(FATAL_ERROR "metrics.json: synthetic is '${synthetic}'")
 endif()
-if(NOT samples EQUAL 20 OR NOT nclasses EQUAL 4 OR NOT nstages EQUAL 7 OR NOT explain STREQUAL "not in this build"
+if(NOT samples EQUAL 20 OR NOT nclasses EQUAL 4 OR NOT nstages EQUAL 7 OR NOT explain STREQUAL "ran"
    OR NOT identical OR NOT sites EQUAL 3)
   message(FATAL_ERROR "metrics.json: samples ${samples}, classes ${nclasses}, stages ${nstages}, explain '${explain}', "
                       "identical ${identical}, sites ${sites}")
@@ -48,7 +48,8 @@ foreach(csv per_class confusion roc reliability anomaly_scores federated stages 
     message(FATAL_ERROR "demo wrote no ${csv}.csv")
   endif()
 endforeach()
-foreach(png example example_wpm example_overlay example_circles example_senafas)
+foreach(png example example_wpm example_overlay example_circles example_senafas explain_foreign_body
+        explain_foreign_body_heatmap explain_foreign_body_overlay explain_effusion_overlay)
   check_png(${WORK}/out/${png}.png 32 32)
 endforeach()
 foreach(png loss accuracy roc reliability umatrix)
@@ -57,7 +58,8 @@ foreach(png loss accuracy roc reliability umatrix)
   endif()
 endforeach()
 file(READ ${WORK}/out/index.html page)
-foreach(part "SYNTHETIC DATA" "<svg" "data-metric=\"evaluation.accuracy\"" "id=\"explain\" data-status=\"not in this build\""
+foreach(part "SYNTHETIC DATA" "<svg" "data-metric=\"evaluation.accuracy\"" "id=\"explain\" data-status=\"ran\""
+        "data-metric=\"distill.repacked.accuracy\""
         "src=\"umatrix.png\"" "id=\"run\"")
   string(FIND "${page}" "${part}" at)
   if(at LESS 0)

@@ -339,6 +339,9 @@ _SIG_0_4 = {
     "lai_probmat_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
     "lai_autoencoder_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
     "lai_eval_detections": (_S, [_P, C.POINTER(_P)]),
+    "lai_model_repack": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_model_explain": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_int32),
+                               C.POINTER(C.c_float)]),
 }
 _OPTIONAL = dict([(n, "0.2") for n in _SIG_0_2] + [(n, "0.3") for n in _SIG_0_3] + [(n, "0.4") for n in _SIG_0_4])
 
@@ -555,6 +558,20 @@ def import_onnx(onnx, **options):
     h = C.c_void_p()
     _check(_lib.lai_model_import_onnx(o._h, C.byref(h)))
     return Model(h.value)
+
+
+def repack(input, out, **options):
+    """Repacks the model file `input` into `out` with the options of `liteai repack` (gray=True,
+    fold=True, bf16=True, check=DIR, check_count=..., runs=...). Returns (Model, report): the
+    written model and the before/after figures (parameters, file size, inference RSS and latency
+    at batch 1, largest output difference on the check batch)."""
+    import json
+    o = _options("repack", dict(options, **{"in": str(input), "out": str(out)}))
+    h, rep = C.c_void_p(), C.c_void_p()
+    status = _lib.lai_model_repack(o._h, C.byref(h), C.byref(rep))
+    text = _take_string(rep)
+    _check(status)
+    return Model(h.value), json.loads(text)
 
 
 # ---------------------------------------------------------------- images
@@ -827,6 +844,21 @@ class Model(_Handle):
         p = [float(v) for v in probabilities]
         arr = (C.c_float * len(p))(*p)
         return _json_out(_lib.lai_model_findings, self._h, C.addressof(arr), len(p))
+
+    def explain(self, image, **options):
+        """Grad-CAM (C API 0.4): where the model found the evidence for a class, as `liteai explain`
+        computes it: a 2-D float32 map in [0, 1] at the image's size (rows of floats without
+        numpy). Options of the task "explain": class (a class name or index; default the most
+        probable class), layer (a module path such as "conv3", or a graph value or node; default
+        the last convolution's activation)."""
+        o = _options("explain", options)
+        keep, ptr, t, w, h, stride = _as_image(image)
+        img = _Image(ptr, t, w, h, stride)
+        out, optr = _floats(w * h)
+        _check(_lib.lai_model_explain(self._h, C.byref(img), o._h, optr, w * h, None, None))
+        if np is not None:
+            return out.reshape(h, w)
+        return [list(out[y * w:(y + 1) * w]) for y in range(h)]
 
     def predict_file(self, path):
         n = self.info["output_size"]

@@ -374,6 +374,25 @@ class TestVersion04(Base):
             liteai.import_onnx(os.path.join(WORK, "missing.onnx"))
         self.assertEqual(e.exception.status, "LAI_ERR_IO")
 
+    def test_repack(self):
+        m = liteai.Model.create("teacher_cxr", size=S, classes=3, seed=8)
+        src, dst = os.path.join(WORK, "py_teacher.lai"), os.path.join(WORK, "py_repacked.lai")
+        m.save(src)
+        r, report = liteai.repack(src, dst, fold=True, bf16=True, runs=2, check_count=2)
+        self.assertFalse(report["exact"])
+        self.assertLess(report["after"]["file_bytes"], 0.6 * report["before"]["file_bytes"])
+        self.assertEqual(report["check"]["images"], 2)
+        self.assertTrue(any("BatchNormalization" in c for c in report["changes"]))
+        img, _ = liteai.phantom(3, 4, S)
+        for a, b in zip(m.predict(img), r.predict(img)):
+            self.assertAlmostEqual(float(a), float(b), places=2)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.repack(src, os.path.join(WORK, "py_gray.lai"), gray=True)
+        self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")
+        self.assertIn("1 channel", str(e.exception))
+        with self.assertRaises(liteai.Error):
+            liteai.repack(src, dst, grey=True)
+
     def test_synth_options(self):
         d = os.path.join(WORK, "normals_only")
         liteai.write_phantoms(d, 6, seed=2, size=S, classes=["normal"], quiet=True)
@@ -415,6 +434,31 @@ class TestVersion04(Base):
                 self.assertEqual((d.offset, d.size), (offset, size), "%s.%s" % (struct, field))
                 checked += 1
         self.assertGreater(checked, 50)
+
+
+class TestExplain(Base):
+    def test_explain(self):
+        m = liteai.Model.create("compact_cxr", size=S, classes=3, seed=7)
+        m.class_names = ["a", "b", "c"]
+        img, _ = liteai.phantom(3, 1, 40)  # another size than the model's input
+        cam = m.explain(img)
+        rows = cam.tolist() if np is not None else cam
+        self.assertEqual((len(rows), len(rows[0])), (40, 40))
+        values = [v for r in rows for v in r]
+        self.assertGreaterEqual(min(values), 0.0)
+        self.assertIn(max(values), (0.0, 1.0))
+        other = m.explain(img, **{"class": "c", "layer": "conv2"})
+        other_rows = other.tolist() if np is not None else other
+        self.assertNotEqual(rows, other_rows)
+        with self.assertRaises(liteai.Error) as e:
+            m.explain(img, layer="nope")
+        self.assertEqual(e.exception.status, "LAI_ERR_INVALID_ARGUMENT")
+        self.assertIn("no layer 'nope'", str(e.exception))
+        with self.assertRaises(liteai.Error) as e:
+            m.explain(img, **{"class": "zebra"})
+        self.assertIn("class 'zebra'", str(e.exception))
+        with self.assertRaises(liteai.Error):
+            m.explain(img, bogus=1)
 
 
 @unittest.skipUnless(liteai.dicom_available() and os.environ.get("LITEAI_MAKE_DICOM_FILES"),

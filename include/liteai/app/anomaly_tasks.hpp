@@ -62,6 +62,10 @@ WpmSettings wpm_settings(const Options& o, int size, const anomaly::ProbMatCalib
                          bool* calibrated);
 data::Image probmat_units(const anomaly::ProbMatConfig& c, const data::Image& img);
 double map_score(const data::Image& map, const WpmSettings& s);
+// What a WPM is assessed with (app::ScoreLines, anomaly::assess): the ProbMat's calibrated scores
+// when `calibrated` (wpm_settings said so), else none; the settings' score and circle detection.
+anomaly::Calibration wpm_scoring(const anomaly::ProbMatCalibration& calibration, bool calibrated,
+                                 const WpmSettings& s);
 
 // ---- autoencoder ----
 const OptionSet& autoencoder_train_options();  // task "anomaly-train"
@@ -76,11 +80,11 @@ anomaly::ScoreOptions score_settings(const Options& o);
 anomaly::Calibration autoencoder_calibration(const Options& o, const anomaly::AutoencoderDetector& det);
 
 // ---- maps of files: the outputs of `probmat score` and `anomaly score` ----
-// Per image OUT/<name>_wpm.npy and, with png, OUT/<name>_heatmap.png and _overlay.png (a name
-// met twice gets _2, _3...).
+// Per image OUT/<name>_wpm.npy (<name><npy_suffix>.npy) and, with png, OUT/<name>_heatmap.png
+// and _overlay.png (a name met twice gets _2, _3...).
 class MapWriter {
  public:
-  MapWriter(const std::string& out_dir, bool png, const std::string& task);
+  MapWriter(const std::string& out_dir, bool png, const std::string& task, std::string npy_suffix = "_wpm");
   // heat_hi: top of the heatmap's colour range (<= 0: the map's own range). Returns the base path.
   std::string write(const std::string& path, const data::Image& image, const data::Image& map, float threshold,
                     float heat_hi = -1.f);
@@ -89,6 +93,7 @@ class MapWriter {
   std::string out_;
   bool png_;
   std::set<std::string> used_;
+  std::string npy_suffix_;
 };
 // The overlay threshold that a fraction `fpr` of the pixels of these normal maps exceed.
 float threshold_from_normals(const std::vector<data::Image>& normal_maps, double fpr);

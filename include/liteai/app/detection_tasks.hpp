@@ -42,8 +42,13 @@ class ScoreLines {
  public:
   ScoreLines(const Options& o, anomaly::Calibration calibration);  // empty calibration: uncalibrated
   const std::string& header() const { return header_; }
-  // Assesses one map (of an image of image_w x image_h) and returns its CSV line (no newline).
+  // What one map gets: the calibration's assessment (its score replaced by set_score's when
+  // uncalibrated).
+  anomaly::Assessment assess(const data::Image& map) const;
+  // Assesses one map (of an image of image_w x image_h) and returns its CSV line (no newline);
+  // last() is that assessment (e.g. for the DICOM results of the same image).
   std::string add(const std::string& path, const data::Image& map, int image_w, int image_h);
+  const anomaly::Assessment& last() const { return last_; }
   void finish() const;  // writes --detections
   // An image score other than the calibration's (uncalibrated only: e.g. the Hough circle score).
   void set_score(std::function<double(const data::Image&)> score) { score_ = std::move(score); }
@@ -55,6 +60,7 @@ class ScoreLines {
   bool all_ = false;
   std::vector<anomaly::ImageDetections> rows_;
   std::function<double(const data::Image&)> score_;
+  anomaly::Assessment last_;
 };
 
 // Task "eval-detections": --truth MANIFEST (columns path, mask; masks are the truth) against

@@ -7,7 +7,7 @@
 //   const std::string version = model_version(model);
 //   for (const Prediction& p : predict_files(model, {"a.dcm"}, o))            // liteai predict
 //     out.write(p.path, {classifier_findings(model, version, p.probabilities)});
-//   out.write("a.dcm", {map_findings("probmat", version, map, score, ws, w, h), &map, ws.threshold});
+//   out.write("a.dcm", {assessment_findings("probmat", version, lines.assess(map), ...), &map, ws.threshold});
 //
 // Built with DCMTK only (dicom_available()); otherwise the functions that write throw
 // not_supported ("this build has no DICOM module").
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "liteai/app/anomaly_tasks.hpp"
+#include "liteai/app/detection_tasks.hpp"
 #include "liteai/data/image.hpp"
 #include "liteai/interop/dicom.hpp"
 #include "liteai/io/json.hpp"
@@ -34,12 +35,13 @@ interop::dicom::Findings classifier_findings(const nn::Model& model, const std::
 // What names a ProbMat in results ("ProbMat of 200 images, 256x256 bins=256 ..."), the version
 // beside the name "liteai probmat" that map findings of its WPMs carry.
 std::string probmat_version(const anomaly::ProbMat& pm);
-// The findings of an anomaly map made at another size than its source (a WPM at the ProbMat's
-// size): its image score, and the circles the Hough transform finds in it (ws.circles; at most
-// `max_circles`, strongest first) in the source's pixels.
-interop::dicom::Findings map_findings(const std::string& name, const std::string& version, const data::Image& map,
-                                      double score, const WpmSettings& ws, int source_width, int source_height,
-                                      int max_circles = 10);
+// The findings of an assessed anomaly map (ScoreLines::assess: what `probmat score` prints) of
+// map_w x map_h pixels made for a source of source_w x source_h (a WPM at the ProbMat's size): its
+// image score and the circles past the operating point (strongest first, at most `max_circles`)
+// in the source's pixels.
+interop::dicom::Findings assessment_findings(const std::string& name, const std::string& version,
+                                             const anomaly::Assessment& a, int map_w, int map_h, int source_w,
+                                             int source_h, int max_circles = 10);
 
 // Findings as JSON: {"model_name", "model_version", "classes": [{"name", "probability"}],
 // "anomaly_score", "circles": [{"x", "y", "radius", "score"}]} (every member optional; circles

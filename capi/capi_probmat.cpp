@@ -1,17 +1,16 @@
-// C API: ProbMat + WPM, SOM, Hough circles.
+// C API: the ProbMat handle (build, add, merge, WPM, assessment and findings, save/load).
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "capi_internal.hpp"
-#include "liteai/core/limits.hpp"
-#include "liteai/app/dicom_tasks.hpp"
-#include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
-#include "liteai/anomaly/som.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/app/detection_tasks.hpp"
+#include "liteai/app/dicom_tasks.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/data/codec.hpp"
 
 using namespace liteai;
@@ -25,10 +24,6 @@ struct lai_probmat {
   std::mutex mu;
   std::shared_ptr<const anomaly::ProbTable> table;
   anomaly::FinalizeOptions table_options;
-};
-
-struct lai_som {
-  anomaly::Som som;
 };
 
 namespace {
@@ -56,22 +51,6 @@ void add_images(lai_probmat* p, const std::vector<data::Image>& imgs, const char
   p->pm.add_batch(ptrs);
   p->table.reset();
   p->calibration = anomaly::ProbMatCalibration();
-}
-
-const lai_som& som_of(const lai_som* s, const char* fn) {
-  require_ptr(s, fn, "som");
-  return *s;
-}
-
-void check_vectors(const char* fn, const anomaly::Som* som, const float* data, int64_t n, int32_t dim) {
-  require_ptr(data, fn, "data");
-  require(n > 0 && n <= (int64_t(1) << 40), fn, ": n must be positive, got ", n);
-  require(dim > 0 && dim <= (1 << 24), fn, ": dim must be positive, got ", dim);
-  require(n <= (int64_t(1) << 40) / dim, fn, ": n x dim is too large");
-  const uint64_t bytes = uint64_t(n) * uint64_t(dim) * 4, max = uint64_t(limit(Limit::tensor_bytes));
-  require(bytes <= max, fn, ": n x dim = ", n, " x ", dim, " floats spans ", describe_bytes(bytes),
-          ", more than one buffer may (", describe_bytes(max), ", ", env_name(Limit::tensor_bytes), ")");
-  if (som) require(dim == som->config().dim, fn, ": dim is ", dim, ", the SOM was trained on vectors of ", som->config().dim);
 }
 
 }  // namespace
@@ -213,6 +192,35 @@ LAI_API lai_status lai_probmat_wpm_with(lai_probmat* pm, const lai_image* image,
   });
 }
 
+namespace {
+// How `probmat score` assesses a WPM of this ProbMat with these options (one place for the
+// CSV line, lai_probmat_assess and the DICOM findings).
+struct ProbMatScoring {
+  app::WpmSettings ws;
+  std::optional<app::ScoreLines> lines;
+  std::string version;
+};
+ProbMatScoring probmat_scoring(lai_probmat* pm, const app::Options& o) {
+  anomaly::ProbMatCalibration cal;
+  ProbMatScoring s;
+  int size = 0;
+  {
+    std::lock_guard<std::mutex> lock(pm->mu);
+    cal = pm->calibration;
+    size = pm->pm.config().width;
+    s.version = app::probmat_version(pm->pm);
+  }
+  bool calibrated = false;
+  s.ws = app::wpm_settings(o, size, cal, &calibrated);
+  s.lines.emplace(o, app::wpm_scoring(cal, calibrated, s.ws));
+  if (s.ws.circle_score) {
+    const app::WpmSettings ws = s.ws;
+    s.lines->set_score([ws](const data::Image& m) { return app::map_score(m, ws); });
+  }
+  return s;
+}
+}  // namespace
+
 LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, const lai_options* options,
                                         int32_t source_width, int32_t source_height, char** json) {
   const char* fn = "lai_probmat_findings";
@@ -224,20 +232,16 @@ LAI_API lai_status lai_probmat_findings(lai_probmat* pm, const lai_image* map, c
     const data::Image m = image_from_arg(fn, map, "map");
     require(source_width > 0 && source_height > 0, fn, ": source size ", source_width, "x", source_height,
             " (both must be positive)");
-    std::string version;
-    int size = 0;
     {
       std::lock_guard<std::mutex> lock(pm->mu);
       const auto& c = pm->pm.config();
       require(m.width == c.width && m.height == c.height, fn, ": map is ", m.width, "x", m.height,
               ", the ProbMat's maps are ", c.width, "x", c.height);
-      version = app::probmat_version(pm->pm);
-      size = c.width;
     }
-    const app::WpmSettings ws = app::wpm_settings(o, size);
-    const double score = app::map_score(m, ws);
-    give_string(app::findings_to_json(app::map_findings("liteai probmat", version, m, score, ws, source_width,
-                                                        source_height))
+    const ProbMatScoring s = probmat_scoring(pm, o);
+    const anomaly::Assessment a = s.lines->assess(m);
+    give_string(app::findings_to_json(app::assessment_findings("liteai probmat", s.version, a, m.width, m.height,
+                                                               source_width, source_height))
                     .dump(),
                 json);
   });
@@ -252,19 +256,9 @@ LAI_API lai_status lai_probmat_assess(lai_probmat* pm, const lai_image* image, c
     *json = nullptr;
     const app::Options o = options_of(options, "probmat-score", fn);
     const data::Image img = image_from_arg(fn, image, "image");
-    anomaly::ProbMatCalibration cal;
-    {
-      std::lock_guard<std::mutex> lock(pm->mu);
-      cal = pm->calibration;
-    }
-    bool calibrated = false;
-    const app::WpmSettings r = app::wpm_settings(o, pm->pm.config().width, cal, &calibrated);
-    anomaly::Calibration scores = calibrated ? cal.scores : anomaly::Calibration();
-    scores.score = r.score;
-    scores.detect = r.detect;
-    const data::Image w = probmat_wpm(fn, pm, img, r);
-    anomaly::Assessment a = anomaly::assess(w, scores, app::operating_point(o));
-    if (r.circle_score && !calibrated) a.score = app::map_score(w, r);
+    const ProbMatScoring s = probmat_scoring(pm, o);
+    const data::Image w = probmat_wpm(fn, pm, img, s.ws);
+    const anomaly::Assessment a = s.lines->assess(w);
     give_string(app::assessment_json(a, w.width, w.height, img.width, img.height).dump(), json);
   });
 }
@@ -436,239 +430,3 @@ data::Image probmat_wpm(const char* fn, lai_probmat* pm, const data::Image& img,
 }
 
 }  // namespace liteai::capi
-
-extern "C" {
-
-// ---------------------------------------------------------------- SOM
-
-LAI_API void lai_som_options_init(lai_som_options* o) {
-  if (!o) return;
-  std::memset(o, 0, sizeof *o);
-  o->struct_size = sizeof *o;
-  anomaly::SomConfig c;
-  anomaly::SomTrainOptions t;
-  o->rows = c.rows;
-  o->cols = c.cols;
-  o->topology = LAI_SOM_RECTANGULAR;
-  o->neighborhood = LAI_SOM_GAUSSIAN;
-  o->batch = 1;
-  o->epochs = t.epochs;
-  o->lr_start = t.lr_start;
-  o->lr_end = t.lr_end;
-  o->radius_start = t.radius_start;
-  o->radius_end = t.radius_end;
-  o->pca_init = 1;
-  o->seed = t.seed;
-}
-
-LAI_API lai_status lai_som_train(const float* data, int64_t n, int32_t dim, const lai_som_options* options,
-                                 lai_som** out) {
-  const char* fn = "lai_som_train";
-  return guarded(fn, [&] {
-    require_ptr(out, fn, "out");
-    *out = nullptr;
-    check_vectors(fn, nullptr, data, n, dim);
-    const lai_som_options o = read_options(options, lai_som_options_init, fn, "options");
-    require(o.rows >= 1 && o.cols >= 1 && o.rows <= 1024 && o.cols <= 1024, fn, ": grid must be 1..1024 x 1..1024, got ",
-            o.rows, "x", o.cols);
-    require(o.epochs >= 1 && o.epochs <= 1000000, fn, ": epochs must be >= 1, got ", o.epochs);
-    require(ev(o.topology) == LAI_SOM_RECTANGULAR || ev(o.topology) == LAI_SOM_HEXAGONAL, fn, ": unknown topology ",
-            int(ev(o.topology)));
-    require(ev(o.neighborhood) >= LAI_SOM_GAUSSIAN && ev(o.neighborhood) <= LAI_SOM_MEXICAN_HAT, fn,
-            ": unknown neighborhood ", int(ev(o.neighborhood)));
-    for (float v : {o.lr_start, o.lr_end, o.radius_start, o.radius_end})
-      require(std::isfinite(v) && v >= 0, fn, ": learning rates and radii must be finite and >= 0");
-    for (int64_t i = 0; i < n * dim; ++i)
-      require(std::isfinite(data[i]), fn, ": data[", i, "] is not a finite number");
-    anomaly::SomConfig c;
-    c.rows = o.rows;
-    c.cols = o.cols;
-    c.dim = dim;
-    c.topology = ev(o.topology) == LAI_SOM_HEXAGONAL ? anomaly::SomTopology::Hexagonal : anomaly::SomTopology::Rectangular;
-    c.toroidal = o.toroidal != 0;
-    c.neighborhood = ev(o.neighborhood) == LAI_SOM_BUBBLE       ? anomaly::SomNeighborhood::Bubble
-                     : ev(o.neighborhood) == LAI_SOM_MEXICAN_HAT ? anomaly::SomNeighborhood::MexicanHat
-                                                             : anomaly::SomNeighborhood::Gaussian;
-    c.validate();
-    anomaly::SomTrainOptions t;
-    t.mode = o.batch ? anomaly::SomMode::Batch : anomaly::SomMode::Online;
-    t.epochs = o.epochs;
-    t.lr_start = o.lr_start;
-    t.lr_end = o.lr_end;
-    t.radius_start = o.radius_start;
-    t.radius_end = o.radius_end;
-    t.init = o.pca_init ? anomaly::SomInit::Pca : anomaly::SomInit::Random;
-    t.seed = o.seed;
-    bool cancelled = false;
-    if (o.progress) {
-      t.progress = [&](int epoch, double qe) {
-        lai_progress p;
-        std::memset(&p, 0, sizeof p);
-        p.struct_size = sizeof p;
-        p.phase = LAI_PHASE_EPOCH;
-        p.epoch = epoch + 1;  // the SOM counts from 0, lai_progress from 1
-        p.epochs = o.epochs;
-        p.step = p.global_step = epoch + 1;
-        p.steps_per_epoch = 1;
-        p.loss = qe;
-        p.metric = std::nan("");
-        p.val_loss = p.val_metric = p.eta_seconds = -1;
-        if (o.progress(&p, o.user_data) != 0) cancelled = true;
-        return !cancelled;
-      };
-    }
-    auto h = std::make_unique<lai_som>();
-    h->som = anomaly::Som(c);
-    h->som.train(data, n, t);
-    if (cancelled) fail(LAI_ERR_CANCELLED, fn, ": cancelled by the progress callback");
-    *out = h.release();
-  });
-}
-
-LAI_API lai_status lai_som_map(const lai_som* som, const float* data, int64_t n, int32_t dim, int32_t* bmu,
-                               float* dist) {
-  const char* fn = "lai_som_map";
-  return guarded(fn, [&] {
-    const anomaly::Som& s = som_of(som, fn).som;
-    check_vectors(fn, &s, data, n, dim);
-    require_ptr(bmu, fn, "bmu");
-    std::vector<float> sq;
-    std::vector<int> b = s.bmus(data, n, nullptr, dist ? &sq : nullptr);
-    for (int64_t i = 0; i < n; ++i) bmu[i] = b[size_t(i)];
-    if (dist)
-      for (int64_t i = 0; i < n; ++i) dist[i] = std::sqrt(std::max(0.f, sq[size_t(i)]));
-  });
-}
-
-LAI_API lai_status lai_som_describe(const lai_som* som, char** json) {
-  const char* fn = "lai_som_describe";
-  return guarded(fn, [&] {
-    const anomaly::SomConfig& c = som_of(som, fn).som.config();
-    require_ptr(json, fn, "json");
-    *json = nullptr;
-    io::Json j = io::Json::object();
-    j.set("kind", "som");
-    j.set("rows", c.rows);
-    j.set("cols", c.cols);
-    j.set("dim", c.dim);
-    j.set("topology", c.topology == anomaly::SomTopology::Hexagonal ? "hexagonal" : "rectangular");
-    j.set("toroidal", c.toroidal);
-    io::Json m = io::Json::object();
-    m.set("weight_bytes", static_cast<long long>(int64_t(c.rows) * c.cols * c.dim * 4));
-    j.set("memory", std::move(m));
-    give_string(j.dump(), json);
-  });
-}
-
-LAI_API lai_status lai_som_get_info(const lai_som* som, int32_t* rows, int32_t* cols, int32_t* dim) {
-  const char* fn = "lai_som_get_info";
-  return guarded(fn, [&] {
-    const anomaly::SomConfig& c = som_of(som, fn).som.config();
-    if (rows) *rows = c.rows;
-    if (cols) *cols = c.cols;
-    if (dim) *dim = c.dim;
-  });
-}
-
-LAI_API lai_status lai_som_weights(const lai_som* som, float* out, size_t out_count) {
-  const char* fn = "lai_som_weights";
-  return guarded(fn, [&] {
-    const anomaly::Som& s = som_of(som, fn).som;
-    require_ptr(out, fn, "out");
-    const auto& w = s.weights();
-    require(out_count >= w.size(), fn, ": out has room for ", out_count, " floats, ", w.size(), " needed");
-    std::memcpy(out, w.data(), w.size() * sizeof(float));
-  });
-}
-
-LAI_API lai_status lai_som_quantization_error(const lai_som* som, const float* data, int64_t n, int32_t dim,
-                                              double* error) {
-  const char* fn = "lai_som_quantization_error";
-  return guarded(fn, [&] {
-    const anomaly::Som& s = som_of(som, fn).som;
-    check_vectors(fn, &s, data, n, dim);
-    require_ptr(error, fn, "error");
-    *error = s.quantization_error(data, n);
-  });
-}
-
-LAI_API lai_status lai_som_save(const lai_som* som, const char* path) {
-  const char* fn = "lai_som_save";
-  return guarded(fn, [&] {
-    const anomaly::Som& s = som_of(som, fn).som;
-    s.save(require_path(path, fn));
-  });
-}
-
-LAI_API lai_status lai_som_load(const char* path, lai_som** out) {
-  const char* fn = "lai_som_load";
-  return guarded(fn, [&] {
-    require_ptr(out, fn, "out");
-    *out = nullptr;
-    const std::string p = require_path(path, fn);
-    auto h = std::make_unique<lai_som>();
-    h->som = anomaly::Som::load(p);
-    *out = h.release();
-  });
-}
-
-LAI_API void lai_som_free(lai_som* som) { delete som; }
-
-// ---------------------------------------------------------------- Hough
-
-LAI_API void lai_hough_options_init(lai_hough_options* o) {
-  if (!o) return;
-  std::memset(o, 0, sizeof *o);
-  o->struct_size = sizeof *o;
-  anomaly::HoughOptions h;
-  o->min_radius = h.min_radius;
-  o->max_radius = h.max_radius;
-  o->min_dist = h.min_dist;
-  o->blur_sigma = h.blur_sigma;
-  o->low_threshold = h.low_threshold;
-  o->high_threshold = h.high_threshold;
-  o->noise_factor = h.noise_factor;
-  o->min_votes = h.min_votes;
-  o->min_support = h.min_support;
-  o->polarity = LAI_POLARITY_BRIGHT;
-}
-
-LAI_API lai_status lai_hough_circles(const void* pixels, lai_pixel_type type, int32_t width, int32_t height,
-                                     size_t stride_bytes, const lai_hough_options* options, lai_circle* circles,
-                                     size_t capacity, size_t* found) {
-  const char* fn = "lai_hough_circles";
-  return guarded(fn, [&] {
-    require_ptr(found, fn, "found");
-    require(circles || capacity == 0, fn, ": circles is NULL but capacity is ", capacity);
-    const lai_hough_options o = read_options(options, lai_hough_options_init, fn, "options");
-    for (float v : {o.min_radius, o.max_radius, o.min_dist, o.blur_sigma, o.low_threshold, o.high_threshold,
-                    o.noise_factor, o.min_votes, o.min_support})
-      require(std::isfinite(v) && v >= 0, fn, ": options must be finite and >= 0");
-    require(o.min_radius >= 1 && o.max_radius >= o.min_radius && o.max_radius <= 4096, fn,
-            ": radii must satisfy 1 <= min_radius <= max_radius <= 4096, got ", o.min_radius, "..", o.max_radius);
-    require(o.blur_sigma <= 100, fn, ": blur_sigma must be <= 100");
-    require(ev(o.polarity) >= LAI_POLARITY_BRIGHT && ev(o.polarity) <= LAI_POLARITY_BOTH, fn, ": unknown polarity ",
-            int(ev(o.polarity)));
-    data::Image img = image_from_buffer(fn, pixels, ev(type), width, height, stride_bytes);
-    anomaly::HoughOptions h;
-    h.min_radius = o.min_radius;
-    h.max_radius = o.max_radius;
-    h.min_dist = o.min_dist;
-    h.blur_sigma = o.blur_sigma;
-    h.low_threshold = o.low_threshold;
-    h.high_threshold = o.high_threshold;
-    h.noise_factor = o.noise_factor;
-    h.min_votes = o.min_votes;
-    h.min_support = o.min_support;
-    h.polarity = ev(o.polarity) == LAI_POLARITY_DARK   ? anomaly::Polarity::Dark
-                 : ev(o.polarity) == LAI_POLARITY_BOTH ? anomaly::Polarity::Both
-                                                   : anomaly::Polarity::Bright;
-    h.max_circles = 1 << 20;
-    std::vector<anomaly::Circle> cs = anomaly::hough_circles(img, h);
-    *found = cs.size();
-    for (size_t i = 0; i < cs.size() && i < capacity; ++i)
-      circles[i] = lai_circle{cs[i].x, cs[i].y, cs[i].radius, cs[i].votes, cs[i].support};
-  });
-}
-
-}  // extern "C"
