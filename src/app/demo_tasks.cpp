@@ -432,7 +432,7 @@ void stage_explain_missing(Ctx& x) {
 }
 
 // Grad-CAM (app::explain_image) of the first test phantom of each finding class: image | heatmap |
-// overlay, and whether the map's peak falls on the finding (the pointing game, 2 px tolerance).
+// overlay, and whether the map's peak falls on the finding (the pointing game).
 void stage_explain(Ctx& x) {
   const Settings& s = x.s;
   Options eo(explain_options());
@@ -453,12 +453,12 @@ void stage_explain(Ctx& x) {
       for (int yy = 0; yy < e.map.height; ++yy)
         for (int xx = 0; xx < e.map.width; ++xx)
           if (e.map.at(xx, yy) > best) best = e.map.at(xx, yy), bx = xx, by = yy;
+      // A hit: the peak inside a finding's bounding box widened by one cell of the explained layer
+      // (conv3 runs at S/4: 4 px at 64 px), the map's own resolution.
+      const int tol = std::max(1, s.size / 16);
       bool hit = false;
-      for (int dy = -2; dy <= 2 && !hit; ++dy)
-        for (int dx = -2; dx <= 2 && !hit; ++dx) {
-          const int qx = bx + dx, qy = by + dy;
-          hit = qx >= 0 && qy >= 0 && qx < ph.mask.width && qy < ph.mask.height && ph.mask.at(qx, qy) > 0;
-        }
+      for (const auto& f : ph.findings)
+        hit = hit || (bx >= f.x0 - tol && bx < f.x1 + tol && by >= f.y0 - tol && by < f.y1 + tol);
       hits += hit;
       ++shown;
       const std::string truth = data::phantom_class_names()[size_t(s.classes[k])];
@@ -489,7 +489,8 @@ void stage_explain(Ctx& x) {
   x.metrics.set("explain", std::move(j));
   x.say(str_cat("Grad-CAM of ", shown, " test phantoms: the peak on the finding in ", hits));
   x.report.paragraph("Grad-CAM (liteai explain) of the model of section 1 on the first test phantom of each finding "
-                     "class, for its top predicted class: image | heatmap | overlay (map above 0.5).");
+                     "class, for its top predicted class: image | heatmap | overlay (map above 0.5). A peak counts "
+                     "as on the finding inside its bounding box widened by one cell of the explained layer.");
   x.report.figure("peaks on the finding", "explain.pointing_hits", hits, 0);
   x.report.figure("examples", "explain.pointing_total", shown, 0);
   for (size_t i = 0; i < pictures.size(); i += 3)
