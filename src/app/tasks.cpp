@@ -6,6 +6,7 @@
 
 #include "liteai/app/anomaly_tasks.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/app/demo_tasks.hpp"
 #include "liteai/app/detection_tasks.hpp"
 #include "liteai/app/distill_tasks.hpp"
 #include "liteai/app/explain_tasks.hpp"
@@ -81,6 +82,7 @@ const std::vector<std::pair<const char*, Getter>>& table() {
       {"export", &export_options},
       {"repack", &repack_options},
       {"explain", &explain_options},
+      {"demo", &demo_options},
   };
   return t;
 }

@@ -142,6 +142,8 @@ class Probe {
     b.labels = Tensor::zeros({n});
     const int64_t classes = model_.num_classes();
     if (model_.head() == nn::Head::sigmoid && classes > 0) b.targets = Tensor::zeros({n, classes});
+    // A distillation loss reads the teacher's logits: zeros measure the same passes.
+    if (classes > 0) b.teacher = Tensor::zeros({n, classes});
     detail::Passes p;
     p.piece = piece;
     p.split = way == Way::prefix ? split_ : 0;

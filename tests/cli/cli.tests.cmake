@@ -61,3 +61,15 @@ add_test(NAME cli_distributed
 # report): the Release build runs them.
 set_tests_properties(cli_distributed PROPERTIES TIMEOUT 600 LABELS cli SKIP_REGULAR_EXPRESSION "CLI_TEST_SKIPPED" ENVIRONMENT
                      "LITEAI_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+# The demo's report opened in headless Chromium: not blank, every picture loads, the figures in the
+# page equal metrics.json (check_demo_report.py; skipped without chromium or Python 3).
+find_program(LITEAI_REPORT_PYTHON NAMES python3)
+if(LITEAI_REPORT_PYTHON)
+  add_test(NAME cli_demo_report
+           COMMAND ${LITEAI_REPORT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/check_demo_report.py $<TARGET_FILE:liteai_cli>
+                   ${LITEAI_TEST_TMP}/cli_demo_report)
+  set_tests_properties(cli_demo_report PROPERTIES TIMEOUT 600 LABELS cli ENVIRONMENT "LITEAI_NUM_THREADS=2"
+                       SKIP_RETURN_CODE 77)
+else()
+  message(STATUS "cli_demo_report skipped: python3 not found")
+endif()
