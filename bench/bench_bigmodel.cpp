@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "liteai/app/repack_tasks.hpp"
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/core/random.hpp"
@@ -184,6 +185,32 @@ LAI_BENCH_SUITE(bigmodel, "densenet121 512x512 1-channel from ONNX: inference b1
     }
   }
   model.reset();
+
+  // ---- the import repacked (BatchNorm folded, bf16 weights) as `liteai repack` does; the task
+  // times both files at batch 1, their runs alternating, and measures the library's peak ----
+  {
+    app::Options o(app::repack_options());
+    o.set("in", lai);
+    o.set("out", dir + "/densenet121_repacked.lai");
+    o.set_bool("fold", true);
+    o.set_bool("bf16", true);
+    o.set_bool("quiet", true);
+    o.set_int("runs", repeats);
+    const app::RepackOutcome rp = app::repack(o);
+    const app::RepackFigures &b = rp.before, &a = rp.after;
+    auto less = [](double before, double after) { return after > 0 ? before / after : 0; };
+    report.add({"infer_densenet121_512_b1_unrepacked", b.latency_ms, "ms", "", 0});
+    report.add({"infer_densenet121_512_b1_repacked", a.latency_ms, "ms", "infer_densenet121_512_b1_unrepacked",
+                less(b.latency_ms, a.latency_ms)});
+    report.add({"file_densenet121_512_repacked", double(a.file_bytes) / 1e6, "MB", "file_densenet121_512",
+                less(double(b.file_bytes), double(a.file_bytes))});
+    report.add({"memory_infer_densenet121_512_repacked", a.memory_peak_mb, "MB", "memory_infer_densenet121_512",
+                less(b.memory_peak_mb, a.memory_peak_mb)});
+    report.add({"parameters_densenet121_512_repacked", double(a.parameters + a.buffers), "values",
+                "parameters_densenet121_512", less(double(b.parameters + b.buffers), double(a.parameters + a.buffers))});
+    report.note(str_cat("repacked: ", rp.changes.size(), " changes, largest relative output difference ",
+                        rp.max_rel_diff, " on ", rp.check_images, " ", rp.check_source));
+  }
   const double ms = 1000 * median(wall), cpu_ms = 1000 * median(cpu);
   const std::string r = std::to_string(repeats);
   auto ti = run_capture(py + "infer channels_last" + t + "1 " + r), td = run_capture(py + "infer default" + t + "1 " + r);
