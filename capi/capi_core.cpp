@@ -8,6 +8,7 @@
 #include "capi_internal.hpp"
 #include "liteai/app/data.hpp"
 #include "liteai/app/data_tasks.hpp"
+#include "liteai/app/tasks.hpp"
 #include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/codec.hpp"
@@ -166,6 +167,30 @@ LAI_API lai_status lai_set_num_threads(int32_t n) {
     require(n <= kMaxThreads, "lai_set_num_threads: ", n, " threads is out of range (1..", kMaxThreads,
             ", or <= 0 for the default)");
     set_num_threads(n < 0 ? 0 : n);  // this ABI documents every n <= 0 as the default
+  });
+}
+
+LAI_API lai_status lai_set_limit(const char* name, int64_t value) {
+  const char* fn = "lai_set_limit";
+  return guarded(fn, [&] {
+    require_ptr(name, fn, "name");
+    require(value >= 1, fn, ": ", name, " must be >= 1, got ", value);
+    app::apply_limits({str_cat(name, "=", value)}, fn);
+  });
+}
+
+LAI_API lai_status lai_get_limit(const char* name, int64_t* value) {
+  const char* fn = "lai_get_limit";
+  return guarded(fn, [&] {
+    require_ptr(name, fn, "name");
+    require_ptr(value, fn, "value");
+    for (Limit l : {Limit::image_pixels, Limit::file_bytes, Limit::tensor_bytes, Limit::total_bytes, Limit::header_bytes})
+      if (std::strcmp(name, to_string(l)) == 0) {
+        *value = limit(l);
+        return;
+      }
+    require(false, fn, ": unknown limit '", name, "' (max_image_pixels, max_file_bytes, max_tensor_bytes, "
+            "max_total_bytes or max_header_bytes)");
   });
 }
 

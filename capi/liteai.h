@@ -916,6 +916,17 @@ LAI_API lai_status lai_model_findings(const lai_model* model, const float* proba
  * rounding of the operands (each product within 2^-7 relative), typically by a few 1e-3 in a
  * probability. Each setting is deterministic (same seed and threads: same bits). */
 
+/* ------------------------------------------------------------------ resource limits */
+
+/* The process's resource limits (include/liteai/core/limits.hpp): how much one input may make the
+ * library read or allocate before it refuses with LAI_ERR_OUT_OF_MEMORY naming the limit. Names:
+ * "max_image_pixels", "max_file_bytes", "max_tensor_bytes", "max_total_bytes",
+ * "max_header_bytes"; values >= 1 (e.g. 268435456). Defaults: the LITEAI_MAX_* environment
+ * variables, else the built-in ones. The same as the tasks' "limits" option. Set them while no
+ * other liteai call runs. */
+LAI_API lai_status lai_set_limit(const char* name, int64_t value);
+LAI_API lai_status lai_get_limit(const char* name, int64_t* value);
+
 /* ------------------------------------------------------------------ repacking */
 
 /* Repacks a model file with options of the task "repack": "in" (the model, zoo or graph), "out"

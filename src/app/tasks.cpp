@@ -16,6 +16,7 @@
 #include "liteai/app/onnx_tasks.hpp"
 #include "liteai/app/repack_tasks.hpp"
 #include "liteai/core/error.hpp"
+#include "liteai/core/limits.hpp"
 #include "liteai/core/parallel.hpp"
 
 namespace liteai::app {
@@ -23,8 +24,11 @@ namespace liteai::app {
 const OptionSet& threads_option() {
   static const OptionSet s = [] {
     OptionSet o("common", "");
-    o.group("general").integer("threads", 0, 0, 1024,
-                               "threads of the library's pool (0: LITEAI_NUM_THREADS, else every core)");
+    o.group("general")
+        .integer("threads", 0, 0, 1024, "threads of the library's pool (0: LITEAI_NUM_THREADS, else every core)")
+        .list("limits", "resource limits for this run, e.g. max_image_pixels=256M,max_file_bytes=2G (max_image_pixels, "
+                        "max_file_bytes, max_tensor_bytes, max_total_bytes, max_header_bytes; default: LITEAI_MAX_* "
+                        "from the environment, else core/limits.hpp's)");
     return o;
   }();
   return s;
@@ -42,8 +46,28 @@ const OptionSet& common_options() {
   return s;
 }
 
+void apply_limits(const std::vector<std::string>& settings, const std::string& what) {
+  Limits l = limits();
+  for (const std::string& s : settings) {
+    const size_t eq = s.find('=');
+    LAI_CHECK(eq != std::string::npos && eq > 0, what, ": '", s, "' is not NAME=VALUE (e.g. max_image_pixels=256M)");
+    const std::string name = s.substr(0, eq);
+    int64_t* field = name == "max_image_pixels"   ? &l.max_image_pixels
+                     : name == "max_file_bytes"   ? &l.max_file_bytes
+                     : name == "max_tensor_bytes" ? &l.max_tensor_bytes
+                     : name == "max_total_bytes"  ? &l.max_total_bytes
+                     : name == "max_header_bytes" ? &l.max_header_bytes
+                                                  : nullptr;
+    LAI_CHECK(field, what, ": unknown limit '", name, "' (max_image_pixels, max_file_bytes, max_tensor_bytes, "
+              "max_total_bytes or max_header_bytes)");
+    *field = reclassify(ErrorKind::invalid_argument, [&] { return parse_bytes(s.substr(eq + 1)); });
+  }
+  set_limits(l);
+}
+
 void apply_common(const Options& o) {
   if (o.spec().find("threads") && o.has("threads")) set_num_threads(int(o.get_int("threads")));
+  if (o.spec().find("limits") && o.has("limits")) apply_limits(o.get_list("limits"), option_label("limits", OptionStyle::cli));
 }
 
 std::optional<io::OutputLock> claim_output(const Options& o, const std::string& name) {

@@ -112,6 +112,24 @@ TEST_CASE("capi hostile: sizes whose product is absurd are refused before alloca
   EXPECT_STATUS(lai_som_train(data.data(), int64_t(1) << 34, 64, nullptr, &som), LAI_ERR_INVALID_ARGUMENT, "n x dim");
 }
 
+TEST_CASE("capi hostile: resource limits are set and read by name; a lowered one refuses an image") {
+  int64_t pixels = 0;
+  REQUIRE(lai_get_limit("max_image_pixels", &pixels) == LAI_OK);
+  CHECK(pixels == (int64_t(1) << 26));
+  REQUIRE(lai_set_limit("max_image_pixels", 100) == LAI_OK);
+  Model m;
+  REQUIRE(lai_model_create("small_cnn", 16, 2, 1, &m.m) == LAI_OK);
+  uint8_t px[16 * 16] = {};
+  float out[2];
+  EXPECT_STATUS(lai_model_predict(m.m, px, LAI_PIXEL_U8, 16, 16, 0, out, 2), LAI_ERR_INVALID_ARGUMENT,
+                "more than the limit of 100 per image");  // a caller's buffer: a bad argument
+  REQUIRE(lai_set_limit("max_image_pixels", pixels) == LAI_OK);
+  CHECK(lai_model_predict(m.m, px, LAI_PIXEL_U8, 16, 16, 0, out, 2) == LAI_OK);
+  EXPECT_STATUS(lai_set_limit("max_pixels", 5), LAI_ERR_INVALID_ARGUMENT, "unknown limit 'max_pixels'");
+  EXPECT_STATUS(lai_set_limit("max_file_bytes", 0), LAI_ERR_INVALID_ARGUMENT, "must be >= 1");
+  EXPECT_STATUS(lai_get_limit("max_file_bytes", nullptr), LAI_ERR_INVALID_ARGUMENT, "value is NULL");
+}
+
 TEST_CASE("capi hostile: directories and special files as inputs are IO errors saying what they are") {
   const std::string dir = temp_dir("hostile_files");
   const std::string fifo = dir + "/p.lpm";

@@ -35,6 +35,13 @@ cli_fail(f "black\\.png: ${limit}" eval --model model.lai --data big)
 cli_fail(f "black\\.png: ${limit}" train --data big --model compact_cxr --size 16 --epochs 1 --out x.lai --quiet)
 cli_fail(f "black\\.png: ${limit}" probmat build --data big/normal --size 16 --out x.lpm --quiet)
 cli_fail(f "black\\.png: ${limit}" anomaly train --data big/normal --size 16 --width 2 --epochs 1 --out x.lai)
+# --limits changes them for one run: a raised pixel limit lets the 16384x16384 PNG through to the
+# next limit; a lowered one refuses an ordinary image; bad settings name themselves.
+cli_fail(f "${img}: a 32x32 image \\(1024 pixels\\) is over the limit of 100 pixels per image"
+         predict --model model.lai --limits max_image_pixels=100 ${img})
+cli_run(raised predict --model model.lai --limits max_image_pixels=512M ${img})
+cli_fail(f "--limits: unknown limit 'max_pixels'" predict --model model.lai --limits max_pixels=5 ${img})
+cli_fail(f "--limits: 'max_image_pixels' is not NAME=VALUE" predict --model model.lai --limits max_image_pixels ${img})
 # --skip-bad makes it a counted skip, in the log and in the metrics file.
 cli_run(k train --data big --model compact_cxr --size 16 --epochs 1 --batch 2 --skip-bad --log log.csv --out skip.lai --quiet)
 if(NOT k_err MATCHES "skipping bad file: .*black\\.png: a 16384x16384 image" OR NOT k_err MATCHES "epoch 1: 1 bad file\\(s\\) skipped")

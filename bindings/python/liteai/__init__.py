@@ -340,6 +340,8 @@ _SIG_0_4 = {
     "lai_autoencoder_assess": (_S, [_P, C.POINTER(_Image), _P, C.POINTER(_P)]),
     "lai_eval_detections": (_S, [_P, C.POINTER(_P)]),
     "lai_model_repack": (_S, [_P, C.POINTER(_P), C.POINTER(_P)]),
+    "lai_set_limit": (_S, [C.c_char_p, C.c_int64]),
+    "lai_get_limit": (_S, [C.c_char_p, C.POINTER(C.c_int64)]),
     "lai_model_explain": (_S, [_P, C.POINTER(_Image), _P, _P, C.c_size_t, C.POINTER(C.c_int32),
                                C.POINTER(C.c_float)]),
 }
@@ -395,6 +397,18 @@ def set_num_threads(n):
 
 def get_num_threads():
     return _lib.lai_get_num_threads()
+
+
+def set_limit(name, value):
+    """A resource limit of the process (max_image_pixels, max_file_bytes, max_tensor_bytes,
+    max_total_bytes, max_header_bytes; C API 0.4): inputs asking for more are refused."""
+    _check(_lib.lai_set_limit(name.encode(), int(value)))
+
+
+def get_limit(name):
+    v = C.c_int64()
+    _check(_lib.lai_get_limit(name.encode(), C.byref(v)))
+    return v.value
 
 
 # ---------------------------------------------------------------- options, strings, log (C API 0.4)

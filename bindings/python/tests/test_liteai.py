@@ -26,6 +26,13 @@ class TestBasics(Base):
     def test_version_and_threads(self):
         self.assertEqual(liteai.version()[0], liteai.ABI_MAJOR)
         self.assertGreaterEqual(liteai.get_num_threads(), 1)
+        before = liteai.get_limit("max_file_bytes")
+        liteai.set_limit("max_file_bytes", 1 << 31)
+        self.assertEqual(liteai.get_limit("max_file_bytes"), 1 << 31)
+        liteai.set_limit("max_file_bytes", before)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.set_limit("max_pixels", 5)
+        self.assertIn("unknown limit", str(e.exception))
 
     def test_errors_carry_status_and_message(self):
         with self.assertRaises(liteai.Error) as e:

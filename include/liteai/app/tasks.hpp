@@ -20,8 +20,11 @@ namespace liteai::app {
 // Options every long task has: threads, quiet, progress (threads_option(): threads alone).
 const OptionSet& common_options();
 const OptionSet& threads_option();
-// Applies the common options (thread count) before a task runs.
+// Applies the common options (thread count, --limits) before a task runs.
 void apply_common(const Options& o);
+// Sets resource limits (core/limits.hpp) from NAME=VALUE texts ("max_image_pixels=256M"): what
+// --limits, lai_set_limit and liteai.set_limit do. Errors name `what` and the setting.
+void apply_limits(const std::vector<std::string>& settings, const std::string& what);
 // Whether progress lines go to the log: -1 auto (on a terminal), 0 off, 1 on.
 int progress_mode(const Options& o);
 // The file a task writes when it ends (option `name`, e.g. --out), checked writable and claimed
