@@ -241,7 +241,8 @@ LAI_API lai_status lai_model_predict_file(const lai_model* model, const char* pa
 // ---------------------------------------------------------------- inference precision (0.3)
 
 namespace {
-int checked_precision(lai_precision precision, const char* fn) {
+// By reference: the caller's value is read by ev(), never loaded as the enum.
+int checked_precision(const lai_precision& precision, const char* fn) {
   const int p = ev(precision);
   require(p == LAI_PRECISION_F32 || p == LAI_PRECISION_BF16 || p == LAI_PRECISION_BF16_COMPUTE, fn,
           ": unknown precision ", p, " (LAI_PRECISION_F32 = 0, LAI_PRECISION_BF16 = 1, LAI_PRECISION_BF16_COMPUTE = 2)");
