@@ -53,6 +53,11 @@ optim::TrainOptions trainer_settings(const Options& o, int64_t steps_per_epoch) 
   t.clip_norm = o.get_number("clip");
   t.prox_mu = o.get_number("prox-mu");
   t.stream_min_elements = o.get_int("stream-min");
+  t.max_memory = o.get_int("max-memory");
+  t.micro_batch = o.get_int("micro-batch");
+  t.optim.state = optim::state_precision_from_string(o.get_text("optimizer-state"));
+  t.optim.factored = o.get_bool("factored");
+  t.checkpointing = o.get_bool("checkpointing") ? optim::Checkpointing::children : optim::Checkpointing::off;
   t.checkpoint = o.get_text_or("checkpoint", "");
   t.metrics_csv = o.get_text_or("log", "");
   t.early_stopping_patience = o.get_int("patience");
@@ -132,7 +137,19 @@ const OptionSet& train_options() {
         .path("out", "where the trained model is written", "MODEL.lai")
         .flag("distributed", "data-parallel training over MPI, under `mpirun -np N`: rank r reads every N-th sample "
                              "of each epoch's order, --batch is per rank (global batch N x --batch), gradients are "
-                             "summed every step, rank 0 writes --out, --checkpoint and --log");
+                             "summed every step, rank 0 writes --out, --checkpoint and --log")
+        .group("memory")
+        .bytes("max-memory", 0, 0, std::numeric_limits<int64_t>::max(),
+               "budget for the whole training process, e.g. 1G (0: none): before the first step the planner picks "
+               "micro-batches, activation checkpointing and 8-bit or factored optimizer state so the estimated peak "
+               "fits (the plan is printed with --progress), or refuses naming the smallest estimate")
+        .integer("micro-batch", 0, 0, 65536,
+                 "run each batch in pieces of this many samples, gradients accumulated (0: whole batches; "
+                 "--max-memory chooses it)")
+        .choice("optimizer-state", "f32", {"f32", "8bit"},
+                "Adam/SGD moments in f32, or blockwise-quantized to 8 bits (a quarter of the memory)")
+        .flag("factored", "Adam's second moment of matrices as row and column statistics (Adafactor-style)")
+        .flag("checkpointing", "recompute each top-level layer's activations in backward instead of keeping them");
     o.hide("fp32-activations");
     o.include(common_options());
     return o;

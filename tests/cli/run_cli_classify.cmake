@@ -259,3 +259,24 @@ endforeach()
 cli_fail(f "the data's classes \\(a, b, c, d, e\\) differ from the checkpoint's"
          train ${train_args} --epochs 3 --resume ck.lai --data five --out x.lai)
 message(STATUS "cli classify workflow: ok (eval accuracy ${acc}/10000 = ${trace}/40 = predict top-1)")
+
+# ---- training within a memory budget: the plan is printed with --progress, an impossible budget
+#      is refused naming the smallest estimate; the memory options by hand give the same model file
+#      kind and a different optimizer state ----
+cli_run(mb train --data data/manifest.csv --model compact_cxr --size 32 --batch 8 --epochs 1 --seed 5 --threads 2
+        --max-memory 2G --progress --out budget.lai)
+if(NOT mb_err MATCHES "memory plan: micro-batch [0-9]+ .*of 8")
+  message(FATAL_ERROR "train --max-memory printed no plan:\n${mb_err}")
+endif()
+cli_fail(f "no plan fits 1 MiB" train --data data/manifest.csv --model compact_cxr --size 32 --batch 8 --epochs 1
+         --max-memory 1M --quiet --out x.lai)
+cli_fail(f "--optimizer-state must be f32 or 8bit, got 'f16'" train --data data/manifest.csv --out x.lai --optimizer-state f16)
+cli_run(m8 train --data data/manifest.csv --model compact_cxr --size 16 --batch 4 --epochs 1 --seed 5 --threads 2 --quiet
+        --micro-batch 2 --optimizer-state 8bit --factored --checkpointing --checkpoint ck8.lai --out m8.lai)
+cli_run(i8 info --json ck8.lai)
+cli_run(i32 info --json ck.lai)
+# 8-bit moments are u8 tensors with block scales; factored second moments are row/column statistics.
+if(NOT i8_out MATCHES "\"dtype\": *\"u8\"" OR NOT i8_out MATCHES "\"optimizer/[a-z0-9.]+\\.v\\.row\""
+   OR i32_out MATCHES "\"dtype\": *\"u8\"")
+  message(FATAL_ERROR "the 8-bit factored run's checkpoint does not hold 8-bit, factored optimizer state:\n${i8_out}")
+endif()
