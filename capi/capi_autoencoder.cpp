@@ -13,9 +13,7 @@
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/data/codec.hpp"
-#include "liteai/data/dataset.hpp"
 #include "liteai/data/transforms.hpp"
-#include "liteai/optim/trainer.hpp"
 
 using namespace liteai;
 using namespace liteai::capi;
