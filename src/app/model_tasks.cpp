@@ -299,6 +299,7 @@ TrainOutcome train(const Options& o, const Hooks& hooks, std::shared_ptr<nn::Mod
   } catch (const std::exception& e) {
     // One rank's failure (a bad file, a full disk...) must not leave the others waiting in a collective.
     world->abort(str_cat(task, ": ", e.what()));
+    throw;  // abort ends the job; should it return, the error still reaches the caller
   }
 #else
   throw Error(ErrorKind::not_supported,
