@@ -2,6 +2,8 @@
 // differences, the zoo's nets as graphs, the transform API, reports and the JSON form.
 #include <catch2/catch.hpp>
 
+#include "graph_fixtures.hpp"
+
 #include <cmath>
 
 #include "liteai/autograd/gradcheck.hpp"
@@ -11,39 +13,13 @@
 #include "liteai/ops/ops.hpp"
 
 using namespace liteai;
+using namespace graph_fixtures;
 using nn::Graph;
 using nn::GraphNode;
 
 namespace {
 Generator gen(5);
 Tensor rnd(const Shape& s, float lo = -1.f, float hi = 1.f) { return rand_uniform(s, lo, hi, gen); }
-
-io::Json attrs(std::initializer_list<std::pair<const char*, io::Json>> kv) {
-  io::Json a = io::Json::object();
-  for (const auto& [k, v] : kv) a.set(k, v);
-  return a;
-}
-io::Json ints(std::vector<int64_t> v) { return io::Json::array_of(v); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0, scale = 1e-30;
-  for (size_t i = 0; i < x.size(); ++i) {
-    m = std::max(m, std::fabs(double(x[i]) - y[i]));
-    scale = std::max(scale, std::fabs(double(y[i])));
-  }
-  return m / scale;
-}
 
 // A DAG with two branches, a concatenation, a residual addition and two outputs.
 struct Dag {

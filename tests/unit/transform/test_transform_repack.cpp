@@ -4,6 +4,8 @@
 // errors and the bf16 file.
 #include <catch2/catch.hpp>
 
+#include "graph_fixtures.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -17,40 +19,13 @@
 #include "liteai/transform/repack.hpp"
 
 using namespace liteai;
+using namespace graph_fixtures;
 using nn::Graph;
 using nn::GraphNode;
 
 namespace {
 Generator gen(11);
 Tensor rnd(const Shape& s, float lo = -1.f, float hi = 1.f) { return rand_uniform(s, lo, hi, gen); }
-
-io::Json attrs(std::initializer_list<std::pair<const char*, io::Json>> kv) {
-  io::Json a = io::Json::object();
-  for (const auto& [k, v] : kv) a.set(k, v);
-  return a;
-}
-io::Json ints(std::vector<int64_t> v) { return io::Json::array_of(v); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// Largest |a - b| relative to the largest |b|.
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0, scale = 1e-30;
-  for (size_t i = 0; i < x.size(); ++i) {
-    m = std::max(m, std::fabs(double(x[i]) - y[i]));
-    scale = std::max(scale, std::fabs(double(y[i])));
-  }
-  return m / scale;
-}
 
 Tensor run(nn::Module& net, const Tensor& x) {
   autograd::NoGrad ng;
