@@ -94,7 +94,12 @@ struct Loader::State {
   }
 
   void stop_producer() {
-    stop = true;
+    {
+      // Set under the lock: a producer between its wait predicate and the wait itself would
+      // otherwise miss the notification and block forever (join would hang).
+      std::lock_guard<std::mutex> lk(mu);
+      stop = true;
+    }
     cv_space.notify_all();
     if (producer.joinable()) producer.join();
     stop = false;
