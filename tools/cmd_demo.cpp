@@ -26,6 +26,10 @@ LAI_COMMAND(demo, "the main job end to end on synthetic phantoms, with a self-co
               m.at("distill").at("teacher").get_number("accuracy"));
   std::printf("federated merged accuracy %.4f\n", m.at("federated").get_number("merged_accuracy"));
   std::printf("reloaded predictions differ by at most %g\n", m.at("reload").get_number("max_difference"));
+  if (m.at("c_api").get_string("status") == "ran")
+    std::printf("the C example on the saved model differs by at most %g\n", m.at("c_api").get_number("max_difference"));
+  else
+    std::printf("the C example on the saved model: not in this build\n");
   std::printf("report: %s (metrics.json beside it)\ndemo finished in %.1f s (CPU %.1f s)\n", d.report.c_str(), d.seconds,
               d.cpu_seconds);
   return 0;

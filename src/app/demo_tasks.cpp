@@ -2,11 +2,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <numeric>
+#include <sstream>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "liteai/anomaly/hough.hpp"
 #include "liteai/anomaly/probmat.hpp"
@@ -810,7 +819,7 @@ void stage_federated(Ctx& x) {
     }
     Options mo(merge_options());
     std::string w;
-    for (int k = 0; k < sites; ++k) w += (k ? "," : "") + std::to_string(per_site);
+    for (int k = 0; k < sites; ++k) w += str_cat(k ? "," : "", per_site);
     mo.set("weights", w);
     mo.set("out", fed_dir + "/merged.lai");
     const MergeOutcome mg = merge_models(paths, mo);
@@ -863,6 +872,98 @@ void stage_federated(Ctx& x) {
   x.report.table({"model", "accuracy", "macro AUROC"}, rows, "federated: site models vs the merged model");
 }
 
+// The C example predictor (examples/c/predict.c): $LITEAI_C_PREDICT, else beside the running
+// program (the build puts it next to the liteai command); empty when neither exists.
+std::string c_predict_program() {
+  if (const char* e = std::getenv("LITEAI_C_PREDICT"); e != nullptr && *e != 0) return e;
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const std::filesystem::path p = self.parent_path() / "liteai_c_predict";
+  return std::filesystem::is_regular_file(p, ec) ? p.string() : std::string();
+}
+
+// Runs argv[0] with stdout and stderr into files; its exit status (-1 if it could not start).
+int run_program(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Step 7b: the saved model through the C API, in another process (liteai_c_predict), against
+// the C++ predictions of the same PNG files.
+void c_api_check(Ctx& x, const nn::Model& reloaded) {
+  io::Json j = io::Json::object();
+  const std::string prog = c_predict_program();
+  if (prog.empty()) {
+    j.set("status", std::string("not in this build"));
+    x.metrics.set("c_api", std::move(j));
+    x.report.paragraph("The C example (liteai_c_predict, examples/c) is not in this build: not run.");
+    return;
+  }
+  data::PhantomOptions po;
+  po.size = x.s.size;
+  po.classes = x.s.classes;
+  std::filesystem::create_directories(x.file("c_api"));
+  std::vector<std::string> args = {prog, x.file("model.lai")};
+  std::vector<data::Image> images;
+  const int n = int(std::min<int64_t>(8, x.s.n_test));
+  for (int i = 0; i < n; ++i) {
+    args.push_back(x.file(str_cat("c_api/test_", i, ".png")));
+    anomaly::write_gray_png(args.back(), data::make_phantom(x.s.seed + 1000, size_t(i), po).image, 0.f, 255.f);
+    images.push_back(data::decode_image(args.back()));  // what the C program reads
+  }
+  const int rc = run_program(args, x.file("c_api/predictions.tsv"), x.file("c_api/stderr.txt"));
+  LAI_CHECK(rc == 0, "demo: ", prog, " exited with status ", rc, " (its messages: ", x.file("c_api/stderr.txt"), ")");
+  const Tensor want = predict(reloaded, images).contiguous();
+  const int64_t per = want.numel() / n;
+  std::ifstream in(x.file("c_api/predictions.tsv"));
+  std::string line;
+  int rows = 0;
+  double max_diff = 0;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string path, cls, v;
+    std::getline(f, path, '\t');
+    std::getline(f, cls, '\t');
+    LAI_CHECK(rows < n && path == args[size_t(rows) + 2], "demo: ", prog, " printed an unexpected line: ", line);
+    int64_t c = 0;
+    for (; std::getline(f, v, '\t'); ++c) {
+      LAI_CHECK(c < per, "demo: ", prog, " printed more than ", per, " probabilities: ", line);
+      const float got = std::strtof(v.c_str(), nullptr);  // %.9g parsed as float gives the same float
+      max_diff = std::max(max_diff, std::fabs(double(got) - double(want.data()[rows * per + c])));
+    }
+    LAI_CHECK(c == per, "demo: ", prog, " printed ", c, " probabilities, ", per, " expected: ", line);
+    ++rows;
+  }
+  LAI_CHECK(rows == n, "demo: ", prog, " printed ", rows, " lines for ", n, " images");
+  // Any difference is a different computation, not print rounding.
+  LAI_CHECK(max_diff == 0, "demo: the C API predicts differently from C++ (max difference ", max_diff, ")");
+  j.set("status", std::string("ran"));
+  j.set("program", std::filesystem::path(prog).filename().string());
+  j.set("images", int64_t(n));
+  j.set("max_difference", max_diff);
+  x.metrics.set("c_api", std::move(j));
+  x.say(str_cat("the C example (", prog, ") on model.lai: ", n, " images, predictions identical to C++"));
+  x.report.paragraph(str_cat("The C example <code>liteai_c_predict model.lai IMAGE...</code> (examples/c/predict.c, "
+                             "plain C99 against liteai.h) ran in its own process on the saved model and ", n,
+                             " test phantoms written as PNG (c_api/); its probabilities (c_api/predictions.tsv) "
+                             "against the C++ library's on the same files:"));
+  x.report.figure("C API max |difference|", "c_api.max_difference", max_diff, 6);
+}
+
 void stage_reload(Ctx& x) {
   const std::string path = x.file("model.lai");
   nn::save_model(path, *x.model);
@@ -887,6 +988,7 @@ void stage_reload(Ctx& x) {
   x.report.figure("max |difference|", "reload.max_difference", max_diff, 6);
   x.report.html("<p>Use it: <code>liteai predict model.lai IMAGE.png</code>, or from C "
                 "<code>lai_model_load(\"model.lai\", ...)</code> (capi/liteai.h).</p>");
+  c_api_check(x, *reloaded);
 }
 
 struct Stage {
@@ -911,7 +1013,7 @@ const std::vector<Stage>& stages() {
       {"distill", "5. Teacher -> student (distillation) within a memory budget", [] { return true; }, &stage_distill,
        nullptr},
       {"federated", "6. Three federated sites merged", [] { return true; }, &stage_federated, nullptr},
-      {"reload", "7. Save, reload, identical predictions", [] { return true; }, &stage_reload, nullptr},
+      {"reload", "7. Save, reload, identical predictions; the C example on the saved model", [] { return true; }, &stage_reload, nullptr},
   };
   return t;
 }

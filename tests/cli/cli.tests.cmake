@@ -15,9 +15,15 @@ set(workflows classify probmat anomaly som hough demo errors hostile distill tru
 if(TARGET liteai_interop_onnx)
   list(APPEND workflows onnx)
 endif()
+# The demo runs the C example predictor when the build has it (examples/c).
+set(c_predict "")
+if(TARGET liteai_c_predict)
+  set(c_predict $<TARGET_FILE:liteai_c_predict>)
+endif()
 foreach(workflow IN LISTS workflows)
   add_test(NAME cli_${workflow}
            COMMAND ${CMAKE_COMMAND} -DLITEAI=$<TARGET_FILE:liteai_cli> -DCORRUPT=$<TARGET_FILE:cli_test_corrupt>
+                   -DC_PREDICT=${c_predict}
                    -DWORK=${LITEAI_TEST_TMP}/cli_${workflow} -DEXAMPLES=${PROJECT_SOURCE_DIR}/examples
                    -P ${CMAKE_CURRENT_LIST_DIR}/run_cli_${workflow}.cmake)
   # Two threads whatever the machine: the same bits on every run (determinism is per thread count).
