@@ -58,3 +58,9 @@ if(NOT LITEAI_SANITIZE AND TARGET federated_sites)
   add_test(NAME example_federated COMMAND federated_sites ${LITEAI_TEST_TMP}/example_federated)
   set_tests_properties(example_federated PROPERTIES TIMEOUT 900 ENVIRONMENT "LITEAI_NUM_THREADS=2")
 endif()
+# The senafas example, small: seconds, so in the sanitized build too.
+if(TARGET senafas_compare)
+  add_test(NAME example_senafas COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:senafas_compare>
+                                        -P ${CMAKE_CURRENT_LIST_DIR}/run_example_senafas.cmake)
+  set_tests_properties(example_senafas PROPERTIES TIMEOUT 300 ENVIRONMENT "LITEAI_NUM_THREADS=2")
+endif()
