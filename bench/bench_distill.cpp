@@ -15,7 +15,26 @@
 //   teacher, 2), LAI_DISTILL_TEACHER_EPOCHS (the Fashion teacher, 3x the students'),
 //   LAI_DISTILL_PHANTOMS (300 training, as many test; 0 skips them), LAI_DISTILL_SIZE (256);
 //   --quick shrinks them.
-// Measured (see the commit that adds this file for the run it comes from): filled in below.
+// Training peak RSS is VmHWM after a reset to the current RSS, so it includes what earlier runs
+// left resident (the first phantom run most of all); a child process would be cleaner.
+// Measured 2026-12-07, 2 shared cores, 2 threads (the phantoms SYNTHETIC):
+//   run 2 (defaults but LAI_DISTILL_PHANTOMS=150; 6 min 12 s in all):
+//     Fashion teacher (6 epochs) 88.20%; small_cnn (10,000 images, 2 epochs, full test set)
+//     scratch / distilled: seed 1 86.55 / 86.00, seed 2 82.41 / 85.25, seed 3 85.32 / 84.69;
+//     means 84.76 / 85.31 (+0.55 points), ratio 1.007: target NOT MET (seeds 1 and 3 lower).
+//     Phantoms 256x256, 150 + 150, 2 epochs: teacher 64.7% acc, AUROC 0.694; compact_cxr
+//     (33,713,794 params) scratch 49.3% / AUROC 0.418, distilled 50.0% / 0.450, 13.6 / 16.2 ms
+//     per image, peak RSS 1092 / 770 MB; compact_cxr_gap (192,130 params) scratch 50.0% /
+//     0.515, distilled 50.0% / 0.519, 8.4 / 9.3 ms, 770 / 642 MB. The students learn nothing
+//     in 2 epochs of 150 phantoms; the AUROC differences are noise.
+//   run 1 (teacher 2 epochs = the students'; phantoms at 128x128, 200 + 200, 3 min in all):
+//     Fashion teacher 82.65%; small_cnn scratch / distilled: seed 1 86.55 / 81.77, seed 2
+//     82.41 / 81.79, seed 3 85.32 / 81.78; means 84.76 / 81.78, ratio 0.965: target NOT MET
+//     (the teacher was weaker than the students). Phantoms: teacher 90% acc, AUROC 0.998;
+//     compact_cxr (8,547,970 params) scratch 50% / AUROC 0.436, distilled 49% / 0.442;
+//     compact_cxr_gap (192,130 params) scratch 50% / 0.493, distilled 50% / 0.536 (2 epochs of
+//     200 phantoms teach the students nothing either way); latency 2.6-3.4 ms per image; peak
+//     RSS 263-913 MB (see above).
 #include <sys/stat.h>
 
 #include <cstdio>
