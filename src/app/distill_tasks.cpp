@@ -106,16 +106,7 @@ TrainOutcome distill(const Options& o_in, const Hooks& hooks, std::shared_ptr<nn
       LAI_CHECK(teacher->num_classes() == stu.num_classes(), task, ": the teacher has ", teacher->num_classes(),
                 " classes, the student ", stu.num_classes());
     }
-    std::unique_ptr<optim::BatchSource> teacher_input;
-    if (!same_input(*teacher, stu)) {  // the same samples in the same order, in the teacher's preprocessing
-      data::LoaderOptions tl = lo;
-      tl.width = int(teacher->preprocessing.width);
-      tl.height = int(teacher->preprocessing.height);
-      tl.standardize = teacher->preprocessing.standardize;
-      teacher_input = std::make_unique<optim::LoaderSource>(d.train, tl);
-    }
-    return std::make_unique<distill::TeacherSource>(std::move(train), teacher, std::move(teacher_input),
-                                                    std::move(columns));
+    return teacher_beside(std::move(train), stu, teacher, d.train, lo, std::move(columns));
   };
   if (by_logits) {
     // Class names come from the data: read it once to learn them (cheap: metadata only).
@@ -129,6 +120,22 @@ TrainOutcome distill(const Options& o_in, const Hooks& hooks, std::shared_ptr<nn
   }
   recipe.parents.emplace_back("teacher", by_model ? o.get_text("teacher") : o.get_text("teacher-logits"));
   return train(o, hooks, student, &recipe);
+}
+
+std::unique_ptr<optim::BatchSource> teacher_beside(std::unique_ptr<optim::BatchSource> student_batches,
+                                                   const nn::Model& student, std::shared_ptr<nn::Model> teacher,
+                                                   std::shared_ptr<const data::Dataset> train,
+                                                   const data::LoaderOptions& loader, std::vector<int64_t> columns) {
+  std::unique_ptr<optim::BatchSource> teacher_input;
+  if (!same_input(*teacher, student)) {
+    data::LoaderOptions tl = loader;
+    tl.width = int(teacher->preprocessing.width);
+    tl.height = int(teacher->preprocessing.height);
+    tl.standardize = teacher->preprocessing.standardize;
+    teacher_input = std::make_unique<optim::LoaderSource>(std::move(train), tl);
+  }
+  return std::make_unique<distill::TeacherSource>(std::move(student_batches), std::move(teacher),
+                                                  std::move(teacher_input), std::move(columns));
 }
 
 }  // namespace liteai::app
