@@ -13,7 +13,8 @@
 //     and inference latency of one image.
 // Sizes: LAI_DISTILL_FMNIST_TRAIN (10000 images), LAI_DISTILL_EPOCHS (students and the phantom
 //   teacher, 2), LAI_DISTILL_TEACHER_EPOCHS (the Fashion teacher, 3x the students'),
-//   LAI_DISTILL_PHANTOMS (300 training, as many test; 0 skips them), LAI_DISTILL_SIZE (256);
+//   LAI_DISTILL_PHANTOMS (300 training, as many test; 0 skips them), LAI_DISTILL_SIZE (256),
+//   LAI_DISTILL_T and LAI_DISTILL_ALPHA (the loss; default the task's 4 and 0.9);
 //   --quick shrinks them.
 // Training peak RSS is VmHWM after a reset to the current RSS, so it includes what earlier runs
 // left resident (the first phantom run most of all); a child process would be cleaner.
@@ -44,6 +45,7 @@
 
 #include "bench.hpp"
 #include "liteai/app/data_source.hpp"
+#include "liteai/app/distill_tasks.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/data/phantom.hpp"
 #include "liteai/distill/teacher.hpp"
@@ -54,12 +56,18 @@
 namespace {
 using namespace liteai;
 
-constexpr float kTemperature = 4.0f, kAlpha = 0.9f;  // the defaults of `liteai distill`
-
 int64_t env_int(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoll(v) : fallback;
 }
+float env_float(const char* name, float fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtof(v, nullptr) : fallback;
+}
+
+// The loss's temperature and weight: the defaults of `liteai distill` (4, 0.9) unless
+// LAI_DISTILL_T / LAI_DISTILL_ALPHA say otherwise.
+const float kTemperature = env_float("LAI_DISTILL_T", 4.0f), kAlpha = env_float("LAI_DISTILL_ALPHA", 0.9f);
 
 optim::TrainOptions train_options(int epochs) {
   optim::TrainOptions o;
@@ -78,23 +86,12 @@ void fit(std::shared_ptr<nn::Model> student, std::shared_ptr<nn::Model> teacher,
   optim::Trainer trainer(student, o);
   const data::LoaderOptions lo = optim::loader_options_for(*student, batch, seed);
   auto src = std::make_unique<optim::LoaderSource>(train, lo);
-  if (!teacher) {
+  if (teacher) {
+    auto with_teacher = app::teacher_beside(std::move(src), *student, teacher, train, lo);  // as `liteai distill`
+    trainer.fit(*with_teacher);
+  } else {
     trainer.fit(*src);
-    return;
   }
-  // As `liteai distill`: a teacher of another input size sees the same samples in the same order
-  // through a second loader in its own preprocessing.
-  std::unique_ptr<optim::BatchSource> teacher_input;
-  const auto &sp = student->preprocessing, &tp = teacher->preprocessing;
-  if (sp.width != tp.width || sp.height != tp.height || sp.standardize != tp.standardize) {
-    data::LoaderOptions tl = lo;
-    tl.width = int(tp.width);
-    tl.height = int(tp.height);
-    tl.standardize = tp.standardize;
-    teacher_input = std::make_unique<optim::LoaderSource>(train, tl);
-  }
-  distill::TeacherSource tsrc(std::move(src), teacher, std::move(teacher_input));
-  trainer.fit(tsrc);
 }
 
 // Test accuracy (%) and macro AUROC of a model's probabilities.
@@ -162,6 +159,7 @@ void fashion(const bench::SuiteArgs& args, bench::Report& report) {
   report.add({"scratch_fmnist_small_cnn_acc", mean_scratch, "%", "", 0});
   report.add({"distill_fmnist_small_cnn_acc", mean_distill, "%", "scratch_fmnist_small_cnn_acc",
               mean_distill / mean_scratch});
+  report.note(str_cat("distillation: temperature ", kTemperature, ", alpha ", kAlpha));
   const bool met = mean_distill - mean_scratch >= 0.5 && no_seed_lower;
   char line[200];
   std::snprintf(line, sizeof line,
