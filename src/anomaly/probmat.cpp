@@ -1,21 +1,24 @@
 // ProbMat accumulation, merge, finalize (histogram KDE) and the .lpm file.
 //
-// .lpm layout, inside the checked container of checked_file.hpp (magic "LAIPMAT\0"):
+// .lpm (version 3): the checked container of anomaly_file.hpp, magic "LAIPMAT\0".
+//   header:  {"width", "height", "bins", "count_bits", "scale", "tolerance", "lo", "hi", "images",
+//             "grid_width", "grid_height", "calibration" (optional: ProbMatCalibration::to_json,
+//             the finalize and WPM settings, score and circle settings, the normal scores)}
+//   tensors: "counts" u16 or u32 [cells, bins] (cell-major), "shifts" u8 [cells] (halvings
+//            applied to that cell's counts)
+// Versions 1 and 2 (liteai <= 0.3) are the binary layout of legacy_file.hpp:
 //   header: width i32, height i32, bins i32, count_bits i32, scale i32, tolerance i32,
 //           lo f32, hi f32, images u64, grid_width i32, grid_height i32      (48 bytes, LE)
 //           version 2: + calibration_bytes u64                               (56 bytes)
-//   payload: counts  cells x bins  (u16 or u32 LE, cell-major: cell * bins + bin)
-//            shifts  cells          (u8: halvings applied to that cell's counts)
-//            version 2: calibration  calibration_bytes of UTF-8 JSON (ProbMatCalibration::to_json:
-//            finalize and WPM settings, score and circle settings, the normal scores; 0 bytes: none)
-// Version 1 files (no calibration) still load; saves write version 2.
+//   payload: counts (u16 or u32 LE), shifts (u8), version 2: calibration_bytes of UTF-8 JSON
+// They load through the same checks (translated into the version 3 header and tensors).
 #include "liteai/anomaly/probmat.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "anomaly/checked_file.hpp"
+#include "anomaly/anomaly_file.hpp"
 #include "liteai/anomaly/calibration.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/limits.hpp"
@@ -25,8 +28,9 @@ namespace liteai::anomaly {
 
 namespace {
 
-constexpr char kMagic[8] = {'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'};
-constexpr uint32_t kVersion = 2;
+io::ModelFile probmat_from_legacy(const detail::LegacyFile& f, const std::string& path);
+const detail::AnomalyFormat kFormat = {
+    {{'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'}, 3, "probmat (.lpm)"}, 2, probmat_from_legacy};
 constexpr uint64_t kMaxCalibrationBytes = 256ull << 20;  // far above any real calibration (JSON of the scores)
 constexpr int kMaxSide = 1 << 16;
 
@@ -394,80 +398,125 @@ float ProbTable::rel_at(int64_t cell, float v) const {
 
 void ProbMat::save(const std::string& path, const ProbMatCalibration* calibration) const {
   LAI_CHECK(config_.width > 0, "probmat save: empty ProbMat");
-  const std::string cal = calibration && !calibration->empty() ? calibration->to_json().dump() : std::string();
-  detail::ByteWriter h;
-  h.i32(config_.width);
-  h.i32(config_.height);
-  h.i32(config_.bins);
-  h.i32(config_.count_bits);
-  h.i32(config_.scale);
-  h.i32(config_.tolerance);
-  h.f32(config_.lo);
-  h.f32(config_.hi);
-  h.u64(images_);
-  h.i32(config_.grid_width());
-  h.i32(config_.grid_height());
-  h.u64(cal.size());
-  detail::ByteWriter p;
+  io::Json h = io::Json::object();
+  h.set("width", config_.width);
+  h.set("height", config_.height);
+  h.set("bins", config_.bins);
+  h.set("count_bits", config_.count_bits);
+  h.set("scale", config_.scale);
+  h.set("tolerance", config_.tolerance);
+  h.set("lo", config_.lo);
+  h.set("hi", config_.hi);
+  h.set("images", images_);
+  h.set("grid_width", config_.grid_width());
+  h.set("grid_height", config_.grid_height());
+  if (calibration && !calibration->empty()) h.set("calibration", calibration->to_json());
+  const int64_t cells = config_.cells();
+  Tensor counts = Tensor::empty({cells, config_.bins}, config_.count_bits == 32 ? DType::u32 : DType::u16);
   if (config_.count_bits == 32)
-    p.array_u32(c32_.data(), c32_.size());
+    std::copy(c32_.begin(), c32_.end(), counts.data_u32());
   else
-    p.array_u16(c16_.data(), c16_.size());
-  p.bytes(shift_.data(), shift_.size());
-  p.bytes(cal.data(), cal.size());
-  detail::write_checked_file(path, kMagic, kVersion, h.buffer(), p.buffer());
+    std::copy(c16_.begin(), c16_.end(), counts.data_u16());
+  Tensor shifts = Tensor::empty({cells}, DType::u8);
+  std::copy(shift_.begin(), shift_.end(), shifts.data_u8());
+  detail::save_anomaly_file(kFormat, path, h, {{"counts", counts}, {"shifts", shifts}});
 }
+
+namespace {
+// An integer header field that must fit an int (the config's checks then judge its value).
+int header_int(const io::Json& h, const char* key, const std::string& what) {
+  const int64_t v = h.get_int(key, what);
+  LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, what, ": '", key, "' = ", v, " is out of range");
+  return int(v);
+}
+
+// The config a header describes, checked (its grid against the stored one too).
+ProbMatConfig config_from_header(const io::Json& h, const std::string& path) {
+  const std::string what = path + " header";
+  LAI_CHECK_FORMAT(h.is_object(), what, ": must be an object (found ", h.type_name(), ")");
+  ProbMatConfig c;
+  c.width = header_int(h, "width", what);
+  c.height = header_int(h, "height", what);
+  c.bins = header_int(h, "bins", what);
+  c.count_bits = header_int(h, "count_bits", what);
+  c.scale = header_int(h, "scale", what);
+  c.tolerance = header_int(h, "tolerance", what);
+  c.lo = float(h.get_number("lo", what));
+  c.hi = float(h.get_number("hi", what));
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::invalid_argument) throw;  // a limit stays a limit
+    throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", e.what()));
+  }
+  const int gw = header_int(h, "grid_width", what), gh = header_int(h, "grid_height", what);
+  LAI_CHECK(gw == c.grid_width() && gh == c.grid_height(), path, ": grid ", gw, "x", gh, " does not match ",
+            c.width, "x", c.height, " at scale ", c.scale);
+  return c;
+}
+
+io::ModelFile probmat_from_legacy(const detail::LegacyFile& f, const std::string& path) {
+  detail::ByteReader r(f.header.data(), f.header.size(), path + " header");
+  io::Json h = io::Json::object();
+  for (const char* key : {"width", "height", "bins", "count_bits", "scale", "tolerance"}) h.set(key, r.i32(key));
+  h.set("lo", r.f32("lo"));
+  h.set("hi", r.f32("hi"));
+  const uint64_t images = r.u64("images");
+  LAI_CHECK_FORMAT(images <= uint64_t(INT64_MAX), path, ": implausible image count ", images);
+  h.set("images", images);
+  for (const char* key : {"grid_width", "grid_height"}) h.set(key, r.i32(key));
+  const uint64_t cal_bytes = f.version >= 2 ? r.u64("calibration_bytes") : 0;
+  LAI_CHECK_FORMAT(r.remaining() == 0, path, ": ", r.remaining(), " unexpected bytes after the version ", f.version,
+                   " header");
+  LAI_CHECK_FORMAT(cal_bytes <= kMaxCalibrationBytes, path, ": calibration of ", cal_bytes, " bytes is implausible");
+  // The sizes the payload holds follow from the header, checked as the current layout's are.
+  const ProbMatConfig c = config_from_header(h, path);
+  const uint64_t cells = uint64_t(c.cells()), bytes = uint64_t(c.count_bits / 8);
+  const uint64_t expect = detail::checked_mul(detail::checked_mul(cells, uint64_t(c.bins), "probmat counts"), bytes,
+                                              "probmat counts") + cells + cal_bytes;
+  LAI_CHECK_FORMAT(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, the header (",
+                   c.describe(), ") needs ", expect);
+  detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+  Tensor counts = Tensor::empty({int64_t(cells), c.bins}, c.count_bits == 32 ? DType::u32 : DType::u16);
+  p.array(counts.raw_data(), size_t(counts.numel()), size_t(bytes), "counts");
+  Tensor shifts = Tensor::empty({int64_t(cells)}, DType::u8);
+  p.array(shifts.raw_data(), size_t(cells), 1, "shifts");
+  if (cal_bytes > 0) {
+    std::string text(size_t(cal_bytes), '\0');
+    p.array(text.data(), text.size(), 1, "calibration");
+    h.set("calibration", io::Json::parse(text, path + " calibration"));
+  }
+  io::ModelFile out;
+  out.header = std::move(h);
+  out.tensors = {{"counts", counts}, {"shifts", shifts}};
+  return out;
+}
+}  // namespace
 
 ProbMat ProbMat::load(const std::string& path, ProbMatCalibration* calibration) {
   if (calibration) *calibration = ProbMatCalibration();
   // Everything the file fails to satisfy is a damaged file (format).
   return reclassify(ErrorKind::format, [&] {
-    detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "probmat (.lpm)");
-    detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
-    ProbMatConfig c;
-    c.width = h.i32("width");
-    c.height = h.i32("height");
-    c.bins = h.i32("bins");
-    c.count_bits = h.i32("count_bits");
-    c.scale = h.i32("scale");
-    c.tolerance = h.i32("tolerance");
-    c.lo = h.f32("lo");
-    c.hi = h.f32("hi");
-    const uint64_t images = h.u64("images");
-    const int gw = h.i32("grid_width"), gh = h.i32("grid_height");
-    const uint64_t cal_bytes = f.version >= 2 ? h.u64("calibration_bytes") : 0;
-    LAI_CHECK_FORMAT(h.remaining() == 0, path, ": ", h.remaining(), " unexpected bytes after the version ", f.version,
-                     " header");
-    LAI_CHECK_FORMAT(cal_bytes <= kMaxCalibrationBytes, path, ": calibration of ", cal_bytes, " bytes is implausible");
-    try {
-      c.validate();
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::invalid_argument) throw;  // a limit stays a limit
-      throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", e.what()));
-    }
-    LAI_CHECK(gw == c.grid_width() && gh == c.grid_height(), path, ": grid ", gw, "x", gh,
-              " does not match ", c.width, "x", c.height, " at scale ", c.scale);
-    const uint64_t cells = uint64_t(c.cells());
-    const uint64_t expect = detail::checked_mul(detail::checked_mul(cells, uint64_t(c.bins), "probmat counts"),
-                                                uint64_t(c.count_bits / 8), "probmat counts") + cells + cal_bytes;
-    LAI_CHECK_FORMAT(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, the header (",
-              c.describe(), ") needs ", expect);
+    const io::ModelFile f = detail::load_anomaly_file(kFormat, path);
+    const io::Json& h = f.header;
+    const ProbMatConfig c = config_from_header(h, path);
+    const int64_t images = h.get_int("images", path + " header");
+    LAI_CHECK_FORMAT(images >= 0, path, ": negative image count ", images);
+    const int64_t cells = c.cells();
+    const Tensor& counts = detail::require_tensor(f, "counts", c.count_bits == 32 ? DType::u32 : DType::u16,
+                                                  {cells, c.bins});
+    const Tensor& shifts = detail::require_tensor(f, "shifts", DType::u8, {cells});
     ProbMat pm(c);
-    pm.images_ = images;
-    detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+    pm.images_ = uint64_t(images);
     if (c.count_bits == 32)
-      p.array_u32(pm.c32_.data(), pm.c32_.size(), "counts");
+      std::copy(counts.data_u32(), counts.data_u32() + counts.numel(), pm.c32_.begin());
     else
-      p.array_u16(pm.c16_.data(), pm.c16_.size(), "counts");
-    p.bytes(pm.shift_.data(), pm.shift_.size(), "shifts");
+      std::copy(counts.data_u16(), counts.data_u16() + counts.numel(), pm.c16_.begin());
+    std::copy(shifts.data_u8(), shifts.data_u8() + cells, pm.shift_.begin());
     for (size_t i = 0; i < pm.shift_.size(); ++i)
       LAI_CHECK(pm.shift_[i] <= 31, path, ": cell ", i, " has an implausible count shift ", int(pm.shift_[i]));
-    if (cal_bytes > 0 && calibration) {
-      std::string text(size_t(cal_bytes), '\0');
-      p.bytes(text.data(), text.size(), "calibration");
-      const std::string what = path + " calibration";
-      *calibration = ProbMatCalibration::from_json(io::Json::parse(text, what), what);
-    }
+    if (const io::Json* cal = h.find("calibration"); cal && calibration)
+      *calibration = ProbMatCalibration::from_json(*cal, path + " calibration");
     return pm;
   });
 }

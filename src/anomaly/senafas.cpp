@@ -1,15 +1,17 @@
-// senafas anomaly channel (see senafas.hpp). .lsnf layout (version 1) inside the checked
-// container of checked_file.hpp:
-//   header: width i32, height i32, patch i32, pool i32, dim i32, log_scale i32 (0/1), floor f32,
-//           SOM rows i32, cols i32, topology i32, toroidal i32, neighborhood i32
-//   payload: SOM weights f32 (units x dim), cell mean f32 (cells), cell sd f32 (cells)
+// senafas anomaly channel (see senafas.hpp). .lsnf (version 2): the checked container of
+// anomaly_file.hpp, magic "LAISNF\0\0":
+//   header:  {"width", "height", "patch", "pool", "dim", "log_scale": bool, "floor",
+//             "som": the SOM's layout (som_layout.hpp)}
+//   tensors: "som_weights" f32 [units, dim], "cell_mean" f32 [cells], "cell_sd" f32 [cells]
+// Version 1 (liteai <= 0.3), the binary layout of legacy_file.hpp: header width, height, patch,
+// pool, dim, log_scale (i32), floor f32, the SOM's layout (i32); payload the same arrays (f32 LE).
 #include "liteai/anomaly/senafas.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "anomaly/checked_file.hpp"
+#include "anomaly/anomaly_file.hpp"
 #include "anomaly/som_layout.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
@@ -19,8 +21,6 @@ namespace liteai::anomaly {
 using data::Image;
 
 namespace {
-constexpr char kMagic[8] = {'L', 'A', 'I', 'S', 'N', 'F', '\0', '\0'};
-constexpr uint32_t kVersion = 1;
 // SOM training sees at most this many patches (a deterministic stride sample); the per-cell
 // calibration always uses every patch of every map.
 constexpr int64_t kMaxTrainPatches = 200'000;
@@ -171,67 +171,125 @@ double Senafas::image_score(const Image& channel) {
   return double(*std::max_element(channel.pixels.begin(), channel.pixels.end()));
 }
 
+namespace detail {
+struct SenafasFile {
+  // An unfitted channel of the shape a header describes, every field checked.
+  static Senafas from_header(const io::Json& header, const std::string& path);
+  static io::ModelFile from_legacy(const LegacyFile& file, const std::string& path);
+};
+}  // namespace detail
+
+namespace {
+const detail::AnomalyFormat kFormat = {
+    {{'L', 'A', 'I', 'S', 'N', 'F', '\0', '\0'}, 2, "senafas (.lsnf)"}, 1, detail::SenafasFile::from_legacy};
+}  // namespace
+
 void Senafas::save(const std::string& path) const {
   LAI_CHECK(fitted(), "senafas save: not fitted");
   const SomConfig& c = som_.config();
-  detail::ByteWriter h;
-  h.i32(width_);
-  h.i32(height_);
-  h.i32(patch_);
-  h.i32(pool_);
-  h.i32(dim_);
-  h.i32(log_scale_ ? 1 : 0);
-  h.f32(floor_);
-  detail::write_som_layout(h, c);
-  detail::ByteWriter p;
-  p.array_f32(som_.weights().data(), som_.weights().size());
-  p.array_f32(mu_.data(), mu_.size());
-  p.array_f32(sd_.data(), sd_.size());
-  detail::write_checked_file(path, kMagic, kVersion, h.buffer(), p.buffer());
+  io::Json h = io::Json::object();
+  h.set("width", width_);
+  h.set("height", height_);
+  h.set("patch", patch_);
+  h.set("pool", pool_);
+  h.set("dim", dim_);
+  h.set("log_scale", log_scale_);
+  h.set("floor", floor_);
+  h.set("som", detail::som_layout_to_json(c));
+  auto f32 = [](const std::vector<float>& v, Shape shape) {
+    Tensor t = Tensor::empty(shape);
+    std::copy(v.begin(), v.end(), t.data());
+    return t;
+  };
+  const int64_t cells = int64_t(mu_.size());
+  detail::save_anomaly_file(kFormat, path, h,
+                            {{"som_weights", f32(som_.weights(), {c.units(), c.dim})},
+                             {"cell_mean", f32(mu_, {cells})},
+                             {"cell_sd", f32(sd_, {cells})}});
 }
+
+namespace detail {
+io::ModelFile SenafasFile::from_legacy(const LegacyFile& f, const std::string& path) {
+  detail::ByteReader r(f.header.data(), f.header.size(), path + " header");
+  io::Json h = io::Json::object();
+  for (const char* key : {"width", "height", "patch", "pool", "dim"}) h.set(key, r.i32(key));
+  const int log_flag = r.i32("log_scale");
+  LAI_CHECK_FORMAT(log_flag == 0 || log_flag == 1, path, ": invalid header: log_scale flag ", log_flag);
+  h.set("log_scale", log_flag == 1);
+  h.set("floor", r.f32("floor"));
+  h.set("som", detail::read_legacy_som_layout(r, path));
+  LAI_CHECK_FORMAT(r.remaining() == 0, path, ": invalid header: ", r.remaining(), " unexpected trailing bytes");
+  // The arrays' sizes follow from the header, checked as the current layout's are.
+  const Senafas shape = from_header(h, path);
+  const SomConfig& c = shape.som_.config();
+  const uint64_t cells = uint64_t(shape.grid_width()) * uint64_t(shape.grid_height());
+  const uint64_t weights = uint64_t(c.units()) * uint64_t(c.dim);
+  const uint64_t expect = detail::checked_mul(weights + 2 * cells, 4, "senafas payload");
+  LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
+            " SOM of dimension ", c.dim, " and ", cells, " cells need ", expect);
+  detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+  auto f32 = [&](Shape s, const char* field) {
+    Tensor t = Tensor::empty(s);
+    p.array(t.raw_data(), size_t(t.numel()), 4, field);
+    return t;
+  };
+  io::ModelFile out;
+  out.header = std::move(h);
+  Tensor w = f32({c.units(), c.dim}, "SOM weights");
+  Tensor mu = f32({int64_t(cells)}, "cell means");
+  out.tensors = {{"som_weights", w}, {"cell_mean", mu}, {"cell_sd", f32({int64_t(cells)}, "cell standard deviations")}};
+  return out;
+}
+
+Senafas SenafasFile::from_header(const io::Json& h, const std::string& path) {
+  const std::string what = path + " header";
+  LAI_CHECK_FORMAT(h.is_object(), what, ": must be an object (found ", h.type_name(), ")");
+  auto field = [&](const char* key) {
+    const int64_t v = h.get_int(key, what);
+    LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, path, ": invalid header: ", key, " ", v);
+    return int(v);
+  };
+  Senafas s;
+  s.width_ = field("width");
+  s.height_ = field("height");
+  s.patch_ = field("patch");
+  s.pool_ = field("pool");
+  s.dim_ = field("dim");
+  s.log_scale_ = h.get_bool("log_scale", what);
+  s.floor_ = float(h.get_number("floor", what));
+  const SomConfig c = detail::som_layout_from_json(h.get_object("som", what), path);
+  LAI_CHECK_FORMAT(s.width_ >= 1 && s.height_ >= 1 && s.width_ <= (1 << 16) && s.height_ <= (1 << 16), path,
+                   ": invalid header: map size ", s.width_, "x", s.height_);
+  LAI_CHECK_FORMAT(s.patch_ >= 1 && s.patch_ <= 256, path, ": invalid header: patch ", s.patch_);
+  LAI_CHECK_FORMAT(s.pool_ >= 1 && s.pool_ <= s.patch_, path, ": invalid header: pool ", s.pool_, " for patch ",
+                   s.patch_);
+  const int side = pooled_side(s.patch_, s.pool_);
+  LAI_CHECK_FORMAT(s.dim_ == side * side, path, ": invalid header: dim ", s.dim_, " but patch ", s.patch_,
+                   " pooled by ", s.pool_, " gives ", side * side);
+  LAI_CHECK_FORMAT(std::isfinite(s.floor_) && s.floor_ > 0.f, path, ": invalid header: sd floor ", s.floor_);
+  LAI_CHECK_FORMAT(c.dim == s.dim_, path, ": invalid header: the SOM's dimension ", c.dim,
+                   " is not the patch dimension ", s.dim_);
+  s.som_ = Som(c);
+  return s;
+}
+}  // namespace detail
 
 Senafas Senafas::load(const std::string& path) {
   // Everything the file fails to satisfy is a damaged file (format).
   return reclassify(ErrorKind::format, [&] {
-    detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "senafas (.lsnf)");
-    detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
-    Senafas s;
-    s.width_ = h.i32("width");
-    s.height_ = h.i32("height");
-    s.patch_ = h.i32("patch");
-    s.pool_ = h.i32("pool");
-    s.dim_ = h.i32("dim");
-    const int log_flag = h.i32("log_scale");
-    s.floor_ = h.f32("floor");
-    const SomConfig c = detail::read_som_layout(h, path);
-    LAI_CHECK_FORMAT(h.remaining() == 0, path, ": invalid header: ", h.remaining(), " unexpected trailing bytes");
-    LAI_CHECK_FORMAT(s.width_ >= 1 && s.height_ >= 1 && s.width_ <= (1 << 16) && s.height_ <= (1 << 16), path,
-              ": invalid header: map size ", s.width_, "x", s.height_);
-    LAI_CHECK_FORMAT(s.patch_ >= 1 && s.patch_ <= 256, path, ": invalid header: patch ", s.patch_);
-    LAI_CHECK_FORMAT(s.pool_ >= 1 && s.pool_ <= s.patch_, path, ": invalid header: pool ", s.pool_, " for patch ", s.patch_);
-    const int side = pooled_side(s.patch_, s.pool_);
-    LAI_CHECK_FORMAT(s.dim_ == side * side, path, ": invalid header: dim ", s.dim_, " but patch ", s.patch_, " pooled by ",
-              s.pool_, " gives ", side * side);
-    LAI_CHECK_FORMAT(log_flag == 0 || log_flag == 1, path, ": invalid header: log_scale flag ", log_flag);
-    LAI_CHECK_FORMAT(std::isfinite(s.floor_) && s.floor_ > 0.f, path, ": invalid header: sd floor ", s.floor_);
-    LAI_CHECK_FORMAT(c.dim == s.dim_, path, ": invalid header: the SOM's dimension ", c.dim, " is not the patch dimension ",
-              s.dim_);
-    s.log_scale_ = log_flag == 1;
-    const uint64_t cells = uint64_t(s.grid_width()) * uint64_t(s.grid_height());
-    const uint64_t weights = uint64_t(c.units()) * uint64_t(c.dim);
-    const uint64_t expect = detail::checked_mul(weights + 2 * cells, 4, "senafas payload");
-    LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
-              " SOM of dimension ", c.dim, " and ", cells, " cells need ", expect);
-    s.som_ = Som(c);
-    s.mu_.resize(size_t(cells));
-    s.sd_.resize(size_t(cells));
-    detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
-    p.array_f32(s.som_.weights().data(), s.som_.weights().size(), "SOM weights");
-    p.array_f32(s.mu_.data(), s.mu_.size(), "cell means");
-    p.array_f32(s.sd_.data(), s.sd_.size(), "cell standard deviations");
+    const io::ModelFile f = detail::load_anomaly_file(kFormat, path);
+    Senafas s = detail::SenafasFile::from_header(f.header, path);
+    const SomConfig& c = s.som_.config();
+    const int64_t cells = int64_t(s.grid_width()) * s.grid_height();
+    const Tensor& w = detail::require_tensor(f, "som_weights", DType::f32, {c.units(), c.dim});
+    const Tensor& mu = detail::require_tensor(f, "cell_mean", DType::f32, {cells});
+    const Tensor& sd = detail::require_tensor(f, "cell_sd", DType::f32, {cells});
+    std::copy(w.data(), w.data() + w.numel(), s.som_.weights().begin());
+    s.mu_.assign(mu.data(), mu.data() + cells);
+    s.sd_.assign(sd.data(), sd.data() + cells);
     for (size_t i = 0; i < s.som_.weights().size(); ++i)
       LAI_CHECK(std::isfinite(s.som_.weights()[i]), path, ": SOM weight ", i, " is not finite");
-    for (size_t k = 0; k < cells; ++k) {
+    for (size_t k = 0; k < size_t(cells); ++k) {
       LAI_CHECK(std::isfinite(s.mu_[k]), path, ": cell mean ", k, " is not finite");
       LAI_CHECK(std::isfinite(s.sd_[k]) && s.sd_[k] >= 0.f, path, ": cell standard deviation ", k, " is ", s.sd_[k]);
     }

@@ -1,7 +1,7 @@
-// Kohonen SOM (see som.hpp). .lsom layout (version 1) inside the checked container:
-//   header: rows i32, cols i32, dim i32, topology i32 (0 rect, 1 hex), toroidal i32,
-//           neighborhood i32 (0 gaussian, 1 bubble, 2 mexican hat)
-//   payload: weights f32 LE, units x dim
+// Kohonen SOM (see som.hpp). .lsom (version 2): the checked container of anomaly_file.hpp, magic
+// "LAISOM\0\0"; header: the SOM's layout (som_layout.hpp); tensor "weights" f32 [units, dim].
+// Version 1 (liteai <= 0.3), the binary layout of legacy_file.hpp: header rows, cols, dim,
+// topology, toroidal, neighborhood (i32 LE); payload weights f32 LE, units x dim.
 #include "liteai/anomaly/som.hpp"
 
 #include <Eigen/Dense>
@@ -11,7 +11,7 @@
 #include <limits>
 #include <numeric>
 
-#include "anomaly/checked_file.hpp"
+#include "anomaly/anomaly_file.hpp"
 #include "anomaly/som_layout.hpp"
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
@@ -22,8 +22,8 @@
 namespace liteai::anomaly {
 
 namespace {
-constexpr char kMagic[8] = {'L', 'A', 'I', 'S', 'O', 'M', '\0', '\0'};
-constexpr uint32_t kVersion = 1;
+io::ModelFile som_from_legacy(const detail::LegacyFile& f, const std::string& path);
+const detail::AnomalyFormat kFormat = {{{'L', 'A', 'I', 'S', 'O', 'M', '\0', '\0'}, 2, "som (.lsom)"}, 1, som_from_legacy};
 constexpr int64_t kChunk = 512;  // samples per BMU chunk: fixed, so results do not depend on threads
 const float kSqrt3_2 = std::sqrt(3.f) / 2.f;
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -404,27 +404,43 @@ void Som::write_umatrix_png(const std::string& path, int cell) const {
 }
 
 namespace detail {
-void write_som_layout(ByteWriter& h, const SomConfig& c) {
-  h.i32(c.rows);
-  h.i32(c.cols);
-  h.i32(c.dim);
-  h.i32(int(c.topology));
-  h.i32(c.toroidal ? 1 : 0);
-  h.i32(int(c.neighborhood));
+namespace {
+constexpr const char* kTopologies[] = {"rectangular", "hexagonal"};
+constexpr const char* kNeighborhoods[] = {"gaussian", "bubble", "mexican_hat"};
+}  // namespace
+
+io::Json som_layout_to_json(const SomConfig& c) {
+  io::Json h = io::Json::object();
+  h.set("rows", c.rows);
+  h.set("cols", c.cols);
+  h.set("dim", c.dim);
+  h.set("topology", kTopologies[int(c.topology)]);
+  h.set("toroidal", c.toroidal);
+  h.set("neighborhood", kNeighborhoods[int(c.neighborhood)]);
+  return h;
 }
 
-SomConfig read_som_layout(ByteReader& h, const std::string& path) {
+SomConfig som_layout_from_json(const io::Json& h, const std::string& path) {
+  const std::string what = path + " header";
+  LAI_CHECK_FORMAT(h.is_object(), what, ": the SOM layout must be an object (found ", h.type_name(), ")");
+  auto size = [&](const char* key) {
+    const int64_t v = h.get_int(key, what);
+    LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, path, ": invalid header: ", key, " ", v);
+    return int(v);
+  };
+  auto pick = [&](const char* key, const auto& names) {
+    const std::string& v = h.get_string(key, what);
+    for (size_t i = 0; i < std::size(names); ++i)
+      if (v == names[i]) return int(i);
+    throw_error(ErrorKind::format, str_cat(path, ": invalid header: ", key, " '", v, "'"));
+  };
   SomConfig c;
-  c.rows = h.i32("rows");
-  c.cols = h.i32("cols");
-  c.dim = h.i32("dim");
-  const int topo = h.i32("topology"), tor = h.i32("toroidal"), nb = h.i32("neighborhood");
-  LAI_CHECK_FORMAT(topo == 0 || topo == 1, path, ": invalid header: topology ", topo, " (0 rectangular, 1 hexagonal)");
-  LAI_CHECK_FORMAT(tor == 0 || tor == 1, path, ": invalid header: toroidal flag ", tor);
-  LAI_CHECK_FORMAT(nb >= 0 && nb <= 2, path, ": invalid header: neighborhood ", nb);
-  c.topology = SomTopology(topo);
-  c.toroidal = tor == 1;
-  c.neighborhood = SomNeighborhood(nb);
+  c.rows = size("rows");
+  c.cols = size("cols");
+  c.dim = size("dim");
+  c.topology = SomTopology(pick("topology", kTopologies));
+  c.toroidal = h.get_bool("toroidal", what);
+  c.neighborhood = SomNeighborhood(pick("neighborhood", kNeighborhoods));
   try {
     c.validate();
   } catch (const Error& e) {
@@ -433,29 +449,53 @@ SomConfig read_som_layout(ByteReader& h, const std::string& path) {
   }
   return c;
 }
+
+io::Json read_legacy_som_layout(ByteReader& r, const std::string& path) {
+  io::Json h = io::Json::object();
+  for (const char* key : {"rows", "cols", "dim"}) h.set(key, r.i32(key));
+  const int topo = r.i32("topology"), tor = r.i32("toroidal"), nb = r.i32("neighborhood");
+  LAI_CHECK_FORMAT(topo == 0 || topo == 1, path, ": invalid header: topology ", topo, " (0 rectangular, 1 hexagonal)");
+  LAI_CHECK_FORMAT(tor == 0 || tor == 1, path, ": invalid header: toroidal flag ", tor);
+  LAI_CHECK_FORMAT(nb >= 0 && nb <= 2, path, ": invalid header: neighborhood ", nb);
+  h.set("topology", kTopologies[topo]);
+  h.set("toroidal", tor == 1);
+  h.set("neighborhood", kNeighborhoods[nb]);
+  return h;
+}
 }  // namespace detail
+
+namespace {
+io::ModelFile som_from_legacy(const detail::LegacyFile& f, const std::string& path) {
+  detail::ByteReader r(f.header.data(), f.header.size(), path + " header");
+  io::ModelFile out;
+  out.header = detail::read_legacy_som_layout(r, path);
+  const SomConfig c = detail::som_layout_from_json(out.header, path);
+  const uint64_t expect = detail::checked_mul(uint64_t(c.units()) * uint64_t(c.dim), 4, "som weights");
+  LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
+            " SOM of dimension ", c.dim, " needs ", expect);
+  Tensor w = Tensor::empty({c.units(), c.dim});
+  detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
+  p.array(w.raw_data(), size_t(w.numel()), 4, "weights");
+  out.tensors = {{"weights", w}};
+  return out;
+}
+}  // namespace
 
 void Som::save(const std::string& path) const {
   LAI_CHECK(!w_.empty(), "som save: empty SOM");
-  detail::ByteWriter h;
-  detail::write_som_layout(h, config_);
-  detail::ByteWriter p;
-  p.array_f32(w_.data(), w_.size());
-  detail::write_checked_file(path, kMagic, kVersion, h.buffer(), p.buffer());
+  Tensor w = Tensor::empty({config_.units(), config_.dim});
+  std::copy(w_.begin(), w_.end(), w.data());
+  detail::save_anomaly_file(kFormat, path, detail::som_layout_to_json(config_), {{"weights", w}});
 }
 
 Som Som::load(const std::string& path) {
   // Everything the file fails to satisfy is a damaged file (format).
   return reclassify(ErrorKind::format, [&] {
-    detail::CheckedFile f = detail::read_checked_file(path, kMagic, kVersion, "som (.lsom)");
-    detail::ByteReader h(f.header.data(), f.header.size(), path + " header");
-    const SomConfig c = detail::read_som_layout(h, path);
-    const uint64_t expect = detail::checked_mul(uint64_t(c.units()) * uint64_t(c.dim), 4, "som weights");
-    LAI_CHECK(f.payload.size() == expect, path, ": payload is ", f.payload.size(), " bytes, a ", c.rows, "x", c.cols,
-              " SOM of dimension ", c.dim, " needs ", expect);
+    const io::ModelFile f = detail::load_anomaly_file(kFormat, path);
+    const SomConfig c = detail::som_layout_from_json(f.header, path);
+    const Tensor& w = detail::require_tensor(f, "weights", DType::f32, {c.units(), c.dim});
     Som s(c);
-    detail::ByteReader p(f.payload.data(), f.payload.size(), path + " payload");
-    p.array_f32(s.w_.data(), s.w_.size(), "weights");
+    std::copy(w.data(), w.data() + w.numel(), s.w_.begin());
     for (size_t i = 0; i < s.w_.size(); ++i)
       LAI_CHECK(std::isfinite(s.w_[i]), path, ": weight ", i, " is not finite");
     return s;

@@ -113,6 +113,16 @@ uint8_t* Tensor::data_u8() {
   return static_cast<uint8_t*>(impl_->storage->data()) + impl_->offset;
 }
 const uint8_t* Tensor::data_u8() const { return const_cast<Tensor*>(this)->data_u8(); }
+uint16_t* Tensor::data_u16() {
+  LAI_CHECK(need(impl_, "data").dtype == DType::u16, "data_u16(): tensor is ", dtype_name(impl_->dtype));
+  return static_cast<uint16_t*>(impl_->storage->data()) + impl_->offset;
+}
+const uint16_t* Tensor::data_u16() const { return const_cast<Tensor*>(this)->data_u16(); }
+uint32_t* Tensor::data_u32() {
+  LAI_CHECK(need(impl_, "data").dtype == DType::u32, "data_u32(): tensor is ", dtype_name(impl_->dtype));
+  return static_cast<uint32_t*>(impl_->storage->data()) + impl_->offset;
+}
+const uint32_t* Tensor::data_u32() const { return const_cast<Tensor*>(this)->data_u32(); }
 void* Tensor::raw_data() {
   TensorImpl& t = need(impl_, "raw_data");
   return static_cast<char*>(t.storage->data()) + t.offset * int64_t(dtype_size(t.dtype));
@@ -123,9 +133,12 @@ std::vector<float> Tensor::to_vector() const {
   std::vector<float> v(static_cast<size_t>(numel()));
   if (v.empty()) return v;
   if (dtype() == DType::bf16) return to(DType::f32).to_vector();
-  if (dtype() == DType::u8) {
-    LAI_CHECK(is_contiguous(), "to_vector: strided u8 tensors are not supported");
-    std::copy(data_u8(), data_u8() + numel(), v.begin());
+  if (is_integer(dtype())) {
+    LAI_CHECK(is_contiguous(), "to_vector: strided ", dtype_name(dtype()), " tensors are not supported");
+    const int64_t n = numel();
+    if (dtype() == DType::u8) std::copy(data_u8(), data_u8() + n, v.begin());
+    if (dtype() == DType::u16) std::copy(data_u16(), data_u16() + n, v.begin());
+    if (dtype() == DType::u32) std::copy(data_u32(), data_u32() + n, v.begin());
     return v;
   }
   gather(*this, v.data());
@@ -145,6 +158,8 @@ float Tensor::at(std::initializer_list<int64_t> index) const {
   }
   if (dtype() == DType::bf16) return bf16_to_f32(static_cast<const uint16_t*>(storage()->data())[off]);
   if (dtype() == DType::u8) return static_cast<const uint8_t*>(storage()->data())[off];
+  if (dtype() == DType::u16) return static_cast<const uint16_t*>(storage()->data())[off];
+  if (dtype() == DType::u32) return float(static_cast<const uint32_t*>(storage()->data())[off]);
   return static_cast<const float*>(storage()->data())[off];
 }
 
@@ -163,7 +178,7 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
-  LAI_CHECK(t != DType::u8 && dtype() != DType::u8, "to: u8 tensors hold raw codes and convert to nothing (",
+  LAI_CHECK(!is_integer(t) && !is_integer(dtype()), "to: integer tensors hold raw values and convert to nothing (",
             dtype_name(dtype()), " -> ", dtype_name(t), ")");
   Tensor src = contiguous();
   Tensor out = empty(shape(), t);
@@ -190,11 +205,11 @@ void check_writable(const Tensor& t, const char* op) {
 void Tensor::copy_from(const Tensor& src) {
   LAI_CHECK(shape() == src.shape(), "copy_from: shape ", to_string(src.shape()), " into ", to_string(shape()));
   check_writable(*this, "copy_from");
-  if (dtype() == DType::u8 || src.dtype() == DType::u8) {
+  if (is_integer(dtype()) || is_integer(src.dtype())) {
     LAI_CHECK(dtype() == src.dtype() && is_contiguous() && src.is_contiguous(),
-              "copy_from: u8 copies need two contiguous u8 tensors (", dtype_name(src.dtype()), " into ",
-              dtype_name(dtype()), ")");
-    std::memcpy(raw_data(), src.raw_data(), size_t(numel()));
+              "copy_from: integer copies need two contiguous tensors of one type (", dtype_name(src.dtype()),
+              " into ", dtype_name(dtype()), ")");
+    std::memcpy(raw_data(), src.raw_data(), size_t(numel()) * dtype_size(dtype()));
     return;
   }
   Tensor s = src.dtype() == DType::f32 ? src : src.to(DType::f32);

@@ -173,6 +173,12 @@ struct Table {
   std::vector<TableEntry> entries;
 };
 
+DType parse_dtype(const std::string& name, const std::string& what) {
+  for (DType t : {DType::f32, DType::bf16, DType::u8, DType::u16, DType::u32})
+    if (name == dtype_name(t)) return t;
+  throw_error(str_cat(what, ": unknown dtype '", name, "' (expected f32, bf16, u8, u16 or u32)"));
+}
+
 // Reads and validates everything but the tensor data.
 Table read_table(const ContainerFormat& fmt, Source& src, const std::string& name) {
   const uint64_t len = src.size();
@@ -224,10 +230,7 @@ Table read_table(const ContainerFormat& fmt, Source& src, const std::string& nam
     LAI_CHECK(!te.name.empty(), what, ": tensor table entry ", i, " has an empty name");
     LAI_CHECK(names.insert(te.name).second, name, ": duplicate tensor name '", te.name, "'");
     const std::string& dt = e.get_string("dtype", ewhat);
-    if (dt == "f32") te.dtype = DType::f32;
-    else if (dt == "bf16") te.dtype = DType::bf16;
-    else if (dt == "u8") te.dtype = DType::u8;
-    else throw_error(str_cat(ewhat, ": unknown dtype '", dt, "' (expected f32, bf16 or u8)"));
+    te.dtype = parse_dtype(dt, ewhat);
     const std::vector<int64_t> shape = e.get_int_array("shape", ewhat);
     LAI_CHECK(shape.size() <= kMaxDims, ewhat, ": ", shape.size(), " dimensions (at most ", kMaxDims, ")");
     // Overflow-safe element count; the product of the non-zero dims is bounded as well, because

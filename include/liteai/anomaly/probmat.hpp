@@ -129,10 +129,11 @@ class ProbMat {
   std::vector<double> cell_probabilities(int64_t cell, const FinalizeOptions& options,
                                          double* bandwidth = nullptr) const;
 
-  // .lpm file (see src/anomaly/probmat.cpp for the layout): atomic, CRC-checked, fuzz-safe load.
-  // A calibration on normal images (calibration.hpp) may travel with the counts: save writes it
-  // when given; load fills it when the file has one (and clears it otherwise). Version 1 files
-  // (before calibrations) load with none.
+  // .lpm file: the checked container of the .lai files with magic "LAIPMAT\0" (settings in the
+  // JSON header, "counts" and "shifts" tensors; src/anomaly/probmat.cpp), atomic, CRC-checked,
+  // fuzz-safe load. A calibration on normal images (calibration.hpp) may travel with the counts:
+  // save writes it when given; load fills it when the file has one (and clears it otherwise).
+  // Files of liteai 0.3 and earlier (another layout) still load; version 1 ones carry none.
   void save(const std::string& path, const ProbMatCalibration* calibration = nullptr) const;
   static ProbMat load(const std::string& path, ProbMatCalibration* calibration = nullptr);
 

@@ -39,6 +39,10 @@
 
 namespace liteai::anomaly {
 
+namespace detail {
+struct SenafasFile;  // the .lsnf reader (senafas.cpp)
+}
+
 struct SenafasOptions {
   int patch = 8;           // reduction factor p
   int max_features = 64;   // pooled patch values kept per patch
@@ -76,12 +80,13 @@ class Senafas {
   bool log_scale() const { return log_scale_; }
   bool fitted() const { return !mu_.empty(); }
 
-  // .lsnf file: checked container (magic "LAISNF\0\0"; header, CRC32, atomic write), load checks
-  // every size and value before use and names the problem.
+  // .lsnf file: the checked container of the anomaly files (magic "LAISNF\0\0"; JSON header, CRC32
+  // per part, atomic write); load checks every size and value before use and names the problem.
   void save(const std::string& path) const;
   static Senafas load(const std::string& path);
 
  private:
+  friend struct detail::SenafasFile;
   void check_map(const data::Image& map, const char* op) const;
   std::vector<float> patch_qe(const data::Image& map) const;
   int patch_ = 8, pool_ = 1, dim_ = 0, width_ = 0, height_ = 0;

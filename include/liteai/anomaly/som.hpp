@@ -99,7 +99,8 @@ class Som {
   data::Image umatrix_image(int cell_px = 16) const;
   void write_umatrix_png(const std::string& path, int cell_px = 16) const;
 
-  // .lsom file: checked container (magic "LAISOM\0\0"), atomic write, fuzz-safe load.
+  // .lsom file: the checked container of the .lai files with magic "LAISOM\0\0" (JSON header, a
+  // "weights" tensor), atomic write, fuzz-safe load; liteai 0.3 files still load.
   void save(const std::string& path) const;
   static Som load(const std::string& path);
 

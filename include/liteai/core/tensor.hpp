@@ -57,17 +57,21 @@ class Tensor {
   const uint16_t* data_bf16() const;
   uint8_t* data_u8();
   const uint8_t* data_u8() const;
+  uint16_t* data_u16();
+  const uint16_t* data_u16() const;
+  uint32_t* data_u32();
+  const uint32_t* data_u32() const;
   void* raw_data();  // first element's bytes, any dtype
   const void* raw_data() const;
-  std::vector<float> to_vector() const;  // logical order, any strides (u8: the byte values)
+  std::vector<float> to_vector() const;  // logical order, any strides (integers: their values)
   float item() const;                    // one-element tensors
   float at(std::initializer_list<int64_t> index) const;
 
   // ---- copies and conversions (not recorded by autograd unless stated) ----
   Tensor contiguous() const;  // this if already contiguous, else a copy (recorded)
   Tensor clone() const;       // always a copy (recorded)
-  Tensor to(DType dtype) const;  // f32 <-> bf16 conversion copy (not recorded); u8 only to itself
-  void copy_from(const Tensor& src);  // elementwise copy into this (shapes must match; not recorded); u8 from u8
+  Tensor to(DType dtype) const;  // f32 <-> bf16 conversion copy (not recorded); integers only to themselves
+  void copy_from(const Tensor& src);  // elementwise copy into this (shapes must match; not recorded); integers from the same type
   void fill_(float value);            // not recorded
 
   // ---- views (zero-copy, recorded by autograd) ----

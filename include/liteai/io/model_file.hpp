@@ -8,7 +8,7 @@
 //         16   header bytes   u64      length of the JSON header
 //         24   file bytes     u64      total file length (detects truncation up front)
 //         32   JSON header    UTF-8, an object: {"header": <caller's JSON>, "tensors": [table]}
-//              table entry:   {"name", "dtype": "f32"|"bf16"|"u8", "shape": [..], "offset", "bytes", "crc32"}
+//              table entry:   {"name", "dtype": "f32"|"bf16"|"u8"|"u16"|"u32", "shape": [..], "offset", "bytes", "crc32"}
 //              zero padding to 64 bytes, then each tensor's data at its 64-byte-aligned offset
 //              (absolute from the file start), in table order, zero padding between them.
 //
@@ -41,7 +41,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 struct ModelFile {
   Json header;                   // the caller's header, as saved
-  NamedTensors tensors;          // in file order; contiguous, 64-byte aligned, f32, bf16 or u8
+  NamedTensors tensors;          // in file order; contiguous, 64-byte aligned; f32, bf16 or an integer type
   uint32_t format_version = 0;
   std::string source;            // path (or the name given to the in-memory loader), for messages
 

@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <string>
 
-#include "anomaly/checked_file.hpp"
 #include "liteai/anomaly/autoencoder.hpp"
 #include "liteai/anomaly/calibration.hpp"
 #include "liteai/core/random.hpp"
 #include "liteai/data/phantom.hpp"
 #include "liteai/nn/model_io.hpp"
+#include "legacy_anomaly_files.hpp"
 
 using namespace liteai;
 using namespace liteai::anomaly;
@@ -157,7 +157,7 @@ TEST_CASE("calibration: JSON round trip keeps every setting and score") {
   CHECK_THROWS_WITH(ProbMatCalibration::from_json(broken, "test"), Catch::Contains("image scores for"));
 }
 
-TEST_CASE("calibration: .lpm files carry it (version 2); version 1 files still load") {
+TEST_CASE("calibration: .lpm files carry it; files of liteai 0.3 (versions 1 and 2) still load") {
   ProbMatConfig c{32, 32, 32, 16, 1, 0, 0.f, 255.f};
   ProbMat pm(c);
   data::PhantomOptions po;
@@ -183,7 +183,7 @@ TEST_CASE("calibration: .lpm files carry it (version 2); version 1 files still l
   CHECK(back.empty());
 
   // A version 1 file, written by hand in the documented layout.
-  detail::ByteWriter h, p;
+  test::LegacyWriter h, p;
   for (int v : {c.width, c.height, c.bins, c.count_bits, c.scale, c.tolerance}) h.i32(v);
   h.f32(c.lo);
   h.f32(c.hi);
@@ -191,14 +191,11 @@ TEST_CASE("calibration: .lpm files carry it (version 2); version 1 files still l
   h.i32(c.grid_width());
   h.i32(c.grid_height());
   for (int64_t cell = 0; cell < c.cells(); ++cell)
-    for (int b = 0; b < c.bins; ++b) {
-      const uint16_t n = uint16_t(pm.count(cell, b));
-      p.array_u16(&n, 1);
-    }
+    for (int b = 0; b < c.bins; ++b) p.u16(uint16_t(pm.count(cell, b)));
   for (int64_t cell = 0; cell < c.cells(); ++cell) p.u8(uint8_t(pm.shift(cell)));
   const char magic[8] = {'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'};
   const std::string v1 = tmp("v1.lpm");
-  detail::write_checked_file(v1, magic, 1, h.buffer(), p.buffer());
+  test::write_bytes(v1, test::legacy_file(magic, 1, h.buffer(), p.buffer()));
   back = cal;
   const ProbMat old = ProbMat::load(v1, &back);
   CHECK(back.empty());
@@ -208,7 +205,7 @@ TEST_CASE("calibration: .lpm files carry it (version 2); version 1 files still l
 
   // A version 1 header claiming more bytes, and damaged calibration text, are format errors.
   h.u64(0);
-  detail::write_checked_file(v1, magic, 1, h.buffer(), p.buffer());
+  test::write_bytes(v1, test::legacy_file(magic, 1, h.buffer(), p.buffer()));
   try {
     ProbMat::load(v1);
     FAIL("expected a format error");
@@ -217,12 +214,12 @@ TEST_CASE("calibration: .lpm files carry it (version 2); version 1 files still l
     CHECK(std::string(e.what()).find("unexpected bytes") != std::string::npos);
   }
   const std::string text = "{\"finalize\": 1}";
-  detail::ByteWriter h2 = h;  // the version 2 header: v1 fields + calibration_bytes
+  test::LegacyWriter h2 = h;  // the version 2 header: v1 fields + calibration_bytes
   h2.buffer().resize(48);
   h2.u64(text.size());
-  detail::ByteWriter p2 = p;
+  test::LegacyWriter p2 = p;
   p2.bytes(text.data(), text.size());
-  detail::write_checked_file(v2, magic, 2, h2.buffer(), p2.buffer());
+  test::write_bytes(v2, test::legacy_file(magic, 2, h2.buffer(), p2.buffer()));
   try {
     ProbMat::load(v2, &back);
     FAIL("expected a format error");
@@ -230,6 +227,10 @@ TEST_CASE("calibration: .lpm files carry it (version 2); version 1 files still l
     CHECK(e.kind() == ErrorKind::format);
   }
   CHECK(ProbMat::load(v2).images() == pm.images());  // the counts are fine without it
+  // A version 2 file with its calibration loads it.
+  test::write_bytes(v2, test::legacy_probmat(pm, 2, cal.to_json().dump()));
+  ProbMat::load(v2, &back);
+  CHECK(back.to_json() == cal.to_json());
 }
 
 TEST_CASE("calibration: the autoencoder holds back normals, keeps the calibration in its file; old files load") {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "liteai/anomaly/probmat.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/random.hpp"
+#include "liteai/io/model_file.hpp"
+#include "legacy_anomaly_files.hpp"
 
 using namespace liteai;
 using namespace liteai::anomaly;
@@ -267,12 +270,77 @@ TEST_CASE("probmat save/load round trip", "[anomaly][probmat]") {
   }
 }
 
-TEST_CASE("probmat load rejects corrupted files with a clear error", "[anomaly][probmat]") {
+TEST_CASE("probmat files are the checked container; damaged ones are refused with a clear error", "[anomaly][probmat]") {
+  ProbMat pm({5, 4, 32, 16, 1, 0});
+  pm.add_batch(ptrs(random_images(3, 5, 4, 1)));
+  const std::string good = tmp_path("cgood.lpm"), bad = tmp_path("cbad.lpm");
+  pm.save(good);
+  const io::ContainerFormat fmt = {{'L', 'A', 'I', 'P', 'M', 'A', 'T', '\0'}, 3, "probmat (.lpm)"};
+  const io::ModelFile f = io::load_container(fmt, good);
+  CHECK(f.format_version == 3);
+  CHECK(f.header.get_int("bins") == 32);
+  REQUIRE(f.find("counts"));
+  CHECK(f.tensor("counts").dtype() == DType::u16);
+  CHECK(f.tensor("counts").shape() == Shape{20, 32});
+  CHECK(f.tensor("shifts").dtype() == DType::u8);
+  const std::vector<uint8_t> bytes = slurp(good);
+  for (size_t n = 0; n < bytes.size(); n += 3) {
+    spit(bad, {bytes.begin(), bytes.begin() + long(n)});
+    INFO("truncated to " << n);
+    REQUIRE_THROWS_AS(ProbMat::load(bad), Error);
+  }
+  auto b = bytes;
+  b[0] = 'X';
+  spit(bad, b);
+  CHECK_THROWS_WITH(ProbMat::load(bad), Catch::Contains("bad magic"));
+  b = bytes;
+  b[b.size() - 30] ^= 0x10;  // inside the counts
+  spit(bad, b);
+  CHECK_THROWS_WITH(ProbMat::load(bad), Catch::Contains("checksum"));
+  b = bytes;
+  b[8] = 9;
+  spit(bad, b);
+  CHECK_THROWS_WITH(ProbMat::load(bad), Catch::Contains("version 9"));
+  // Header fields and tensors that pass every checksum but lie: each named.
+  auto resave = [&](const std::function<void(io::Json&, io::NamedTensors&)>& edit) {
+    io::Json h = f.header;
+    io::NamedTensors t = f.tensors;
+    edit(h, t);
+    io::save_container(fmt, bad, h, t);
+    ProbMat::load(bad);
+  };
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("bins", 33); }), Catch::Contains("bins"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("count_bits", 8); }), Catch::Contains("16 or 32"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("width", int64_t(1) << 40); }),
+                    Catch::Contains("out of range"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("grid_width", 99); }), Catch::Contains("grid"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("bins", 64); }), Catch::Contains("'counts'"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("count_bits", 32); }), Catch::Contains("u32"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.erase("lo"); }), Catch::Contains("lo"));
+  CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("images", -1); }), Catch::Contains("image count"));
+  CHECK_THROWS_WITH(resave([](io::Json&, io::NamedTensors& t) { t.pop_back(); }), Catch::Contains("no tensor 'shifts'"));
+  CHECK_THROWS_WITH(resave([](io::Json&, io::NamedTensors& t) {
+                      Tensor s = t[1].second.clone();
+                      s.data_u8()[3] = 40;
+                      t[1].second = s;
+                    }),
+                    Catch::Contains("shift"));
+  try {
+    resave([](io::Json& h, io::NamedTensors&) { h.set("scale", 0); });
+    FAIL("expected a format error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::format);
+    CHECK_THAT(e.what(), Catch::Contains("scale"));
+  }
+}
+
+TEST_CASE("probmat files of liteai 0.3 (the legacy layout) load; damaged ones are refused", "[anomaly][probmat]") {
   ProbMat pm({5, 4, 32, 16, 1, 0});
   pm.add_batch(ptrs(random_images(3, 5, 4, 1)));
   const std::string good = tmp_path("good.lpm"), bad = tmp_path("bad.lpm");
-  pm.save(good);
-  const std::vector<uint8_t> bytes = slurp(good);
+  const std::vector<uint8_t> bytes = test::legacy_probmat(pm);
+  spit(good, bytes);
+  REQUIRE(same_counts(pm, ProbMat::load(good)));
   REQUIRE(bytes.size() == 32 + 56 + 5 * 4 * 32 * 2 + 5 * 4);  // version 2 header, no calibration
   auto load_bad = [&](const std::vector<uint8_t>& b) {
     spit(bad, b);
@@ -306,8 +374,8 @@ TEST_CASE("probmat load rejects corrupted files with a clear error", "[anomaly][
   }
   SECTION("wrong version") {
     auto b = bytes;
-    b[8] = 3;
-    CHECK_THROWS_WITH(load_bad(b), Catch::Contains("version 3"));
+    b[8] = 9;
+    CHECK_THROWS_WITH(load_bad(b), Catch::Contains("version 9"));
     b[8] = 0;
     CHECK_THROWS_WITH(load_bad(b), Catch::Contains("version 0"));
   }

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "liteai/anomaly/wpm.hpp"
 #include "liteai/core/error.hpp"
 #include "liteai/core/random.hpp"
+#include "liteai/io/model_file.hpp"
+#include "legacy_anomaly_files.hpp"
 #include "liteai/data/phantom.hpp"
 
 using namespace liteai;
@@ -236,9 +239,41 @@ TEST_CASE("senafas save/load round trip and corrupted files", "[anomaly][senafas
   hot_disc(m, 12, 4, 2);
   CHECK(back.channel(m).pixels == s.channel(m).pixels);
 
-  std::ifstream f(p, std::ios::binary);
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  f.close();
+  {
+    // The current layout: the checked container, a JSON header and three tensors.
+    const io::ContainerFormat fmt = {{'L', 'A', 'I', 'S', 'N', 'F', '\0', '\0'}, 2, "senafas (.lsnf)"};
+    const io::ModelFile f = io::load_container(fmt, p);
+    CHECK(f.header.get_int("patch") == 8);
+    CHECK(f.tensor("cell_sd").shape() == Shape{6});
+    auto resave = [&](const std::function<void(io::Json&, io::NamedTensors&)>& edit) {
+      io::Json h = f.header;
+      io::NamedTensors t = f.tensors;
+      edit(h, t);
+      io::save_container(fmt, bad, h, t);
+      Senafas::load(bad);
+    };
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("patch", 0); }), Catch::Contains("patch 0"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("width", 40); }), Catch::Contains("'cell_mean'"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("floor", -1.0); }), Catch::Contains("floor"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.erase("som"); }), Catch::Contains("som"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h["som"].set("dim", 63); }),
+                      Catch::Contains("the SOM's dimension 63"));
+    CHECK_THROWS_WITH(resave([](io::Json&, io::NamedTensors& t) {
+                        Tensor sd = t[2].second.clone();
+                        sd.data()[5] = -1.f;
+                        t[2].second = sd;
+                      }),
+                      Catch::Contains("standard deviation 5"));
+  }
+  // Files of liteai 0.3 (the legacy layout) load, and damaged ones are refused.
+  const std::vector<uint8_t> bytes = test::legacy_senafas(s);
+  test::write_bytes(p, bytes);
+  {
+    const Senafas old = Senafas::load(p);
+    CHECK(old.som().weights() == s.som().weights());
+    CHECK(old.cell_sd() == s.cell_sd());
+    CHECK(old.channel(m).pixels == s.channel(m).pixels);
+  }
   // header: width 0, height 4, patch 8, pool 12, dim 16, log 20, floor 24, then the SOM: rows 28,
   // cols 32, dim 36, topology 40, toroidal 44, neighborhood 48 (offsets from byte 32)
   REQUIRE(bytes.size() == 32 + 52 + 4 * (6 * 64 + 2 * 6));
@@ -267,8 +302,8 @@ TEST_CASE("senafas save/load round trip and corrupted files", "[anomaly][senafas
   b[bytes.size() - 30] ^= 2;
   CHECK_THROWS_WITH(load_bad(b, false), Catch::Contains("checksum"));
   b = bytes;
-  b[8] = 2;
-  CHECK_THROWS_WITH(load_bad(b, false), Catch::Contains("version 2"));
+  b[8] = 9;
+  CHECK_THROWS_WITH(load_bad(b, false), Catch::Contains("version 9"));
   b = bytes;
   b.push_back(0);
   CHECK_THROWS_WITH(load_bad(b, true), Catch::Contains("trailing"));

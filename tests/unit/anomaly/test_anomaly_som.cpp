@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +17,8 @@
 #include "liteai/core/error.hpp"
 #include "liteai/core/parallel.hpp"
 #include "liteai/core/random.hpp"
+#include "liteai/io/model_file.hpp"
+#include "legacy_anomaly_files.hpp"
 
 using namespace liteai;
 using namespace liteai::anomaly;
@@ -245,8 +248,37 @@ TEST_CASE("som save/load round trip and corrupted files", "[anomaly][som]") {
   CHECK(back.config().topology == SomTopology::Hexagonal);
   CHECK(back.config().toroidal);
   CHECK(back.config().neighborhood == SomNeighborhood::MexicanHat);
-  std::ifstream f(p, std::ios::binary);
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  {
+    // The current layout: the checked container, a JSON header and a "weights" tensor.
+    const io::ContainerFormat fmt = {{'L', 'A', 'I', 'S', 'O', 'M', '\0', '\0'}, 2, "som (.lsom)"};
+    const io::ModelFile f = io::load_container(fmt, p);
+    CHECK(f.header.get_string("topology") == "hexagonal");
+    CHECK(f.header.get_string("neighborhood") == "mexican_hat");
+    auto resave = [&](const std::function<void(io::Json&, io::NamedTensors&)>& edit) {
+      io::Json h = f.header;
+      io::NamedTensors t = f.tensors;
+      edit(h, t);
+      io::save_container(fmt, bad, h, t);
+      Som::load(bad);
+    };
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("topology", "ring"); }),
+                      Catch::Contains("topology 'ring'"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("rows", 5); }), Catch::Contains("even"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("dim", 3); }), Catch::Contains("'weights'"));
+    CHECK_THROWS_WITH(resave([](io::Json& h, io::NamedTensors&) { h.set("toroidal", 1); }), Catch::Contains("toroidal"));
+    CHECK_THROWS_WITH(resave([](io::Json&, io::NamedTensors& t) {
+                        Tensor w = t[0].second.clone();
+                        w.data()[5] = NAN;
+                        t[0].second = w;
+                      }),
+                      Catch::Contains("not finite"));
+    CHECK_THROWS_WITH(resave([](io::Json&, io::NamedTensors& t) { t[0].second = t[0].second.to(DType::bf16); }),
+                      Catch::Contains("f32"));
+  }
+  // Files of liteai 0.3 (the legacy layout) load, and damaged ones are refused.
+  const std::vector<uint8_t> bytes = test::legacy_som(s2);
+  test::write_bytes(p, bytes);
+  CHECK(Som::load(p).weights() == s2.weights());
   auto load_bad = [&](std::vector<uint8_t> b, bool fix) {
     if (fix && b.size() >= 56) {
       uLong crc = crc32(0L, Z_NULL, 0);

@@ -83,9 +83,7 @@ NamedTensors sample_tensors() {
 bool same_bits(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   const size_t n = size_t(a.numel()) * liteai::dtype_size(a.dtype());
-  const void* pa = a.dtype() == DType::f32 ? static_cast<const void*>(a.data()) : a.data_bf16();
-  const void* pb = b.dtype() == DType::f32 ? static_cast<const void*>(b.data()) : b.data_bf16();
-  return n == 0 || std::memcmp(pa, pb, n) == 0;
+  return n == 0 || std::memcmp(a.raw_data(), b.raw_data(), n) == 0;
 }
 
 // Assembles a file by hand (valid prefix and header CRC) so that the checks behind the CRC can
@@ -152,6 +150,33 @@ TEST_CASE("model file: save and load round trip (f32, bf16, scalar, empty)", "[i
 
   // Loaded storage is 64-byte aligned in memory too.
   CHECK(reinterpret_cast<uintptr_t>(mf.tensor("conv1.w").data()) % 64 == 0);
+}
+
+TEST_CASE("model file: integer tensors (u8, u16, u32) keep their values; they convert to nothing", "[io][model_file]") {
+  Tensor a = Tensor::empty({3, 2}, DType::u16), b = Tensor::empty({4}, DType::u32), c = Tensor::empty({2}, DType::u8);
+  for (int64_t i = 0; i < 6; ++i) a.data_u16()[i] = uint16_t(65535 - 1000 * i);
+  for (int64_t i = 0; i < 4; ++i) b.data_u32()[i] = 4000000000u + uint32_t(i);
+  c.data_u8()[0] = 1;
+  c.data_u8()[1] = 255;
+  const std::string path = tmp_dir() + "/ints.lai";
+  save_model_file(path, Json::object(), {{"a", a}, {"b", b}, {"c", c}});
+  const ModelFile mf = load_model_file(path);
+  CHECK(mf.tensor("a").dtype() == DType::u16);
+  CHECK(mf.tensor("b").dtype() == DType::u32);
+  CHECK(same_bits(mf.tensor("a"), a));
+  CHECK(same_bits(mf.tensor("b"), b));
+  CHECK(same_bits(mf.tensor("c"), c));
+  CHECK(mf.tensor("b").data_u32()[3] == 4000000003u);
+  CHECK(mf.tensor("a").at({2, 1}) == 60535.f);  // element 5
+  CHECK(read_model_file_table(path).get_array("tensors")[1].get_string("dtype") == "u32");
+  CHECK(read_model_file_table(path).get_array("tensors")[1].get_int("bytes") == 16);
+  // Raw values: no conversion to or from floats, copies only between the same type.
+  CHECK_THROWS_WITH(a.to(DType::f32), Catch::Contains("convert to nothing"));
+  CHECK_THROWS_WITH(Tensor::empty({4}).copy_from(b), Catch::Contains("one type"));
+  Tensor a2 = Tensor::zeros({3, 2}, DType::u16);
+  a2.copy_from(a);
+  CHECK(same_bits(a2, a));
+  CHECK_THROWS_WITH(a.data_u32(), Catch::Contains("u16"));
 }
 
 TEST_CASE("model file: non-contiguous views are saved by value; no tensors at all is fine", "[io][model_file]") {
