@@ -295,7 +295,15 @@ class RoiNet : public Module {
   ModulePtr whole_, crop_, head_;
 };
 
-ModulePtr roi_tower(int64_t width, float l2, Generator& g) {
+class GlobalMaxPool : public Module {
+ public:
+  Tensor forward(const Tensor& x) override {
+    return ops::max(ops::reshape(ops::contiguous(x), {x.size(0), x.size(1), x.size(2) * x.size(3)}), 2);
+  }
+  std::string describe() const override { return "GlobalMaxPool2d"; }
+};
+
+ModulePtr roi_tower(int64_t width, float l2, Generator& g, bool max_pool = false) {
   auto t = std::make_shared<Sequential>();
   int64_t in = 1;
   for (int stage = 1; stage <= 3; ++stage) {
@@ -304,7 +312,8 @@ ModulePtr roi_tower(int64_t width, float l2, Generator& g) {
     t->add(str_cat("pool", stage), std::make_shared<AvgPool2d>(2));
     in = out;
   }
-  t->add("gap", std::make_shared<GlobalAvgPool2d>());
+  if (max_pool) t->add("gmp", std::make_shared<GlobalMaxPool>());
+  else t->add("gap", std::make_shared<GlobalAvgPool2d>());
   return t;
 }
 }  // namespace
@@ -313,7 +322,7 @@ ModulePtr roi_cxr(int64_t size, int64_t crops, int64_t classes, int64_t width, f
   check_size("roi_cxr", size, 8, 1, classes);
   LAI_CHECK(crops >= 1 && crops <= 64, "roi_cxr: crops must be in 1..64, got ", crops);
   LAI_CHECK(width >= 1 && width <= 256, "roi_cxr: width must be in 1..256, got ", width);
-  ModulePtr whole = roi_tower(width, l2, g), crop = roi_tower(width, l2, g);
+  ModulePtr whole = roi_tower(width, l2, g, false), crop = roi_tower(width, l2, g, true);
   auto head = std::make_shared<Sequential>();
   head->add("fc1", dense(8 * width, 4 * width, Activation::swish, l2, g, Init::kaiming_uniform));
   head->add("out", dense(4 * width, classes, Activation::none, l2, g));

@@ -28,7 +28,8 @@
 //                input is 1 + crops planes of size x size (plane 0 the whole image downscaled,
 //                planes 1.. its most anomalous regions at full resolution; data/roi.hpp). A whole-
 //                image tower and a crop tower (one set of weights for every crop), each
-//                conv3x3 same w/2w/4w -> swish -> avgpool2 (x3) -> global average pool; the crop
+//                conv3x3 same w/2w/4w -> swish -> avgpool2 (x3) -> global average (whole) or max
+//                (crops: a small finding anywhere in the region) pool; the crop
 //                features are max-pooled over the crops (a finding in any region counts), joined
 //                to the whole image's, Dense 4w -> swish -> Dense(classes). Hyper-parameters:
 //                size (128, a multiple of 8), crops (2), classes (2), head, width (w, 16), l2 (0).
