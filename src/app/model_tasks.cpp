@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "liteai/app/data_source.hpp"
+#include "liteai/app/roi_input.hpp"
 #include "liteai/app/trust_tasks.hpp"
 #include "liteai/autograd/autograd.hpp"
 #include "liteai/core/log.hpp"
@@ -33,6 +34,7 @@ bool has_real_class_names(const nn::Model& m) {
 }
 
 bool quiet(const Options& o) { return o.spec().find("quiet") && o.get_bool("quiet"); }
+bool option_given(const Options& o, const char* name) { return o.spec().find(name) && o.has(name); }
 
 // The trainer's settings from the options. steps_per_epoch sizes the cosine schedule.
 optim::TrainOptions trainer_settings(const Options& o, int64_t steps_per_epoch) {
@@ -79,7 +81,8 @@ const OptionSet& model_options() {
     o.group("model")
         .text("model", std::nullopt, "architecture: " + names_text +
                                          " (default: small_cnn for Fashion-MNIST, compact_cxr otherwise)")
-        .integer("size", std::nullopt, 8, 8192, "input S x S (default: 28 for Fashion-MNIST, 256 for compact_cxr(_gap), else 64)")
+        .integer("size", std::nullopt, 8, 8192,
+                 "input S x S (default: 28 for Fashion-MNIST, 256 for compact_cxr(_gap), 128 for roi_cxr, else 64)")
         .integer("channels", 1, 1, 4, "input channels (gray images are replicated over them)")
         .choice("head", std::nullopt, {"softmax", "sigmoid", "none"},
                 "softmax (one label per image) or sigmoid (multi-label; the default for multi-label data)")
@@ -149,7 +152,15 @@ const OptionSet& train_options() {
         .choice("optimizer-state", "f32", {"f32", "8bit"},
                 "Adam/SGD moments in f32, or blockwise-quantized to 8 bits (a quarter of the memory)")
         .flag("factored", "Adam's second moment of matrices as row and column statistics (Adafactor-style)")
-        .flag("checkpointing", "recompute each top-level layer's activations in backward instead of keeping them");
+        .flag("checkpointing", "recompute each top-level layer's activations in backward instead of keeping them")
+        .group("regions of interest")
+        .path("roi", "ROI-guided training (model roi_cxr, the default with it): each image is read as itself "
+                     "downscaled to --size plus its --roi-k most anomalous regions at full resolution, chosen on its "
+                     "WPM against this ProbMat (with the file's calibration settings); the model records the file's "
+                     "path and SHA-256 and predict cuts the same regions", "PM.lpm")
+        .integer("roi-k", 2, 1, 64, "regions per image (--roi)")
+        .integer("roi-size", std::nullopt, 8, 16384,
+                 "side of a region in image pixels, resized to --size (default: --size, i.e. full resolution)");
     o.hide("fp32-activations");
     o.include(common_options());
     return o;
@@ -170,7 +181,9 @@ const OptionSet& evaluate_options() {
         .path("csv", "per-class metrics as CSV")
         .path("confusion", "the confusion matrix as CSV (single-label models)")
         .path("reliability", "the reliability diagram (calibration: 15 bins of confidence) as PNG", "FILE.png")
-        .path("reliability-csv", "the reliability diagram's bins as CSV", "FILE.csv");
+        .path("reliability-csv", "the reliability diagram's bins as CSV", "FILE.csv")
+        .path("roi", "the ProbMat of an ROI model (trained with --roi) when it is no longer where the model records "
+                     "it; its SHA-256 must be the recorded one", "PM.lpm");
     o.include(common_options());
     return o;
   }();
@@ -189,7 +202,9 @@ const OptionSet& predict_options() {
                 "bf16: dense-layer weights read as bf16 (products and sums in fp32; half the memory traffic); "
                 "bf16-compute: bf16 conv products too (sums in fp32) and every weight read as bf16")
         .path("logits", "also write the raw logits as a teacher-logits CSV (image_id,<class>,...) for "
-                        "`liteai distill --teacher-logits`", "FILE");
+                        "`liteai distill --teacher-logits`", "FILE")
+        .path("roi", "the ProbMat of an ROI model (trained with --roi) when it is no longer where the model records "
+                     "it; its SHA-256 must be the recorded one", "PM.lpm");
     o.include(threads_option());
     return o;
   }();
@@ -201,10 +216,13 @@ const OptionSet& predict_options() {
 std::shared_ptr<nn::Model> create_model(const Options& o, const DataSource* data) {
   const bool mnist = data && data->format == "mnist";
   nn::ArchSpec spec;
-  spec.name = o.get_text_or("model", mnist ? "small_cnn" : "compact_cxr");
+  const bool roi = option_given(o, "roi");
+  spec.name = o.get_text_or("model", mnist ? "small_cnn" : roi ? "roi_cxr" : "compact_cxr");
   const bool autoencoder = spec.name == "autoencoder";
   if (!autoencoder && data) spec.set("classes", double(data->all->num_classes()));
-  spec.set("size", double(o.get_int_or("size", mnist ? 28 : spec.name.rfind("compact_cxr", 0) == 0 ? 256 : 64)));
+  const int64_t default_size = mnist ? 28 : spec.name.rfind("compact_cxr", 0) == 0 ? 256 : spec.name == "roi_cxr" ? 128 : 64;
+  spec.set("size", double(o.get_int_or("size", default_size)));
+  if (spec.name == "roi_cxr" && o.spec().find("roi-k")) spec.set("crops", double(o.get_int("roi-k")));
   if (o.has("channels")) spec.set("channels", double(o.get_int("channels")));
   if (o.has("head")) spec.set("head", o.get_text("head"));
   else if (!autoencoder && data && data->all->multi_label()) spec.set("head", "sigmoid");
@@ -358,6 +376,13 @@ TrainOutcome train_run(const Options& o, const Hooks& hooks, std::shared_ptr<nn:
   const DataSource& d = out.data;
   if (!model) model = create_model(o, &d);
   model->temperature.clear();  // a calibration fitted to other weights would no longer hold
+  LAI_CHECK(option_given(o, "roi") || !(option_given(o, "roi-k") || option_given(o, "roi-size")), task,
+            ": --roi-k and --roi-size describe the regions of --roi PM.lpm: give it too");
+  if (option_given(o, "roi")) {
+    LAI_CHECK(!o.get_bool("hflip") && o.get_number("shift") == 0, task,
+              ": --hflip and --shift are not supported with --roi (the regions are chosen on the image as it is)");
+    attach_roi(*model, o.get_text("roi"), o.get_int("roi-k"), o.get_int_or("roi-size", model->preprocessing.width));
+  }
   if (init_model && init_model != model) {  // the architecture from the options, the weights from --init
     try {
       model->net->load_state(init_model->net->state());
@@ -425,6 +450,7 @@ TrainOutcome train_run(const Options& o, const Hooks& hooks, std::shared_ptr<nn:
     std::vector<Parent> parents;
     if (!resume.empty()) parents.push_back({"resume", resume});
     if (!init.empty()) parents.push_back({"init", init});
+    if (option_given(o, "roi")) parents.push_back({"roi", o.get_text("roi")});
     if (recipe)
       for (const auto& [role, path] : recipe->parents) parents.push_back({role, path});
     model->provenance = make_provenance(task, o, &d, parents, metrics);
@@ -458,6 +484,7 @@ EvalOutcome evaluate(nn::Model& model, const Options& o, const Hooks& hooks) {
   if (model.head() != nn::Head::none && has_real_class_names(model) &&
       int64_t(model.class_names.size()) == model.num_classes())
     req.class_names = model.class_names;
+  if (option_given(o, "roi")) relocate_roi(model, o.get_text("roi"));
   EvalOutcome out;
   out.data = open_data(o, req);
   const DataSource& d = out.data;
@@ -522,6 +549,16 @@ Tensor model_input(const nn::Model& m, const std::vector<data::Image>& images) {
   const auto& pp = m.preprocessing;
   LAI_CHECK(pp.width > 0 && pp.height > 0 && pp.channels > 0, "model: preprocessing has no input size");
   const int64_t n = int64_t(images.size()), hw = pp.width * pp.height;
+  const data::RoiInput roi = roi_input(m);
+  if (roi.active()) {  // the whole image and its regions, as the loader made them in training
+    Tensor x = Tensor::empty({n, roi.planes(), pp.height, pp.width});
+    parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        data::roi_planes_into(images[size_t(i)], roi, int(pp.width), int(pp.height), pp.standardize,
+                              x.data() + i * roi.planes() * hw);
+    });
+    return x;
+  }
   Tensor x = Tensor::empty({n, pp.channels, pp.height, pp.width});
   float* d = x.data();
   data::Preprocess p;
@@ -565,6 +602,7 @@ std::vector<Prediction> predict_files(nn::Model& model, const std::vector<std::s
   LAI_CHECK(!args.empty(), task, ": give one or more image files");
   model.net->eval();
   model.net->set_inference_precision(nn::precision_from_string(o.get_text("precision")));
+  if (option_given(o, "roi")) relocate_roi(model, o.get_text("roi"));
   const std::vector<std::string> paths = expand_image_paths(args, task);
   const bool want_logits = o.has("logits");
   std::string csv;

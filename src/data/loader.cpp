@@ -22,16 +22,20 @@ void load_sample_into(const Dataset& ds, size_t index, const LoaderOptions& opt,
                       std::vector<int>* labels) {
   thread_local Sample s;  // decode buffers reused per thread: O(threads) memory, no churn
   ds.get_into(index, s);
-  Preprocess p;
-  p.width = opt.width;
-  p.height = opt.height;
-  p.standardize = opt.standardize;
-  p.augment = opt.augment;
-  if (opt.augment.any()) {
-    Generator g(sample_seed(opt.seed, uint64_t(epoch), index));
-    preprocess_into(s.image, p, &g, out);
+  if (opt.roi.active()) {
+    roi_planes_into(s.image, opt.roi, opt.width, opt.height, opt.standardize, out);
   } else {
-    preprocess_into(s.image, p, nullptr, out);
+    Preprocess p;
+    p.width = opt.width;
+    p.height = opt.height;
+    p.standardize = opt.standardize;
+    p.augment = opt.augment;
+    if (opt.augment.any()) {
+      Generator g(sample_seed(opt.seed, uint64_t(epoch), index));
+      preprocess_into(s.image, p, &g, out);
+    } else {
+      preprocess_into(s.image, p, nullptr, out);
+    }
   }
   if (labels) *labels = s.labels;
   if (s.image.pixels.capacity() > (size_t(64) << 20)) s = Sample();  // don't hoard a huge one
@@ -60,7 +64,7 @@ struct Loader::State {
   // and lets the RSS creep up over a long epoch).
   std::vector<Tensor> pool;
   Tensor batch_buffer(int64_t B) {
-    const Shape shape{B, 1, opt.height, opt.width};
+    const Shape shape{B, opt.roi.planes(), opt.height, opt.width};
     for (Tensor& t : pool)
       if (t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.shape() == shape) {
         std::atomic_thread_fence(std::memory_order_acquire);  // the consumer's last reads happen-before our writes
@@ -119,7 +123,7 @@ struct Loader::State {
     std::exception_ptr error;
     try {
       const size_t n = order.size(), B = size_t(opt.batch_size);
-      const size_t pix = size_t(opt.width) * size_t(opt.height), C = ds->num_classes();
+      const size_t pix = size_t(opt.sample_floats()), C = ds->num_classes();
       size_t pos = 0;
       int64_t number = 0;
       while (pos < n && !stop) {
@@ -162,7 +166,7 @@ struct Loader::State {
         if (stop || rows.empty()) break;
         if (rows.size() < B) {
           if (opt.drop_last) break;
-          Tensor shorter = Tensor::empty({int64_t(rows.size()), 1, opt.height, opt.width});
+          Tensor shorter = Tensor::empty({int64_t(rows.size()), opt.roi.planes(), opt.height, opt.width});
           std::memcpy(shorter.data(), dst, rows.size() * pix * sizeof(float));
           images = shorter;
         }
@@ -203,6 +207,9 @@ Loader::Loader(DatasetPtr dataset, LoaderOptions options) : s_(std::make_unique<
             options.decode_threads);
   LAI_CHECK(options.shards >= 1 && options.shard >= 0 && options.shard < options.shards, "Loader: shard ",
             options.shard, " of ", options.shards, " does not exist");
+  LAI_CHECK(!options.roi.active() || !options.augment.any(),
+            "Loader: ROI input takes no augmentation (the regions are chosen on the image as it is)");
+  if (options.roi.active()) options.roi.regions.validate();
   s_->ds = std::move(dataset);
   s_->opt = options;
 }

@@ -123,4 +123,28 @@ RoiSample make_roi_sample(const Image& image, const Image& map, int whole_width,
   return s;
 }
 
+std::vector<Roi> roi_planes_into(const Image& image, const RoiInput& in, int width, int height, bool standardize,
+                                 float* out) {
+  LAI_CHECK(in.active(), "roi: no anomaly map function");
+  LAI_CHECK(width >= 1 && height >= 1, "roi: the plane size must be positive, got ", width, "x", height);
+  const Image map = in.map(image);
+  const std::vector<Roi> rois = select_rois(map, image.width, image.height, in.regions);
+  const size_t n = size_t(width) * size_t(height);
+  resize_into(image, out, width, height);
+  for (size_t r = 0; r < rois.size(); ++r) resize_into(crop(image, rois[r]), out + (r + 1) * n, width, height);
+  // The whole plane's scaling for every plane (as data::standardize does for one).
+  double offset = 0, scale = 1.0 / image.max_value;
+  if (standardize) {
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; ++i) sum += out[i];
+    const double mean = sum / double(n);
+    for (size_t i = 0; i < n; ++i) sq += (out[i] - mean) * (out[i] - mean);
+    offset = mean;
+    scale = 1.0 / std::max(std::sqrt(sq / double(n)), 1.0 / std::sqrt(double(n)));
+  }
+  const float m = float(offset), s = float(scale);
+  for (size_t i = 0; i < n * (rois.size() + 1); ++i) out[i] = (out[i] - m) * s;
+  return rois;
+}
+
 }  // namespace liteai::data

@@ -99,6 +99,20 @@ SavedModel from_file(io::ModelFile f, bool with_optimizer, bool keep_bf16 = fals
     m.preprocessing.height = p->get_int_or("height", m.preprocessing.height, what);
     m.preprocessing.channels = p->get_int_or("channels", m.preprocessing.channels, what);
     m.preprocessing.standardize = p->get_bool_or("standardize", m.preprocessing.standardize, what);
+    if (const io::Json* r = p->find("roi")) {
+      RoiPreprocessing& roi = m.preprocessing.roi;
+      roi.k = r->get_int("k", what);
+      roi.size = r->get_int("size", what);
+      roi.probmat = r->get_string("probmat", what);
+      roi.probmat_sha256 = r->get_string("probmat_sha256", what);
+      LAI_CHECK_FORMAT(roi.k >= 1 && roi.k <= 64 && roi.size >= 1 && roi.size <= 16384, what,
+                       ": preprocessing.roi: k ", roi.k, " or size ", roi.size, " out of range");
+      LAI_CHECK_FORMAT(roi.probmat_sha256.size() == 64 &&
+                           roi.probmat_sha256.find_first_not_of("0123456789abcdef") == std::string::npos,
+                       what, ": preprocessing.roi.probmat_sha256 is not a SHA-256");
+      LAI_CHECK_FORMAT(arch.get_int("crops", roi.k) == roi.k, what, ": preprocessing.roi has ", roi.k,
+                       " regions, the architecture ", arch.get_int("crops", 0));
+    }
   }
   // Every tensor of the file and of the architecture, checked against each other before anything
   // is built for real; then the file's tensors become the parameters' storage (no second copy of
@@ -163,6 +177,14 @@ io::Json model_header(const Model& model) {
   p.set("height", model.preprocessing.height);
   p.set("channels", model.preprocessing.channels);
   p.set("standardize", model.preprocessing.standardize);
+  if (const RoiPreprocessing& roi = model.preprocessing.roi; roi.active()) {
+    io::Json r = io::Json::object();
+    r.set("k", roi.k);
+    r.set("size", roi.size);
+    r.set("probmat", roi.probmat);
+    r.set("probmat_sha256", roi.probmat_sha256);
+    p.set("roi", r);
+  }
   h.set("preprocessing", p);
   h.set("parameters", model.net->parameter_count());
   h.set("library", str_cat("liteai ", version()));

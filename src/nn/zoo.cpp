@@ -267,6 +267,68 @@ ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& 
   return net;
 }
 
+namespace {
+// roi_cxr: the whole image and the crops through two towers, the crops' features max-pooled.
+class RoiNet : public Module {
+ public:
+  RoiNet(int64_t crops, ModulePtr whole, ModulePtr crop, ModulePtr head)
+      : crops_(crops), whole_(std::move(whole)), crop_(std::move(crop)), head_(std::move(head)) {
+    add_child("whole", whole_);
+    add_child("crop", crop_);
+    add_child("head", head_);
+  }
+  Tensor forward(const Tensor& x) override {
+    LAI_CHECK(x.dim() == 4 && x.size(1) == 1 + crops_, "roi_cxr: expects [N, ", 1 + crops_,
+              ", H, W] (the whole image and ", crops_, " regions; a model trained with --roi makes them), got ",
+              to_string(x.shape()));
+    const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+    const Tensor whole = whole_->run(ops::slice(x, 1, 0, 1));  // [n, F]
+    const Tensor crops = ops::reshape(ops::contiguous(ops::slice(x, 1, 1, 1 + crops_)), {n * crops_, 1, h, w});
+    Tensor f = crop_->run(crops);                              // [n k, F]
+    f = ops::max(ops::reshape(f, {n, crops_, f.size(1)}), 1);  // [n, F]: the strongest region per feature
+    return head_->run(ops::concat({whole, f}, 1));
+  }
+  std::string describe() const override { return str_cat("RoiNet(whole image + ", crops_, " regions)"); }
+
+ private:
+  int64_t crops_;
+  ModulePtr whole_, crop_, head_;
+};
+
+class GlobalMaxPool : public Module {
+ public:
+  Tensor forward(const Tensor& x) override {
+    return ops::max(ops::reshape(ops::contiguous(x), {x.size(0), x.size(1), x.size(2) * x.size(3)}), 2);
+  }
+  std::string describe() const override { return "GlobalMaxPool2d"; }
+};
+
+ModulePtr roi_tower(int64_t width, float l2, Generator& g, bool max_pool = false) {
+  auto t = std::make_shared<Sequential>();
+  int64_t in = 1;
+  for (int stage = 1; stage <= 3; ++stage) {
+    const int64_t out = width << (stage - 1);
+    t->add(str_cat("conv", stage), conv(in, out, Activation::swish, l2, g, true, Init::kaiming_uniform));
+    t->add(str_cat("pool", stage), std::make_shared<AvgPool2d>(2));
+    in = out;
+  }
+  if (max_pool) t->add("gmp", std::make_shared<GlobalMaxPool>());
+  else t->add("gap", std::make_shared<GlobalAvgPool2d>());
+  return t;
+}
+}  // namespace
+
+ModulePtr roi_cxr(int64_t size, int64_t crops, int64_t classes, int64_t width, float l2, Generator& g) {
+  check_size("roi_cxr", size, 8, 1, classes);
+  LAI_CHECK(crops >= 1 && crops <= 64, "roi_cxr: crops must be in 1..64, got ", crops);
+  LAI_CHECK(width >= 1 && width <= 256, "roi_cxr: width must be in 1..256, got ", width);
+  ModulePtr whole = roi_tower(width, l2, g, false), crop = roi_tower(width, l2, g, true);
+  auto head = std::make_shared<Sequential>();
+  head->add("fc1", dense(8 * width, 4 * width, Activation::swish, l2, g, Init::kaiming_uniform));
+  head->add("out", dense(4 * width, classes, Activation::none, l2, g));
+  return std::make_shared<RoiNet>(crops, whole, crop, head);
+}
+
 ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& g) {
   check_size("autoencoder", size, 4, channels, 1);
   LAI_CHECK(width >= 1 && width <= 256, "autoencoder: width must be in 1..256, got ", width);
@@ -284,7 +346,7 @@ ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& 
 }
 
 std::vector<std::string> zoo_names() {
-  return {"compact_cxr", "compact_cxr_gap", "teacher_cxr", "small_cnn", "autoencoder"};
+  return {"compact_cxr", "compact_cxr_gap", "teacher_cxr", "small_cnn", "roi_cxr", "autoencoder"};
 }
 
 namespace {
@@ -295,6 +357,7 @@ const std::vector<std::string>* accepted_keys(const std::string& name) {
       {"compact_cxr_gap", {"size", "channels", "classes", "head", "l2", "standardize"}},
       {"teacher_cxr", {"size", "channels", "classes", "head", "width", "l2", "standardize"}},
       {"small_cnn", {"size", "channels", "classes", "head", "standardize"}},
+      {"roi_cxr", {"size", "channels", "crops", "classes", "head", "width", "l2", "standardize"}},
       {"autoencoder", {"size", "channels", "width", "head", "standardize"}},
   };
   auto it = keys.find(name);
@@ -335,20 +398,29 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
       spec.set("width", static_cast<double>(width)).set("l2", l2);
     }
     spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
-    m->preprocessing = {size, size, channels, true};
+    m->preprocessing = {size, size, channels, true, {}};
   } else if (n == "small_cnn") {
     const int64_t size = spec.get_int("size", 28), classes = spec.get_int("classes", 10);
     m->net = small_cnn(size, channels, classes, g);
     spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
-    m->preprocessing = {size, size, channels, false};
+    m->preprocessing = {size, size, channels, false, {}};
+  } else if (n == "roi_cxr") {
+    LAI_CHECK(channels == 1, n, ": channels must be 1 (each plane is a gray image), got ", channels);
+    const int64_t size = spec.get_int("size", 128), classes = spec.get_int("classes", 2);
+    const int64_t crops = spec.get_int("crops", 2), width = spec.get_int("width", 16);
+    const double l2 = spec.get_double("l2", 0.0);
+    m->net = roi_cxr(size, crops, classes, width, static_cast<float>(l2), g);
+    spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
+    spec.set("crops", static_cast<double>(crops)).set("width", static_cast<double>(width)).set("l2", l2);
+    m->preprocessing = {size, size, channels, true, {}};
   } else if (n == "autoencoder") {
     const int64_t size = spec.get_int("size", 64), width = spec.get_int("width", 16);
     m->net = autoencoder(size, channels, width, g);
     spec.set("size", static_cast<double>(size)).set("width", static_cast<double>(width)).set("head", "none");
-    m->preprocessing = {size, size, channels, true};
+    m->preprocessing = {size, size, channels, true, {}};
   } else {
     throw_error(str_cat("build_model: unknown architecture '", n,
-                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, autoencoder; a 'graph' "
+                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, roi_cxr, autoencoder; a 'graph' "
                         "is read from a model file or made by nn::to_graph_model or an import)"));
   }
   spec.set("channels", static_cast<double>(channels));

@@ -11,7 +11,7 @@ endif()
 # hostile files of cli_errors and cli_hostile.
 add_executable(cli_test_corrupt ${CMAKE_CURRENT_LIST_DIR}/cli_test_corrupt.cpp)
 target_link_libraries(cli_test_corrupt PRIVATE liteai_io ZLIB::ZLIB)
-set(workflows classify probmat anomaly som hough demo errors hostile distill trust repack explain)
+set(workflows classify probmat anomaly som hough demo errors hostile distill trust repack explain roi)
 if(TARGET liteai_interop_onnx)
   list(APPEND workflows onnx)
 endif()

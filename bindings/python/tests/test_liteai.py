@@ -423,6 +423,29 @@ class TestVersion04(Base):
         top = float(max(wpm.flatten()) if np is not None else max(wpm))
         self.assertAlmostEqual(score, top, places=4)
 
+    def test_roi_training(self):
+        """ROI-guided training (issue 17) by keywords: the model records its ProbMat, and predict on
+        a raw image (array or file) cuts the same regions in the trained and the loaded model."""
+        pm_path = os.path.join(WORK, "py_roi_pm.lpm")
+        liteai.ProbMat.build(data=self.manifest, label="normal", size=S, holdout=0, quiet=True).save(pm_path)
+        out = os.path.join(WORK, "py_roi.lai")
+        m, report = liteai.train(data=self.manifest, roi=pm_path, roi_k=2, roi_size=16, size=16, epochs=1, batch=4,
+                                 quiet=True, out=out)
+        self.assertEqual(report["saved"], out)
+        d = m.describe()
+        self.assertEqual(d["architecture"]["name"], "roi_cxr")
+        self.assertEqual((d["preprocessing"]["roi"]["k"], d["preprocessing"]["roi"]["size"]), (2, 16))
+        img, _ = liteai.phantom(3, 1, S)
+        loaded = liteai.Model.load(out)
+        p, q = m.predict(img), loaded.predict(img)
+        r = loaded.predict_file(os.path.join(WORK, "phantoms", "images", "000001.png"))
+        for a, b, c in zip(p, q, r):
+            self.assertAlmostEqual(float(a), float(b), places=5)
+            self.assertAlmostEqual(float(a), float(c), places=5)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.train(data=self.manifest, roi=pm_path, model="compact_cxr", size=16, epochs=1, quiet=True)
+        self.assertIn("--roi needs an ROI-guided model", str(e.exception))
+
     def test_ctypes_structs_match_the_header(self):
         """Every struct the wrapper declares agrees with the C compiler's layout (tests/abi's layout
         programs print each field's offset and size from liteai.h)."""

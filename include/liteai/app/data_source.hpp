@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "liteai/app/roi_input.hpp"
 #include "liteai/data/dataset.hpp"
 #include "liteai/data/loader.hpp"
 #include "liteai/nn/zoo.hpp"
@@ -15,7 +16,8 @@
 
 namespace liteai::optim {
 
-// Loader options that produce what `model` expects (its input size and standardization).
+// Loader options that produce what `model` expects (its input size and standardization, and the
+// ROI planes of an ROI model).
 inline data::LoaderOptions loader_options_for(const nn::Model& model, int batch_size, uint64_t seed,
                                               bool shuffle = true) {
   data::LoaderOptions o;
@@ -25,6 +27,7 @@ inline data::LoaderOptions loader_options_for(const nn::Model& model, int batch_
   o.standardize = model.preprocessing.standardize;
   o.seed = seed;
   o.shuffle = shuffle;
+  o.roi = app::roi_input(model);
   return o;
 }
 

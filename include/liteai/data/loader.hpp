@@ -23,6 +23,7 @@
 
 #include "liteai/core/tensor.hpp"
 #include "liteai/data/dataset.hpp"
+#include "liteai/data/roi.hpp"
 #include "liteai/data/transforms.hpp"
 
 namespace liteai::data {
@@ -46,10 +47,15 @@ struct LoaderOptions {
   // of each epoch's (shuffled) order, so the k-th batches of all shards together hold the samples
   // of the k-th batch of one reader with shards x batch_size.
   int shard = 0, shards = 1;
+  // ROI-guided input (roi.hpp), when active: each sample is roi.planes() planes of width x height
+  // (the whole image and its k most anomalous regions), the batch [N, 1 + k, H, W]. It takes no
+  // augmentation (the regions are chosen on the image as it is).
+  RoiInput roi;
+  int64_t sample_floats() const { return int64_t(roi.planes()) * width * height; }
 };
 
 struct Batch {
-  Tensor images;   // [N, 1, H, W] float32
+  Tensor images;   // [N, 1, H, W] float32 ([N, 1 + k, H, W] with ROI input)
   Tensor labels;   // [N] float32 class index (the first label; -1 when a sample has none)
   Tensor targets;  // [N, C] float32 multi-hot (one-hot for single-label data)
   std::vector<std::string> paths;
@@ -89,7 +95,7 @@ class Loader {
 };
 
 // Decodes and preprocesses one sample exactly as the loader does (for inference and tests).
-// `out` receives width*height floats.
+// `out` receives opt.sample_floats() floats.
 void load_sample_into(const Dataset& ds, size_t index, const LoaderOptions& opt, int64_t epoch, float* out,
                       std::vector<int>* labels = nullptr);
 

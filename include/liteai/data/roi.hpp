@@ -14,6 +14,7 @@
 //   data::RoiSample s = data::make_roi_sample(radiograph, wpm_map, 512, 512, ro);
 //   // s.whole: 512 x 512; s.crops[0..1]: 128 x 128 at full resolution; s.rois: where they are
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "liteai/data/image.hpp"
@@ -47,5 +48,22 @@ struct RoiSample {
 };
 RoiSample make_roi_sample(const Image& image, const Image& map, int whole_width, int whole_height,
                           const RoiOptions& options = {});
+
+// The input of an ROI-guided net (nn zoo roi_cxr) as one tensor per image: 1 + k planes of
+// width x height. Plane 0 is the whole image resized (area averaging); planes 1..k are the
+// regions, cut at full resolution and resized to width x height (untouched when the region's size
+// is the plane's). Every plane is scaled like the whole plane (standardized with its mean and
+// deviation, or divided by the full scale), so a crop keeps its brightness relative to the image.
+struct RoiInput {
+  RoiOptions regions;
+  // The anomaly map of an image as decoded (source units, any size; called from several threads
+  // at once): the regions are chosen on it. Empty: no ROI input (one plane, the whole image).
+  std::function<Image(const Image&)> map;
+  bool active() const { return bool(map); }
+  int planes() const { return active() ? 1 + regions.k : 1; }
+};
+// Writes input.planes() x width x height floats to `out`; returns the regions.
+std::vector<Roi> roi_planes_into(const Image& image, const RoiInput& input, int width, int height, bool standardize,
+                                 float* out);
 
 }  // namespace liteai::data

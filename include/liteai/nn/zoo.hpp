@@ -24,6 +24,15 @@
 //   small_cnn    for 28x28: conv32 3x3 same-relu-maxpool2, conv64 3x3 same-relu-maxpool2,
 //                Dense 128 relu, Dense 10 (He-uniform init for the ReLU layers). Hyper-parameters:
 //                size (28), channels (1), classes (10).
+//   roi_cxr      ROI-guided classifier (the SPEC's "anomalous ROI extraction before training"): the
+//                input is 1 + crops planes of size x size (plane 0 the whole image downscaled,
+//                planes 1.. its most anomalous regions at full resolution; data/roi.hpp). A whole-
+//                image tower and a crop tower (one set of weights for every crop), each
+//                conv3x3 same w/2w/4w -> swish -> avgpool2 (x3) -> global average (whole) or max
+//                (crops: a small finding anywhere in the region) pool; the crop
+//                features are max-pooled over the crops (a finding in any region counts), joined
+//                to the whole image's, Dense 4w -> swish -> Dense(classes). Hyper-parameters:
+//                size (128, a multiple of 8), crops (2), classes (2), head, width (w, 16), l2 (0).
 //   autoencoder  convolutional autoencoder for anomaly maps (reconstruction error): encoder
 //                conv(w)-relu-maxpool2, conv(2w)-relu-maxpool2, conv(4w)-relu; decoder
 //                convT(2w, 2x2, s2)-relu, convT(w, 2x2, s2)-relu, conv(channels, 3x3). Output has
@@ -64,11 +73,25 @@ enum class Head : uint8_t { softmax, sigmoid, none };
 const char* to_string(Head h);
 Head head_from_string(const std::string& s);  // throws listing the names
 
+// ROI-guided input (roi_cxr; data/roi.hpp): with k > 0 each image becomes 1 + k planes of the
+// input size: the whole image and its k most anomalous regions of `size` x `size` image pixels,
+// chosen on the WPM of the ProbMat file `probmat`, the one whose SHA-256 is `probmat_sha256` (the
+// task layer refuses any other file: a model never meets a different ProbMat silently).
+struct RoiPreprocessing {
+  int64_t k = 0;  // regions per image; 0: no ROI input
+  int64_t size = 0;
+  std::string probmat;         // path as recorded at training (predict may be told where it is now)
+  std::string probmat_sha256;  // 64 hex digits
+  bool active() const { return k > 0; }
+  bool operator==(const RoiPreprocessing&) const = default;
+};
+
 // How raw images become the network's input (stored in the model file).
 struct Preprocessing {
   int64_t width = 0, height = 0;  // input size the network expects
   int64_t channels = 1;
   bool standardize = true;  // per-image standardization (TF); false: scale to [0, 1]
+  RoiPreprocessing roi;
 };
 
 // A network plus what is needed to use it: architecture, class names, preprocessing, the
@@ -117,6 +140,7 @@ ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2,
 ModulePtr compact_cxr_gap(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g);
 ModulePtr teacher_cxr(int64_t size, int64_t channels, int64_t classes, int64_t width, float l2, Generator& g);
 ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& g);
+ModulePtr roi_cxr(int64_t size, int64_t crops, int64_t classes, int64_t width, float l2, Generator& g);
 ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& g);
 // Parameter count of compact_cxr, by formula (for reports and tests).
 int64_t compact_cxr_parameter_count(int64_t size, int64_t channels, int64_t classes);

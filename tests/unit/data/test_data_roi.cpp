@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "liteai/data/dataset.hpp"
+#include "liteai/data/loader.hpp"
 #include "liteai/data/roi.hpp"
 #include "liteai/data/transforms.hpp"
 
@@ -111,4 +113,74 @@ TEST_CASE("roi: bad options and maps are refused") {
   map.pixels[3] = NAN;
   CHECK_THROWS_WITH(select_rois(map, 64, 64), Catch::Contains("non-finite"));
   CHECK_THROWS_WITH(select_rois(Image(8, 8), 0, 64), Catch::Contains("image size"));
+}
+
+TEST_CASE("roi: the input planes are the whole image and the crops, scaled like the whole plane") {
+  Image im = ramp_image(64, 64);
+  im.max_value = 65535.f;
+  RoiInput in;
+  in.regions.k = 2;
+  in.regions.size = 16;
+  in.map = [](const Image& image) {  // hot spots at fixed places of a 32 x 32 map
+    Image m(32, 32);
+    hot(m, 8, 8, 1, 5.f);
+    hot(m, 24, 20, 1, 9.f);
+    CHECK(image.width == 64);
+    return m;
+  };
+  CHECK(in.planes() == 3);
+  for (bool standardize : {true, false}) {
+    std::vector<float> out(size_t(3 * 16 * 16));
+    const std::vector<Roi> rois = roi_planes_into(im, in, 16, 16, standardize, out.data());
+    REQUIRE(rois.size() == 2);
+    CHECK(std::abs(rois[0].x0 + 8 - 48) <= 2);  // the hotter spot first: map (24, 20) -> image (49, 41)
+    std::vector<float> whole(16 * 16);
+    Preprocess p;
+    p.width = p.height = 16;
+    p.standardize = standardize;
+    preprocess_into(im, p, nullptr, whole.data());
+    // The scaling of plane 0 (data::standardize's, or the full scale) applied to the raw crops.
+    std::vector<float> raw(16 * 16);
+    resize_into(im, raw.data(), 16, 16);
+    double mean = 0, var = 0;
+    for (float v : raw) mean += v / 256.0;
+    for (float v : raw) var += (v - mean) * (v - mean) / 256.0;
+    const double s = standardize ? 1 / std::sqrt(var) : 1 / 65535.0, off = standardize ? -mean * s : 0;
+    for (size_t i = 0; i < whole.size(); ++i) CHECK(out[i] == Approx(whole[i]).margin(1e-4));
+    for (size_t r = 0; r < 2; ++r) {
+      const Image c = crop(im, rois[r]);  // 16 x 16: taken as is
+      for (size_t i = 0; i < c.pixels.size(); ++i)
+        CHECK(out[(r + 1) * 256 + i] == Approx(s * c.pixels[i] + off).margin(1e-3));
+    }
+  }
+}
+
+TEST_CASE("roi: a loader with ROI input gives [N, 1 + k, H, W] batches of the same planes") {
+  std::vector<Image> images;
+  for (int i = 0; i < 5; ++i) {
+    Image im = ramp_image(48, 48);
+    im.at(10 + 5 * i, 30) = 3e5f;  // a bright pixel the map finds
+    images.push_back(im);
+  }
+  auto ds = std::make_shared<MemoryDataset>(images, std::vector<std::vector<int>>{{0}, {1}, {0}, {1}, {0}},
+                                            std::vector<std::string>{"a", "b"});
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.width = o.height = 8;
+  o.shuffle = false;
+  o.roi.regions.k = 3;
+  o.roi.regions.size = 8;
+  o.roi.map = [](const Image& image) { return image; };  // the image is its own map
+  Loader loader(ds, o);
+  auto b = loader.next();
+  REQUIRE(b);
+  CHECK(b->images.shape() == Shape{4, 4, 8, 8});
+  std::vector<float> one(size_t(o.sample_floats()));
+  roi_planes_into(images[1], o.roi, 8, 8, true, one.data());
+  for (size_t i = 0; i < one.size(); ++i) CHECK(b->images.data()[one.size() + i] == Approx(one[i]));
+  b = loader.next();
+  REQUIRE(b);
+  CHECK(b->images.shape() == Shape{1, 4, 8, 8});
+  o.augment.hflip = true;
+  CHECK_THROWS_WITH(Loader(ds, o), Catch::Contains("ROI input takes no augmentation"));
 }

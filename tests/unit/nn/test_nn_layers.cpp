@@ -428,3 +428,20 @@ TEST_CASE("Binary (multi-label) distillation loss: value against a direct formul
   CHECK(nn::head_distillation_loss(nn::Head::sigmoid, s, t, Tensor(), y, T, alpha).item() == Approx(got));
   CHECK_THROWS(nn::binary_distillation_loss(s, t, y, 2.f, 1.5f));
 }
+
+TEST_CASE("roi_cxr: gradients through both towers, the crops' max and the head; planes are checked") {
+  Generator g(21);
+  nn::ModulePtr net = nn::roi_cxr(8, 2, 3, 2, 0.f, g);
+  const Tensor x = randn({2, 3, 8, 8}, 0, 1, g);
+  CHECK(net->forward(x).shape() == Shape{2, 3});
+  check_module(*net, x);
+  // The crop tower is one set of weights for every crop: swapping the crops leaves the output.
+  Tensor swapped = ops::concat({ops::slice(x, 1, 0, 1), ops::slice(x, 1, 2, 3), ops::slice(x, 1, 1, 2)}, 1);
+  const std::vector<float> a = net->forward(x).to_vector(), b = net->forward(swapped).to_vector();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).margin(1e-6));
+  CHECK_THROWS_WITH(net->forward(randn({2, 1, 8, 8}, 0, 1, g)), Catch::Contains("roi_cxr: expects [N, 3, H, W]"));
+  auto m = nn::build_model(nn::ArchSpec{"roi_cxr", {{"size", "16"}, {"crops", "3"}}});
+  CHECK(m->preprocessing.width == 16);
+  CHECK(m->arch.get_int("width", 0) == 16);
+  CHECK(m->net->forward(randn({1, 4, 16, 16}, 0, 1, g)).shape() == Shape{1, 2});
+}
