@@ -1,8 +1,9 @@
 #pragma once
 // ONNX import and export (optional: built when Debian's libonnx-dev and libprotobuf-dev are found,
 // LITEAI_HAVE_ONNX is then defined). The model is parsed with the ONNX library's generated
-// protobuf classes, validated by its checker and shape inference, and becomes an nn::Graph in an
-// nn::Model (architecture "graph"); liteai models (zoo or graph) are written back as ONNX.
+// protobuf classes, validated by its checker, and becomes an nn::Graph (which infers and checks
+// every shape itself) in an nn::Model (architecture "graph"); liteai models (zoo or graph) are
+// written back as ONNX.
 //
 //   interop::onnx::ImportOptions o;
 //   o.classes = {"normal", "effusion"};

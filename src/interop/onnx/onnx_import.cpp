@@ -1,8 +1,9 @@
-// ONNX -> nn::Graph. The file is parsed by the ONNX library's protobuf classes, checked by its
-// checker, its shapes inferred by its shape inference; then every node becomes graph nodes (or a
-// constant, when it computes on constants only: shape arithmetic is evaluated here).
+// ONNX -> nn::Graph. The file is parsed by the ONNX library's protobuf classes and checked by its
+// checker; then every node becomes graph nodes (or a constant, when it computes on constants only:
+// shape arithmetic is evaluated here). Shapes come from the graph being built (nn::Graph's own,
+// checked inference), never from ONNX's shape inference: that one trusts the file and crashes on
+// hostile ones (a scalar Conv weight, a Gemm input of the wrong rank).
 #include <onnx/defs/schema.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <cmath>
@@ -45,7 +46,7 @@ constexpr uint64_t kMaxTotalBytes = uint64_t(16) << 30;
 
 // A dimension that is the batch size (symbolic in the file, known only at run time).
 constexpr int64_t kBatch = std::numeric_limits<int64_t>::min() / 2;
-constexpr int64_t kUnknown = -2;  // a dimension shape inference could not determine
+constexpr int64_t kUnknown = -2;  // a dimension that is neither a number nor the batch size
 
 std::string dims_text(const Shape& s) {
   std::string o = "[";
@@ -156,7 +157,6 @@ class Importer {
     inputs_ = graph_inputs(m.graph());
     LAI_CHECK_SUPPORTED(!inputs_.empty(), name_, ": the graph has no inputs");
     fix_input_sizes(m);
-    infer_shapes(m);
     for (const auto& t : m.graph().initializer()) {
       Const c = tensor_const(t, str_cat("initializer '", t.name(), "'"));
       c.trainable = true;
@@ -213,43 +213,22 @@ class Importer {
     return s;
   }
 
-  // The input's height and width from the options, the batch symbolic: so shape inference gives
-  // every other dimension as a number.
-  void fix_input_sizes(ox::ModelProto& m) {
-    for (auto& in : *m.mutable_graph()->mutable_input()) {
+  // The input's height and width from the options (or the file), the batch symbolic: every other
+  // dimension of the graph is then a number.
+  void fix_input_sizes(const ox::ModelProto& m) {
+    for (const auto& in : m.graph().input()) {
       auto it = std::find_if(inputs_.begin(), inputs_.end(), [&](const Input& i) { return i.name == in.name(); });
       if (it == inputs_.end()) continue;
-      auto* tt = in.mutable_type()->mutable_tensor_type();
+      const auto* tt = &in.type().tensor_type();
       LAI_CHECK_SUPPORTED(tt->elem_type() == ox::TensorProto_DataType_FLOAT, name_, ": input '", in.name(),
                           "' must be float (found element type ", tt->elem_type(), ")");
       LAI_CHECK_SUPPORTED(tt->has_shape() && tt->shape().dim_size() >= 1, name_, ": input '", in.name(),
                           "' has no shape");
-      auto* dims = tt->mutable_shape()->mutable_dim();
-      (*dims)[0].set_dim_param("N");
-      if (o_.size > 0 && dims->size() == 4) {
-        for (int d : {2, 3}) (*dims)[d].set_dim_value(o_.size);
-        it->dims[2] = it->dims[3] = o_.size;
-      }
+      if (o_.size > 0 && it->dims.size() == 4) it->dims[2] = it->dims[3] = o_.size;
       for (size_t d = 1; d < it->dims.size(); ++d)
         LAI_CHECK_SUPPORTED(it->dims[d] > 0, name_, ": input '", in.name(), "' has a symbolic dimension ", d,
                             " (give the input size)");
     }
-  }
-
-  void infer_shapes(ox::ModelProto& m) {
-    try {
-      ox::shape_inference::InferShapes(m, ox::OpSchemaRegistry::Instance(), ox::ShapeInferenceOptions(false, 0, true));
-    } catch (const std::exception& e) {
-      throw_error(ErrorKind::format, str_cat(name_, ": ONNX shape inference failed: ", e.what()));
-    }
-    const auto& g = m.graph();
-    for (const auto* list : {&g.value_info(), &g.output()})
-      for (const auto& v : *list) shapes_[v.name()] = type_dims(v.type(), false);
-    for (const auto& in : inputs_) shapes_[in.name] = in.dims;
-    // Dimension 0 of every value that is not a constant is the batch size (a classification net
-    // keeps it first); shape inference reports it as symbolic.
-    for (auto& [n, s] : shapes_)
-      if (!s.empty() && s[0] == kUnknown) s[0] = kBatch;
   }
 
   // ---------------- tensors ----------------
@@ -412,10 +391,35 @@ class Importer {
     return name;
   }
 
-  Shape shape_of(const std::string& v) const {
+  // The graph's own errors (a shape conflict naming the node) are the file's: format, named.
+  template <class F>
+  decltype(auto) about_file(F&& fn) const {
+    try {
+      return fn();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::invalid_argument) throw;
+      throw Error(ErrorKind::format, str_cat(name_, ": ", e.what()));
+    }
+  }
+  // A value's shape ({} when it has none yet). Graph values are inferred by the graph built so far,
+  // at batch sizes 2 and 3: a dimension that follows them is the batch (kBatch), one that changes
+  // otherwise is kUnknown.
+  Shape shape_of(const std::string& v) {
     const std::string name = value(v);
     if (auto c = consts_.find(name); c != consts_.end()) return c->second.dims;
     auto it = shapes_.find(name);
+    if (it == shapes_.end() && produced_.count(name)) {
+      const auto two = about_file([&] { return g_->infer_shapes(2); });
+      const auto three = about_file([&] { return g_->infer_shapes(3); });
+      for (const auto& [k, a] : two) {
+        const Shape& b = three.at(k);
+        Shape s = a;
+        for (size_t d = 0; d < s.size(); ++d)
+          if (a[d] != b[d]) s[d] = a[d] == 2 && b[d] == 3 ? kBatch : kUnknown;
+        shapes_[k] = s;
+      }
+      it = shapes_.find(name);
+    }
     return it == shapes_.end() ? Shape{} : it->second;
   }
 
@@ -505,7 +509,7 @@ class Importer {
   static io::Json ints_json(const std::vector<int64_t>& v) { return io::Json::array_of(v); }
 
   // Pads for auto_pad SAME_UPPER / SAME_LOWER / VALID (ONNX's rules), from the static input size.
-  std::vector<int64_t> resolve_pads(const Node& n, const Shape& x, const std::vector<int64_t>& k,
+  std::vector<int64_t> resolve_pads(const Node& n, const std::vector<int64_t>& k,
                                     const std::vector<int64_t>& st, const std::vector<int64_t>& dl) {
     const std::string ap = n.s("auto_pad", "NOTSET");
     if (ap == "NOTSET") {
@@ -515,6 +519,7 @@ class Importer {
     }
     if (ap == "VALID") return {0, 0, 0, 0};
     n.need(ap == "SAME_UPPER" || ap == "SAME_LOWER", str_cat("attribute 'auto_pad' value '", ap, "' is not supported"));
+    const Shape x = shape_of(n.in(0));
     n.need(x.size() == 4 && x[2] > 0 && x[3] > 0, "attribute 'auto_pad': the input's size must be known");
     std::vector<int64_t> p(4);
     for (int d = 0; d < 2; ++d) {
@@ -596,7 +601,7 @@ class Importer {
       n.need(n.ints("kernel_shape", {}) == std::vector<int64_t>{w.dims[2], w.dims[3]},
              "attribute 'kernel_shape' does not match the weight");
     const auto st = two(n, "strides", 1), dl = two(n, "dilations", 1);
-    const auto pads = resolve_pads(n, shape_of(n.in(0)), {w.dims[2], w.dims[3]}, st, dl);
+    const auto pads = resolve_pads(n, {w.dims[2], w.dims[3]}, st, dl);
     io::Json a = io::Json::object();
     a.set("kernel_shape", ints_json({w.dims[2], w.dims[3]}));
     a.set("strides", ints_json(st));
@@ -702,7 +707,7 @@ class Importer {
     io::Json a = io::Json::object();
     a.set("kernel_shape", ints_json(k));
     a.set("strides", ints_json(st));
-    a.set("pads", ints_json(resolve_pads(n, shape_of(n.in(0)), k, st, dl)));
+    a.set("pads", ints_json(resolve_pads(n, k, st, dl)));
     a.set("ceil_mode", n.i("ceil_mode", 0));
     if (op == "AveragePool") a.set("count_include_pad", n.i("count_include_pad", 0));
     add(n, op, {n.in(0)}, a);
@@ -1185,7 +1190,7 @@ class Importer {
         g_->remove_node(name);
       }
     }
-    reclassify(ErrorKind::format, [&] { g_->check(); });
+    about_file([&] { g_->check(); });
     g_->eval();
     auto m = std::make_shared<nn::Model>();
     m->net = g_;

@@ -178,6 +178,72 @@ TEST_CASE("onnx import: shape chains fold to constants; a batch-size dimension s
   CHECK(model->forward(x).shape() == Shape{5, 18});
 }
 
+TEST_CASE("onnx import: shapes come from liteai's graph, not from what the file claims", "[onnx]") {
+  // The Shape of an inner value (a strided Conv's output [N, 3, 4, 4]) folds to the graph's numbers
+  // although the file's value_info claims [N, 99, 1, 1]; then x.view(N, C, H * W).
+  Builder m(13);
+  m.input("x", {0, 2, 8, 8}).output("y", 3);
+  m.init("w", rnd({3, 2, 3, 3}));
+  m.init_ints("hw", {-1});
+  m.init_ints("first2", {2});
+  m.init_ints("zero", {0});
+  m.node("Conv", {"x", "w"}, {"c"}).ints("strides", {2, 2}).s("auto_pad", "SAME_UPPER");
+  auto* lie = m.model().mutable_graph()->add_value_info();
+  lie->set_name("c");
+  lie->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto_DataType_FLOAT);
+  auto* dims = lie->mutable_type()->mutable_tensor_type()->mutable_shape();
+  dims->add_dim()->set_dim_param("N");
+  for (int64_t d : {99, 1, 1}) dims->add_dim()->set_dim_value(d);
+  m.node("Shape", {"c"}, {"shape"});
+  m.node("Slice", {"shape", "zero", "first2"}, {"nc"});
+  m.node("Concat", {"nc", "hw"}, {"target"}).i("axis", 0);
+  m.node("Reshape", {"c", "target"}, {"y"});
+  auto model = load(m);
+  auto& g = dynamic_cast<nn::Graph&>(*model->net);
+  REQUIRE(g.nodes().back().op == "Reshape");
+  CHECK(g.nodes().back().attrs.get_int_array("shape") == std::vector<int64_t>{0, 3, -1});
+  autograd::NoGrad ng;
+  CHECK(model->forward(rnd({2, 2, 8, 8})).shape() == Shape{2, 3, 16});
+}
+
+TEST_CASE("onnx import: models ONNX's own shape inference crashes on are refused naming the node", "[onnx]") {
+  // Forms reported to crash libonnx's shape inference (onnx/onnx#6180, #6185) and a shape conflict
+  // only inference finds: each is an Error that names the node.
+  auto refuse = [](const Builder& m, const std::string& want) {
+    const std::string e = error_of([&] { load(m); });
+    INFO(e);
+    CHECK(e.find(want) != std::string::npos);
+  };
+  auto scalar = [](Builder& m, const std::string& name) {
+    auto* t = m.model().mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+    t->add_float_data(1.f);
+  };
+  {
+    Builder m(11);
+    m.input("x", {0, 6, 1, 5}).output("y", 4);
+    scalar(m, "w");
+    m.node("Conv", {"x", "w"}, {"y"}, "scalar_w");
+    refuse(m, "node 'scalar_w' (Conv): weight []: only 2-D convolution is supported");
+  }
+  {
+    Builder m(13);
+    m.input("x", {0, 1}).output("y", 2);
+    scalar(m, "w");
+    m.init("b", rnd({2}));
+    m.node("Gemm", {"x", "w", "b"}, {"y"}, "scalar_b").i("transB", 823);
+    refuse(m, "node 'scalar_b' (Gemm)");
+  }
+  {
+    Builder m(13);
+    m.input("x", {0, 4}).output("y", 2);
+    m.init("w", rnd({5, 3}));
+    m.node("MatMul", {"x", "w"}, {"y"}, "mm");
+    refuse(m, "t.onnx: graph: node 'mm' (MatMul): shapes [1, 4] and [5, 3] are not aligned");
+  }
+}
+
 TEST_CASE("onnx import: opset forms of Clip, Squeeze, Softmax and Dropout", "[onnx]") {
   Tensor x = rnd({2, 3, 4}, -3.f, 3.f);
   for (int64_t opset : {9, 11, 13}) {
