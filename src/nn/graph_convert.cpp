@@ -60,6 +60,9 @@ class Converter {
     } else if (dynamic_cast<const GlobalAvgPool2d*>(&m)) {
       node(path, "GlobalAveragePool", {value_});
       node(join(path, "flatten"), "Flatten", {value_}, axis1());
+    } else if (dynamic_cast<const GlobalMaxPool2d*>(&m)) {
+      node(path, "GlobalMaxPool", {value_});
+      node(join(path, "flatten"), "Flatten", {value_}, axis1());
     } else if (auto* act = dynamic_cast<const ActivationLayer*>(&m)) {
       activation(act->act, path, /*suffix=*/false);
     } else if (auto* dr = dynamic_cast<const Dropout*>(&m)) {

@@ -502,6 +502,20 @@ std::vector<OpDef> make_ops() {
   }
   {
     OpDef d;
+    d.name = "GlobalMaxPool";
+    d.infer = [](const GraphNode&, const Shapes& in, const SlotShapes&) {
+      need_rank(in[0], 4, "input");
+      return Shapes{{in[0][0], in[0][1], 1, 1}};
+    };
+    d.run = [](const GraphNode&, Module&, const In& in, bool) {
+      const Tensor& x = in[0];
+      const Tensor flat = ops::reshape(ops::contiguous(x), {x.size(0), x.size(1), x.size(2) * x.size(3)});
+      return In{ops::reshape(ops::max(flat, 2), {x.size(0), x.size(1), 1, 1})};
+    };
+    v.push_back(d);
+  }
+  {
+    OpDef d;
     d.name = "Flatten";
     d.infer = [](const GraphNode& n, const Shapes& in, const SlotShapes&) { return Shapes{flatten_shape(n, in[0])}; };
     d.run = [](const GraphNode& n, Module&, const In& in, bool) { return In{in[0].reshape(flatten_shape(n, in[0].shape()))}; };

@@ -308,4 +308,9 @@ Tensor GlobalAvgPool2d::forward(const Tensor& x) {
   LAI_CHECK(x.dim() == 4, "GlobalAvgPool2d: expects [N, C, H, W], got ", to_string(x.shape()));
   return ops::mean(x, {2, 3}, false);
 }
+
+Tensor GlobalMaxPool2d::forward(const Tensor& x) {
+  LAI_CHECK(x.dim() == 4, "GlobalMaxPool2d: expects [N, C, H, W], got ", to_string(x.shape()));
+  return ops::max(ops::reshape(ops::contiguous(x), {x.size(0), x.size(1), x.size(2) * x.size(3)}), 2);
+}
 }  // namespace liteai::nn

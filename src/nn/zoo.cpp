@@ -267,6 +267,17 @@ ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& 
   return net;
 }
 
+ModulePtr small_cnn_gmp(int64_t size, int64_t channels, int64_t classes, Generator& g) {
+  check_size("small_cnn_gmp", size, 2, channels, classes);
+  const Init he = Init::kaiming_uniform;
+  auto net = std::make_shared<Sequential>();
+  net->add("conv1", conv(channels, 32, Activation::relu, 0.f, g, true, he)).add("pool1", std::make_shared<MaxPool2d>(2));
+  net->add("conv2", conv(32, 64, Activation::relu, 0.f, g, true, he)).add("gmp", std::make_shared<GlobalMaxPool2d>());
+  net->add("fc1", dense(64, 128, Activation::relu, 0.f, g, he));
+  net->add("out", dense(128, classes, Activation::none, 0.f, g));
+  return net;
+}
+
 namespace {
 // roi_cxr: the whole image and the crops through two towers, the crops' features max-pooled.
 class RoiNet : public Module {
@@ -295,14 +306,6 @@ class RoiNet : public Module {
   ModulePtr whole_, crop_, head_;
 };
 
-class GlobalMaxPool : public Module {
- public:
-  Tensor forward(const Tensor& x) override {
-    return ops::max(ops::reshape(ops::contiguous(x), {x.size(0), x.size(1), x.size(2) * x.size(3)}), 2);
-  }
-  std::string describe() const override { return "GlobalMaxPool2d"; }
-};
-
 ModulePtr roi_tower(int64_t width, float l2, Generator& g, bool max_pool = false) {
   auto t = std::make_shared<Sequential>();
   int64_t in = 1;
@@ -312,7 +315,7 @@ ModulePtr roi_tower(int64_t width, float l2, Generator& g, bool max_pool = false
     t->add(str_cat("pool", stage), std::make_shared<AvgPool2d>(2));
     in = out;
   }
-  if (max_pool) t->add("gmp", std::make_shared<GlobalMaxPool>());
+  if (max_pool) t->add("gmp", std::make_shared<GlobalMaxPool2d>());
   else t->add("gap", std::make_shared<GlobalAvgPool2d>());
   return t;
 }
@@ -346,7 +349,7 @@ ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& 
 }
 
 std::vector<std::string> zoo_names() {
-  return {"compact_cxr", "compact_cxr_gap", "teacher_cxr", "small_cnn", "roi_cxr", "autoencoder"};
+  return {"compact_cxr", "compact_cxr_gap", "teacher_cxr", "small_cnn", "small_cnn_gmp", "roi_cxr", "autoencoder"};
 }
 
 namespace {
@@ -357,6 +360,7 @@ const std::vector<std::string>* accepted_keys(const std::string& name) {
       {"compact_cxr_gap", {"size", "channels", "classes", "head", "l2", "standardize"}},
       {"teacher_cxr", {"size", "channels", "classes", "head", "width", "l2", "standardize"}},
       {"small_cnn", {"size", "channels", "classes", "head", "standardize"}},
+      {"small_cnn_gmp", {"size", "channels", "classes", "head", "standardize"}},
       {"roi_cxr", {"size", "channels", "crops", "classes", "head", "width", "l2", "standardize"}},
       {"autoencoder", {"size", "channels", "width", "head", "standardize"}},
   };
@@ -399,9 +403,9 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
     }
     spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
     m->preprocessing = {size, size, channels, true, {}};
-  } else if (n == "small_cnn") {
+  } else if (n == "small_cnn" || n == "small_cnn_gmp") {
     const int64_t size = spec.get_int("size", 28), classes = spec.get_int("classes", 10);
-    m->net = small_cnn(size, channels, classes, g);
+    m->net = n == "small_cnn" ? small_cnn(size, channels, classes, g) : small_cnn_gmp(size, channels, classes, g);
     spec.set("size", static_cast<double>(size)).set("classes", static_cast<double>(classes)).set("head", head);
     m->preprocessing = {size, size, channels, false, {}};
   } else if (n == "roi_cxr") {
@@ -420,7 +424,7 @@ std::shared_ptr<Model> build_model(const ArchSpec& spec_in, uint64_t seed) {
     m->preprocessing = {size, size, channels, true, {}};
   } else {
     throw_error(str_cat("build_model: unknown architecture '", n,
-                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, roi_cxr, autoencoder; a 'graph' "
+                        "' (known: compact_cxr, compact_cxr_gap, teacher_cxr, small_cnn, small_cnn_gmp, roi_cxr, autoencoder; a 'graph' "
                         "is read from a model file or made by nn::to_graph_model or an import)"));
   }
   spec.set("channels", static_cast<double>(channels));

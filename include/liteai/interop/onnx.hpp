@@ -15,8 +15,8 @@
 // depthwise, dilations, strides, pads incl. asymmetric and auto_pad), ConvTranspose,
 // BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Add, Sub, Mul,
 // Div, MatMul, Gemm, Concat, MaxPool, AveragePool (count_include_pad either way, ceil_mode),
-// GlobalAveragePool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Pad (constant), ReduceMean,
-// Softmax, Dropout, Identity, Constant; Shape, Gather, Cast, Slice, ConstantOfShape and
+// GlobalAveragePool, GlobalMaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Pad
+// (constant), ReduceMean, Softmax, Dropout, Identity, Constant; Shape, Gather, Cast, Slice, ConstantOfShape and
 // arithmetic on constants are evaluated at import (the Shape/Gather/Concat chains of exported
 // reshapes), a dimension taken from the batch size kept as Reshape's "copy this dimension".
 // x * Sigmoid(x) becomes one Swish node. Anything else is an Error (not_supported) naming the node,

@@ -127,6 +127,14 @@ class GlobalAvgPool2d : public Module {
   std::string describe() const override { return "GlobalAvgPool2d"; }
 };
 
+// Global max pooling: [N, C, H, W] -> [N, C]. For a small finding anywhere in the image: each
+// channel's evidence is where it is strongest (the gradient reaches that position only).
+class GlobalMaxPool2d : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override { return "GlobalMaxPool2d"; }
+};
+
 class ActivationLayer : public Module {
  public:
   explicit ActivationLayer(Activation a) : act(a) {}

@@ -24,6 +24,11 @@
 //   small_cnn    for 28x28: conv32 3x3 same-relu-maxpool2, conv64 3x3 same-relu-maxpool2,
 //                Dense 128 relu, Dense 10 (He-uniform init for the ReLU layers). Hyper-parameters:
 //                size (28), channels (1), classes (10).
+//   small_cnn_gmp  small_cnn with a global max pool after conv64 (no second maxpool, no
+//                Flatten): Dense 64 -> 128 relu -> Dense(classes); any even size. A detector of
+//                small findings whose evidence sits on the finding (Grad-CAM points at it; the
+//                Flatten head learns position-specific weights beside it). Hyper-parameters as
+//                small_cnn.
 //   roi_cxr      ROI-guided classifier (the SPEC's "anomalous ROI extraction before training"): the
 //                input is 1 + crops planes of size x size (plane 0 the whole image downscaled,
 //                planes 1.. its most anomalous regions at full resolution; data/roi.hpp). A whole-
@@ -140,6 +145,7 @@ ModulePtr compact_cxr(int64_t size, int64_t channels, int64_t classes, float l2,
 ModulePtr compact_cxr_gap(int64_t size, int64_t channels, int64_t classes, float l2, Generator& g);
 ModulePtr teacher_cxr(int64_t size, int64_t channels, int64_t classes, int64_t width, float l2, Generator& g);
 ModulePtr small_cnn(int64_t size, int64_t channels, int64_t classes, Generator& g);
+ModulePtr small_cnn_gmp(int64_t size, int64_t channels, int64_t classes, Generator& g);
 ModulePtr roi_cxr(int64_t size, int64_t crops, int64_t classes, int64_t width, float l2, Generator& g);
 ModulePtr autoencoder(int64_t size, int64_t channels, int64_t width, Generator& g);
 // Parameter count of compact_cxr, by formula (for reports and tests).

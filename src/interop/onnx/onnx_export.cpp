@@ -169,10 +169,10 @@ class Exporter {
     } else if (op == "Constant") {
       initializer(n.outputs[0], graph.tensor(n.name, "value"));
     } else {
-      // Relu, Sigmoid, Tanh, HardSwish, Identity, GlobalAveragePool, Add, Sub, Mul, Div, MatMul:
-      // the same inputs, no attributes.
+      // Relu, Sigmoid, Tanh, HardSwish, Identity, GlobalAveragePool, GlobalMaxPool, Add, Sub, Mul,
+      // Div, MatMul: the same inputs, no attributes.
       static const char* const plain[] = {"Relu", "Sigmoid", "Tanh", "HardSwish", "Identity", "GlobalAveragePool",
-                                          "Add", "Sub", "Mul", "Div", "MatMul"};
+                                          "GlobalMaxPool", "Add", "Sub", "Mul", "Div", "MatMul"};
       const bool known = std::any_of(std::begin(plain), std::end(plain), [&](const char* p) { return op == p; });
       LAI_CHECK_SUPPORTED(known, "export: node '", n.name, "' (", op, ") has no ONNX form");
       node(n.name, op, in, n.outputs);

@@ -551,7 +551,8 @@ class Importer {
     if (op == "BatchNormalization") return batch_norm(n);
     if (op == "Gemm") return gemm(n);
     if (op == "MaxPool" || op == "AveragePool") return pool(n);
-    if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" || op == "GlobalAveragePool") {
+    if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" || op == "GlobalAveragePool" ||
+        op == "GlobalMaxPool") {
       only_first_output(n);
       return add(n, op, {n.in(0)});
     }
@@ -584,8 +585,8 @@ class Importer {
     n.unsupported(
         "operator not supported (liteai imports Conv, ConvTranspose, BatchNormalization, Relu, LeakyRelu, Sigmoid, "
         "Tanh, HardSigmoid, HardSwish, Clip, Add, Sub, Mul, Div, MatMul, Gemm, Concat, MaxPool, AveragePool, "
-        "GlobalAveragePool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Pad, ReduceMean, Softmax, Dropout, "
-        "Identity, Constant, and Shape/Gather/Cast/Slice/ConstantOfShape on constants)");
+        "GlobalAveragePool, GlobalMaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Pad, ReduceMean, Softmax, "
+        "Dropout, Identity, Constant, and Shape/Gather/Cast/Slice/ConstantOfShape on constants)");
   }
 
   void unary_attrs(const Node& n, std::initializer_list<std::pair<const char*, io::Json>> kv) {

@@ -268,10 +268,13 @@ TEST_CASE("Grad-CAM sanity: weight randomization and the pointing game on phanto
   return;
 #endif
   // SYNTHETIC phantoms, normal vs foreign_body (coins, buttons, ECG electrodes: 1.3-3.6 px radius
-  // at 80x80), half the default quantum noise: small_cnn reaches >= 0.9 in 8 epochs (~30 s).
+  // at 80x80), half the default quantum noise: small_cnn_gmp reaches >= 0.9 in 8 epochs (~10 s).
+  // The global max pool keeps the evidence on the finding; small_cnn's Flatten head learns
+  // position-specific weights, and its conv2 units fired beside the coin, on a side the training
+  // seed decided (strict pointing 0.00-0.71 over seeds 1-7).
   const int size = 80, count = 500, epochs = 8;
   const float noise = 0.5f;
-  const std::string arch = "small_cnn";
+  const std::string arch = "small_cnn_gmp";
   data::PhantomOptions po;
   po.size = size;
   po.classes = {0, 1};
@@ -340,17 +343,16 @@ TEST_CASE("Grad-CAM sanity: weight randomization and the pointing game on phanto
   std::sort(sorted.begin(), sorted.end());
   const double median_rho = sorted.empty() ? 1.0 : sorted[sorted.size() / 2];
   const double mean_rho = sorted.empty() ? 1.0 : std::accumulate(sorted.begin(), sorted.end(), 0.0) / double(sorted.size());
-  // The pointing game counts a hit when the map's maximum is inside the mask or within the
-  // finding's radius + 1 pixel (the map comes from a 40x40 activation: 2-pixel cells). Most
-  // strict-mask misses are coins whose maximum sits on the rim, 0-1 px outside the mask (the
-  // conv features respond to the disc's edge); the strict and per-cell rates are printed too.
-  std::printf("explain: small_cnn %dx%d, accuracy %.3f on %d held-out phantoms; pointing game %d/%d = %.3f "
+  // The pointing game (Zhang et al. 2016, as the issue puts it): a hit when the map's maximum is
+  // inside the finding's mask. Within radius + 1 px and the activation's 2-pixel cell are printed
+  // beside it.
+  std::printf("explain: small_cnn_gmp %dx%d, accuracy %.3f on %d held-out phantoms; pointing game %d/%d = %.3f "
               "(inside the mask), %.3f (within radius + 1 px), %.3f (the activation's cell, %lldx%lld); weight randomization: Spearman rho median %.3f, "
               "mean %.3f\n",
               size, size, accuracy, n, hits_mask, positives, pointing, pointing_radius,
               positives ? double(hits_cell) / positives : 0.0, (long long)cell_w, (long long)cell_h, median_rho, mean_rho);
   CHECK(accuracy >= 0.9);
   CHECK(positives >= 40);
-  CHECK(pointing_radius >= 0.8);
+  CHECK(pointing >= 0.8);
   CHECK(mean_rho < 0.5);
 }

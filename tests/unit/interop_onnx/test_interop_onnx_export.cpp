@@ -50,7 +50,8 @@ TEST_CASE("onnx export: zoo models pass the checker and re-import to the same ou
     int64_t size;
     std::map<std::string, double> extra;
   };
-  for (const C& c : {C{"compact_cxr", 16, {}}, C{"small_cnn", 8, {}}, C{"teacher_cxr", 16, {{"width", 2}}},
+  for (const C& c : {C{"compact_cxr", 16, {}}, C{"small_cnn", 8, {}}, C{"small_cnn_gmp", 8, {}},
+                     C{"teacher_cxr", 16, {{"width", 2}}},
                      C{"autoencoder", 8, {{"width", 2}}}}) {
     INFO(c.name);
     nn::ArchSpec a;

@@ -148,7 +148,8 @@ TEST_CASE("graph: the zoo's nets as graphs give the same outputs and gradients",
     int64_t size;
     std::map<std::string, double> extra;
   };
-  for (const C& c : {C{"compact_cxr", 16, {}}, C{"small_cnn", 8, {}}, C{"teacher_cxr", 16, {{"width", 2}}},
+  for (const C& c : {C{"compact_cxr", 16, {}}, C{"small_cnn", 8, {}}, C{"small_cnn_gmp", 8, {}},
+                     C{"teacher_cxr", 16, {{"width", 2}}},
                      C{"autoencoder", 8, {{"width", 2}}}}) {
     INFO(c.name);
     nn::ArchSpec a;

@@ -321,6 +321,11 @@ TEST_CASE("Model zoo: output shapes and parameter counts", "[nn][zoo]") {
     CHECK(m->forward(randn({2, 1, 28, 28}, 0, 1, g)).shape() == Shape{2, 10});
     CHECK(m->net->parameter_count() == 320 + 18496 + 3136 * 128 + 128 + 1290);
   }
+  {  // the global max pool leaves 64 features whatever the size
+    auto m = nn::build_model("small_cnn_gmp", 30, 2);
+    CHECK(m->forward(randn({2, 1, 30, 30}, 0, 1, g)).shape() == Shape{2, 2});
+    CHECK(m->net->parameter_count() == 320 + 18496 + 64 * 128 + 128 + 258);
+  }
   {
     auto m = nn::build_model("teacher_cxr", 32, 5);
     CHECK(m->forward(randn({2, 1, 32, 32}, 0, 1, g)).shape() == Shape{2, 5});
