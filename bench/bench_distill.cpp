@@ -13,6 +13,7 @@
 //     and inference latency of one image.
 // Sizes: LAI_DISTILL_FMNIST_TRAIN (10000 images), LAI_DISTILL_EPOCHS (the Fashion students, 4;
 //   the phantom teacher and students, 2), LAI_DISTILL_TEACHER_EPOCHS (the Fashion teacher, 6),
+//   LAI_DISTILL_TEACHER_TRAIN (the Fashion teacher's images; default the students'),
 //   LAI_DISTILL_PHANTOMS (300 training, as many test; 0 skips them), LAI_DISTILL_SIZE (256),
 //   LAI_DISTILL_T and LAI_DISTILL_ALPHA (the loss: 4 and 0.5, see below);
 //   --quick shrinks them.
@@ -131,7 +132,11 @@ void fashion(const bench::SuiteArgs& args, bench::Report& report) {
   // A teacher only helps when it is better than the student: it trains longer (the students'
   // epochs stay equal to each other).
   const int teacher_epochs = int(env_int("LAI_DISTILL_TEACHER_EPOCHS", args.quick ? 3 : 6));
+  // The teacher may see more images than the students (a big model trained elsewhere on more
+  // data); the students' data stays the same with and without it.
+  const size_t n_teacher = size_t(env_int("LAI_DISTILL_TEACHER_TRAIN", int64_t(n_train)));
   auto train = data::load_fashion_mnist(dir, true, n_train), test_set = data::load_fashion_mnist(dir, false, n_test);
+  auto teacher_train = n_teacher == n_train ? train : data::load_fashion_mnist(dir, true, n_teacher);
   const uint64_t shift = uint64_t(args.seed);
 
   nn::ArchSpec tarch;
@@ -140,10 +145,10 @@ void fashion(const bench::SuiteArgs& args, bench::Report& report) {
   auto teacher = nn::build_model(tarch, 100 + shift);
   teacher->preprocessing.standardize = false;  // as the student (small_cnn on raw [0, 1] pixels)
   const double t0 = bench::now_seconds();
-  fit(teacher, nullptr, train, teacher_epochs, 64, 100 + shift);
+  fit(teacher, nullptr, teacher_train, teacher_epochs, 64, 100 + shift);
   const double teacher_acc = 100.0 * test(*teacher, test_set).accuracy;
   report.note(str_cat("fmnist teacher teacher_cxr 32x32 (", teacher->net->memory().to_string(), "): ",
-                      n_train, " training images, ", teacher_epochs, " epochs, test accuracy ", teacher_acc, "% (",
+                      n_teacher, " training images, ", teacher_epochs, " epochs, test accuracy ", teacher_acc, "% (",
                       bench::now_seconds() - t0, " s)"));
 
   double mean_scratch = 0, mean_distill = 0;

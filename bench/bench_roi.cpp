@@ -15,6 +15,10 @@
 // one of its regions (what the ROI net can see at full resolution).
 //
 // Environment: LAI_ROI_EPOCHS, LAI_ROI_TRAIN (training images) override the defaults.
+// Measured 2026-12-07 (defaults; 2 threads, one other single-threaded job on the machine):
+//   compact_cxr 1.475 images/s, 50.0% (chance), AUROC 0.503, peak RSS 2115 MB (434 s);
+//   roi_cxr 114.1 images/s (77.4x), 89.0%, AUROC 0.920, 93.1 MB (22.7x less); regions holding a
+//   foreign body's centre: 90%.
 #include <unistd.h>
 
 #include <algorithm>
