@@ -1,5 +1,6 @@
 #include "anomaly/anomaly_file.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 #include "liteai/io/file.hpp"
@@ -43,6 +44,12 @@ const Tensor& require_tensor(const io::ModelFile& file, const std::string& name,
   LAI_CHECK_FORMAT(t->dtype() == dtype && t->shape() == shape, file.source, ": tensor '", name, "' is ",
                    t->describe(), ", the header needs ", to_string(shape), " ", dtype_name(dtype));
   return *t;
+}
+
+int header_int(const io::Json& header, const char* key, const std::string& what) {
+  const int64_t v = header.get_int(key, what);
+  LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, what, ": '", key, "' = ", v, " is out of range");
+  return int(v);
 }
 
 }  // namespace liteai::anomaly::detail

@@ -27,6 +27,9 @@ void save_anomaly_file(const AnomalyFormat& format, const std::string& path, con
 // Either layout; format_version is the file's.
 io::ModelFile load_anomaly_file(const AnomalyFormat& format, const std::string& path);
 
+// An integer header field that must fit an int (the kind's own checks then judge its value).
+int header_int(const io::Json& header, const char* key, const std::string& what);
+
 // A tensor of the file with exactly this dtype and shape, or a format error naming both.
 const Tensor& require_tensor(const io::ModelFile& file, const std::string& name, DType dtype, const Shape& shape);
 

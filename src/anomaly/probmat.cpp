@@ -423,18 +423,12 @@ void ProbMat::save(const std::string& path, const ProbMatCalibration* calibratio
 }
 
 namespace {
-// An integer header field that must fit an int (the config's checks then judge its value).
-int header_int(const io::Json& h, const char* key, const std::string& what) {
-  const int64_t v = h.get_int(key, what);
-  LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, what, ": '", key, "' = ", v, " is out of range");
-  return int(v);
-}
-
 // The config a header describes, checked (its grid against the stored one too).
 ProbMatConfig config_from_header(const io::Json& h, const std::string& path) {
   const std::string what = path + " header";
   LAI_CHECK_FORMAT(h.is_object(), what, ": must be an object (found ", h.type_name(), ")");
   ProbMatConfig c;
+  using detail::header_int;
   c.width = header_int(h, "width", what);
   c.height = header_int(h, "height", what);
   c.bins = header_int(h, "bins", what);

@@ -244,11 +244,7 @@ io::ModelFile SenafasFile::from_legacy(const LegacyFile& f, const std::string& p
 Senafas SenafasFile::from_header(const io::Json& h, const std::string& path) {
   const std::string what = path + " header";
   LAI_CHECK_FORMAT(h.is_object(), what, ": must be an object (found ", h.type_name(), ")");
-  auto field = [&](const char* key) {
-    const int64_t v = h.get_int(key, what);
-    LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, path, ": invalid header: ", key, " ", v);
-    return int(v);
-  };
+  auto field = [&](const char* key) { return detail::header_int(h, key, what); };
   Senafas s;
   s.width_ = field("width");
   s.height_ = field("height");

@@ -423,11 +423,7 @@ io::Json som_layout_to_json(const SomConfig& c) {
 SomConfig som_layout_from_json(const io::Json& h, const std::string& path) {
   const std::string what = path + " header";
   LAI_CHECK_FORMAT(h.is_object(), what, ": the SOM layout must be an object (found ", h.type_name(), ")");
-  auto size = [&](const char* key) {
-    const int64_t v = h.get_int(key, what);
-    LAI_CHECK_FORMAT(v >= INT32_MIN && v <= INT32_MAX, path, ": invalid header: ", key, " ", v);
-    return int(v);
-  };
+  auto size = [&](const char* key) { return header_int(h, key, what); };
   auto pick = [&](const char* key, const auto& names) {
     const std::string& v = h.get_string(key, what);
     for (size_t i = 0; i < std::size(names); ++i)
