@@ -156,6 +156,7 @@ class Importer {
     check_onnx(m, name_, external && !dir_.empty() ? name_ : "");
     inputs_ = graph_inputs(m.graph());
     LAI_CHECK_SUPPORTED(!inputs_.empty(), name_, ": the graph has no inputs");
+    LAI_CHECK_FORMAT(m.graph().output_size() > 0, name_, ": the graph has no outputs");
     fix_input_sizes(m);
     for (const auto& t : m.graph().initializer()) {
       Const c = tensor_const(t, str_cat("initializer '", t.name(), "'"));

@@ -386,6 +386,12 @@ TEST_CASE("onnx import: what is not supported is refused naming the node, operat
     m.node("Relu", {"p"}, {"y"});
     refuse(m, "t.onnx: output 'idx' is an extra output of node 'mp2' (MaxPool) (not supported)");
   }
+  {  // the checker lets a graph without outputs through
+    Builder m;
+    m.input("x", {0, 4});
+    m.node("Relu", {"x"}, {"y"});
+    refuse(m, "t.onnx: the graph has no outputs", ErrorKind::format);
+  }
   {  // damaged: not protobuf, a checker failure
     const std::string junk = "this is not an onnx file";
     ErrorKind k{};
