@@ -14,6 +14,7 @@
 // Sizes: LAI_DISTILL_FMNIST_TRAIN (10000 images), LAI_DISTILL_EPOCHS (the Fashion students, 4;
 //   the phantom teacher and students, 2), LAI_DISTILL_TEACHER_EPOCHS (the Fashion teacher, 6),
 //   LAI_DISTILL_TEACHER_TRAIN (the Fashion teacher's images; default the students'),
+//   LAI_DISTILL_TEACHER (a .lai: the Fashion teacher read from it, or trained and saved there),
 //   LAI_DISTILL_PHANTOMS (300 training, as many test; 0 skips them), LAI_DISTILL_SIZE (256),
 //   LAI_DISTILL_T and LAI_DISTILL_ALPHA (the loss: 4 and 0.5, see below);
 //   --quick shrinks them.
@@ -58,6 +59,7 @@
 #include "liteai/data/phantom.hpp"
 #include "liteai/distill/teacher.hpp"
 #include "liteai/nn/metrics.hpp"
+#include "liteai/nn/model_io.hpp"
 #include "liteai/nn/zoo.hpp"
 #include "liteai/optim/trainer.hpp"
 
@@ -139,16 +141,27 @@ void fashion(const bench::SuiteArgs& args, bench::Report& report) {
   auto teacher_train = n_teacher == n_train ? train : data::load_fashion_mnist(dir, true, n_teacher);
   const uint64_t shift = uint64_t(args.seed);
 
-  nn::ArchSpec tarch;
-  tarch.name = "teacher_cxr";
-  tarch.set("size", 32.0).set("channels", 1.0).set("classes", 10.0);
-  auto teacher = nn::build_model(tarch, 100 + shift);
-  teacher->preprocessing.standardize = false;  // as the student (small_cnn on raw [0, 1] pixels)
+  // LAI_DISTILL_TEACHER=t.lai: the teacher read from that file when it exists (any model with
+  // the ten Fashion classes: one trained here before, or an ONNX import), else trained and saved
+  // there.
+  const char* teacher_file = std::getenv("LAI_DISTILL_TEACHER");
+  std::shared_ptr<nn::Model> teacher;
   const double t0 = bench::now_seconds();
-  fit(teacher, nullptr, teacher_train, teacher_epochs, 64, 100 + shift);
+  if (teacher_file && *teacher_file && ::stat(teacher_file, &st) == 0) {
+    teacher = nn::load_model(teacher_file, false).model;
+    report.note(str_cat("fmnist teacher read from ", teacher_file));
+  } else {
+    nn::ArchSpec tarch;
+    tarch.name = "teacher_cxr";
+    tarch.set("size", 32.0).set("channels", 1.0).set("classes", 10.0);
+    teacher = nn::build_model(tarch, 100 + shift);
+    teacher->preprocessing.standardize = false;  // as the student (small_cnn on raw [0, 1] pixels)
+    fit(teacher, nullptr, teacher_train, teacher_epochs, 64, 100 + shift);
+    if (teacher_file && *teacher_file) nn::save_model(teacher_file, *teacher);
+  }
   const double teacher_acc = 100.0 * test(*teacher, test_set).accuracy;
-  report.note(str_cat("fmnist teacher teacher_cxr 32x32 (", teacher->net->memory().to_string(), "): ",
-                      n_teacher, " training images, ", teacher_epochs, " epochs, test accuracy ", teacher_acc, "% (",
+  report.note(str_cat("fmnist teacher ", teacher->arch.name, " (", teacher->net->memory().to_string(), "): ", n_teacher,
+                      " training images, ", teacher_epochs, " epochs, test accuracy ", teacher_acc, "% (",
                       bench::now_seconds() - t0, " s)"));
 
   double mean_scratch = 0, mean_distill = 0;
