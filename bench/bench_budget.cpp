@@ -1,6 +1,7 @@
 // liteai bench budget: training compact_cxr at 512x512, effective batch 8, within a memory budget
-// (TrainOptions::max_memory: the planner picks micro-batches, checkpointing and the optimizer
-// state), and inference with the weights memory-mapped from the .lai file.
+// (TrainOptions::max_memory: the planner picks micro-batches, checkpointing, the optimizer state
+// and the master weights' type; once more at 768 MiB with bf16 master weights asked for, records
+// *_budget768m_bf16), and inference with the weights memory-mapped from the .lai file.
 //
 // Every configuration runs alone in a child process of this program (bench::run_child), so its
 // peak RSS (VmHWM, the kernel's high-water mark of the whole process: code, threads, heap,
@@ -43,9 +44,9 @@ long long arg(const std::vector<std::string>& a, size_t i) { return i < a.size()
 
 }  // namespace
 
-// Child: size batch steps budget_bytes threads [state micro_batch factored [save|resume path]]
-// (state, micro_batch and factored set the knobs by hand when there is no budget; save writes a
-// checkpoint after the steps, resume starts from one). Prints ips, ips_cpu, est_peak_mb,
+// Child: size batch steps budget_bytes threads [state micro_batch factored [save|resume|- path
+// [bf16]]] (state, micro_batch and factored set the knobs by hand when there is no budget; save
+// writes a checkpoint after the steps, resume starts from one; bf16: bf16 master weights for fc1). Prints ips, ips_cpu, est_peak_mb,
 // tracked_peak_mb, peak_rss_mb.
 LAI_BENCH_CHILD(budget_train) {
   using namespace liteai;
@@ -61,6 +62,7 @@ LAI_BENCH_CHILD(budget_train) {
   if (args.size() > 5) o.optim.state = optim::state_precision_from_string(args[5]);
   o.micro_batch = arg(args, 6);
   o.optim.factored = arg(args, 7) != 0;
+  if (args.size() > 10 && args[10] == "bf16") o.master_weights = DType::bf16;
   optim::Trainer trainer(model, o);
   Generator g(2);
   optim::TrainBatch b;
@@ -105,7 +107,7 @@ namespace {
 void measure_inference(const liteai::bench::SuiteArgs& args, liteai::bench::Report& report);
 }
 
-LAI_BENCH_SUITE(budget, "compact_cxr 512x512 training within 1 GiB and 768 MiB (8-bit state, micro-batches), inference with mapped weights; each in its own process: peak RSS, images/s") {
+LAI_BENCH_SUITE(budget, "compact_cxr 512x512 training within 1 GiB and 768 MiB (8-bit state, micro-batches, bf16 master weights), inference with mapped weights; each in its own process: peak RSS, images/s") {
   using namespace liteai;
   const int threads = args.threads > 0 ? args.threads : 2;
   const int64_t size = args.quick ? 128 : 512, batch = 8, steps = args.quick ? 2 : 3;
@@ -114,15 +116,20 @@ LAI_BENCH_SUITE(budget, "compact_cxr 512x512 training within 1 GiB and 768 MiB (
   struct Config {
     std::string name;  // record suffix
     int64_t budget;
+    bool bf16;  // bf16 master weights asked for (else the planner's choice)
   };
-  const std::vector<Config> configs{{"b8", 0}, {"budget1g", int64_t(1) << 30}, {"budget768m", int64_t(768) << 20}};
+  const std::vector<Config> configs{{"b8", 0, false},
+                                    {"budget1g", int64_t(1) << 30, false},
+                                    {"budget768m", int64_t(768) << 20, false},
+                                    {"budget768m_bf16", int64_t(768) << 20, true}};
   std::map<std::string, std::vector<double>> ips, rss, est, tracked;
   std::map<std::string, std::vector<std::string>> notes;
   for (int r = 0; r < rounds; ++r)
     for (const Config& c : configs) {
-      bench::ChildResult res =
-          bench::run_child("budget_train", {s, std::to_string(batch), std::to_string(steps), std::to_string(c.budget),
-                                            std::to_string(threads)});
+      std::vector<std::string> a{s, std::to_string(batch), std::to_string(steps), std::to_string(c.budget),
+                                 std::to_string(threads)};
+      if (c.bf16) a.insert(a.end(), {"f32", "0", "0", "-", "-", "bf16"});
+      bench::ChildResult res = bench::run_child("budget_train", a);
       if (res.status != 0) {
         report.note(str_cat("compact_cxr ", s, " ", c.name, ": the child process failed (status ", res.status, ")"));
         continue;

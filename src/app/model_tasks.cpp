@@ -59,6 +59,7 @@ optim::TrainOptions trainer_settings(const Options& o, int64_t steps_per_epoch) 
   t.micro_batch = o.get_int("micro-batch");
   t.optim.state = optim::state_precision_from_string(o.get_text("optimizer-state"));
   t.optim.factored = o.get_bool("factored");
+  t.master_weights = o.get_text("master-weights") == "bf16" ? DType::bf16 : DType::f32;
   t.checkpointing = o.get_bool("checkpointing") ? optim::Checkpointing::children : optim::Checkpointing::off;
   t.checkpoint = o.get_text_or("checkpoint", "");
   t.metrics_csv = o.get_text_or("log", "");
@@ -144,7 +145,8 @@ const OptionSet& train_options() {
         .group("memory")
         .bytes("max-memory", 0, 0, std::numeric_limits<int64_t>::max(),
                "budget for the whole training process, e.g. 1G (0: none): before the first step the planner picks "
-               "micro-batches, activation checkpointing and 8-bit or factored optimizer state so the estimated peak "
+               "micro-batches, activation checkpointing, 8-bit or factored optimizer state and bf16 master weights so "
+               "the estimated peak "
                "fits (the plan is printed with --progress), or refuses naming the smallest estimate")
         .integer("micro-batch", 0, 0, 65536,
                  "run each batch in pieces of this many samples, gradients accumulated (0: whole batches; "
@@ -152,6 +154,9 @@ const OptionSet& train_options() {
         .choice("optimizer-state", "f32", {"f32", "8bit"},
                 "Adam/SGD moments in f32, or blockwise-quantized to 8 bits (a quarter of the memory)")
         .flag("factored", "Adam's second moment of matrices as row and column statistics (Adafactor-style)")
+        .choice("master-weights", "f32", {"f32", "bf16"},
+                "the streamed Dense layers' weights (--stream-min) in f32, or in bf16 (half the memory) updated "
+                "with stochastic rounding; --max-memory may choose bf16 itself")
         .flag("checkpointing", "recompute each top-level layer's activations in backward instead of keeping them")
         .group("regions of interest")
         .path("roi", "ROI-guided training (model roi_cxr, the default with it): each image is read as itself "

@@ -325,6 +325,10 @@ void Storage::release_pages(size_t offset, size_t bytes) const {
   if (read_only_) advise(data_, bytes_, offset, bytes, true, MADV_DONTNEED);
 }
 
+void Storage::discard_pages(size_t offset, size_t bytes) {
+  if (mapped_ && !release_) advise(data_, bytes_, offset, bytes, true, MADV_DONTNEED);
+}
+
 void Storage::prefetch_pages(size_t offset, size_t bytes) const {
 #ifdef MADV_POPULATE_READ
   const int advice = MADV_POPULATE_READ;  // Linux 5.14; older kernels refuse it, which is harmless

@@ -212,6 +212,12 @@ void Tensor::copy_from(const Tensor& src) {
     std::memcpy(raw_data(), src.raw_data(), size_t(numel()) * dtype_size(dtype()));
     return;
   }
+  if (dtype() == DType::bf16) {  // bf16 weights (a trainer's bf16 master weights, resumed): rounded to nearest
+    LAI_CHECK(is_contiguous(), "copy_from: a bf16 destination must be contiguous");
+    const Tensor s = src.dtype() == DType::bf16 ? src.contiguous() : src.to(DType::bf16);
+    std::memcpy(raw_data(), s.raw_data(), size_t(numel()) * 2);
+    return;
+  }
   Tensor s = src.dtype() == DType::f32 ? src : src.to(DType::f32);
   if (is_contiguous()) {
     gather(s, data());

@@ -1,5 +1,7 @@
 #include "liteai/nn/layers.hpp"
 
+#include "kernels/kernels.hpp"
+
 #include <cmath>
 
 #include "liteai/autograd/autograd.hpp"
@@ -101,6 +103,23 @@ std::string Conv2d::describe() const {
 }
 
 // ---------------- Dense ----------------
+namespace {
+// g [N, out] times the transpose of a bf16 w [in, out], w decoded a row block at a time (about
+// 1M elements: the products stay fp32 and no fp32 copy of w exists).
+Tensor times_transposed_bf16(const Tensor& g_in, const Tensor& w) {
+  const Tensor g = g_in.contiguous();
+  const int64_t n = g.size(0), in = w.size(0), out = w.size(1);
+  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(in, (int64_t(1) << 20) / out));
+  Tensor dx = Tensor::empty({n, in}), block = Tensor::empty({rows, out});
+  for (int64_t r0 = 0; r0 < in; r0 += rows) {
+    const int64_t r1 = std::min(in, r0 + rows);
+    kernels::bf16_to_f32((r1 - r0) * out, w.data_bf16() + r0 * out, block.data());
+    kernels::sgemm(false, true, n, r1 - r0, out, 1.f, g.data(), out, block.data(), out, 0.f, dx.data() + r0, in);
+  }
+  return dx;
+}
+}  // namespace
+
 Dense::Dense(int64_t in_f, int64_t out_f, const DenseOptions& o, Generator& g)
     : in_features(in_f), out_features(out_f), options(o) {
   LAI_CHECK(in_f > 0 && out_f > 0, "Dense: feature counts must be positive, got in=", in_f, " out=", out_f);
@@ -134,18 +153,20 @@ Tensor Dense::forward(const Tensor& x_in) {
             " (input ", to_string(x_in.shape()), ")");
   const bool recorded = autograd::grad_enabled() &&
                         (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
-  if (weight_bf16_.defined() && !is_training() && !recorded)
+  const bool bf16 = weight.dtype() == DType::bf16;
+  if (weight_bf16_.defined() && weight_bf16_.dtype() == DType::bf16 && !is_training() && !recorded)
     return apply_activation(options.activation, ops::linear_bf16(x, weight_bf16_, bias));
   if (!recorded && weight.storage()->read_only() && weight.numel() * 4 > kPagedBlockBytes)
     return apply_activation(options.activation, forward_paged(x));
-  LAI_CHECK(weight.dtype() == DType::f32, "Dense: the weights are bf16 (a model loaded for bf16 inference only): ",
-            "it cannot train or pass gradients");
-  if (!sink_ || !autograd::grad_enabled() || !weight.requires_grad())
-    return apply_activation(options.activation, ops::linear(x, weight, bias));
+  if (!recorded && bf16) return apply_activation(options.activation, ops::linear_bf16(x, weight, bias));
+  const bool streamed = sink_ && autograd::grad_enabled() && weight.requires_grad();
+  LAI_CHECK(!bf16 || streamed, "Dense: the weights are bf16: they train only with their gradient streamed to ",
+            "the optimizer (a trainer's bf16 master weights), not as an ordinary parameter");
+  if (!streamed) return apply_activation(options.activation, ops::linear(x, weight, bias));
   Tensor y;
   {
     autograd::NoGrad ng;
-    y = ops::linear(x, weight, bias);
+    y = bf16 ? ops::linear_bf16(x, weight, bias) : ops::linear(x, weight, bias);
   }
   const bool gx = x.requires_grad(), gb = bias.defined() && bias.requires_grad();
   Tensor xd = x.detach(), w = weight;
@@ -155,7 +176,7 @@ Tensor Dense::forward(const Tensor& x_in) {
                          autograd::NoGrad ng;
                          Tensor dx, db;
                          // the input gradient uses the weights before this step's update
-                         if (gx) dx = ops::matmul(g, w.transpose(0, 1));
+                         if (gx) dx = w.dtype() == DType::bf16 ? times_transposed_bf16(g, w) : ops::matmul(g, w.transpose(0, 1));
                          if (gb) db = ops::sum(g, {0});
                          sink(xd, g.contiguous());
                          return std::vector<Tensor>{dx, db};

@@ -2,6 +2,7 @@
 #include "liteai/optim/optimizer.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "liteai/core/parallel.hpp"
@@ -48,7 +49,33 @@ int64_t moment_bytes(FormOf f, const Shape& s) {
   }
   return 0;
 }
+
+uint64_t mix64(uint64_t z) {  // the splitmix64 finalizer
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+uint64_t name_hash(const std::string& s) {  // FNV-1a: the same on every platform
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
 }  // namespace
+
+void round_bf16_stochastic(int64_t n, const float* x, uint16_t* y, uint64_t key, int64_t index0) {
+  parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      uint32_t bits;
+      std::memcpy(&bits, x + k, 4);
+      const uint64_t i = uint64_t(index0 + k);
+      const uint32_t r = uint32_t(mix64(key + (i >> 2)) >> (16 * (i & 3))) & 0xFFFFu;  // 4 draws per hash
+      if ((bits & 0x7F800000u) == 0x7F800000u)  // inf stays inf, NaN stays (quiet) NaN
+        y[k] = uint16_t((bits >> 16) | ((bits & 0x007FFFFFu) ? 0x0040u : 0u));
+      else
+        y[k] = uint16_t((bits + r) >> 16);
+    }
+  });
+}
 
 const char* to_string(StatePrecision p) { return p == StatePrecision::q8 ? "8bit" : "f32"; }
 
@@ -103,8 +130,8 @@ Optimizer::Optimizer(const NamedTensors& params, const OptimizerOptions& o) : op
   LAI_CHECK(o.min_compact_elements >= 0, "optimizer: min_compact_elements must be >= 0, got ",
             o.min_compact_elements);
   for (const auto& [name, t] : params) {
-    LAI_CHECK(t.defined() && t.dtype() == DType::f32 && t.is_contiguous(), "optimizer: parameter '", name,
-              "' must be a defined contiguous f32 tensor");
+    LAI_CHECK(t.defined() && (t.dtype() == DType::f32 || t.dtype() == DType::bf16) && t.is_contiguous(),
+              "optimizer: parameter '", name, "' must be a defined contiguous f32 or bf16 tensor");
     for (const auto& p : params_) LAI_CHECK(p.name != name, "optimizer: parameter '", name, "' given twice");
     Param p;
     p.name = name;
@@ -196,6 +223,23 @@ float Optimizer::extra_of(const Param& p) const {
   return 2.f * p.l2_grad + (opt_.decoupled ? 0.f : opt_.weight_decay);
 }
 
+float* Optimizer::weights_f32(Param& p, int64_t offset, int64_t n, Tensor* scratch) {
+  if (p.tensor.dtype() == DType::f32) return p.tensor.data() + offset;
+  if (!scratch->defined() || scratch->numel() < n) {
+    MemoryScope scope(MemoryCategory::workspace);
+    *scratch = Tensor::empty({n});
+  }
+  kernels::bf16_to_f32(n, p.tensor.data_bf16() + offset, scratch->data());
+  return scratch->data();
+}
+
+void Optimizer::store_weights(Param& p, int64_t offset, int64_t n, const float* w) {
+  if (p.tensor.dtype() != DType::bf16) return;  // f32: updated in place
+  // A key per parameter and update: other draws each step, the same after a resume (p.t is saved).
+  const uint64_t key = mix64(name_hash(p.name) ^ mix64(uint64_t(p.t)));
+  round_bf16_stochastic(n, w, p.tensor.data_bf16() + offset, key, offset);
+}
+
 void Optimizer::run_update(Param& p, const GradientRows& grad, int64_t block_rows) {
   // A streamed parameter must get exactly one gradient per step: a second one would apply a
   // second update from a partial gradient.
@@ -210,7 +254,7 @@ void Optimizer::run_update(Param& p, const GradientRows& grad, int64_t block_row
   // FedProx: the rows handed to the rule carry + mu * (w - anchor), computed into a scratch block
   // from the weights before that block's update (the statistics pass sees the same values).
   GradientRows grad_prox;
-  Tensor scratch;
+  Tensor scratch, wscratch;  // the FedProx rows; bf16 weights decoded
   if (p.prox_mu > 0.f) {
     grad_prox = [&, inner = grad](int64_t r0, int64_t r1) {
       const float* g = inner(r0, r1);
@@ -220,7 +264,7 @@ void Optimizer::run_update(Param& p, const GradientRows& grad, int64_t block_row
         scratch = Tensor::empty({n});
       }
       float* d = scratch.data();
-      const float* w = p.tensor.data() + r0 * cols;
+      const float* w = weights_f32(p, r0 * cols, n, &wscratch);
       const float* a = p.prox_anchor.data() + r0 * cols;
       const float mu = p.prox_mu;
       parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
@@ -233,13 +277,17 @@ void Optimizer::run_update(Param& p, const GradientRows& grad, int64_t block_row
   if (needs_statistics(p)) {
     for (int64_t r0 = 0; r0 < rows; r0 += block) {
       const int64_t r1 = std::min(rows, r0 + block);
-      accumulate_statistics(p, rows_of(r0, r1), extra, r0, r1);
+      const float* g = rows_of(r0, r1);
+      accumulate_statistics(p, g, weights_f32(p, r0 * cols, (r1 - r0) * cols, &wscratch), extra, r0, r1);
     }
     finish_statistics(p);
   }
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t r1 = std::min(rows, r0 + block);
-    apply(p, rows_of(r0, r1), extra, r0 * cols, (r1 - r0) * cols);
+    const float* g = rows_of(r0, r1);
+    float* w = weights_f32(p, r0 * cols, (r1 - r0) * cols, &wscratch);
+    apply(p, g, w, extra, r0 * cols, (r1 - r0) * cols);
+    store_weights(p, r0 * cols, (r1 - r0) * cols, w);
   }
 }
 
@@ -296,18 +344,19 @@ void Optimizer::update_rows(size_t index, int64_t row0, const Tensor& rows_in) {
               "' received two gradients in one step; streamed updates need it used once per forward pass");
     ++p.t;
   }
-  Tensor g = rows_in.contiguous();
+  Tensor g = rows_in.contiguous(), wscratch;
+  float* w = weights_f32(p, offset, n, &wscratch);
   if (p.prox_mu > 0.f) {  // FedProx term on these rows
     g = g.clone();
     float* d = g.data();
-    const float* w = p.tensor.data() + offset;
     const float* a = p.prox_anchor.data() + offset;
     const float mu = p.prox_mu;
     parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
       for (int64_t k = b; k < e; ++k) d[k] += mu * (w[k] - a[k]);
     });
   }
-  apply(p, g.data(), extra_of(p), offset, n);
+  apply(p, g.data(), w, extra_of(p), offset, n);
+  store_weights(p, offset, n, w);
 }
 
 void Optimizer::step() {
@@ -507,8 +556,7 @@ SGD::SGD(const NamedTensors& params, const OptimizerOptions& o) : Optimizer(para
   LAI_CHECK(!o.nesterov || o.momentum > 0.f, "sgd: nesterov needs momentum > 0");
 }
 
-void SGD::apply(Param& p, const float* g_in, float extra, int64_t offset, int64_t n) {
-  float* w_all = p.tensor.data();
+void SGD::apply(Param& p, const float* g_in, float* w_in, float extra, int64_t offset, int64_t n) {
   const float lr = opt_.lr, mom = opt_.momentum, decay = opt_.decoupled ? 1.f - opt_.lr * opt_.weight_decay : 1.f;
   const bool nesterov = opt_.nesterov, first = p.t == 1;
   // g, w and the momentum buffer of the same n elements (buf null without momentum)
@@ -523,14 +571,14 @@ void SGD::apply(Param& p, const float* g_in, float extra, int64_t offset, int64_
     }
   };
   if (mom == 0.f) {
-    parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { rule(g_in + b, w_all + offset + b, nullptr, e - b); });
+    parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { rule(g_in + b, w_in + b, nullptr, e - b); });
     return;
   }
   const Moment buf = moment(p, "momentum");
   for_each_quant_block(offset, n, [&](int64_t off, int64_t len) {
     float local[kQuantBlock];
     float* b = buf.load(off, len, local);
-    rule(g_in + (off - offset), w_all + off, b, len);
+    rule(g_in + (off - offset), w_in + (off - offset), b, len);
     buf.store(off, len, b);
   });
 }
@@ -544,7 +592,7 @@ Adam::Adam(const NamedTensors& params, const OptimizerOptions& o) : Optimizer(pa
 
 bool Adam::needs_statistics(const Param& p) const { return form(p, "v") == Form::factored; }
 
-void Adam::accumulate_statistics(Param& p, const float* g, float extra, int64_t r0, int64_t r1) {
+void Adam::accumulate_statistics(Param& p, const float* g, const float* w, float extra, int64_t r0, int64_t r1) {
   const int64_t cols = p.cols();
   if (r0 == 0) {
     row_sum_.assign(size_t(p.rows()), 0.0);
@@ -555,13 +603,12 @@ void Adam::accumulate_statistics(Param& p, const float* g, float extra, int64_t 
   constexpr int64_t kRows = 64;
   const int64_t chunks = (r1 - r0 + kRows - 1) / kRows;
   std::vector<double> part(size_t(chunks * cols), 0.0);
-  const float* w = p.tensor.data();
   parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       double* colp = part.data() + c * cols;
       for (int64_t i = r0 + c * kRows; i < std::min(r1, r0 + (c + 1) * kRows); ++i) {
         const float* gi = g + (i - r0) * cols;
-        const float* wi = w + i * cols;
+        const float* wi = w + (i - r0) * cols;
         double s = 0;
         for (int64_t j = 0; j < cols; ++j) {
           const double d = double(gi[j]) + double(extra) * wi[j], d2 = d * d;
@@ -592,8 +639,7 @@ void Adam::finish_statistics(Param& p) {
   inv_mean_row_ = static_cast<float>(1.0 / mean);
 }
 
-void Adam::apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) {
-  float* w = p.tensor.data();
+void Adam::apply(Param& p, const float* g, float* w, float extra, int64_t offset, int64_t n) {
   const float b1 = opt_.beta1, b2 = opt_.beta2, eps = opt_.eps;
   const double t = static_cast<double>(p.t);
   const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(double(b1), t)));
@@ -603,7 +649,7 @@ void Adam::apply(Param& p, const float* g, float extra, int64_t offset, int64_t 
   const Moment m = moment(p, "m"), v = moment(p, "v");
   if (m.form == Form::f32 && v.form == Form::f32) {
     // PyTorch's form, w -= lr * mhat / (sqrt(vhat) + eps), vectorized and split over threads.
-    kernels::adam_update(n, step, g, w + offset, m.f32 + offset, v.f32 + offset);
+    kernels::adam_update(n, step, g, w, m.f32 + offset, v.f32 + offset);
     return;
   }
   // A factored v is already this step's average: the kernel keeps it as it is (beta2 = 1).
@@ -625,7 +671,7 @@ void Adam::apply(Param& p, const float* g, float extra, int64_t offset, int64_t 
     } else {
       vk = v.load(off, len, vbuf);
     }
-    kernels::adam_update(len, step, g + (off - offset), w + off, mk, vk);
+    kernels::adam_update(len, step, g + (off - offset), w + (off - offset), mk, vk);
     m.store(off, len, mk);
     if (!factored) v.store(off, len, vk);
   });

@@ -110,6 +110,43 @@ void check_finite_gradient(const std::string& name, const Tensor& g) {
             "' is not finite (NaN or infinity) with bf16 products; lower the learning rate, or train with f32");
 }
 
+// Gives tensor t the element type `dtype` (f32 or bf16) in place: every handle to it sees the
+// change. The values are converted a block at a time into new storage and, when t alone uses its
+// old storage, the old pages are given back as they are read, so both copies are never resident
+// whole (512 MB of fp32 weights become 256 MB of bf16 without a 768 MB moment).
+void set_dtype_in_place(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return;
+  LAI_CHECK(t.is_contiguous() && (dtype == DType::f32 || dtype == DType::bf16) &&
+                (t.dtype() == DType::f32 || t.dtype() == DType::bf16),
+            "train: cannot store ", t.describe(), " as ", dtype_name(dtype));
+  MemoryScope scope(t.storage()->category());
+  Tensor c = Tensor::empty(t.shape(), dtype);
+  Storage& old = *t.storage();
+  const bool discard = t.storage().use_count() == 1;
+  const int64_t n = t.numel(), block = int64_t(1) << 20, esize = int64_t(dtype_size(t.dtype()));
+  for (int64_t k = 0; k < n; k += block) {
+    const int64_t len = std::min(block, n - k);
+    if (dtype == DType::bf16)
+      kernels::f32_to_bf16(len, t.data() + k, c.data_bf16() + k);
+    else
+      kernels::bf16_to_f32(len, t.data_bf16() + k, c.data() + k);
+    if (discard) old.discard_pages(size_t((t.offset() + k) * esize), size_t(len * esize));
+  }
+  TensorImpl* dst = t.impl();
+  dst->storage = c.storage();
+  dst->offset = 0;
+  dst->strides = c.strides();
+  dst->dtype = dtype;
+}
+
+// The elements [k, k + len) of an f32 or bf16 tensor (contiguous) in f32: in place, or in buf.
+const float* f32_span(const Tensor& t, int64_t k, int64_t len, std::vector<float>* buf) {
+  if (t.dtype() == DType::f32) return t.data() + k;
+  buf->resize(size_t(len));
+  kernels::bf16_to_f32(len, t.data_bf16() + k, buf->data());
+  return buf->data();
+}
+
 const char* kBestPrefix = "best/";  // checkpoint extra tensors: the best epoch's weights
 const char* kProxPrefix = "prox/";  // checkpoint extra tensors: the FedProx anchor
 
@@ -216,6 +253,9 @@ Trainer::Trainer(std::shared_ptr<nn::Model> model, TrainOptions options) : model
       dst->strides = c.strides();
     }
     memory_retag(t.storage(), MemoryCategory::weights);
+    // Training holds f32 weights (a bf16 file's become exact f32 copies); configure() then gives
+    // the streamed Dense weights the master-weight type.
+    if (t.dtype() == DType::bf16) set_dtype_in_place(t, DType::f32);
   }
   if (o_.collective) {  // every rank starts from rank 0's weights and buffers
     std::set<const TensorImpl*> params;
@@ -246,6 +286,18 @@ void Trainer::configure() {
     meta = opt_->state_meta();
     unconfigure();
   }
+  // Master weights (TrainOptions::master_weights): the streamed Dense weights in that type, the
+  // rest f32. Before the optimizer is made: it updates whatever type a parameter has.
+  bool converted = false;
+  for (const auto& [name, t] : model_->net->named_parameters()) {
+    const bool huge = o_.stream_min_elements > 0 && t.numel() >= o_.stream_min_elements && find_dense(*model_->net, t);
+    const DType want = huge ? o_.master_weights : DType::f32;
+    converted |= t.dtype() != want;
+    set_dtype_in_place(t, want);
+  }
+  // The old blocks (their pages already given back) leave the cache too: a plan's measure of
+  // the process outside tensors subtracts what the cache holds.
+  if (converted) storage_release_cache();
   opt_ = make_optimizer(o_.optimizer, model_->net->named_parameters(), o_.optim);
   if (!meta.empty()) opt_->load_state(state, meta, true);  // converted if the state's form changed
   state.clear();
@@ -402,14 +454,15 @@ const MemoryPlan& Trainer::plan_memory(int64_t batch, const Shape& sample, int64
 double Trainer::regularization_value() const {
   double total = 0;
   for (const auto& [t, l2] : l2_kernels_) {
-    const float* w = t.data();
     const int64_t n = t.numel();
     const int64_t chunk = 1 << 18, chunks = (n + chunk - 1) / chunk;
     std::vector<double> part(static_cast<size_t>(chunks), 0.0);
     parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      std::vector<float> buf;
       for (int64_t c = b; c < e; ++c) {
         const int64_t k0 = c * chunk, len = std::min(n, k0 + chunk) - k0;
-        part[static_cast<size_t>(c)] = kernels::vdot(len, w + k0, w + k0);  // SIMD, double across blocks
+        const float* w = f32_span(t, k0, len, &buf);
+        part[static_cast<size_t>(c)] = kernels::vdot(len, w, w);  // SIMD, double across blocks
       }
     });
     double s = 0;
@@ -420,15 +473,18 @@ double Trainer::regularization_value() const {
     const nn::NamedTensors params = model_->net->named_parameters();
     double s = 0;
     for (size_t i = 0; i < params.size() && i < prox_anchor_.size(); ++i) {
-      const float* w = params[i].second.data();
+      const Tensor& t = params[i].second;
       const float* a = prox_anchor_[i].second.data();
-      const int64_t n = params[i].second.numel();
+      const int64_t n = t.numel();
       const int64_t chunk = 1 << 18, chunks = (n + chunk - 1) / chunk;
       std::vector<double> part(static_cast<size_t>(chunks), 0.0);
       parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+        std::vector<float> buf;
         for (int64_t c = b; c < e; ++c) {
           double acc = 0;
-          for (int64_t k = c * chunk; k < std::min(n, (c + 1) * chunk); ++k) {
+          const int64_t k0 = c * chunk, k1 = std::min(n, k0 + chunk);
+          const float* w = f32_span(t, k0, k1 - k0, &buf) - k0;
+          for (int64_t k = k0; k < k1; ++k) {
             const double d = double(w[k]) - double(a[k]);
             acc += d * d;
           }
@@ -533,7 +589,7 @@ std::string Trainer::memory_plan() const {
   std::string names;
   std::vector<Shape> shapes;
   for (const auto& [name, t] : model_->net->named_parameters()) {
-    const double mb = t.numel() * 4.0 / 1048576.0;
+    const double mb = t.numel() * double(dtype_size(t.dtype())) / 1048576.0;
     weights += mb;
     shapes.push_back(t.shape());
     if (opt_->is_streamed(name)) {
@@ -552,7 +608,8 @@ std::string Trainer::memory_plan() const {
                 state, stored);
   std::string out = buf;
   if (!names.empty()) {
-    std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB never stored)", names.c_str(), streamed);
+    std::snprintf(buf, sizeof buf, " (streamed: %s, %.0f MB%s, its gradient never stored)", names.c_str(), streamed,
+                  o_.master_weights == DType::bf16 ? " in bf16" : "");
     out += buf;
   }
   if (!prox_anchor_.empty()) out += str_cat(", FedProx anchor ", int64_t(weights + 0.5), " MB");

@@ -73,6 +73,10 @@ class Storage {
   // Read-only mapped storage: gives the whole pages of [offset, offset + bytes) back (they stay in
   // the page cache, shared with other processes, and are mapped again when read). No-op otherwise.
   void release_pages(size_t offset, size_t bytes) const;
+  // This library's own large blocks: gives the whole pages of [offset, offset + bytes) back to the
+  // system now; those bytes read as zero afterwards. For a caller done with part of a block (a
+  // weight converted into another storage block by block). No-op for other storage.
+  void discard_pages(size_t offset, size_t bytes);
   // Read-only mapped storage: maps the pages of [offset, offset + bytes) in one call ahead of use
   // (instead of a fault per few pages). No-op otherwise.
   void prefetch_pages(size_t offset, size_t bytes) const;

@@ -6,11 +6,13 @@
 //   optim::Trainer trainer(model, o);  // plans before the first step (or: trainer.plan_memory(8, {1, 512, 512}))
 //
 // The knobs: the optimizer's state precision (f32, 8-bit, 8-bit with a factored second moment:
-// optimizer.hpp) and, for each, the largest micro-batch that fits (gradient accumulation: the
+// optimizer.hpp), then bf16 master weights for the streamed Dense layers (TrainOptions::
+// master_weights: half their memory, every update stochastically rounded) and, for each, the largest micro-batch that fits (gradient accumulation: the
 // activations of fewer samples at a time), with activation checkpointing only when that allows a
 // larger micro-batch and is estimated faster. Micro-batches and checkpointing change no result
 // (without BatchNorm), a leaner state does: the plan keeps the most precise state whose plan is
-// estimated to run at least 3/4 as fast as the fastest (never a more precise state than asked for). The estimate adds what is known exactly
+// estimated to run at least 7/10 as fast as the whole batch at once, or 3/4 as fast as the fastest
+// plan (never a more precise state than asked for). The estimate adds what is known exactly
 // (weights, optimizer state, the row-block workspace and micro-batch factors of a streamed Dense
 // layer, the loader's batches, the process's memory outside tensors) to what a step's activations
 // and stored gradients measure: one forward and backward pass at micro-batches of 1 and 2 samples
@@ -44,6 +46,7 @@ struct MemoryPlan {
   Checkpointing checkpointing = Checkpointing::off;
   StatePrecision state = StatePrecision::f32;
   bool factored = false;
+  DType master_weights = DType::f32;  // of the streamed Dense layers (TrainOptions::master_weights)
   // the estimate, in bytes
   int64_t budget = 0;
   int64_t weights = 0;      // parameters and buffers
@@ -66,7 +69,8 @@ struct MemoryPlan {
 // ErrorKind::out_of_memory naming the smallest estimate when no plan fits.
 MemoryPlan plan_memory(nn::Model& model, const TrainOptions& options, int64_t batch, const Shape& sample,
                        int64_t budget);
-// Writes the plan's choice into `options` (micro_batch, checkpointing, optim.state, optim.factored).
+// Writes the plan's choice into `options` (micro_batch, checkpointing, optim.state, optim.factored,
+// master_weights).
 void apply_plan(const MemoryPlan& plan, TrainOptions* options);
 
 // "1G", "768M", "1.5GiB", "800MB", "1073741824" -> bytes (K, M, G, T are powers of 1024, with or

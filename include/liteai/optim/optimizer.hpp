@@ -76,6 +76,13 @@ enum class OptimizerKind : uint8_t { sgd, adam, adamw };
 const char* to_string(OptimizerKind k);
 OptimizerKind optimizer_from_string(const std::string& name);  // throws listing the names
 
+// y = bf16(x) with stochastic rounding (Gupta et al. 2015): up with probability equal to x's
+// distance from the bf16 value below, so an update smaller than half a bf16 step still moves a
+// bf16 weight on average (round-to-nearest would drop it). The random bits are a hash of `key`
+// and each element's index (index0 + k): the same result on every thread count, rank and resume.
+// Infinities and NaNs are kept. What an optimizer writes into bf16 parameters.
+void round_bf16_stochastic(int64_t n, const float* x, uint16_t* y, uint64_t key, int64_t index0);
+
 // Rows per block of update_outer for a [rows, cols] parameter (block_rows 0: about 1M elements),
 // rounded up to whole quantization blocks when the state is quantized.
 int64_t update_block_rows(int64_t rows, int64_t cols, int64_t block_rows, bool quantized);
@@ -165,10 +172,11 @@ class Optimizer {
   // The rule: updates elements [offset, offset + n) of p.tensor (and its slots) in place from
   // gradient g[0..n) + extra * w (extra holds the coupled weight decay and 2 * l2_grad). offset
   // and n cover whole quantization blocks (n may end at the tensor's end).
-  virtual void apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) = 0;
+  // w holds the weights of those elements in f32 (the tensor's own, or decoded from bf16).
+  virtual void apply(Param& p, const float* g, float* w, float extra, int64_t offset, int64_t n) = 0;
   // A rule with factored moments sees the whole gradient first: rows [r0, r1) at a time, then once done.
   virtual bool needs_statistics(const Param&) const { return false; }
-  virtual void accumulate_statistics(Param&, const float* g, float extra, int64_t r0, int64_t r1) {}
+  virtual void accumulate_statistics(Param&, const float* g, const float* w, float extra, int64_t r0, int64_t r1) {}
   virtual void finish_statistics(Param&) {}
 
   Form form(const Param& p, const std::string& moment) const;
@@ -176,6 +184,10 @@ class Optimizer {
   // Runs one update of p (count, statistics pass if needed, rule) over row blocks of `block_rows`.
   void run_update(Param& p, const GradientRows& grad, int64_t block_rows);
   float extra_of(const Param& p) const;
+  // Weights [offset, offset + n) of p in f32: the tensor's own (f32) or decoded into *scratch
+  // (bf16); store_weights writes decoded ones back, stochastically rounded.
+  float* weights_f32(Param& p, int64_t offset, int64_t n, Tensor* scratch);
+  void store_weights(Param& p, int64_t offset, int64_t n, const float* w);
   OptimizerOptions opt_;
   std::vector<Param> params_;
   int64_t steps_ = 0;
@@ -187,7 +199,7 @@ class SGD : public Optimizer {
   std::string name() const override { return "sgd"; }
 
  protected:
-  void apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) override;
+  void apply(Param& p, const float* g, float* w, float extra, int64_t offset, int64_t n) override;
   OptimizerKind kind() const override { return OptimizerKind::sgd; }
 };
 
@@ -197,10 +209,10 @@ class Adam : public Optimizer {
   std::string name() const override { return opt_.decoupled ? "adamw" : "adam"; }
 
  protected:
-  void apply(Param& p, const float* g, float extra, int64_t offset, int64_t n) override;
+  void apply(Param& p, const float* g, float* w, float extra, int64_t offset, int64_t n) override;
   OptimizerKind kind() const override { return opt_.decoupled ? OptimizerKind::adamw : OptimizerKind::adam; }
   bool needs_statistics(const Param& p) const override;
-  void accumulate_statistics(Param& p, const float* g, float extra, int64_t r0, int64_t r1) override;
+  void accumulate_statistics(Param& p, const float* g, const float* w, float extra, int64_t r0, int64_t r1) override;
   void finish_statistics(Param& p) override;
 
  private:

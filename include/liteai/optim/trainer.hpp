@@ -109,6 +109,13 @@ struct TrainOptions {
   // not even a transient full gradient. Rows per block; 0 = about 4M elements per block.
   int64_t stream_min_elements = 0;
   int64_t stream_block_rows = 0;
+  // Master weights of the streamed Dense layers: f32, or bf16 (half the memory: compact_cxr's fc1
+  // at 512x512 in 256 MB instead of 512). bf16 weights are updated in f32 and written back with
+  // stochastic rounding (optim::round_bf16_stochastic), so small updates are kept on average; the
+  // forward and backward products read them exactly (bf16 -> f32) and sum in f32. Every other
+  // parameter stays f32. Checkpoints and the trained model file keep the bf16 weights as they are
+  // (resuming is exact); a planner (max_memory) may choose bf16 when f32 does not fit or is slow.
+  DType master_weights = DType::f32;
   // Mixed precision (SPEC 5, nn::Precision, set on the model with set_training_precision).
   // bf16_storage (the default): layers keep what backward needs in bf16 where that saves time and
   // memory; every product stays fp32. compact_cxr 512x512: no recomputed conv pre-activations
