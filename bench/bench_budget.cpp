@@ -110,8 +110,8 @@ void measure_inference(const liteai::bench::SuiteArgs& args, liteai::bench::Repo
 LAI_BENCH_SUITE(budget, "compact_cxr 512x512 training within 1 GiB and 768 MiB (8-bit state, micro-batches, bf16 master weights), inference with mapped weights; each in its own process: peak RSS, images/s") {
   using namespace liteai;
   const int threads = args.threads > 0 ? args.threads : 2;
-  const int64_t size = args.quick ? 128 : 512, batch = 8, steps = args.quick ? 2 : 3;
-  const int rounds = args.quick ? 1 : std::max(1, std::min(args.repeats, 3));
+  const int64_t size = args.quick ? 128 : 512, batch = 8, steps = args.quick ? 2 : 4;
+  const int rounds = args.quick ? 1 : std::max(1, std::min(args.repeats, 5));
   const std::string s = std::to_string(size);
   struct Config {
     std::string name;  // record suffix

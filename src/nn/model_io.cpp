@@ -216,8 +216,8 @@ SavedModel load_model(const std::string& path, bool with_optimizer) {
   return reclassify(ErrorKind::format, [&] { return from_file(io::load_model_file(path), with_optimizer); });
 }
 
-SavedModel load_model_mapped(const std::string& path, bool with_optimizer) {
-  return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), with_optimizer); });
+SavedModel load_model_mapped(const std::string& path, bool with_optimizer, bool keep_bf16) {
+  return reclassify(ErrorKind::format, [&] { return from_file(io::map_model_file(path), with_optimizer, keep_bf16); });
 }
 
 SavedModel load_model_for_inference(const std::string& path, Precision precision) {

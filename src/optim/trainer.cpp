@@ -672,7 +672,7 @@ void copy_paged(Tensor dst, const Tensor& src) {
 
 void Trainer::resume(const std::string& path) {
   // Mapped: the checkpoint's tensors are read from the file as they are copied (no second copy).
-  nn::SavedModel saved = nn::load_model_mapped(path, true);
+  nn::SavedModel saved = nn::load_model_mapped(path, true, true);
   // The blocks the load's throwaway weights took (never touched) and idle ones go back: what the
   // state below needs is then new pages, not pages on top of idle cached ones.
   storage_release_cache();

@@ -280,3 +280,14 @@ if(NOT i8_out MATCHES "\"dtype\": *\"u8\"" OR NOT i8_out MATCHES "\"optimizer/[a
    OR i32_out MATCHES "\"dtype\": *\"u8\"")
   message(FATAL_ERROR "the 8-bit factored run's checkpoint does not hold 8-bit, factored optimizer state:\n${i8_out}")
 endif()
+# bf16 master weights: the streamed fc1 (131,072 weights at 16x16, --stream-min 100000) is a bf16
+# tensor in the checkpoint and in the model; the f32 run's are f32.
+cli_fail(f "--master-weights must be f32 or bf16, got 'f16'" train --data data/manifest.csv --out x.lai --master-weights f16)
+cli_run(mbf train --data data/manifest.csv --model compact_cxr --size 16 --batch 4 --epochs 1 --seed 5 --threads 2 --quiet
+        --stream-min 100000 --master-weights bf16 --checkpoint ckbf.lai --out mbf.lai)
+cli_run(ibf info --json mbf.lai)
+cli_run(icbf info --json ckbf.lai)
+if(NOT ibf_out MATCHES "\"fc1.weight\"[^}]*\"dtype\": *\"bf16\"" OR NOT icbf_out MATCHES "\"dtype\": *\"bf16\""
+   OR i32_out MATCHES "\"dtype\": *\"bf16\"")
+  message(FATAL_ERROR "train --master-weights bf16 did not store fc1 in bf16:\n${ibf_out}")
+endif()

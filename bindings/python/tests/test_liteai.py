@@ -369,6 +369,17 @@ class TestVersion04(Base):
         with self.assertRaises(liteai.Error) as e:
             liteai.train(data=self.manifest, model="compact_cxr", size=16, prox_mu=0.5, epochs=1, batch=4, quiet=True)
         self.assertIn("--prox-mu", str(e.exception))
+        # bf16 master weights for the streamed fc1 (131,072 weights): 2 bytes each fewer in the file.
+        sizes = {}
+        for mw in ("f32", "bf16"):
+            path = os.path.join(WORK, "py_mw_%s.lai" % mw)
+            liteai.train(data=self.manifest, model="compact_cxr", size=16, epochs=1, batch=4, quiet=True,
+                         stream_min=100000, master_weights=mw, out=path)
+            sizes[mw] = os.path.getsize(path)
+        self.assertLess(abs(sizes["f32"] - sizes["bf16"] - 2 * 131072), 4096)
+        with self.assertRaises(liteai.Error) as e:
+            liteai.train(data=self.manifest, model="compact_cxr", size=16, master_weights="f16", quiet=True)
+        self.assertIn("master-weights", str(e.exception))
 
     def test_onnx_export_import(self):
         m = liteai.Model.create("small_cnn", size=S, classes=3, seed=6)

@@ -54,8 +54,9 @@ SavedModel load_model(const std::string& path, bool with_optimizer = true);
 // copied; large Dense layers read them block by block and give the pages back (Dense::forward), so
 // a process holds a few MB of them, and processes that map the same file share one copy. The
 // weights cannot be changed in place (a Trainer copies them first). with_optimizer: the optimizer
-// state too, mapped as well (Trainer::resume copies from it).
-SavedModel load_model_mapped(const std::string& path, bool with_optimizer = false);
+// state too, mapped as well (Trainer::resume copies from it). keep_bf16: bf16 tensors of the file
+// stay bf16 and mapped too (else they become f32 copies; Trainer::resume of bf16 master weights).
+SavedModel load_model_mapped(const std::string& path, bool with_optimizer = false, bool keep_bf16 = false);
 SavedModel load_model_from_bytes(const void* data, size_t size, const std::string& name = "model.lai",
                                  bool with_optimizer = true);
 // Loads a model file for inference only, in eval mode with that inference precision and no
