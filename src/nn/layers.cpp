@@ -176,7 +176,9 @@ Tensor Dense::forward(const Tensor& x_in) {
                          autograd::NoGrad ng;
                          Tensor dx, db;
                          // the input gradient uses the weights before this step's update
-                         if (gx) dx = w.dtype() == DType::bf16 ? times_transposed_bf16(g, w) : ops::matmul(g, w.transpose(0, 1));
+                         if (gx)
+                           dx = w.dtype() == DType::bf16 ? times_transposed_bf16(g, w)
+                                                         : ops::matmul(g, w.transpose(0, 1));
                          if (gb) db = ops::sum(g, {0});
                          sink(xd, g.contiguous());
                          return std::vector<Tensor>{dx, db};

@@ -222,9 +222,11 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
   base.budget = budget;
   std::vector<Shape> shapes;
   int64_t stored_gradients = 0, block = 0, factors = 0, huge = 0;  // huge: elements of streamed Dense weights
+  // Weights: buffers as they are, parameters in f32 (training's type), the streamed Dense weights
+  // by each choice of master weights below.
   for (const auto& [name, t] : net.state()) base.weights += t.numel() * int64_t(dtype_size(t.dtype()));
   for (const auto& [name, p] : net.named_parameters()) {
-    base.weights -= p.numel() * int64_t(dtype_size(p.dtype()));  // counted per choice below
+    base.weights -= p.numel() * int64_t(dtype_size(p.dtype()));
     if (o.prox_mu > 0) base.weights += 4 * p.numel();  // FedProx: the anchor copy
     shapes.push_back(p.shape());
     const bool streamed = o.stream_min_elements > 0 && p.numel() >= o.stream_min_elements;
@@ -235,10 +237,10 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
       block = std::max(block, 4 * rows * d->out_features + 8 * (d->in_features + d->out_features));
       factors += 4 * batch * (d->in_features + d->out_features);
       huge += p.numel();
+    } else {
+      base.weights += 4 * p.numel();
     }
-    base.weights += 4 * p.numel();
   }
-  base.weights -= 4 * huge;  // + 4 or 2 bytes each, by the choice of master weights
   base.loader = o.loader_bytes >= 0 ? o.loader_bytes : 4 * batch * numel(sample) * 4;
   if (o.runtime_bytes >= 0) {
     base.runtime = o.runtime_bytes;
@@ -328,6 +330,7 @@ MemoryPlan plan_memory(nn::Model& model, const TrainOptions& o, int64_t batch, c
         p.optimizer = optimizer_state_bytes(o.optimizer, oo, shapes);
         p.activations = activations(n, way) + (n < batch ? stored_gradients : 0);
         p.workspace = block + (n < batch && way != Way::prefix ? factors : 0);
+        if (c.weights == bf16) p.workspace += block;  // a row block of the weights decoded to f32
         if (!smallest || p.peak() < smallest->peak()) smallest = p;
         if (p.peak() > budget) continue;
         p.speed = seconds(batch, Way::network) / seconds(n, way);
