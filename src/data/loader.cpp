@@ -37,6 +37,8 @@ void load_sample_into(const Dataset& ds, size_t index, const LoaderOptions& opt,
       preprocess_into(s.image, p, nullptr, out);
     }
   }
+  const size_t plane = size_t(opt.width) * size_t(opt.height);
+  for (int c = 1; c < opt.channels; ++c) std::memcpy(out + c * plane, out, plane * sizeof(float));
   if (labels) *labels = s.labels;
   if (s.image.pixels.capacity() > (size_t(64) << 20)) s = Sample();  // don't hoard a huge one
 }
@@ -64,7 +66,7 @@ struct Loader::State {
   // and lets the RSS creep up over a long epoch).
   std::vector<Tensor> pool;
   Tensor batch_buffer(int64_t B) {
-    const Shape shape{B, opt.roi.planes(), opt.height, opt.width};
+    const Shape shape{B, opt.planes(), opt.height, opt.width};
     for (Tensor& t : pool)
       if (t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.shape() == shape) {
         std::atomic_thread_fence(std::memory_order_acquire);  // the consumer's last reads happen-before our writes
@@ -166,7 +168,7 @@ struct Loader::State {
         if (stop || rows.empty()) break;
         if (rows.size() < B) {
           if (opt.drop_last) break;
-          Tensor shorter = Tensor::empty({int64_t(rows.size()), opt.roi.planes(), opt.height, opt.width});
+          Tensor shorter = Tensor::empty({int64_t(rows.size()), opt.planes(), opt.height, opt.width});
           std::memcpy(shorter.data(), dst, rows.size() * pix * sizeof(float));
           images = shorter;
         }
@@ -202,6 +204,8 @@ Loader::Loader(DatasetPtr dataset, LoaderOptions options) : s_(std::make_unique<
   LAI_CHECK(dataset != nullptr, "Loader: null data set");
   LAI_CHECK(options.batch_size > 0, "Loader: batch_size must be positive, got ", options.batch_size);
   LAI_CHECK(options.width > 0 && options.height > 0, "Loader: bad image size ", options.width, "x", options.height);
+  LAI_CHECK(options.channels >= 1 && options.channels <= 4 && (options.channels == 1 || !options.roi.active()),
+            "Loader: channels must be 1 to 4 (1 with ROI input), got ", options.channels);
   LAI_CHECK(options.prefetch >= 1, "Loader: prefetch must be >= 1, got ", options.prefetch);
   LAI_CHECK(options.decode_threads == 0 || options.decode_threads == 1, "Loader: decode_threads must be 0 or 1, got ",
             options.decode_threads);

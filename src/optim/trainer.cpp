@@ -453,7 +453,9 @@ const MemoryPlan& Trainer::plan_memory(int64_t batch, const Shape& sample, int64
 
 double Trainer::regularization_value() const {
   double total = 0;
-  for (const auto& [t, l2] : l2_kernels_) {
+  for (const auto& kernel : l2_kernels_) {
+    const Tensor& t = kernel.first;  // not a structured binding: lambdas capture it (C++17)
+    const float l2 = kernel.second;
     const int64_t n = t.numel();
     const int64_t chunk = 1 << 18, chunks = (n + chunk - 1) / chunk;
     std::vector<double> part(static_cast<size_t>(chunks), 0.0);

@@ -280,6 +280,15 @@ if(NOT i8_out MATCHES "\"dtype\": *\"u8\"" OR NOT i8_out MATCHES "\"optimizer/[a
    OR i32_out MATCHES "\"dtype\": *\"u8\"")
   message(FATAL_ERROR "the 8-bit factored run's checkpoint does not hold 8-bit, factored optimizer state:\n${i8_out}")
 endif()
+# A 3-channel model trains and evaluates on gray images (replicated over its channels, as predict does).
+cli_run(c3 train --data data/manifest.csv --model small_cnn --size 16 --channels 3 --batch 4 --epochs 1 --seed 5 --quiet
+        --out m3ch.lai)
+cli_run(e3 eval --model m3ch.lai --data data/manifest.csv --json e3.json)
+file(READ ${WORK}/e3.json e3_json)
+string(JSON e3_samples GET "${e3_json}" samples)
+if(NOT e3_samples EQUAL 40)
+  message(FATAL_ERROR "a 3-channel model did not evaluate the 40 images:\n${e3_json}")
+endif()
 # bf16 master weights: the streamed fc1 (131,072 weights at 16x16, --stream-min 100000) is a bf16
 # tensor in the checkpoint and in the model; the f32 run's are f32.
 cli_fail(f "--master-weights must be f32 or bf16, got 'f16'" train --data data/manifest.csv --out x.lai --master-weights f16)

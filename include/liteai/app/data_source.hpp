@@ -16,8 +16,8 @@
 
 namespace liteai::optim {
 
-// Loader options that produce what `model` expects (its input size and standardization, and the
-// ROI planes of an ROI model).
+// Loader options that produce what `model` expects (its input size, channels and standardization,
+// and the ROI planes of an ROI model).
 inline data::LoaderOptions loader_options_for(const nn::Model& model, int batch_size, uint64_t seed,
                                               bool shuffle = true) {
   data::LoaderOptions o;
@@ -28,6 +28,7 @@ inline data::LoaderOptions loader_options_for(const nn::Model& model, int batch_
   o.seed = seed;
   o.shuffle = shuffle;
   o.roi = app::roi_input(model);
+  if (!o.roi.active()) o.channels = static_cast<int>(model.preprocessing.channels);
   return o;
 }
 

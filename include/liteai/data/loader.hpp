@@ -51,11 +51,15 @@ struct LoaderOptions {
   // (the whole image and its k most anomalous regions), the batch [N, 1 + k, H, W]. It takes no
   // augmentation (the regions are chosen on the image as it is).
   RoiInput roi;
-  int64_t sample_floats() const { return int64_t(roi.planes()) * width * height; }
+  // Input channels of the model: a gray sample is replicated over them (a 3-channel import
+  // trained on radiographs, as predict does). 1..4; not with ROI input.
+  int channels = 1;
+  int planes() const { return roi.planes() * channels; }  // per sample: [N, planes(), H, W]
+  int64_t sample_floats() const { return int64_t(planes()) * width * height; }
 };
 
 struct Batch {
-  Tensor images;   // [N, 1, H, W] float32 ([N, 1 + k, H, W] with ROI input)
+  Tensor images;   // [N, channels, H, W] float32 ([N, 1 + k, H, W] with ROI input)
   Tensor labels;   // [N] float32 class index (the first label; -1 when a sample has none)
   Tensor targets;  // [N, C] float32 multi-hot (one-hot for single-label data)
   std::vector<std::string> paths;

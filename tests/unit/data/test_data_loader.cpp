@@ -266,6 +266,34 @@ TEST_CASE("loader rejects bad options") {
   CHECK_THROWS_AS(Loader(nullptr, LoaderOptions{}), Error);
 }
 
+TEST_CASE("channels: a gray sample is replicated over a 3-channel model's input planes") {
+  std::vector<Image> imgs;
+  for (int i = 0; i < 5; ++i) {
+    Image im(6, 5, 0.f);
+    for (size_t k = 0; k < im.pixels.size(); ++k) im.pixels[k] = float((k * 7 + size_t(i)) % 11) / 10.f;
+    imgs.push_back(im);
+  }
+  auto ds = std::make_shared<MemoryDataset>(imgs, std::vector<std::vector<int>>(5, {0}), std::vector<std::string>{"a"});
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.width = 6;
+  o.height = 5;
+  o.shuffle = false;
+  Loader gray(ds, o);
+  o.channels = 3;
+  Loader rgb(ds, o);
+  for (int b = 0; b < 3; ++b) {
+    auto g = gray.next(), c = rgb.next();
+    REQUIRE((g && c));
+    REQUIRE(c->images.shape() == Shape{g->images.size(0), 3, 5, 6});
+    for (int64_t c3 = 0; c3 < 3; ++c3)
+      CHECK(c->images.slice(1, c3, c3 + 1).contiguous().to_vector() == g->images.to_vector());
+  }
+  CHECK_FALSE(rgb.next());
+  o.channels = 5;
+  CHECK_THROWS_WITH(Loader(ds, o), Catch::Contains("channels must be 1 to 4"));
+}
+
 TEST_CASE("shards: the k-th batches of all shards hold the k-th batch of one reader") {
   std::vector<Image> imgs;
   std::vector<std::vector<int>> labels;
