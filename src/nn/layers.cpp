@@ -1,7 +1,5 @@
 #include "liteai/nn/layers.hpp"
 
-#include "kernels/kernels.hpp"
-
 #include <cmath>
 
 #include "liteai/autograd/autograd.hpp"
@@ -103,23 +101,6 @@ std::string Conv2d::describe() const {
 }
 
 // ---------------- Dense ----------------
-namespace {
-// g [N, out] times the transpose of a bf16 w [in, out], w decoded a row block at a time (about
-// 1M elements: the products stay fp32 and no fp32 copy of w exists).
-Tensor times_transposed_bf16(const Tensor& g_in, const Tensor& w) {
-  const Tensor g = g_in.contiguous();
-  const int64_t n = g.size(0), in = w.size(0), out = w.size(1);
-  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(in, (int64_t(1) << 20) / out));
-  Tensor dx = Tensor::empty({n, in}), block = Tensor::empty({rows, out});
-  for (int64_t r0 = 0; r0 < in; r0 += rows) {
-    const int64_t r1 = std::min(in, r0 + rows);
-    kernels::bf16_to_f32((r1 - r0) * out, w.data_bf16() + r0 * out, block.data());
-    kernels::sgemm(false, true, n, r1 - r0, out, 1.f, g.data(), out, block.data(), out, 0.f, dx.data() + r0, in);
-  }
-  return dx;
-}
-}  // namespace
-
 Dense::Dense(int64_t in_f, int64_t out_f, const DenseOptions& o, Generator& g)
     : in_features(in_f), out_features(out_f), options(o) {
   LAI_CHECK(in_f > 0 && out_f > 0, "Dense: feature counts must be positive, got in=", in_f, " out=", out_f);
@@ -177,7 +158,7 @@ Tensor Dense::forward(const Tensor& x_in) {
                          Tensor dx, db;
                          // the input gradient uses the weights before this step's update
                          if (gx)
-                           dx = w.dtype() == DType::bf16 ? times_transposed_bf16(g, w)
+                           dx = w.dtype() == DType::bf16 ? ops::matmul_transposed_bf16(g, w)
                                                          : ops::matmul(g, w.transpose(0, 1));
                          if (gb) db = ops::sum(g, {0});
                          sink(xd, g.contiguous());

@@ -118,4 +118,21 @@ Tensor linear_bf16(const Tensor& x_in, const Tensor& w, const Tensor& b) {
   return out;
 }
 
+Tensor matmul_transposed_bf16(const Tensor& g_in, const Tensor& w) {
+  LAI_CHECK(g_in.dim() == 2 && w.dim() == 2 && w.dtype() == DType::bf16 && w.is_contiguous() &&
+                g_in.size(1) == w.size(1),
+            "matmul_transposed_bf16: expects g[N, out] (f32) and a contiguous bf16 w[in, out], got ",
+            to_string(g_in.shape()), " and ", dtype_name(w.dtype()), " ", to_string(w.shape()));
+  const Tensor g = g_in.contiguous();
+  const int64_t n = g.size(0), in = w.size(0), out = w.size(1);
+  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(in, (int64_t(1) << 20) / out));
+  Tensor dx = Tensor::empty({n, in}), block = Tensor::empty({rows, out});
+  for (int64_t r0 = 0; r0 < in; r0 += rows) {
+    const int64_t r1 = std::min(in, r0 + rows);
+    kernels::bf16_to_f32((r1 - r0) * out, w.data_bf16() + r0 * out, block.data());
+    kernels::sgemm(false, true, n, r1 - r0, out, 1.f, g.data(), out, block.data(), out, 0.f, dx.data() + r0, in);
+  }
+  return dx;
+}
+
 }  // namespace liteai::ops

@@ -40,8 +40,12 @@ Tensor argmax(const Tensor& a, int64_t axis);                     // indices as 
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x[N, in] W[in, out] + b[out] in one GEMM (b may be undefined).
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
-// The same with W stored in bf16 (inference: products and sums in fp32, not recorded by autograd).
+// The same with W stored in bf16 (products and sums in fp32; not recorded by autograd: inference,
+// and the forward pass of a streamed Dense layer with bf16 master weights).
 Tensor linear_bf16(const Tensor& x, const Tensor& w_bf16, const Tensor& b);
+// g [N, out] times the transpose of a bf16 w [in, out] (the input gradient of linear_bf16), w
+// decoded a row block of about 1M elements at a time: fp32 products, no fp32 copy of w. Not recorded.
+Tensor matmul_transposed_bf16(const Tensor& g, const Tensor& w_bf16);
 
 // ---- softmax family (along `axis`, numerically stable) ----
 Tensor softmax(const Tensor& a, int64_t axis = -1);
