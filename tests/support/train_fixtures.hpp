@@ -1,10 +1,13 @@
 #pragma once
-// Shared by the training tests: a scratch path and a small learnable two-class image set.
+// Shared by the training tests: a scratch path, a small learnable two-class image set, and a run
+// interrupted by a checkpoint and resumed.
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "liteai/core/random.hpp"
 #include "liteai/core/tensor.hpp"
+#include "liteai/optim/trainer.hpp"
 
 namespace train_fixtures {
 
@@ -30,6 +33,34 @@ inline Toy make_toy(int64_t n, int64_t S, uint64_t seed, float noise = 0.3f) {
     t.labels.data()[i] = static_cast<float>(cls);
   }
   return t;
+}
+
+// A run of o.epochs epochs on t (batches of `batch`, shuffled with `shuffle_seed`) interrupted
+// after its first epoch: that epoch trains make(first_seed) and writes checkpoint `ck`; a Trainer
+// on make(other_seed) resumes from it and trains the rest. What must equal an uninterrupted run.
+struct Resumed {
+  std::shared_ptr<liteai::nn::Model> model;
+  std::unique_ptr<liteai::optim::Trainer> trainer;
+};
+template <class Make>
+Resumed train_resumed(Make make, uint64_t first_seed, uint64_t other_seed, const Toy& t, liteai::optim::TrainOptions o,
+                      int64_t batch, uint64_t shuffle_seed, const std::string& ck) {
+  using liteai::Tensor;
+  liteai::optim::TrainOptions first = o;
+  first.epochs = 1;
+  first.checkpoint = ck;
+  {
+    liteai::optim::Trainer trainer(make(first_seed), first);
+    liteai::optim::TensorSource src(t.images, t.labels, Tensor(), batch, shuffle_seed);
+    trainer.fit(src);
+  }
+  Resumed r;
+  r.model = make(other_seed);
+  r.trainer = std::make_unique<liteai::optim::Trainer>(r.model, o);
+  r.trainer->resume(ck);
+  liteai::optim::TensorSource src(t.images, t.labels, Tensor(), batch, shuffle_seed);
+  r.trainer->fit(src);
+  return r;
 }
 
 }  // namespace train_fixtures

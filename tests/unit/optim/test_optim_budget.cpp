@@ -196,24 +196,11 @@ TEST_CASE("A Trainer with micro-batches, checkpointing and 8-bit state resumes b
     optim::Trainer ta(a, o);
     optim::TensorSource sa(tr.images, tr.labels, Tensor(), 12, 5);
     ta.fit(sa);
-    const std::string ck = tmp_path("budget_resume.lai");
-    optim::TrainOptions o1 = o;
-    o1.epochs = 1;
-    o1.checkpoint = ck;
-    auto b = compact(11);
-    {
-      optim::Trainer tb(b, o1);
-      optim::TensorSource sb(tr.images, tr.labels, Tensor(), 12, 5);
-      tb.fit(sb);
-    }
-    auto c = compact(77);
-    optim::Trainer tc(c, o);
-    tc.resume(ck);
-    optim::TensorSource sc(tr.images, tr.labels, Tensor(), 12, 5);
-    tc.fit(sc);
-    CHECK(flat_state(*c->net) == flat_state(*a->net));
+    const train_fixtures::Resumed c =
+        train_fixtures::train_resumed(compact, 11, 77, tr, o, 12, 5, tmp_path("budget_resume.lai"));
+    CHECK(flat_state(*c.model->net) == flat_state(*a->net));
     bool codes = false;
-    for (const auto& [name, t] : tc.optimizer().state()) codes |= t.dtype() == DType::u8;
+    for (const auto& [name, t] : c.trainer->optimizer().state()) codes |= t.dtype() == DType::u8;
     CHECK(codes);
   }
 }

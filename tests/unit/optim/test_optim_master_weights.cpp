@@ -18,6 +18,8 @@
 
 using namespace liteai;
 using train_fixtures::make_toy;
+using train_fixtures::Resumed;
+using train_fixtures::train_resumed;
 using train_fixtures::tmp_path;
 using train_fixtures::Toy;
 
@@ -197,22 +199,8 @@ TEST_CASE("A Trainer with bf16 master weights: fc1 in bf16, it learns like f32, 
   CHECK(std::fabs(ra.history[2].loss - r32.history[2].loss) < 0.1 * r32.history[2].loss);
 
   // Resume: one epoch, a checkpoint, two more epochs on a fresh model = three epochs in one go.
-  const std::string ck = tmp_path("bf16_weights_resume.lai");
-  optim::TrainOptions o1 = o;
-  o1.epochs = 1;
-  o1.checkpoint = ck;
-  {
-    auto b = compact(11);
-    optim::Trainer tb(b, o1);
-    optim::TensorSource sb(tr.images, tr.labels, Tensor(), 12, 5);
-    tb.fit(sb);
-  }
-  auto c = compact(77);
-  optim::Trainer tc(c, o);
-  tc.resume(ck);
-  optim::TensorSource sc(tr.images, tr.labels, Tensor(), 12, 5);
-  tc.fit(sc);
-  CHECK(flat_state(*c->net) == flat_state(*a->net));
+  const Resumed c = train_resumed(compact, 11, 77, tr, o, 12, 5, tmp_path("bf16_weights_resume.lai"));
+  CHECK(flat_state(*c.model->net) == flat_state(*a->net));
 
   // The model file keeps fc1 in bf16 (2 bytes a weight fewer than the f32 run's file); loaded,
   // it holds the same values (exact f32 copies, a model that can train) and predicts the same.
